@@ -1,0 +1,55 @@
+"""create_app(settings): the Starlette application with its lifespan and routes."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from api import demo, pages
+from api.database import init_database, make_client, round_trip_ms
+from api.graphql import GraphQLEndpoint
+from api.settings import Settings
+
+log = logging.getLogger("engage")
+
+
+async def health(request: Request) -> JSONResponse:
+    try:
+        millis = await round_trip_ms(request.app.state.mongo)
+    except Exception as error:  # any failure means "not healthy", whatever its type
+        return JSONResponse(
+            {"status": "unavailable", "database": {"ok": False, "error": type(error).__name__}},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": {"ok": True, "roundTripMs": round(millis, 2)}})
+
+
+def create_app(settings: Settings, embedded: bool = False) -> Starlette:
+    """`embedded` marks the bundled development database: a demo project is made on first start."""
+    if not settings.mongodb_uri:
+        raise ValueError("create_app needs settings.mongodb_uri (engage serve starts one)")
+    uri = settings.mongodb_uri
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = make_client(uri)
+        app.state.mongo = client
+        app.state.settings = settings
+        await init_database(client, settings.database)
+        if embedded and settings.demo_project:
+            await demo.ensure_demo_project(settings)
+        try:
+            yield
+        finally:
+            await client.close()
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/graphql", GraphQLEndpoint(settings), methods=["GET", "POST"]),
+        *pages.routes,
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,105 @@
+"""The `engage` command: serve, create-project, export-schema."""
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from api.app import create_app
+from api.database import init_database, make_client
+from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
+from api.settings import PROJECT_ROOT, Settings
+from domain import projects
+
+
+@contextlib.contextmanager
+def database_uri(settings: Settings, for_serve: bool) -> Iterator[tuple[str, bool]]:
+    """Yields (uri, embedded). Without ENGAGE_MONGODB_URI the embedded server is started,
+    or, for one-off commands while `engage serve` runs, the running one is used."""
+    if settings.mongodb_uri:
+        yield settings.mongodb_uri, False
+        return
+    embedded = EmbeddedDatabase(settings.data_dir, settings.data_dir / "db")
+    try:
+        uri = embedded.start()
+    except EmbeddedDatabaseError:
+        running = embedded.running_uri()
+        if for_serve or running is None:
+            raise
+        yield running, True
+        return
+    try:
+        yield uri, True
+    finally:
+        embedded.stop()
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    # SIGTERM unwinds like Ctrl-C so the embedded database is always stopped.
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with database_uri(settings, for_serve=True) as (uri, embedded):
+            app = create_app(settings.model_copy(update={"mongodb_uri": uri}), embedded=embedded)
+            print(f"Engage on http://{host}:{port} (GraphiQL at /graphql)", flush=True)
+            uvicorn.run(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
+    except KeyboardInterrupt:
+        pass
+    except EmbeddedDatabaseError as error:
+        sys.exit(f"engage: {error}")
+
+
+async def _create_project(uri: str, settings: Settings, name: str, sandbox: bool) -> str:
+    client = make_client(uri)
+    try:
+        await init_database(client, settings.database)
+        project, issued = await projects.create_project(name, sandbox=sandbox)
+        return f"project {project.name} ({project.key}) admin key, shown once:\n{issued.secret}"
+    finally:
+        await client.close()
+
+
+def create_project(settings: Settings, name: str, sandbox: bool) -> None:
+    with database_uri(settings, for_serve=False) as (uri, _):
+        print(asyncio.run(_create_project(uri, settings, name, sandbox)))
+
+
+def export_schema(path: Path) -> None:
+    from schema.build import schema_sdl
+
+    path.write_text(schema_sdl())
+    print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="engage", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="start the API (and the embedded database)")
+    serve_cmd.add_argument("--host", default=None)
+    serve_cmd.add_argument("--port", type=int, default=None)
+    project_cmd = commands.add_parser("create-project", help="create a project, print its key")
+    project_cmd.add_argument("name")
+    project_cmd.add_argument("--sandbox", action="store_true")
+    schema_cmd = commands.add_parser("export-schema", help="write schema/schema.graphql")
+    schema_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "schema" / "schema.graphql")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "serve":
+        serve(settings, args.host or settings.host, args.port or settings.port)
+    elif args.command == "create-project":
+        create_project(settings, args.name, args.sandbox)
+    elif args.command == "export-schema":
+        export_schema(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Plain HTML pages: the coupon page and the till screen."""
+
+import re
+import secrets
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, Route
+
+from api.settings import Settings
+from domain import codes
+from domain.campaigns import Campaign, get_campaign
+from domain.common import utc_now
+from domain.errors import NotFound
+from domain.projects import Project, get_project
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+STATUS_LABELS = {
+    codes.CodeStatus.ACTIVE: "Valid",
+    codes.CodeStatus.REDEEMED: "Already used",
+    codes.CodeStatus.PAUSED: "Paused",
+    codes.CodeStatus.NOT_STARTED: "Not started yet",
+    codes.CodeStatus.EXPIRED: "Expired",
+}
+
+
+@lru_cache(maxsize=4)
+def templates(directory: Path) -> Environment:
+    return Environment(loader=FileSystemLoader(directory / "pages"), autoescape=True)
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    # Inline styles and scripts run only with this request's nonce, so injected markup cannot.
+    nonce = secrets.token_urlsafe(16)
+    html = templates(settings.templates_dir).get_template(name).render(nonce=nonce, **context)
+    policy = (
+        "default-src 'none'; "
+        f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        "img-src https: data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={
+            # Coupon state changes with every redemption; the till page must never be stale.
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": policy,
+            # A coupon's URL is its code: it must not leak to other sites.
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "X-Robots-Tag": "noindex",
+        },
+    )
+
+
+def not_found(request: Request) -> HTMLResponse:
+    return _render(request, "not_found.html", {}, status=404)
+
+
+def _color(value: str, default: str) -> str:
+    return value if _COLOR.match(value) else default
+
+
+def _local(moment: datetime | None, timezone: str) -> str:
+    if moment is None:
+        return ""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%B %Y, %H:%M} ({timezone})"
+
+
+def _coupon_context(
+    settings: Settings, code: codes.Code, campaign: Campaign, project: Project
+) -> dict[str, Any]:
+    status = codes.code_status(code, campaign, utc_now())
+    brand = project.brand
+    url = codes.coupon_url(settings.public_base_url, code)
+    return {
+        "brand_name": brand.name or project.name,
+        "primary_color": _color(brand.primary_color, "#1f2937"),
+        "accent_color": _color(brand.accent_color, "#f59e0b"),
+        "logo_url": brand.logo_url if brand.logo_url.startswith("https://") else "",
+        "offer": codes.offer_text(campaign.discount),
+        "campaign_name": campaign.name,
+        "description": campaign.description,
+        "terms": campaign.terms,
+        "code_display": code.display or code.code,
+        # segno's own SVG markup: it carries no caller-provided text.
+        "qr_svg": Markup(codes.qr_svg(url)),  # noqa: S704
+        "status": status.value,
+        "status_label": STATUS_LABELS[status],
+        "uses_left": codes.uses_left(code, campaign),
+        "starts_at_text": _local(campaign.starts_at, campaign.timezone),
+        "ends_at_text": _local(campaign.ends_at, campaign.timezone),
+        "ends_at_iso": campaign.ends_at.isoformat() if campaign.ends_at else "",
+    }
+
+
+async def coupon_page(request: Request) -> HTMLResponse:
+    """Every failure answers the same 404 page, so the page tells nothing about other codes."""
+    code = await codes.find_public_code(request.path_params["code"])
+    if code is None:
+        return not_found(request)
+    try:
+        campaign = await get_campaign(code.project_id, code.campaign_id)
+        project = await get_project(code.project_id)
+    except NotFound:
+        return not_found(request)
+    return _render(
+        request, "coupon.html", _coupon_context(request.app.state.settings, code, campaign, project)
+    )
+
+
+async def pos_page(request: Request) -> HTMLResponse:
+    return _render(request, "pos.html", {})
+
+
+routes: list[BaseRoute] = [
+    # `path`: a code that decodes to something with "/" still gets the same 404 page.
+    Route("/c/{code:path}", coupon_page, methods=["GET"]),
+    Route("/pos", pos_page, methods=["GET"]),
+]

@@ -1,0 +1,48 @@
+"""Engage settings, read from ENGAGE_* environment variables."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Signs customer-facing tokens in development only; production must set its own.
+DEVELOPMENT_SECRET_KEY = "engage-development-secret-do-not-use-in-production"  # noqa: S105
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENGAGE_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    mongodb_uri: str | None = None
+    database: str = "engage"
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    graphiql: bool = True
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 15
+    graphql_max_tokens: int = 2000
+    demo_project: bool = True
+    run_jobs: bool = True
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> "Settings":
+        if self.env == "production":
+            if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError(
+                    "ENGAGE_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+            if not self.mongodb_uri:
+                raise ValueError("ENGAGE_MONGODB_URI must be set in production")
+        return self
+
+    @property
+    def public_base_url(self) -> str:
+        return self.base_url.rstrip("/")

@@ -1,0 +1,66 @@
+"""Shared value types and helpers: time, money, ids and secrets."""
+
+import base64
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pydantic import BaseModel, field_validator
+
+from domain.errors import DomainError, NotFound
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def utc_now() -> datetime:
+    """Now, at the millisecond precision MongoDB stores, so a value reads back as written."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Money(BaseModel):
+    """Integer minor units plus an ISO 4217 currency code."""
+
+    amount: int
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        value = value.upper()
+        if not _CURRENCY.match(value):
+            raise ValueError("currency must be a three-letter ISO 4217 code")
+        return value
+
+
+def money(amount: int, currency: str, field: str = "amount") -> Money:
+    """Builds Money from caller input, raising a DomainError instead of a ValidationError."""
+    currency = currency.upper()
+    if not _CURRENCY.match(currency):
+        raise DomainError("INVALID_CURRENCY", "currency must be an ISO 4217 code", field)
+    return Money(amount=amount, currency=currency)
+
+
+def object_id(value: str, what: str, field: str = "id") -> ObjectId:
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        raise NotFound(what, field) from None
+
+
+def new_secret(prefix: str, nbytes: int = 32) -> str:
+    """A random secret shown once; only its hash is stored."""
+    token = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).rstrip(b"=").decode()
+    return f"{prefix}_{token}"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

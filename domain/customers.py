@@ -1,0 +1,339 @@
+"""Customers: profile, consent per channel with its ledger, tokens, erasure."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import phonenumbers
+from beanie import Document
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, Field
+from pymongo import IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from domain import audit
+from domain.common import hash_secret, new_secret, object_id, utc_now
+from domain.errors import DomainError, NotFound, Problem
+from domain.pagination import Page, paginate
+
+CUSTOMER_TOKEN_PREFIX = "ect"  # noqa: S105
+CUSTOMER_TOKEN_LIFETIME = timedelta(days=30)
+MAX_TAGS = 50
+MAX_ATTRIBUTES_BYTES = 16_000
+
+
+class Channel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+
+
+class Consents(BaseModel):
+    email: bool = False
+    sms: bool = False
+
+
+class ConsentChange(BaseModel):
+    channel: Channel
+    granted: bool
+    at: datetime
+    source: str
+
+
+class OrderMetrics(BaseModel):
+    """Kept up to date by orders; read by rules and segments."""
+
+    orders_count: int = 0
+    total_spent: int = 0
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+
+
+class Customer(Document):
+    project_id: str
+    # Absent (None) source ids are outside the partial unique index.
+    source_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    consents: Consents = Field(default_factory=Consents)
+    consent_log: list[ConsentChange] = Field(default_factory=list)
+    metrics: OrderMetrics = Field(default_factory=OrderMetrics)
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    erased: bool = False
+    erased_at: datetime | None = None
+
+    class Settings:
+        name = "customers"
+        indexes = [
+            IndexModel(
+                [("project_id", 1), ("source_id", 1)],
+                unique=True,
+                partialFilterExpression={"source_id": {"$type": "string"}},
+                name="project_source_id_unique",
+            ),
+            IndexModel([("project_id", 1), ("email", 1)]),
+            IndexModel([("project_id", 1), ("phone", 1)]),
+            IndexModel([("project_id", 1), ("tags", 1)]),
+            IndexModel([("project_id", 1), ("created_at", 1)]),
+        ]
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+class CustomerToken(Document):
+    project_id: str
+    customer_id: str
+    hash: str
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime
+
+    class Settings:
+        name = "customer_tokens"
+        indexes = [
+            IndexModel([("hash", 1)], unique=True),
+            IndexModel([("project_id", 1), ("customer_id", 1)]),
+            IndexModel([("expires_at", 1)], expireAfterSeconds=0),
+        ]
+
+
+@dataclass
+class ConsentsInput:
+    email: bool | None = None
+    sms: bool | None = None
+
+
+@dataclass
+class CustomerInput:
+    """Fields left as None are not changed on update."""
+
+    source_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    attributes: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    consents: ConsentsInput | None = None
+
+
+@dataclass
+class CustomerFilter:
+    email: str | None = None
+    phone: str | None = None
+    tag: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    include_erased: bool = False
+
+
+def normalize_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise DomainError("INVALID_EMAIL", f"email is not valid: {error}", "email") from None
+
+
+def normalize_phone(raw: str, default_region: str | None = None) -> str:
+    """E.164; numbers without a country code need the project's default region."""
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise DomainError(
+            "INVALID_PHONE",
+            "phone must be a valid number in international format, such as +33612345678",
+            "phone",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    cleaned = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+    if len(cleaned) > MAX_TAGS:
+        raise DomainError("INVALID", f"a customer has at most {MAX_TAGS} tags", "tags")
+    return cleaned
+
+
+def _validated_fields(data: CustomerInput) -> dict[str, Any]:
+    """Checks every field, collecting all problems, and returns the values to store."""
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+
+    def check(name: str, make: Any) -> None:
+        try:
+            values[name] = make()
+        except DomainError as error:
+            problems.extend(error.problems)
+
+    if data.source_id is not None:
+        source_id = data.source_id.strip()
+        if not source_id or len(source_id) > 200:
+            problems.append(Problem("INVALID", "sourceId must be 1 to 200 characters", "sourceId"))
+        values["source_id"] = source_id
+    if data.email is not None:
+        check("email", lambda: normalize_email(data.email) if data.email.strip() else None)
+    if data.phone is not None:
+        check("phone", lambda: normalize_phone(data.phone) if data.phone.strip() else None)
+    if data.name is not None:
+        values["name"] = data.name.strip()[:200]
+    if data.attributes is not None:
+        if not isinstance(data.attributes, dict):
+            problems.append(Problem("INVALID", "attributes must be an object", "attributes"))
+        elif len(repr(data.attributes)) > MAX_ATTRIBUTES_BYTES:
+            problems.append(Problem("INVALID", "attributes are too large", "attributes"))
+        else:
+            values["attributes"] = data.attributes
+    if data.tags is not None:
+        check("tags", lambda: _clean_tags(data.tags))
+    if problems:
+        raise DomainError.of(problems)
+    return values
+
+
+def _consent_changes(
+    current: Consents, wanted: ConsentsInput | None, source: str
+) -> tuple[dict[str, bool], list[ConsentChange]]:
+    if wanted is None:
+        return {}, []
+    now = utc_now()
+    updates: dict[str, bool] = {}
+    changes: list[ConsentChange] = []
+    for channel in Channel:
+        name = channel.value.lower()
+        value = getattr(wanted, name)
+        if value is not None and value != getattr(current, name):
+            updates[f"consents.{name}"] = value
+            changes.append(ConsentChange(channel=channel, granted=value, at=now, source=source))
+    return updates, changes
+
+
+async def create_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
+    values = _validated_fields(data)
+    _, changes = _consent_changes(Consents(), data.consents, source)
+    consents = Consents(**{c.channel.value.lower(): c.granted for c in changes})
+    customer = Customer(project_id=project_id, consents=consents, consent_log=changes, **values)
+    try:
+        await customer.insert()
+    except DuplicateKeyError:
+        raise DomainError(
+            "DUPLICATE_SOURCE_ID", "a customer with this sourceId already exists", "sourceId"
+        ) from None
+    return customer
+
+
+async def get_customer(project_id: str, customer_id: str) -> Customer:
+    customer = await Customer.find_one(
+        {"_id": object_id(customer_id, "customer"), "project_id": project_id}
+    )
+    if customer is None:
+        raise NotFound("customer")
+    return customer
+
+
+async def get_customer_by_source_id(project_id: str, source_id: str) -> Customer:
+    customer = await Customer.find_one({"project_id": project_id, "source_id": source_id})
+    if customer is None:
+        raise NotFound("customer", "sourceId")
+    return customer
+
+
+async def update_customer(
+    project_id: str, customer_id: str, data: CustomerInput, source: str
+) -> Customer:
+    customer = await get_customer(project_id, customer_id)
+    if customer.erased:
+        raise DomainError("ERASED", "this customer was erased", "id")
+    values = _validated_fields(data)
+    consent_updates, changes = _consent_changes(customer.consents, data.consents, source)
+    update: dict[str, Any] = {"$set": {**values, **consent_updates, "updated_at": utc_now()}}
+    if changes:
+        update["$push"] = {"consent_log": {"$each": [c.model_dump() for c in changes]}}
+    try:
+        await Customer.get_pymongo_collection().update_one(
+            {"_id": customer.id, "project_id": project_id}, update
+        )
+    except DuplicateKeyError:
+        raise DomainError(
+            "DUPLICATE_SOURCE_ID", "a customer with this sourceId already exists", "sourceId"
+        ) from None
+    return await get_customer(project_id, customer_id)
+
+
+async def list_customers(
+    project_id: str, filters: CustomerFilter, first: int, after: str | None
+) -> Page[Customer]:
+    query: dict[str, Any] = {"project_id": project_id}
+    if not filters.include_erased:
+        query["erased"] = False
+    if filters.email:
+        query["email"] = normalize_email(filters.email)
+    if filters.phone:
+        query["phone"] = normalize_phone(filters.phone)
+    if filters.tag:
+        query["tags"] = filters.tag.strip().lower()
+    created: dict[str, datetime] = {}
+    if filters.created_after:
+        created["$gte"] = filters.created_after
+    if filters.created_before:
+        created["$lt"] = filters.created_before
+    if created:
+        query["created_at"] = created
+    return await paginate(Customer, query, first, after)
+
+
+async def erase_customer(project_id: str, customer_id: str, actor: str) -> Customer:
+    """GDPR erasure: personal fields go, a tombstone and an audit entry stay."""
+    customer = await get_customer(project_id, customer_id)
+    result = await Customer.get_pymongo_collection().update_one(
+        {"_id": customer.id, "project_id": project_id, "erased": False},
+        {
+            "$set": {
+                "source_id": None,
+                "email": None,
+                "phone": None,
+                "name": "",
+                "attributes": {},
+                "tags": [],
+                "consents": Consents().model_dump(),
+                "erased": True,
+                "erased_at": utc_now(),
+                "updated_at": utc_now(),
+            }
+        },
+    )
+    if result.modified_count == 0:
+        raise DomainError("ALREADY_ERASED", "this customer was already erased", "id")
+    await CustomerToken.get_pymongo_collection().delete_many(
+        {"project_id": project_id, "customer_id": customer_id}
+    )
+    await audit.record(project_id, "customer.erased", customer_id, actor)
+    return await get_customer(project_id, customer_id)
+
+
+async def issue_customer_token(project_id: str, customer_id: str) -> str:
+    customer = await get_customer(project_id, customer_id)
+    if customer.erased:
+        raise DomainError("ERASED", "this customer was erased", "customerId")
+    secret = new_secret(CUSTOMER_TOKEN_PREFIX)
+    await CustomerToken(
+        project_id=project_id,
+        customer_id=customer_id,
+        hash=hash_secret(secret),
+        expires_at=utc_now() + CUSTOMER_TOKEN_LIFETIME,
+    ).insert()
+    return secret
+
+
+async def find_customer_token(secret: str) -> CustomerToken | None:
+    if not secret.startswith(CUSTOMER_TOKEN_PREFIX + "_"):
+        return None
+    # The TTL monitor removes expired tokens eventually; the filter makes expiry exact.
+    return await CustomerToken.find_one(
+        {"hash": hash_secret(secret), "expires_at": {"$gt": utc_now()}}
+    )

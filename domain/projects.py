@@ -1,0 +1,135 @@
+"""Projects (tenants) and their API keys."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from beanie import Document
+from pydantic import BaseModel, Field
+from pymongo import IndexModel
+
+from domain.common import hash_secret, new_secret, object_id, utc_now
+from domain.errors import DomainError, NotFound
+
+API_KEY_PREFIX = "ek"
+# last_used_at is a hint, not an audit trail: writing it on every request would double the
+# cost of the hottest path, so it moves at most once per interval.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Role(StrEnum):
+    ADMIN = "ADMIN"
+    POS = "POS"
+
+
+class Brand(BaseModel):
+    """White-label look of a project's pages, messages and passes."""
+
+    name: str = ""
+    primary_color: str = "#1f2937"
+    accent_color: str = "#f59e0b"
+    logo_url: str = ""
+
+
+class Project(Document):
+    name: str
+    sandbox: bool = False
+    brand: Brand = Field(default_factory=Brand)
+    created_at: datetime = Field(default_factory=utc_now)
+
+    class Settings:
+        name = "projects"
+        indexes = [IndexModel([("name", 1)])]
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+class ApiKey(Document):
+    project_id: str
+    role: Role
+    name: str = ""
+    hash: str
+    prefix: str
+    created_at: datetime = Field(default_factory=utc_now)
+    revoked: bool = False
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    class Settings:
+        name = "api_keys"
+        indexes = [
+            IndexModel([("hash", 1)], unique=True),
+            IndexModel([("project_id", 1), ("created_at", 1)]),
+        ]
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    secret: str
+
+
+async def create_project(name: str, sandbox: bool = False) -> tuple[Project, IssuedKey]:
+    name = name.strip()
+    if not name:
+        raise DomainError("INVALID", "a project needs a name", "name")
+    project = Project(name=name, sandbox=sandbox, brand=Brand(name=name))
+    await project.insert()
+    issued = await create_api_key(project.key, Role.ADMIN, name="initial admin key")
+    return project, issued
+
+
+async def get_project(project_id: str) -> Project:
+    project = await Project.get(object_id(project_id, "project"))
+    if project is None:
+        raise NotFound("project")
+    return project
+
+
+async def create_api_key(project_id: str, role: Role, name: str = "") -> IssuedKey:
+    secret = new_secret(API_KEY_PREFIX)
+    api_key = ApiKey(
+        project_id=project_id,
+        role=role,
+        name=name.strip()[:100],
+        hash=hash_secret(secret),
+        prefix=secret[: len(API_KEY_PREFIX) + 7],
+    )
+    await api_key.insert()
+    return IssuedKey(api_key=api_key, secret=secret)
+
+
+async def revoke_api_key(project_id: str, key_id: str) -> ApiKey:
+    oid = object_id(key_id, "API key")
+    collection = ApiKey.get_pymongo_collection()
+    result = await collection.update_one(
+        {"_id": oid, "project_id": project_id, "revoked": False},
+        {"$set": {"revoked": True, "revoked_at": utc_now()}},
+    )
+    api_key = await ApiKey.find_one({"_id": oid, "project_id": project_id})
+    if api_key is None:
+        raise NotFound("API key")
+    if result.modified_count == 0:
+        raise DomainError("ALREADY_REVOKED", "this API key was already revoked", "id")
+    return api_key
+
+
+async def list_api_keys(project_id: str) -> list[ApiKey]:
+    return await ApiKey.find({"project_id": project_id}).sort("created_at").to_list()
+
+
+async def find_active_key(secret: str) -> ApiKey | None:
+    if not secret.startswith(API_KEY_PREFIX + "_"):
+        return None
+    api_key = await ApiKey.find_one({"hash": hash_secret(secret), "revoked": False})
+    if api_key is None:
+        return None
+    now = utc_now()
+    last = api_key.last_used_at
+    if last is None or now - last > LAST_USED_RESOLUTION:
+        await ApiKey.get_pymongo_collection().update_one(
+            {"_id": api_key.id}, {"$set": {"last_used_at": now}}
+        )
+    return api_key

@@ -1,0 +1,57 @@
+"""The Engage GraphQL schema: every feature's Query and Mutation merged, with the guard rails."""
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from api.settings import Settings
+from schema.campaigns import CampaignMutation, CampaignQuery
+from schema.codes import CodeMutation, CodeQuery
+from schema.customers import CustomerMutation, CustomerQuery
+from schema.projects import ProjectMutation, ProjectQuery
+from schema.redemptions import RedemptionMutation, RedemptionQuery
+
+Query = merge_types(
+    "Query", (ProjectQuery, CustomerQuery, CampaignQuery, CodeQuery, RedemptionQuery)
+)
+Mutation = merge_types(
+    "Mutation",
+    (ProjectMutation, CustomerMutation, CampaignMutation, CodeMutation, RedemptionMutation),
+)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Bugs are masked; syntax, validation, limit and permission errors are the caller's to see."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            # Factories: an extension is built per request. Parsing and validating a small query
+            # costs far more than executing it; both caches live at module level in Strawberry.
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            lambda: MaskErrors(should_mask_error=is_unexpected),
+        ],
+    )
+
+
+def schema_sdl() -> str:
+    return build_schema(Settings()).as_str() + "\n"

@@ -1,0 +1,26 @@
+"""Maps DomainError to the payload's `errors`, in one place, for every mutation."""
+
+import functools
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from domain.errors import DomainError
+from schema.types import user_errors
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def payload(resolver: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A DomainError raised by the resolver becomes `PayloadType(errors=[...])`."""
+    payload_type: Any = typing.get_type_hints(resolver)["return"]
+
+    @functools.wraps(resolver)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await resolver(*args, **kwargs)
+        except DomainError as error:
+            return typing.cast(R, payload_type(errors=user_errors(error)))
+
+    return wrapper

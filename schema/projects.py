@@ -1,0 +1,116 @@
+"""GraphQL for the caller's project and its API keys."""
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from domain import projects
+from schema.context import Info
+from schema.errors import payload
+from schema.permissions import IsAdmin
+from schema.types import UserError
+
+
+@strawberry.enum
+class ApiKeyRole(Enum):
+    ADMIN = "ADMIN"
+    POS = "POS"
+
+
+@strawberry.type(name="Brand")
+class BrandType:
+    name: str
+    primary_color: str
+    accent_color: str
+    logo_url: str
+
+
+@strawberry.type(name="Project")
+class ProjectType:
+    id: strawberry.ID
+    name: str
+    sandbox: bool
+    brand: BrandType
+    created_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: projects.Project) -> "ProjectType":
+        return cls(
+            id=strawberry.ID(doc.key),
+            name=doc.name,
+            sandbox=doc.sandbox,
+            brand=BrandType(**doc.brand.model_dump()),
+            created_at=doc.created_at,
+        )
+
+
+@strawberry.type(name="ApiKey")
+class ApiKeyType:
+    id: strawberry.ID
+    role: ApiKeyRole
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: projects.ApiKey) -> "ApiKeyType":
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            role=ApiKeyRole(doc.role.value),
+            name=doc.name,
+            prefix=doc.prefix,
+            created_at=doc.created_at,
+            revoked_at=doc.revoked_at,
+            last_used_at=doc.last_used_at,
+        )
+
+
+@strawberry.type
+class CreateApiKeyPayload:
+    api_key: ApiKeyType | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The key itself: shown once, stored only as a hash."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RevokeApiKeyPayload:
+    api_key: ApiKeyType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ProjectQuery:
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def project(self, info: Info) -> ProjectType:
+        return ProjectType.from_doc(await projects.get_project(info.context.project_id))
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def api_keys(self, info: Info) -> list[ApiKeyType]:
+        keys = await projects.list_api_keys(info.context.project_id)
+        return [ApiKeyType.from_doc(k) for k in keys]
+
+
+@strawberry.type
+class ProjectMutation:
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    @payload
+    async def create_api_key(
+        self, info: Info, role: ApiKeyRole, name: str = ""
+    ) -> CreateApiKeyPayload:
+        issued = await projects.create_api_key(
+            info.context.project_id, projects.Role(role.value), name
+        )
+        return CreateApiKeyPayload(
+            api_key=ApiKeyType.from_doc(issued.api_key), secret=issued.secret
+        )
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    @payload
+    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> RevokeApiKeyPayload:
+        api_key = await projects.revoke_api_key(info.context.project_id, str(id))
+        return RevokeApiKeyPayload(api_key=ApiKeyType.from_doc(api_key))

@@ -1,0 +1,112 @@
+"""Fixtures: a real MongoDB wire server for the session, a clean database per test, the app."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.database import make_client
+from api.embedded import EmbeddedDatabase
+from api.settings import Settings
+from domain import projects
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """ENGAGE_TEST_MONGODB_URI, or an in-memory nx-27017 started for this session."""
+    external = os.environ.get("ENGAGE_TEST_MONGODB_URI")
+    if external:
+        yield external
+        return
+    server = EmbeddedDatabase(tmp_path_factory.mktemp("nx"), data_dir=None)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def settings(mongodb_uri: str, tmp_path: Path) -> Settings:
+    return Settings(
+        mongodb_uri=mongodb_uri,
+        database=f"engage_test_{uuid.uuid4().hex[:12]}",
+        data_dir=tmp_path / "var",
+        base_url="http://testserver",
+        demo_project=False,
+        run_jobs=False,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+        # Each test has its own database; drop it so a long session stays small.
+        assert settings.mongodb_uri is not None
+        cleanup = make_client(settings.mongodb_uri)
+        await cleanup.drop_database(settings.database)
+        await cleanup.close()
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass
+class GraphQLClient:
+    """Sends GraphQL over the app's real HTTP stack with one bearer token."""
+
+    http: httpx.AsyncClient
+    token: str | None
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """Returns `data`; fails the test on any top-level GraphQL error."""
+        response = await self.raw(query, variables)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    def as_token(self, token: str | None) -> "GraphQLClient":
+        return GraphQLClient(http=self.http, token=token)
+
+
+@dataclass
+class Tenant:
+    project: projects.Project
+    admin_key: str
+    gql: GraphQLClient
+
+    @property
+    def project_id(self) -> str:
+        return self.project.key
+
+
+async def make_tenant(http: httpx.AsyncClient, name: str) -> Tenant:
+    project, issued = await projects.create_project(name)
+    return Tenant(project=project, admin_key=issued.secret, gql=GraphQLClient(http, issued.secret))
+
+
+@pytest.fixture
+async def tenant(http: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(http, "shop-a")
+
+
+@pytest.fixture
+async def other_tenant(http: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(http, "shop-b")
