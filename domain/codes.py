@@ -1,0 +1,388 @@
+"""Codes: stored normalized (upper-case, no spaces or dashes), looked up the same way."""
+
+import asyncio
+import contextlib
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+import segno
+from beanie import Document
+from pydantic import Field
+from pymongo import IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from domain.campaigns import (
+    DEFAULT_CHARSET,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    CodeConfig,
+    CodeMode,
+    Discount,
+    DiscountType,
+    get_campaign,
+)
+from domain.common import Money, utc_now
+from domain.customers import get_customer
+from domain.errors import DomainError, NotFound
+
+_IGNORED = re.compile(r"[\s\-]+")
+# Longer input cannot be a code; refusing it early keeps lookups cheap.
+MAX_CODE_LENGTH = 64
+DIGITS = "0123456789"
+GENERATION_ATTEMPTS = 10
+# A publish that claimed a slot and then vanished (crash) is taken over after this long.
+CLAIM_LEASE = timedelta(seconds=10)
+CLAIM_POLL_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def normalize_code(raw: str) -> str:
+    """What a till or a customer types, as the code is stored: case, spaces, dashes ignored."""
+    return _IGNORED.sub("", raw).upper()
+
+
+class CodeKind(StrEnum):
+    UNIQUE = "UNIQUE"
+    STANDALONE = "STANDALONE"
+
+
+class CodeStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    REDEEMED = "REDEEMED"
+    PAUSED = "PAUSED"
+    NOT_STARTED = "NOT_STARTED"
+    EXPIRED = "EXPIRED"
+
+
+class Code(Document):
+    project_id: str
+    # The lookup key: normalize_code(display).
+    code: str
+    # As generated or given, dashes kept, for printing.
+    display: str
+    campaign_id: str
+    kind: CodeKind = CodeKind.UNIQUE
+    # "" when unassigned: the embedded server cannot match null reliably.
+    customer_id: str = ""
+    assigned: bool = False
+    published_at: datetime | None = None
+    # Live counter, moved only by conditional atomic updates.
+    redeemed_count: int = 0
+    last_redeemed_at: datetime | None = None
+    # Generation bookkeeping: which job and batch made the code, so a resumed job is exact.
+    job_id: str = ""
+    batch: int = -1
+    created_at: datetime = Field(default_factory=utc_now)
+
+    class Settings:
+        name = "codes"
+        indexes = [
+            IndexModel([("project_id", 1), ("code", 1)], unique=True),
+            IndexModel([("project_id", 1), ("campaign_id", 1), ("assigned", 1)]),
+            IndexModel([("project_id", 1), ("campaign_id", 1), ("customer_id", 1)]),
+            IndexModel([("project_id", 1), ("job_id", 1), ("batch", 1)]),
+            # The public coupon page knows the code only, not its project.
+            IndexModel([("code", 1)], name="code_any_project"),
+        ]
+
+
+class CodeAssignment(Document):
+    """How many codes of a campaign one customer has claimed: the limit publishCode enforces."""
+
+    project_id: str
+    campaign_id: str
+    customer_id: str
+    claimed: int = 0
+    # Changes with every claim, so a stalled claim can be taken over exactly once.
+    claim: str = ""
+    claimed_at: datetime = Field(default_factory=utc_now)
+    created_at: datetime = Field(default_factory=utc_now)
+
+    class Settings:
+        name = "code_assignments"
+        indexes = [
+            IndexModel(
+                [("project_id", 1), ("campaign_id", 1), ("customer_id", 1)],
+                unique=True,
+                name="project_campaign_customer_unique",
+            )
+        ]
+
+
+async def find_code(project_id: str, raw: str) -> Code | None:
+    normalized = normalize_code(raw)
+    if not normalized or len(normalized) > MAX_CODE_LENGTH:
+        return None
+    return await Code.find_one({"project_id": project_id, "code": normalized})
+
+
+async def find_public_code(raw: str) -> Code | None:
+    """A code looked up without its project; a code present in several projects is not guessed."""
+    normalized = normalize_code(raw)
+    if not normalized or len(normalized) > MAX_CODE_LENGTH:
+        return None
+    found = await Code.find({"code": normalized}).limit(2).to_list()
+    return found[0] if len(found) == 1 else None
+
+
+def uses_left(code: Code, campaign: Campaign) -> int | None:
+    """None when the campaign does not limit uses per code."""
+    if campaign.limits.per_code is None:
+        return None
+    return max(0, campaign.limits.per_code - code.redeemed_count)
+
+
+def code_status(code: Code, campaign: Campaign, now: datetime) -> CodeStatus:
+    """A used-up code says so first: that is what its holder needs to know."""
+    left = uses_left(code, campaign)
+    if left is not None and left <= 0:
+        return CodeStatus.REDEEMED
+    if campaign.status == CampaignStatus.ENDED:
+        return CodeStatus.EXPIRED
+    if campaign.ends_at is not None and now >= campaign.ends_at:
+        return CodeStatus.EXPIRED
+    if campaign.status == CampaignStatus.PAUSED:
+        return CodeStatus.PAUSED
+    if campaign.starts_at is not None and now < campaign.starts_at:
+        return CodeStatus.NOT_STARTED
+    return CodeStatus.ACTIVE
+
+
+def coupon_url(base_url: str, code: Code) -> str:
+    return f"{base_url.rstrip('/')}/c/{quote(code.code, safe='')}"
+
+
+def qr_svg(text: str) -> str:
+    """An inline SVG (no XML declaration, no fixed size: it scales with its container)."""
+    return str(segno.make(text, error="m").svg_inline(omitsize=True, title="QR code"))
+
+
+def _luhn_check_digit(digits: str) -> str:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+def random_code(config: CodeConfig) -> str:
+    """One code in display form, from the campaign's pattern or prefix + random part + suffix."""
+    charset = config.charset or DEFAULT_CHARSET
+    if config.mode == CodeMode.NUMERIC and not set(charset) <= set(DIGITS):
+        charset = DIGITS
+    if config.pattern and "#" in config.pattern:
+        body = "".join(secrets.choice(charset) if c == "#" else c for c in config.pattern)
+    else:
+        body = "".join(secrets.choice(charset) for _ in range(max(1, config.length)))
+    if config.mode == CodeMode.NUMERIC and config.luhn:
+        body = body[:-1] + _luhn_check_digit("".join(c for c in body[:-1] if c.isdigit()))
+    return f"{config.prefix}{body}{config.suffix}"
+
+
+async def _standalone_code(campaign: Campaign) -> Code:
+    assert campaign.standalone_code is not None
+    normalized = normalize_code(campaign.standalone_code)
+    found = await Code.find_one({"project_id": campaign.project_id, "code": normalized})
+    if found is None:
+        # Campaign creation stores it; an older campaign without one gets it on first publish.
+        with contextlib.suppress(DuplicateKeyError):
+            await Code(
+                project_id=campaign.project_id,
+                code=normalized,
+                display=campaign.standalone_code,
+                campaign_id=campaign.key,
+                kind=CodeKind.STANDALONE,
+            ).insert()
+        found = await Code.find_one({"project_id": campaign.project_id, "code": normalized})
+    if found is None or found.campaign_id != campaign.key:
+        raise DomainError(
+            "STANDALONE_CODE_TAKEN",
+            "the campaign's standalone code belongs to another campaign",
+            "campaignId",
+        )
+    return found
+
+
+async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
+    """One atomic update hands out a pooled code; an empty pool makes a new code instead."""
+    now = utc_now()
+    raw = await Code.get_pymongo_collection().find_one_and_update(
+        {
+            "project_id": campaign.project_id,
+            "campaign_id": campaign.key,
+            "assigned": False,
+            "kind": CodeKind.UNIQUE.value,
+        },
+        {"$set": {"assigned": True, "customer_id": customer_id, "published_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is not None:
+        return Code.model_validate(raw)
+    for _ in range(GENERATION_ATTEMPTS):
+        display = random_code(campaign.codes)
+        code = Code(
+            project_id=campaign.project_id,
+            code=normalize_code(display),
+            display=display,
+            campaign_id=campaign.key,
+            customer_id=customer_id,
+            assigned=True,
+            published_at=now,
+        )
+        try:
+            await code.insert()
+        except DuplicateKeyError:
+            continue
+        await Campaign.get_pymongo_collection().update_one(
+            {"_id": campaign.id, "project_id": campaign.project_id}, {"$inc": {"codes_count": 1}}
+        )
+        return code
+    raise DomainError(
+        "CODE_SPACE_EXHAUSTED",
+        "no unused code could be generated: make the campaign's codes longer",
+        "campaignId",
+    )
+
+
+async def _assign_claimed(
+    campaign: Campaign, customer_id: str, slot_filter: dict[str, Any]
+) -> Code:
+    """Fills a claimed slot; if that fails, the slot is given back so the limit stays exact."""
+    try:
+        return await _take_free_code(campaign, customer_id)
+    except BaseException:
+        await CodeAssignment.get_pymongo_collection().update_one(
+            slot_filter, {"$inc": {"claimed": -1}}
+        )
+        raise
+
+
+def _preferred(codes: list[Code], campaign: Campaign) -> Code:
+    """The customer's first code that can still be used, else the latest one."""
+    ordered = sorted(codes, key=lambda c: (c.published_at or c.created_at, str(c.id)))
+    for code in ordered:
+        left = uses_left(code, campaign)
+        if left is None or left > 0:
+            return code
+    return ordered[-1]
+
+
+async def publish_code(project_id: str, campaign_id: str, customer_id: str) -> Code:
+    """Gives the customer a code of the campaign; repeated calls return the same code(s)."""
+    campaign = await get_campaign(project_id, campaign_id)
+    try:
+        customer = await get_customer(project_id, customer_id)
+    except NotFound:
+        raise NotFound("customer", "customerId") from None
+    if customer.erased:
+        raise DomainError("ERASED", "this customer was erased", "customerId")
+    if campaign.kind != CampaignKind.DISCOUNT:
+        raise DomainError(
+            "CAMPAIGN_NOT_DISCOUNT", "only discount campaigns publish codes", "campaignId"
+        )
+    if campaign.status == CampaignStatus.ENDED or (
+        campaign.ends_at is not None and utc_now() >= campaign.ends_at
+    ):
+        raise DomainError("CAMPAIGN_ENDED", "the campaign has ended", "campaignId")
+    if campaign.standalone_code:
+        return await _standalone_code(campaign)
+
+    customer_id = customer.key
+    owner = {"project_id": project_id, "campaign_id": campaign.key, "customer_id": customer_id}
+    assignments = CodeAssignment.get_pymongo_collection()
+    # A concurrent publish may create it first: the unique index keeps it one document.
+    with contextlib.suppress(DuplicateKeyError):
+        await assignments.update_one(
+            owner,
+            {
+                "$setOnInsert": {
+                    "claimed": 0,
+                    "claim": "",
+                    "claimed_at": utc_now(),
+                    "created_at": utc_now(),
+                }
+            },
+            upsert=True,
+        )
+    limit = max(1, campaign.codes_per_customer)
+    claim = uuid.uuid4().hex
+    slot = await assignments.find_one_and_update(
+        {**owner, "claimed": {"$lt": limit}},
+        {"$inc": {"claimed": 1}, "$set": {"claim": claim, "claimed_at": utc_now()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if slot is not None:
+        return await _assign_claimed(campaign, customer_id, {"_id": slot["_id"]})
+    return await _await_claimed_codes(campaign, owner)
+
+
+async def _await_claimed_codes(campaign: Campaign, owner: dict[str, Any]) -> Code:
+    """Every slot is claimed: returns a customer's code once concurrent claims have filled them."""
+    assignments = CodeAssignment.get_pymongo_collection()
+    attempt = 0
+    while True:
+        assignment = await assignments.find_one(owner)
+        codes = await Code.find(owner).to_list()
+        if assignment is None or len(codes) >= assignment["claimed"]:
+            if codes:
+                return _preferred(codes, campaign)
+            raise DomainError("NO_CODE", "no code could be published", "campaignId")
+        if utc_now() - assignment["claimed_at"] > CLAIM_LEASE:
+            # The claim's owner stopped before assigning a code: this call finishes its work.
+            taken = await assignments.find_one_and_update(
+                {**owner, "claimed": assignment["claimed"], "claim": assignment["claim"]},
+                {"$set": {"claim": uuid.uuid4().hex, "claimed_at": utc_now()}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if taken is not None:
+                return await _assign_claimed(campaign, owner["customer_id"], {"_id": taken["_id"]})
+        await asyncio.sleep(CLAIM_POLL_SECONDS[min(attempt, len(CLAIM_POLL_SECONDS) - 1)])
+        attempt += 1
+
+
+# ISO 4217 currencies whose minor unit is not the cent.
+_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND"}
+    | {"VUV", "XAF", "XOF", "XPF"}
+)
+_THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩", "ILS": "₪"}
+
+
+def format_money(value: Money) -> str:
+    """Human form of minor units: €5.00, ¥500, 12.500 KWD."""
+    exponent = (
+        0 if value.currency in _ZERO_DECIMAL else 3 if value.currency in _THREE_DECIMAL else 2
+    )
+    sign = "-" if value.amount < 0 else ""
+    whole, fraction = divmod(abs(value.amount), 10**exponent)
+    number = f"{whole:,}" + (f".{fraction:0{exponent}d}" if exponent else "")
+    symbol = _SYMBOLS.get(value.currency)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {value.currency}"
+
+
+def offer_text(discount: Discount | None) -> str:
+    """What the customer gets, in a few words: "15% off", "€5.00 off", "Free shipping"."""
+    if discount is None:
+        return ""
+    if discount.type == DiscountType.PERCENT and discount.percent_off is not None:
+        text = f"{discount.percent_off:g}% off"
+        if discount.max_discount is not None:
+            text += f" (up to {format_money(discount.max_discount)})"
+        return text
+    if discount.type == DiscountType.AMOUNT and discount.amount_off is not None:
+        return f"{format_money(discount.amount_off)} off"
+    if discount.type == DiscountType.FIXED_PRICE and discount.fixed_price is not None:
+        return f"Now {format_money(discount.fixed_price)}"
+    if discount.type == DiscountType.FREE_SHIPPING:
+        return "Free shipping"
+    return ""

@@ -1,0 +1,26 @@
+"""Every Beanie document model, registered with init_beanie at start-up."""
+
+from beanie import Document
+
+from domain.audit import AuditEntry
+from domain.campaigns import Campaign
+from domain.codes import Code, CodeAssignment
+from domain.customers import Customer, CustomerToken
+from domain.projects import ApiKey, Project
+from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
+
+
+def document_models() -> list[type[Document]]:
+    return [
+        Project,
+        ApiKey,
+        Customer,
+        CustomerToken,
+        AuditEntry,
+        Campaign,
+        Code,
+        CodeAssignment,
+        Redemption,
+        CustomerRedemptionCounter,
+        DailyRedemptionCounter,
+    ]

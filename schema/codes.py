@@ -1,0 +1,142 @@
+"""GraphQL for codes: the Code type, looking a code up, publishing codes to customers."""
+
+import asyncio
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from api.auth import CallerKind
+from domain import codes
+from domain.campaigns import Campaign, get_campaign
+from domain.common import utc_now
+from schema.campaigns import CampaignType
+from schema.context import Info
+from schema.customers import CustomerType
+from schema.errors import payload
+from schema.permissions import IsAdmin, IsAdminOrCustomer, IsStaff
+from schema.types import UserError
+
+
+@strawberry.enum(name="CodeKind")
+class CodeKindEnum(Enum):
+    UNIQUE = "UNIQUE"
+    STANDALONE = "STANDALONE"
+
+
+@strawberry.enum(name="CodeStatus")
+class CodeStatusEnum(Enum):
+    ACTIVE = "ACTIVE"
+    REDEEMED = "REDEEMED"
+    PAUSED = "PAUSED"
+    NOT_STARTED = "NOT_STARTED"
+    EXPIRED = "EXPIRED"
+
+
+@strawberry.type(name="Code")
+class CodeType:
+    id: strawberry.ID
+    code: str = strawberry.field(description="Normalized: upper-case, no spaces or dashes.")
+    display: str = strawberry.field(description="As printed, dashes kept.")
+    kind: CodeKindEnum
+    redeemed_count: int
+    published_at: datetime | None
+    last_redeemed_at: datetime | None
+    doc: strawberry.Private[codes.Code]
+    known_campaign: strawberry.Private[Campaign | None] = None
+    # Several fields need the campaign; they share one lookup per Code object.
+    campaign_lookup: strawberry.Private["asyncio.Future[Campaign] | None"] = None
+
+    @classmethod
+    def from_doc(cls, doc: codes.Code, campaign: Campaign | None = None) -> "CodeType":
+        """Pass the campaign when the caller has it already, to spare a lookup."""
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            code=doc.code,
+            display=doc.display,
+            kind=CodeKindEnum(doc.kind.value),
+            redeemed_count=doc.redeemed_count,
+            published_at=doc.published_at,
+            last_redeemed_at=doc.last_redeemed_at,
+            doc=doc,
+            known_campaign=campaign,
+        )
+
+    async def campaign_doc(self) -> Campaign:
+        if self.known_campaign is not None:
+            return self.known_campaign
+        if self.campaign_lookup is None:
+            self.campaign_lookup = asyncio.ensure_future(
+                get_campaign(self.doc.project_id, self.doc.campaign_id)
+            )
+        return await self.campaign_lookup
+
+    @strawberry.field
+    async def campaign(self) -> CampaignType:
+        return CampaignType.from_doc(await self.campaign_doc())
+
+    @strawberry.field
+    async def status(self) -> CodeStatusEnum:
+        status = codes.code_status(self.doc, await self.campaign_doc(), utc_now())
+        return CodeStatusEnum(status.value)
+
+    @strawberry.field(description="Null when the campaign does not limit uses per code.")
+    async def uses_left(self) -> int | None:
+        return codes.uses_left(self.doc, await self.campaign_doc())
+
+    @strawberry.field(description="When the campaign ends.")
+    async def expires_at(self) -> datetime | None:
+        return (await self.campaign_doc()).ends_at
+
+    @strawberry.field(
+        permission_classes=[IsAdminOrCustomer],
+        description="Who the code was published to; a customer sees only themselves.",
+    )
+    async def customer(self, info: Info) -> CustomerType | None:
+        if not self.doc.customer_id:
+            return None
+        caller = info.context.caller
+        if caller.kind == CallerKind.CUSTOMER and caller.customer_id != self.doc.customer_id:
+            return None
+        customer = await info.context.loaders.customer.load(self.doc.customer_id)
+        return None if customer is None else CustomerType.from_doc(customer)
+
+    @strawberry.field(description="The coupon's own page.")
+    def url(self, info: Info) -> str:
+        return codes.coupon_url(info.context.settings.public_base_url, self.doc)
+
+    @strawberry.field(description="The QR code of `url`, as an inline SVG.")
+    def qr_svg(self, info: Info) -> str:
+        return codes.qr_svg(codes.coupon_url(info.context.settings.public_base_url, self.doc))
+
+
+@strawberry.type
+class PublishCodePayload:
+    code: CodeType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CodeQuery:
+    @strawberry.field(
+        permission_classes=[IsStaff],
+        description="Case, spaces and dashes are ignored. Null when the project has no such code.",
+    )
+    async def code(self, info: Info, code: str) -> CodeType | None:
+        found = await codes.find_code(info.context.project_id, code)
+        return None if found is None else CodeType.from_doc(found)
+
+
+@strawberry.type
+class CodeMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Gives the customer a code of the campaign; calling again returns the same "
+        "code until the campaign's codesPerCustomer allows another.",
+    )
+    @payload
+    async def publish_code(
+        self, info: Info, campaign_id: strawberry.ID, customer_id: strawberry.ID
+    ) -> PublishCodePayload:
+        code = await codes.publish_code(info.context.project_id, str(campaign_id), str(customer_id))
+        return PublishCodePayload(code=CodeType.from_doc(code))

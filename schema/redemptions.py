@@ -1,0 +1,262 @@
+"""GraphQL for validating and redeeming codes, rolling redemptions back and listing them."""
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from api.auth import CallerKind
+from domain import redemptions
+from domain.discounts import Order, OrderItemInput, make_order
+from domain.errors import DomainError, NotFound
+from schema.context import Info
+from schema.customers import CustomerType
+from schema.errors import payload
+from schema.permissions import IsAdmin, IsStaff
+from schema.types import Connection, Money, MoneyInput, UserError, connection
+
+
+@strawberry.enum(name="RedemptionStatus")
+class RedemptionStatusEnum(Enum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    ROLLED_BACK = "ROLLED_BACK"
+
+
+@strawberry.enum(name="RedemptionChannel")
+class RedemptionChannelEnum(Enum):
+    ONLINE = "ONLINE"
+    POS = "POS"
+
+
+@strawberry.type(name="OrderItem")
+class OrderItemType:
+    sku: str
+    quantity: int
+    price: Money = strawberry.field(description="Unit price.")
+    category: str
+
+
+@strawberry.type(name="Order", description="The order as sent with the redemption.")
+class OrderType:
+    id: str
+    amount: Money
+    items: list[OrderItemType]
+    shipping: Money | None
+
+    @classmethod
+    def from_domain(cls, order: Order) -> "OrderType":
+        return cls(
+            id=order.id,
+            amount=Money(amount=order.amount.amount, currency=order.amount.currency),
+            items=[
+                OrderItemType(
+                    sku=item.sku,
+                    quantity=item.quantity,
+                    price=Money(amount=item.price.amount, currency=item.price.currency),
+                    category=item.category,
+                )
+                for item in order.items
+            ],
+            shipping=Money.from_domain(order.shipping),
+        )
+
+
+@strawberry.input(name="OrderItemInput")
+class OrderItemInputType:
+    sku: str
+    quantity: int
+    price: MoneyInput = strawberry.field(description="Unit price.")
+    category: str = ""
+
+
+@strawberry.input
+class OrderInput:
+    id: str | None = None
+    amount: MoneyInput | None = strawberry.field(
+        default=None, description="Defaults to the items' total."
+    )
+    items: list[OrderItemInputType] = strawberry.field(default_factory=list)
+    shipping: MoneyInput | None = None
+
+    def to_domain(self) -> Order:
+        items = [
+            OrderItemInput(
+                sku=item.sku,
+                quantity=item.quantity,
+                price=item.price.to_domain(f"order.items[{index}].price"),
+                category=item.category,
+            )
+            for index, item in enumerate(self.items)
+        ]
+        return make_order(
+            self.id,
+            self.amount.to_domain("order.amount") if self.amount else None,
+            items,
+            self.shipping.to_domain("order.shipping") if self.shipping else None,
+        )
+
+
+def _order(order: OrderInput | None) -> Order | None:
+    return None if order is None else order.to_domain()
+
+
+@strawberry.type(name="Validation")
+class ValidationType:
+    valid: bool
+    reasons: list[str] = strawberry.field(
+        description="Every reason the code cannot be redeemed now, as stable codes."
+    )
+    discount: Money | None = strawberry.field(
+        description="What the code takes off the order; null when invalid or without an order."
+    )
+
+
+@strawberry.type(name="Redemption")
+class RedemptionType:
+    id: strawberry.ID
+    code: str
+    code_id: strawberry.ID
+    campaign_id: strawberry.ID
+    discount: Money | None
+    order: OrderType | None
+    status: RedemptionStatusEnum
+    channel: RedemptionChannelEnum
+    created_at: datetime
+    rolled_back_at: datetime | None
+    rollback_reason: str | None
+    customer_id: strawberry.Private[str]
+
+    @classmethod
+    def from_doc(cls, doc: redemptions.Redemption) -> "RedemptionType":
+        return cls(
+            id=strawberry.ID(doc.key),
+            code=doc.code,
+            code_id=strawberry.ID(doc.code_id),
+            campaign_id=strawberry.ID(doc.campaign_id),
+            discount=Money.from_domain(doc.discount),
+            order=None if doc.order is None else OrderType.from_domain(doc.order),
+            status=RedemptionStatusEnum(doc.status.value),
+            channel=RedemptionChannelEnum(doc.channel.value),
+            created_at=doc.created_at,
+            rolled_back_at=doc.rolled_back_at,
+            rollback_reason=doc.rollback_reason or None,
+            customer_id=doc.customer_id,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info) -> CustomerType | None:
+        if not self.customer_id:
+            return None
+        customer = await info.context.loaders.customer.load(self.customer_id)
+        return None if customer is None else CustomerType.from_doc(customer)
+
+
+@strawberry.type
+class RedemptionPayload:
+    redemption: RedemptionType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RedemptionQuery:
+    @strawberry.field(
+        permission_classes=[IsStaff],
+        description="Checks a code against a customer and an order without redeeming it.",
+    )
+    async def validate_code(
+        self,
+        info: Info,
+        code: str,
+        customer_id: strawberry.ID | None = None,
+        order: OrderInput | None = None,
+    ) -> ValidationType:
+        try:
+            result = await redemptions.validate_code(
+                info.context.project_id,
+                code,
+                str(customer_id) if customer_id else None,
+                _order(order),
+            )
+        except DomainError as error:
+            # A malformed order is one more reason the code cannot be redeemed against it.
+            return ValidationType(
+                valid=False, reasons=[p.code for p in error.problems], discount=None
+            )
+        return ValidationType(
+            valid=result.valid,
+            reasons=[reason.value for reason in result.reasons],
+            discount=Money.from_domain(result.discount),
+        )
+
+    @strawberry.field(permission_classes=[IsStaff])
+    async def redemption(self, info: Info, id: strawberry.ID) -> RedemptionType | None:
+        try:
+            found = await redemptions.get_redemption(info.context.project_id, str(id))
+        except NotFound:
+            return None
+        return RedemptionType.from_doc(found)
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def redemptions(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        campaign_id: strawberry.ID | None = None,
+        customer_id: strawberry.ID | None = None,
+        code: str | None = None,
+    ) -> Connection[RedemptionType]:
+        page = await redemptions.list_redemptions(
+            info.context.project_id,
+            first,
+            after,
+            campaign_id=str(campaign_id) if campaign_id else None,
+            customer_id=str(customer_id) if customer_id else None,
+            code=code,
+        )
+        return connection(page, RedemptionType.from_doc)
+
+
+@strawberry.type
+class RedemptionMutation:
+    @strawberry.mutation(
+        permission_classes=[IsStaff],
+        description="Redeems a code once. A retry with the same idempotencyKey returns the first "
+        "redemption; errors carry the reason codes of validateCode.",
+    )
+    @payload
+    async def redeem_code(
+        self,
+        info: Info,
+        code: str,
+        customer_id: strawberry.ID | None = None,
+        order: OrderInput | None = None,
+        idempotency_key: str | None = None,
+    ) -> RedemptionPayload:
+        caller = info.context.caller
+        redemption = await redemptions.redeem_code(
+            caller.project_id,
+            code,
+            str(customer_id) if customer_id else None,
+            _order(order),
+            idempotency_key,
+            channel=redemptions.RedemptionChannel.POS
+            if caller.kind == CallerKind.POS
+            else redemptions.RedemptionChannel.ONLINE,
+            api_key_id=caller.api_key_id or "",
+        )
+        return RedemptionPayload(redemption=RedemptionType.from_doc(redemption))
+
+    @strawberry.mutation(
+        permission_classes=[IsStaff],
+        description="Undoes a redemption once and gives back every limit it used.",
+    )
+    @payload
+    async def rollback_redemption(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> RedemptionPayload:
+        redemption = await redemptions.rollback_redemption(
+            info.context.project_id, str(id), reason or ""
+        )
+        return RedemptionPayload(redemption=RedemptionType.from_doc(redemption))

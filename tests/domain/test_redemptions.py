@@ -1,0 +1,529 @@
+"""Validation, redemption, rollback, idempotency and reconciliation against the real database."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.campaigns import (
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    Discount,
+    DiscountType,
+    Limits,
+    Rules,
+)
+from domain.codes import Code, normalize_code
+from domain.common import Money
+from domain.customers import Customer, OrderMetrics
+from domain.discounts import Order, OrderItem
+from domain.errors import DomainError
+from domain.redemptions import (
+    CustomerRedemptionCounter,
+    DailyRedemptionCounter,
+    Reason,
+    Redemption,
+    RedemptionChannel,
+    RedemptionStatus,
+    list_redemptions_for_code,
+    reconcile_campaign,
+    redeem_code,
+    rollback_redemption,
+    validate_code,
+)
+from tests.conftest import Tenant
+
+# A Wednesday, 10:00 in Paris.
+NOON = datetime(2025, 6, 11, 8, 0, tzinfo=UTC)
+TEN_PERCENT = Discount(type=DiscountType.PERCENT, percent_off=10)
+
+
+async def make_campaign(project_id: str, **fields: Any) -> Campaign:
+    values: dict[str, Any] = {"name": "Summer", "discount": TEN_PERCENT, "timezone": "Europe/Paris"}
+    values.update(fields)
+    campaign = Campaign(project_id=project_id, **values)
+    await campaign.insert()
+    return campaign
+
+
+async def make_code(campaign: Campaign, code: str = "SUMMER-20", **fields: Any) -> Code:
+    doc = Code(
+        project_id=campaign.project_id,
+        code=normalize_code(code),
+        display=code,
+        campaign_id=campaign.key,
+        **fields,
+    )
+    await doc.insert()
+    return doc
+
+
+async def make_customer(project_id: str, **fields: Any) -> Customer:
+    customer = Customer(project_id=project_id, **fields)
+    await customer.insert()
+    return customer
+
+
+def eur(amount: int) -> Money:
+    return Money(amount=amount, currency="EUR")
+
+
+def order(amount: int = 10_000, currency: str = "EUR", **fields: Any) -> Order:
+    return Order(id="o-1", amount=Money(amount=amount, currency=currency), **fields)
+
+
+async def redeem(
+    project_id: str, code: str = "SUMMER20", customer_id: str | None = None, **fields: Any
+) -> Redemption:
+    arguments: dict[str, Any] = {
+        "order": order(),
+        "idempotency_key": None,
+        "channel": RedemptionChannel.ONLINE,
+        "api_key_id": "key-1",
+        "now": NOON,
+    }
+    arguments.update(fields)
+    return await redeem_code(project_id, code, customer_id, **arguments)
+
+
+async def reasons_of(project_id: str, **fields: Any) -> list[str]:
+    with pytest.raises(DomainError) as refused:
+        await redeem(project_id, **fields)
+    return [problem.code for problem in refused.value.problems]
+
+
+async def document_counts() -> dict[str, int]:
+    models: list[Any] = [Redemption, CustomerRedemptionCounter, DailyRedemptionCounter, Code]
+    return {m.__name__: await m.get_pymongo_collection().count_documents({}) for m in models}
+
+
+async def counters(campaign: Campaign, code: Code) -> tuple[int, int]:
+    fresh_code = await Code.get(code.id)
+    fresh_campaign = await Campaign.get(campaign.id)
+    assert fresh_code is not None and fresh_campaign is not None
+    return fresh_code.redeemed_count, fresh_campaign.redeemed_count
+
+
+async def test_valid_code_gives_its_discount(tenant: Tenant) -> None:
+    campaign = await make_campaign(tenant.project_id)
+    await make_code(campaign)
+    result = await validate_code(tenant.project_id, "summer 20", None, order(12_345), now=NOON)
+    assert result.valid and result.reasons == []
+    assert result.discount == eur(1_234)
+
+
+async def test_unknown_code_stops_at_not_found(tenant: Tenant) -> None:
+    result = await validate_code(tenant.project_id, "NOPE", "not-an-id", order(1, "XXX"))
+    assert result.reasons == [Reason.NOT_FOUND]
+    assert result.discount is None
+
+
+async def test_validation_lists_every_failing_reason_and_writes_nothing(tenant: Tenant) -> None:
+    campaign = await make_campaign(
+        tenant.project_id,
+        status=CampaignStatus.PAUSED,
+        starts_at=NOON + timedelta(days=1),
+        limits=Limits(per_code=1, per_customer=1, total=5, per_day=3),
+        rules=Rules(
+            min_order=eur(50_000),
+            hours=[20, 21],
+            skus=["SKU-1"],
+            first_order_only=True,
+            customer_tags=["vip"],
+            attributes={"tier": "gold"},
+        ),
+    )
+    await make_code(campaign, redeemed_count=1)
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": campaign.id}, {"$set": {"redeemed_count": 5}}
+    )
+    customer = await make_customer(
+        tenant.project_id, tags=["newsletter"], metrics=OrderMetrics(orders_count=2)
+    )
+    await CustomerRedemptionCounter(
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        customer_id=customer.key,
+        redeemed_count=1,
+    ).insert()
+    await DailyRedemptionCounter(
+        project_id=tenant.project_id, campaign_id=campaign.key, day="2025-06-11", redeemed_count=3
+    ).insert()
+    before = await document_counts()
+
+    result = await validate_code(
+        tenant.project_id, "Summer-20", customer.key, order(1_000), now=NOON
+    )
+
+    assert not result.valid
+    assert set(result.reasons) == {
+        Reason.NOT_STARTED,
+        Reason.PAUSED,
+        Reason.OUTSIDE_HOURS,
+        Reason.NOT_FIRST_ORDER,
+        Reason.TAG_NOT_MATCHED,
+        Reason.ATTRIBUTES_NOT_MATCHED,
+        Reason.CODE_LIMIT_REACHED,
+        Reason.CUSTOMER_LIMIT_REACHED,
+        Reason.CAMPAIGN_LIMIT_REACHED,
+        Reason.DAILY_LIMIT_REACHED,
+        Reason.MIN_ORDER_NOT_MET,
+        Reason.NO_ELIGIBLE_ITEMS,
+    }
+    assert result.discount is None
+    assert await document_counts() == before
+
+
+async def test_customer_rules(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project, rules=Rules(first_order_only=True))
+    await make_code(campaign)
+    assert (await validate_code(project, "SUMMER20", None, order())).reasons == [
+        Reason.CUSTOMER_REQUIRED
+    ]
+    missing = "64b000000000000000000000"
+    assert (await validate_code(project, "SUMMER20", missing, order())).reasons == [
+        Reason.CUSTOMER_NOT_FOUND
+    ]
+    erased = await make_customer(project, erased=True)
+    assert (await validate_code(project, "SUMMER20", erased.key, order())).reasons == [
+        Reason.CUSTOMER_NOT_FOUND
+    ]
+    newcomer = await make_customer(project)
+    assert (await validate_code(project, "SUMMER20", newcomer.key, order())).valid
+
+
+async def test_tags_attributes_and_segments(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(
+        project, rules=Rules(customer_tags=["VIP", "staff"], attributes={"tier": "gold"})
+    )
+    await make_code(campaign)
+    matching = await make_customer(project, tags=["vip"], attributes={"tier": "gold", "x": 1})
+    assert (await validate_code(project, "SUMMER20", matching.key, order())).valid
+    wrong_type = await make_customer(project, tags=["staff"], attributes={"tier": True})
+    assert (await validate_code(project, "SUMMER20", wrong_type.key, order())).reasons == [
+        Reason.ATTRIBUTES_NOT_MATCHED
+    ]
+
+    segmented = await make_campaign(project, rules=Rules(segment_ids=["seg-1"]))
+    await make_code(segmented, "SEGMENTED")
+    assert (await validate_code(project, "SEGMENTED", matching.key, order())).reasons == [
+        Reason.NOT_IN_SEGMENT
+    ]
+    assert (await validate_code(project, "SEGMENTED", None, order())).reasons == [
+        Reason.CUSTOMER_REQUIRED
+    ]
+
+
+async def test_assigned_code_belongs_to_its_customer(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project)
+    owner = await make_customer(project)
+    stranger = await make_customer(project)
+    await make_code(campaign, assigned=True, customer_id=owner.key)
+    assert (await validate_code(project, "SUMMER20", owner.key, order())).valid
+    assert (await validate_code(project, "SUMMER20", stranger.key, order())).reasons == [
+        Reason.NOT_ASSIGNED_TO_CUSTOMER
+    ]
+    # Without a named customer, holding the code is enough.
+    assert (await validate_code(project, "SUMMER20", None, order())).valid
+
+
+async def test_campaign_state_and_kind(tenant: Tenant) -> None:
+    project = tenant.project_id
+    ended = await make_campaign(project, status=CampaignStatus.ENDED)
+    await make_code(ended, "ENDED")
+    past = await make_campaign(project, ends_at=NOON)
+    await make_code(past, "PAST")
+    referral = await make_campaign(project, kind=CampaignKind.REFERRAL, discount=None)
+    await make_code(referral, "FRIEND")
+    assert (await validate_code(project, "ENDED", None, order(), NOON)).reasons == [Reason.EXPIRED]
+    # ends_at is exclusive.
+    assert (await validate_code(project, "PAST", None, order(), NOON)).reasons == [Reason.EXPIRED]
+    assert (await validate_code(project, "PAST", None, order(), NOON - timedelta(seconds=1))).valid
+    friend = await validate_code(project, "FRIEND", None, order(), NOON)
+    assert friend.reasons == [Reason.CAMPAIGN_NOT_DISCOUNT]
+    assert friend.discount is None
+
+
+async def test_order_rules(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(
+        project,
+        discount=Discount(type=DiscountType.AMOUNT, amount_off=eur(500)),
+        rules=Rules(min_order=eur(2_000), categories=["shoes"]),
+    )
+    await make_code(campaign)
+    shoes = OrderItem(sku="S-1", quantity=1, price=eur(3_000), category="shoes")
+    hat = OrderItem(sku="H-1", quantity=1, price=eur(3_000), category="hats")
+    assert (await validate_code(project, "SUMMER20", None, order(3_000, items=[shoes]))).valid
+    assert (await validate_code(project, "SUMMER20", None, order(3_000, items=[hat]))).reasons == [
+        Reason.NO_ELIGIBLE_ITEMS
+    ]
+    assert (await validate_code(project, "SUMMER20", None, None)).reasons == [
+        Reason.MIN_ORDER_NOT_MET,
+        Reason.NO_ELIGIBLE_ITEMS,
+    ]
+    dollars = Order(amount=Money(amount=3_000, currency="USD"), items=[shoes])
+    assert (await validate_code(project, "SUMMER20", None, dollars)).reasons == [
+        Reason.CURRENCY_MISMATCH
+    ]
+
+
+async def test_daily_limit_counts_the_campaign_day(tenant: Tenant) -> None:
+    project = tenant.project_id
+    # 23:30 UTC on 10 June is already 11 June in Paris.
+    late = datetime(2025, 6, 10, 23, 30, tzinfo=UTC)
+    campaign = await make_campaign(project, limits=Limits(per_day=1))
+    await make_code(campaign)
+    first = await redeem(project, now=late)
+    assert first.day == "2025-06-11"
+    assert await reasons_of(project, now=NOON) == [Reason.DAILY_LIMIT_REACHED]
+    assert (await validate_code(project, "SUMMER20", None, order(), NOON)).reasons == [
+        Reason.DAILY_LIMIT_REACHED
+    ]
+    # The next Paris day has its own counter.
+    assert (await redeem(project, now=NOON + timedelta(days=1))).day == "2025-06-12"
+
+
+async def test_redeem_takes_every_counter_and_records_the_redemption(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project)
+    code = await make_code(campaign)
+    customer = await make_customer(project)
+
+    redemption = await redeem(project, "summer-20", customer.key, channel=RedemptionChannel.POS)
+
+    stored = await Redemption.get(redemption.id)
+    assert stored is not None
+    assert stored.status == RedemptionStatus.SUCCEEDED
+    assert (stored.code, stored.code_id, stored.campaign_id) == (
+        "SUMMER20",
+        str(code.id),
+        campaign.key,
+    )
+    assert (stored.customer_id, stored.channel, stored.api_key_id) == (
+        customer.key,
+        RedemptionChannel.POS,
+        "key-1",
+    )
+    assert stored.discount == eur(1_000)
+    assert stored.order == order()
+    assert stored.day == "2025-06-11"
+    assert await counters(campaign, code) == (1, 1)
+    fresh = await Code.get(code.id)
+    assert fresh is not None and fresh.last_redeemed_at is not None
+    per_customer = await CustomerRedemptionCounter.find_one({"customer_id": customer.key})
+    per_day = await DailyRedemptionCounter.find_one({"campaign_id": campaign.key})
+    assert per_customer is not None and per_customer.redeemed_count == 1
+    assert per_day is not None and per_day.redeemed_count == 1
+
+
+async def test_refusal_gives_back_earlier_counters_and_writes_nothing(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project, limits=Limits(per_customer=1))
+    code = await make_code(campaign)
+    customer = await make_customer(project)
+    await redeem(project, customer_id=customer.key)
+    before = await document_counts()
+
+    assert await reasons_of(project, customer_id=customer.key) == [Reason.CUSTOMER_LIMIT_REACHED]
+
+    # The code counter moved before the customer's was refused; it was given back.
+    assert await counters(campaign, code) == (1, 1)
+    assert await document_counts() == before
+
+
+async def test_redeem_reports_every_validation_reason(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(
+        project, status=CampaignStatus.PAUSED, rules=Rules(min_order=eur(50_000))
+    )
+    await make_code(campaign)
+    assert await reasons_of(project) == [Reason.PAUSED, Reason.MIN_ORDER_NOT_MET]
+    assert await reasons_of(project, code="unknown") == [Reason.NOT_FOUND]
+    assert await Redemption.get_pymongo_collection().count_documents({}) == 0
+
+
+async def test_rollback_gives_back_and_the_code_can_be_redeemed_again(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project, limits=Limits(per_code=1, per_customer=1, per_day=1))
+    code = await make_code(campaign)
+    customer = await make_customer(project)
+    first = await redeem(project, customer_id=customer.key)
+    assert await reasons_of(project, customer_id=customer.key) == [Reason.CODE_LIMIT_REACHED]
+
+    rolled_back = await rollback_redemption(project, first.key, "  order cancelled ")
+
+    assert rolled_back.status == RedemptionStatus.ROLLED_BACK
+    assert rolled_back.rollback_reason == "order cancelled"
+    assert rolled_back.rolled_back_at is not None
+    assert await counters(campaign, code) == (0, 0)
+    second = await redeem(project, customer_id=customer.key)
+    assert second.id != first.id
+    assert await counters(campaign, code) == (1, 1)
+    per_customer = await CustomerRedemptionCounter.find_one({"customer_id": customer.key})
+    assert per_customer is not None and per_customer.redeemed_count == 1
+
+
+async def test_second_rollback_is_refused(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project)
+    code = await make_code(campaign)
+    redemption = await redeem(project)
+    await rollback_redemption(project, redemption.key, "")
+    with pytest.raises(DomainError) as refused:
+        await rollback_redemption(project, redemption.key, "")
+    assert refused.value.code == "ALREADY_ROLLED_BACK"
+    assert await counters(campaign, code) == (0, 0)
+    with pytest.raises(DomainError) as missing:
+        await rollback_redemption(project, "not-an-id", "")
+    assert missing.value.code == "NOT_FOUND"
+
+
+async def test_retry_with_the_same_key_returns_the_first_redemption(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project, ends_at=NOON + timedelta(hours=1))
+    code = await make_code(campaign)
+    first = await redeem(project, idempotency_key="order-1")
+    # Even once the campaign is over, the retry answers with what happened the first time.
+    again = await redeem(project, idempotency_key="order-1", now=NOON + timedelta(hours=2))
+    assert again.id == first.id
+    assert await counters(campaign, code) == (1, 1)
+    other = await redeem(project, idempotency_key="order-2")
+    assert other.id != first.id
+    await make_code(campaign, "OTHER")
+    with pytest.raises(DomainError) as reused:
+        await redeem(project, code="OTHER", idempotency_key="order-1")
+    assert reused.value.code == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_a_refused_attempt_leaves_the_key_free_for_a_retry(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project, limits=Limits(per_code=1))
+    code = await make_code(campaign)
+    taken = await redeem(project)
+    assert await reasons_of(project, idempotency_key="till-7") == [Reason.CODE_LIMIT_REACHED]
+    await rollback_redemption(project, taken.key, "wrong customer")
+    retried = await redeem(project, idempotency_key="till-7")
+    assert retried.status == RedemptionStatus.SUCCEEDED
+    assert await counters(campaign, code) == (1, 1)
+
+
+async def test_without_a_key_every_call_is_a_new_redemption(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project)
+    code = await make_code(campaign)
+    ids = {(await redeem(project, idempotency_key=key)).id for key in (None, "", "  ")}
+    assert len(ids) == 3
+    assert await counters(campaign, code) == (3, 3)
+
+
+async def test_reconciliation_fixes_corrupted_counters(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project)
+    first_code = await make_code(campaign)
+    second_code = await make_code(campaign, "WINTER-10")
+    alice = await make_customer(project)
+    bob = await make_customer(project)
+    await redeem(project, customer_id=alice.key)
+    await redeem(project, customer_id=alice.key)
+    await redeem(project, "WINTER10", bob.key)
+    rolled = await redeem(project, "WINTER10", bob.key)
+    await rollback_redemption(project, rolled.key, "")
+    # Corrupt every kind of counter.
+    await Code.get_pymongo_collection().update_one(
+        {"_id": first_code.id}, {"$set": {"redeemed_count": 7}}
+    )
+    await Code.get_pymongo_collection().update_one(
+        {"_id": second_code.id}, {"$set": {"redeemed_count": 0}}
+    )
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": campaign.id}, {"$set": {"redeemed_count": 40}}
+    )
+    await CustomerRedemptionCounter.get_pymongo_collection().delete_one({"customer_id": alice.key})
+    await CustomerRedemptionCounter.get_pymongo_collection().update_one(
+        {"customer_id": bob.key}, {"$set": {"redeemed_count": 9}}
+    )
+    await DailyRedemptionCounter.get_pymongo_collection().update_one(
+        {"campaign_id": campaign.key}, {"$set": {"redeemed_count": 1}}
+    )
+
+    report = await reconcile_campaign(project, campaign.key)
+
+    fixed = {(c.counter, c.key): (c.was, c.now) for c in report.corrections}
+    assert fixed == {
+        ("code", "SUMMER20"): (7, 2),
+        ("code", "WINTER10"): (0, 1),
+        ("campaign", campaign.key): (40, 3),
+        ("customer", alice.key): (0, 2),
+        ("customer", bob.key): (9, 1),
+        ("day", "2025-06-11"): (1, 3),
+    }
+    assert await counters(campaign, first_code) == (2, 3)
+    assert await counters(campaign, second_code) == (1, 3)
+    assert (await reconcile_campaign(project, campaign.key)).corrections == []
+
+
+async def test_reconciliation_clears_a_claim_left_by_a_dead_process(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project, limits=Limits(per_code=1))
+    code = await make_code(campaign)
+    # A process claimed the key, took the code and campaign counters, and died.
+    await Redemption(
+        project_id=project,
+        code=code.code,
+        code_id=str(code.id),
+        campaign_id=campaign.key,
+        idempotency_key="till-9",
+        day="2025-06-11",
+        created_at=datetime.now(UTC) - timedelta(minutes=2),
+    ).insert()
+    await Code.get_pymongo_collection().update_one(
+        {"_id": code.id}, {"$inc": {"redeemed_count": 1}}
+    )
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": campaign.id}, {"$inc": {"redeemed_count": 1}}
+    )
+
+    report = await reconcile_campaign(project, campaign.key)
+
+    assert report.stale_claims_removed == 1
+    assert await counters(campaign, code) == (0, 0)
+    retried = await redeem(project, idempotency_key="till-9")
+    assert retried.status == RedemptionStatus.SUCCEEDED
+    assert await counters(campaign, code) == (1, 1)
+
+
+async def test_a_retry_meeting_a_dead_claim_clears_it_and_redeems(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project, limits=Limits(per_code=1))
+    code = await make_code(campaign)
+    await Redemption(
+        project_id=project,
+        code=code.code,
+        code_id=str(code.id),
+        campaign_id=campaign.key,
+        idempotency_key="till-3",
+        day="2025-06-11",
+        created_at=datetime.now(UTC) - timedelta(minutes=5),
+    ).insert()
+    await Code.get_pymongo_collection().update_one(
+        {"_id": code.id}, {"$inc": {"redeemed_count": 1}}
+    )
+
+    retried = await redeem(project, idempotency_key="till-3")
+
+    assert retried.status == RedemptionStatus.SUCCEEDED
+    assert await counters(campaign, code) == (1, 1)
+
+
+async def test_redemptions_of_a_code_newest_first(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project)
+    code = await make_code(campaign)
+    made = [await redeem(project) for _ in range(3)]
+    listed = await list_redemptions_for_code(project, str(code.id), 2)
+    assert [r.id for r in listed] == [made[2].id, made[1].id]
