@@ -696,8 +696,11 @@ async def list_redemptions(
     campaign_id: str | None = None,
     customer_id: str | None = None,
     code: str | None = None,
+    code_id: str | None = None,
 ) -> Page[Redemption]:
     query: dict[str, Any] = {"project_id": project_id}
+    if code_id:
+        query["code_id"] = code_id
     if campaign_id:
         query["campaign_id"] = campaign_id
     if customer_id:
@@ -705,16 +708,6 @@ async def list_redemptions(
     if code:
         query["code"] = normalize_code(code)
     return await paginate(Redemption, query, first, after)
-
-
-async def list_redemptions_for_code(project_id: str, code_id: str, limit: int) -> list[Redemption]:
-    """The code's latest redemptions, newest first."""
-    return (
-        await Redemption.find({"project_id": project_id, "code_id": code_id})
-        .sort("-_id")
-        .limit(max(0, limit))
-        .to_list()
-    )
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from api.auth import CallerKind
 from domain import codes
 from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
+from domain.redemptions import list_redemptions
 from schema.campaigns import CampaignType
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
 from schema.permissions import IsAdmin, IsAdminOrCustomer, IsStaff
-from schema.types import UserError
+from schema.redemptions import RedemptionType
+from schema.types import Connection, UserError, connection
 
 
 @strawberry.enum(name="CodeKind")
@@ -100,6 +102,17 @@ class CodeType:
             return None
         customer = await info.context.loaders.customer.load(self.doc.customer_id)
         return None if customer is None else CustomerType.from_doc(customer)
+
+    @strawberry.field(
+        permission_classes=[IsStaff], description="The code's redemptions, oldest first."
+    )
+    async def redemptions(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[RedemptionType]:
+        page = await list_redemptions(
+            info.context.project_id, first, after, code_id=str(self.doc.id)
+        )
+        return connection(page, RedemptionType.from_doc)
 
     @strawberry.field(description="The coupon's own page.")
     def url(self, info: Info) -> str:

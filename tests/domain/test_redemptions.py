@@ -26,7 +26,6 @@ from domain.redemptions import (
     Redemption,
     RedemptionChannel,
     RedemptionStatus,
-    list_redemptions_for_code,
     reconcile_campaign,
     redeem_code,
     rollback_redemption,
@@ -518,12 +517,3 @@ async def test_a_retry_meeting_a_dead_claim_clears_it_and_redeems(tenant: Tenant
 
     assert retried.status == RedemptionStatus.SUCCEEDED
     assert await counters(campaign, code) == (1, 1)
-
-
-async def test_redemptions_of_a_code_newest_first(tenant: Tenant) -> None:
-    project = tenant.project_id
-    campaign = await make_campaign(project)
-    code = await make_code(campaign)
-    made = [await redeem(project) for _ in range(3)]
-    listed = await list_redemptions_for_code(project, str(code.id), 2)
-    assert [r.id for r in listed] == [made[2].id, made[1].id]

@@ -262,3 +262,30 @@ async def test_redemptions_are_listed_by_campaign_customer_and_code(tenant: Tena
     assert ids(await tenant.gql(LIST, {"campaignId": campaign_id})) == made[:2]
     assert ids(await tenant.gql(LIST, {"customerId": ada.key})) == [made[0], made[2]]
     assert ids(await tenant.gql(LIST, {"code": "ship-free"})) == [made[2]]
+
+
+async def test_a_code_shows_its_redemptions_and_uses_left(tenant: Tenant) -> None:
+    await setup_code(tenant, limits=Limits(per_code=3))
+    await make_code(await make_campaign(tenant.project_id), "OTHER-1")
+    await redeem(tenant, code="OTHER-1")
+    made = [(await redeem(tenant))["redemption"]["id"] for _ in range(2)]
+    await tenant.gql(ROLLBACK, {"id": made[0]})
+    query = """
+    query ($after: String) {
+      code(code: "summer20") {
+        usesLeft status
+        redemptions(first: 1, after: $after) {
+          edges { node { id status } } pageInfo { hasNextPage endCursor } totalCount
+        }
+      }
+    }"""
+
+    first = (await tenant.gql(query))["code"]
+    assert (first["usesLeft"], first["status"]) == (2, "ACTIVE")
+    page = first["redemptions"]
+    assert page["edges"] == [{"node": {"id": made[0], "status": "ROLLED_BACK"}}]
+    assert (page["totalCount"], page["pageInfo"]["hasNextPage"]) == (2, True)
+    after = {"after": page["pageInfo"]["endCursor"]}
+    rest = (await tenant.gql(query, after))["code"]["redemptions"]
+    assert rest["edges"] == [{"node": {"id": made[1], "status": "SUCCEEDED"}}]
+    assert rest["pageInfo"]["hasNextPage"] is False
