@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from pydantic import ValidationError
 
 from api.app import create_app
 from api.database import init_database, make_client
@@ -92,7 +93,11 @@ def main(argv: list[str] | None = None) -> None:
     schema_cmd = commands.add_parser("export-schema", help="write schema/schema.graphql")
     schema_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "schema" / "schema.graphql")
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        sys.exit(f"engage: invalid settings: {problems}")
     if args.command == "serve":
         serve(settings, args.host or settings.host, args.port or settings.port)
     elif args.command == "create-project":
