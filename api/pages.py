@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader
@@ -107,7 +108,19 @@ def _coupon_context(
         "starts_at_text": _local(campaign.starts_at, campaign.timezone),
         "ends_at_text": _local(campaign.ends_at, campaign.timezone),
         "ends_at_iso": campaign.ends_at.isoformat() if campaign.ends_at else "",
+        "shop_link": _shop_link(brand.shop_url, code.code)
+        if status == codes.CodeStatus.ACTIVE
+        else "",
     }
+
+
+def _shop_link(shop_url: str, code: str) -> str:
+    """The shop's address with `code=<CODE>` added, so checkout can fill the code in."""
+    if not shop_url:
+        return ""
+    parts = urlsplit(shop_url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("code", code)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 async def coupon_page(request: Request) -> HTMLResponse:

@@ -1,5 +1,6 @@
 """Projects (tenants) and their API keys."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
 from domain.common import hash_secret, new_secret, object_id, utc_now
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, NotFound, Problem
 
 API_KEY_PREFIX = "ek"
 # last_used_at is a hint, not an audit trail: writing it on every request would double the
@@ -29,6 +30,8 @@ class Brand(BaseModel):
     primary_color: str = "#1f2937"
     accent_color: str = "#f59e0b"
     logo_url: str = ""
+    # Where a customer uses a coupon online; the coupon page links here with `code=<CODE>`.
+    shop_url: str = ""
 
 
 class Project(Document):
@@ -79,6 +82,70 @@ async def create_project(name: str, sandbox: bool = False) -> tuple[Project, Iss
     await project.insert()
     issued = await create_api_key(project.key, Role.ADMIN, name="initial admin key")
     return project, issued
+
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+
+
+@dataclass(frozen=True)
+class BrandChanges:
+    """New values for the brand; None leaves a field as it is, "" clears a URL."""
+
+    name: str | None = None
+    primary_color: str | None = None
+    accent_color: str | None = None
+    logo_url: str | None = None
+    shop_url: str | None = None
+
+
+def _brand_changes(changes: BrandChanges) -> dict[str, str]:
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
+    if changes.name is not None:
+        name = changes.name.strip()
+        if not 1 <= len(name) <= 100:
+            problems.append(Problem("INVALID", "a brand name has 1 to 100 characters", "name"))
+        values["name"] = name
+    for field, value in (
+        ("primaryColor", changes.primary_color),
+        ("accentColor", changes.accent_color),
+    ):
+        if value is None:
+            continue
+        if not _COLOR.match(value.strip()):
+            problems.append(Problem("INVALID", "a color is written #RGB or #RRGGBB", field))
+        values[_snake(field)] = value.strip().lower()
+    for field, value, secure_only in (
+        ("logoUrl", changes.logo_url, True),
+        ("shopUrl", changes.shop_url, False),
+    ):
+        if value is None:
+            continue
+        url = value.strip()
+        scheme_ok = url.startswith("https://") or (not secure_only and url.startswith("http://"))
+        if url and (len(url) > 2000 or not _URL.match(url) or not scheme_ok):
+            wanted = "an https:// URL" if secure_only else "an http(s):// URL"
+            problems.append(Problem("INVALID", f"{field} must be {wanted}", field))
+        values[_snake(field)] = url
+    if problems:
+        raise DomainError.of(problems)
+    return values
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+async def update_brand(project_id: str, changes: BrandChanges) -> Project:
+    """Sets the given brand fields together, or none of them when any is invalid."""
+    values = _brand_changes(changes)
+    if values:
+        await Project.get_pymongo_collection().update_one(
+            {"_id": object_id(project_id, "project")},
+            {"$set": {f"brand.{name}": value for name, value in values.items()}},
+        )
+    return await get_project(project_id)
 
 
 async def get_project(project_id: str) -> Project:

@@ -24,6 +24,18 @@ class BrandType:
     primary_color: str
     accent_color: str
     logo_url: str
+    shop_url: str
+
+
+@strawberry.input
+class BrandInput:
+    name: str | None = None
+    primary_color: str | None = None
+    accent_color: str | None = None
+    logo_url: str | None = strawberry.field(default=None, description='https only; "" clears.')
+    shop_url: str | None = strawberry.field(
+        default=None, description='Where coupons are used online; "" clears.'
+    )
 
 
 @strawberry.type(name="Project")
@@ -43,6 +55,12 @@ class ProjectType:
             brand=BrandType(**doc.brand.model_dump()),
             created_at=doc.created_at,
         )
+
+
+@strawberry.type
+class ProjectPayload:
+    project: ProjectType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(name="ApiKey")
@@ -108,6 +126,22 @@ class ProjectMutation:
         return CreateApiKeyPayload(
             api_key=ApiKeyType.from_doc(issued.api_key), secret=issued.secret
         )
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Changes the look of the project's pages, messages and passes.",
+    )
+    @payload
+    async def update_brand(self, info: Info, input: BrandInput) -> ProjectPayload:
+        changes = projects.BrandChanges(
+            name=input.name,
+            primary_color=input.primary_color,
+            accent_color=input.accent_color,
+            logo_url=input.logo_url,
+            shop_url=input.shop_url,
+        )
+        project = await projects.update_brand(info.context.project_id, changes)
+        return ProjectPayload(project=ProjectType.from_doc(project))
 
     @strawberry.mutation(permission_classes=[IsAdmin])
     @payload

@@ -119,6 +119,23 @@ async def test_coupon_page_states_used_expired_paused_and_not_started(
     assert 'id="countdown"' not in (await http.get("/c/OVER1")).text
 
 
+async def test_coupon_page_links_to_the_shop_while_the_coupon_can_be_used(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    brand = """mutation ($input: BrandInput!) {
+      updateBrand(input: $input) { project { brand { shopUrl } } errors { code field } } }"""
+    shop = "https://shop.example/cart?lang=fr"
+    updated = (await tenant.gql(brand, {"input": {"shopUrl": shop}}))["updateBrand"]
+    assert updated == {"project": {"brand": {"shopUrl": shop}}, "errors": []}
+    await make_coupon(tenant, "LINK-1")
+    await make_coupon(tenant, "LINK-2", redeemed=3)
+
+    usable = (await http.get("/c/link-1")).text
+    assert 'href="https://shop.example/cart?lang=fr&amp;code=LINK1"' in usable
+    assert "Use it in the shop" in usable
+    assert "Use it in the shop" not in (await http.get("/c/LINK-2")).text
+
+
 async def test_unknown_code_gets_a_404_page_that_echoes_nothing(
     http: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
