@@ -1,12 +1,13 @@
 """Campaigns: the offer, its validity window, limits, rules and how its codes look."""
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Protocol, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from beanie import Document
 from pydantic import BaseModel, Field
@@ -157,6 +158,8 @@ MAX_CODE_LENGTH = 64
 NUMERIC_LENGTHS = range(12, 17)
 MAX_AFFIX = 20
 _CODE_TEXT = re.compile(r"^[A-Z0-9\-]*$")
+# A pattern is code text plus `#`, the placeholder for a random character.
+_PATTERN_TEXT = re.compile(r"^[A-Z0-9\-#]*$")
 _STANDALONE = re.compile(r"^[A-Z0-9_]{3,64}$")
 
 
@@ -452,10 +455,17 @@ def _rules(given: RulesInput | None, current: Rules | None, problems: _Problems)
 def _code_text(value: str, field: str, limit: int, problems: _Problems) -> str:
     text = value.strip().upper()
     if not _CODE_TEXT.match(text) or len(text) > limit:
+        problems.add("INVALID_AFFIX", f"use at most {limit} letters, digits and dashes", field)
+    return text
+
+
+def _pattern_text(value: str, problems: _Problems) -> str:
+    text = value.strip().upper()
+    if not _PATTERN_TEXT.match(text) or len(text) > MAX_CODE_LENGTH:
         problems.add(
-            "INVALID_AFFIX" if field != "codes.pattern" else "INVALID_PATTERN",
-            f"use at most {limit} letters, digits and dashes",
-            field,
+            "INVALID_PATTERN",
+            f"use at most {MAX_CODE_LENGTH} letters, digits, dashes and '#'",
+            "codes.pattern",
         )
     return text
 
@@ -485,7 +495,7 @@ def _code_config(
     )
     pattern = base.pattern if same_mode else None
     if given.pattern is not None:
-        pattern = _code_text(given.pattern, "codes.pattern", MAX_CODE_LENGTH, problems) or None
+        pattern = _pattern_text(given.pattern, problems) or None
     if given.length is not None:
         length = given.length
     elif same_mode:
@@ -572,11 +582,20 @@ def _code_config(
     )
 
 
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    # "localtime" is whatever zone the server runs in: a campaign's hours would move with it.
+    return frozenset(available_timezones() - {"localtime"})
+
+
 def _timezone(value: str, problems: _Problems) -> str:
     zone = value.strip()
     try:
         ZoneInfo(zone)
+        known = zone in _known_zones() or zone == "UTC"
     except (ZoneInfoNotFoundError, ValueError):
+        known = False
+    if not known:
         problems.add(
             "INVALID_TIMEZONE", "timezone must be an IANA zone such as Europe/Paris", "timezone"
         )
@@ -630,7 +649,7 @@ def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
     standalone = current.standalone_code if current is not None else None
     if data.standalone_code is not None:
         normalized = _normalize_code(data.standalone_code)
-        if current is not None and normalized != current.standalone_code:
+        if current is not None and (normalized or None) != current.standalone_code:
             problems.add(
                 "IMMUTABLE", "standaloneCode cannot change after creation", "standaloneCode"
             )
@@ -707,8 +726,12 @@ async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
     except DomainError as error:
         problems = list(error.problems)
         values = {}
-    code = values.get("standalone_code")
-    if code and await Code.find_one({"project_id": project_id, "code": code}) is not None:
+    # Checked even when other fields are wrong, so one answer lists every problem.
+    code = _normalize_code(data.standalone_code or "")
+    if (
+        _STANDALONE.match(code)
+        and await Code.find_one({"project_id": project_id, "code": code}) is not None
+    ):
         problems.append(_duplicate_code().problems[0])
     if problems:
         raise DomainError.of(problems)
@@ -719,7 +742,8 @@ async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
             await Code(
                 project_id=project_id,
                 code=code,
-                display=data.standalone_code.strip(),
+                # Codes are stored and shown upper-case; the caller's dashes stay for printing.
+                display=data.standalone_code.strip().upper(),
                 campaign_id=campaign.key,
                 kind=CodeKind.STANDALONE,
             ).insert()

@@ -3,11 +3,17 @@
 import typing
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 
 from domain import campaigns
-from schema.types import JSON, Money
+from domain.errors import DomainError, NotFound
+from schema.context import Info
+from schema.errors import payload
+from schema.permissions import IsAdmin
+from schema.types import JSON, Connection, Money, MoneyInput, UserError, connection
 
 
 @strawberry.enum(name="CampaignKind")
@@ -166,11 +172,261 @@ class CampaignType:
         )
 
 
+def _kept(value: Any) -> Any:
+    """A field left out of the request keeps its value; an explicit null clears it."""
+    return campaigns.UNSET if value is strawberry.UNSET else value
+
+
+@strawberry.input(name="DiscountInput")
+class DiscountInputType:
+    type: DiscountTypeEnum | None = strawberry.field(
+        default=None, description="Required when creating; changing it drops the old amounts."
+    )
+    percent_off: float | None = strawberry.field(
+        default=None, description="PERCENT: more than 0, at most 100."
+    )
+    amount_off: MoneyInput | None = strawberry.field(default=None, description="AMOUNT only.")
+    max_discount: MoneyInput | None = strawberry.field(
+        default=strawberry.UNSET, description="PERCENT only: the most it takes off; null: no cap."
+    )
+    fixed_price: MoneyInput | None = strawberry.field(
+        default=None, description="FIXED_PRICE only: what the order (or eligible items) cost."
+    )
+    scope: DiscountScopeEnum | None = strawberry.field(
+        default=None,
+        description="ORDER (default) or ELIGIBLE_ITEMS (the items matching rules.skus or "
+        "rules.categories).",
+    )
+
+    def to_domain(self) -> campaigns.DiscountInput:
+        return campaigns.DiscountInput(
+            type=None if self.type is None else self.type.value,
+            percent_off=self.percent_off,
+            amount_off=self.amount_off,
+            max_discount=_kept(self.max_discount),
+            fixed_price=self.fixed_price,
+            scope=None if self.scope is None else self.scope.value,
+        )
+
+
+@strawberry.input(name="LimitsInput", description="Left out: unchanged; null: unlimited.")
+class LimitsInputType:
+    per_code: int | None = strawberry.UNSET
+    per_customer: int | None = strawberry.UNSET
+    total: int | None = strawberry.UNSET
+    per_day: int | None = strawberry.UNSET
+
+    def to_domain(self) -> campaigns.LimitsInput:
+        return campaigns.LimitsInput(
+            per_code=_kept(self.per_code),
+            per_customer=_kept(self.per_customer),
+            total=_kept(self.total),
+            per_day=_kept(self.per_day),
+        )
+
+
+@strawberry.input(name="RulesInput", description="Lists given replace the stored ones.")
+class RulesInputType:
+    min_order: MoneyInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Null removes the minimum."
+    )
+    segment_ids: list[str] | None = None
+    skus: list[str] | None = None
+    categories: list[str] | None = None
+    first_order_only: bool | None = None
+    days_of_week: list[int] | None = strawberry.field(
+        default=None, description="ISO weekdays, 1 = Monday to 7 = Sunday, in the campaign's zone."
+    )
+    hours: list[int] | None = strawberry.field(
+        default=None, description="Hours of the day, 0 to 23, in the campaign's zone."
+    )
+    customer_tags: list[str] | None = strawberry.field(
+        default=None, description="The customer needs one of these tags."
+    )
+    attributes: JSON | None = strawberry.field(
+        default=None, description="The customer's attributes must equal these values."
+    )
+
+    def to_domain(self) -> campaigns.RulesInput:
+        attributes: Any = self.attributes
+        return campaigns.RulesInput(
+            min_order=_kept(self.min_order),
+            segment_ids=self.segment_ids,
+            skus=self.skus,
+            categories=self.categories,
+            first_order_only=self.first_order_only,
+            days_of_week=self.days_of_week,
+            hours=self.hours,
+            customer_tags=self.customer_tags,
+            attributes=attributes,
+        )
+
+
+@strawberry.input(name="CodeConfigInput", description="How generated codes look.")
+class CodeConfigInputType:
+    mode: CodeModeEnum | None = None
+    pattern: str | None = strawberry.field(
+        default=None,
+        description="`#` marks a random character, e.g. SUMMER-####-####; empty clears it.",
+    )
+    charset: str | None = None
+    length: int | None = strawberry.field(
+        default=None, description="NUMERIC: 12 to 16 digits, prefix and check digit included."
+    )
+    prefix: str | None = None
+    suffix: str | None = None
+    luhn: bool | None = strawberry.field(
+        default=None, description="NUMERIC only: the last digit is a Luhn check digit."
+    )
+
+    def to_domain(self) -> campaigns.CodeConfigInput:
+        return campaigns.CodeConfigInput(
+            mode=None if self.mode is None else self.mode.value,
+            pattern=self.pattern,
+            charset=self.charset,
+            length=self.length,
+            prefix=self.prefix,
+            suffix=self.suffix,
+            luhn=self.luhn,
+        )
+
+
+@strawberry.input(
+    name="CampaignInput",
+    description="On update only the fields given change; nested inputs merge field by field.",
+)
+class CampaignInputType:
+    name: str | None = None
+    kind: CampaignKindEnum | None = strawberry.field(
+        default=None, description="DISCOUNT when left out at creation."
+    )
+    discount: DiscountInputType | None = None
+    starts_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Null: from now on."
+    )
+    ends_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Null: no end."
+    )
+    timezone: str | None = strawberry.field(
+        default=None, description="IANA zone for days and hours (UTC when left out)."
+    )
+    limits: LimitsInputType | None = None
+    rules: RulesInputType | None = None
+    codes: CodeConfigInputType | None = None
+    standalone_code: str | None = strawberry.field(
+        default=None,
+        description="One code shared by everyone, e.g. SUMMER20; set at creation only.",
+    )
+    codes_per_customer: int | None = None
+    description: str | None = None
+    terms: str | None = None
+
+    def to_domain(self) -> campaigns.CampaignInput:
+        return campaigns.CampaignInput(
+            name=self.name,
+            kind=None if self.kind is None else self.kind.value,
+            discount=None if self.discount is None else self.discount.to_domain(),
+            starts_at=_kept(self.starts_at),
+            ends_at=_kept(self.ends_at),
+            timezone=self.timezone,
+            limits=None if self.limits is None else self.limits.to_domain(),
+            rules=None if self.rules is None else self.rules.to_domain(),
+            codes=None if self.codes is None else self.codes.to_domain(),
+            standalone_code=self.standalone_code,
+            description=self.description,
+            terms=self.terms,
+            codes_per_customer=self.codes_per_customer,
+        )
+
+
+@strawberry.input
+class CampaignFilter:
+    kind: CampaignKindEnum | None = None
+    status: CampaignStatusEnum | None = None
+
+
+@strawberry.type
+class CampaignPayload:
+    campaign: CampaignType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class CampaignQuery:
-    pass
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Null when the project has no such campaign."
+    )
+    async def campaign(self, info: Info, id: strawberry.ID) -> CampaignType | None:
+        try:
+            found = await campaigns.get_campaign(info.context.project_id, str(id), "id")
+        except NotFound:
+            return None
+        return CampaignType.from_doc(found)
+
+    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    async def campaigns(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        filter: CampaignFilter | None = None,
+    ) -> Connection[CampaignType]:
+        wanted = filter or CampaignFilter()
+        kind = None if wanted.kind is None else campaigns.CampaignKind(wanted.kind.value)
+        status = None if wanted.status is None else campaigns.CampaignStatus(wanted.status.value)
+        try:
+            page = await campaigns.list_campaigns(
+                info.context.project_id, first, after, kind=kind, status=status
+            )
+        except DomainError as error:
+            # A bad cursor or page size is the caller's to fix, not a bug to mask.
+            problem = error.problems[0]
+            raise GraphQLError(
+                problem.message, extensions={"code": problem.code, "field": problem.field}
+            ) from None
+        return connection(page, CampaignType.from_doc)
+
+
+async def _set_status(
+    info: Info, id: strawberry.ID, status: campaigns.CampaignStatus
+) -> CampaignPayload:
+    campaign = await campaigns.set_campaign_status(info.context.project_id, str(id), status)
+    return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
 
 @strawberry.type
 class CampaignMutation:
-    pass
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    @payload
+    async def create_campaign(self, info: Info, input: CampaignInputType) -> CampaignPayload:
+        campaign = await campaigns.create_campaign(info.context.project_id, input.to_domain())
+        return CampaignPayload(campaign=CampaignType.from_doc(campaign))
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Changes only the fields given.")
+    @payload
+    async def update_campaign(
+        self, info: Info, id: strawberry.ID, input: CampaignInputType
+    ) -> CampaignPayload:
+        campaign = await campaigns.update_campaign(
+            info.context.project_id, str(id), input.to_domain()
+        )
+        return CampaignPayload(campaign=CampaignType.from_doc(campaign))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin], description="Its codes validate as PAUSED until resumed."
+    )
+    @payload
+    async def pause_campaign(self, info: Info, id: strawberry.ID) -> CampaignPayload:
+        return await _set_status(info, id, campaigns.CampaignStatus.PAUSED)
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin], description="An ENDED campaign cannot be resumed."
+    )
+    @payload
+    async def resume_campaign(self, info: Info, id: strawberry.ID) -> CampaignPayload:
+        return await _set_status(info, id, campaigns.CampaignStatus.ACTIVE)
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Final: no code works after.")
+    @payload
+    async def end_campaign(self, info: Info, id: strawberry.ID) -> CampaignPayload:
+        return await _set_status(info, id, campaigns.CampaignStatus.ENDED)
