@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from api import demo, pages
+from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
 from api.settings import Settings
@@ -42,9 +43,14 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         await init_database(client, settings.database)
         if embedded and settings.demo_project:
             await demo.ensure_demo_project(settings)
+        jobs = BackgroundJobs()
+        if settings.run_jobs:
+            jobs.start()
         try:
             yield
         finally:
+            # Before the client closes: a stopping runner hands its job back to the queue.
+            await jobs.stop()
             await client.close()
 
     routes: list[BaseRoute] = [

@@ -2,7 +2,7 @@
 
 import secrets
 
-from domain.campaigns import NUMERIC_LENGTHS, CodeConfig, CodeMode
+from domain.campaigns import DEFAULT_CHARSET, DIGITS, NUMERIC_LENGTHS, CodeConfig, CodeMode
 from domain.errors import DomainError
 
 # A campaign may use at most 1 / SPACE_SHARE of its possible codes, so guessing one stays hard.
@@ -27,6 +27,16 @@ def luhn_valid(code: str) -> bool:
     return len(code) >= 2 and code.isdigit() and luhn_check_digit(code[:-1]) == code[-1]
 
 
+def charset_of(config: CodeConfig) -> str:
+    """The characters random positions draw from: digits for NUMERIC, else the charset upper-cased.
+
+    Codes are matched ignoring case, so "a" and "A" would be one character, not two.
+    """
+    if config.mode == CodeMode.NUMERIC:
+        return DIGITS
+    return "".join(dict.fromkeys(config.charset.upper())) or DEFAULT_CHARSET
+
+
 def random_positions(config: CodeConfig) -> int:
     """How many characters of a code are random."""
     if config.mode == CodeMode.NUMERIC:
@@ -38,7 +48,7 @@ def random_positions(config: CodeConfig) -> int:
 
 def code_space(config: CodeConfig) -> int:
     """How many distinct codes the configuration can make."""
-    return int(len(config.charset) ** random_positions(config))
+    return int(len(charset_of(config)) ** random_positions(config))
 
 
 def random_text(charset: str, size: int) -> str:
@@ -71,13 +81,13 @@ def _shape(config: CodeConfig, random_part: str) -> str:
 
 def new_code(config: CodeConfig) -> str:
     """One code as displayed: prefix, pattern or random characters, suffix (and check digit)."""
-    return _shape(config, random_text(config.charset, random_positions(config)))
+    return _shape(config, random_text(charset_of(config), random_positions(config)))
 
 
 def new_codes(config: CodeConfig, count: int) -> list[str]:
     """`count` codes as displayed, drawn in one go; duplicates among them are possible."""
     width = random_positions(config)
-    stream = random_text(config.charset, width * count)
+    stream = random_text(charset_of(config), width * count)
     return [_shape(config, stream[i * width : (i + 1) * width]) for i in range(count)]
 
 
@@ -90,11 +100,16 @@ def _minimum_positions(base: int, needed: int) -> int:
 
 def check_code_space(config: CodeConfig, existing: int, count: int) -> None:
     """Refuses a generation that would use more than 1% of the possible codes."""
+    base = len(charset_of(config))
+    if base < 2:
+        raise DomainError(
+            "INVALID_CHARSET", "charset needs at least 2 distinct letters or digits", "charset"
+        )
     needed = existing + count
     space = code_space(config)
     if needed * SPACE_SHARE <= space:
         return
-    positions = _minimum_positions(len(config.charset), needed)
+    positions = _minimum_positions(base, needed)
     if config.mode == CodeMode.NUMERIC:
         digits = positions + len(config.prefix) + int(config.luhn)
         advice = (
@@ -106,7 +121,7 @@ def check_code_space(config: CodeConfig, existing: int, count: int) -> None:
     elif config.pattern:
         advice = f"use a pattern with at least {positions} '#' characters"
     else:
-        advice = f"use at least {positions} characters"
+        advice = f"use a length of at least {positions} characters"
     held = f" (with the campaign's {existing:,})" if existing else ""
     raise DomainError(
         "CODE_SPACE_TOO_SMALL",

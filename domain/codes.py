@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import re
-import secrets
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,16 +16,14 @@ from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from domain.campaigns import (
-    DEFAULT_CHARSET,
     Campaign,
     CampaignKind,
     CampaignStatus,
-    CodeConfig,
-    CodeMode,
     Discount,
     DiscountType,
     get_campaign,
 )
+from domain.codegen import new_code as random_code
 from domain.common import Money, utc_now
 from domain.customers import get_customer
 from domain.errors import DomainError, NotFound
@@ -34,7 +31,6 @@ from domain.errors import DomainError, NotFound
 _IGNORED = re.compile(r"[\s\-]+")
 # Longer input cannot be a code; refusing it early keeps lookups cheap.
 MAX_CODE_LENGTH = 64
-DIGITS = "0123456789"
 GENERATION_ATTEMPTS = 10
 # A publish that claimed a slot and then vanished (crash) is taken over after this long.
 CLAIM_LEASE = timedelta(seconds=10)
@@ -160,32 +156,6 @@ def coupon_url(base_url: str, code: Code) -> str:
 def qr_svg(text: str) -> str:
     """An inline SVG (no XML declaration, no fixed size: it scales with its container)."""
     return str(segno.make(text, error="m").svg_inline(omitsize=True, title="QR code"))
-
-
-def _luhn_check_digit(digits: str) -> str:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 0:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return str((10 - total % 10) % 10)
-
-
-def random_code(config: CodeConfig) -> str:
-    """One code in display form, from the campaign's pattern or prefix + random part + suffix."""
-    charset = config.charset or DEFAULT_CHARSET
-    if config.mode == CodeMode.NUMERIC and not set(charset) <= set(DIGITS):
-        charset = DIGITS
-    if config.pattern and "#" in config.pattern:
-        body = "".join(secrets.choice(charset) if c == "#" else c for c in config.pattern)
-    else:
-        body = "".join(secrets.choice(charset) for _ in range(max(1, config.length)))
-    if config.mode == CodeMode.NUMERIC and config.luhn:
-        body = body[:-1] + _luhn_check_digit("".join(c for c in body[:-1] if c.isdigit()))
-    return f"{config.prefix}{body}{config.suffix}"
 
 
 async def _standalone_code(campaign: Campaign) -> Code:

@@ -16,7 +16,7 @@ from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError
 
-from domain.campaigns import Campaign, CampaignStatus, CodeConfig, get_campaign
+from domain.campaigns import Campaign, CampaignKind, CampaignStatus, CodeConfig, get_campaign
 from domain.codegen import check_code_space, new_codes
 from domain.codes import Code, normalize_code
 from domain.common import object_id, utc_now
@@ -28,6 +28,9 @@ GENERATE_CODES = "generate_codes"
 MAX_GENERATE = 1_000_000
 BATCH_SIZE = 5_000
 LEASE = timedelta(seconds=30)
+# A runner stopped mid-batch may have an insert still in flight: others wait this long (or the
+# lease, if shorter) before resuming its job.
+SHUTDOWN_GRACE = timedelta(seconds=2)
 # Unexpected errors (a lost connection, say) are retried this many times in all.
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(seconds=5)
@@ -114,12 +117,20 @@ async def _pending_generation(project_id: str, campaign_id: str) -> int:
     return sum(max(0, job.total - job.done) for job in active)
 
 
-async def generate_codes(project_id: str, campaign_id: str, count: int) -> Job:
+async def generate_codes(
+    project_id: str, campaign_id: str, count: int, *, batch_size: int = BATCH_SIZE
+) -> Job:
     """Checks the request and queues a job that makes exactly `count` new codes."""
     if isinstance(count, bool) or not 1 <= count <= MAX_GENERATE:
         raise DomainError("INVALID_COUNT", f"count must be between 1 and {MAX_GENERATE:,}", "count")
     campaign = await get_campaign(project_id, campaign_id)
-    if campaign.status == CampaignStatus.ENDED:
+    if campaign.kind != CampaignKind.DISCOUNT:
+        raise DomainError(
+            "CAMPAIGN_NOT_DISCOUNT", "only discount campaigns have generated codes", "campaignId"
+        )
+    if campaign.status == CampaignStatus.ENDED or (
+        campaign.ends_at is not None and utc_now() >= campaign.ends_at
+    ):
         raise DomainError("CAMPAIGN_ENDED", "the campaign has ended", "campaignId")
     if campaign.standalone_code:
         raise DomainError(
@@ -146,6 +157,7 @@ async def generate_codes(project_id: str, campaign_id: str, count: int) -> Job:
             "codes": campaign.codes.model_dump(mode="json"),
         },
         total=count,
+        batch_size=max(1, batch_size),
     )
     await job.insert()
     return job
@@ -234,8 +246,8 @@ class JobRunner:
         except LeaseLost:
             log.warning("job %s was taken over by another runner", job.key)
         except asyncio.CancelledError:
-            # Shutting down: another runner may resume the job at once.
-            await self._release(job, utc_now())
+            # Shutting down: another runner resumes the job once in-flight writes have landed.
+            await self._release(job, utc_now() + min(self.lease, SHUTDOWN_GRACE))
             raise
         except Exception as error:
             log.exception("job %s failed (attempt %d)", job.key, job.attempts)
@@ -260,21 +272,9 @@ class JobRunner:
             ran += 1
         return ran
 
-    async def run_forever(self, poll_interval: float = 1.0) -> None:
-        while True:
-            try:
-                worked = await self.run_one()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The database may be briefly unreachable: keep polling.
-                log.exception("job runner poll failed")
-                worked = False
-            if not worked:
-                await asyncio.sleep(poll_interval)
-
 
 async def run_pending_jobs(owner: str | None = None) -> int:
+    """Runs every waiting job in this task (tests and one-off commands)."""
     return await JobRunner(owner).run_pending()
 
 
@@ -312,6 +312,77 @@ def _code_documents(
     return [{**template, "code": code, "display": display} for code, display in by_code.items()]
 
 
+async def _remove_surplus(project_id: str, job_id: str, batch: int, surplus: int) -> int:
+    """Deletes `surplus` unassigned codes of a batch; returns how many were deleted."""
+    codes = Code.get_pymongo_collection()
+    extra = await codes.find(
+        {"project_id": project_id, "job_id": job_id, "batch": batch, "assigned": False},
+        {"_id": 1},
+    ).to_list(surplus)
+    if not extra:
+        return 0
+    result = await codes.delete_many({"_id": {"$in": [row["_id"] for row in extra]}})
+    return int(result.deleted_count)
+
+
+async def _fill_batch(
+    runner: JobRunner, job: Job, template: dict[str, Any], config: CodeConfig, size: int
+) -> int:
+    """Brings the batch to `size` codes; returns how many it holds (fewer only when stuck)."""
+    batch = job.batch
+    resumed = job.started_batch >= batch
+    await runner.renew(job, started_batch=batch)
+    present = await _count_batch(job.project_id, job.key, batch) if resumed else 0
+    rounds = 0
+    while True:
+        while present < size:
+            rounds += 1
+            if rounds > MAX_ROUNDS:
+                return present
+            if rounds > 1:
+                await runner.renew(job)
+            present += await _insert_new(_code_documents(template, config, size - present))
+        if not resumed:
+            return present
+        # An insert of the attempt that died may land late: count again, and trim what it added.
+        present = await _count_batch(job.project_id, job.key, batch)
+        if present > size:
+            present -= await _remove_surplus(job.project_id, job.key, batch, present - size)
+        if present >= size:
+            return present
+
+
+async def _commit_batch(
+    runner: JobRunner, job: Job, campaign: Campaign, batch: int, made: int
+) -> None:
+    """Counts the batch's codes on the campaign once, then moves the job to the next batch."""
+    # The entry on the campaign makes this $inc happen once per batch, whatever crashes.
+    await Campaign.get_pymongo_collection().update_one(
+        {
+            "_id": campaign.id,
+            "project_id": job.project_id,
+            f"generation_batches.{job.key}": batch - 1,
+        },
+        {"$inc": {"codes_count": made}, "$set": {f"generation_batches.{job.key}": batch}},
+    )
+    now = utc_now()
+    result = await Job.get_pymongo_collection().update_one(
+        {"_id": job.id, "lease_owner": runner.owner, "batch": batch},
+        {
+            "$set": {
+                "batch": batch + 1,
+                "done": job.done + made,
+                "lease_until": now + runner.lease,
+                "updated_at": now,
+            }
+        },
+    )
+    if result.matched_count == 0:
+        raise LeaseLost(job.key)
+    job.batch = batch + 1
+    job.done += made
+
+
 async def generate_batch(
     runner: JobRunner, job: Job, campaign: Campaign, config: CodeConfig
 ) -> None:
@@ -322,9 +393,6 @@ async def generate_batch(
     """
     batch = job.batch
     size = min(job.batch_size, job.total - job.done)
-    resumed = job.started_batch >= batch
-    await runner.renew(job, started_batch=batch)
-    present = await _count_batch(job.project_id, job.key, batch) if resumed else 0
     template = Code(
         project_id=job.project_id,
         code="-",
@@ -333,43 +401,15 @@ async def generate_batch(
         job_id=job.key,
         batch=batch,
     ).model_dump(exclude={"id", "revision_id"})
-    missing = size - present
-    rounds = 0
-    while missing > 0:
-        rounds += 1
-        if rounds > MAX_ROUNDS:
-            raise JobFailed(
-                f"stopped after {job.done + size - missing:,} codes: new codes keep colliding "
-                "with existing ones; make the campaign's codes longer"
-            )
-        if rounds > 1:
-            await runner.renew(job)
-        missing -= await _insert_new(_code_documents(template, config, missing))
-    # The entry on the campaign makes this $inc happen once per batch, whatever crashes.
-    await Campaign.get_pymongo_collection().update_one(
-        {
-            "_id": campaign.id,
-            "project_id": job.project_id,
-            f"generation_batches.{job.key}": batch - 1,
-        },
-        {"$inc": {"codes_count": size}, "$set": {f"generation_batches.{job.key}": batch}},
-    )
-    now = utc_now()
-    result = await Job.get_pymongo_collection().update_one(
-        {"_id": job.id, "lease_owner": runner.owner, "batch": batch},
-        {
-            "$set": {
-                "batch": batch + 1,
-                "done": job.done + size,
-                "lease_until": now + runner.lease,
-                "updated_at": now,
-            }
-        },
-    )
-    if result.matched_count == 0:
-        raise LeaseLost(job.key)
-    job.batch = batch + 1
-    job.done += size
+    made = await _fill_batch(runner, job, template, config, size)
+    if made < size:
+        # Keep what was made, counted, so the campaign's count stays true.
+        await _commit_batch(runner, job, campaign, batch, made)
+        raise JobFailed(
+            f"stopped after {job.done:,} of {job.total:,} codes: new codes keep colliding "
+            "with existing ones; make the campaign's codes longer"
+        )
+    await _commit_batch(runner, job, campaign, batch, size)
 
 
 async def _run_generation(runner: JobRunner, job: Job) -> None:

@@ -6,6 +6,7 @@ from domain.audit import AuditEntry
 from domain.campaigns import Campaign
 from domain.codes import Code, CodeAssignment
 from domain.customers import Customer, CustomerToken
+from domain.jobs import Job
 from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
 
@@ -23,4 +24,5 @@ def document_models() -> list[type[Document]]:
         Redemption,
         CustomerRedemptionCounter,
         DailyRedemptionCounter,
+        Job,
     ]

@@ -17,15 +17,23 @@ from api.settings import Settings
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.codes import CodeMutation, CodeQuery
 from schema.customers import CustomerMutation, CustomerQuery
+from schema.jobs import JobMutation, JobQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
 
 Query = merge_types(
-    "Query", (ProjectQuery, CustomerQuery, CampaignQuery, CodeQuery, RedemptionQuery)
+    "Query", (ProjectQuery, CustomerQuery, CampaignQuery, CodeQuery, RedemptionQuery, JobQuery)
 )
 Mutation = merge_types(
     "Mutation",
-    (ProjectMutation, CustomerMutation, CampaignMutation, CodeMutation, RedemptionMutation),
+    (
+        ProjectMutation,
+        CustomerMutation,
+        CampaignMutation,
+        CodeMutation,
+        RedemptionMutation,
+        JobMutation,
+    ),
 )
 
 

@@ -1,0 +1,69 @@
+"""The in-process job loop: leases and runs background jobs until the service stops."""
+
+import asyncio
+import contextlib
+import logging
+
+from domain.jobs import JobRunner
+
+log = logging.getLogger("engage.jobs")
+
+IDLE_SECONDS = 1.0
+# After an unexpected error (the database unreachable, say), wait before polling again.
+ERROR_SECONDS = 5.0
+# How long stopping waits for the runner to hand its job back before giving up on it.
+STOP_SECONDS = 10.0
+
+
+async def run_jobs_forever(
+    runner: JobRunner, idle_seconds: float = IDLE_SECONDS, error_seconds: float = ERROR_SECONDS
+) -> None:
+    """Runs jobs one after another; sleeps when none waits; never dies of an error."""
+    while True:
+        try:
+            worked = await runner.run_one()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job runner %s: polling failed", runner.owner)
+            await asyncio.sleep(error_seconds)
+            continue
+        if not worked:
+            await asyncio.sleep(idle_seconds)
+
+
+class BackgroundJobs:
+    """Starts the loop as a task; `stop` cancels it and waits, so shutdown is quick and clean."""
+
+    def __init__(self, runner: JobRunner | None = None, idle_seconds: float = IDLE_SECONDS):
+        self.runner = runner or JobRunner()
+        self.idle_seconds = idle_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._task = asyncio.create_task(
+            run_jobs_forever(self.runner, self.idle_seconds), name="engage-jobs"
+        )
+        log.info("job runner %s started", self.runner.owner)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        # A cancelled runner releases its job (one quick write) before it ends.
+        done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+        if not done:
+            log.warning("job runner %s did not stop in %.0f s", self.runner.owner, STOP_SECONDS)
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            error = task.exception()
+            if error is not None:
+                log.error("job runner %s ended with %r", self.runner.owner, error)
+        log.info("job runner %s stopped", self.runner.owner)
