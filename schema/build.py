@@ -3,6 +3,7 @@
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -14,9 +15,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from api.settings import Settings
+from domain.errors import DomainError
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.codes import CodeMutation, CodeQuery
 from schema.customers import CustomerMutation, CustomerQuery
+from schema.errors import DomainErrorCodes
 from schema.jobs import JobMutation, JobQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
@@ -40,10 +43,17 @@ Mutation = merge_types(
 def is_unexpected(error: GraphQLError) -> bool:
     """Bugs are masked; syntax, validation, limit and permission errors are the caller's to see."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, GraphQLError | DomainError)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The depth and alias limiters make a new validation rule class each time they are built.
+    # Validation results are cached per (document, rules), so the rules are made once here:
+    # built per request, every request would miss the cache and be validated again.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -53,10 +63,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             # costs far more than executing it; both caches live at module level in Strawberry.
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
-            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
             lambda: MaskErrors(should_mask_error=is_unexpected),
+            DomainErrorCodes,
         ],
     )
 
