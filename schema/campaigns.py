@@ -6,10 +6,9 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 
 from domain import campaigns
-from domain.errors import DomainError, NotFound
+from domain.errors import NotFound
 from schema.context import Info
 from schema.errors import payload
 from schema.permissions import IsAdmin
@@ -374,16 +373,9 @@ class CampaignQuery:
         wanted = filter or CampaignFilter()
         kind = None if wanted.kind is None else campaigns.CampaignKind(wanted.kind.value)
         status = None if wanted.status is None else campaigns.CampaignStatus(wanted.status.value)
-        try:
-            page = await campaigns.list_campaigns(
-                info.context.project_id, first, after, kind=kind, status=status
-            )
-        except DomainError as error:
-            # A bad cursor or page size is the caller's to fix, not a bug to mask.
-            problem = error.problems[0]
-            raise GraphQLError(
-                problem.message, extensions={"code": problem.code, "field": problem.field}
-            ) from None
+        page = await campaigns.list_campaigns(
+            info.context.project_id, first, after, kind=kind, status=status
+        )
         return connection(page, CampaignType.from_doc)
 
 

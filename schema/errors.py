@@ -2,8 +2,10 @@
 
 import functools
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
+
+from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError
 from schema.types import user_errors
@@ -24,3 +26,16 @@ def payload(resolver: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return typing.cast(R, payload_type(errors=user_errors(error)))
 
     return wrapper
+
+
+class DomainErrorCodes(SchemaExtension):
+    """A DomainError raised outside a payload (a bad cursor or page size in a query) reaches the
+    caller as a GraphQL error carrying its code and field, like the payloads' UserError."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or []:
+            original = error.original_error
+            if isinstance(original, DomainError):
+                problem = original.problems[0]
+                error.extensions = {"code": problem.code, "field": problem.field}
