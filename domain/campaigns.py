@@ -118,6 +118,9 @@ class Campaign(Document):
     # Live counters, moved only by conditional atomic updates.
     redeemed_count: int = 0
     codes_count: int = 0
+    # Codes made or queued for generation, checked against the 1% rule with one conditional
+    # $inc so that concurrent requests cannot together exceed it. A failed job keeps its share.
+    codes_reserved: int = 0
     # Generation jobs' last counted batch, by job id: makes codes_count's $inc idempotent.
     generation_batches: dict[str, int] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utc_now)
@@ -735,7 +738,8 @@ async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
         problems.append(_duplicate_code().problems[0])
     if problems:
         raise DomainError.of(problems)
-    campaign = Campaign(project_id=project_id, codes_count=1 if code else 0, **values)
+    made = 1 if code else 0
+    campaign = Campaign(project_id=project_id, codes_count=made, codes_reserved=made, **values)
     await campaign.insert()
     if code and data.standalone_code is not None:
         try:

@@ -23,6 +23,7 @@ from domain.campaigns import (
     DiscountType,
     get_campaign,
 )
+from domain.codegen import SPACE_SHARE, check_code_space, code_space
 from domain.codegen import new_code as random_code
 from domain.common import Money, utc_now
 from domain.customers import get_customer
@@ -182,6 +183,36 @@ async def _standalone_code(campaign: Campaign) -> Code:
     return found
 
 
+# Above this the limit cannot be stored as a 64-bit integer, and no campaign gets near it.
+_RESERVATION_CEILING = 2**62
+
+
+async def reserve_codes(
+    campaign: Campaign, count: int, also_set: dict[str, Any] | None = None
+) -> None:
+    """Reserves `count` more codes for the campaign, or raises CODE_SPACE_TOO_SMALL when they
+    would fill more than 1% of its code space (counting every earlier reservation)."""
+    check_code_space(campaign.codes, campaign.codes_reserved, count)
+    most = min(code_space(campaign.codes) // SPACE_SHARE, _RESERVATION_CEILING)
+    reserved = await Campaign.get_pymongo_collection().update_one(
+        {
+            "_id": campaign.id,
+            "project_id": campaign.project_id,
+            "codes_reserved": {"$lte": most - count},
+        },
+        {"$inc": {"codes_reserved": count}, **({"$set": also_set} if also_set else {})},
+    )
+    if reserved.modified_count == 0:
+        # Another request reserved in between: explain with the figures as they are now.
+        current = await Campaign.get_pymongo_collection().find_one(
+            {"_id": campaign.id}, {"codes_reserved": 1}
+        )
+        check_code_space(campaign.codes, int((current or {}).get("codes_reserved", most)), count)
+        raise DomainError(
+            "CODE_SPACE_TOO_SMALL", "the campaign's codes are too short for more codes", "count"
+        )
+
+
 async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
     """One atomic update hands out a pooled code; an empty pool makes a new code instead."""
     now = utc_now()
@@ -197,6 +228,7 @@ async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
     )
     if raw is not None:
         return Code.model_validate(raw)
+    await reserve_codes(campaign, 1)
     for _ in range(GENERATION_ATTEMPTS):
         display = random_code(campaign.codes)
         code = Code(

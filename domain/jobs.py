@@ -17,8 +17,8 @@ from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, CodeConfig, get_campaign
-from domain.codegen import check_code_space, new_codes
-from domain.codes import Code, normalize_code
+from domain.codegen import new_codes
+from domain.codes import Code, normalize_code, reserve_codes
 from domain.common import object_id, utc_now
 from domain.errors import DomainError, NotFound
 
@@ -104,19 +104,6 @@ async def get_job(project_id: str, job_id: str) -> Job:
     return job
 
 
-async def _pending_generation(project_id: str, campaign_id: str) -> int:
-    """Codes that queued or running jobs of the campaign have still to make."""
-    active = await Job.find(
-        {
-            "project_id": project_id,
-            "kind": GENERATE_CODES,
-            "status": {"$in": [JobStatus.QUEUED.value, JobStatus.RUNNING.value]},
-            "params.campaign_id": campaign_id,
-        }
-    ).to_list()
-    return sum(max(0, job.total - job.done) for job in active)
-
-
 async def generate_codes(
     project_id: str, campaign_id: str, count: int, *, batch_size: int = BATCH_SIZE
 ) -> Job:
@@ -138,14 +125,10 @@ async def generate_codes(
             "this campaign uses one standalone code and has no generated codes",
             "campaignId",
         )
-    pending = await _pending_generation(project_id, campaign.key)
-    check_code_space(campaign.codes, campaign.codes_count + pending, count)
     job_id = ObjectId()
-    # Registered before the job exists, so every batch the job counts finds its entry.
-    await Campaign.get_pymongo_collection().update_one(
-        {"_id": campaign.id, "project_id": project_id},
-        {"$set": {f"generation_batches.{job_id}": -1}},
-    )
+    # The batch entry is registered with the reservation, before the job exists, so every
+    # batch the job counts finds it.
+    await reserve_codes(campaign, count, also_set={f"generation_batches.{job_id}": -1})
     job = Job(
         id=job_id,
         project_id=project_id,

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from domain import codes as codes_module
 from domain.campaigns import (
     Campaign,
     CampaignKind,
@@ -159,25 +160,41 @@ async def test_empty_pool_generates_a_code_from_the_campaign_config(tenant: Tena
     assert (await publish_code(tenant.project_id, campaign.key, customer.key)).id == code.id
 
 
-async def test_generated_codes_retry_on_collision(tenant: Tenant) -> None:
-    # A one-character charset of length 1 has room for exactly one code per project.
-    campaign = await make_campaign(tenant.project_id, codes=CodeConfig(charset="Q", length=1))
-    first = await publish_code(
+async def test_generated_codes_retry_on_collision(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = await make_campaign(tenant.project_id)
+    other = await make_campaign(tenant.project_id)
+    await make_pool(other, "TAKEN-1")
+    # Only the random draw is fixed: the first lands on a code another campaign holds.
+    draws = iter(["TAKEN-1", "FRESH-2"])
+    monkeypatch.setattr(codes_module, "random_code", lambda config: next(draws))
+
+    code = await publish_code(
         tenant.project_id, campaign.key, (await make_customer(tenant.project_id)).key
     )
-    assert first.code == "Q"
-    with pytest.raises(DomainError) as raised:
-        await publish_code(
-            tenant.project_id, campaign.key, (await make_customer(tenant.project_id, "Bo")).key
-        )
-    assert raised.value.code == "CODE_SPACE_EXHAUSTED"
+
+    assert code.code == "FRESH2" and code.campaign_id == campaign.key
 
 
-async def test_failed_assignment_gives_the_slot_back(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, codes=CodeConfig(charset="Q", length=1))
+async def test_on_demand_codes_keep_to_the_space_rule(tenant: Tenant) -> None:
+    # 4 positions over 10 characters: 10,000 codes, of which a campaign may hold 100.
+    small = CodeConfig(length=4, charset="ABCDEFGHJK")
+    campaign = await make_campaign(tenant.project_id, codes=small, codes_reserved=99)
     await publish_code(
         tenant.project_id, campaign.key, (await make_customer(tenant.project_id)).key
     )
+    late = await make_customer(tenant.project_id, "Bo")
+    with pytest.raises(DomainError) as raised:
+        await publish_code(tenant.project_id, campaign.key, late.key)
+    assert raised.value.code == "CODE_SPACE_TOO_SMALL"
+    assert await assigned_to(campaign, late) == []
+
+
+async def test_failed_assignment_gives_the_slot_back(tenant: Tenant) -> None:
+    # The pool is empty and the code space is full: making a code fails after the claim.
+    small = CodeConfig(length=4, charset="ABCDEFGHJK")
+    campaign = await make_campaign(tenant.project_id, codes=small, codes_reserved=100)
     customer = await make_customer(tenant.project_id, "Bo")
     with pytest.raises(DomainError):
         await publish_code(tenant.project_id, campaign.key, customer.key)

@@ -201,7 +201,7 @@ async def test_refused_requests_queue_nothing(tenant: Tenant, other_tenant: Tena
 async def test_space_rule_counts_held_codes_and_queued_jobs(tenant: Tenant) -> None:
     # 10 characters over 4 positions: 10,000 codes, so at most 100 per campaign.
     small = CodeConfig(length=4, charset="ABCDEFGHJK")
-    held = await make_campaign(tenant.project_id, codes=small, codes_count=95)
+    held = await make_campaign(tenant.project_id, codes=small, codes_count=95, codes_reserved=95)
     error = await expect_refusal("CODE_SPACE_TOO_SMALL", tenant.project_id, held.key, 6)
     assert "with the campaign's 95" in str(error) and "at least 5 characters" in str(error)
     await generate_codes(tenant.project_id, held.key, 5)
@@ -211,6 +211,22 @@ async def test_space_rule_counts_held_codes_and_queued_jobs(tenant: Tenant) -> N
     await expect_refusal("CODE_SPACE_TOO_SMALL", tenant.project_id, queued.key, 41)
     await generate_codes(tenant.project_id, queued.key, 40)
     assert await Job.find({"project_id": tenant.project_id}).count() == 3
+
+
+async def test_concurrent_requests_cannot_together_pass_the_space_rule(tenant: Tenant) -> None:
+    # At most 100 codes; ten requests of 20 arrive at once: exactly five are queued.
+    campaign = await make_campaign(
+        tenant.project_id, codes=CodeConfig(length=4, charset="ABCDEFGHJK")
+    )
+    outcomes = await asyncio.gather(
+        *(generate_codes(tenant.project_id, campaign.key, 20) for _ in range(10)),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert len(refused) == 5 and {e.code for e in refused} == {"CODE_SPACE_TOO_SMALL"}
+    assert await Job.find({"project_id": tenant.project_id}).count() == 5
+    stored = await Campaign.get_pymongo_collection().find_one({"_id": campaign.id})
+    assert stored is not None and stored["codes_reserved"] == 100
 
 
 CRASHING_RUNNER = """
