@@ -183,6 +183,18 @@ async def _standalone_code(campaign: Campaign) -> Code:
     return found
 
 
+def check_gives_codes(campaign: Campaign) -> None:
+    """Refuses to make or hand out codes for a campaign that is not a discount or has ended."""
+    if campaign.kind != CampaignKind.DISCOUNT:
+        raise DomainError(
+            "CAMPAIGN_NOT_DISCOUNT", "only discount campaigns have codes", "campaignId"
+        )
+    if campaign.status == CampaignStatus.ENDED or (
+        campaign.ends_at is not None and utc_now() >= campaign.ends_at
+    ):
+        raise DomainError("CAMPAIGN_ENDED", "the campaign has ended", "campaignId")
+
+
 # Above this the limit cannot be stored as a 64-bit integer, and no campaign gets near it.
 _RESERVATION_CEILING = 2**62
 
@@ -287,14 +299,7 @@ async def publish_code(project_id: str, campaign_id: str, customer_id: str) -> C
         raise NotFound("customer", "customerId") from None
     if customer.erased:
         raise DomainError("ERASED", "this customer was erased", "customerId")
-    if campaign.kind != CampaignKind.DISCOUNT:
-        raise DomainError(
-            "CAMPAIGN_NOT_DISCOUNT", "only discount campaigns publish codes", "campaignId"
-        )
-    if campaign.status == CampaignStatus.ENDED or (
-        campaign.ends_at is not None and utc_now() >= campaign.ends_at
-    ):
-        raise DomainError("CAMPAIGN_ENDED", "the campaign has ended", "campaignId")
+    check_gives_codes(campaign)
     if campaign.standalone_code:
         return await _standalone_code(campaign)
 

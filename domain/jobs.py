@@ -16,9 +16,9 @@ from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError
 
-from domain.campaigns import Campaign, CampaignKind, CampaignStatus, CodeConfig, get_campaign
+from domain.campaigns import Campaign, CampaignStatus, CodeConfig, get_campaign
 from domain.codegen import new_codes
-from domain.codes import Code, normalize_code, reserve_codes
+from domain.codes import Code, check_gives_codes, normalize_code, reserve_codes
 from domain.common import object_id, utc_now
 from domain.errors import DomainError, NotFound
 
@@ -111,14 +111,7 @@ async def generate_codes(
     if isinstance(count, bool) or not 1 <= count <= MAX_GENERATE:
         raise DomainError("INVALID_COUNT", f"count must be between 1 and {MAX_GENERATE:,}", "count")
     campaign = await get_campaign(project_id, campaign_id)
-    if campaign.kind != CampaignKind.DISCOUNT:
-        raise DomainError(
-            "CAMPAIGN_NOT_DISCOUNT", "only discount campaigns have generated codes", "campaignId"
-        )
-    if campaign.status == CampaignStatus.ENDED or (
-        campaign.ends_at is not None and utc_now() >= campaign.ends_at
-    ):
-        raise DomainError("CAMPAIGN_ENDED", "the campaign has ended", "campaignId")
+    check_gives_codes(campaign)
     if campaign.standalone_code:
         raise DomainError(
             "STANDALONE_CAMPAIGN",
