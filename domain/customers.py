@@ -61,6 +61,10 @@ class Customer(Document):
     consents: Consents = Field(default_factory=Consents)
     consent_log: list[ConsentChange] = Field(default_factory=list)
     metrics: OrderMetrics = Field(default_factory=OrderMetrics)
+    # Bumped by every metrics change: orders move metrics by compare-and-set on it.
+    metrics_version: int = 0
+    # The latest order effects applied to metrics, so a retried effect is not counted twice.
+    metrics_effects: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     erased: bool = False

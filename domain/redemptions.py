@@ -149,6 +149,8 @@ class Redemption(Document):
             IndexModel([("project_id", 1), ("code_id", 1)]),
             IndexModel([("project_id", 1), ("customer_id", 1)]),
             IndexModel([("project_id", 1), ("code", 1)]),
+            # Orders find the redemptions made for them when they are cancelled or refunded.
+            IndexModel([("project_id", 1), ("order.id", 1)]),
         ]
 
     @property

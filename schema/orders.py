@@ -1,0 +1,138 @@
+"""GraphQL for recording orders, cancelling or refunding them, and reading one back."""
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from domain import orders
+from domain.discounts import OrderItemInput
+from domain.errors import NotFound
+from schema.context import Info
+from schema.customers import CustomerType
+from schema.errors import payload
+from schema.permissions import IsAdmin
+from schema.redemptions import OrderItemInputType, OrderItemType
+from schema.types import Money, MoneyInput, UserError
+
+
+@strawberry.enum(name="OrderStatus")
+class OrderStatusEnum(Enum):
+    PAID = "PAID"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+# "Order" already names the order snapshot a redemption carries.
+@strawberry.type(name="RecordedOrder", description="An order recorded by the shop.")
+class RecordedOrderType:
+    id: str = strawberry.field(description="The shop's id for the order.")
+    amount: Money
+    items: list[OrderItemType]
+    codes: list[str] = strawberry.field(description="The codes used, normalized.")
+    status: OrderStatusEnum
+    created_at: datetime
+    status_changed_at: datetime | None
+    customer_id: strawberry.Private[str]
+
+    @classmethod
+    def from_doc(cls, doc: orders.Order) -> "RecordedOrderType":
+        return cls(
+            id=doc.order_id,
+            amount=Money(amount=doc.amount.amount, currency=doc.amount.currency),
+            items=[
+                OrderItemType(
+                    sku=item.sku,
+                    quantity=item.quantity,
+                    price=Money(amount=item.price.amount, currency=item.price.currency),
+                    category=item.category,
+                )
+                for item in doc.items
+            ],
+            codes=doc.codes,
+            status=OrderStatusEnum(doc.status.value),
+            created_at=doc.created_at,
+            status_changed_at=doc.status_changed_at,
+            customer_id=doc.customer_id,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info) -> CustomerType | None:
+        if not self.customer_id:
+            return None
+        customer = await info.context.loaders.customer.load(self.customer_id)
+        return None if customer is None else CustomerType.from_doc(customer)
+
+
+@strawberry.input
+class RecordOrderInput:
+    id: str = strawberry.field(description="The shop's id: recording it again changes nothing.")
+    customer_id: strawberry.ID | None = None
+    amount: MoneyInput | None = strawberry.field(
+        default=None, description="Defaults to the items' total."
+    )
+    items: list[OrderItemInputType] = strawberry.field(default_factory=list)
+    codes: list[str] = strawberry.field(default_factory=list)
+
+    def to_domain(self) -> orders.OrderInput:
+        return orders.OrderInput(
+            order_id=self.id,
+            amount=self.amount.to_domain("amount") if self.amount else None,
+            customer_id=str(self.customer_id or ""),
+            items=[
+                OrderItemInput(
+                    sku=item.sku,
+                    quantity=item.quantity,
+                    price=item.price.to_domain(f"items[{index}].price"),
+                    category=item.category,
+                )
+                for index, item in enumerate(self.items)
+            ],
+            codes=self.codes,
+        )
+
+
+@strawberry.type
+class OrderPayload:
+    order: RecordedOrderType | None = None
+    created: bool = strawberry.field(
+        default=False, description="False when this order id was recorded before."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OrderQuery:
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def order(self, info: Info, id: str) -> RecordedOrderType | None:
+        try:
+            found = await orders.get_order(info.context.project_id, id)
+        except NotFound:
+            return None
+        return RecordedOrderType.from_doc(found)
+
+
+@strawberry.type
+class OrderMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Records an order once per id: updates the customer's metrics and earns "
+        "loyalty points. Recording the same id again returns the first order.",
+    )
+    @payload
+    async def record_order(self, info: Info, input: RecordOrderInput) -> OrderPayload:
+        recorded = await orders.record_order(info.context.project_id, input.to_domain())
+        return OrderPayload(
+            order=RecordedOrderType.from_doc(recorded.order), created=recorded.created
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Cancels or refunds a PAID order once and reverses what it gave.",
+    )
+    @payload
+    async def update_order_status(
+        self, info: Info, id: str, status: OrderStatusEnum
+    ) -> OrderPayload:
+        order = await orders.set_order_status(info.context.project_id, id, status.value)
+        return OrderPayload(order=RecordedOrderType.from_doc(order))
