@@ -5,6 +5,7 @@ import contextlib
 import logging
 
 from domain.jobs import JobRunner
+from domain.loyalty import expire_points
 
 log = logging.getLogger("engage.jobs")
 
@@ -13,6 +14,8 @@ IDLE_SECONDS = 1.0
 ERROR_SECONDS = 5.0
 # How long stopping waits for the runner to hand its job back before giving up on it.
 STOP_SECONDS = 10.0
+# Points expire at most this long after their time; a run with nothing due is one query.
+EXPIRY_SECONDS = 300.0
 
 
 async def run_jobs_forever(
@@ -32,6 +35,23 @@ async def run_jobs_forever(
             await asyncio.sleep(idle_seconds)
 
 
+async def expire_points_forever(
+    every_seconds: float = EXPIRY_SECONDS, error_seconds: float = ERROR_SECONDS
+) -> None:
+    """Expires loyalty points now and then. Every process may run it: each expiry is written
+    once, whoever gets there first."""
+    while True:
+        try:
+            await expire_points()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("points expiry failed")
+            await asyncio.sleep(error_seconds)
+            continue
+        await asyncio.sleep(every_seconds)
+
+
 class BackgroundJobs:
     """Starts the loop as a task; `stop` cancels it and waits, so shutdown is quick and clean."""
 
@@ -39,6 +59,7 @@ class BackgroundJobs:
         self.runner = runner or JobRunner()
         self.idle_seconds = idle_seconds
         self._task: asyncio.Task[None] | None = None
+        self._expiry: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -50,9 +71,15 @@ class BackgroundJobs:
         self._task = asyncio.create_task(
             run_jobs_forever(self.runner, self.idle_seconds), name="engage-jobs"
         )
+        self._expiry = asyncio.create_task(expire_points_forever(), name="engage-points-expiry")
         log.info("job runner %s started", self.runner.owner)
 
     async def stop(self) -> None:
+        expiry, self._expiry = self._expiry, None
+        if expiry is not None:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiry
         task, self._task = self._task, None
         if task is None:
             return

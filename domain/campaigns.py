@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from domain.common import Money, as_utc, money, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
+from domain.loyalty_config import LoyaltyConfig, LoyaltyConfigInput, validated_loyalty
 from domain.pagination import Page, paginate
 
 # Upper-case letters and digits without the look-alikes 0/O, 1/I/L.
@@ -113,6 +114,8 @@ class Campaign(Document):
     rules: Rules = Field(default_factory=Rules)
     codes: CodeConfig = Field(default_factory=CodeConfig)
     standalone_code: str | None = None
+    # LOYALTY campaigns only: earning rules, tiers and expiry.
+    loyalty: LoyaltyConfig | None = None
     # How many codes publishCode may give one customer in this campaign.
     codes_per_customer: int = 1
     # Live counters, moved only by conditional atomic updates.
@@ -239,6 +242,7 @@ class CampaignInput:
     standalone_code: str | None = None
     description: str | None = None
     terms: str | None = None
+    loyalty: LoyaltyConfigInput | None = None
     codes_per_customer: int | None = None
 
 
@@ -701,6 +705,12 @@ def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
     values["ends_at"] = ends_at
     if data.timezone is not None or current is None:
         values["timezone"] = _timezone(data.timezone or "UTC", problems)
+    if kind == CampaignKind.LOYALTY:
+        loyalty, wrong = validated_loyalty(data.loyalty, current.loyalty if current else None)
+        problems.items.extend(wrong)
+        values["loyalty"] = loyalty
+    elif data.loyalty is not None:
+        problems.add("NOT_APPLICABLE", "loyalty applies to LOYALTY campaigns only", "loyalty")
     if data.codes_per_customer is not None:
         values["codes_per_customer"] = _limit(data.codes_per_customer, "codesPerCustomer", problems)
     problems.raise_any()

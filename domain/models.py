@@ -7,6 +7,7 @@ from domain.campaigns import Campaign
 from domain.codes import Code, CodeAssignment
 from domain.customers import Customer, CustomerToken
 from domain.jobs import Job
+from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
 from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
 
@@ -25,4 +26,8 @@ def document_models() -> list[type[Document]]:
         CustomerRedemptionCounter,
         DailyRedemptionCounter,
         Job,
+        LoyaltyCard,
+        LedgerEntry,
+        Reward,
+        Exchange,
     ]

@@ -21,11 +21,21 @@ from schema.codes import CodeMutation, CodeQuery
 from schema.customers import CustomerMutation, CustomerQuery
 from schema.errors import DomainErrorCodes
 from schema.jobs import JobMutation, JobQuery
+from schema.loyalty import LoyaltyMutation, LoyaltyQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
 
 Query = merge_types(
-    "Query", (ProjectQuery, CustomerQuery, CampaignQuery, CodeQuery, RedemptionQuery, JobQuery)
+    "Query",
+    (
+        ProjectQuery,
+        CustomerQuery,
+        CampaignQuery,
+        CodeQuery,
+        RedemptionQuery,
+        JobQuery,
+        LoyaltyQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -36,6 +46,7 @@ Mutation = merge_types(
         CodeMutation,
         RedemptionMutation,
         JobMutation,
+        LoyaltyMutation,
     ),
 )
 

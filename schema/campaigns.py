@@ -9,6 +9,7 @@ import strawberry
 
 from domain import campaigns
 from domain.errors import NotFound
+from domain.loyalty_config import LoyaltyConfig, LoyaltyConfigInput, LoyaltyTierInput
 from schema.context import Info
 from schema.errors import payload
 from schema.permissions import IsAdmin
@@ -116,6 +117,51 @@ class CodeConfigType:
     luhn: bool
 
 
+@strawberry.enum(name="PointsRounding")
+class PointsRoundingEnum(Enum):
+    FLOOR = "FLOOR"
+    HALF_EVEN = "HALF_EVEN"
+
+
+@strawberry.type(name="LoyaltyTier")
+class LoyaltyTierType:
+    name: str
+    threshold: int = strawberry.field(description="Points earned in the rolling window.")
+    multiplier: float
+
+
+@strawberry.type(name="LoyaltyEvent")
+class LoyaltyEventType:
+    name: str
+    points: int
+
+
+@strawberry.type(name="LoyaltyConfig")
+class LoyaltyConfigType:
+    points_per_unit: float = strawberry.field(description="Per major currency unit spent.")
+    rounding: PointsRoundingEnum
+    points_per_order: int
+    events: list[LoyaltyEventType]
+    tiers: list[LoyaltyTierType]
+    tier_window_days: int
+    expiry_days: int | None = strawberry.field(description="Null: points never expire.")
+
+    @classmethod
+    def from_domain(cls, value: LoyaltyConfig) -> "LoyaltyConfigType":
+        return cls(
+            points_per_unit=value.points_per_unit,
+            rounding=PointsRoundingEnum(value.rounding.value),
+            points_per_order=value.points_per_order,
+            events=[LoyaltyEventType(name=n, points=p) for n, p in value.events.items()],
+            tiers=[
+                LoyaltyTierType(name=t.name, threshold=t.threshold, multiplier=t.multiplier)
+                for t in value.tiers
+            ],
+            tier_window_days=value.tier_window_days,
+            expiry_days=value.expiry_days,
+        )
+
+
 @strawberry.type(name="Campaign")
 class CampaignType:
     id: strawberry.ID
@@ -132,6 +178,7 @@ class CampaignType:
     rules: RulesType
     codes: CodeConfigType
     standalone_code: str | None
+    loyalty: LoyaltyConfigType | None
     codes_per_customer: int
     codes_count: int
     redeemed_count: int
@@ -163,6 +210,7 @@ class CampaignType:
                 luhn=doc.codes.luhn,
             ),
             standalone_code=doc.standalone_code,
+            loyalty=None if doc.loyalty is None else LoyaltyConfigType.from_domain(doc.loyalty),
             codes_per_customer=doc.codes_per_customer,
             codes_count=doc.codes_count,
             redeemed_count=doc.redeemed_count,
@@ -290,6 +338,55 @@ class CodeConfigInputType:
         )
 
 
+@strawberry.input(name="LoyaltyTierInput")
+class LoyaltyTierInputType:
+    name: str
+    threshold: int = strawberry.field(description="Points earned in the rolling window.")
+    multiplier: float = 1.0
+
+
+@strawberry.input(name="LoyaltyEventInput")
+class LoyaltyEventInputType:
+    name: str
+    points: int
+
+
+@strawberry.input(
+    name="LoyaltyConfigInput",
+    description="LOYALTY campaigns: left out keeps the value; lists given replace the stored ones.",
+)
+class LoyaltyConfigInputType:
+    points_per_unit: float | None = strawberry.field(
+        default=None, description="Points per major currency unit spent (1 when left out)."
+    )
+    rounding: PointsRoundingEnum | None = strawberry.field(
+        default=None, description="FLOOR (default) or HALF_EVEN."
+    )
+    points_per_order: int | None = None
+    events: list[LoyaltyEventInputType] | None = None
+    tiers: list[LoyaltyTierInputType] | None = None
+    tier_window_days: int | None = strawberry.field(
+        default=None, description="The rolling window tiers are computed over (365 days)."
+    )
+    expiry_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Null: points never expire."
+    )
+
+    def to_domain(self) -> LoyaltyConfigInput:
+        events = None if self.events is None else [(e.name, e.points) for e in self.events]
+        return LoyaltyConfigInput(
+            points_per_unit=self.points_per_unit,
+            rounding=None if self.rounding is None else self.rounding.value,
+            points_per_order=self.points_per_order,
+            events=events,
+            tiers=None
+            if self.tiers is None
+            else [LoyaltyTierInput(t.name, t.threshold, t.multiplier) for t in self.tiers],
+            tier_window_days=self.tier_window_days,
+            **({} if self.expiry_days is strawberry.UNSET else {"expiry_days": self.expiry_days}),
+        )
+
+
 @strawberry.input(
     name="CampaignInput",
     description="On update only the fields given change; nested inputs merge field by field.",
@@ -316,6 +413,7 @@ class CampaignInputType:
         default=None,
         description="One code shared by everyone, e.g. SUMMER20; set at creation only.",
     )
+    loyalty: LoyaltyConfigInputType | None = None
     codes_per_customer: int | None = None
     description: str | None = None
     terms: str | None = None
@@ -334,6 +432,7 @@ class CampaignInputType:
             standalone_code=self.standalone_code,
             description=self.description,
             terms=self.terms,
+            loyalty=None if self.loyalty is None else self.loyalty.to_domain(),
             codes_per_customer=self.codes_per_customer,
         )
 

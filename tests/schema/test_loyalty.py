@@ -1,0 +1,251 @@
+"""Loyalty programs over GraphQL: configuration, rewards, exchanges, cards, adjustments and who
+may call them."""
+
+import asyncio
+from typing import Any
+
+from domain.campaigns import Campaign
+from domain.common import Money
+from domain.customers import issue_customer_token
+from domain.loyalty import LedgerEntry, Reward, earn_for_order, find_card, ledger_sum
+from domain.projects import Role, create_api_key
+from tests.conftest import Tenant
+from tests.domain.test_redemptions import make_campaign, make_customer
+
+CREATE_PROGRAM = """
+mutation ($input: CampaignInput!) {
+  createCampaign(input: $input) {
+    campaign { id kind loyalty { pointsPerUnit rounding pointsPerOrder events { name points }
+                                 tiers { name threshold multiplier } tierWindowDays expiryDays } }
+    errors { code field }
+  }
+}"""
+CREATE_REWARD = """
+mutation ($input: RewardInput!) {
+  createReward(input: $input) {
+    reward { id campaignId name cost discountCampaignId }
+    errors { code field }
+  }
+}"""
+REWARDS = "query ($id: ID!) { rewards(campaignId: $id) { id name cost } }"
+EXCHANGE = """
+mutation ($customerId: ID!, $rewardId: ID!, $key: String!) {
+  exchangePoints(customerId: $customerId, rewardId: $rewardId, idempotencyKey: $key) {
+    code { code }
+    card { points }
+    errors { code field }
+  }
+}"""
+ADJUST = """
+mutation ($customerId: ID!, $campaignId: ID!, $points: Int!, $reason: String!) {
+  adjustPoints(customerId: $customerId, campaignId: $campaignId, points: $points,
+               reason: $reason) {
+    card { points }
+    errors { code field }
+  }
+}"""
+EVENT = """
+mutation ($customerId: ID!, $campaignId: ID!, $name: String!, $key: String!) {
+  recordLoyaltyEvent(customerId: $customerId, campaignId: $campaignId, name: $name,
+                     idempotencyKey: $key) {
+    card { points }
+    errors { code field }
+  }
+}"""
+CARD = """
+query ($customerId: ID!, $campaignId: ID!, $first: Int, $after: String) {
+  loyaltyCard(customerId: $customerId, campaignId: $campaignId) {
+    points tier earnedTotal
+    expiringSoon { points at }
+    ledger(first: $first, after: $after) {
+      edges { node { kind points reason source remaining expiresAt } }
+      pageInfo { hasNextPage endCursor }
+      totalCount
+    }
+  }
+}"""
+PROGRAM = {
+    "name": "Points",
+    "kind": "LOYALTY",
+    "loyalty": {
+        "pointsPerUnit": 1,
+        "rounding": "HALF_EVEN",
+        "pointsPerOrder": 5,
+        "events": [{"name": "review", "points": 20}],
+        "tiers": [{"name": "Gold", "threshold": 1000, "multiplier": 2}],
+        "tierWindowDays": 90,
+        "expiryDays": 10,
+    },
+}
+
+
+async def create_program(tenant: Tenant) -> str:
+    payload = (await tenant.gql(CREATE_PROGRAM, {"input": PROGRAM}))["createCampaign"]
+    assert payload["errors"] == []
+    return str(payload["campaign"]["id"])
+
+
+async def create_reward(tenant: Tenant, program_id: str, cost: int, **extra: Any) -> str:
+    variables = {"input": {"campaignId": program_id, "name": "Coffee", "cost": cost, **extra}}
+    payload = (await tenant.gql(CREATE_REWARD, variables))["createReward"]
+    assert payload["errors"] == []
+    return str(payload["reward"]["id"])
+
+
+async def adjust(tenant: Tenant, customer_id: str, program_id: str, points: int) -> Any:
+    variables = {
+        "customerId": customer_id,
+        "campaignId": program_id,
+        "points": points,
+        "reason": "goodwill",
+    }
+    return (await tenant.gql(ADJUST, variables))["adjustPoints"]
+
+
+async def test_a_program_is_configured_and_shown(tenant: Tenant) -> None:
+    payload = (await tenant.gql(CREATE_PROGRAM, {"input": PROGRAM}))["createCampaign"]
+    assert payload["campaign"]["loyalty"] == {**PROGRAM["loyalty"], "pointsPerUnit": 1.0}
+    invalid = {
+        "name": "Broken",
+        "kind": "LOYALTY",
+        "loyalty": {"pointsPerOrder": -1, "expiryDays": 0, "tiers": [{"name": "", "threshold": 1}]},
+    }
+    refused = (await tenant.gql(CREATE_PROGRAM, {"input": invalid}))["createCampaign"]
+    assert refused["campaign"] is None
+    assert {(e["code"], e["field"]) for e in refused["errors"]} == {
+        ("INVALID_POINTS", "loyalty.pointsPerOrder"),
+        ("INVALID_DAYS", "loyalty.expiryDays"),
+        ("INVALID_TIER", "loyalty.tiers"),
+    }
+    assert await Campaign.find({"project_id": tenant.project_id}).count() == 1
+
+
+async def test_earning_spending_and_the_card_with_its_ledger(tenant: Tenant) -> None:
+    program_id = await create_program(tenant)
+    customer = await make_customer(tenant.project_id)
+    discount = await make_campaign(tenant.project_id)
+    reward_id = await create_reward(tenant, program_id, 30, discountCampaignId=discount.key)
+    await earn_for_order(
+        tenant.project_id, customer.key, "o-1", Money(amount=4_550, currency="EUR")
+    )
+    event = {"customerId": customer.key, "campaignId": program_id, "name": "review", "key": "r"}
+    assert (await tenant.gql(EVENT, event))["recordLoyaltyEvent"]["card"]["points"] == 71
+
+    variables = {"customerId": customer.key, "rewardId": reward_id, "key": "x-1"}
+    exchanged = (await tenant.gql(EXCHANGE, variables))["exchangePoints"]
+    assert exchanged["errors"] == [] and exchanged["card"]["points"] == 41
+    assert exchanged["code"]["code"]
+    assert (await tenant.gql(EXCHANGE, variables))["exchangePoints"] == exchanged
+
+    card_vars = {"customerId": customer.key, "campaignId": program_id, "first": 2}
+    card = (await tenant.gql(CARD, card_vars))["loyaltyCard"]
+    assert (card["points"], card["tier"], card["earnedTotal"]) == (41, "", 71)
+    # 45.50 EUR rounds half to even to 46, plus 5 per order; 20 for the review.
+    assert card["ledger"]["totalCount"] == 3
+    first_page = [e["node"] for e in card["ledger"]["edges"]]
+    assert [(e["kind"], e["points"], e["source"]) for e in first_page] == [
+        ("EARN", 51, "o-1"),
+        ("EARN", 20, "review"),
+    ]
+    assert first_page[0]["remaining"] == 21 and first_page[0]["expiresAt"]
+    assert sum(item["points"] for item in card["expiringSoon"]) == 41
+    after = {**card_vars, "after": card["ledger"]["pageInfo"]["endCursor"]}
+    rest = (await tenant.gql(CARD, after))["loyaltyCard"]["ledger"]
+    assert [(e["node"]["kind"], e["node"]["points"]) for e in rest["edges"]] == [("SPEND", -30)]
+    assert rest["pageInfo"]["hasNextPage"] is False
+
+    rewards = (await tenant.gql(REWARDS, {"id": program_id}))["rewards"]
+    assert rewards == [{"id": reward_id, "name": "Coffee", "cost": 30}]
+
+
+async def test_a_hundred_exchanges_racing_over_graphql_succeed_ten_times(tenant: Tenant) -> None:
+    program_id = await create_program(tenant)
+    customer = await make_customer(tenant.project_id)
+    reward_id = await create_reward(tenant, program_id, 7)
+    assert (await adjust(tenant, customer.key, program_id, 70))["card"]["points"] == 70
+
+    async def exchange(n: int) -> str:
+        variables = {"customerId": customer.key, "rewardId": reward_id, "key": f"k-{n}"}
+        payload = (await tenant.gql(EXCHANGE, variables))["exchangePoints"]
+        return "exchanged" if payload["card"] else str(payload["errors"][0]["code"])
+
+    outcomes = await asyncio.gather(*(exchange(n) for n in range(100)))
+    assert outcomes.count("exchanged") == 10
+    assert outcomes.count("INSUFFICIENT_POINTS") == 90
+    card = await find_card(tenant.project_id, program_id, customer.key)
+    assert card.balance == 0
+    assert await ledger_sum(card.key) == 0
+    assert await LedgerEntry.find({"card_id": card.key}).count() == 11
+
+
+async def test_adjustments_refuse_to_go_below_zero(tenant: Tenant) -> None:
+    program_id = await create_program(tenant)
+    customer = await make_customer(tenant.project_id)
+    await adjust(tenant, customer.key, program_id, 10)
+    refused = await adjust(tenant, customer.key, program_id, -11)
+    assert refused["card"] is None
+    assert refused["errors"] == [{"code": "INSUFFICIENT_POINTS", "field": "points"}]
+    assert (await adjust(tenant, customer.key, program_id, -10))["card"]["points"] == 0
+
+
+async def test_invalid_reward_input_writes_nothing(tenant: Tenant) -> None:
+    program_id = await create_program(tenant)
+    variables = {"input": {"campaignId": program_id, "name": "", "cost": -5}}
+    refused = (await tenant.gql(CREATE_REWARD, variables))["createReward"]
+    assert refused["reward"] is None
+    assert {(e["code"], e["field"]) for e in refused["errors"]} == {
+        ("REQUIRED", "name"),
+        ("INVALID_POINTS", "cost"),
+    }
+    assert await Reward.find({"project_id": tenant.project_id}).count() == 0
+
+
+async def test_a_customer_token_exchanges_and_reads_its_own_card_only(tenant: Tenant) -> None:
+    program_id = await create_program(tenant)
+    reward_id = await create_reward(tenant, program_id, 10)
+    me = await make_customer(tenant.project_id)
+    other = await make_customer(tenant.project_id)
+    await adjust(tenant, me.key, program_id, 20)
+    await adjust(tenant, other.key, program_id, 20)
+    customer = tenant.gql.as_token(await issue_customer_token(tenant.project_id, me.key))
+
+    own = {"customerId": me.key, "rewardId": reward_id, "key": "mine"}
+    assert (await customer(EXCHANGE, own))["exchangePoints"]["card"]["points"] == 10
+    own_card = {"customerId": me.key, "campaignId": program_id}
+    assert (await customer(CARD, own_card))["loyaltyCard"]["points"] == 10
+
+    pos = tenant.gql.as_token((await create_api_key(tenant.project_id, Role.POS)).secret)
+    theirs = {"customerId": other.key, "rewardId": reward_id, "key": "theirs"}
+    their_card = {"customerId": other.key, "campaignId": program_id}
+    for caller, query, variables in [
+        (customer, EXCHANGE, theirs),
+        (customer, CARD, their_card),
+        (pos, EXCHANGE, own),
+        (pos, CARD, own_card),
+        (customer, ADJUST, {**own_card, "points": 5, "reason": "me"}),
+    ]:
+        body = (await caller.raw(query, variables)).json()
+        assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN"}, query
+    other_card = await find_card(tenant.project_id, program_id, other.key)
+    assert other_card.balance == 20
+
+
+async def test_projects_see_only_their_own_programs(tenant: Tenant, other_tenant: Tenant) -> None:
+    program_id = await create_program(tenant)
+    reward_id = await create_reward(tenant, program_id, 10)
+    customer = await make_customer(tenant.project_id)
+    await adjust(tenant, customer.key, program_id, 20)
+    stranger = await make_customer(other_tenant.project_id)
+
+    assert (await other_tenant.gql(REWARDS, {"id": program_id}))["rewards"] == []
+    variables = {"customerId": stranger.key, "rewardId": reward_id, "key": "k"}
+    refused = (await other_tenant.gql(EXCHANGE, variables))["exchangePoints"]
+    assert refused["errors"] == [{"code": "NOT_FOUND", "field": "rewardId"}]
+    body = (
+        await other_tenant.gql.raw(CARD, {"customerId": customer.key, "campaignId": program_id})
+    ).json()
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    reward_vars = {"input": {"campaignId": program_id, "name": "Mug", "cost": 5}}
+    stolen = (await other_tenant.gql(CREATE_REWARD, reward_vars))["createReward"]
+    assert stolen["errors"] == [{"code": "NOT_FOUND", "field": "campaignId"}]
+    assert (await find_card(tenant.project_id, program_id, customer.key)).balance == 20
