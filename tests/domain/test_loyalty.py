@@ -545,3 +545,33 @@ async def test_a_retry_finishes_an_exchange_whose_process_died(tenant: Tenant) -
     ).card.balance == 30
     await repair_card(tenant.project_id, program.key, customer.key)
     await assert_consistent(program, customer)
+
+
+async def test_earning_reversing_spending_and_expiring_at_once_keep_the_ledger_exact(
+    tenant: Tenant,
+) -> None:
+    program = await make_program(tenant.project_id, expiry_days=30)
+    customer = await make_customer(tenant.project_id)
+    old = utc_now() - timedelta(days=40)
+    for n in range(10):
+        await earn_for_order(tenant.project_id, customer.key, f"old-{n}", eur(1_000), now=old)
+    reward = await create_reward(
+        tenant.project_id, RewardInput(campaign_id=program.key, name="Coffee", cost=15)
+    )
+
+    async def exchange(n: int) -> None:
+        with contextlib.suppress(DomainError):
+            await exchange_points(tenant.project_id, customer.key, reward.key, f"k-{n}")
+
+    await asyncio.gather(
+        *(earn_for_order(tenant.project_id, customer.key, f"o-{n}", eur(2_000)) for n in range(20)),
+        *(reverse_for_order(tenant.project_id, customer.key, f"o-{n}") for n in range(0, 20, 2)),
+        *(exchange(n) for n in range(20)),
+        expire_points(),
+        expire_points(),
+    )
+    await expire_points()
+    card = await assert_consistent(program, customer)
+    assert card.balance >= 0
+    kinds = {entry.kind for entry in await entries(card)}
+    assert {LedgerKind.EARN, LedgerKind.SPEND} <= kinds
