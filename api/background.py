@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 import logging
+import time
 
 from domain.jobs import JobRunner
 from domain.loyalty import expire_points
+from domain.orders import apply_pending_order_effects
 
 log = logging.getLogger("engage.jobs")
 
@@ -14,6 +16,8 @@ IDLE_SECONDS = 1.0
 ERROR_SECONDS = 5.0
 # How long stopping waits for the runner to hand its job back before giving up on it.
 STOP_SECONDS = 10.0
+# How often the loop finishes order effects that a crashed process left undone.
+SWEEP_SECONDS = 30.0
 # Points expire at most this long after their time; a run with nothing due is one query.
 EXPIRY_SECONDS = 300.0
 
@@ -21,9 +25,14 @@ EXPIRY_SECONDS = 300.0
 async def run_jobs_forever(
     runner: JobRunner, idle_seconds: float = IDLE_SECONDS, error_seconds: float = ERROR_SECONDS
 ) -> None:
-    """Runs jobs one after another; sleeps when none waits; never dies of an error."""
+    """Runs jobs one after another, and the order effects sweep every SWEEP_SECONDS; sleeps
+    when no job waits; never dies of an error."""
+    next_sweep = 0.0
     while True:
         try:
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + SWEEP_SECONDS
+                await apply_pending_order_effects()
             worked = await runner.run_one()
         except asyncio.CancelledError:
             raise

@@ -118,6 +118,8 @@ class Campaign(Document):
     loyalty: LoyaltyConfig | None = None
     # How many codes publishCode may give one customer in this campaign.
     codes_per_customer: int = 1
+    # A cancelled or refunded order gives back the limits its redemptions of this campaign used.
+    release_limits_on_refund: bool = False
     # Live counters, moved only by conditional atomic updates.
     redeemed_count: int = 0
     codes_count: int = 0
@@ -244,6 +246,7 @@ class CampaignInput:
     terms: str | None = None
     loyalty: LoyaltyConfigInput | None = None
     codes_per_customer: int | None = None
+    release_limits_on_refund: bool | None = None
 
 
 class _Problems:
@@ -713,6 +716,8 @@ def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
         problems.add("NOT_APPLICABLE", "loyalty applies to LOYALTY campaigns only", "loyalty")
     if data.codes_per_customer is not None:
         values["codes_per_customer"] = _limit(data.codes_per_customer, "codesPerCustomer", problems)
+    if data.release_limits_on_refund is not None:
+        values["release_limits_on_refund"] = data.release_limits_on_refund
     problems.raise_any()
     return values
 

@@ -8,6 +8,7 @@ from domain.codes import Code, CodeAssignment
 from domain.customers import Customer, CustomerToken
 from domain.jobs import Job
 from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
+from domain.orders import Order
 from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
 
@@ -30,4 +31,5 @@ def document_models() -> list[type[Document]]:
         LedgerEntry,
         Reward,
         Exchange,
+        Order,
     ]

@@ -22,6 +22,7 @@ from schema.customers import CustomerMutation, CustomerQuery
 from schema.errors import DomainErrorCodes
 from schema.jobs import JobMutation, JobQuery
 from schema.loyalty import LoyaltyMutation, LoyaltyQuery
+from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
 
@@ -34,6 +35,7 @@ Query = merge_types(
         CodeQuery,
         RedemptionQuery,
         JobQuery,
+        OrderQuery,
         LoyaltyQuery,
     ),
 )
@@ -47,6 +49,7 @@ Mutation = merge_types(
         RedemptionMutation,
         JobMutation,
         LoyaltyMutation,
+        OrderMutation,
     ),
 )
 

@@ -180,6 +180,7 @@ class CampaignType:
     standalone_code: str | None
     loyalty: LoyaltyConfigType | None
     codes_per_customer: int
+    release_limits_on_refund: bool
     codes_count: int
     redeemed_count: int
     created_at: datetime
@@ -212,6 +213,7 @@ class CampaignType:
             standalone_code=doc.standalone_code,
             loyalty=None if doc.loyalty is None else LoyaltyConfigType.from_domain(doc.loyalty),
             codes_per_customer=doc.codes_per_customer,
+            release_limits_on_refund=doc.release_limits_on_refund,
             codes_count=doc.codes_count,
             redeemed_count=doc.redeemed_count,
             created_at=doc.created_at,
@@ -415,6 +417,10 @@ class CampaignInputType:
     )
     loyalty: LoyaltyConfigInputType | None = None
     codes_per_customer: int | None = None
+    release_limits_on_refund: bool | None = strawberry.field(
+        default=None,
+        description="A cancelled or refunded order gives back the limits its redemptions used.",
+    )
     description: str | None = None
     terms: str | None = None
 
@@ -434,6 +440,7 @@ class CampaignInputType:
             terms=self.terms,
             loyalty=None if self.loyalty is None else self.loyalty.to_domain(),
             codes_per_customer=self.codes_per_customer,
+            release_limits_on_refund=self.release_limits_on_refund,
         )
 
 
