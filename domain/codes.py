@@ -25,7 +25,7 @@ from domain.campaigns import (
 )
 from domain.codegen import SPACE_SHARE, check_code_space, code_space
 from domain.codegen import new_code as random_code
-from domain.common import Money, utc_now
+from domain.common import Money, minor_unit_digits, utc_now
 from domain.customers import get_customer
 from domain.errors import DomainError, NotFound
 
@@ -267,6 +267,25 @@ async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
     )
 
 
+async def issue_fresh_code(campaign: Campaign, customer_id: str) -> Code:
+    """Gives the customer a new code of the campaign each call, whatever codes_per_customer
+    says (a loyalty reward, say); a standalone campaign's code is the same for everyone."""
+    check_gives_codes(campaign)
+    if campaign.standalone_code:
+        return await _standalone_code(campaign)
+    return await _take_free_code(campaign, customer_id)
+
+
+async def customer_codes(project_id: str, customer_id: str, limit: int = 100) -> list[Code]:
+    """The codes assigned to the customer across campaigns, newest first."""
+    return (
+        await Code.find({"project_id": project_id, "customer_id": customer_id})
+        .sort("-published_at", "-_id")
+        .limit(limit)
+        .to_list()
+    )
+
+
 async def _assign_claimed(
     campaign: Campaign, customer_id: str, slot_filter: dict[str, Any]
 ) -> Code:
@@ -356,20 +375,12 @@ async def _await_claimed_codes(campaign: Campaign, owner: dict[str, Any]) -> Cod
         attempt += 1
 
 
-# ISO 4217 currencies whose minor unit is not the cent.
-_ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND"}
-    | {"VUV", "XAF", "XOF", "XPF"}
-)
-_THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩", "ILS": "₪"}
 
 
 def format_money(value: Money) -> str:
     """Human form of minor units: €5.00, ¥500, 12.500 KWD."""
-    exponent = (
-        0 if value.currency in _ZERO_DECIMAL else 3 if value.currency in _THREE_DECIMAL else 2
-    )
+    exponent = minor_unit_digits(value.currency)
     sign = "-" if value.amount < 0 else ""
     whole, fraction = divmod(abs(value.amount), 10**exponent)
     number = f"{whole:,}" + (f".{fraction:0{exponent}d}" if exponent else "")

@@ -12,7 +12,13 @@ from pydantic import BaseModel, field_validator
 
 from domain.errors import DomainError, NotFound
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+# ISO 4217 currencies whose minor unit is not the cent.
+_ZERO_DIGIT_CURRENCIES = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND"}
+    | {"VUV", "XAF", "XOF", "XPF"}
+)
+_THREE_DIGIT_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 
 
 def utc_now() -> datetime:
@@ -36,15 +42,22 @@ class Money(BaseModel):
     @classmethod
     def _iso_currency(cls, value: str) -> str:
         value = value.upper()
-        if not _CURRENCY.match(value):
+        if not CURRENCY_PATTERN.match(value):
             raise ValueError("currency must be a three-letter ISO 4217 code")
         return value
+
+
+def minor_unit_digits(currency: str) -> int:
+    """Digits after the decimal point in the currency's major unit: 2 for EUR, 0 for JPY."""
+    if currency in _ZERO_DIGIT_CURRENCIES:
+        return 0
+    return 3 if currency in _THREE_DIGIT_CURRENCIES else 2
 
 
 def money(amount: int, currency: str, field: str = "amount") -> Money:
     """Builds Money from caller input, raising a DomainError instead of a ValidationError."""
     currency = currency.upper()
-    if not _CURRENCY.match(currency):
+    if not CURRENCY_PATTERN.match(currency):
         raise DomainError("INVALID_CURRENCY", "currency must be an ISO 4217 code", field)
     return Money(amount=amount, currency=currency)
 

@@ -20,15 +20,15 @@ from typing import Any
 
 from beanie import Document
 from pydantic import Field
-from pymongo import IndexModel
+from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from domain import codes
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, get_campaign
-from domain.common import Money, as_utc, object_id, utc_now
+from domain.common import Money, as_utc, minor_unit_digits, object_id, utc_now
 from domain.customers import get_customer
 from domain.errors import DomainError, NotFound, Problem
-from domain.loyalty_config import LoyaltyConfig
+from domain.loyalty_config import LoyaltyConfig, TierBasis
 from domain.pagination import Page, paginate
 
 # An entry or exchange still unfinished after this long belongs to a process that died mid-way.
@@ -39,7 +39,8 @@ MAX_KEY = 200
 MAX_REASON = 500
 MAX_NAME = 200
 MAX_POINTS = 1_000_000_000
-# Cards whose tier cannot drop are reviewed at this moment, i.e. never (null cannot be filtered).
+# Cards with nothing in their tier window are reviewed at this moment, i.e. never (null cannot
+# be filtered).
 NEVER = datetime(3000, 1, 1)
 EXPIRING_SOON = timedelta(days=30)
 
@@ -61,7 +62,12 @@ class LoyaltyCard(Document):
     # EARN minus REVERSE, over the card's life.
     earned_total: int = 0
     tier: str = ""
-    # When points leave the tier window and the tier must be looked at again.
+    # Running sums over the tier window, moved with the balance so earning needs no ledger scan:
+    # points earned less reversed, and minor units spent in the program's currency.
+    window_points: int = 0
+    window_spent: int = 0
+    # When the oldest entry counted in the window sums leaves the window: from then on the sums
+    # are recounted from the ledger before the tier is looked at.
     tier_review_at: datetime = NEVER
     # Entries moved onto the balance but not yet marked applied: a crash leaves them here.
     inflight: list[str] = Field(default_factory=list)
@@ -103,6 +109,11 @@ class LedgerEntry(Document):
     remaining: int = 0
     expires: bool = False
     expires_at: datetime | None = None
+    # What the entry adds to the tier window sums: EARN and REVERSE entries only.
+    tier_points: int = 0
+    spent: int = 0
+    # When it counts in the window: its own time, or for a reversal the time of what it reverses.
+    window_at: datetime = Field(default_factory=utc_now)
     created_at: datetime = Field(default_factory=utc_now)
 
     class Settings:
@@ -195,6 +206,9 @@ def _owner(project_id: str, campaign_id: str, customer_id: str) -> dict[str, str
 async def ensure_card(project_id: str, campaign_id: str, customer_id: str) -> LoyaltyCard:
     """The customer's card in the program, made on first use."""
     owner = _owner(project_id, campaign_id, customer_id)
+    found = await LoyaltyCard.find_one(owner)
+    if found is not None:
+        return found
     collection = LoyaltyCard.get_pymongo_collection()
     # Two first uses at once: the unique index keeps one card, the other update fails harmlessly.
     with contextlib.suppress(DuplicateKeyError):
@@ -205,6 +219,8 @@ async def ensure_card(project_id: str, campaign_id: str, customer_id: str) -> Lo
                     "balance": 0,
                     "earned_total": 0,
                     "tier": "",
+                    "window_points": 0,
+                    "window_spent": 0,
                     "tier_review_at": NEVER,
                     "inflight": [],
                     "created_at": utc_now(),
@@ -232,6 +248,7 @@ def _new_entry(
     source: str,
     config: LoyaltyConfig,
     now: datetime,
+    spent: int = 0,
 ) -> LedgerEntry:
     lot = points > 0
     expires = lot and config.expiry_days is not None
@@ -248,30 +265,43 @@ def _new_entry(
         remaining=points if lot else 0,
         expires=expires,
         expires_at=now + timedelta(days=config.expiry_days or 0) if expires else None,
+        tier_points=points if kind == LedgerKind.EARN else 0,
+        spent=spent,
+        window_at=now,
         created_at=now,
     )
 
 
-async def _apply(entry: LedgerEntry) -> bool:
-    """Moves the entry's points onto its card once; False when a debit would go below zero."""
+async def _apply(entry: LedgerEntry, window: timedelta | None = None) -> dict[str, Any] | None:
+    """Moves the entry's points (and its share of the tier window sums) onto its card once;
+    returns the card as it stands after, or None when a debit would go below zero. `window`
+    None: the window is not known here, so the card is marked for a recount."""
     cards = LoyaltyCard.get_pymongo_collection()
     entry_id = entry.key_id
     guard: dict[str, Any] = {"inflight": {"$ne": entry_id}}
     if entry.points < 0:
         guard["balance"] = {"$gte": -entry.points}
     moves = {"balance": entry.points}
+    update: dict[str, Any] = {"$inc": moves, "$push": {"inflight": entry_id}}
     if entry.kind in (LedgerKind.EARN, LedgerKind.REVERSE):
         moves["earned_total"] = entry.points
-    result = await cards.update_one(
+    if entry.tier_points or entry.spent:
+        leaves = as_utc(entry.window_at) + window if window is not None else None
+        if leaves is None or leaves > utc_now():
+            moves["window_points"] = entry.tier_points
+            moves["window_spent"] = entry.spent
+            update["$min"] = {"tier_review_at": leaves or as_utc(entry.window_at)}
+    card = await cards.find_one_and_update(
         {"_id": object_id(entry.card_id, "card"), **guard},
-        {"$inc": moves, "$push": {"inflight": entry_id}},
+        update,
+        return_document=ReturnDocument.AFTER,
     )
-    if result.modified_count == 0:
-        card = await cards.find_one({"_id": object_id(entry.card_id, "card")}, {"inflight": 1})
+    if card is None:
+        card = await cards.find_one({"_id": object_id(entry.card_id, "card")})
         if card is None or entry_id not in card.get("inflight", []):
-            return False
+            return None
     await _settle(entry)
-    return True
+    return card
 
 
 async def _settle(entry: LedgerEntry) -> None:
@@ -284,18 +314,20 @@ async def _settle(entry: LedgerEntry) -> None:
     entry.applied = True
 
 
-async def _write(entry: LedgerEntry) -> LedgerEntry | None:
-    """Inserts and applies the entry; None when its key was written before (or is in flight).
-    A debit that does not fit the balance is removed again and raises INSUFFICIENT_POINTS."""
+async def _write(entry: LedgerEntry, window: timedelta | None = None) -> dict[str, Any] | None:
+    """Inserts and applies the entry and returns the card after it; None when its key was
+    written before (or is in flight). A debit that does not fit the balance is removed again
+    and raises INSUFFICIENT_POINTS."""
     try:
         await entry.insert()
     except DuplicateKeyError:
         return None
-    if not await _apply(entry):
+    card = await _apply(entry, window)
+    if card is None:
         # Never applied, so never part of the ledger's sum: the key is free for a later try.
         await LedgerEntry.get_pymongo_collection().delete_one({"_id": entry.id, "applied": False})
         raise _insufficient()
-    return entry
+    return card
 
 
 async def _take_lots(card_id: str, points: int, first_lot: LedgerEntry | None = None) -> None:
@@ -343,15 +375,9 @@ async def _active_loyalty_campaigns(project_id: str, now: datetime) -> list[Camp
     ]
 
 
-def minor_unit_exponent(currency: str) -> int:
-    if currency in codes._ZERO_DECIMAL:
-        return 0
-    return 3 if currency in codes._THREE_DECIMAL else 2
-
-
 def order_points(config: LoyaltyConfig, amount: Money, multiplier: Decimal) -> int:
     """Points an order earns: per major unit spent plus per order, times the tier multiplier."""
-    major = Decimal(max(amount.amount, 0)).scaleb(-minor_unit_exponent(amount.currency))
+    major = Decimal(max(amount.amount, 0)).scaleb(-minor_unit_digits(amount.currency))
     per_unit = config.rounded(major * Decimal(str(config.points_per_unit)))
     return max(config.rounded((per_unit + config.points_per_order) * multiplier), 0)
 
@@ -365,16 +391,39 @@ async def _earn(
     reason: str,
     source: str,
     now: datetime,
-) -> LedgerEntry | None:
+    spent: int = 0,
+) -> None:
     card = await ensure_card(campaign.project_id, campaign.key, customer_id)
     points = points_for(config.multiplier(card.tier))
-    if points <= 0:
-        return None
-    entry = _new_entry(card, LedgerKind.EARN, points, key, reason, source, config, now)
-    written = await _write(entry)
-    if written is not None:
-        await retier(card.key, now)
-    return written
+    if points <= 0 and spent <= 0:
+        return
+    entry = _new_entry(card, LedgerKind.EARN, max(points, 0), key, reason, source, config, now)
+    entry.spent = spent
+    after = await _write(entry, _window(config))
+    if after is not None:
+        await _follow_tier(after, config, now)
+
+
+def _window(config: LoyaltyConfig) -> timedelta:
+    return timedelta(days=config.tier_window_days)
+
+
+async def _follow_tier(card: dict[str, Any], config: LoyaltyConfig, now: datetime) -> None:
+    """Sets the tier from the card's running window sums; recounts them from the ledger first
+    when an entry they count has left the window."""
+    if as_utc(card["tier_review_at"]) <= now:
+        await retier(str(card["_id"]), now)
+        return
+    points, spent = int(card.get("window_points", 0)), int(card.get("window_spent", 0))
+    held = config.tier_for(spent if config.tier_basis == TierBasis.SPENT else points)
+    tier = held.name if held else ""
+    if tier == card.get("tier", ""):
+        return
+    # Only if the sums are still those the tier was judged on: a later writer judges its own.
+    await LoyaltyCard.get_pymongo_collection().update_one(
+        {"_id": card["_id"], "window_points": points, "window_spent": spent},
+        {"$set": {"tier": tier}},
+    )
 
 
 async def earn_for_order(
@@ -384,7 +433,8 @@ async def earn_for_order(
     amount: Money,
     now: datetime | None = None,
 ) -> None:
-    """Earns points in every active loyalty program of the project, once per order."""
+    """Earns points in every active loyalty program of the project, once per order, and counts
+    the amount toward tiers by spending."""
     now = as_utc(now) if now is not None else utc_now()
     for campaign in await _active_loyalty_campaigns(project_id, now):
         config = campaign.loyalty or LoyaltyConfig()
@@ -397,6 +447,7 @@ async def earn_for_order(
             f"order {order_id}",
             order_id,
             now,
+            spent=config.counted_spent(amount.currency, amount.amount),
         )
 
 
@@ -418,6 +469,8 @@ async def reverse_for_order(project_id: str, customer_id: str, order_id: str) ->
 
 async def _reverse(earn: LedgerEntry, now: datetime) -> None:
     cards = LoyaltyCard.get_pymongo_collection()
+    campaign = await Campaign.get(object_id(earn.campaign_id, "campaign"))
+    config = (campaign.loyalty if campaign else None) or LoyaltyConfig()
     for _ in range(20):
         card = await cards.find_one({"_id": object_id(earn.card_id, "card")}, {"balance": 1})
         balance = int((card or {}).get("balance", 0))
@@ -435,16 +488,20 @@ async def _reverse(earn: LedgerEntry, now: datetime) -> None:
             key=f"reverse:{earn.key}",
             reason=reason,
             source=earn.source,
+            # The order leaves the tier window sums as it entered them: at the earning's time.
+            tier_points=-points,
+            spent=-earn.spent,
+            window_at=earn.window_at,
             created_at=now,
         )
         try:
-            written = await _write(entry)
+            after = await _write(entry, _window(config))
         except DomainError:
             # Points were spent meanwhile: take back what is left now.
             continue
-        if written is not None:
+        if after is not None:
             await _take_lots(earn.card_id, points, first_lot=earn)
-            await retier(earn.card_id, now)
+            await _follow_tier(after, config, now)
         return
     raise DomainError("BUSY", "the card keeps changing; retry", "orderId")
 
@@ -512,39 +569,56 @@ async def adjust_points(
 
 
 async def retier(card_id: str, now: datetime | None = None) -> None:
-    """Sets the card's tier from the points earned in the program's rolling window."""
+    """Recounts the card's tier window sums from its ledger and sets its tier from them."""
     moment = as_utc(now) if now is not None else utc_now()
-    card = await LoyaltyCard.get(object_id(card_id, "card"))
-    if card is None:
-        return
-    campaign = await Campaign.get(object_id(card.campaign_id, "campaign"))
-    config = (campaign.loyalty if campaign else None) or LoyaltyConfig()
-    since = moment - timedelta(days=config.tier_window_days)
-    rows = (
-        await LedgerEntry.get_pymongo_collection()
-        .find(
+    cards = LoyaltyCard.get_pymongo_collection()
+    ledger = LedgerEntry.get_pymongo_collection()
+    for _ in range(5):
+        card = await cards.find_one({"_id": object_id(card_id, "card")})
+        if card is None:
+            return
+        campaign = await Campaign.get(object_id(card["campaign_id"], "campaign"))
+        config = (campaign.loyalty if campaign else None) or LoyaltyConfig()
+        since = moment - _window(config)
+        # Equality on the card only (an index prefix); the few other conditions are read here.
+        rows = await ledger.find(
+            {"card_id": card_id},
+            {"applied": 1, "tier_points": 1, "spent": 1, "window_at": 1},
+        ).to_list(None)
+        counted = [
+            row
+            for row in rows
+            if row.get("applied")
+            and (row.get("tier_points") or row.get("spent"))
+            and "window_at" in row
+            and as_utc(row["window_at"]) > since
+        ]
+        points = sum(int(row.get("tier_points", 0)) for row in counted)
+        spent = sum(int(row.get("spent", 0)) for row in counted)
+        held = config.tier_for(spent if config.tier_basis == TierBasis.SPENT else points)
+        review = (
+            min(as_utc(row["window_at"]) for row in counted) + _window(config) if counted else NEVER
+        )
+        # Only if nothing moved the sums since the card was read and nothing is half-applied.
+        recounted = await cards.update_one(
             {
-                "card_id": card_id,
-                "applied": True,
-                "kind": {"$in": [LedgerKind.EARN.value, LedgerKind.REVERSE.value]},
-                "created_at": {"$gt": since},
+                "_id": card["_id"],
+                "window_points": card.get("window_points", 0),
+                "window_spent": card.get("window_spent", 0),
+                "inflight": {"$size": 0},
             },
-            {"points": 1, "created_at": 1},
+            {
+                "$set": {
+                    "tier": held.name if held else "",
+                    "window_points": points,
+                    "window_spent": spent,
+                    "tier_review_at": review,
+                }
+            },
         )
-        .to_list(None)
-    )
-    earned = sum(int(row["points"]) for row in rows)
-    tier = config.tier_for(earned)
-    review = NEVER
-    if rows and tier is not None and config.tiers and tier.threshold > 0:
-        # The oldest entry leaves the window first; the tier may drop then.
-        review = min(as_utc(row["created_at"]) for row in rows) + timedelta(
-            days=config.tier_window_days
-        )
-    await LoyaltyCard.get_pymongo_collection().update_one(
-        {"_id": card.id},
-        {"$set": {"tier": tier.name if tier else "", "tier_review_at": review}},
-    )
+        if recounted.matched_count:
+            return
+        await asyncio.sleep(0.01)
 
 
 async def expire_points(now: datetime | None = None, batch: int = 1000) -> int:
@@ -553,7 +627,6 @@ async def expire_points(now: datetime | None = None, batch: int = 1000) -> int:
     moment = as_utc(now) if now is not None else utc_now()
     collection = LedgerEntry.get_pymongo_collection()
     written = 0
-    touched: set[str] = set()
     while True:
         lots = (
             await collection.find(
@@ -568,7 +641,6 @@ async def expire_points(now: datetime | None = None, batch: int = 1000) -> int:
             if await _expire_lot(LedgerEntry.model_validate(lot), moment):
                 written += 1
                 progressed = True
-                touched.add(lot["card_id"])
         if len(lots) < batch or not progressed:
             break
     due = (
@@ -576,7 +648,8 @@ async def expire_points(now: datetime | None = None, batch: int = 1000) -> int:
         .find({"tier_review_at": {"$lte": moment}}, {"_id": 1})
         .to_list(None)
     )
-    for card_id in touched | {str(row["_id"]) for row in due}:
+    # Expiry leaves the tier window sums alone: only cards whose window moved are recounted.
+    for card_id in {str(row["_id"]) for row in due}:
         await retier(card_id, moment)
     return written
 
@@ -692,10 +765,7 @@ async def _result(exchange: Exchange) -> ExchangeResult:
 async def _reward_code(reward: Reward, customer_id: str) -> codes.Code:
     """A fresh code for each exchange, unlike publishCode which gives a customer the same one."""
     campaign = await get_campaign(reward.project_id, reward.discount_campaign_id, "rewardId")
-    codes.check_gives_codes(campaign)
-    if campaign.standalone_code:
-        return await codes.publish_code(reward.project_id, campaign.key, customer_id)
-    return await codes._take_free_code(campaign, customer_id)
+    return await codes.issue_fresh_code(campaign, customer_id)
 
 
 async def exchange_points(

@@ -3,12 +3,13 @@
 Kept apart from domain.loyalty so that domain.campaigns can validate it without a cycle."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.common import CURRENCY_PATTERN
 from domain.errors import Problem
 
 MAX_EVENTS = 100
@@ -24,9 +25,16 @@ class PointsRounding(StrEnum):
     HALF_EVEN = "HALF_EVEN"
 
 
+class TierBasis(StrEnum):
+    # Points earned (less reversals) in the rolling window.
+    POINTS = "POINTS"
+    # Amount spent in the window, in minor units of the program's currency.
+    SPENT = "SPENT"
+
+
 class LoyaltyTier(BaseModel):
     name: str
-    # Points earned in the rolling window needed to hold the tier.
+    # Needed in the rolling window to hold the tier: points, or minor units spent.
     threshold: int
     multiplier: float = 1.0
 
@@ -40,12 +48,23 @@ class LoyaltyConfig(BaseModel):
     # Sorted by threshold, lowest first.
     tiers: list[LoyaltyTier] = Field(default_factory=list)
     tier_window_days: int = DEFAULT_TIER_WINDOW_DAYS
+    tier_basis: TierBasis = TierBasis.POINTS
+    # The currency spending is counted in; orders in other currencies do not count. "" unless
+    # tier_basis is SPENT.
+    currency: str = ""
     # None: points never expire.
     expiry_days: int | None = None
 
-    def tier_for(self, earned_in_window: int) -> LoyaltyTier | None:
-        held = [tier for tier in self.tiers if tier.threshold <= earned_in_window]
+    def tier_for(self, in_window: int) -> LoyaltyTier | None:
+        """The highest tier whose threshold the window's points (or spending) reach."""
+        held = [tier for tier in self.tiers if tier.threshold <= in_window]
         return held[-1] if held else None
+
+    def counted_spent(self, currency: str, amount: int) -> int:
+        """Minor units of an order that count toward SPENT tiers."""
+        if self.tier_basis != TierBasis.SPENT or currency != self.currency:
+            return 0
+        return max(amount, 0)
 
     def multiplier(self, tier_name: str) -> Decimal:
         for tier in self.tiers:
@@ -83,6 +102,18 @@ class LoyaltyConfigInput:
     tiers: list[LoyaltyTierInput] | None = None
     tier_window_days: int | None = None
     expiry_days: int | _Unset | None = UNSET_DAYS
+    # Set on the built input rather than passed in: callers splat optional whole-number fields
+    # into the constructor, and these are not numbers.
+    tier_basis: TierBasis | str | None = field(default=None, init=False)
+    currency: str | None = field(default=None, init=False)
+
+    def tiered_by(
+        self, basis: TierBasis | str | None, currency: str | None
+    ) -> "LoyaltyConfigInput":
+        """The input with tiers by `basis` (POINTS or SPENT) counted in `currency`."""
+        self.tier_basis = basis
+        self.currency = currency
+        return self
 
 
 def _whole(value: object) -> bool:
@@ -166,6 +197,19 @@ def validated_loyalty(
     window = base.tier_window_days if given.tier_window_days is None else given.tier_window_days
     if not _whole(window) or not 1 <= window <= MAX_DAYS:
         add("INVALID_DAYS", f"tierWindowDays must be 1 to {MAX_DAYS}", "tierWindowDays")
+    basis = base.tier_basis
+    if given.tier_basis is not None:
+        try:
+            basis = TierBasis(given.tier_basis)
+        except ValueError:
+            add("INVALID_TIER_BASIS", "tierBasis must be POINTS or SPENT", "tierBasis")
+    currency = base.currency if given.currency is None else given.currency.strip().upper()
+    if currency and not CURRENCY_PATTERN.match(currency):
+        add("INVALID_CURRENCY", "currency must be an ISO 4217 code", "currency")
+    elif basis == TierBasis.SPENT and not currency:
+        add(
+            "REQUIRED", "tiers by amount spent need the currency spending is counted in", "currency"
+        )
     expiry = base.expiry_days
     if not isinstance(given.expiry_days, _Unset):
         expiry = given.expiry_days
@@ -181,6 +225,8 @@ def validated_loyalty(
             events=events,
             tiers=tiers,
             tier_window_days=window,
+            tier_basis=basis,
+            currency=currency,
             expiry_days=expiry,
         ),
         [],

@@ -210,6 +210,97 @@ async def test_tiers_move_up_with_earning_and_down_with_reversal_and_time(tenant
     assert (card.tier, card.balance) == ("", 270)
 
 
+async def test_tiers_by_amount_spent_count_the_programs_currency_only(tenant: Tenant) -> None:
+    program = await make_program(
+        tenant.project_id,
+        points_per_unit=0,
+        tiers=[
+            LoyaltyTier(name="Silver", threshold=10_000, multiplier=1),
+            LoyaltyTier(name="Gold", threshold=30_000, multiplier=1),
+        ],
+        tier_window_days=30,
+        tier_basis="SPENT",
+        currency="EUR",
+    )
+    customer = await make_customer(tenant.project_id)
+    start = utc_now() - timedelta(days=10)
+    # No points at all: spending still counts toward the tier.
+    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(12_000), now=start)
+    card = await card_of(program, customer)
+    assert (card.tier, card.balance, card.window_spent) == ("Silver", 0, 12_000)
+    await earn_for_order(
+        tenant.project_id, customer.key, "o-usd", Money(amount=90_000, currency="USD"), now=start
+    )
+    assert (await card_of(program, customer)).tier == "Silver"
+    await earn_for_order(tenant.project_id, customer.key, "o-2", eur(20_000), now=start)
+    assert (await card_of(program, customer)).tier == "Gold"
+    await reverse_for_order(tenant.project_id, customer.key, "o-2")
+    card = await card_of(program, customer)
+    assert (card.tier, card.window_spent) == ("Silver", 12_000)
+    # A reversal repeated changes nothing more.
+    await reverse_for_order(tenant.project_id, customer.key, "o-2")
+    assert (await card_of(program, customer)).window_spent == 12_000
+    # Once the orders leave the window the spending no longer counts: down to no tier.
+    await expire_points(start + timedelta(days=31))
+    card = await assert_consistent(program, customer)
+    assert (card.tier, card.window_spent) == ("", 0)
+
+
+async def test_window_sums_are_recounted_when_an_earning_leaves_the_window(
+    tenant: Tenant,
+) -> None:
+    program = await make_program(
+        tenant.project_id,
+        tiers=[LoyaltyTier(name="Silver", threshold=100, multiplier=1)],
+        tier_window_days=30,
+    )
+    customer = await make_customer(tenant.project_id)
+    now = utc_now()
+    await earn_for_order(
+        tenant.project_id, customer.key, "old", eur(9_000), now=now - timedelta(days=40)
+    )
+    # The old order is outside the window by now: 90 + 50 points is not Silver.
+    await earn_for_order(tenant.project_id, customer.key, "new", eur(5_000), now=now)
+    card = await card_of(program, customer)
+    assert (card.tier, card.window_points, card.balance) == ("", 50, 140)
+    await earn_for_order(tenant.project_id, customer.key, "next", eur(5_000), now=now)
+    card = await card_of(program, customer)
+    assert (card.tier, card.window_points) == ("Silver", 100)
+    # The card's sums match a recount from its ledger.
+    await repair_card(tenant.project_id, program.key, customer.key)
+    assert (await card_of(program, customer)).window_points == 100
+
+
+async def test_tiers_by_spending_need_a_currency(tenant: Tenant) -> None:
+    cases = [
+        (LoyaltyConfigInput().tiered_by("SPENT", None), ("REQUIRED", "loyalty.currency")),
+        (
+            LoyaltyConfigInput().tiered_by("SPENT", "euro"),
+            ("INVALID_CURRENCY", "loyalty.currency"),
+        ),
+        (
+            LoyaltyConfigInput().tiered_by("VISITS", None),
+            ("INVALID_TIER_BASIS", "loyalty.tierBasis"),
+        ),
+    ]
+    for given, problem in cases:
+        with pytest.raises(DomainError) as refused:
+            await create_campaign(
+                tenant.project_id, CampaignInput(name="Points", kind="LOYALTY", loyalty=given)
+            )
+        assert {(p.code, p.field) for p in refused.value.problems} == {problem}
+    campaign = await create_campaign(
+        tenant.project_id,
+        CampaignInput(
+            name="Points",
+            kind="LOYALTY",
+            loyalty=LoyaltyConfigInput().tiered_by("SPENT", "eur"),
+        ),
+    )
+    assert campaign.loyalty is not None
+    assert (campaign.loyalty.tier_basis, campaign.loyalty.currency) == ("SPENT", "EUR")
+
+
 async def test_expiry_takes_the_oldest_points_first_and_runs_once(tenant: Tenant) -> None:
     program = await make_program(tenant.project_id, expiry_days=30)
     customer = await make_customer(tenant.project_id)
