@@ -82,6 +82,7 @@ class LoyaltyCard(Document):
                 name="project_campaign_customer_unique",
             ),
             IndexModel([("tier_review_at", 1)]),
+            IndexModel([("project_id", 1), ("customer_id", 1)]),
         ]
 
     @property
@@ -231,6 +232,21 @@ async def ensure_card(project_id: str, campaign_id: str, customer_id: str) -> Lo
     card = await LoyaltyCard.find_one(owner)
     assert card is not None
     return card
+
+
+async def customer_cards(project_id: str, customer_id: str) -> list[LoyaltyCard]:
+    """The customer's cards in the project's programs: stored ones, plus an empty one (not
+    stored) for each active program the customer has no card in yet; oldest program first."""
+    stored = await LoyaltyCard.find(
+        {"project_id": project_id, "customer_id": customer_id}
+    ).to_list()
+    held = {card.campaign_id for card in stored}
+    empty = [
+        LoyaltyCard(**_owner(project_id, campaign.key, customer_id))
+        for campaign in await _active_loyalty_campaigns(project_id, utc_now())
+        if campaign.key not in held
+    ]
+    return sorted(stored + empty, key=lambda card: card.campaign_id)
 
 
 async def find_card(project_id: str, campaign_id: str, customer_id: str) -> LoyaltyCard:

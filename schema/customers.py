@@ -3,16 +3,20 @@
 import typing
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from domain import customers
+from domain import codes, customers, loyalty
 from domain.errors import NotFound
 from schema.context import Info
 from schema.errors import payload
 from schema.permissions import IsAdmin, IsCustomer
 from schema.types import JSON, Connection, UserError, connection
+
+if TYPE_CHECKING:
+    from schema.codes import CodeType
+    from schema.loyalty import LoyaltyCardType
 
 
 @strawberry.enum
@@ -150,6 +154,30 @@ class Me:
     async def customer(self, info: Info) -> CustomerType:
         customer = await customers.get_customer(info.context.project_id, self.customer_id)
         return CustomerType.from_doc(customer)
+
+    @strawberry.field(
+        description="The codes published to the customer, newest first (100 at most)."
+    )
+    async def coupons(
+        self, info: Info
+    ) -> list[Annotated["CodeType", strawberry.lazy("schema.codes")]]:
+        # Imported here: schema.codes imports this module.
+        from schema.codes import CodeType
+
+        found = await codes.customer_codes(info.context.project_id, self.customer_id)
+        return [CodeType.from_doc(code) for code in found]
+
+    @strawberry.field(
+        description="The customer's card in each loyalty program: those they have points in, "
+        "and an empty one for each active program."
+    )
+    async def loyalty_cards(
+        self, info: Info
+    ) -> list[Annotated["LoyaltyCardType", strawberry.lazy("schema.loyalty")]]:
+        from schema.loyalty import LoyaltyCardType
+
+        cards = await loyalty.customer_cards(info.context.project_id, self.customer_id)
+        return [LoyaltyCardType.from_doc(card) for card in cards]
 
 
 @strawberry.type

@@ -5,6 +5,7 @@ import asyncio
 from typing import Any
 
 from domain.campaigns import Campaign
+from domain.codes import publish_code
 from domain.common import Money
 from domain.customers import issue_customer_token
 from domain.loyalty import LedgerEntry, Reward, earn_for_order, find_card, ledger_sum
@@ -249,3 +250,35 @@ async def test_projects_see_only_their_own_programs(tenant: Tenant, other_tenant
     stolen = (await other_tenant.gql(CREATE_REWARD, reward_vars))["createReward"]
     assert stolen["errors"] == [{"code": "NOT_FOUND", "field": "campaignId"}]
     assert (await find_card(tenant.project_id, program_id, customer.key)).balance == 20
+
+
+ME = """
+{ me { customer { id } coupons { code campaign { id } }
+       loyaltyCards { campaignId customerId points tier } } }"""
+
+
+async def test_me_shows_the_customers_own_coupons_and_cards(tenant: Tenant) -> None:
+    earning = await create_program(tenant)
+    joined_later = await create_program(tenant)
+    me = await make_customer(tenant.project_id)
+    other = await make_customer(tenant.project_id)
+    await adjust(tenant, me.key, earning, 30)
+    await adjust(tenant, other.key, joined_later, 99)
+    summer = await make_campaign(tenant.project_id)
+    winter = await make_campaign(tenant.project_id, name="Winter")
+    first = await publish_code(tenant.project_id, summer.key, me.key)
+    second = await publish_code(tenant.project_id, winter.key, me.key)
+    await publish_code(tenant.project_id, summer.key, other.key)
+
+    customer = tenant.gql.as_token(await issue_customer_token(tenant.project_id, me.key))
+    seen = (await customer(ME))["me"]
+    assert seen["customer"] == {"id": me.key}
+    assert [c["code"] for c in seen["coupons"]] == [second.code, first.code]
+    assert seen["coupons"][0]["campaign"] == {"id": winter.key}
+    cards = {card["campaignId"]: card for card in seen["loyaltyCards"]}
+    assert cards == {
+        earning: {"campaignId": earning, "customerId": me.key, "points": 30, "tier": ""},
+        joined_later: {"campaignId": joined_later, "customerId": me.key, "points": 0, "tier": ""},
+    }
+    body = (await tenant.gql.raw(ME)).json()
+    assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN"}
