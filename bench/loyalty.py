@@ -17,7 +17,7 @@ from bench._harness import database, engage_service, measure, ratio_line
 from domain.campaigns import Campaign, CampaignKind
 from domain.common import utc_now
 from domain.customers import Customer
-from domain.loyalty_config import LoyaltyConfig
+from domain.loyalty_config import LoyaltyConfig, LoyaltyTier
 from domain.projects import Project
 
 CUSTOMERS = 100
@@ -31,7 +31,8 @@ mutation ($input: RecordOrderInput!) {
 
 
 async def prepare(uri: str, name: str) -> list[str]:
-    """A loyalty program earning a point per euro, and customers; returns their ids."""
+    """A loyalty program earning a point per euro with one tier, and customers; returns their
+    ids."""
     client = make_client(uri)
     await init_database(client, name)
     project = await Project.find_one({"name": "bench"})
@@ -40,7 +41,10 @@ async def prepare(uri: str, name: str) -> list[str]:
         project_id=project.key,
         name="points",
         kind=CampaignKind.LOYALTY,
-        loyalty=LoyaltyConfig(points_per_unit=1),
+        # A tier every customer reaches part-way, so tier moves are measured too.
+        loyalty=LoyaltyConfig(
+            points_per_unit=1, tiers=[LoyaltyTier(name="Silver", threshold=4 * POINTS)]
+        ),
     ).insert()
     await Customer.insert_many(
         [Customer(project_id=project.key, name=f"c{i}") for i in range(CUSTOMERS)]
@@ -50,15 +54,16 @@ async def prepare(uri: str, name: str) -> list[str]:
     return [customer.key for customer in found]
 
 
-async def totals(uri: str, name: str) -> tuple[int, int, int]:
-    """(orders stored, orders counted in customer metrics, points on cards)."""
+async def totals(uri: str, name: str) -> tuple[int, int, int, int]:
+    """(orders stored, orders counted in customer metrics, points on cards, Silver cards)."""
     client: AsyncMongoClient = AsyncMongoClient(uri)
     db = client[name]
     orders = await db["orders"].count_documents({})
     counted = sum([c["metrics"]["orders_count"] async for c in db["customers"].find({})])
-    points = sum([card["balance"] async for card in db["loyalty_cards"].find({})])
+    cards = [card async for card in db["loyalty_cards"].find({})]
     await client.close()
-    return orders, counted, points
+    points = sum(card["balance"] for card in cards)
+    return orders, counted, points, sum(card["tier"] == "Silver" for card in cards)
 
 
 async def run(uri: str, count: int, concurrency: int) -> None:
@@ -86,7 +91,9 @@ async def run(uri: str, count: int, concurrency: int) -> None:
                 assert payload["errors"] == [], payload
 
             ours = await measure("GraphQL recordOrder with earning", count, concurrency, record)
-    assert await totals(uri, name) == (count, count, count * POINTS)
+    # Customer c gets orders c, c + CUSTOMERS, ...: Silver from the fourth.
+    silver = sum(len(range(c, count, CUSTOMERS)) >= 4 for c in range(CUSTOMERS))
+    assert await totals(uri, name) == (count, count, count * POINTS, silver)
 
     client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
     db = client[name]
@@ -121,7 +128,7 @@ async def run(uri: str, count: int, concurrency: int) -> None:
 
     print(
         f"{count} orders, {concurrency} concurrent clients, {CUSTOMERS} customers, one loyalty "
-        "program; stored orders, customer metrics and card balances checked"
+        "program with a tier; stored orders, customer metrics, card balances and tiers checked"
     )
     print(ours.line())
     print(floor.line())
