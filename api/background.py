@@ -8,6 +8,7 @@ import time
 from domain.jobs import JobRunner
 from domain.loyalty import expire_points
 from domain.orders import apply_pending_order_effects
+from domain.referrals import release_due_rewards
 
 log = logging.getLogger("engage.jobs")
 
@@ -16,7 +17,8 @@ IDLE_SECONDS = 1.0
 ERROR_SECONDS = 5.0
 # How long stopping waits for the runner to hand its job back before giving up on it.
 STOP_SECONDS = 10.0
-# How often the loop finishes order effects that a crashed process left undone.
+# How often the loop finishes order effects that a crashed process left undone, and releases
+# referral rewards whose hold has passed.
 SWEEP_SECONDS = 30.0
 # Points expire at most this long after their time; a run with nothing due is one query.
 EXPIRY_SECONDS = 300.0
@@ -33,6 +35,7 @@ async def run_jobs_forever(
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + SWEEP_SECONDS
                 await apply_pending_order_effects()
+                await release_due_rewards()
             worked = await runner.run_one()
         except asyncio.CancelledError:
             raise

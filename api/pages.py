@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.settings import Settings
-from domain import codes
+from domain import codes, referrals
 from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
 from domain.errors import NotFound
@@ -138,6 +138,29 @@ async def coupon_page(request: Request) -> HTMLResponse:
     )
 
 
+async def referral_redirect(request: Request) -> Response:
+    """Records the click and sends the visitor on to the program's landing page."""
+    code = await referrals.find_public_referral_code(request.path_params["code"])
+    if code is None:
+        return not_found(request)
+    settings: Settings = request.app.state.settings
+    try:
+        target = await referrals.record_click(
+            code,
+            request.client.host if request.client else "",
+            request.headers.get("user-agent", ""),
+            settings.secret_key,
+        )
+    except NotFound:
+        return not_found(request)
+    # Every visit must reach the service to be counted; the link carries the referrer's code.
+    return RedirectResponse(
+        target,
+        status_code=302,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
 async def pos_page(request: Request) -> HTMLResponse:
     return _render(request, "pos.html", {})
 
@@ -145,5 +168,6 @@ async def pos_page(request: Request) -> HTMLResponse:
 routes: list[BaseRoute] = [
     # `path`: a code that decodes to something with "/" still gets the same 404 page.
     Route("/c/{code:path}", coupon_page, methods=["GET"]),
+    Route("/r/{code:path}", referral_redirect, methods=["GET"]),
     Route("/pos", pos_page, methods=["GET"]),
 ]

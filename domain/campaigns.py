@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from beanie import Document
@@ -99,6 +100,29 @@ class CodeConfig(BaseModel):
     luhn: bool = False
 
 
+class ReferrerReward(BaseModel):
+    """What a referrer gets: a code of a DISCOUNT campaign, or points in a LOYALTY program."""
+
+    discount_campaign_id: str = ""
+    loyalty_campaign_id: str = ""
+    points: int = 0
+
+
+class ReferralConfig(BaseModel):
+    """A REFERRAL campaign's program: where links lead, and who gets what, when."""
+
+    landing_url: str
+    # "" for none: the DISCOUNT campaign whose code a referee gets on applying a referral code.
+    welcome_campaign_id: str = ""
+    referrer_reward: ReferrerReward = Field(default_factory=ReferrerReward)
+    # The referee's first order at or above this amount completes the referral.
+    min_order: Money | None = None
+    # Days the referrer's reward is held after the qualifying order, so a refund can cancel it.
+    hold_days: int = 0
+    # None: no cap on how many referees one referrer may bring.
+    max_referrals_per_referrer: int | None = None
+
+
 class Campaign(Document):
     project_id: str
     name: str
@@ -116,6 +140,8 @@ class Campaign(Document):
     standalone_code: str | None = None
     # LOYALTY campaigns only: earning rules, tiers and expiry.
     loyalty: LoyaltyConfig | None = None
+    # REFERRAL campaigns only: the program's landing page and rewards.
+    referral: ReferralConfig | None = None
     # How many codes publishCode may give one customer in this campaign.
     codes_per_customer: int = 1
     # A cancelled or refunded order gives back the limits its redemptions of this campaign used.
@@ -228,6 +254,25 @@ class CodeConfigInput:
 
 
 @dataclass
+class ReferrerRewardInput:
+    discount_campaign_id: str | None = None
+    loyalty_campaign_id: str | None = None
+    points: int | None = None
+
+
+@dataclass
+class ReferralConfigInput:
+    """Fields left as None keep their value; a referrer reward given replaces the stored one."""
+
+    landing_url: str | None = None
+    welcome_campaign_id: str | None = None
+    referrer_reward: ReferrerRewardInput | None = None
+    min_order: MoneyLike | Unset | None = UNSET
+    hold_days: int | None = None
+    max_referrals_per_referrer: int | Unset | None = UNSET
+
+
+@dataclass
 class CampaignInput:
     """Fields left as None (or UNSET) are not changed on update; nested inputs merge the same
     way, field by field."""
@@ -245,6 +290,7 @@ class CampaignInput:
     description: str | None = None
     terms: str | None = None
     loyalty: LoyaltyConfigInput | None = None
+    referral: ReferralConfigInput | None = None
     codes_per_customer: int | None = None
     release_limits_on_refund: bool | None = None
 
@@ -634,6 +680,124 @@ def _same_currency(discount: Discount | None, rules: Rules, problems: _Problems)
             )
 
 
+MAX_URL = 2_000
+MAX_HOLD_DAYS = 3650
+MAX_REFERRAL_POINTS = 1_000_000_000
+
+
+def _landing_url(value: str, problems: _Problems) -> str:
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
+        problems.add("INVALID_URL", "landingUrl must be an http(s) address", "referral.landingUrl")
+    return url
+
+
+def _referrer_reward(
+    given: ReferrerRewardInput | None, current: ReferrerReward, problems: _Problems
+) -> ReferrerReward:
+    if given is None:
+        return current
+    reward = ReferrerReward(
+        discount_campaign_id=(given.discount_campaign_id or "").strip(),
+        loyalty_campaign_id=(given.loyalty_campaign_id or "").strip(),
+        points=given.points or 0,
+    )
+    field = "referral.referrerReward"
+    if reward.discount_campaign_id and reward.loyalty_campaign_id:
+        problems.add(
+            "INVALID_REWARD",
+            "a referrer reward is a discount code or loyalty points, not both",
+            field,
+        )
+    if reward.loyalty_campaign_id and not 0 < reward.points <= MAX_REFERRAL_POINTS:
+        problems.add("INVALID_POINTS", "points must be more than 0", f"{field}.points")
+    if reward.points and not reward.loyalty_campaign_id:
+        problems.add("REQUIRED", "points need a loyaltyCampaignId", f"{field}.loyaltyCampaignId")
+    return reward
+
+
+def _referral(
+    given: ReferralConfigInput | None, current: ReferralConfig | None, problems: _Problems
+) -> ReferralConfig | None:
+    wanted = given or ReferralConfigInput()
+    landing = current.landing_url if current else ""
+    if wanted.landing_url is not None:
+        landing = _landing_url(wanted.landing_url, problems)
+    elif not landing:
+        problems.add(
+            "REQUIRED", "a REFERRAL campaign needs referral.landingUrl", "referral.landingUrl"
+        )
+    min_order = current.min_order if current else None
+    if wanted.min_order is not UNSET:
+        min_order = _money(wanted.min_order, "referral.minOrder", problems)
+        if min_order is not None and min_order.amount < 0:
+            problems.add("INVALID_AMOUNT", "minOrder must be 0 or more", "referral.minOrder")
+    hold_days = current.hold_days if current else 0
+    if wanted.hold_days is not None:
+        hold_days = wanted.hold_days
+        if not 0 <= hold_days <= MAX_HOLD_DAYS:
+            problems.add(
+                "INVALID_DAYS",
+                f"holdDays must be between 0 and {MAX_HOLD_DAYS}",
+                "referral.holdDays",
+            )
+    cap = current.max_referrals_per_referrer if current else None
+    if wanted.max_referrals_per_referrer is not UNSET:
+        cap = _limit(
+            wanted.max_referrals_per_referrer, "referral.maxReferralsPerReferrer", problems
+        )
+    welcome = current.welcome_campaign_id if current else ""
+    if wanted.welcome_campaign_id is not None:
+        welcome = wanted.welcome_campaign_id.strip()
+    reward = _referrer_reward(
+        wanted.referrer_reward, current.referrer_reward if current else ReferrerReward(), problems
+    )
+    if not landing:
+        return current
+    return ReferralConfig(
+        landing_url=landing,
+        welcome_campaign_id=welcome,
+        referrer_reward=reward,
+        min_order=min_order,
+        hold_days=max(0, min(hold_days, MAX_HOLD_DAYS)),
+        max_referrals_per_referrer=cap,
+    )
+
+
+async def _referral_reference_problems(project_id: str, config: Any) -> list[Problem]:
+    """The campaigns a referral program names must exist in the project, of the right kind."""
+    if not isinstance(config, ReferralConfig):
+        return []
+    wanted = [
+        (config.welcome_campaign_id, CampaignKind.DISCOUNT, "referral.welcomeCampaignId"),
+        (
+            config.referrer_reward.discount_campaign_id,
+            CampaignKind.DISCOUNT,
+            "referral.referrerReward.discountCampaignId",
+        ),
+        (
+            config.referrer_reward.loyalty_campaign_id,
+            CampaignKind.LOYALTY,
+            "referral.referrerReward.loyaltyCampaignId",
+        ),
+    ]
+    problems: list[Problem] = []
+    for campaign_id, kind, field in wanted:
+        if not campaign_id:
+            continue
+        try:
+            found = await get_campaign(project_id, campaign_id, field)
+        except NotFound as error:
+            problems.extend(error.problems)
+            continue
+        if found.kind != kind:
+            problems.append(
+                Problem("WRONG_CAMPAIGN_KIND", f"must be a {kind.value} campaign", field)
+            )
+    return problems
+
+
 def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
     """Every field checked, every problem collected; returns the campaign's fields to store."""
     problems = _Problems()
@@ -714,6 +878,12 @@ def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
         values["loyalty"] = loyalty
     elif data.loyalty is not None:
         problems.add("NOT_APPLICABLE", "loyalty applies to LOYALTY campaigns only", "loyalty")
+    if kind == CampaignKind.REFERRAL:
+        values["referral"] = _referral(
+            data.referral, current.referral if current else None, problems
+        )
+    elif data.referral is not None:
+        problems.add("NOT_APPLICABLE", "referral applies to REFERRAL campaigns only", "referral")
     if data.codes_per_customer is not None:
         values["codes_per_customer"] = _limit(data.codes_per_customer, "codesPerCustomer", problems)
     if data.release_limits_on_refund is not None:
@@ -744,6 +914,7 @@ async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
     except DomainError as error:
         problems = list(error.problems)
         values = {}
+    problems += await _referral_reference_problems(project_id, values.get("referral"))
     # Checked even when other fields are wrong, so one answer lists every problem.
     code = _normalize_code(data.standalone_code or "")
     if (
@@ -776,6 +947,9 @@ async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
 async def update_campaign(project_id: str, campaign_id: str, data: CampaignInput) -> Campaign:
     current = await get_campaign(project_id, campaign_id, "id")
     values = _validated(data, current)
+    wrong = await _referral_reference_problems(project_id, values.get("referral"))
+    if wrong:
+        raise DomainError.of(wrong)
     stored = {
         key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
         for key, value in values.items()

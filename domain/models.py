@@ -11,6 +11,7 @@ from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
 from domain.orders import Order
 from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
+from domain.referrals import Referral, ReferralClick, ReferralCode
 
 
 def document_models() -> list[type[Document]]:
@@ -32,4 +33,7 @@ def document_models() -> list[type[Document]]:
         Reward,
         Exchange,
         Order,
+        ReferralCode,
+        ReferralClick,
+        Referral,
     ]

@@ -227,6 +227,9 @@ async def _apply_effects(order: Order) -> None:
         await loyalty.earn_for_order(
             order.project_id, order.customer_id, order.order_id, order.amount
         )
+        from domain import referrals
+
+        await referrals.on_order_recorded(order)
     await Order.get_pymongo_collection().update_one(
         {"_id": order.id, "effects_pending": True}, {"$set": {"effects_pending": False}}
     )
@@ -239,6 +242,9 @@ async def _apply_reversal(order: Order) -> None:
         from domain import loyalty
 
         await loyalty.reverse_for_order(order.project_id, order.customer_id, order.order_id)
+        from domain import referrals
+
+        await referrals.on_order_reversed(order)
     await _release_limits(order)
     await Order.get_pymongo_collection().update_one(
         {"_id": order.id, "reversal_pending": True}, {"$set": {"reversal_pending": False}}

@@ -25,6 +25,7 @@ from schema.loyalty import LoyaltyMutation, LoyaltyQuery
 from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
+from schema.referrals import ReferralMutation, ReferralQuery
 
 Query = merge_types(
     "Query",
@@ -37,6 +38,7 @@ Query = merge_types(
         JobQuery,
         OrderQuery,
         LoyaltyQuery,
+        ReferralQuery,
     ),
 )
 Mutation = merge_types(
@@ -50,6 +52,7 @@ Mutation = merge_types(
         JobMutation,
         LoyaltyMutation,
         OrderMutation,
+        ReferralMutation,
     ),
 )
 

@@ -162,6 +162,55 @@ class LoyaltyConfigType:
         )
 
 
+@strawberry.type(name="ReferrerReward")
+class ReferrerRewardType:
+    discount_campaign_id: strawberry.ID | None = strawberry.field(
+        description="The DISCOUNT campaign whose code the referrer gets."
+    )
+    loyalty_campaign_id: strawberry.ID | None = strawberry.field(
+        description="The LOYALTY program the referrer earns points in."
+    )
+    points: int
+
+
+@strawberry.type(name="ReferralConfig")
+class ReferralConfigType:
+    landing_url: str
+    welcome_campaign_id: strawberry.ID | None = strawberry.field(
+        description="The DISCOUNT campaign whose code a referee gets; null: none."
+    )
+    referrer_reward: ReferrerRewardType
+    min_order: Money | None = strawberry.field(
+        description="The referee's first order at or above this completes the referral."
+    )
+    hold_days: int = strawberry.field(
+        description="Days the referrer's reward is held; a refund meanwhile cancels it."
+    )
+    max_referrals_per_referrer: int | None = strawberry.field(description="Null: no cap.")
+
+    @classmethod
+    def from_domain(cls, value: campaigns.ReferralConfig) -> "ReferralConfigType":
+        reward = value.referrer_reward
+        return cls(
+            landing_url=value.landing_url,
+            welcome_campaign_id=strawberry.ID(value.welcome_campaign_id)
+            if value.welcome_campaign_id
+            else None,
+            referrer_reward=ReferrerRewardType(
+                discount_campaign_id=strawberry.ID(reward.discount_campaign_id)
+                if reward.discount_campaign_id
+                else None,
+                loyalty_campaign_id=strawberry.ID(reward.loyalty_campaign_id)
+                if reward.loyalty_campaign_id
+                else None,
+                points=reward.points,
+            ),
+            min_order=Money.from_domain(value.min_order),
+            hold_days=value.hold_days,
+            max_referrals_per_referrer=value.max_referrals_per_referrer,
+        )
+
+
 @strawberry.type(name="Campaign")
 class CampaignType:
     id: strawberry.ID
@@ -179,6 +228,7 @@ class CampaignType:
     codes: CodeConfigType
     standalone_code: str | None
     loyalty: LoyaltyConfigType | None
+    referral: ReferralConfigType | None
     codes_per_customer: int
     release_limits_on_refund: bool
     codes_count: int
@@ -212,6 +262,7 @@ class CampaignType:
             ),
             standalone_code=doc.standalone_code,
             loyalty=None if doc.loyalty is None else LoyaltyConfigType.from_domain(doc.loyalty),
+            referral=None if doc.referral is None else ReferralConfigType.from_domain(doc.referral),
             codes_per_customer=doc.codes_per_customer,
             release_limits_on_refund=doc.release_limits_on_refund,
             codes_count=doc.codes_count,
@@ -390,6 +441,64 @@ class LoyaltyConfigInputType:
 
 
 @strawberry.input(
+    name="ReferrerRewardInput",
+    description="A code of a DISCOUNT campaign, or points in a LOYALTY program; replaces the "
+    "stored reward.",
+)
+class ReferrerRewardInputType:
+    discount_campaign_id: strawberry.ID | None = None
+    loyalty_campaign_id: strawberry.ID | None = None
+    points: int | None = None
+
+    def to_domain(self) -> campaigns.ReferrerRewardInput:
+        return campaigns.ReferrerRewardInput(
+            discount_campaign_id=None
+            if self.discount_campaign_id is None
+            else str(self.discount_campaign_id),
+            loyalty_campaign_id=None
+            if self.loyalty_campaign_id is None
+            else str(self.loyalty_campaign_id),
+            points=self.points,
+        )
+
+
+@strawberry.input(
+    name="ReferralConfigInput", description="REFERRAL campaigns: left out keeps the value."
+)
+class ReferralConfigInputType:
+    landing_url: str | None = strawberry.field(
+        default=None, description="Required at creation: where referral links lead (http(s))."
+    )
+    welcome_campaign_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The DISCOUNT campaign whose code a referee gets; empty: none."
+    )
+    referrer_reward: ReferrerRewardInputType | None = None
+    min_order: MoneyInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Null removes the minimum."
+    )
+    hold_days: int | None = strawberry.field(
+        default=None, description="Days the referrer's reward is held (0 when left out)."
+    )
+    max_referrals_per_referrer: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Null: no cap."
+    )
+
+    def to_domain(self) -> campaigns.ReferralConfigInput:
+        return campaigns.ReferralConfigInput(
+            landing_url=self.landing_url,
+            welcome_campaign_id=None
+            if self.welcome_campaign_id is None
+            else str(self.welcome_campaign_id),
+            referrer_reward=None
+            if self.referrer_reward is None
+            else self.referrer_reward.to_domain(),
+            min_order=_kept(self.min_order),
+            hold_days=self.hold_days,
+            max_referrals_per_referrer=_kept(self.max_referrals_per_referrer),
+        )
+
+
+@strawberry.input(
     name="CampaignInput",
     description="On update only the fields given change; nested inputs merge field by field.",
 )
@@ -416,6 +525,7 @@ class CampaignInputType:
         description="One code shared by everyone, e.g. SUMMER20; set at creation only.",
     )
     loyalty: LoyaltyConfigInputType | None = None
+    referral: ReferralConfigInputType | None = None
     codes_per_customer: int | None = None
     release_limits_on_refund: bool | None = strawberry.field(
         default=None,
@@ -439,6 +549,7 @@ class CampaignInputType:
             description=self.description,
             terms=self.terms,
             loyalty=None if self.loyalty is None else self.loyalty.to_domain(),
+            referral=None if self.referral is None else self.referral.to_domain(),
             codes_per_customer=self.codes_per_customer,
             release_limits_on_refund=self.release_limits_on_refund,
         )

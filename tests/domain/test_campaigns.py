@@ -19,6 +19,7 @@ from domain.campaigns import (
     DiscountInput,
     DiscountType,
     LimitsInput,
+    ReferralConfigInput,
     RulesInput,
     create_campaign,
     list_campaigns,
@@ -168,7 +169,12 @@ async def test_racing_creations_of_one_standalone_code_leave_one_campaign(tenant
 
 async def test_a_referral_campaign_needs_no_discount(tenant: Tenant) -> None:
     campaign = await create_campaign(
-        tenant.project_id, CampaignInput(name="Friends", kind="REFERRAL")
+        tenant.project_id,
+        CampaignInput(
+            name="Friends",
+            kind="REFERRAL",
+            referral=ReferralConfigInput(landing_url="https://shop.example/"),
+        ),
     )
     assert (campaign.kind, campaign.discount, campaign.timezone) == (
         CampaignKind.REFERRAL,

@@ -538,7 +538,13 @@ async def test_pos_keys_and_customer_tokens_are_forbidden(tenant: Tenant) -> Non
 
 async def test_list_filters_and_pages_with_a_total(tenant: Tenant) -> None:
     made = [(await created(tenant, name=f"Discount {i}"))["id"] for i in range(3)]
-    referral = await created(tenant, name="Referral", kind="REFERRAL", discount=None)
+    referral = await created(
+        tenant,
+        name="Referral",
+        kind="REFERRAL",
+        discount=None,
+        referral={"landingUrl": "https://shop.example/"},
+    )
     await set_status(tenant, "pauseCampaign", made[1])
 
     def ids(connection: dict[str, Any]) -> list[str]:
