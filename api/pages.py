@@ -141,9 +141,16 @@ async def coupon_page(request: Request) -> HTMLResponse:
 async def referral_redirect(request: Request) -> Response:
     """Records the click and sends the visitor on to the program's landing page."""
     code = await referrals.find_public_referral_code(request.path_params["code"])
-    if code is None:
-        return not_found(request)
     settings: Settings = request.app.state.settings
+    if code is None:
+        # An unknown code names no program, so no landing page but the configured one.
+        if settings.referral_fallback_url:
+            return RedirectResponse(
+                settings.referral_fallback_url,
+                status_code=302,
+                headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+            )
+        return not_found(request)
     try:
         target = await referrals.record_click(
             code,

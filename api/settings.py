@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
+    # Where /r/<code> sends a visitor whose code is unknown; empty: the not-found page.
+    referral_fallback_url: str = ""
     demo_project: bool = True
     run_jobs: bool = True
 

@@ -522,6 +522,16 @@ async def _reverse(earn: LedgerEntry, now: datetime) -> None:
     raise DomainError("BUSY", "the card keeps changing; retry", "orderId")
 
 
+async def grant_points(
+    project_id: str, campaign_id: str, customer_id: str, points: int, key: str, reason: str
+) -> None:
+    """Earns exactly `points` (no tier multiplier: the points were promised), once per `key`."""
+    campaign, config = await loyalty_campaign(project_id, campaign_id)
+    await _earn(
+        campaign, config, customer_id, lambda _multiplier: points, key, reason, key, utc_now()
+    )
+
+
 async def record_event(
     project_id: str, customer_id: str, campaign_id: str, name: str, idempotency_key: str
 ) -> LoyaltyCard:

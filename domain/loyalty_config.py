@@ -3,7 +3,7 @@
 Kept apart from domain.loyalty so that domain.campaigns can validate it without a cycle."""
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
@@ -102,18 +102,8 @@ class LoyaltyConfigInput:
     tiers: list[LoyaltyTierInput] | None = None
     tier_window_days: int | None = None
     expiry_days: int | _Unset | None = UNSET_DAYS
-    # Set on the built input rather than passed in: callers splat optional whole-number fields
-    # into the constructor, and these are not numbers.
-    tier_basis: TierBasis | str | None = field(default=None, init=False)
-    currency: str | None = field(default=None, init=False)
-
-    def tiered_by(
-        self, basis: TierBasis | str | None, currency: str | None
-    ) -> "LoyaltyConfigInput":
-        """The input with tiers by `basis` (POINTS or SPENT) counted in `currency`."""
-        self.tier_basis = basis
-        self.currency = currency
-        return self
+    tier_basis: TierBasis | str | None = None
+    currency: str | None = None
 
 
 def _whole(value: object) -> bool:

@@ -211,7 +211,8 @@ def hash_ip(ip: str, secret_key: str) -> str:
 
 
 async def record_click(code: ReferralCode, ip: str, user_agent: str, secret_key: str) -> str:
-    """Records the visit and returns the program's landing URL with `ref=<code>`."""
+    """Records the visit and returns the program's landing URL, with `ref=<code>` while the
+    program runs."""
     campaign = await get_campaign(code.project_id, code.campaign_id)
     await ReferralClick(
         project_id=code.project_id,
@@ -224,14 +225,20 @@ async def record_click(code: ReferralCode, ip: str, user_agent: str, secret_key:
         {"_id": code.id}, {"$inc": {"clicks": 1}}
     )
     landing = campaign.referral.landing_url if campaign.referral else ""
+    if campaign.status != CampaignStatus.ACTIVE or (
+        campaign.ends_at is not None and utc_now() >= campaign.ends_at
+    ):
+        # The program no longer refers anyone: the visitor lands without a code to apply.
+        return landing_with_ref(landing, None)
     return landing_with_ref(landing, code.code)
 
 
-def landing_with_ref(landing_url: str, code: str) -> str:
-    """The landing URL with its own query kept and `ref` set to the code."""
+def landing_with_ref(landing_url: str, code: str | None) -> str:
+    """The landing URL with its own query kept and `ref` set to the code (removed for None)."""
     parts = urlsplit(landing_url)
     kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "ref"]
-    return urlunsplit(parts._replace(query=urlencode([*kept, ("ref", code)])))
+    ref = [] if code is None else [("ref", code)]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *ref])))
 
 
 def _same_person(referee: Customer, referrer: Customer) -> bool:
@@ -470,17 +477,13 @@ async def _give_reward(referral: Referral, campaign: Campaign) -> None:
 
 
 async def _earn_points(referral: Referral, loyalty_campaign_id: str, points: int) -> None:
-    campaign, config = await loyalty.loyalty_campaign(referral.project_id, loyalty_campaign_id)
-    # A tier multiplier does not apply: the program promised the referrer this many points.
-    await loyalty._earn(
-        campaign,
-        config,
+    await loyalty.grant_points(
+        referral.project_id,
+        loyalty_campaign_id,
         referral.referrer_id,
-        lambda _multiplier: points,
+        points,
         f"referral:{referral.key}",
         f"referral of customer {referral.referee_id}",
-        referral.key,
-        utc_now(),
     )
 
 

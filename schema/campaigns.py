@@ -136,6 +136,12 @@ class LoyaltyEventType:
     points: int
 
 
+@strawberry.enum(name="TierBasis")
+class TierBasisEnum(Enum):
+    POINTS = "POINTS"
+    SPENT = "SPENT"
+
+
 @strawberry.type(name="LoyaltyConfig")
 class LoyaltyConfigType:
     points_per_unit: float = strawberry.field(description="Per major currency unit spent.")
@@ -144,6 +150,10 @@ class LoyaltyConfigType:
     events: list[LoyaltyEventType]
     tiers: list[LoyaltyTierType]
     tier_window_days: int
+    tier_basis: TierBasisEnum = strawberry.field(
+        description="POINTS earned or amount SPENT in the window decides the tier."
+    )
+    currency: str = strawberry.field(description="SPENT: the currency counted; else empty.")
     expiry_days: int | None = strawberry.field(description="Null: points never expire.")
 
     @classmethod
@@ -158,6 +168,8 @@ class LoyaltyConfigType:
                 for t in value.tiers
             ],
             tier_window_days=value.tier_window_days,
+            tier_basis=TierBasisEnum(value.tier_basis.value),
+            currency=value.currency,
             expiry_days=value.expiry_days,
         )
 
@@ -421,13 +433,19 @@ class LoyaltyConfigInputType:
     tier_window_days: int | None = strawberry.field(
         default=None, description="The rolling window tiers are computed over (365 days)."
     )
+    tier_basis: TierBasisEnum | None = strawberry.field(
+        default=None, description="POINTS (default) or SPENT; SPENT needs `currency`."
+    )
+    currency: str | None = strawberry.field(
+        default=None, description="SPENT: orders in this currency count towards tiers."
+    )
     expiry_days: int | None = strawberry.field(
         default=strawberry.UNSET, description="Null: points never expire."
     )
 
     def to_domain(self) -> LoyaltyConfigInput:
         events = None if self.events is None else [(e.name, e.points) for e in self.events]
-        return LoyaltyConfigInput(
+        config = LoyaltyConfigInput(
             points_per_unit=self.points_per_unit,
             rounding=None if self.rounding is None else self.rounding.value,
             points_per_order=self.points_per_order,
@@ -436,8 +454,12 @@ class LoyaltyConfigInputType:
             if self.tiers is None
             else [LoyaltyTierInput(t.name, t.threshold, t.multiplier) for t in self.tiers],
             tier_window_days=self.tier_window_days,
-            **({} if self.expiry_days is strawberry.UNSET else {"expiry_days": self.expiry_days}),
+            tier_basis=None if self.tier_basis is None else self.tier_basis.value,
+            currency=self.currency,
         )
+        if self.expiry_days is not strawberry.UNSET:
+            config.expiry_days = self.expiry_days
+        return config
 
 
 @strawberry.input(

@@ -273,13 +273,13 @@ async def test_window_sums_are_recounted_when_an_earning_leaves_the_window(
 
 async def test_tiers_by_spending_need_a_currency(tenant: Tenant) -> None:
     cases = [
-        (LoyaltyConfigInput().tiered_by("SPENT", None), ("REQUIRED", "loyalty.currency")),
+        (LoyaltyConfigInput(tier_basis="SPENT"), ("REQUIRED", "loyalty.currency")),
         (
-            LoyaltyConfigInput().tiered_by("SPENT", "euro"),
+            LoyaltyConfigInput(tier_basis="SPENT", currency="euro"),
             ("INVALID_CURRENCY", "loyalty.currency"),
         ),
         (
-            LoyaltyConfigInput().tiered_by("VISITS", None),
+            LoyaltyConfigInput(tier_basis="VISITS"),
             ("INVALID_TIER_BASIS", "loyalty.tierBasis"),
         ),
     ]
@@ -294,7 +294,7 @@ async def test_tiers_by_spending_need_a_currency(tenant: Tenant) -> None:
         CampaignInput(
             name="Points",
             kind="LOYALTY",
-            loyalty=LoyaltyConfigInput().tiered_by("SPENT", "eur"),
+            loyalty=LoyaltyConfigInput(tier_basis="SPENT", currency="eur"),
         ),
     )
     assert campaign.loyalty is not None

@@ -282,3 +282,60 @@ async def test_me_shows_the_customers_own_coupons_and_cards(tenant: Tenant) -> N
     }
     body = (await tenant.gql.raw(ME)).json()
     assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN"}
+
+
+async def test_tiers_by_amount_spent_over_graphql(tenant: Tenant) -> None:
+    program = {
+        "name": "Spenders",
+        "kind": "LOYALTY",
+        "loyalty": {
+            "tierBasis": "SPENT",
+            "currency": "eur",
+            "tiers": [{"name": "Silver", "threshold": 10_000, "multiplier": 1}],
+        },
+    }
+    created = (await tenant.gql(CREATE_SPENDERS, {"input": program}))["createCampaign"]
+    assert created["errors"] == []
+    assert created["campaign"]["loyalty"] == {"tierBasis": "SPENT", "currency": "EUR"}
+    program_id = created["campaign"]["id"]
+    refused = await tenant.gql(
+        CREATE_SPENDERS, {"input": {**program, "loyalty": {"tierBasis": "SPENT"}}}
+    )
+    assert refused["createCampaign"]["errors"] == [
+        {"code": "REQUIRED", "field": "loyalty.currency"}
+    ]
+    customer = await make_customer(tenant.project_id)
+
+    async def order(order_id: str, amount: int, currency: str = "EUR") -> None:
+        variables = {
+            "input": {
+                "id": order_id,
+                "customerId": customer.key,
+                "amount": {"amount": amount, "currency": currency},
+            }
+        }
+        assert (await tenant.gql(RECORD_ORDER, variables))["recordOrder"]["errors"] == []
+
+    async def tier() -> str:
+        card = await tenant.gql(CARD, {"customerId": customer.key, "campaignId": program_id})
+        return str(card["loyaltyCard"]["tier"])
+
+    await order("o-1", 6_000)
+    await order("o-2", 9_000, "USD")
+    assert await tier() == ""
+    await order("o-3", 4_000)
+    assert await tier() == "Silver"
+    cancel = 'mutation { updateOrderStatus(id: "o-3", status: REFUNDED) { errors { code } } }'
+    assert (await tenant.gql(cancel))["updateOrderStatus"]["errors"] == []
+    assert await tier() == ""
+
+
+CREATE_SPENDERS = """
+mutation ($input: CampaignInput!) {
+  createCampaign(input: $input) {
+    campaign { id loyalty { tierBasis currency } }
+    errors { code field }
+  }
+}"""
+RECORD_ORDER = """
+mutation ($input: RecordOrderInput!) { recordOrder(input: $input) { errors { code field } } }"""

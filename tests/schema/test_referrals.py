@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from starlette.applications import Starlette
 
 from api.settings import Settings
 from domain.customers import issue_customer_token
@@ -126,6 +127,32 @@ async def test_the_link_records_the_click_and_redirects_with_ref(
     stored = await ReferralClick.get_pymongo_collection().find_one({})
     assert "127.0.0.1" not in repr(stored)
     assert (await link_of(tenant, referrer.key, program))["clicks"] == 1
+
+
+async def test_a_paused_program_lands_the_visitor_without_a_code(
+    tenant: Tenant, http: httpx.AsyncClient
+) -> None:
+    program = await create_program(tenant)
+    link = await link_of(tenant, (await make_customer(tenant.project_id)).key, program)
+    pause = "mutation ($id: ID!) { pauseCampaign(id: $id) { errors { code } } }"
+    assert (await tenant.gql(pause, {"id": program}))["pauseCampaign"]["errors"] == []
+
+    response = await http.get(f"/r/{link['code']}")
+
+    assert response.status_code == 302
+    assert parse_qsl(urlsplit(response.headers["location"]).query) == [("lang", "fr")]
+
+
+async def test_unknown_links_go_to_the_fallback_page_when_one_is_set(
+    app: Starlette, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    fallback = "https://shop.example/welcome"
+    app.state.settings = settings.model_copy(update={"referral_fallback_url": fallback})
+
+    response = await http.get("/r/NOSUCHCODE")
+
+    assert (response.status_code, response.headers["location"]) == (302, fallback)
+    assert await ReferralClick.find({}).count() == 0
 
 
 async def test_unknown_links_answer_the_not_found_page(http: httpx.AsyncClient) -> None:
