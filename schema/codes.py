@@ -95,13 +95,10 @@ class CodeType:
         description="Who the code was published to; a customer sees only themselves.",
     )
     async def customer(self, info: Info) -> CustomerType | None:
-        if not self.doc.customer_id:
-            return None
         caller = info.context.caller
         if caller.kind == CallerKind.CUSTOMER and caller.customer_id != self.doc.customer_id:
             return None
-        customer = await info.context.loaders.customer.load(self.doc.customer_id)
-        return None if customer is None else CustomerType.from_doc(customer)
+        return await CustomerType.load(info, self.doc.customer_id)
 
     @strawberry.field(
         permission_classes=[IsStaff], description="The code's redemptions, oldest first."

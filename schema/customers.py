@@ -91,6 +91,14 @@ class CustomerType:
             erased_at=doc.erased_at,
         )
 
+    @classmethod
+    async def load(cls, info: Info, customer_id: str) -> "CustomerType | None":
+        """The customer through the request's DataLoader; None for "" or an unknown id."""
+        if not customer_id:
+            return None
+        found = await info.context.loaders.customer.load(customer_id)
+        return None if found is None else cls.from_doc(found)
+
 
 @strawberry.input
 class ConsentsInput:

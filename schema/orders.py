@@ -58,10 +58,7 @@ class RecordedOrderType:
 
     @strawberry.field
     async def customer(self, info: Info) -> CustomerType | None:
-        if not self.customer_id:
-            return None
-        customer = await info.context.loaders.customer.load(self.customer_id)
-        return None if customer is None else CustomerType.from_doc(customer)
+        return await CustomerType.load(info, self.customer_id)
 
 
 @strawberry.input

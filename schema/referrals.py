@@ -60,13 +60,11 @@ class ReferralType:
 
     @strawberry.field
     async def referrer(self, info: Info) -> CustomerType | None:
-        found = await info.context.loaders.customer.load(self.doc.referrer_id)
-        return None if found is None else CustomerType.from_doc(found)
+        return await CustomerType.load(info, self.doc.referrer_id)
 
     @strawberry.field
     async def referee(self, info: Info) -> CustomerType | None:
-        found = await info.context.loaders.customer.load(self.doc.referee_id)
-        return None if found is None else CustomerType.from_doc(found)
+        return await CustomerType.load(info, self.doc.referee_id)
 
 
 @strawberry.type(name="ReferralStats")
