@@ -32,6 +32,29 @@ class Settings(BaseSettings):
     referral_fallback_url: str = ""
     demo_project: bool = True
     run_jobs: bool = True
+    # The outbox worker inside `engage serve`; `engage worker` runs it on its own.
+    run_worker: bool = True
+    worker_concurrency: int = 8
+    # Where sandbox projects, and channels with no provider configured, deliver: .eml files
+    # and an SMS log under <data_dir>/outbox.
+    outbox_dir: Path | None = None
+
+    # Email over SMTP; without a host, email goes to the outbox sink.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 30.0
+    email_from: str = "Engage <no-reply@localhost>"
+
+    # SMS through Twilio; without an account, SMS goes to the outbox sink.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    # Points the Twilio SDK at another host speaking Twilio's API (a regional proxy, a test server).
+    twilio_api_url: str = ""
+    sms_max_segments: int = 3
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> "Settings":
@@ -48,3 +71,15 @@ class Settings(BaseSettings):
     @property
     def public_base_url(self) -> str:
         return self.base_url.rstrip("/")
+
+    @property
+    def sink_dir(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)

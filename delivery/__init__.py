@@ -1,0 +1,1 @@
+"""Delivery: rendering templates, the channels (email, SMS, wallet), and the outbox worker."""

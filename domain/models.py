@@ -8,6 +8,7 @@ from domain.codes import Code, CodeAssignment
 from domain.customers import Customer, CustomerToken
 from domain.jobs import Job
 from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
+from domain.messages import Message
 from domain.orders import Order
 from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
@@ -36,4 +37,5 @@ def document_models() -> list[type[Document]]:
         ReferralCode,
         ReferralClick,
         Referral,
+        Message,
     ]

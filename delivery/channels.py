@@ -1,0 +1,34 @@
+"""What every channel sender takes and raises: an envelope in, a provider id out."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One rendered message, ready for a provider."""
+
+    message_id: str
+    project_id: str
+    to: str
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    # Email: the From header; SMS: the sender number (empty: the service default).
+    sender: str = ""
+    # Email: the one-click opt-out link, sent as List-Unsubscribe.
+    unsubscribe_url: str = ""
+    # SMS: where the provider reports delivery.
+    status_callback: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SendError(Exception):
+    """The provider did not take the message."""
+
+
+class TransientSendError(SendError):
+    """Worth trying again later: SMTP 4xx, HTTP 429 and 5xx, timeouts, lost connections."""
+
+
+class PermanentSendError(SendError):
+    """Trying again cannot help: a rejected address, a 4xx other than 429, bad credentials."""

@@ -1,0 +1,351 @@
+"""The outbox: every message and wallet push is persisted first, then leased, sent and marked."""
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document
+from pydantic import Field
+from pymongo import IndexModel, ReturnDocument
+
+from domain.common import object_id, utc_now
+from domain.errors import DomainError, NotFound
+from domain.pagination import Page, paginate
+
+# A worker that stops answering loses its messages to another worker after this long.
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+# Backoff after the n-th transient failure: BASE * 2**(n-1), capped, with full jitter.
+BACKOFF_BASE = timedelta(seconds=5)
+BACKOFF_CAP = timedelta(hours=1)
+MAX_IDEMPOTENCY_KEY = 200
+# Stands for "no lease": the embedded server cannot match null reliably.
+NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class MessageChannel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    # Wallet updates share the outbox: the same leases, retries and sandbox rules.
+    APPLE_PUSH = "APPLE_PUSH"
+    GOOGLE_UPDATE = "GOOGLE_UPDATE"
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "QUEUED"
+    # Leased by a worker that is sending it now.
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    UNDELIVERED = "UNDELIVERED"
+    FAILED = "FAILED"
+    # The customer had not consented (or had opted out): recorded, never sent.
+    SUPPRESSED = "SUPPRESSED"
+
+
+# Statuses a worker may still act on; the others are final (DELIVERED/UNDELIVERED follow SENT).
+OPEN_STATUSES = (MessageStatus.QUEUED, MessageStatus.SENDING)
+
+
+class Message(Document):
+    project_id: str
+    channel: MessageChannel
+    status: MessageStatus = MessageStatus.QUEUED
+    # "" when there is none (wallet pushes): the embedded server cannot match null reliably.
+    customer_id: str = ""
+    # The address it goes to: an email address, an E.164 number, a push token, an object id.
+    to: str = ""
+    template_id: str = ""
+    # The normalized code it carries, its campaign, and the distribution job that queued it.
+    code: str = ""
+    campaign_id: str = ""
+    job_id: str = ""
+    subject: str = ""
+    body_text: str = ""
+    body_html: str = ""
+    # False while the body is still to be rendered by the worker (queued by domain code).
+    rendered: bool = True
+    # Channel-specific data, e.g. the pass a push is about.
+    payload: dict[str, Any] = Field(default_factory=dict)
+    # Absent (None) keys are outside the partial unique index.
+    idempotency_key: str | None = None
+    # True while the message may still be sent: leases filter on it with equality.
+    open: bool = True
+    # When a worker may next take it: the retry time, the end of quiet hours or of a lease.
+    due_at: datetime = Field(default_factory=utc_now)
+    lease_owner: str = ""
+    attempts: int = 0
+    max_attempts: int = MAX_ATTEMPTS
+    # The provider's id: Twilio's MessageSid, the SMTP Message-ID.
+    provider_id: str = ""
+    error: str = ""
+    # Delivered to the sink (sandbox or no provider configured), not to a provider.
+    sink: bool = False
+    # Set when a redemption was made with the code this message carried.
+    redemption_id: str = ""
+    redeemed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    class Settings:
+        name = "messages"
+        indexes = [
+            IndexModel([("open", 1), ("due_at", 1)]),
+            IndexModel([("project_id", 1), ("customer_id", 1), ("created_at", -1)]),
+            IndexModel([("project_id", 1), ("campaign_id", 1), ("status", 1)]),
+            IndexModel([("project_id", 1), ("code", 1)]),
+            IndexModel([("project_id", 1), ("job_id", 1)]),
+            IndexModel([("provider_id", 1)]),
+            IndexModel([("to", 1), ("channel", 1)]),
+            IndexModel(
+                [("project_id", 1), ("idempotency_key", 1)],
+                unique=True,
+                partialFilterExpression={"idempotency_key": {"$type": "string"}},
+                name="project_idempotency_key_unique",
+            ),
+        ]
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+def _messages() -> Any:
+    return Message.get_pymongo_collection()
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
+    """Full jitter: a random wait up to the exponential bound, so retries do not bunch up."""
+    bound = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempt - 1))
+    return bound * (rng or random).random()
+
+
+async def lease_message(owner: str, lease: timedelta = LEASE) -> Message | None:
+    """Takes the message due first: queued and due, or leased by a worker whose lease ran out."""
+    now = utc_now()
+    raw = await _messages().find_one_and_update(
+        {"open": True, "due_at": {"$lte": now}},
+        {
+            "$set": {
+                "status": MessageStatus.SENDING.value,
+                "lease_owner": owner,
+                "due_at": now + lease,
+                "updated_at": now,
+            },
+            "$inc": {"attempts": 1},
+        },
+        sort=[("due_at", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
+    return None if raw is None else Message.model_validate(raw)
+
+
+async def _settle(message: Message, owner: str, fields: dict[str, Any]) -> bool:
+    """Writes `fields` only while `owner` still holds the lease; False when it was lost."""
+    result = await _messages().update_one(
+        {"_id": message.id, "lease_owner": owner, "status": MessageStatus.SENDING.value},
+        {"$set": {**fields, "updated_at": utc_now()}},
+    )
+    return bool(result.modified_count)
+
+
+async def mark_sent(
+    message: Message, owner: str, provider_id: str = "", sink: bool = False
+) -> bool:
+    now = utc_now()
+    return await _settle(
+        message,
+        owner,
+        {
+            "status": MessageStatus.SENT.value,
+            "open": False,
+            "lease_owner": "",
+            "due_at": NO_LEASE,
+            "provider_id": provider_id,
+            "sink": sink,
+            "sent_at": now,
+            "error": "",
+        },
+    )
+
+
+async def mark_failed(message: Message, owner: str, error: str) -> bool:
+    """A permanent failure, or the last attempt's: never tried again."""
+    return await _settle(
+        message,
+        owner,
+        {
+            "status": MessageStatus.FAILED.value,
+            "open": False,
+            "lease_owner": "",
+            "due_at": NO_LEASE,
+            "error": error[:1000],
+        },
+    )
+
+
+async def mark_suppressed(message: Message, owner: str, reason: str) -> bool:
+    return await _settle(
+        message,
+        owner,
+        {
+            "status": MessageStatus.SUPPRESSED.value,
+            "open": False,
+            "lease_owner": "",
+            "due_at": NO_LEASE,
+            "error": reason[:1000],
+        },
+    )
+
+
+async def retry_later(message: Message, owner: str, error: str, at: datetime) -> bool:
+    """A transient failure: back in the queue until `at`, or FAILED after the last attempt."""
+    if message.attempts >= message.max_attempts:
+        return await mark_failed(
+            message, owner, f"gave up after {message.attempts} attempts: {error}"
+        )
+    return await _settle(
+        message,
+        owner,
+        {
+            "status": MessageStatus.QUEUED.value,
+            "lease_owner": "",
+            "due_at": at,
+            "error": error[:1000],
+        },
+    )
+
+
+async def defer(message: Message, owner: str, until: datetime) -> bool:
+    """Waits (quiet hours) without using up an attempt."""
+    return await _settle(
+        message,
+        owner,
+        {
+            "status": MessageStatus.QUEUED.value,
+            "lease_owner": "",
+            "due_at": until,
+            "attempts": max(0, message.attempts - 1),
+        },
+    )
+
+
+async def save_rendering(
+    message: Message, owner: str, subject: str, body_text: str, body_html: str
+) -> bool:
+    """Stores what the worker rendered for a message queued without a body."""
+    saved = await _messages().update_one(
+        {"_id": message.id, "lease_owner": owner, "status": MessageStatus.SENDING.value},
+        {
+            "$set": {
+                "subject": subject,
+                "body_text": body_text,
+                "body_html": body_html,
+                "rendered": True,
+                "updated_at": utc_now(),
+            }
+        },
+    )
+    if saved.modified_count:
+        message.subject, message.body_text, message.body_html = subject, body_text, body_html
+        message.rendered = True
+    return bool(saved.modified_count)
+
+
+class ProviderStatus(StrEnum):
+    DELIVERED = "DELIVERED"
+    UNDELIVERED = "UNDELIVERED"
+
+
+async def record_provider_status(provider_id: str, status: ProviderStatus, error: str = "") -> bool:
+    """A delivery report (Twilio's status callback): moves a SENT message on, once."""
+    if not provider_id:
+        return False
+    fields: dict[str, Any] = {"status": status.value, "updated_at": utc_now()}
+    if status == ProviderStatus.DELIVERED:
+        fields["delivered_at"] = utc_now()
+    elif error:
+        fields["error"] = error[:1000]
+    result = await _messages().update_one(
+        {"provider_id": provider_id, "status": MessageStatus.SENT.value}, {"$set": fields}
+    )
+    return bool(result.modified_count)
+
+
+async def attribute_redemption(
+    project_id: str, code: str, redemption_id: str, at: datetime
+) -> None:
+    """Links a redemption to the latest sent message that carried its code (channel attribution)."""
+    carried = (
+        await _messages()
+        .find(
+            {
+                "project_id": project_id,
+                "code": code,
+                "status": {"$in": [MessageStatus.SENT.value, MessageStatus.DELIVERED.value]},
+                "redemption_id": "",
+            },
+            {"_id": 1, "sent_at": 1},
+        )
+        .to_list(None)
+    )
+    # A message sent after the redemption did not bring it about.
+    carried = [row for row in carried if row.get("sent_at") and row["sent_at"] <= at]
+    if not carried:
+        return
+    latest = max(carried, key=lambda row: row["sent_at"])
+    await _messages().update_one(
+        {"_id": latest["_id"], "redemption_id": ""},
+        {"$set": {"redemption_id": redemption_id, "redeemed_at": at}},
+    )
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    customer_id: str | None = None
+    status: MessageStatus | None = None
+    campaign_id: str | None = None
+    channel: MessageChannel | None = None
+
+
+async def get_message(project_id: str, message_id: str) -> Message:
+    message = await Message.find_one(
+        {"_id": object_id(message_id, "message"), "project_id": project_id}
+    )
+    if message is None:
+        raise NotFound("message")
+    return message
+
+
+async def list_messages(
+    project_id: str, where: MessageFilter, first: int, after: str | None
+) -> Page[Message]:
+    query: dict[str, Any] = {"project_id": project_id}
+    if where.customer_id is not None:
+        query["customer_id"] = where.customer_id
+    if where.status is not None:
+        query["status"] = where.status.value
+    if where.campaign_id is not None:
+        query["campaign_id"] = where.campaign_id
+    if where.channel is not None:
+        query["channel"] = where.channel.value
+    else:
+        query["channel"] = {"$in": [MessageChannel.EMAIL.value, MessageChannel.SMS.value]}
+    return await paginate(Message, query, first, after)
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise DomainError(
+            "INVALID_IDEMPOTENCY_KEY",
+            f"an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            "idempotencyKey",
+        )
+    return key
