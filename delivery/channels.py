@@ -1,6 +1,13 @@
 """What every channel sender takes and raises: an envelope in, a provider id out."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+    from domain.messages import Message, MessageChannel
+    from domain.projects import Project
 
 
 @dataclass(frozen=True)
@@ -32,3 +39,20 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Trying again cannot help: a rejected address, a 4xx other than 429, bad credentials."""
+
+
+@dataclass(frozen=True)
+class ChannelSender:
+    """How one outbox channel goes out: `send` to its provider, or `sink` (sandbox projects, or
+    no provider configured) to a local record. Both return the provider's id for the message."""
+
+    configured: "Callable[[Settings], bool]"
+    send: "Callable[[Settings, Message, Project], Awaitable[str]]"
+    sink: "Callable[[Settings, Message, Project], Awaitable[str]]"
+
+
+SENDERS: "dict[MessageChannel, ChannelSender]" = {}
+
+
+def register_sender(channel: "MessageChannel", sender: ChannelSender) -> None:
+    SENDERS[channel] = sender

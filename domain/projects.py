@@ -34,10 +34,25 @@ class Brand(BaseModel):
     shop_url: str = ""
 
 
+class Messaging(BaseModel):
+    """How a project's messages go out: senders, and the hours SMS must not arrive."""
+
+    # Empty: the service's ENGAGE_EMAIL_FROM / ENGAGE_TWILIO_FROM.
+    email_from: str = ""
+    sms_from: str = ""
+    # Customers without a `timezone` attribute are taken to live here.
+    timezone: str = "UTC"
+    quiet_hours: bool = True
+    # Local times, "HH:MM"; the quiet period may span midnight.
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+
+
 class Project(Document):
     name: str
     sandbox: bool = False
     brand: Brand = Field(default_factory=Brand)
+    messaging: Messaging = Field(default_factory=Messaging)
     created_at: datetime = Field(default_factory=utc_now)
 
     class Settings:

@@ -1,0 +1,267 @@
+"""The outbox worker: leases due messages, checks consent and quiet hours, sends, settles once."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from api.settings import Settings
+from delivery import email, sink, sms
+from delivery.channels import (
+    SENDERS,
+    ChannelSender,
+    Envelope,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+    register_sender,
+)
+from domain import consent, messages
+from domain.common import object_id, utc_now
+from domain.customers import Customer
+from domain.messages import Message, MessageChannel
+from domain.projects import Project
+from domain.quiet_hours import parse_clock, quiet_until, zone_or
+
+log = logging.getLogger("engage.worker")
+
+IDLE_SECONDS = 0.5
+ERROR_SECONDS = 5.0
+# Projects change rarely; a worker re-reads one at most this often.
+PROJECT_CACHE_SECONDS = 30.0
+STOP_SECONDS = 10.0
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Outcome:
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    DEFERRED = "deferred"
+    LOST = "lost"
+
+
+class OutboxWorker:
+    """Sends outbox messages; any number of workers, in any number of processes, may share one
+    database: a message is leased by one of them at a time and settled only by its lease holder."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        owner: str | None = None,
+        lease: timedelta = messages.LEASE,
+        concurrency: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.owner = owner or _worker_name()
+        self.lease = lease
+        self.concurrency = max(1, concurrency or settings.worker_concurrency)
+        self._projects: dict[str, tuple[float, Project | None]] = {}
+
+    async def _project(self, project_id: str) -> Project | None:
+        cached = self._projects.get(project_id)
+        if cached is not None and time.monotonic() - cached[0] < PROJECT_CACHE_SECONDS:
+            return cached[1]
+        project = None
+        with contextlib.suppress(Exception):
+            project = await Project.get(object_id(project_id, "project"))
+        self._projects[project_id] = (time.monotonic(), project)
+        return project
+
+    async def run_one(self) -> str | None:
+        """Leases and handles one due message; None when nothing is due."""
+        message = await messages.lease_message(self.owner, self.lease)
+        if message is None:
+            return None
+        return await self.handle(message)
+
+    async def run_until_idle(self) -> int:
+        """Handles due messages with `concurrency` tasks until none is due; returns how many."""
+        handled = 0
+
+        async def drain() -> None:
+            nonlocal handled
+            while await self.run_one() is not None:
+                handled += 1
+
+        await asyncio.gather(*(drain() for _ in range(self.concurrency)))
+        return handled
+
+    async def run_forever(self, idle_seconds: float = IDLE_SECONDS) -> None:
+        async def loop() -> None:
+            while True:
+                try:
+                    outcome = await self.run_one()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox worker %s: polling failed", self.owner)
+                    await asyncio.sleep(ERROR_SECONDS)
+                    continue
+                if outcome is None:
+                    await asyncio.sleep(idle_seconds)
+
+        await asyncio.gather(*(loop() for _ in range(self.concurrency)))
+
+    async def handle(self, message: Message) -> str:
+        project = await self._project(message.project_id)
+        if project is None:
+            await messages.mark_failed(message, self.owner, "the project no longer exists")
+            return Outcome.FAILED
+        sender = SENDERS.get(message.channel)
+        if sender is None:
+            await messages.mark_failed(message, self.owner, f"no sender for {message.channel}")
+            return Outcome.FAILED
+        if message.channel in (MessageChannel.EMAIL, MessageChannel.SMS):
+            early = await self._before_customer_send(message, project)
+            if early is not None:
+                return early
+        try:
+            if project.sandbox or not sender.configured(self.settings):
+                provider_id = await sender.sink(self.settings, message, project)
+                settled = await messages.mark_sent(message, self.owner, provider_id, sink=True)
+            else:
+                provider_id = await sender.send(self.settings, message, project)
+                settled = await messages.mark_sent(message, self.owner, provider_id)
+        except PermanentSendError as error:
+            await messages.mark_failed(message, self.owner, str(error) or type(error).__name__)
+            return Outcome.FAILED
+        except (TransientSendError, SendError) as error:
+            return await self._retry(message, str(error) or type(error).__name__)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # A bug or an unexpected provider answer: retried like a transient failure, and
+            # logged, so a message is never dropped silently.
+            log.exception("outbox worker %s: message %s failed", self.owner, message.key)
+            return await self._retry(message, f"{type(error).__name__}: {error}")
+        if not settled:
+            log.warning("message %s was settled by another worker", message.key)
+            return Outcome.LOST
+        return Outcome.SENT
+
+    async def _retry(self, message: Message, error: str) -> str:
+        at = utc_now() + messages.backoff(message.attempts)
+        await messages.retry_later(message, self.owner, error, at)
+        return Outcome.RETRY if message.attempts < message.max_attempts else Outcome.FAILED
+
+    async def _before_customer_send(self, message: Message, project: Project) -> str | None:
+        """Consent and quiet hours, checked again now that the message is about to leave."""
+        customer = await Customer.find_one(
+            {"_id": object_id(message.customer_id, "customer"), "project_id": project.key}
+        )
+        if customer is None or customer.erased:
+            await messages.mark_suppressed(message, self.owner, "the customer was erased")
+            return Outcome.SUPPRESSED
+        refusal = await consent_refusal(customer, message.channel, message.to)
+        if refusal:
+            await messages.mark_suppressed(message, self.owner, refusal)
+            return Outcome.SUPPRESSED
+        if message.channel == MessageChannel.SMS:
+            wake = sms_quiet_until(project, customer)
+            if wake is not None:
+                await messages.defer(message, self.owner, wake)
+                return Outcome.DEFERRED
+        return None
+
+
+async def consent_refusal(customer: Customer, channel: MessageChannel, address: str) -> str:
+    """Why the customer may not be sent this, or "" when they may."""
+    granted = customer.consents.email if channel == MessageChannel.EMAIL else customer.consents.sms
+    if not granted:
+        return f"the customer has not consented to {channel.value.lower()}"
+    if await consent.is_suppressed(customer.project_id, channel, address):
+        return f"{address} has opted out"
+    return ""
+
+
+def sms_quiet_until(project: Project, customer: Customer) -> datetime | None:
+    rules = project.messaging
+    if not rules.quiet_hours:
+        return None
+    zone = zone_or(customer.attributes.get("timezone"), rules.timezone)
+    start = parse_clock(rules.quiet_start, "quietStart")
+    end = parse_clock(rules.quiet_end, "quietEnd")
+    return quiet_until(utc_now(), zone, start, end)
+
+
+def envelope_of(settings: Settings, message: Message, project: Project) -> Envelope:
+    if message.channel == MessageChannel.EMAIL:
+        sender = project.messaging.email_from or settings.email_from
+        unsubscribe = message.payload.get("unsubscribe_url", "")
+        callback = ""
+    else:
+        sender = project.messaging.sms_from or settings.twilio_from
+        unsubscribe = ""
+        callback = f"{settings.public_base_url}/hooks/twilio/status"
+    return Envelope(
+        message_id=message.key,
+        project_id=message.project_id,
+        to=message.to,
+        subject=message.subject,
+        text=message.body_text,
+        html=message.body_html,
+        sender=sender,
+        unsubscribe_url=str(unsubscribe),
+        status_callback=callback,
+    )
+
+
+async def _send_email(settings: Settings, message: Message, project: Project) -> str:
+    return await email.send_email(settings, envelope_of(settings, message, project))
+
+
+async def _sink_email(settings: Settings, message: Message, project: Project) -> str:
+    return sink.write_email(settings.sink_dir, envelope_of(settings, message, project))
+
+
+async def _send_sms(settings: Settings, message: Message, project: Project) -> str:
+    return await sms.send_sms(settings, envelope_of(settings, message, project))
+
+
+async def _sink_sms(settings: Settings, message: Message, project: Project) -> str:
+    return sink.write_sms(settings.sink_dir, envelope_of(settings, message, project))
+
+
+register_sender(
+    MessageChannel.EMAIL,
+    ChannelSender(
+        configured=lambda settings: settings.email_configured, send=_send_email, sink=_sink_email
+    ),
+)
+register_sender(
+    MessageChannel.SMS,
+    ChannelSender(
+        configured=lambda settings: settings.sms_configured, send=_send_sms, sink=_sink_sms
+    ),
+)
+
+
+class BackgroundWorker:
+    """The worker as a task inside `engage serve`; `stop` cancels it and waits."""
+
+    def __init__(self, worker: OutboxWorker) -> None:
+        self.worker = worker
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.worker.run_forever(), name="engage-outbox")
+            log.info("outbox worker %s started", self.worker.owner)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        # Messages it held stay leased until the lease ends, then another worker sends them.
+        await asyncio.wait({task}, timeout=STOP_SECONDS)
+        log.info("outbox worker %s stopped", self.worker.owner)
