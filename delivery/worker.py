@@ -20,7 +20,8 @@ from delivery.channels import (
     TransientSendError,
     register_sender,
 )
-from domain import consent, messages
+from delivery.outbox import consent_refusal
+from domain import messages
 from domain.common import object_id, utc_now
 from domain.customers import Customer
 from domain.messages import Message, MessageChannel
@@ -171,16 +172,6 @@ class OutboxWorker:
                 await messages.defer(message, self.owner, wake)
                 return Outcome.DEFERRED
         return None
-
-
-async def consent_refusal(customer: Customer, channel: MessageChannel, address: str) -> str:
-    """Why the customer may not be sent this, or "" when they may."""
-    granted = customer.consents.email if channel == MessageChannel.EMAIL else customer.consents.sms
-    if not granted:
-        return f"the customer has not consented to {channel.value.lower()}"
-    if await consent.is_suppressed(customer.project_id, channel, address):
-        return f"{address} has opted out"
-    return ""
 
 
 def sms_quiet_until(project: Project, customer: Customer) -> datetime | None:

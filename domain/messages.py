@@ -65,8 +65,6 @@ class Message(Document):
     subject: str = ""
     body_text: str = ""
     body_html: str = ""
-    # False while the body is still to be rendered by the worker (queued by domain code).
-    rendered: bool = True
     # Channel-specific data, e.g. the pass a push is about.
     payload: dict[str, Any] = Field(default_factory=dict)
     # Absent (None) keys are outside the partial unique index.
@@ -83,9 +81,6 @@ class Message(Document):
     error: str = ""
     # Delivered to the sink (sandbox or no provider configured), not to a provider.
     sink: bool = False
-    # Set when a redemption was made with the code this message carried.
-    redemption_id: str = ""
-    redeemed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     sent_at: datetime | None = None
@@ -234,28 +229,6 @@ async def defer(message: Message, owner: str, until: datetime) -> bool:
     )
 
 
-async def save_rendering(
-    message: Message, owner: str, subject: str, body_text: str, body_html: str
-) -> bool:
-    """Stores what the worker rendered for a message queued without a body."""
-    saved = await _messages().update_one(
-        {"_id": message.id, "lease_owner": owner, "status": MessageStatus.SENDING.value},
-        {
-            "$set": {
-                "subject": subject,
-                "body_text": body_text,
-                "body_html": body_html,
-                "rendered": True,
-                "updated_at": utc_now(),
-            }
-        },
-    )
-    if saved.modified_count:
-        message.subject, message.body_text, message.body_html = subject, body_text, body_html
-        message.rendered = True
-    return bool(saved.modified_count)
-
-
 class ProviderStatus(StrEnum):
     DELIVERED = "DELIVERED"
     UNDELIVERED = "UNDELIVERED"
@@ -276,32 +249,19 @@ async def record_provider_status(provider_id: str, status: ProviderStatus, error
     return bool(result.modified_count)
 
 
-async def attribute_redemption(
-    project_id: str, code: str, redemption_id: str, at: datetime
-) -> None:
-    """Links a redemption to the latest sent message that carried its code (channel attribution)."""
-    carried = (
-        await _messages()
-        .find(
-            {
-                "project_id": project_id,
-                "code": code,
-                "status": {"$in": [MessageStatus.SENT.value, MessageStatus.DELIVERED.value]},
-                "redemption_id": "",
-            },
-            {"_id": 1, "sent_at": 1},
-        )
-        .to_list(None)
-    )
+async def carrier_of(project_id: str, code: str, at: datetime) -> Message | None:
+    """The latest customer message that carried the code and left before `at`: the channel a
+    redemption made with the code is attributed to."""
+    sent = await Message.find(
+        {
+            "project_id": project_id,
+            "code": code,
+            "status": {"$in": [MessageStatus.SENT.value, MessageStatus.DELIVERED.value]},
+        }
+    ).to_list()
     # A message sent after the redemption did not bring it about.
-    carried = [row for row in carried if row.get("sent_at") and row["sent_at"] <= at]
-    if not carried:
-        return
-    latest = max(carried, key=lambda row: row["sent_at"])
-    await _messages().update_one(
-        {"_id": latest["_id"], "redemption_id": ""},
-        {"$set": {"redemption_id": redemption_id, "redeemed_at": at}},
-    )
+    earlier = [m for m in sent if m.sent_at is not None and m.sent_at <= at]
+    return max(earlier, key=lambda m: m.sent_at or at) if earlier else None
 
 
 @dataclass(frozen=True)

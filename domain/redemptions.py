@@ -27,6 +27,7 @@ from domain.discounts import (
     order_currency_problems,
 )
 from domain.errors import DomainError, NotFound, Problem
+from domain.messages import carrier_of
 from domain.pagination import Page, paginate
 
 # A claim still PENDING after this long belongs to a process that died mid-way.
@@ -135,6 +136,9 @@ class Redemption(Document):
     completed_at: datetime | None = None
     rolled_back_at: datetime | None = None
     rollback_reason: str = ""
+    # The message that carried the code to the customer, if one did (channel attribution).
+    message_id: str = ""
+    message_channel: str = ""
 
     class Settings:
         name = "redemptions"
@@ -151,6 +155,7 @@ class Redemption(Document):
             IndexModel([("project_id", 1), ("code", 1)]),
             # Orders find the redemptions made for them when they are cancelled or refunded.
             IndexModel([("project_id", 1), ("order.id", 1)]),
+            IndexModel([("project_id", 1), ("message_id", 1)]),
         ]
 
     @property
@@ -638,9 +643,20 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
             await collection.delete_one({"_id": claim.id, "status": RedemptionStatus.PENDING.value})
         raise
     completed_at = utc_now()
+    # Attributed in the same write that completes the redemption, so a crash cannot split them.
+    carrier = await carrier_of(claim.project_id, claim.code, completed_at)
+    attribution = (
+        {"message_id": carrier.key, "message_channel": carrier.channel.value} if carrier else {}
+    )
     result = await collection.update_one(
         {"_id": claim.id, "status": RedemptionStatus.PENDING.value},
-        {"$set": {"status": RedemptionStatus.SUCCEEDED.value, "completed_at": completed_at}},
+        {
+            "$set": {
+                "status": RedemptionStatus.SUCCEEDED.value,
+                "completed_at": completed_at,
+                **attribution,
+            }
+        },
     )
     if result.matched_count == 0:
         # Reconciliation took the claim for a dead process's and removed it.
@@ -650,6 +666,8 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
         )
     claim.status = RedemptionStatus.SUCCEEDED
     claim.completed_at = completed_at
+    if carrier is not None:
+        claim.message_id, claim.message_channel = carrier.key, carrier.channel.value
     return claim
 
 

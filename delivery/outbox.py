@@ -1,0 +1,155 @@
+"""Queueing messages: checked, rendered and written to the outbox; the worker sends them."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from delivery.rendering import render_message
+from domain import consent, links
+from domain.campaigns import Campaign, get_campaign
+from domain.codes import Code, CodeKind, find_code
+from domain.customers import Customer, get_customer
+from domain.errors import DomainError, NotFound
+from domain.messages import (
+    Message,
+    MessageChannel,
+    MessageStatus,
+    check_idempotency_key,
+)
+from domain.projects import Project, get_project
+
+CUSTOMER_CHANNELS = (MessageChannel.EMAIL, MessageChannel.SMS)
+DEFAULT_TEMPLATE = "builtin:coupon"
+
+
+@dataclass(frozen=True)
+class Links:
+    """What the service needs to build links in a message."""
+
+    base_url: str
+    secret_key: str
+
+
+def address_of(customer: Customer, channel: MessageChannel) -> str:
+    return (customer.email if channel == MessageChannel.EMAIL else customer.phone) or ""
+
+
+async def consent_refusal(customer: Customer, channel: MessageChannel, address: str) -> str:
+    """Why the customer may not be sent this, or "" when they may."""
+    granted = customer.consents.email if channel == MessageChannel.EMAIL else customer.consents.sms
+    if not granted:
+        return f"the customer has not consented to {channel.value.lower()}"
+    if await consent.is_suppressed(customer.project_id, channel, address):
+        return f"{address} has opted out"
+    return ""
+
+
+async def _customer(project_id: str, customer_id: str) -> Customer:
+    try:
+        customer = await get_customer(project_id, customer_id)
+    except NotFound:
+        raise NotFound("customer", "customerId") from None
+    if customer.erased:
+        raise DomainError("ERASED", "this customer was erased", "customerId")
+    return customer
+
+
+async def _code_for(project_id: str, raw: str, customer: Customer) -> Code:
+    code = await find_code(project_id, raw)
+    if code is None:
+        raise NotFound("code", "code")
+    if code.kind != CodeKind.STANDALONE and code.customer_id != customer.key:
+        if code.customer_id:
+            raise DomainError(
+                "CODE_OF_ANOTHER_CUSTOMER", "this code belongs to another customer", "code"
+            )
+        raise DomainError(
+            "CODE_NOT_PUBLISHED",
+            "publish the code to this customer first (publishCode), so its use is tracked",
+            "code",
+        )
+    return code
+
+
+async def _existing(project_id: str, key: str) -> Message | None:
+    return await Message.find_one({"project_id": project_id, "idempotency_key": key})
+
+
+async def queue_message(
+    links_for: Links,
+    project_id: str,
+    customer_id: str,
+    channel: MessageChannel,
+    template_ref: str | None = None,
+    raw_code: str | None = None,
+    idempotency_key: str | None = None,
+    *,
+    project: Project | None = None,
+    campaign: Campaign | None = None,
+    job_id: str = "",
+) -> Message:
+    """Writes one message to the outbox, rendered; a customer without consent gets a SUPPRESSED
+    record instead, so every decision stays traceable. A repeated idempotency key returns the
+    first message."""
+    if channel not in CUSTOMER_CHANNELS:
+        raise DomainError("INVALID_CHANNEL", "messages go by EMAIL or SMS", "channel")
+    key = check_idempotency_key(idempotency_key)
+    if key is not None:
+        earlier = await _existing(project_id, key)
+        if earlier is not None:
+            return earlier
+    project = project or await get_project(project_id)
+    customer = await _customer(project_id, customer_id)
+    address = address_of(customer, channel)
+    if not address:
+        what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
+        raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")
+    code = await _code_for(project_id, raw_code, customer) if raw_code else None
+    if code is not None and (campaign is None or campaign.key != code.campaign_id):
+        campaign = await get_campaign(project_id, code.campaign_id)
+    template = template_ref or DEFAULT_TEMPLATE
+    rendered = await render_message(
+        base_url=links_for.base_url,
+        secret_key=links_for.secret_key,
+        project=project,
+        template_ref=template,
+        channel=channel,
+        customer=customer,
+        code=code,
+        campaign=campaign,
+    )
+    refusal = await consent_refusal(customer, channel, address)
+    payload: dict[str, Any] = {}
+    if channel == MessageChannel.EMAIL:
+        payload["unsubscribe_url"] = links.unsubscribe_url(
+            links_for.base_url, links_for.secret_key, project_id, customer.key, channel
+        )
+    message = Message(
+        project_id=project_id,
+        channel=channel,
+        customer_id=customer.key,
+        to=address,
+        template_id=template,
+        code=code.code if code else "",
+        campaign_id=campaign.key if campaign else "",
+        job_id=job_id,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        payload=payload,
+        idempotency_key=key,
+    )
+    if refusal:
+        message.status = MessageStatus.SUPPRESSED
+        message.open = False
+        message.error = refusal
+    try:
+        await message.insert()
+    except DuplicateKeyError:
+        assert key is not None
+        earlier = await _existing(project_id, key)
+        if earlier is None:
+            raise
+        return earlier
+    return message
