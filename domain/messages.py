@@ -256,6 +256,7 @@ async def carrier_of(project_id: str, code: str, at: datetime) -> Message | None
         {
             "project_id": project_id,
             "code": code,
+            "channel": {"$in": [MessageChannel.EMAIL.value, MessageChannel.SMS.value]},
             "status": {"$in": [MessageStatus.SENT.value, MessageStatus.DELIVERED.value]},
         }
     ).to_list()

@@ -3,7 +3,9 @@
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beanie import Document
 from pydantic import BaseModel, Field
@@ -11,6 +13,7 @@ from pymongo import IndexModel
 
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
+from domain.quiet_hours import parse_clock
 
 API_KEY_PREFIX = "ek"
 # last_used_at is a hint, not an audit trail: writing it on every request would double the
@@ -159,6 +162,81 @@ async def update_brand(project_id: str, changes: BrandChanges) -> Project:
         await Project.get_pymongo_collection().update_one(
             {"_id": object_id(project_id, "project")},
             {"$set": {f"brand.{name}": value for name, value in values.items()}},
+        )
+    return await get_project(project_id)
+
+
+@dataclass(frozen=True)
+class MessagingChanges:
+    """New messaging settings; None leaves a field as it is, "" resets a sender to the default."""
+
+    email_from: str | None = None
+    sms_from: str | None = None
+    timezone: str | None = None
+    quiet_hours: bool | None = None
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+
+
+# An E.164 number, or an alphanumeric sender id (up to 11 characters, not all digits).
+_SMS_SENDER = re.compile(r"^(\+[1-9]\d{6,14}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11})$")
+
+
+def _messaging_changes(changes: MessagingChanges) -> dict[str, object]:
+    values: dict[str, object] = {}
+    problems: list[Problem] = []
+    if changes.email_from is not None:
+        sender = changes.email_from.strip()
+        if sender and not _looks_like_sender(sender):
+            problems.append(
+                Problem("INVALID", 'emailFrom is "Name <address>" or an address', "emailFrom")
+            )
+        values["email_from"] = sender
+    if changes.sms_from is not None:
+        sender = changes.sms_from.strip()
+        if sender and not _SMS_SENDER.match(sender):
+            problems.append(
+                Problem(
+                    "INVALID",
+                    "smsFrom is an E.164 number or a sender id of up to 11 letters and digits",
+                    "smsFrom",
+                )
+            )
+        values["sms_from"] = sender
+    if changes.timezone is not None:
+        try:
+            ZoneInfo(changes.timezone.strip())
+            values["timezone"] = changes.timezone.strip()
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                Problem("INVALID_TIMEZONE", "timezone must be an IANA zone", "timezone")
+            )
+    if changes.quiet_hours is not None:
+        values["quiet_hours"] = changes.quiet_hours
+    for field, value in (("quietStart", changes.quiet_start), ("quietEnd", changes.quiet_end)):
+        if value is None:
+            continue
+        try:
+            values[_snake(field)] = parse_clock(value, field).strftime("%H:%M")
+        except DomainError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise DomainError.of(problems)
+    return values
+
+
+def _looks_like_sender(value: str) -> bool:
+    name, address = parseaddr(value)
+    return "@" in address and (bool(name) or address == value) and " " not in address
+
+
+async def update_messaging(project_id: str, changes: MessagingChanges) -> Project:
+    """Sets the given messaging fields together, or none of them when any is invalid."""
+    values = _messaging_changes(changes)
+    if values:
+        await Project.get_pymongo_collection().update_one(
+            {"_id": object_id(project_id, "project")},
+            {"$set": {f"messaging.{name}": value for name, value in values.items()}},
         )
     return await get_project(project_id)
 

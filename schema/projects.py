@@ -38,12 +38,25 @@ class BrandInput:
     )
 
 
+@strawberry.type(name="Messaging")
+class MessagingType:
+    email_from: str = strawberry.field(description='"" means the service default.')
+    sms_from: str = strawberry.field(description='"" means the service default.')
+    timezone: str
+    quiet_hours: bool = strawberry.field(
+        description="No SMS arrives between quietStart and quietEnd."
+    )
+    quiet_start: str
+    quiet_end: str
+
+
 @strawberry.type(name="Project")
 class ProjectType:
     id: strawberry.ID
     name: str
     sandbox: bool
     brand: BrandType
+    messaging: MessagingType
     created_at: datetime
 
     @classmethod
@@ -53,6 +66,7 @@ class ProjectType:
             name=doc.name,
             sandbox=doc.sandbox,
             brand=BrandType(**doc.brand.model_dump()),
+            messaging=MessagingType(**doc.messaging.model_dump()),
             created_at=doc.created_at,
         )
 
