@@ -1,4 +1,4 @@
-"""The `engage` command: serve, create-project, export-schema."""
+"""The `engage` command: serve, worker, create-project, export-schema."""
 
 import argparse
 import asyncio
@@ -74,6 +74,31 @@ def create_project(settings: Settings, name: str, sandbox: bool) -> None:
         print(asyncio.run(_create_project(uri, settings, name, sandbox)))
 
 
+async def _run_worker(uri: str, settings: Settings) -> None:
+    from delivery.worker import OutboxWorker
+
+    client = make_client(uri)
+    try:
+        await init_database(client, settings.database)
+        worker = OutboxWorker(settings)
+        print(f"outbox worker {worker.owner} running", flush=True)
+        await worker.run_forever()
+    finally:
+        await client.close()
+
+
+def worker(settings: Settings) -> None:
+    """Sends the outbox until stopped; as many may run as the providers allow."""
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with database_uri(settings, for_serve=False) as (uri, _):
+            asyncio.run(_run_worker(uri, settings))
+    except KeyboardInterrupt:
+        pass
+    except EmbeddedDatabaseError as error:
+        sys.exit(f"engage: {error}")
+
+
 def export_schema(path: Path) -> None:
     from schema.build import schema_sdl
 
@@ -90,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     project_cmd = commands.add_parser("create-project", help="create a project, print its key")
     project_cmd.add_argument("name")
     project_cmd.add_argument("--sandbox", action="store_true")
+    commands.add_parser("worker", help="send the outbox (also runs inside serve)")
     schema_cmd = commands.add_parser("export-schema", help="write schema/schema.graphql")
     schema_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "schema" / "schema.graphql")
     args = parser.parse_args(argv)
@@ -102,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         serve(settings, args.host or settings.host, args.port or settings.port)
     elif args.command == "create-project":
         create_project(settings, args.name, args.sandbox)
+    elif args.command == "worker":
+        worker(settings)
     elif args.command == "export-schema":
         export_schema(args.out)
 

@@ -58,12 +58,12 @@ class OutboxWorker:
         self,
         settings: Settings,
         owner: str | None = None,
-        lease: timedelta = messages.LEASE,
+        lease: timedelta | None = None,
         concurrency: int | None = None,
     ) -> None:
         self.settings = settings
         self.owner = owner or _worker_name()
-        self.lease = lease
+        self.lease = lease or timedelta(seconds=settings.worker_lease_seconds)
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
         self._projects: dict[str, tuple[float, Project | None]] = {}
 

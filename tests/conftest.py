@@ -39,6 +39,7 @@ def settings(mongodb_uri: str, tmp_path: Path) -> Settings:
         base_url="http://testserver",
         demo_project=False,
         run_jobs=False,
+        run_worker=False,
     )
 
 
