@@ -8,7 +8,7 @@ from pymongo.errors import DuplicateKeyError
 from delivery.rendering import render_message
 from domain import consent, links
 from domain.campaigns import Campaign, get_campaign
-from domain.codes import Code, CodeKind, find_code
+from domain.codes import Code, CodeKind, find_code, publish_code
 from domain.customers import Customer, get_customer
 from domain.errors import DomainError, NotFound
 from domain.messages import (
@@ -153,3 +153,35 @@ async def queue_message(
             raise
         return earlier
     return message
+
+
+async def publish_and_queue(
+    links_for: Links,
+    project_id: str,
+    campaign_id: str,
+    customer_id: str,
+    channel: MessageChannel | None,
+) -> tuple[Code, Message | None]:
+    """publishCode with a channel: the code, and the coupon message carrying it. Asking again
+    returns the same code and the same message: the coupon is not sent twice."""
+    if channel is not None:
+        # Checked before the code is published, so a refused request writes nothing.
+        if channel not in CUSTOMER_CHANNELS:
+            raise DomainError("INVALID_CHANNEL", "messages go by EMAIL or SMS", "channel")
+        customer = await _customer(project_id, customer_id)
+        if not address_of(customer, channel):
+            what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
+            raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")
+    code = await publish_code(project_id, campaign_id, customer_id)
+    if channel is None:
+        return code, None
+    message = await queue_message(
+        links_for,
+        project_id,
+        customer_id,
+        channel,
+        DEFAULT_TEMPLATE,
+        code.code,
+        f"publish:{code.id}:{customer_id}:{channel.value}",
+    )
+    return code, message

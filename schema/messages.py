@@ -155,7 +155,7 @@ class MessagingInput:
     quiet_end: str | None = strawberry.field(default=None, description="HH:MM, local time.")
 
 
-def _links(info: Info) -> outbox.Links:
+def message_links(info: Info) -> outbox.Links:
     settings = info.context.settings
     return outbox.Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
 
@@ -235,7 +235,7 @@ class MessageMutation:
         idempotency_key: str | None = None,
     ) -> SendMessagePayload:
         message = await outbox.queue_message(
-            _links(info),
+            message_links(info),
             info.context.project_id,
             str(customer_id),
             messages.MessageChannel(channel.value),
