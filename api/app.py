@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from api import demo, pages
+from api import demo, hooks, pages
 from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
@@ -57,5 +57,6 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/graphql", GraphQLEndpoint(settings), methods=["GET", "POST"]),
         *pages.routes,
+        *hooks.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)

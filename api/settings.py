@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     twilio_from: str = ""
     # Points the Twilio SDK at another host speaking Twilio's API (a regional proxy, a test server).
     twilio_api_url: str = ""
+    twilio_timeout_seconds: float = 30.0
     sms_max_segments: int = 3
 
     @model_validator(mode="after")

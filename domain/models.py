@@ -5,6 +5,7 @@ from beanie import Document
 from domain.audit import AuditEntry
 from domain.campaigns import Campaign
 from domain.codes import Code, CodeAssignment
+from domain.consent import Suppression
 from domain.customers import Customer, CustomerToken
 from domain.jobs import Job
 from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
@@ -38,4 +39,5 @@ def document_models() -> list[type[Document]]:
         ReferralClick,
         Referral,
         Message,
+        Suppression,
     ]
