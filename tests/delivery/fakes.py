@@ -85,14 +85,21 @@ class FakeSmtpServer:
     """An aiosmtpd server on a free port, in its own thread, keeping what it accepts.
 
     `fail(code, times, stage)` scripts refusals: `fail(451)` then accept, `fail(550, None)` always.
-    `delay` (seconds) holds each DATA command, `credentials` requires AUTH with that login.
+    `delay` and `rcpt_delay` (seconds, changeable while it runs) hold each DATA and RCPT command;
+    `credentials` requires AUTH with that login.
     """
 
-    def __init__(self, credentials: tuple[str, str] | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None = None,
+        delay: float = 0.0,
+        rcpt_delay: float = 0.0,
+    ) -> None:
         self.host = HOST
         self.port = free_port()
         self.credentials = credentials
         self.delay = delay
+        self.rcpt_delay = rcpt_delay
         self.messages: list[ReceivedEmail] = []
         self.refused: list[tuple[str, int]] = []
         self._rules: list[_Rule] = []
@@ -194,6 +201,8 @@ class _SmtpHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if self.owner.rcpt_delay:
+            await asyncio.sleep(self.owner.rcpt_delay)
         refusal = self.owner._scripted("RCPT")
         if refusal:
             return refusal

@@ -138,8 +138,10 @@ async def test_no_server_listening_is_transient() -> None:
         await send_email(settings, coupon_envelope())
 
 
-async def test_a_server_slower_than_the_timeout_is_transient() -> None:
-    with FakeSmtpServer(delay=1.5) as server:
+@pytest.mark.parametrize("slow", ["delay", "rcpt_delay"])
+async def test_a_server_slower_than_the_timeout_is_transient(slow: str) -> None:
+    with FakeSmtpServer() as server:
+        setattr(server, slow, 1.0)
         settings = smtp_settings(server, smtp_timeout_seconds=0.3)
         with pytest.raises(TransientSendError):
             await send_email(settings, coupon_envelope())
