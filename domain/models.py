@@ -14,6 +14,7 @@ from domain.orders import Order
 from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
 from domain.referrals import Referral, ReferralClick, ReferralCode
+from domain.templates import MessageTemplate
 
 
 def document_models() -> list[type[Document]]:
@@ -39,5 +40,6 @@ def document_models() -> list[type[Document]]:
         ReferralClick,
         Referral,
         Message,
+        MessageTemplate,
         Suppression,
     ]

@@ -26,6 +26,7 @@ from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
 from schema.referrals import ReferralMutation, ReferralQuery
+from schema.templates import TemplateMutation, TemplateQuery
 
 Query = merge_types(
     "Query",
@@ -39,6 +40,7 @@ Query = merge_types(
         OrderQuery,
         LoyaltyQuery,
         ReferralQuery,
+        TemplateQuery,
     ),
 )
 Mutation = merge_types(
@@ -53,6 +55,7 @@ Mutation = merge_types(
         LoyaltyMutation,
         OrderMutation,
         ReferralMutation,
+        TemplateMutation,
     ),
 )
 

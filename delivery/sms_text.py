@@ -1,0 +1,67 @@
+"""SMS length as networks count it: GSM-7 septets or UCS-2 code units, and the segments sent."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from domain.errors import DomainError
+
+# GSM 03.38 basic character set (the escape character itself left out: it cannot be typed).
+GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# The extension table: each of these is sent as an escape plus a character, two septets.
+GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+GSM_SINGLE, GSM_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+
+@dataclass(frozen=True)
+class SmsInfo:
+    encoding: Encoding
+    # Length as the network counts it: septets for GSM-7, UTF-16 code units for UCS-2.
+    characters: int
+    segments: int
+
+
+def is_gsm7(text: str) -> bool:
+    return all(char in GSM_BASIC or char in GSM_EXTENSION for char in text)
+
+
+def _parts(units: list[int], single: int, part: int) -> int:
+    """Segments for characters of the given widths; a character is never split between parts."""
+    total = sum(units)
+    if total <= single:
+        return 1
+    segments, used = 1, 0
+    for width in units:
+        if used + width > part:
+            segments += 1
+            used = 0
+        used += width
+    return segments
+
+
+def sms_info(text: str) -> SmsInfo:
+    if is_gsm7(text):
+        widths = [2 if char in GSM_EXTENSION else 1 for char in text]
+        return SmsInfo("GSM-7", sum(widths), _parts(widths, GSM_SINGLE, GSM_PART))
+    # Characters outside the Basic Multilingual Plane (most emoji) take a surrogate pair.
+    widths = [2 if ord(char) > 0xFFFF else 1 for char in text]
+    return SmsInfo("UCS-2", sum(widths), _parts(widths, UCS2_SINGLE, UCS2_PART))
+
+
+def check_sms_length(text: str, max_segments: int, field: str = "text") -> SmsInfo:
+    """The text's SmsInfo, or SMS_TOO_LONG when it needs more than `max_segments` segments."""
+    info = sms_info(text)
+    if info.segments > max_segments:
+        raise DomainError(
+            "SMS_TOO_LONG",
+            f"the message needs {info.segments} {info.encoding} segments "
+            f"({info.characters} characters); at most {max_segments} are allowed",
+            field,
+        )
+    return info

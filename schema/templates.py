@@ -1,0 +1,243 @@
+"""GraphQL for message templates: the built-ins, the project's own, and previews."""
+
+from datetime import datetime
+
+import strawberry
+
+from delivery import rendering
+from domain import codes, customers, templates
+from domain.errors import NotFound
+from domain.messages import MessageChannel
+from domain.projects import get_project
+from schema.context import Info
+from schema.errors import payload
+from schema.messages import MessageChannelEnum
+from schema.permissions import IsAdmin
+from schema.types import UserError
+
+
+@strawberry.type(name="Template")
+class TemplateType:
+    id: strawberry.ID = strawberry.field(
+        description='A stored template\'s id, or "builtin:<name>" for a built-in.'
+    )
+    built_in: bool
+    name: str
+    channel: MessageChannelEnum | None = strawberry.field(
+        description="Null for built-ins: they are usable on both channels."
+    )
+    subject: str
+    html: str
+    text: str
+    needs_code: bool = strawberry.field(
+        description="Uses the code, its offer or wallet links: sending it needs a code."
+    )
+    sms_encoding: str | None = strawberry.field(
+        description='SMS: "GSM-7" or "UCS-2" for the body rendered with sample data.'
+    )
+    sms_segments: int | None
+    version: int
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: templates.MessageTemplate) -> "TemplateType":
+        is_sms = doc.channel == MessageChannel.SMS
+        return cls(
+            id=strawberry.ID(doc.key),
+            built_in=False,
+            name=doc.name,
+            channel=MessageChannelEnum(doc.channel.value),
+            subject=doc.subject,
+            html=doc.html,
+            text=doc.text,
+            needs_code=doc.needs_code,
+            sms_encoding=doc.sms_encoding if is_sms else None,
+            sms_segments=doc.sms_segments if is_sms else None,
+            version=doc.version,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
+
+    @classmethod
+    def from_builtin(cls, compiled: rendering.CompiledTemplate) -> "TemplateType":
+        sms = (
+            rendering.builtin_sms_info(compiled.name)
+            if compiled.channel == MessageChannel.SMS
+            else None
+        )
+        return cls(
+            id=strawberry.ID(compiled.ref),
+            built_in=True,
+            name=compiled.name,
+            channel=None,
+            subject=compiled.subject_source,
+            html=compiled.html_source,
+            text=compiled.text_source,
+            needs_code=compiled.needs_code,
+            sms_encoding=sms.encoding if sms else None,
+            sms_segments=sms.segments if sms else None,
+            version=0,
+            created_at=None,
+            updated_at=None,
+        )
+
+
+@strawberry.input
+class TemplateInput:
+    name: str
+    channel: MessageChannelEnum
+    subject: str = ""
+    html: str = ""
+    text: str = ""
+
+
+@strawberry.input
+class TemplateChangesInput:
+    name: str | None = None
+    channel: MessageChannelEnum | None = None
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+
+
+@strawberry.type
+class TemplatePayload:
+    template: TemplateType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TemplatePreview:
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    sms_encoding: str | None = None
+    sms_segments: int | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _channel(value: MessageChannelEnum | None) -> MessageChannel | None:
+    return None if value is None else MessageChannel(value.value)
+
+
+async def _check(info: Info) -> templates.TemplateCheck:
+    """The save-time check with this service's limits and the project's brand."""
+    settings = info.context.settings
+    project = await get_project(info.context.project_id)
+    return rendering.template_check(
+        max_sms_segments=settings.sms_max_segments,
+        base_url=settings.public_base_url,
+        brand=project.brand,
+    )
+
+
+@strawberry.type
+class TemplateQuery:
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="The built-ins (bodies for `channel`, EMAIL when not given), then the "
+        "project's templates, oldest first.",
+    )
+    async def templates(
+        self, info: Info, channel: MessageChannelEnum | None = None
+    ) -> list[TemplateType]:
+        wanted = _channel(channel)
+        builtins = rendering.builtin_templates(wanted or MessageChannel.EMAIL)
+        stored = await templates.list_templates(info.context.project_id, wanted)
+        return [TemplateType.from_builtin(t) for t in builtins] + [
+            TemplateType.from_doc(t) for t in stored
+        ]
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="What a send of the template to the customer with the code would carry. "
+        "The channel defaults to the template's (EMAIL for built-ins).",
+    )
+    @payload
+    async def preview_template(
+        self,
+        info: Info,
+        template_id: strawberry.ID,
+        customer_id: strawberry.ID,
+        code: str | None = None,
+        channel: MessageChannelEnum | None = None,
+    ) -> TemplatePreview:
+        project_id = info.context.project_id
+        ref = str(template_id)
+        wanted = _channel(channel)
+        if wanted is None:
+            wanted = (
+                MessageChannel.EMAIL
+                if templates.is_builtin_ref(ref)
+                else (await templates.get_template(project_id, ref, "templateId")).channel
+            )
+        try:
+            customer = await customers.get_customer(project_id, str(customer_id))
+        except NotFound:
+            raise NotFound("customer", "customerId") from None
+        found = None
+        if code is not None:
+            found = await codes.find_code(project_id, code)
+            if found is None:
+                raise NotFound("code", "code")
+        settings = info.context.settings
+        rendered = await rendering.render_message(
+            base_url=settings.public_base_url,
+            secret_key=settings.secret_key,
+            project=await get_project(project_id),
+            template_ref=ref,
+            channel=wanted,
+            customer=customer,
+            code=found,
+        )
+        return TemplatePreview(
+            subject=rendered.subject if wanted == MessageChannel.EMAIL else None,
+            text=rendered.text,
+            html=rendered.html if wanted == MessageChannel.EMAIL else None,
+            sms_encoding=rendered.sms.encoding if rendered.sms else None,
+            sms_segments=rendered.sms.segments if rendered.sms else None,
+        )
+
+
+@strawberry.type
+class TemplateMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Stored only once a render with sample data passes: unknown variables, "
+        "unsafe constructs, a missing opt-out or an SMS over the segment limit are refused.",
+    )
+    @payload
+    async def create_template(self, info: Info, input: TemplateInput) -> TemplatePayload:
+        content = templates.TemplateContent(
+            name=input.name,
+            channel=MessageChannel(input.channel.value),
+            subject=input.subject,
+            html=input.html,
+            text=input.text,
+        )
+        created = await templates.create_template(
+            info.context.project_id, content, await _check(info)
+        )
+        return TemplatePayload(template=TemplateType.from_doc(created))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Checks the changed template as a whole, like createTemplate, and bumps "
+        "its version.",
+    )
+    @payload
+    async def update_template(
+        self, info: Info, id: strawberry.ID, input: TemplateChangesInput
+    ) -> TemplatePayload:
+        changes = templates.TemplateChanges(
+            name=input.name,
+            channel=_channel(input.channel),
+            subject=input.subject,
+            html=input.html,
+            text=input.text,
+        )
+        updated = await templates.update_template(
+            info.context.project_id, str(id), changes, await _check(info)
+        )
+        return TemplatePayload(template=TemplateType.from_doc(updated))
