@@ -4,7 +4,6 @@ import asyncio
 import base64
 import email
 import email.policy
-import json
 import secrets
 import socket
 import threading
@@ -439,6 +438,3 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     """The X-Twilio-Signature Twilio would send for a webhook POST of `params` to `url`."""
     return str(RequestValidator(auth_token).compute_signature(url, params))
 
-
-def parse_json_lines(raw: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in raw.splitlines() if line.strip()]
