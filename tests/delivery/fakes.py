@@ -437,4 +437,3 @@ def _message_json(account_sid: str, sid: str, form: dict[str, str]) -> dict[str,
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     """The X-Twilio-Signature Twilio would send for a webhook POST of `params` to `url`."""
     return str(RequestValidator(auth_token).compute_signature(url, params))
-
