@@ -75,6 +75,7 @@ def create_project(settings: Settings, name: str, sandbox: bool) -> None:
 
 
 async def _run_worker(uri: str, settings: Settings) -> None:
+    from delivery.sms import close_sms_clients
     from delivery.worker import OutboxWorker
 
     client = make_client(uri)
@@ -84,6 +85,7 @@ async def _run_worker(uri: str, settings: Settings) -> None:
         print(f"outbox worker {worker.owner} running", flush=True)
         await worker.run_forever()
     finally:
+        await close_sms_clients()
         await client.close()
 
 

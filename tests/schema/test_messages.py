@@ -19,8 +19,9 @@ mutation ($input: CampaignInput!) {
   createCampaign(input: $input) { campaign { id } errors { code field message } }
 }"""
 GENERATE = """
-mutation ($campaignId: ID!) { generateCodes(campaignId: $campaignId, count: 20) { errors { code } } }
-"""
+mutation ($campaignId: ID!) {
+  generateCodes(campaignId: $campaignId, count: 20) { errors { code } }
+}"""
 CREATE_CUSTOMER = """
 mutation ($input: CustomerInput!) {
   createCustomer(input: $input) { customer { id } errors { code } }
@@ -145,9 +146,7 @@ async def test_a_coupon_email_is_rendered_queued_and_received_with_its_links(
     assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert received.message["Subject"] == message["renderedSubject"]
 
-    listed = (await tenant.gql(MESSAGES, {"customerId": customer_id, "status": "SENT"}))[
-        "messages"
-    ]
+    listed = (await tenant.gql(MESSAGES, {"customerId": customer_id, "status": "SENT"}))["messages"]
     assert listed["totalCount"] == 1
     assert listed["edges"][0]["node"]["id"] == message["id"]
     assert listed["edges"][0]["node"]["sentAt"] is not None
@@ -249,8 +248,13 @@ async def test_one_idempotency_key_sent_at_once_queues_one_message(tenant: Tenan
     customer_id = await make_customer(tenant)
     results = await asyncio.gather(
         *(
-            send(tenant, customerId=customer_id, channel="EMAIL", templateId="builtin:points",
-                 key="newsletter-42")
+            send(
+                tenant,
+                customerId=customer_id,
+                channel="EMAIL",
+                templateId="builtin:points",
+                key="newsletter-42",
+            )
             for _ in range(20)
         )
     )
@@ -258,9 +262,7 @@ async def test_one_idempotency_key_sent_at_once_queues_one_message(tenant: Tenan
     assert await Message.find({"project_id": tenant.project_id}).count() == 1
 
 
-async def test_messages_are_scoped_to_their_project(
-    tenant: Tenant, other_tenant: Tenant
-) -> None:
+async def test_messages_are_scoped_to_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
     customer_id = await make_customer(tenant)
     await send(tenant, customerId=customer_id, channel="EMAIL", templateId="builtin:points")
     theirs = (await other_tenant.gql(MESSAGES, {}))["messages"]
