@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     twilio_timeout_seconds: float = 30.0
     sms_max_segments: int = 3
 
+    # Apple Wallet: the Pass Type ID certificate and key and Apple's WWDR intermediate (PEM
+    # files). With none set, a development chain is made under <data_dir>/wallet/dev: passes are
+    # signed and verifiable, but no iPhone trusts them and Apple's push service refuses it.
+    apple_pass_type_id: str = "pass.dev.engage.local"  # noqa: S105 (an identifier)
+    apple_team_id: str = "ENGAGEDEV1"
+    apple_pass_certificate: Path | None = None
+    apple_pass_key: Path | None = None
+    apple_pass_key_password: str = ""
+    apple_wwdr_certificate: Path | None = None
+    # APNs; set it (e.g. to a test server) to push with the development chain as well.
+    apns_url: str = ""
+    # Trusts this CA for the APNs server (a test server); empty: the system's CAs.
+    apns_ca_file: Path | None = None
+    apns_timeout_seconds: float = 10.0
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> "Settings":
         if self.env == "production":
@@ -76,6 +91,21 @@ class Settings(BaseSettings):
     @property
     def sink_dir(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def apple_certificates_configured(self) -> bool:
+        return bool(
+            self.apple_pass_certificate and self.apple_pass_key and self.apple_wwdr_certificate
+        )
+
+    @property
+    def apns_endpoint(self) -> str:
+        return (self.apns_url or "https://api.push.apple.com").rstrip("/")
+
+    @property
+    def apns_configured(self) -> bool:
+        """The development chain cannot reach Apple: pushes are sunk unless told where to go."""
+        return self.apple_certificates_configured or bool(self.apns_url)
 
     @property
     def email_configured(self) -> bool:

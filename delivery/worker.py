@@ -21,6 +21,7 @@ from delivery.channels import (
     register_sender,
 )
 from delivery.outbox import consent_refusal
+from delivery.wallet import apns as _apns  # noqa: F401 (registers APPLE_PUSH)
 from domain import messages
 from domain.common import object_id, utc_now
 from domain.customers import Customer
