@@ -19,6 +19,7 @@ from domain.common import Money, as_utc, money, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.loyalty_config import LoyaltyConfig, LoyaltyConfigInput, validated_loyalty
 from domain.pagination import Page, paginate
+from domain.wallet import PassLocation, campaign_passes_changed
 
 # Upper-case letters and digits without the look-alikes 0/O, 1/I/L.
 DEFAULT_CHARSET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -146,6 +147,8 @@ class Campaign(Document):
     codes_per_customer: int = 1
     # A cancelled or refunded order gives back the limits its redemptions of this campaign used.
     release_limits_on_refund: bool = False
+    # Up to 10 stores near which the campaign's wallet passes show on the lock screen.
+    pass_locations: list[PassLocation] = Field(default_factory=list)
     # Live counters, moved only by conditional atomic updates.
     redeemed_count: int = 0
     codes_count: int = 0
@@ -979,6 +982,8 @@ async def set_campaign_status(
         raise DomainError(
             "CAMPAIGN_ENDED", "the campaign has ended and cannot be paused or resumed", "id"
         )
+    if result.modified_count:
+        await campaign_passes_changed(project_id, campaign.key)
     return campaign
 
 

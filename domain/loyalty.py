@@ -30,6 +30,7 @@ from domain.customers import get_customer
 from domain.errors import DomainError, NotFound, Problem
 from domain.loyalty_config import LoyaltyConfig, TierBasis
 from domain.pagination import Page, paginate
+from domain.wallet import wallet_content_changed
 
 # An entry or exchange still unfinished after this long belongs to a process that died mid-way.
 STALE_AGE = timedelta(minutes=1)
@@ -317,6 +318,7 @@ async def _apply(entry: LedgerEntry, window: timedelta | None = None) -> dict[st
         if card is None or entry_id not in card.get("inflight", []):
             return None
     await _settle(entry)
+    await wallet_content_changed(card["project_id"], card_id=entry.card_id)
     return card
 
 
@@ -436,10 +438,12 @@ async def _follow_tier(card: dict[str, Any], config: LoyaltyConfig, now: datetim
     if tier == card.get("tier", ""):
         return
     # Only if the sums are still those the tier was judged on: a later writer judges its own.
-    await LoyaltyCard.get_pymongo_collection().update_one(
+    moved = await LoyaltyCard.get_pymongo_collection().update_one(
         {"_id": card["_id"], "window_points": points, "window_spent": spent},
         {"$set": {"tier": tier}},
     )
+    if moved.modified_count:
+        await wallet_content_changed(card["project_id"], card_id=str(card["_id"]))
 
 
 async def earn_for_order(
@@ -643,6 +647,8 @@ async def retier(card_id: str, now: datetime | None = None) -> None:
             },
         )
         if recounted.matched_count:
+            if (held.name if held else "") != card.get("tier", ""):
+                await wallet_content_changed(card["project_id"], card_id=card_id)
             return
         await asyncio.sleep(0.01)
 

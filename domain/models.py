@@ -15,6 +15,7 @@ from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
 from domain.referrals import Referral, ReferralClick, ReferralCode
 from domain.templates import MessageTemplate
+from domain.wallet import PassLog, PassRegistration, WalletCounter, WalletPass
 
 
 def document_models() -> list[type[Document]]:
@@ -40,6 +41,10 @@ def document_models() -> list[type[Document]]:
         ReferralClick,
         Referral,
         Message,
+        WalletPass,
+        PassRegistration,
+        WalletCounter,
+        PassLog,
         MessageTemplate,
         Suppression,
     ]

@@ -29,6 +29,7 @@ from domain.discounts import (
 from domain.errors import DomainError, NotFound, Problem
 from domain.messages import carrier_of
 from domain.pagination import Page, paginate
+from domain.wallet import wallet_content_changed
 
 # A claim still PENDING after this long belongs to a process that died mid-way.
 STALE_CLAIM_AGE = timedelta(minutes=1)
@@ -668,6 +669,7 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
     claim.completed_at = completed_at
     if carrier is not None:
         claim.message_id, claim.message_channel = carrier.key, carrier.channel.value
+    await wallet_content_changed(claim.project_id, code=claim.code)
     return claim
 
 
@@ -706,6 +708,7 @@ async def rollback_redemption(project_id: str, redemption_id: str, reason: str) 
     await _give_back(_counters(redemption, None))
     await collection.update_one({"_id": oid}, {"$set": {"holds_counters": False}})
     redemption.holds_counters = False
+    await wallet_content_changed(project_id, code=redemption.code)
     return redemption
 
 

@@ -1,0 +1,300 @@
+"""Apple Wallet routes: .pkpass downloads for codes and loyalty cards, and the PassKit web
+service (`/wallet/v1/...`) devices use to register, list updates and fetch the latest pass."""
+
+import asyncio
+import json
+import logging
+from datetime import UTC
+from email.utils import format_datetime, parsedate_to_datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.auth import Caller, CallerKind, authenticate, bearer_token
+from api.settings import Settings
+from delivery.wallet import apple
+from delivery.wallet.certificates import signing_chain
+from domain import codes, links, wallet
+from domain.campaigns import Campaign
+from domain.codes import Code
+from domain.common import object_id, utc_now
+from domain.customers import Customer
+from domain.errors import DomainError
+from domain.loyalty import LoyaltyCard
+from domain.projects import Project
+from domain.wallet import PassKind, WalletPass
+
+log = logging.getLogger("engage.wallet.apple")
+# Codes are looked up without their project; the link's token tells same-named codes apart.
+MAX_SAME_CODE = 20
+MAX_PUSH_TOKEN = 200
+MAX_DEVICE_ID = 200
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _answer(status: int, text: str = "") -> Response:
+    return PlainTextResponse(text, status_code=status, headers=_HEADERS)
+
+
+def _owned_by_caller(caller: Caller | None, project_id: str, owner_id: str) -> bool:
+    return (
+        caller is not None
+        and caller.kind == CallerKind.CUSTOMER
+        and caller.project_id == project_id
+        and bool(owner_id)
+        and caller.customer_id == owner_id
+    )
+
+
+class Unavailable(Exception):
+    """What the pass is made of (code, campaign, project, card) no longer exists."""
+
+
+async def _project(project_id: str) -> Project:
+    project = await Project.get(object_id(project_id, "project"))
+    if project is None:
+        raise Unavailable
+    return project
+
+
+async def _campaign(project_id: str, campaign_id: str) -> Campaign:
+    campaign = await Campaign.find_one(
+        {"_id": object_id(campaign_id, "campaign"), "project_id": project_id}
+    )
+    if campaign is None:
+        raise Unavailable
+    return campaign
+
+
+def _context(settings: Settings, wallet_pass: WalletPass) -> apple.PassContext:
+    return apple.PassContext(
+        pass_type_id=settings.apple_pass_type_id,
+        team_id=settings.apple_team_id,
+        public_base_url=settings.public_base_url,
+        serial=wallet_pass.serial,
+        authentication_token=wallet.authentication_token(settings.secret_key, wallet_pass.serial),
+    )
+
+
+async def _pass_json(settings: Settings, wallet_pass: WalletPass) -> bytes:
+    """pass.json built from the current state of the pass's code or card."""
+    project = await _project(wallet_pass.project_id)
+    context = _context(settings, wallet_pass)
+    if wallet_pass.kind == PassKind.COUPON:
+        code = await Code.find_one({"project_id": wallet_pass.project_id, "code": wallet_pass.code})
+        if code is None:
+            raise Unavailable
+        campaign = await _campaign(code.project_id, code.campaign_id)
+        return apple.coupon_pass(context, code, campaign, project, utc_now()).json_bytes()
+    card = await LoyaltyCard.find_one(
+        {"_id": object_id(wallet_pass.card_id, "card"), "project_id": wallet_pass.project_id}
+    )
+    if card is None:
+        raise Unavailable
+    program = await _campaign(card.project_id, card.campaign_id)
+    customer = await Customer.find_one(
+        {"_id": object_id(card.customer_id, "customer"), "project_id": card.project_id}
+    )
+    return apple.store_card_pass(context, card, program, customer, project).json_bytes()
+
+
+def _last_modified(wallet_pass: WalletPass) -> str:
+    moment = wallet_pass.updated_at
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return format_datetime(aware.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _unchanged_since(request: Request, wallet_pass: WalletPass) -> bool:
+    header = request.headers.get("if-modified-since", "")
+    if not header:
+        return False
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    moment = wallet_pass.updated_at
+    current = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).replace(microsecond=0)
+    return since >= current
+
+
+async def _serve(request: Request, wallet_pass: WalletPass, conditional: bool) -> Response:
+    """Builds and signs the pass; content that changed without its hook moves the tag first,
+    so Last-Modified (and a 304) always describe what is sent."""
+    settings: Settings = request.app.state.settings
+    try:
+        pass_json = await _pass_json(settings, wallet_pass)
+    except (Unavailable, DomainError):
+        return _answer(404, "no such pass")
+    wallet_pass = await wallet.record_served_content(wallet_pass, wallet.content_digest(pass_json))
+    headers = {**_HEADERS, "Last-Modified": _last_modified(wallet_pass)}
+    if conditional and _unchanged_since(request, wallet_pass):
+        return Response(status_code=304, headers=headers)
+    images = apple.pass_images(settings.templates_dir, wallet_pass.project_id, settings.data_dir)
+    # Signing is CPU work (RSA): off the event loop, so other requests are not held up.
+    chain = await asyncio.to_thread(signing_chain, settings)
+    body = await asyncio.to_thread(apple.package, pass_json, images, chain)
+    return Response(body, media_type=apple.MEDIA_TYPE, headers=headers)
+
+
+async def _find_code(request: Request, raw: str, caller: Caller | None) -> tuple[Code | None, bool]:
+    """The code the link or the customer may open, and whether any code by that name exists."""
+    settings: Settings = request.app.state.settings
+    if caller is not None and caller.kind == CallerKind.CUSTOMER:
+        own = await codes.find_code(caller.project_id, raw)
+        if own is not None and _owned_by_caller(caller, own.project_id, own.customer_id):
+            return own, True
+    normalized = codes.normalize_code(raw)
+    if not normalized or len(normalized) > codes.MAX_CODE_LENGTH:
+        return None, False
+    found = await Code.find({"code": normalized}).limit(MAX_SAME_CODE).to_list()
+    token = request.query_params.get("token", "")
+    for code in found:
+        if token and links.check_pass_link_token(
+            settings.secret_key, code.project_id, code.code, token
+        ):
+            return code, True
+    return None, bool(found)
+
+
+async def download_code_pass(request: Request) -> Response:
+    """`GET /passes/apple/{code}.pkpass?token=`: the code's coupon pass."""
+    caller = await authenticate(bearer_token(request))
+    code, exists = await _find_code(request, request.path_params["code"], caller)
+    if code is None:
+        return _answer(403 if exists else 404, "no such code" if not exists else "forbidden")
+    try:
+        campaign = await _campaign(code.project_id, code.campaign_id)
+    except (Unavailable, DomainError):
+        return _answer(404, "no such code")
+    wallet_pass = await wallet.ensure_pass(
+        code.project_id, PassKind.COUPON, campaign_id=campaign.key, code=code.code
+    )
+    return await _serve(request, wallet_pass, conditional=False)
+
+
+async def download_card_pass(request: Request) -> Response:
+    """`GET /passes/apple/cards/{cardId}.pkpass?token=`: the loyalty card's store card."""
+    settings: Settings = request.app.state.settings
+    try:
+        card = await LoyaltyCard.get(object_id(request.path_params["card_id"], "card"))
+    except DomainError:
+        card = None
+    if card is None:
+        return _answer(404, "no such card")
+    caller = await authenticate(bearer_token(request))
+    token = request.query_params.get("token", "")
+    subject = wallet.card_subject(card.key)
+    allowed = bool(token) and links.check_pass_link_token(
+        settings.secret_key, card.project_id, subject, token
+    )
+    if not allowed and not _owned_by_caller(caller, card.project_id, card.customer_id):
+        return _answer(403, "forbidden")
+    wallet_pass = await wallet.ensure_pass(
+        card.project_id, PassKind.STORE_CARD, campaign_id=card.campaign_id, card_id=card.key
+    )
+    return await _serve(request, wallet_pass, conditional=False)
+
+
+# --- the PassKit web service -------------------------------------------------------------
+
+
+def _authorized(request: Request, wallet_pass: WalletPass) -> bool:
+    settings: Settings = request.app.state.settings
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme == "ApplePass" and wallet.check_authentication_token(
+        settings.secret_key, wallet_pass.serial, token.strip()
+    )
+
+
+async def _authorized_pass(request: Request) -> WalletPass | Response:
+    """The pass named by the path, when the request carries its token; 401 otherwise (an
+    unknown serial answers 401 too, so serials cannot be probed)."""
+    settings: Settings = request.app.state.settings
+    if request.path_params["pass_type_id"] != settings.apple_pass_type_id:
+        return _answer(401)
+    wallet_pass = await wallet.pass_by_serial(request.path_params["serial"])
+    if wallet_pass is None or not _authorized(request, wallet_pass):
+        return _answer(401)
+    return wallet_pass
+
+
+async def register_device(request: Request) -> Response:
+    found = await _authorized_pass(request)
+    if isinstance(found, Response):
+        return found
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return _answer(400, "the body is not JSON")
+    push_token = body.get("pushToken") if isinstance(body, dict) else None
+    device = request.path_params["device_id"]
+    if (
+        not isinstance(push_token, str)
+        or not push_token
+        or len(push_token) > MAX_PUSH_TOKEN
+        or len(device) > MAX_DEVICE_ID
+    ):
+        return _answer(400, "pushToken is required")
+    created = await wallet.register_device(
+        found, device, request.path_params["pass_type_id"], push_token
+    )
+    return _answer(201 if created else 200)
+
+
+async def unregister_device(request: Request) -> Response:
+    found = await _authorized_pass(request)
+    if isinstance(found, Response):
+        return found
+    await wallet.unregister_device(
+        found, request.path_params["device_id"], request.path_params["pass_type_id"]
+    )
+    return _answer(200)
+
+
+async def updated_serials(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    if request.path_params["pass_type_id"] != settings.apple_pass_type_id:
+        return _answer(204)
+    raw_since = request.query_params.get("passesUpdatedSince", "")
+    since = int(raw_since) if raw_since.isdigit() else None
+    serials, last = await wallet.serials_updated_since(
+        request.path_params["device_id"], request.path_params["pass_type_id"], since
+    )
+    if not serials:
+        return Response(status_code=204, headers=_HEADERS)
+    return JSONResponse({"serialNumbers": serials, "lastUpdated": str(last)}, headers=_HEADERS)
+
+
+async def latest_pass(request: Request) -> Response:
+    found = await _authorized_pass(request)
+    if isinstance(found, Response):
+        return found
+    return await _serve(request, found, conditional=True)
+
+
+async def device_log(request: Request) -> Response:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return _answer(400, "the body is not JSON")
+    lines = body.get("logs") if isinstance(body, dict) else None
+    if isinstance(lines, list):
+        for line in lines[: wallet.MAX_LOG_LINES]:
+            log.info("wallet device log: %s", str(line)[: wallet.MAX_LOG_LINE])
+        await wallet.record_device_logs(lines)
+    return _answer(200)
+
+
+_DEVICE = "/wallet/v1/devices/{device_id}/registrations/{pass_type_id}"
+routes: list[BaseRoute] = [
+    Route("/passes/apple/cards/{card_id}.pkpass", download_card_pass, methods=["GET"]),
+    Route("/passes/apple/{code}.pkpass", download_code_pass, methods=["GET"]),
+    Route(_DEVICE + "/{serial}", register_device, methods=["POST"]),
+    Route(_DEVICE + "/{serial}", unregister_device, methods=["DELETE"]),
+    Route(_DEVICE, updated_serials, methods=["GET"]),
+    Route("/wallet/v1/passes/{pass_type_id}/{serial}", latest_pass, methods=["GET"]),
+    Route("/wallet/v1/log", device_log, methods=["POST"]),
+]

@@ -1,0 +1,154 @@
+"""Apple passes: signed .pkpass downloads per second from a real `engage serve`, beside the bare
+cost of signing the same manifest with `cryptography`; and wallet pushes per second through the
+outbox worker to a local HTTP/2 stand-in for APNs, beside bare HTTP/2 posts to it.
+
+Run: .venv/bin/python -m bench.passes [--passes 500] [--pushes 1000] [--concurrency 16]
+Uses --mongodb-uri when given, else an embedded database of its own.
+"""
+
+import argparse
+import asyncio
+import io
+import os
+import tempfile
+import uuid
+import zipfile
+from pathlib import Path
+
+import httpx
+
+from api.database import init_database, make_client
+from api.settings import DEVELOPMENT_SECRET_KEY, Settings
+from bench._harness import database, engage_service, measure, ratio_line
+from delivery.wallet import apns, apple, certificates
+from delivery.worker import OutboxWorker
+from domain import links
+from domain.campaigns import Campaign, Discount, DiscountType
+from domain.codes import Code
+from domain.messages import Message, MessageChannel, MessageStatus
+from domain.projects import Project
+from tests.delivery.fake_apns import FakeApns
+
+CODE = "BENCHPASS"
+
+
+async def prepare(uri: str, name: str) -> str:
+    """A campaign with one code in the project `engage_service` made; returns the project id."""
+    client = make_client(uri)
+    await init_database(client, name)
+    project = await Project.find_one({"name": "bench"})
+    assert project is not None
+    campaign = Campaign(
+        project_id=project.key,
+        name="bench",
+        discount=Discount(type=DiscountType.PERCENT, percent_off=10),
+        terms="Benchmark terms.",
+    )
+    await campaign.insert()
+    await Code(project_id=project.key, code=CODE, display=CODE, campaign_id=campaign.key).insert()
+    await client.close()
+    return project.key
+
+
+async def signed_passes(uri: str, count: int, concurrency: int, data_dir: Path) -> None:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    # The service makes its development chain here, where the floor below reads it.
+    os.environ["ENGAGE_DATA_DIR"] = str(data_dir)
+    with engage_service(uri, name) as (base, _key):
+        project_id = await prepare(uri, name)
+        token = links.pass_link_token(DEVELOPMENT_SECRET_KEY, project_id, CODE)
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+            manifest_bytes = b""
+
+            async def download(i: int) -> None:
+                nonlocal manifest_bytes
+                response = await http.get(f"/passes/apple/{CODE}.pkpass", params={"token": token})
+                assert response.status_code == 200, response.text
+                if not manifest_bytes:
+                    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+                        manifest_bytes = archive.read("manifest.json")
+
+            ours = await measure("GET /passes/apple/<code>.pkpass", count, concurrency, download)
+    settings = Settings(mongodb_uri=uri, data_dir=data_dir)
+    chain = certificates.signing_chain(settings)
+
+    async def sign(i: int) -> None:
+        apple.sign(manifest_bytes, chain)
+
+    floor = await measure("cryptography PKCS7 sign of its manifest", count, 1, sign)
+    client = make_client(uri)
+    await client.drop_database(name)
+    await client.close()
+    print(f"{count} signed passes, {concurrency} concurrent clients (pass.json built each time)")
+    print(ours.line())
+    print(floor.line())
+    print(ratio_line(ours, floor))
+
+
+async def pushes(uri: str, count: int, concurrency: int, data_dir: Path) -> None:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    chain_dir = certificates.ensure_development_chain(data_dir, "pass.dev.engage.local", "BENCH")
+    with FakeApns(chain_dir, data_dir / "apns") as server:
+        settings = Settings(
+            mongodb_uri=uri, database=name, data_dir=data_dir, **server.settings()
+        ).model_copy(update={"worker_concurrency": concurrency})
+        client = make_client(uri)
+        await init_database(client, name)
+        project = Project(name="bench")
+        await project.insert()
+        await Message.insert_many(
+            [
+                Message(
+                    project_id=project.key,
+                    channel=MessageChannel.APPLE_PUSH,
+                    to=f"token-{i}",
+                    payload={"serial": "s", "registration_id": "0" * 24, "tag": i},
+                )
+                for i in range(count)
+            ]
+        )
+        worker = OutboxWorker(settings, concurrency=concurrency)
+
+        async def one(i: int) -> None:
+            # Each call leases and sends whichever message is due first.
+            await worker.run_one()
+
+        ours = await measure("outbox APPLE_PUSH -> HTTP/2 APNs", count, concurrency, one)
+        sent = await Message.find({"status": MessageStatus.SENT.value, "sink": False}).count()
+        assert sent == count and len(server.received()) == count, (sent, len(server.received()))
+        http = apns.client_for(settings)
+
+        async def post(i: int) -> None:
+            response = await http.post(
+                f"{server.url}/3/device/floor-{i}",
+                content=b"{}",
+                headers={"apns-topic": "pass.dev.engage.local"},
+            )
+            assert response.status_code == 200
+
+        floor = await measure("bare httpx HTTP/2 POST", count, concurrency, post)
+        await apns.close_clients()
+        await client.drop_database(name)
+        await client.close()
+    print(f"{count} wallet pushes, {concurrency} concurrent senders, each leased and settled")
+    print(ours.line())
+    print(floor.line())
+    print(ratio_line(ours, floor))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--passes", type=int, default=500)
+    parser.add_argument("--pushes", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
+    args = parser.parse_args()
+    with database(args.mongodb_uri) as uri, tempfile.TemporaryDirectory() as run_dir:
+        data_dir = Path(run_dir)
+        asyncio.run(signed_passes(uri, args.passes, args.concurrency, data_dir))
+        asyncio.run(pushes(uri, args.pushes, args.concurrency, data_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,478 @@
+"""Wallet passes: one per code or loyalty card, their device registrations, and the change hook.
+
+What is guaranteed when a pass's content changes (a redemption, a rollback, a balance or tier
+change, a campaign paused, resumed or ended):
+- The pass's content is never stored: every download and every PassKit request 3 builds it from
+  the current state, so whatever a device fetches is current.
+- The change hook runs after the change is written. It moves the pass's `last_updated` tag (from
+  one installation-wide counter, so tags of every project compare) and `updated_at` (strictly
+  later, at the second precision of Last-Modified), then queues one outbox message per device
+  registration (and one Google update), each under a key made of the registration and the tag, so
+  a retried hook never queues the same update twice and the outbox retries each until it is sent.
+- A process that dies between the change and the hook leaves the tag where it was. Serving the
+  pass notices it: the stored digest of pass.json differs from the one just built, so the tag is
+  moved and pushes are queued then (`record_served_content`); a device is never answered 304 for
+  content it does not have. Until some client fetches the pass, devices keep the older copy.
+- Tags are allocated before they are written: a device that lists updates between two concurrent
+  changes of different passes may miss the one with the lower tag; its own push (queued after
+  the write) or the next change brings it.
+"""
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document
+from pydantic import BaseModel, Field
+from pymongo import IndexModel, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from domain.common import as_utc, object_id, utc_now
+from domain.errors import NotFound
+from domain.messages import Message, MessageChannel
+
+# Apple asks for at least 16 characters; HMAC-SHA256 in hex gives 64, of which 32 are kept.
+AUTH_TOKEN_LENGTH = 32
+MAX_LOG_LINES = 100
+MAX_LOG_LINE = 2000
+_TAG_COUNTER = "wallet_passes"
+
+
+class PassLocation(BaseModel):
+    """A store near which the pass shows on the lock screen."""
+
+    latitude: float
+    longitude: float
+    relevant_text: str = ""
+
+
+class PassKind(StrEnum):
+    COUPON = "COUPON"
+    STORE_CARD = "STORE_CARD"
+
+
+class WalletPass(Document):
+    """A code's or a loyalty card's pass, created on its first download."""
+
+    project_id: str
+    kind: PassKind
+    # "code:<CODE>" or "card:<id>": one pass per subject and project.
+    subject: str
+    # Random, and the only input (beside the service's secret key) of the authentication token.
+    serial: str
+    code: str = ""
+    card_id: str = ""
+    # The campaign (or loyalty program) it belongs to, so a campaign change reaches its passes.
+    campaign_id: str = ""
+    # Strictly increases on every change: PassKit's `lastUpdated`.
+    last_updated: int = 0
+    # Last-Modified, whole seconds, strictly later on every change.
+    updated_at: datetime = Field(default_factory=lambda: _whole_second(utc_now()))
+    # SHA-256 of the pass.json last served; "" before the first download.
+    content_digest: str = ""
+    # Google Wallet: set by the Google half once the object exists at Google.
+    google_object_id: str = ""
+    google_issued: bool = False
+    created_at: datetime = Field(default_factory=utc_now)
+
+    class Settings:
+        name = "wallet_passes"
+        indexes = [
+            IndexModel([("project_id", 1), ("subject", 1)], unique=True),
+            IndexModel([("serial", 1)], unique=True),
+            IndexModel([("project_id", 1), ("campaign_id", 1)]),
+        ]
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+class PassRegistration(Document):
+    """A device that added a pass and wants pushes when it changes (PassKit request 1)."""
+
+    project_id: str
+    device_library_id: str
+    pass_type_id: str
+    serial: str
+    push_token: str
+    campaign_id: str = ""
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+    class Settings:
+        name = "wallet_registrations"
+        indexes = [
+            IndexModel(
+                [("project_id", 1), ("device_library_id", 1), ("pass_type_id", 1), ("serial", 1)],
+                unique=True,
+                name="project_device_pass_unique",
+            ),
+            IndexModel([("device_library_id", 1), ("pass_type_id", 1)]),
+            IndexModel([("project_id", 1), ("serial", 1)]),
+            IndexModel([("project_id", 1), ("campaign_id", 1)]),
+        ]
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+class WalletCounter(Document):
+    """The installation-wide tag counter: one device holds passes of many projects."""
+
+    name: str
+    value: int = 0
+
+    class Settings:
+        name = "wallet_counters"
+        indexes = [IndexModel([("name", 1)], unique=True)]
+
+
+class PassLog(Document):
+    """What devices report through PassKit request 5 (errors with our passes)."""
+
+    line: str
+    created_at: datetime = Field(default_factory=utc_now)
+
+    class Settings:
+        name = "wallet_logs"
+        indexes = [IndexModel([("created_at", 1)], expireAfterSeconds=30 * 24 * 3600)]
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return as_utc(moment).replace(microsecond=0)
+
+
+def authentication_token(secret_key: str, serial: str) -> str:
+    """Derived, never stored: a leaked database alone opens no pass; the serial is random."""
+    digest = hmac.new(secret_key.encode(), f"wallet-pass|{serial}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:AUTH_TOKEN_LENGTH]
+
+
+def check_authentication_token(secret_key: str, serial: str, presented: str) -> bool:
+    return hmac.compare_digest(
+        presented.encode(), authentication_token(secret_key, serial).encode()
+    )
+
+
+def card_subject(card_id: str) -> str:
+    return f"card:{card_id}"
+
+
+def code_subject(code: str) -> str:
+    return f"code:{code}"
+
+
+async def ensure_pass(
+    project_id: str,
+    kind: PassKind,
+    *,
+    campaign_id: str,
+    code: str = "",
+    card_id: str = "",
+) -> WalletPass:
+    """The subject's pass, created with a random serial on first call (even when calls race)."""
+    subject = code_subject(code) if kind == PassKind.COUPON else card_subject(card_id)
+    found = await WalletPass.find_one({"project_id": project_id, "subject": subject})
+    if found is not None:
+        return found
+    fresh = WalletPass(
+        project_id=project_id,
+        kind=kind,
+        subject=subject,
+        serial=secrets.token_hex(16),
+        code=code,
+        card_id=card_id,
+        campaign_id=campaign_id,
+    )
+    with contextlib.suppress(DuplicateKeyError):
+        await fresh.insert()
+    found = await WalletPass.find_one({"project_id": project_id, "subject": subject})
+    if found is None:
+        raise NotFound("pass")
+    return found
+
+
+async def find_pass(project_id: str, *, code: str = "", card_id: str = "") -> WalletPass | None:
+    subject = code_subject(code) if code else card_subject(card_id)
+    return await WalletPass.find_one({"project_id": project_id, "subject": subject})
+
+
+async def pass_by_serial(serial: str) -> WalletPass | None:
+    return await WalletPass.find_one({"serial": serial})
+
+
+async def _next_tag() -> int:
+    counters = WalletCounter.get_pymongo_collection()
+    # Created apart from the $inc: the embedded server ignores unique keys in upserting
+    # find_one_and_update.
+    with contextlib.suppress(DuplicateKeyError):
+        await counters.update_one(
+            {"name": _TAG_COUNTER}, {"$setOnInsert": {"value": 0}}, upsert=True
+        )
+    raw = await counters.find_one_and_update(
+        {"name": _TAG_COUNTER}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
+    )
+    assert raw is not None
+    return int(raw["value"])
+
+
+async def _bump(wallet_pass: WalletPass, digest: str = "") -> WalletPass:
+    """Moves one pass's tag and Last-Modified on, past any concurrent move (compare-and-set).
+    The digest of the content served is set with it: "" (unknown) after a change, so the next
+    build is recorded, not taken for a change that missed its hook."""
+    collection = WalletPass.get_pymongo_collection()
+    current = wallet_pass
+    while True:
+        tag = await _next_tag()
+        stamp = max(
+            _whole_second(utc_now()), _whole_second(current.updated_at) + timedelta(seconds=1)
+        )
+        raw = await collection.find_one_and_update(
+            {"_id": current.id, "last_updated": current.last_updated},
+            {"$set": {"last_updated": tag, "updated_at": stamp, "content_digest": digest}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is not None:
+            return WalletPass.model_validate(raw)
+        again = await WalletPass.get(current.id)
+        if again is None:
+            raise NotFound("pass")
+        current = again
+
+
+async def _queue_updates(project_id: str, passes: list[WalletPass], tag_of: dict[str, int]) -> int:
+    """One push per registration and one Google update per issued pass, keyed by the tag."""
+    if not passes:
+        return 0
+    serials = [wallet_pass.serial for wallet_pass in passes]
+    by_serial = {wallet_pass.serial: wallet_pass for wallet_pass in passes}
+    registrations = await PassRegistration.find(
+        {"project_id": project_id, "serial": {"$in": serials}}
+    ).to_list()
+    return await _insert_updates(project_id, registrations, passes, by_serial, tag_of)
+
+
+async def _insert_updates(
+    project_id: str,
+    registrations: list[PassRegistration],
+    google_passes: list[WalletPass],
+    by_serial: dict[str, WalletPass],
+    tag_of: dict[str, int],
+) -> int:
+    queued: list[Message] = []
+    for registration in registrations:
+        wallet_pass = by_serial.get(registration.serial)
+        if wallet_pass is None:
+            continue
+        tag = tag_of[wallet_pass.serial]
+        queued.append(
+            Message(
+                project_id=project_id,
+                channel=MessageChannel.APPLE_PUSH,
+                to=registration.push_token,
+                code=wallet_pass.code,
+                campaign_id=wallet_pass.campaign_id,
+                payload={
+                    "serial": registration.serial,
+                    "registration_id": registration.key,
+                    "pass_type_id": registration.pass_type_id,
+                    "tag": tag,
+                },
+                idempotency_key=f"wallet:apple:{registration.key}:{tag}",
+            )
+        )
+    for wallet_pass in google_passes:
+        if not wallet_pass.google_issued:
+            continue
+        tag = tag_of[wallet_pass.serial]
+        queued.append(
+            Message(
+                project_id=project_id,
+                channel=MessageChannel.GOOGLE_UPDATE,
+                to=wallet_pass.google_object_id,
+                code=wallet_pass.code,
+                campaign_id=wallet_pass.campaign_id,
+                payload={"pass_id": wallet_pass.key, "serial": wallet_pass.serial, "tag": tag},
+                idempotency_key=f"wallet:google:{wallet_pass.key}:{tag}",
+            )
+        )
+    if not queued:
+        return 0
+    try:
+        await Message.insert_many(queued, ordered=False)
+    except BulkWriteError as error:
+        # Queued before by the same hook for the same tag: the earlier messages stand.
+        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+            raise
+        return len(queued) - len(error.details.get("writeErrors", []))
+    return len(queued)
+
+
+async def wallet_content_changed(
+    project_id: str, *, code: str | None = None, card_id: str | None = None
+) -> WalletPass | None:
+    """The change hook: if the code or card has a pass, moves its tag and queues its updates."""
+    if not code and not card_id:
+        return None
+    wallet_pass = await find_pass(project_id, code=code or "", card_id=card_id or "")
+    if wallet_pass is None:
+        return None
+    bumped = await _bump(wallet_pass)
+    await _queue_updates(project_id, [bumped], {bumped.serial: bumped.last_updated})
+    return bumped
+
+
+async def campaign_passes_changed(project_id: str, campaign_id: str) -> int:
+    """A campaign paused, resumed or ended: every pass of its codes moves with one update, and
+    only registered (or Google-issued) passes get messages. Returns how many were queued."""
+    collection = WalletPass.get_pymongo_collection()
+    scope = {"project_id": project_id, "campaign_id": campaign_id}
+    now = _whole_second(utc_now())
+    # Later than every pass's Last-Modified, so none of them can answer 304 for the new content.
+    latest = await collection.find_one(
+        {**scope, "updated_at": {"$gte": now}}, {"updated_at": 1}, sort=[("updated_at", -1)]
+    )
+    stamp = max(now, _whole_second(latest["updated_at"]) + timedelta(seconds=1)) if latest else now
+    tag = await _next_tag()
+    moved = await collection.update_many(
+        scope,
+        {"$max": {"last_updated": tag}, "$set": {"updated_at": stamp, "content_digest": ""}},
+    )
+    if not moved.matched_count:
+        return 0
+    registrations = await PassRegistration.find(scope).to_list()
+    google = await WalletPass.find({**scope, "google_issued": True}).to_list()
+    serials = {registration.serial for registration in registrations}
+    registered = (
+        await WalletPass.find({**scope, "serial": {"$in": sorted(serials)}}).to_list()
+        if serials
+        else []
+    )
+    by_serial = {p.serial: p for p in [*registered, *google]}
+    tag_of = {serial: max(tag, p.last_updated) for serial, p in by_serial.items()}
+    return await _insert_updates(project_id, registrations, google, by_serial, tag_of)
+
+
+def content_digest(pass_json: bytes) -> str:
+    return hashlib.sha256(pass_json).hexdigest()
+
+
+async def record_served_content(wallet_pass: WalletPass, digest: str) -> WalletPass:
+    """Called with the digest of the pass.json just built: content that changed without its hook
+    (a crash, or time passing the campaign's end) moves the tag now, and queues the pushes."""
+    if wallet_pass.content_digest == digest:
+        return wallet_pass
+    collection = WalletPass.get_pymongo_collection()
+    if not wallet_pass.content_digest:
+        # The first build since the pass was made or its tag moved: its change is known.
+        await collection.update_one(
+            {"_id": wallet_pass.id, "content_digest": ""}, {"$set": {"content_digest": digest}}
+        )
+        wallet_pass.content_digest = digest
+        return wallet_pass
+    claimed = await collection.update_one(
+        {"_id": wallet_pass.id, "content_digest": wallet_pass.content_digest},
+        {"$set": {"content_digest": digest}},
+    )
+    if not claimed.modified_count:
+        # Another request recorded it (and moved the tag) first.
+        return await WalletPass.get(wallet_pass.id) or wallet_pass
+    bumped = await _bump(wallet_pass, digest)
+    await _queue_updates(bumped.project_id, [bumped], {bumped.serial: bumped.last_updated})
+    return bumped
+
+
+async def register_device(
+    wallet_pass: WalletPass, device_library_id: str, pass_type_id: str, push_token: str
+) -> bool:
+    """PassKit request 1: True when newly registered, False when it already was (the push
+    token is updated: a restored device may come back with a new one)."""
+    collection = PassRegistration.get_pymongo_collection()
+    now = utc_now()
+    owner = {
+        "project_id": wallet_pass.project_id,
+        "device_library_id": device_library_id,
+        "pass_type_id": pass_type_id,
+        "serial": wallet_pass.serial,
+    }
+    try:
+        result = await collection.update_one(
+            owner,
+            {
+                "$set": {"push_token": push_token, "updated_at": now},
+                "$setOnInsert": {"campaign_id": wallet_pass.campaign_id, "created_at": now},
+            },
+            upsert=True,
+        )
+    except DuplicateKeyError:
+        # A concurrent registration of the same device created it.
+        await collection.update_one(owner, {"$set": {"push_token": push_token, "updated_at": now}})
+        return False
+    return result.upserted_id is not None
+
+
+async def unregister_device(
+    wallet_pass: WalletPass, device_library_id: str, pass_type_id: str
+) -> bool:
+    result = await PassRegistration.get_pymongo_collection().delete_one(
+        {
+            "project_id": wallet_pass.project_id,
+            "device_library_id": device_library_id,
+            "pass_type_id": pass_type_id,
+            "serial": wallet_pass.serial,
+        }
+    )
+    return bool(result.deleted_count)
+
+
+async def remove_registration(project_id: str, registration_id: str, push_token: str) -> bool:
+    """APNs answered 410 for the token: the device no longer takes pushes for the pass."""
+    result = await PassRegistration.get_pymongo_collection().delete_one(
+        {
+            "_id": object_id(registration_id, "registration"),
+            "project_id": project_id,
+            "push_token": push_token,
+        }
+    )
+    return bool(result.deleted_count)
+
+
+async def serials_updated_since(
+    device_library_id: str, pass_type_id: str, since: int | None
+) -> tuple[list[str], int]:
+    """PassKit request 2: the device's serials whose tag is after `since` (all of them when
+    None), and the tag to send next time."""
+    registrations = await PassRegistration.find(
+        {"device_library_id": device_library_id, "pass_type_id": pass_type_id}
+    ).to_list()
+    if not registrations:
+        return [], since or 0
+    serials = sorted({registration.serial for registration in registrations})
+    owners = {(r.serial, r.project_id) for r in registrations}
+    passes = await WalletPass.find({"serial": {"$in": serials}}).to_list()
+    changed = [
+        p
+        for p in passes
+        # The registration's project must be the pass's: serials never cross tenants.
+        if (p.serial, p.project_id) in owners and (since is None or p.last_updated > since)
+    ]
+    if not changed:
+        return [], since or 0
+    return sorted(p.serial for p in changed), max(p.last_updated for p in changed)
+
+
+async def record_device_logs(lines: list[Any]) -> int:
+    kept = [str(line)[:MAX_LOG_LINE] for line in lines[:MAX_LOG_LINES] if str(line).strip()]
+    if kept:
+        await PassLog.insert_many([PassLog(line=line) for line in kept])
+    return len(kept)
+
+
+async def registrations_of(project_id: str, serial: str) -> list[PassRegistration]:
+    return await PassRegistration.find({"project_id": project_id, "serial": serial}).to_list()
