@@ -196,6 +196,31 @@ async def referral_link(project_id: str, campaign_id: str, customer_id: str) -> 
     )
 
 
+async def my_referral_link(
+    project_id: str, customer_id: str, campaign_id: str | None = None
+) -> ReferralCode | None:
+    """The customer's code in the given program, or in the project's newest running one; None
+    when the project runs no referral program."""
+    if campaign_id is None:
+        running = [
+            campaign
+            for campaign in await Campaign.find(
+                {
+                    "project_id": project_id,
+                    "kind": CampaignKind.REFERRAL.value,
+                    "status": CampaignStatus.ACTIVE.value,
+                }
+            )
+            .sort("-created_at")
+            .to_list()
+            if _program_problem(campaign, utc_now()) is None
+        ]
+        if not running:
+            return None
+        campaign_id = running[0].key
+    return await referral_link(project_id, campaign_id, customer_id)
+
+
 async def find_public_referral_code(raw: str) -> ReferralCode | None:
     """A code looked up without its project; a code present in several projects is not guessed."""
     normalized = normalize_code(raw)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from domain import codes, customers, loyalty
+from domain import codes, customers, loyalty, referrals
 from domain.errors import NotFound
 from schema.context import Info
 from schema.errors import payload
@@ -186,6 +186,25 @@ class Me:
 
         cards = await loyalty.customer_cards(info.context.project_id, self.customer_id)
         return [LoyaltyCardType.from_doc(card) for card in cards]
+
+    @strawberry.field(
+        description="The customer's link to share (`<base>/r/<code>`) in the given referral "
+        "program, or in the project's newest running one; made on first ask. Null when no "
+        "program runs."
+    )
+    async def referral_link(
+        self, info: Info, campaign_id: strawberry.ID | None = None
+    ) -> str | None:
+        code = await referrals.my_referral_link(
+            info.context.project_id,
+            self.customer_id,
+            str(campaign_id) if campaign_id is not None else None,
+        )
+        return (
+            None
+            if code is None
+            else referrals.referral_url(info.context.settings.public_base_url, code)
+        )
 
 
 @strawberry.type

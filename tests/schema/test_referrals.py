@@ -248,3 +248,20 @@ async def test_another_project_sees_nothing(tenant: Tenant, other_tenant: Tenant
     assert link["referralLink"]["errors"][0]["code"] == "NOT_FOUND"
     body = (await other_tenant.gql.raw(REFERRALS, {"campaignId": program})).json()
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_me_gives_the_customers_own_link_in_the_running_program(tenant: Tenant) -> None:
+    me_query = "{ me { referralLink } }"
+    customer = await make_customer(tenant.project_id)
+    as_customer = tenant.gql.as_token(await issue_customer_token(tenant.project_id, customer.key))
+    # No program runs yet: nothing to share.
+    assert (await as_customer(me_query))["me"] == {"referralLink": None}
+
+    program = await create_program(tenant)
+    link = (await as_customer(me_query))["me"]["referralLink"]
+    assert link == (await link_of(tenant, customer.key, program))["url"]
+    chosen = await as_customer(
+        "query ($id: ID!) { me { referralLink(campaignId: $id) } }", {"id": program}
+    )
+    assert chosen["me"]["referralLink"] == link
+    assert await ReferralCode.find({"project_id": tenant.project_id}).count() == 1
