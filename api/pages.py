@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.settings import Settings
-from domain import codes, referrals
+from domain import codes, links, referrals
 from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
 from domain.errors import NotFound
@@ -111,6 +111,13 @@ def _coupon_context(
         "shop_link": _shop_link(brand.shop_url, code.code)
         if status == codes.CodeStatus.ACTIVE
         else "",
+        # Whoever has the coupon page has the code: the links carry its pass token.
+        "apple_wallet_url": links.apple_wallet_url(
+            settings.public_base_url, settings.secret_key, code.project_id, code.code
+        ),
+        "google_wallet_url": links.google_wallet_url(
+            settings.public_base_url, settings.secret_key, code.project_id, code.code
+        ),
     }
 
 

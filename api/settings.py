@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Signs customer-facing tokens in development only; production must set its own.
@@ -72,6 +72,24 @@ class Settings(BaseSettings):
     apns_ca_file: Path | None = None
     apns_timeout_seconds: float = 10.0
 
+    # Google Wallet. The issuer id comes from the Google Pay & Wallet console; without a
+    # service-account key file a development key is generated under <data_dir>/wallet/dev and
+    # object updates go to the outbox sink.
+    google_issuer_id: str = "3388000000000000000"
+    google_service_account_file: Path | None = None
+    # Sites allowed to show the save button (the JWT's `origins`); empty: base_url's origin.
+    google_wallet_origins: list[str] = []
+    # Points the Wallet API client at another host (a test server); empty: Google's.
+    google_api_url: str = ""
+    google_timeout_seconds: float = 30.0
+
+    @field_validator("google_issuer_id")
+    @classmethod
+    def _numeric_issuer_id(cls, value: str) -> str:
+        if not value.isdigit():
+            raise ValueError("ENGAGE_GOOGLE_ISSUER_ID is the numeric issuer id Google gave")
+        return value
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> "Settings":
         if self.env == "production":
@@ -114,3 +132,8 @@ class Settings(BaseSettings):
     @property
     def sms_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def google_configured(self) -> bool:
+        """Only a real service-account key talks to Google; the development key never does."""
+        return self.google_service_account_file is not None

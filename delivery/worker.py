@@ -22,6 +22,7 @@ from delivery.channels import (
 )
 from delivery.outbox import consent_refusal
 from delivery.wallet import apns as _apns  # noqa: F401 (registers APPLE_PUSH)
+from delivery.wallet import google as _google_wallet  # noqa: F401 (registers GOOGLE_UPDATE)
 from domain import messages
 from domain.common import object_id, utc_now
 from domain.customers import Customer

@@ -79,3 +79,13 @@ def apple_wallet_url(base_url: str, secret_key: str, project_id: str, code: str)
 def google_wallet_url(base_url: str, secret_key: str, project_id: str, code: str) -> str:
     token = pass_link_token(secret_key, project_id, code)
     return f"{base_url}/passes/google/{quote(code)}?token={token}"
+
+
+def card_pass_subject(card_id: str) -> str:
+    """What a loyalty card's pass link token signs: no code can contain the colon."""
+    return f"card:{card_id}"
+
+
+def google_card_wallet_url(base_url: str, secret_key: str, project_id: str, card_id: str) -> str:
+    token = pass_link_token(secret_key, project_id, card_pass_subject(card_id))
+    return f"{base_url}/passes/google/cards/{quote(card_id)}?token={token}"

@@ -7,7 +7,7 @@ from enum import Enum
 import strawberry
 
 from api.auth import CallerKind
-from domain import codes
+from domain import codes, links
 from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
 from domain.redemptions import list_redemptions
@@ -118,6 +118,24 @@ class CodeType:
     @strawberry.field(description="The QR code of `url`, as an inline SVG.")
     def qr_svg(self, info: Info) -> str:
         return codes.qr_svg(codes.coupon_url(info.context.settings.public_base_url, self.doc))
+
+    @strawberry.field(
+        description="Downloads the code's Apple Wallet pass; the link carries its own token."
+    )
+    def apple_wallet_url(self, info: Info) -> str:
+        settings = info.context.settings
+        return links.apple_wallet_url(
+            settings.public_base_url, settings.secret_key, self.doc.project_id, self.doc.code
+        )
+
+    @strawberry.field(
+        description="Redirects to the code's Google Wallet save link; carries its own token."
+    )
+    def google_wallet_url(self, info: Info) -> str:
+        settings = info.context.settings
+        return links.google_wallet_url(
+            settings.public_base_url, settings.secret_key, self.doc.project_id, self.doc.code
+        )
 
 
 @strawberry.type

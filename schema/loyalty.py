@@ -8,7 +8,7 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from api.auth import CallerKind
-from domain import loyalty
+from domain import links, loyalty
 from schema.codes import CodeType
 from schema.context import Info
 from schema.errors import payload
@@ -89,6 +89,18 @@ class LoyaltyCardType:
             earned_total=doc.earned_total,
             tier=doc.tier,
             doc=doc,
+        )
+
+    @strawberry.field(
+        description="Redirects to the card's Google Wallet save link; null until the card "
+        "exists (the first points make it)."
+    )
+    def google_wallet_url(self, info: Info) -> str | None:
+        if self.doc.id is None:
+            return None
+        settings = info.context.settings
+        return links.google_card_wallet_url(
+            settings.public_base_url, settings.secret_key, self.doc.project_id, self.doc.key
         )
 
     @strawberry.field(description="Points expiring in the next 30 days, soonest first.")

@@ -1,0 +1,150 @@
+"""Google Wallet routes: save links for codes and loyalty cards, and the default program logo."""
+
+import asyncio
+import logging
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.auth import Caller, CallerKind, authenticate, bearer_token
+from api.settings import Settings
+from delivery.channels import SendError
+from delivery.wallet import google
+from domain import codes, links
+from domain.campaigns import Campaign
+from domain.common import object_id
+from domain.customers import Customer
+from domain.errors import DomainError
+from domain.loyalty import LoyaltyCard
+from domain.projects import Project
+from domain.wallet import PassKind
+
+log = logging.getLogger("engage.wallet.google")
+# Square, as Google crops program logos to a circle; Apple's wide logo is the fallback.
+DEFAULT_LOGOS = ("icon@3x.png", "logo.png")
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _answer(status: int, text: str) -> Response:
+    return PlainTextResponse(text, status_code=status, headers=_HEADERS)
+
+
+def _allowed(
+    request: Request, caller: Caller | None, project_id: str, subject: str, owner_id: str
+) -> bool:
+    """The link's token for this subject, or the bearer token of the customer it belongs to."""
+    settings: Settings = request.app.state.settings
+    token = request.query_params.get("token", "")
+    if token and links.check_pass_link_token(settings.secret_key, project_id, subject, token):
+        return True
+    return (
+        caller is not None
+        and caller.kind == CallerKind.CUSTOMER
+        and caller.project_id == project_id
+        and bool(owner_id)
+        and caller.customer_id == owner_id
+    )
+
+
+async def _redirect(settings: Settings, link: google.SaveLink) -> Response:
+    if link.class_to_insert is not None and settings.google_configured:
+        # The class did not fit in the link: Google must know it before the object is saved.
+        try:
+            await asyncio.to_thread(google.insert_class, settings, link.class_to_insert)
+        except SendError as error:
+            log.warning("Google Wallet class %s: %s", link.class_to_insert["id"], error)
+            return _answer(503, "Google Wallet is unavailable, try again later")
+    return RedirectResponse(link.url, status_code=302, headers=_HEADERS)
+
+
+async def _project_and_campaign(project_id: str, campaign_id: str) -> tuple[Project, Campaign]:
+    project = await Project.get(object_id(project_id, "project"))
+    campaign = await Campaign.find_one(
+        {"_id": object_id(campaign_id, "campaign"), "project_id": project_id}
+    )
+    if project is None or campaign is None:
+        raise LookupError
+    return project, campaign
+
+
+async def save_code(request: Request) -> Response:
+    """`/passes/google/{code}?token=`: 302 to the code's Google Wallet save link."""
+    raw = request.path_params["code"]
+    caller = await authenticate(bearer_token(request))
+    code = None
+    if caller is not None and caller.kind == CallerKind.CUSTOMER:
+        # A customer's own code is found in their project even if another project has it too.
+        code = await codes.find_code(caller.project_id, raw)
+    if code is None:
+        code = await codes.find_public_code(raw)
+    if code is None:
+        return _answer(404, "no such code")
+    if not _allowed(request, caller, code.project_id, code.code, code.customer_id):
+        return _answer(403, "this link's token does not open this pass")
+    try:
+        project, campaign = await _project_and_campaign(code.project_id, code.campaign_id)
+    except (LookupError, DomainError):
+        return _answer(404, "no such code")
+    settings: Settings = request.app.state.settings
+    link = google.offer_save_link(settings, code, campaign, project)
+    await google.mark_issued(
+        code.project_id,
+        PassKind.COUPON,
+        campaign.key,
+        google.offer_object_id(settings.google_issuer_id, code),
+        code=code.code,
+    )
+    return await _redirect(settings, link)
+
+
+async def save_card(request: Request) -> Response:
+    """`/passes/google/cards/{cardId}?token=`: 302 to the loyalty card's save link."""
+    try:
+        card = await LoyaltyCard.get(object_id(request.path_params["card_id"], "card"))
+    except DomainError:
+        card = None
+    if card is None:
+        return _answer(404, "no such card")
+    caller = await authenticate(bearer_token(request))
+    if not _allowed(
+        request, caller, card.project_id, links.card_pass_subject(card.key), card.customer_id
+    ):
+        return _answer(403, "this link's token does not open this pass")
+    try:
+        project, campaign = await _project_and_campaign(card.project_id, card.campaign_id)
+    except (LookupError, DomainError):
+        return _answer(404, "no such card")
+    customer = await Customer.find_one(
+        {"_id": object_id(card.customer_id, "customer"), "project_id": card.project_id}
+    )
+    settings: Settings = request.app.state.settings
+    link = google.loyalty_save_link(settings, card, campaign, project, customer)
+    await google.mark_issued(
+        card.project_id,
+        PassKind.STORE_CARD,
+        campaign.key,
+        google.loyalty_object_id(settings.google_issuer_id, card),
+        card_id=card.key,
+    )
+    return await _redirect(settings, link)
+
+
+async def program_logo(request: Request) -> Response:
+    """The logo loyalty classes show when the brand has none (Google requires one)."""
+    settings: Settings = request.app.state.settings
+    for name in DEFAULT_LOGOS:
+        path = Path(settings.templates_dir) / "passes" / name
+        if path.is_file():
+            return FileResponse(
+                path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
+            )
+    return _answer(404, "no default logo")
+
+
+routes: list[BaseRoute] = [
+    Route("/passes/google/logo.png", program_logo, methods=["GET"]),
+    Route("/passes/google/cards/{card_id}", save_card, methods=["GET"]),
+    Route("/passes/google/{code:path}", save_code, methods=["GET"]),
+]
