@@ -14,6 +14,7 @@ from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
 from api.settings import Settings
+from delivery.worker import BackgroundWorker, OutboxWorker
 
 log = logging.getLogger("engage")
 
@@ -46,11 +47,15 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         jobs = BackgroundJobs()
         if settings.run_jobs:
             jobs.start()
+        outbox = BackgroundWorker(OutboxWorker(settings))
+        if settings.run_worker:
+            outbox.start()
         try:
             yield
         finally:
             # Before the client closes: a stopping runner hands its job back to the queue.
             await jobs.stop()
+            await outbox.stop()
             await client.close()
 
     routes: list[BaseRoute] = [

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # The outbox worker inside `engage serve`; `engage worker` runs it on its own.
     run_worker: bool = True
     worker_concurrency: int = 8
+    # A worker that dies holding messages hands them on after this long.
+    worker_lease_seconds: float = 60.0
     # Where sandbox projects, and channels with no provider configured, deliver: .eml files
     # and an SMS log under <data_dir>/outbox.
     outbox_dir: Path | None = None

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -110,7 +111,9 @@ class OutboxWorker:
                     await asyncio.sleep(ERROR_SECONDS)
                     continue
                 if outcome is None:
-                    await asyncio.sleep(idle_seconds)
+                    # Idle tasks sleep long, at random: together they still look about every
+                    # `idle_seconds`, without each polling the database that often.
+                    await asyncio.sleep(idle_seconds * self.concurrency * random.uniform(0.5, 1.5))
 
         await asyncio.gather(*(loop() for _ in range(self.concurrency)))
 
@@ -257,4 +260,5 @@ class BackgroundWorker:
         task.cancel()
         # Messages it held stay leased until the lease ends, then another worker sends them.
         await asyncio.wait({task}, timeout=STOP_SECONDS)
+        await sms.close_sms_clients()
         log.info("outbox worker %s stopped", self.worker.owner)

@@ -22,6 +22,7 @@ from schema.customers import CustomerMutation, CustomerQuery
 from schema.errors import DomainErrorCodes
 from schema.jobs import JobMutation, JobQuery
 from schema.loyalty import LoyaltyMutation, LoyaltyQuery
+from schema.messages import MessageMutation, MessageQuery
 from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
@@ -40,6 +41,7 @@ Query = merge_types(
         OrderQuery,
         LoyaltyQuery,
         ReferralQuery,
+        MessageQuery,
         TemplateQuery,
     ),
 )
@@ -55,6 +57,7 @@ Mutation = merge_types(
         LoyaltyMutation,
         OrderMutation,
         ReferralMutation,
+        MessageMutation,
         TemplateMutation,
     ),
 )

@@ -7,14 +7,17 @@ from enum import Enum
 import strawberry
 
 from api.auth import CallerKind
+from delivery import outbox
 from domain import codes, links
 from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
+from domain.messages import MessageChannel
 from domain.redemptions import list_redemptions
 from schema.campaigns import CampaignType
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
+from schema.messages import MessageChannelEnum, MessageType, message_links
 from schema.permissions import IsAdmin, IsAdminOrCustomer, IsStaff
 from schema.redemptions import RedemptionType
 from schema.types import Connection, UserError, connection
@@ -141,6 +144,9 @@ class CodeType:
 @strawberry.type
 class PublishCodePayload:
     code: CodeType | None = None
+    message: MessageType | None = strawberry.field(
+        default=None, description="The coupon message, when a channel was given."
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -160,11 +166,25 @@ class CodeMutation:
     @strawberry.mutation(
         permission_classes=[IsAdmin],
         description="Gives the customer a code of the campaign; calling again returns the same "
-        "code until the campaign's codesPerCustomer allows another.",
+        "code until the campaign's codesPerCustomer allows another. With a channel, the code "
+        "is also sent (template builtin:coupon), once.",
     )
     @payload
     async def publish_code(
-        self, info: Info, campaign_id: strawberry.ID, customer_id: strawberry.ID
+        self,
+        info: Info,
+        campaign_id: strawberry.ID,
+        customer_id: strawberry.ID,
+        channel: MessageChannelEnum | None = None,
     ) -> PublishCodePayload:
-        code = await codes.publish_code(info.context.project_id, str(campaign_id), str(customer_id))
-        return PublishCodePayload(code=CodeType.from_doc(code))
+        code, message = await outbox.publish_and_queue(
+            message_links(info),
+            info.context.project_id,
+            str(campaign_id),
+            str(customer_id),
+            MessageChannel(channel.value) if channel else None,
+        )
+        return PublishCodePayload(
+            code=CodeType.from_doc(code),
+            message=MessageType(doc=message) if message else None,
+        )
