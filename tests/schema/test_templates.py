@@ -198,6 +198,8 @@ async def test_preview_of_every_builtin_on_both_channels(tenant: Tenant, name: s
     for wallet in (f"/passes/apple/{code}.pkpass?token=", f"/passes/google/{code}?token="):
         assert f"http://testserver{wallet}" in mail["html"]
         assert f"http://testserver{wallet}" in mail["text"]
+        if name == "coupon":
+            assert f"http://testserver{wallet}" in text["text"]
     assert "30 Jun 2099, 23:59 CEST" in mail["html"]
 
 
