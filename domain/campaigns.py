@@ -188,6 +188,8 @@ UNSET = Unset.UNSET
 
 MAX_NAME = 200
 MAX_TEXT = 10_000
+MAX_PASS_LOCATIONS = 10
+MAX_RELEVANT_TEXT = 200
 MAX_ATTRIBUTES_BYTES = 16_000
 MIN_CODE_LENGTH = 4
 # domain.codes refuses longer input at lookup, so no campaign may make longer codes.
@@ -257,6 +259,13 @@ class CodeConfigInput:
 
 
 @dataclass
+class PassLocationInput:
+    latitude: float
+    longitude: float
+    relevant_text: str = ""
+
+
+@dataclass
 class ReferrerRewardInput:
     discount_campaign_id: str | None = None
     loyalty_campaign_id: str | None = None
@@ -296,6 +305,8 @@ class CampaignInput:
     referral: ReferralConfigInput | None = None
     codes_per_customer: int | None = None
     release_limits_on_refund: bool | None = None
+    # Replaces the whole list; [] clears it.
+    pass_locations: list[PassLocationInput] | None = None
 
 
 class _Problems:
@@ -891,8 +902,32 @@ def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
         values["codes_per_customer"] = _limit(data.codes_per_customer, "codesPerCustomer", problems)
     if data.release_limits_on_refund is not None:
         values["release_limits_on_refund"] = data.release_limits_on_refund
+    if data.pass_locations is not None:
+        values["pass_locations"] = _pass_locations(data.pass_locations, problems)
     problems.raise_any()
     return values
+
+
+def _pass_locations(given: list[PassLocationInput], problems: _Problems) -> list[PassLocation]:
+    """Apple Wallet shows at most 10 locations; the text is what the lock screen says."""
+    if len(given) > MAX_PASS_LOCATIONS:
+        problems.add(
+            "INVALID", f"a pass has at most {MAX_PASS_LOCATIONS} locations", "passLocations"
+        )
+    locations = []
+    for index, place in enumerate(given):
+        field = f"passLocations.{index}"
+        if not -90 <= place.latitude <= 90 or not -180 <= place.longitude <= 180:
+            problems.add("INVALID", "latitude is -90 to 90, longitude -180 to 180", field)
+        text = place.relevant_text.strip()
+        if len(text) > MAX_RELEVANT_TEXT:
+            problems.add(
+                "INVALID", f"relevantText is at most {MAX_RELEVANT_TEXT} characters", field
+            )
+        locations.append(
+            PassLocation(latitude=place.latitude, longitude=place.longitude, relevant_text=text)
+        )
+    return locations
 
 
 def _normalize_code(raw: str) -> str:
@@ -953,15 +988,23 @@ async def update_campaign(project_id: str, campaign_id: str, data: CampaignInput
     wrong = await _referral_reference_problems(project_id, values.get("referral"))
     if wrong:
         raise DomainError.of(wrong)
-    stored = {
-        key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-        for key, value in values.items()
-    }
+    stored = {key: _storable(value) for key, value in values.items()}
     await Campaign.get_pymongo_collection().update_one(
         {"_id": current.id, "project_id": project_id},
         {"$set": {**stored, "updated_at": utc_now()}},
     )
-    return await get_campaign(project_id, campaign_id, "id")
+    updated = await get_campaign(project_id, campaign_id, "id")
+    # Names, offers, terms, dates and locations show on the campaign's wallet passes.
+    await campaign_passes_changed(project_id, updated.key)
+    return updated
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 async def set_campaign_status(

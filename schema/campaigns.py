@@ -223,6 +223,13 @@ class ReferralConfigType:
         )
 
 
+@strawberry.type(name="PassLocation")
+class PassLocationType:
+    latitude: float
+    longitude: float
+    relevant_text: str
+
+
 @strawberry.type(name="Campaign")
 class CampaignType:
     id: strawberry.ID
@@ -243,6 +250,7 @@ class CampaignType:
     referral: ReferralConfigType | None
     codes_per_customer: int
     release_limits_on_refund: bool
+    pass_locations: list[PassLocationType]
     codes_count: int
     redeemed_count: int
     created_at: datetime
@@ -277,6 +285,12 @@ class CampaignType:
             referral=None if doc.referral is None else ReferralConfigType.from_domain(doc.referral),
             codes_per_customer=doc.codes_per_customer,
             release_limits_on_refund=doc.release_limits_on_refund,
+            pass_locations=[
+                PassLocationType(
+                    latitude=p.latitude, longitude=p.longitude, relevant_text=p.relevant_text
+                )
+                for p in doc.pass_locations
+            ],
             codes_count=doc.codes_count,
             redeemed_count=doc.redeemed_count,
             created_at=doc.created_at,
@@ -520,6 +534,15 @@ class ReferralConfigInputType:
         )
 
 
+@strawberry.input(name="PassLocationInput")
+class PassLocationInputType:
+    latitude: float
+    longitude: float
+    relevant_text: str = strawberry.field(
+        default="", description="What the lock screen shows near this place."
+    )
+
+
 @strawberry.input(
     name="CampaignInput",
     description="On update only the fields given change; nested inputs merge field by field.",
@@ -555,6 +578,11 @@ class CampaignInputType:
     )
     description: str | None = None
     terms: str | None = None
+    pass_locations: list[PassLocationInputType] | None = strawberry.field(
+        default=None,
+        description="Up to 10 stores near which the campaign's wallet passes show on the lock "
+        "screen; replaces the list, [] clears it.",
+    )
 
     def to_domain(self) -> campaigns.CampaignInput:
         return campaigns.CampaignInput(
@@ -574,6 +602,12 @@ class CampaignInputType:
             referral=None if self.referral is None else self.referral.to_domain(),
             codes_per_customer=self.codes_per_customer,
             release_limits_on_refund=self.release_limits_on_refund,
+            pass_locations=None
+            if self.pass_locations is None
+            else [
+                campaigns.PassLocationInput(p.latitude, p.longitude, p.relevant_text)
+                for p in self.pass_locations
+            ],
         )
 
 

@@ -331,3 +331,43 @@ def test_configured_certificates_are_used_instead_of_the_development_chain(
 )
 def test_brand_colours_become_rgb(hex_color: str, expected: str) -> None:
     assert apple.rgb(hex_color, "#000000") == expected
+
+
+UPDATE_LOCATIONS = """
+mutation ($id: ID!, $input: CampaignInput!) {
+  updateCampaign(id: $id, input: $input) {
+    campaign { passLocations { latitude longitude relevantText } } errors { code field }
+  }
+}"""
+
+
+async def test_pass_locations_are_set_over_graphql_checked_and_carried_by_the_pass(
+    http: httpx.AsyncClient, tenant: Tenant, settings: Settings
+) -> None:
+    campaign_id, code = await a_coupon(tenant)
+    store = {"latitude": 48.8606, "longitude": 2.3376, "relevantText": "Our Louvre shop"}
+    changed = await tenant.gql(
+        UPDATE_LOCATIONS, {"id": campaign_id, "input": {"passLocations": [store]}}
+    )
+    assert changed["updateCampaign"] == {"campaign": {"passLocations": [store]}, "errors": []}
+    body = json.loads(unpack(await download(http, settings, tenant, code))["pass.json"])
+    assert body["locations"] == [
+        {"latitude": 48.8606, "longitude": 2.3376, "relevantText": "Our Louvre shop"}
+    ]
+
+    wrong = {"latitude": 91, "longitude": 2, "relevantText": "x" * 201}
+    refused = await tenant.gql(
+        UPDATE_LOCATIONS, {"id": campaign_id, "input": {"passLocations": [store] * 10 + [wrong]}}
+    )
+    fields = {error["field"] for error in refused["updateCampaign"]["errors"]}
+    assert fields == {"passLocations", "passLocations.10"}
+    assert (await Campaign.get_pymongo_collection().find_one({}))["pass_locations"] == [
+        {"latitude": 48.8606, "longitude": 2.3376, "relevant_text": "Our Louvre shop"}
+    ]
+
+    cleared = await tenant.gql(
+        UPDATE_LOCATIONS, {"id": campaign_id, "input": {"passLocations": []}}
+    )
+    assert cleared["updateCampaign"]["campaign"]["passLocations"] == []
+    body = json.loads(unpack(await download(http, settings, tenant, code))["pass.json"])
+    assert "locations" not in body
