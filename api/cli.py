@@ -45,11 +45,24 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def prepare_wallet_credentials(settings: Settings) -> None:
+    """Without configured ones, development wallet credentials are made on first start, so the
+    first pass request does not wait for RSA keys."""
+    from delivery.wallet import certificates, google
+
+    if not settings.apple_certificates_configured:
+        certificates.ensure_development_chain(
+            settings.data_dir, settings.apple_pass_type_id, settings.apple_team_id
+        )
+    google.service_account(settings)
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     # SIGTERM unwinds like Ctrl-C so the embedded database is always stopped.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         with database_uri(settings, for_serve=True) as (uri, embedded):
+            prepare_wallet_credentials(settings)
             app = create_app(settings.model_copy(update={"mongodb_uri": uri}), embedded=embedded)
             print(f"Engage on http://{host}:{port} (GraphiQL at /graphql)", flush=True)
             uvicorn.run(app, host=host, port=port, log_level=settings.log_level, lifespan="on")

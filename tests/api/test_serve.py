@@ -90,6 +90,9 @@ def test_serve_persists_data_and_leaves_no_child_behind(service: Service) -> Non
     service.start()
     key = (service.data_dir / "admin-key").read_text().strip()
     assert key.startswith("ek_")
+    # Development wallet credentials are made on first start.
+    assert (service.data_dir / "wallet" / "dev" / "apple").is_dir()
+    assert (service.data_dir / "wallet" / "dev" / "google-service-account.json").is_file()
     created = service.graphql(
         key,
         'mutation { createCustomer(input: {sourceId: "s-1", email: "x@example.com"}) '
