@@ -6,7 +6,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from delivery.rendering import render_message
-from domain import consent, links
+from domain import consent, experiments, links
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, CodeKind, find_code, publish_code
 from domain.customers import Customer, get_customer
@@ -175,12 +175,14 @@ async def publish_and_queue(
     code = await publish_code(project_id, campaign_id, customer_id)
     if channel is None:
         return code, None
+    # An experiment's variant (or the promoted one) may bring its own template for the channel.
+    template = await experiments.template_for_code(code, channel.value) or DEFAULT_TEMPLATE
     message = await queue_message(
         links_for,
         project_id,
         customer_id,
         channel,
-        DEFAULT_TEMPLATE,
+        template,
         code.code,
         f"publish:{code.id}:{customer_id}:{channel.value}",
     )

@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import segno
@@ -28,6 +28,9 @@ from domain.codegen import new_code as random_code
 from domain.common import Money, minor_unit_digits, utc_now
 from domain.customers import get_customer
 from domain.errors import DomainError, NotFound
+
+if TYPE_CHECKING:
+    from domain.experiments import Arm
 
 _IGNORED = re.compile(r"[\s\-]+")
 # Longer input cannot be a code; refusing it early keeps lookups cheap.
@@ -71,6 +74,9 @@ class Code(Document):
     # Live counter, moved only by conditional atomic updates.
     redeemed_count: int = 0
     last_redeemed_at: datetime | None = None
+    # Published in an experiment: its id and the variant's key ("" outside any experiment).
+    experiment_id: str = ""
+    variant: str = ""
     # Generation bookkeeping: which job and batch made the code, so a resumed job is exact.
     job_id: str = ""
     batch: int = -1
@@ -225,9 +231,13 @@ async def reserve_codes(
         )
 
 
-async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
-    """One atomic update hands out a pooled code; an empty pool makes a new code instead."""
+async def _take_free_code(
+    campaign: Campaign, customer_id: str, tags: dict[str, str] | None = None
+) -> Code:
+    """One atomic update hands out a pooled code; an empty pool makes a new code instead.
+    `tags` (an experiment and variant) are written in that same update or insert."""
     now = utc_now()
+    tags = tags or {}
     raw = await Code.get_pymongo_collection().find_one_and_update(
         {
             "project_id": campaign.project_id,
@@ -235,7 +245,7 @@ async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
             "assigned": False,
             "kind": CodeKind.UNIQUE.value,
         },
-        {"$set": {"assigned": True, "customer_id": customer_id, "published_at": now}},
+        {"$set": {"assigned": True, "customer_id": customer_id, "published_at": now, **tags}},
         return_document=ReturnDocument.AFTER,
     )
     if raw is not None:
@@ -251,6 +261,7 @@ async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
             customer_id=customer_id,
             assigned=True,
             published_at=now,
+            **tags,
         )
         try:
             await code.insert()
@@ -287,11 +298,16 @@ async def customer_codes(project_id: str, customer_id: str, limit: int = 100) ->
 
 
 async def _assign_claimed(
-    campaign: Campaign, customer_id: str, slot_filter: dict[str, Any]
+    campaign: Campaign, customer_id: str, slot_filter: dict[str, Any], arm: "Arm | None"
 ) -> Code:
     """Fills a claimed slot; if that fails, the slot is given back so the limit stays exact."""
     try:
-        return await _take_free_code(campaign, customer_id)
+        if arm is not None:
+            # domain.experiments imports this module, so it is imported where it is used.
+            from domain import experiments
+
+            await experiments.record_assignment(arm, customer_id)
+        return await _take_free_code(campaign, customer_id, arm.code_fields if arm else None)
     except BaseException:
         await CodeAssignment.get_pymongo_collection().update_one(
             slot_filter, {"$inc": {"claimed": -1}}
@@ -309,8 +325,15 @@ def _preferred(codes: list[Code], campaign: Campaign) -> Code:
     return ordered[-1]
 
 
-async def publish_code(project_id: str, campaign_id: str, customer_id: str) -> Code:
-    """Gives the customer a code of the campaign; repeated calls return the same code(s)."""
+async def publish_code(
+    project_id: str, campaign_id: str, customer_id: str, *, enroll: bool = True
+) -> Code:
+    """Gives the customer a code of the campaign; repeated calls return the same code(s).
+
+    While an experiment runs on the campaign a new code carries the customer's variant, and a
+    customer in the holdout gets none: the assignment is stored, then Holdout (HOLDOUT) is
+    raised. A customer already holding a code keeps it and is not enrolled. `enroll=False`
+    keeps an earned reward (a referral's) out of any experiment."""
     campaign = await get_campaign(project_id, campaign_id)
     try:
         customer = await get_customer(project_id, customer_id)
@@ -322,8 +345,17 @@ async def publish_code(project_id: str, campaign_id: str, customer_id: str) -> C
     if campaign.standalone_code:
         return await _standalone_code(campaign)
 
+    from domain import experiments
+
     customer_id = customer.key
     owner = {"project_id": project_id, "campaign_id": campaign.key, "customer_id": customer_id}
+    arm = await experiments.arm_of(campaign, customer_id) if enroll else None
+    if arm is not None and arm.holdout:
+        held = await Code.find(owner).to_list()
+        if held:
+            return _preferred(held, campaign)
+        await experiments.record_assignment(arm, customer_id)
+        raise experiments.Holdout()
     assignments = CodeAssignment.get_pymongo_collection()
     # A concurrent publish may create it first: the unique index keeps it one document.
     with contextlib.suppress(DuplicateKeyError):
@@ -347,11 +379,13 @@ async def publish_code(project_id: str, campaign_id: str, customer_id: str) -> C
         return_document=ReturnDocument.AFTER,
     )
     if slot is not None:
-        return await _assign_claimed(campaign, customer_id, {"_id": slot["_id"]})
-    return await _await_claimed_codes(campaign, owner)
+        return await _assign_claimed(campaign, customer_id, {"_id": slot["_id"]}, arm)
+    return await _await_claimed_codes(campaign, owner, arm)
 
 
-async def _await_claimed_codes(campaign: Campaign, owner: dict[str, Any]) -> Code:
+async def _await_claimed_codes(
+    campaign: Campaign, owner: dict[str, Any], arm: "Arm | None"
+) -> Code:
     """Every slot is claimed: returns a customer's code once concurrent claims have filled them."""
     assignments = CodeAssignment.get_pymongo_collection()
     attempt = 0
@@ -370,7 +404,9 @@ async def _await_claimed_codes(campaign: Campaign, owner: dict[str, Any]) -> Cod
                 return_document=ReturnDocument.AFTER,
             )
             if taken is not None:
-                return await _assign_claimed(campaign, owner["customer_id"], {"_id": taken["_id"]})
+                return await _assign_claimed(
+                    campaign, owner["customer_id"], {"_id": taken["_id"]}, arm
+                )
         await asyncio.sleep(CLAIM_POLL_SECONDS[min(attempt, len(CLAIM_POLL_SECONDS) - 1)])
         attempt += 1
 

@@ -47,6 +47,9 @@ class CodeType:
     redeemed_count: int
     published_at: datetime | None
     last_redeemed_at: datetime | None
+    variant: str = strawberry.field(
+        description="The experiment variant the code was published in; empty outside one."
+    )
     doc: strawberry.Private[codes.Code]
     known_campaign: strawberry.Private[Campaign | None] = None
     # Several fields need the campaign; they share one lookup per Code object.
@@ -63,6 +66,7 @@ class CodeType:
             redeemed_count=doc.redeemed_count,
             published_at=doc.published_at,
             last_redeemed_at=doc.last_redeemed_at,
+            variant=doc.variant,
             doc=doc,
             known_campaign=campaign,
         )

@@ -1,0 +1,352 @@
+"""GraphQL for A/B experiments: creating, starting, stopping, results and promotion."""
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from domain import experiments
+from domain.errors import NotFound
+from domain.stats_tests import ProportionTest
+from schema.campaigns import CampaignType, DiscountInputType, DiscountType
+from schema.context import Info
+from schema.errors import payload
+from schema.permissions import IsAdmin
+from schema.types import Connection, Money, UserError, connection
+
+
+@strawberry.enum(name="ExperimentStatus")
+class ExperimentStatusEnum(Enum):
+    DRAFT = "DRAFT"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+
+
+@strawberry.type(name="ExperimentVariant")
+class VariantType:
+    key: str
+    name: str
+    weight: int = strawberry.field(description="Relative: the share is weight / all weights.")
+    discount: DiscountType | None = strawberry.field(
+        description="Null: the campaign's own discount."
+    )
+    template_id: strawberry.ID | None = strawberry.field(
+        description="The template publishCode(channel) sends for this variant; null: default."
+    )
+
+    @classmethod
+    def from_domain(cls, value: experiments.Variant) -> "VariantType":
+        return cls(
+            key=value.key,
+            name=value.name,
+            weight=value.weight,
+            discount=None if value.discount is None else DiscountType.from_domain(value.discount),
+            template_id=strawberry.ID(value.template_id) if value.template_id else None,
+        )
+
+
+@strawberry.type(name="ConfidenceInterval")
+class ConfidenceIntervalType:
+    low: float
+    high: float
+    level: float = strawberry.field(description="1 - alpha, e.g. 0.95.")
+
+
+@strawberry.type(
+    name="ProportionTest",
+    description="Two-proportion z-test of conversion: this arm against another.",
+)
+class ProportionTestType:
+    against: str = strawberry.field(description="The other arm's key (`holdout` or a variant).")
+    lift: float = strawberry.field(description="Absolute: this conversion minus the other's.")
+    relative_lift: float | None = strawberry.field(
+        description="lift / the other's conversion; null when that is 0."
+    )
+    z_score: float | None = strawberry.field(description="Null when no test is possible.")
+    p_value: float | None = strawberry.field(description="Two-sided, pooled standard error.")
+    confidence_interval: ConfidenceIntervalType = strawberry.field(
+        description="Of the lift, with the unpooled standard error."
+    )
+    significant: bool = strawberry.field(description="pValue < the experiment's alpha.")
+
+    @classmethod
+    def from_domain(cls, test: ProportionTest, against: str) -> "ProportionTestType":
+        return cls(
+            against=against,
+            lift=test.difference,
+            relative_lift=test.relative_difference,
+            z_score=test.z,
+            p_value=test.p_value,
+            confidence_interval=ConfidenceIntervalType(
+                low=test.ci_low, high=test.ci_high, level=test.confidence_level
+            ),
+            significant=test.significant,
+        )
+
+
+@strawberry.type(name="ExperimentArmResult")
+class ArmResultType:
+    key: str
+    name: str
+    holdout: bool
+    weight: int
+    assigned: int = strawberry.field(description="Customers assigned to this arm.")
+    issued: int = strawberry.field(description="Codes published with this variant.")
+    redeemed: int = strawberry.field(description="Successful redemptions of those codes.")
+    converted: int = strawberry.field(
+        description="Assigned customers with a paid order after their assignment, in the window."
+    )
+    conversion: float = strawberry.field(description="converted / assigned.")
+    orders: int
+    revenue: Money = strawberry.field(description="Those orders' amounts (results currency).")
+    discount_cost: Money
+    roi: float | None = strawberry.field(
+        description="(revenue - discountCost) / discountCost; null without cost."
+    )
+    against_holdout: ProportionTestType | None = strawberry.field(
+        description="Incremental lift over the holdout and its test; null without a holdout."
+    )
+
+    @classmethod
+    def from_domain(cls, arm: experiments.ArmResult, currency: str) -> "ArmResultType":
+        return cls(
+            key=arm.key,
+            name=arm.name,
+            holdout=arm.holdout,
+            weight=arm.weight,
+            assigned=arm.assigned,
+            issued=arm.issued,
+            redeemed=arm.redeemed,
+            converted=arm.converted,
+            conversion=arm.conversion,
+            orders=arm.orders,
+            revenue=Money(amount=arm.revenue, currency=currency),
+            discount_cost=Money(amount=arm.discount_cost, currency=currency),
+            roi=arm.roi,
+            against_holdout=None
+            if arm.against_holdout is None
+            else ProportionTestType.from_domain(arm.against_holdout, experiments.HOLDOUT),
+        )
+
+
+@strawberry.type(name="ExperimentDecision")
+class DecisionType:
+    variant: str = strawberry.field(description="The variant with the best conversion.")
+    test: ProportionTestType = strawberry.field(
+        description="Against the holdout when there is one, else against the runner-up."
+    )
+
+
+@strawberry.type(name="ExperimentResults")
+class ResultsType:
+    currency: str = strawberry.field(
+        description="Revenue and cost are in this currency; orders in others are not summed."
+    )
+    window_start: datetime | None
+    window_end: datetime | None
+    alpha: float
+    variants: list[ArmResultType]
+    holdout: ArmResultType | None
+    decision: DecisionType | None
+    winner: str | None = strawberry.field(
+        description="The variant's key, only when the decision is significant and positive."
+    )
+
+    @classmethod
+    def from_domain(cls, value: experiments.ExperimentResults) -> "ResultsType":
+        currency = value.currency
+        decision = value.decision
+        return cls(
+            currency=currency,
+            window_start=value.window_start,
+            window_end=value.window_end,
+            alpha=value.experiment.alpha,
+            variants=[ArmResultType.from_domain(arm, currency) for arm in value.variants],
+            holdout=None
+            if value.holdout is None
+            else ArmResultType.from_domain(value.holdout, currency),
+            decision=None
+            if decision is None
+            else DecisionType(
+                variant=decision.variant,
+                test=ProportionTestType.from_domain(decision.test, decision.against),
+            ),
+            winner=value.winner,
+        )
+
+
+@strawberry.type(name="Experiment")
+class ExperimentType:
+    id: strawberry.ID
+    campaign_id: strawberry.ID
+    name: str
+    status: ExperimentStatusEnum
+    variants: list[VariantType]
+    holdout_weight: int = strawberry.field(description="0: no holdout.")
+    alpha: float
+    started_at: datetime | None
+    stopped_at: datetime | None
+    promoted_variant: str | None
+    promoted_at: datetime | None
+    created_at: datetime
+    doc: strawberry.Private[experiments.Experiment]
+
+    @classmethod
+    def from_doc(cls, doc: experiments.Experiment) -> "ExperimentType":
+        return cls(
+            id=strawberry.ID(doc.key),
+            campaign_id=strawberry.ID(doc.campaign_id),
+            name=doc.name,
+            status=ExperimentStatusEnum(doc.status.value),
+            variants=[VariantType.from_domain(v) for v in doc.variants],
+            holdout_weight=doc.holdout_weight,
+            alpha=doc.alpha,
+            started_at=doc.started_at,
+            stopped_at=doc.stopped_at,
+            promoted_variant=doc.promoted_variant or None,
+            promoted_at=doc.promoted_at,
+            created_at=doc.created_at,
+            doc=doc,
+        )
+
+    @strawberry.field(description="Computed when asked, over the window start to stop (or now).")
+    async def results(self, info: Info) -> ResultsType:
+        found = await experiments.experiment_results(info.context.project_id, self.doc.key)
+        return ResultsType.from_domain(found)
+
+
+@strawberry.input(name="ExperimentVariantInput")
+class VariantInputType:
+    key: str = strawberry.field(description="1 to 40 letters, digits, - or _; not `holdout`.")
+    name: str = ""
+    weight: int = strawberry.field(
+        default=1,
+        description="A whole number of 1 or more, relative to the other weights (holdout "
+        "included): 45/45/10 reads as percentages; all weights add up to at most 10000.",
+    )
+    discount: DiscountInputType | None = strawberry.field(
+        default=None,
+        description="Merged into the campaign's discount as updateCampaign would; null: the "
+        "campaign's own.",
+    )
+    template_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A project template sent by publishCode on its channel."
+    )
+
+    def to_domain(self) -> experiments.VariantInput:
+        return experiments.VariantInput(
+            key=self.key,
+            name=self.name,
+            weight=self.weight,
+            discount=None if self.discount is None else self.discount.to_domain(),
+            template_id=str(self.template_id or ""),
+        )
+
+
+@strawberry.input(name="ExperimentInput")
+class ExperimentInputType:
+    campaign_id: strawberry.ID
+    name: str
+    variants: list[VariantInputType] = strawberry.field(description="2 to 5 variants.")
+    holdout_weight: int = strawberry.field(
+        default=0, description="Weight of the holdout group, which gets no code; 0: none."
+    )
+    alpha: float = strawberry.field(
+        default=0.05, description="Significance level of the winner's test (at most 0.5)."
+    )
+
+    def to_domain(self) -> experiments.ExperimentInput:
+        return experiments.ExperimentInput(
+            campaign_id=str(self.campaign_id),
+            name=self.name,
+            variants=[v.to_domain() for v in self.variants],
+            holdout_weight=self.holdout_weight,
+            alpha=self.alpha,
+        )
+
+
+@strawberry.type
+class ExperimentPayload:
+    experiment: ExperimentType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PromoteWinnerPayload:
+    experiment: ExperimentType | None = None
+    campaign: CampaignType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ExperimentQuery:
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Null when the project has no such experiment."
+    )
+    async def experiment(self, info: Info, id: strawberry.ID) -> ExperimentType | None:
+        try:
+            found = await experiments.get_experiment(info.context.project_id, str(id))
+        except NotFound:
+            return None
+        return ExperimentType.from_doc(found)
+
+    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    async def experiments(
+        self,
+        info: Info,
+        campaign_id: strawberry.ID | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[ExperimentType]:
+        page = await experiments.list_experiments(
+            info.context.project_id, first, after, str(campaign_id) if campaign_id else None
+        )
+        return connection(page, ExperimentType.from_doc)
+
+
+@strawberry.type
+class ExperimentMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin], description="A DRAFT experiment on a DISCOUNT campaign."
+    )
+    @payload
+    async def create_experiment(self, info: Info, input: ExperimentInputType) -> ExperimentPayload:
+        created = await experiments.create_experiment(info.context.project_id, input.to_domain())
+        return ExperimentPayload(experiment=ExperimentType.from_doc(created))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="From now on publishCode assigns customers to arms; one running experiment "
+        "per campaign.",
+    )
+    @payload
+    async def start_experiment(self, info: Info, id: strawberry.ID) -> ExperimentPayload:
+        started = await experiments.start_experiment(info.context.project_id, str(id))
+        return ExperimentPayload(experiment=ExperimentType.from_doc(started))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Final; codes already published keep their variant's offer.",
+    )
+    @payload
+    async def stop_experiment(self, info: Info, id: strawberry.ID) -> ExperimentPayload:
+        stopped = await experiments.stop_experiment(info.context.project_id, str(id))
+        return ExperimentPayload(experiment=ExperimentType.from_doc(stopped))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Makes the winner's discount (and template) the campaign's offer and stops "
+        "the experiment. Refused (NO_SIGNIFICANT_WINNER) without a significant winner unless "
+        "variantKey names the variant to promote anyway.",
+    )
+    @payload
+    async def promote_winner(
+        self, info: Info, id: strawberry.ID, variant_key: str | None = None
+    ) -> PromoteWinnerPayload:
+        experiment, campaign = await experiments.promote_variant(
+            info.context.project_id, str(id), variant_key
+        )
+        return PromoteWinnerPayload(
+            experiment=ExperimentType.from_doc(experiment),
+            campaign=CampaignType.from_doc(campaign),
+        )
