@@ -1,0 +1,134 @@
+"""The automation executor: leases due scheduled actions, checks them again, and sends the code
+through the outbox or awards the points, with keys derived from the action so a crash between
+two steps never does anything twice."""
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from delivery.outbox import Links, queue_message
+from domain import automation as automations
+from domain.automation import ActionStatus, ActionType, Automation, ScheduledAction
+from domain.codes import publish_code
+from domain.common import as_utc, utc_now
+from domain.errors import DomainError
+from domain.loyalty import grant_points
+from domain.messages import MessageChannel
+
+log = logging.getLogger("engage.automation")
+
+IDLE_SECONDS = 1.0
+ERROR_SECONDS = 5.0
+
+
+def _executor_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class AutomationExecutor:
+    """Any number of executors, in any number of processes, may share one database: an action
+    is leased by one at a time, and only its lease holder settles it."""
+
+    def __init__(
+        self, links: Links, owner: str | None = None, lease: timedelta = automations.LEASE
+    ) -> None:
+        self.links = links
+        self.owner = owner or _executor_name()
+        self.lease = lease
+
+    async def run_one(self, now: datetime | None = None) -> str | None:
+        """Leases and handles one due action; None when nothing is due."""
+        now = as_utc(now) if now is not None else utc_now()
+        action = await automations.lease_due_action(self.owner, now, self.lease)
+        if action is None:
+            return None
+        return await self.handle(action, now)
+
+    async def run_due(self, now: datetime | None = None, concurrency: int = 1) -> int:
+        """Handles every action due at `now`; returns how many."""
+        handled = 0
+
+        async def drain() -> None:
+            nonlocal handled
+            while await self.run_one(now) is not None:
+                handled += 1
+
+        await asyncio.gather(*(drain() for _ in range(max(1, concurrency))))
+        return handled
+
+    async def run_forever(self, idle_seconds: float = IDLE_SECONDS) -> None:
+        while True:
+            try:
+                outcome = await self.run_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("automation executor %s: polling failed", self.owner)
+                await asyncio.sleep(ERROR_SECONDS)
+                continue
+            if outcome is None:
+                await asyncio.sleep(idle_seconds * random.uniform(0.5, 1.5))
+
+    async def handle(self, action: ScheduledAction, now: datetime) -> str:
+        """Returns the status the action was settled with ("LOST" when its lease went)."""
+        try:
+            decision = await automations.decide(action, self.owner, now)
+            if decision.status is not None or decision.automation is None:
+                status = decision.status or ActionStatus.SKIPPED
+                settled = await automations.settle(action, self.owner, status, decision.detail, now)
+                return status.value if settled else "LOST"
+            detail = await self.perform(action, decision.automation)
+        except DomainError as error:
+            # The caller's configuration refuses it (no address, campaign ended): not retried.
+            await automations.settle(
+                action, self.owner, ActionStatus.FAILED, f"{error.code}: {error}", now
+            )
+            await automations.release_run(action)
+            return ActionStatus.FAILED.value
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("automation executor %s: action %s failed", self.owner, action.key)
+            reason = f"{type(error).__name__}: {error}"
+            await automations.retry_later(action, self.owner, reason, now)
+            return "RETRY"
+        settled = await automations.settle(action, self.owner, ActionStatus.DONE, detail, now)
+        return ActionStatus.DONE.value if settled else "LOST"
+
+    async def perform(self, action: ScheduledAction, automation: Automation) -> str:
+        """The action's effect, safe to repeat: the code is remembered on the action, the
+        message and the points are keyed by the action's id."""
+        spec = automation.action
+        key = f"automation:{action.key}"
+        if spec.type == ActionType.AWARD_POINTS:
+            await grant_points(
+                action.project_id,
+                spec.campaign_id,
+                action.customer_id,
+                spec.points,
+                key,
+                f"automation {automation.name}",
+            )
+            return f"{spec.points} points awarded"
+        code = action.code
+        if not code:
+            published = await publish_code(action.project_id, spec.campaign_id, action.customer_id)
+            code = published.code
+            await automations.note_progress(action, self.owner, code=code)
+        message = await queue_message(
+            self.links,
+            action.project_id,
+            action.customer_id,
+            MessageChannel(spec.channel),
+            spec.template_id,
+            code,
+            key,
+        )
+        await automations.note_progress(action, self.owner, message_id=message.key)
+        if message.error:
+            return f"code {code}; message {message.key} {message.status.value}: {message.error}"
+        return f"code {code}; message {message.key} {message.status.value}"
