@@ -1,0 +1,287 @@
+"""GraphQL for campaign statistics and the project overview."""
+
+from datetime import date, datetime
+from typing import Annotated
+
+import strawberry
+
+from domain import analytics
+from domain.common import Money as DomainMoney
+from schema.campaigns import CampaignType
+from schema.context import Info
+from schema.messages import MessageChannelEnum
+from schema.permissions import IsAdmin
+from schema.types import Money
+
+
+def _money(value: DomainMoney) -> Money:
+    return Money(amount=value.amount, currency=value.currency)
+
+
+def _maybe_money(value: DomainMoney | None) -> Money | None:
+    return None if value is None else _money(value)
+
+
+@strawberry.type(name="ChannelStats")
+class ChannelStatsType:
+    channel: MessageChannelEnum
+    sent: int = strawberry.field(description="Messages that left: SENT, DELIVERED, UNDELIVERED.")
+    delivered: int = strawberry.field(
+        description="SENT or DELIVERED: not reported undelivered (email is never confirmed)."
+    )
+    undelivered: int
+    redeemed: int = strawberry.field(
+        description="Redemptions attributed to a message of this channel."
+    )
+
+
+@strawberry.type(name="DailyCampaignStats")
+class DailyStatsType:
+    day: date = strawberry.field(description="A calendar day in the campaign's time zone.")
+    published: int
+    validated: int
+    redeemed: int
+    revenue: Money
+    discount_cost: Money
+
+
+@strawberry.type(name="CampaignStats")
+class CampaignStatsType:
+    doc: strawberry.Private[analytics.CampaignStats]
+
+    @strawberry.field
+    def campaign(self) -> CampaignType:
+        return CampaignType.from_doc(self.doc.campaign)
+
+    @strawberry.field(name="from")
+    def from_(self) -> datetime | None:
+        return self.doc.window.start
+
+    @strawberry.field
+    def to(self) -> datetime | None:
+        return self.doc.window.end
+
+    @strawberry.field(
+        description="The campaign's currency (its discount's or minimum order's; else the one "
+        "most of its orders use; XXX when there is none): money figures are in it."
+    )
+    def currency(self) -> str:
+        return self.doc.currency
+
+    @strawberry.field(description="Codes made for the campaign, whenever (not windowed).")
+    def issued(self) -> int:
+        return self.doc.issued
+
+    @strawberry.field(description="Codes assigned to customers in the window.")
+    def published(self) -> int:
+        return self.doc.published
+
+    @strawberry.field(description="Messages delivered, every channel.")
+    def delivered(self) -> int:
+        return self.doc.delivered
+
+    @strawberry.field(name="deliveredByChannel")
+    def delivered_by_channel(self) -> list[ChannelStatsType]:
+        return [
+            ChannelStatsType(
+                channel=MessageChannelEnum(row.channel.value),
+                sent=row.sent,
+                delivered=row.delivered,
+                undelivered=row.undelivered,
+                redeemed=row.redeemed,
+            )
+            for row in self.doc.channels
+        ]
+
+    @strawberry.field(description="Wallet passes of the campaign's codes first downloaded.")
+    def passes_added(self) -> int:
+        return self.doc.passes_added
+
+    @strawberry.field(description="Apple Wallet devices that registered one of those passes.")
+    def apple_registrations(self) -> int:
+        return self.doc.apple_registrations
+
+    @strawberry.field(
+        description="Passes created in the window whose Google Wallet link was opened."
+    )
+    def google_issued(self) -> int:
+        return self.doc.google_issued
+
+    @strawberry.field(
+        description="validateCode calls about the campaign's codes (counted per hour: the "
+        "hours the window's ends cut count whole)."
+    )
+    def validated(self) -> int:
+        return self.doc.validated
+
+    @strawberry.field(description="Redemptions completed and not rolled back.")
+    def redeemed(self) -> int:
+        return self.doc.redeemed
+
+    @strawberry.field(description="Redemptions completed in the window and rolled back since.")
+    def rolled_back(self) -> int:
+        return self.doc.rolled_back
+
+    @strawberry.field(description="redeemed / published; 0 when nothing was published.")
+    def redemption_rate(self) -> float:
+        return self.doc.redemption_rate
+
+    @strawberry.field(description="Paid orders that used a code of the campaign.")
+    def orders_attributed(self) -> int:
+        return self.doc.orders_attributed
+
+    @strawberry.field(description="What those orders paid, in the campaign's currency.")
+    def revenue(self) -> Money:
+        return _money(self.doc.revenue)
+
+    @strawberry.field(description="What those orders paid, per currency.")
+    def revenue_by_currency(self) -> list[Money]:
+        return [_money(value) for value in self.doc.revenue_by_currency]
+
+    @strawberry.field(description="Discounts given by the redemptions, in the campaign's currency.")
+    def discount_cost(self) -> Money:
+        return _money(self.doc.discount_cost)
+
+    @strawberry.field
+    def discount_cost_by_currency(self) -> list[Money]:
+        return [_money(value) for value in self.doc.discount_by_currency]
+
+    @strawberry.field(
+        description="(revenue - discountCost) / discountCost in the campaign's currency; null "
+        "when nothing was discounted."
+    )
+    def roi(self) -> float | None:
+        return self.doc.roi
+
+    @strawberry.field(description="Average paid order with a code of the campaign.")
+    def average_basket(self) -> Money | None:
+        return _maybe_money(self.doc.average_basket)
+
+    @strawberry.field(description="Paid orders in the window without any code of the campaign.")
+    def orders_without(self) -> int:
+        return self.doc.orders_without
+
+    @strawberry.field(description="Their average, in the campaign's currency.")
+    def average_basket_without(self) -> Money | None:
+        return _maybe_money(self.doc.average_basket_without)
+
+    @strawberry.field(description="Per day of the campaign's time zone, first to last active.")
+    def daily(self) -> list[DailyStatsType]:
+        return [
+            DailyStatsType(
+                day=row.day,
+                published=row.published,
+                validated=row.validated,
+                redeemed=row.redeemed,
+                revenue=_money(row.revenue),
+                discount_cost=_money(row.discount_cost),
+            )
+            for row in self.doc.daily
+        ]
+
+
+@strawberry.type(name="TopCampaign")
+class TopCampaignType:
+    row: strawberry.Private[analytics.TopCampaign]
+
+    @strawberry.field
+    def campaign(self) -> CampaignType:
+        return CampaignType.from_doc(self.row.campaign)
+
+    @strawberry.field(description="Redemptions of the last 30 days, not rolled back.")
+    def redeemed(self) -> int:
+        return self.row.redeemed
+
+    @strawberry.field(description="Its paid orders of the same 30 days, in its currency.")
+    async def revenue(self) -> Money:
+        return _money(await self.row.revenue())
+
+
+@strawberry.type(name="ProgramPoints")
+class ProgramPointsType:
+    campaign: CampaignType
+    points: int
+    cards: int
+
+
+@strawberry.type(name="ProgramReferrals")
+class ProgramReferralsType:
+    campaign: CampaignType
+    clicks: int
+    conversions: int = strawberry.field(description="Referrals QUALIFIED or REWARDED.")
+    rate: float
+
+
+@strawberry.type(name="ProjectOverview")
+class ProjectOverviewType:
+    doc: strawberry.Private[analytics.Overview]
+
+    @strawberry.field(description="The zone `today` is read in: the project's messaging zone.")
+    def timezone(self) -> str:
+        return self.doc.timezone
+
+    @strawberry.field(description="Running now: active status, started and not ended.")
+    def active_campaigns(self) -> int:
+        return self.doc.active_campaigns
+
+    @strawberry.field(description="Redemptions completed since midnight, not rolled back.")
+    def redemptions_today(self) -> int:
+        return self.doc.redemptions_today
+
+    @strawberry.field(description="The most redeemed campaigns of the last 30 days.")
+    def top_campaigns(self, first: int = 5) -> list[TopCampaignType]:
+        return [TopCampaignType(row=row) for row in self.doc.top_campaigns[: max(0, first)]]
+
+    @strawberry.field(description="The loyalty liability: points on every card, all programs.")
+    def points_outstanding(self) -> int:
+        return self.doc.points_outstanding
+
+    @strawberry.field
+    def points_by_program(self) -> list[ProgramPointsType]:
+        return [
+            ProgramPointsType(
+                campaign=CampaignType.from_doc(row.campaign), points=row.points, cards=row.cards
+            )
+            for row in self.doc.points_by_program
+        ]
+
+    @strawberry.field(
+        description="Qualified or rewarded referrals per referral-link click, all programs; 0 "
+        "without clicks."
+    )
+    def referral_conversion(self) -> float:
+        return self.doc.referral_conversion
+
+    @strawberry.field
+    def referrals_by_program(self) -> list[ProgramReferralsType]:
+        return [
+            ProgramReferralsType(
+                campaign=CampaignType.from_doc(row.campaign),
+                clicks=row.clicks,
+                conversions=row.conversions,
+                rate=row.rate,
+            )
+            for row in self.doc.referrals_by_program
+        ]
+
+
+@strawberry.type
+class AnalyticsQuery:
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="What a campaign did in [from, to) (its whole life without them).",
+    )
+    async def campaign_stats(
+        self,
+        info: Info,
+        campaign_id: strawberry.ID,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> CampaignStatsType:
+        stats = await analytics.campaign_stats(info.context.project_id, str(campaign_id), from_, to)
+        return CampaignStatsType(doc=stats)
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def project_overview(self, info: Info) -> ProjectOverviewType:
+        overview = await analytics.project_overview(info.context.project_id)
+        return ProjectOverviewType(doc=overview)
