@@ -5,10 +5,13 @@ import contextlib
 import logging
 import time
 
+from delivery.automation import AutomationExecutor
+from domain.events import dispatch_pending_events, emit_birthday_events, emit_dormant_events
 from domain.jobs import JobRunner
 from domain.loyalty import expire_points
 from domain.orders import apply_pending_order_effects
 from domain.referrals import release_due_rewards
+from domain.rfm import queue_due_rfm
 
 log = logging.getLogger("engage.jobs")
 
@@ -22,20 +25,27 @@ STOP_SECONDS = 10.0
 SWEEP_SECONDS = 30.0
 # Points expire at most this long after their time; a run with nothing due is one query.
 EXPIRY_SECONDS = 300.0
+# How often the loop looks for projects whose daily RFM recomputation is due.
+RFM_CHECK_SECONDS = 600.0
+# How often the dormancy and birthday sweeps look whether a project's day is still unswept.
+EVENT_SWEEP_SECONDS = 900.0
 
 
 async def run_jobs_forever(
     runner: JobRunner, idle_seconds: float = IDLE_SECONDS, error_seconds: float = ERROR_SECONDS
 ) -> None:
-    """Runs jobs one after another, and the order effects sweep every SWEEP_SECONDS; sleeps
-    when no job waits; never dies of an error."""
-    next_sweep = 0.0
+    """Runs jobs one after another, the order effects sweep every SWEEP_SECONDS and queues the
+    daily RFM jobs that are due; sleeps when no job waits; never dies of an error."""
+    next_sweep = next_rfm = 0.0
     while True:
         try:
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + SWEEP_SECONDS
                 await apply_pending_order_effects()
                 await release_due_rewards()
+            if time.monotonic() >= next_rfm:
+                next_rfm = time.monotonic() + RFM_CHECK_SECONDS
+                await queue_due_rfm()
             worked = await runner.run_one()
         except asyncio.CancelledError:
             raise
@@ -64,14 +74,49 @@ async def expire_points_forever(
         await asyncio.sleep(every_seconds)
 
 
+async def run_automations_forever(
+    executor: AutomationExecutor,
+    idle_seconds: float = IDLE_SECONDS,
+    error_seconds: float = ERROR_SECONDS,
+) -> None:
+    """Performs due automation actions; now and then dispatches events a crashed process left
+    and runs the daily event sweeps (each project's day is swept once, by any process)."""
+    next_dispatch = next_daily = 0.0
+    while True:
+        try:
+            if time.monotonic() >= next_dispatch:
+                next_dispatch = time.monotonic() + SWEEP_SECONDS
+                await dispatch_pending_events()
+            if time.monotonic() >= next_daily:
+                next_daily = time.monotonic() + EVENT_SWEEP_SECONDS
+                await emit_dormant_events()
+                await emit_birthday_events()
+            worked = await executor.run_one()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("automation executor %s: polling failed", executor.owner)
+            await asyncio.sleep(error_seconds)
+            continue
+        if worked is None:
+            await asyncio.sleep(idle_seconds)
+
+
 class BackgroundJobs:
     """Starts the loop as a task; `stop` cancels it and waits, so shutdown is quick and clean."""
 
-    def __init__(self, runner: JobRunner | None = None, idle_seconds: float = IDLE_SECONDS):
+    def __init__(
+        self,
+        runner: JobRunner | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+        automation: AutomationExecutor | None = None,
+    ):
         self.runner = runner or JobRunner()
         self.idle_seconds = idle_seconds
+        self.automation = automation
         self._task: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
+        self._automation: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -84,14 +129,21 @@ class BackgroundJobs:
             run_jobs_forever(self.runner, self.idle_seconds), name="engage-jobs"
         )
         self._expiry = asyncio.create_task(expire_points_forever(), name="engage-points-expiry")
+        if self.automation is not None:
+            self._automation = asyncio.create_task(
+                run_automations_forever(self.automation, self.idle_seconds),
+                name="engage-automation",
+            )
         log.info("job runner %s started", self.runner.owner)
 
     async def stop(self) -> None:
-        expiry, self._expiry = self._expiry, None
-        if expiry is not None:
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
+        # A stopped executor's leased actions go to another executor when their leases end.
+        sides, self._expiry, self._automation = (self._expiry, self._automation), None, None
+        for side in sides:
+            if side is not None:
+                side.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await side
         task, self._task = self._task, None
         if task is None:
             return

@@ -49,6 +49,17 @@ class OrderMetrics(BaseModel):
     last_order_at: datetime | None = None
 
 
+class Rfm(BaseModel):
+    """Scores 1-5 and the RFM group as of `computed_at`, written by the RFM job (domain.rfm);
+    zeros and no group until it first runs."""
+
+    recency: int = 0
+    frequency: int = 0
+    monetary: int = 0
+    group: str = ""
+    computed_at: datetime | None = None
+
+
 class Customer(Document):
     project_id: str
     # Absent (None) source ids are outside the partial unique index.
@@ -65,6 +76,7 @@ class Customer(Document):
     metrics_version: int = 0
     # The latest order effects applied to metrics, so a retried effect is not counted twice.
     metrics_effects: list[str] = Field(default_factory=list)
+    rfm: Rfm = Field(default_factory=Rfm)
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     erased: bool = False
@@ -83,6 +95,7 @@ class Customer(Document):
             IndexModel([("project_id", 1), ("phone", 1)]),
             IndexModel([("project_id", 1), ("tags", 1)]),
             IndexModel([("project_id", 1), ("created_at", 1)]),
+            IndexModel([("project_id", 1), ("rfm.group", 1)]),
         ]
 
     @property
@@ -228,6 +241,10 @@ async def create_customer(project_id: str, data: CustomerInput, source: str) -> 
         raise DomainError(
             "DUPLICATE_SOURCE_ID", "a customer with this sourceId already exists", "sourceId"
         ) from None
+    # Imported here: events reads customers.
+    from domain import events
+
+    await events.emit(project_id, customer.key, events.CUSTOMER_CREATED, at=customer.created_at)
     return customer
 
 
@@ -316,6 +333,10 @@ async def erase_customer(project_id: str, customer_id: str, actor: str) -> Custo
     await CustomerToken.get_pymongo_collection().delete_many(
         {"project_id": project_id, "customer_id": customer_id}
     )
+    # Imported here: segments build on this module.
+    from domain.segments import forget_customer
+
+    await forget_customer(project_id, customer_id)
     await audit.record(project_id, "customer.erased", customer_id, actor)
     return await get_customer(project_id, customer_id)
 

@@ -2,11 +2,15 @@
 
 from beanie import Document
 
+from domain.analytics import ValidationCounter
 from domain.audit import AuditEntry
+from domain.automation import Automation, AutomationRun, ScheduledAction
 from domain.campaigns import Campaign
 from domain.codes import Code, CodeAssignment
 from domain.consent import Suppression
 from domain.customers import Customer, CustomerToken
+from domain.events import CustomerEvent, EventSweep
+from domain.experiments import Experiment, ExperimentAssignment
 from domain.jobs import Job
 from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
 from domain.messages import Message
@@ -14,6 +18,8 @@ from domain.orders import Order
 from domain.projects import ApiKey, Project
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
 from domain.referrals import Referral, ReferralClick, ReferralCode
+from domain.rfm import RfmSchedule
+from domain.segments import Segment, SegmentMember
 from domain.templates import MessageTemplate
 from domain.wallet import PassLog, PassRegistration, WalletCounter, WalletPass
 
@@ -47,4 +53,15 @@ def document_models() -> list[type[Document]]:
         PassLog,
         MessageTemplate,
         Suppression,
+        ValidationCounter,
+        Segment,
+        SegmentMember,
+        RfmSchedule,
+        CustomerEvent,
+        EventSweep,
+        Automation,
+        ScheduledAction,
+        AutomationRun,
+        Experiment,
+        ExperimentAssignment,
     ]

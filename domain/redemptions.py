@@ -27,6 +27,7 @@ from domain.discounts import (
     order_currency_problems,
 )
 from domain.errors import DomainError, NotFound, Problem
+from domain.experiments import offer_for_code
 from domain.messages import carrier_of
 from domain.pagination import Page, paginate
 from domain.wallet import wallet_content_changed
@@ -140,6 +141,9 @@ class Redemption(Document):
     # The message that carried the code to the customer, if one did (channel attribution).
     message_id: str = ""
     message_channel: str = ""
+    # Copied from the code: experiment results group redemptions on these plain fields.
+    experiment_id: str = ""
+    variant: str = ""
 
     class Settings:
         name = "redemptions"
@@ -219,13 +223,12 @@ class Validation:
 
 
 async def customer_in_segments(project_id: str, customer: Customer, segment_ids: list[str]) -> bool:
-    """Whether the customer belongs to at least one of the segments.
+    """Whether the customer belongs to at least one of the segments: the one place segments
+    plug into validation. Unknown or deleted segments hold nobody."""
+    # Imported here: domain.segments sits above the campaign modules this one builds on.
+    from domain.segments import customer_in_segments as in_segments
 
-    This is the one place segments plug into validation. Segments are a later feature: until
-    they exist nobody is in any segment, so a campaign restricted to segments answers
-    NOT_IN_SEGMENT for every customer.
-    """
-    return False
+    return await in_segments(project_id, customer, segment_ids)
 
 
 def window_reasons(campaign: Campaign, now: datetime) -> list[Reason]:
@@ -363,6 +366,8 @@ async def _evaluate(
     if code is None or campaign is None:
         # Nothing else can be said about a code that does not exist.
         return Validation(reasons=[Reason.NOT_FOUND])
+    # A code published in an experiment's variant gets that variant's discount.
+    campaign = await offer_for_code(campaign, code)
     day = rules.day_key(now, campaign.timezone)
     customer = await _find_customer(project_id, customer_id) if customer_id else None
     reasons: list[Reason] = []
@@ -618,6 +623,8 @@ async def redeem_code(
             api_key_id=api_key_id,
             idempotency_key=key,
             day=check.day,
+            experiment_id=check.code.experiment_id,
+            variant=check.code.variant,
         )
         try:
             await claim.insert()

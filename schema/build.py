@@ -16,10 +16,13 @@ from strawberry.tools import merge_types
 
 from api.settings import Settings
 from domain.errors import DomainError
+from schema.analytics import AnalyticsQuery
+from schema.automation import AutomationMutation, AutomationQuery
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.codes import CodeMutation, CodeQuery
 from schema.customers import CustomerMutation, CustomerQuery
 from schema.errors import DomainErrorCodes
+from schema.experiments import ExperimentMutation, ExperimentQuery
 from schema.jobs import JobMutation, JobQuery
 from schema.loyalty import LoyaltyMutation, LoyaltyQuery
 from schema.messages import MessageMutation, MessageQuery
@@ -27,6 +30,7 @@ from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
 from schema.redemptions import RedemptionMutation, RedemptionQuery
 from schema.referrals import ReferralMutation, ReferralQuery
+from schema.segments import SegmentMutation, SegmentQuery
 from schema.templates import TemplateMutation, TemplateQuery
 
 Query = merge_types(
@@ -41,8 +45,12 @@ Query = merge_types(
         OrderQuery,
         LoyaltyQuery,
         ReferralQuery,
+        SegmentQuery,
         MessageQuery,
         TemplateQuery,
+        AnalyticsQuery,
+        AutomationQuery,
+        ExperimentQuery,
     ),
 )
 Mutation = merge_types(
@@ -57,8 +65,11 @@ Mutation = merge_types(
         LoyaltyMutation,
         OrderMutation,
         ReferralMutation,
+        SegmentMutation,
         MessageMutation,
         TemplateMutation,
+        AutomationMutation,
+        ExperimentMutation,
     ),
 )
 

@@ -47,6 +47,20 @@ class OrderMetrics:
     last_order_at: datetime | None
 
 
+@strawberry.type(name="Rfm")
+class RfmType:
+    recency: int = strawberry.field(
+        description="1-5, 5 for the most recent buyers; 0 without orders."
+    )
+    frequency: int = strawberry.field(description="1-5 by orders count; 0 without orders.")
+    monetary: int = strawberry.field(description="1-5 by total spent; 0 without orders.")
+    group: str = strawberry.field(
+        description="champions, loyal, potential_loyalists, new, promising, needs_attention, "
+        "about_to_sleep, at_risk, cannot_lose_them, hibernating, lost; prospect without orders."
+    )
+    computed_at: datetime
+
+
 @strawberry.type(name="Customer")
 class CustomerType:
     id: strawberry.ID
@@ -59,6 +73,9 @@ class CustomerType:
     consents: Consents
     consent_log: list[ConsentChange]
     order_metrics: OrderMetrics
+    rfm: RfmType | None = strawberry.field(
+        description="Null until the RFM job has scored the customer."
+    )
     created_at: datetime
     updated_at: datetime
     erased: bool
@@ -85,6 +102,15 @@ class CustomerType:
                 for c in doc.consent_log
             ],
             order_metrics=OrderMetrics(**doc.metrics.model_dump()),
+            rfm=None
+            if doc.rfm.computed_at is None
+            else RfmType(
+                recency=doc.rfm.recency,
+                frequency=doc.rfm.frequency,
+                monetary=doc.rfm.monetary,
+                group=doc.rfm.group,
+                computed_at=doc.rfm.computed_at,
+            ),
             created_at=doc.created_at,
             updated_at=doc.updated_at,
             erased=doc.erased,
