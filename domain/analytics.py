@@ -169,6 +169,8 @@ class Source:
     time_field: str
     parts: tuple[str, ...] = ()
     amount: str = ""
+    # Conditions the window implies, which only narrow the pipeline's scan.
+    narrowing: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,11 @@ async def _grouped_rows(source: Source, buckets: Buckets) -> list[Row]:
         projected["a"] = f"${source.amount}"
         sums["a"] = {"$sum": "$a"}
     cursor = await source.collection.aggregate(
-        [{"$match": source.match}, {"$project": projected}, {"$group": {"_id": "$k", **sums}}]
+        [
+            {"$match": {**source.match, **source.narrowing}},
+            {"$project": projected},
+            {"$group": {"_id": "$k", **sums}},
+        ]
     )
     rows = []
     async for row in cursor:
@@ -212,6 +218,17 @@ async def _grouped_rows(source: Source, buckets: Buckets) -> list[Row]:
     return rows
 
 
+def _equalities(match: dict[str, Any]) -> list[dict[str, Any]]:
+    """The match as plain equalities, one query per `$in` value: the embedded server scans a
+    `find` with `$in` beside a date range in Python, twenty times slower. Every `$in` here is
+    on a scalar field or has one value (an array field), so no document matches twice."""
+    queries: list[dict[str, Any]] = [{}]
+    for name, wanted in match.items():
+        values = wanted["$in"] if isinstance(wanted, dict) and "$in" in wanted else [wanted]
+        queries = [{**query, name: value} for query in queries for value in values]
+    return queries
+
+
 async def _exact_rows(
     source: Source, buckets: Buckets, start: datetime, end: datetime
 ) -> list[Row]:
@@ -219,12 +236,13 @@ async def _exact_rows(
     # Whole top-level fields: the embedded server leaves dotted projections out.
     paths = [source.time_field, *source.parts, *([source.amount] if source.amount else [])]
     fields = {path.split(".")[0]: 1 for path in paths}
-    query = {**source.match, source.time_field: {"$gte": start, "$lt": end}}
     totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
-    async for doc in source.collection.find(query, fields):
-        parts = tuple(_text(_dig(doc, part)) for part in source.parts)
-        totals[parts][0] += 1
-        totals[parts][1] += int(_dig(doc, source.amount) or 0) if source.amount else 0
+    for match in _equalities(source.match):
+        query = {**match, source.time_field: {"$gte": start, "$lt": end}}
+        async for doc in source.collection.find(query, fields):
+            parts = tuple(_text(_dig(doc, part)) for part in source.parts)
+            totals[parts][0] += 1
+            totals[parts][1] += int(_dig(doc, source.amount) or 0) if source.amount else 0
     bucket = buckets.bucket_of(start)
     return [Row(bucket, parts, n, amount) for parts, (n, amount) in totals.items()]
 
@@ -668,16 +686,22 @@ async def project_overview(project_id: str, now: datetime | None = None, top: in
     redeemed = Redemption.get_pymongo_collection()
     succeeded = {"project_id": project_id, "status": RedemptionStatus.SUCCEEDED.value}
     today = await event_rows(
-        Source(redeemed, {**succeeded, "day": {"$in": _day_keys(moment, 1, 0)}}, "completed_at"),
+        Source(
+            redeemed,
+            succeeded,
+            "completed_at",
+            narrowing={"day": {"$in": _day_keys(moment, 1, 0)}},
+        ),
         buckets,
         Window(local_midnight, moment + HOUR),
     )
     recent = await event_rows(
         Source(
             redeemed,
-            {**succeeded, "day": {"$in": _day_keys(moment, TOP_CAMPAIGNS_DAYS, 0)}},
+            succeeded,
             "completed_at",
             ("campaign_id",),
+            narrowing={"day": {"$in": _day_keys(moment, TOP_CAMPAIGNS_DAYS, 0)}},
         ),
         buckets,
         Window(moment - timedelta(days=TOP_CAMPAIGNS_DAYS), moment + HOUR),

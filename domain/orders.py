@@ -15,7 +15,7 @@ from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from domain.campaigns import Campaign
-from domain.codes import normalize_code
+from domain.codes import Code, normalize_code
 from domain.common import Money, as_utc, utc_now
 from domain.customers import Customer
 from domain.discounts import OrderItem, OrderItemInput, make_order, order_currency_problems
@@ -49,6 +49,8 @@ class Order(Document):
     items: list[OrderItem] = Field(default_factory=list)
     # Normalized codes used on the order.
     codes: list[str] = Field(default_factory=list)
+    # The campaigns of those codes, so campaign analytics match orders without a join.
+    campaign_ids: list[str] = Field(default_factory=list)
     status: OrderStatus = OrderStatus.PAID
     created_at: datetime = Field(default_factory=utc_now)
     status_changed_at: datetime | None = None
@@ -64,6 +66,7 @@ class Order(Document):
                 [("project_id", 1), ("order_id", 1)], unique=True, name="project_order_id_unique"
             ),
             IndexModel([("project_id", 1), ("customer_id", 1)]),
+            IndexModel([("project_id", 1), ("campaign_ids", 1)]),
             IndexModel([("effects_pending", 1), ("created_at", 1)]),
             IndexModel([("reversal_pending", 1), ("status_changed_at", 1)]),
         ]
@@ -141,6 +144,16 @@ async def _check_customer(project_id: str, customer_id: str) -> None:
         raise NotFound("customer", "customerId")
 
 
+async def _campaigns_of(project_id: str, codes: list[str]) -> list[str]:
+    """The campaigns of the order's known codes (unknown codes attribute it to nothing)."""
+    if not codes:
+        return []
+    found = await Code.get_pymongo_collection().find(
+        {"project_id": project_id, "code": {"$in": codes}}, {"campaign_id": 1}
+    ).to_list()
+    return sorted({str(doc["campaign_id"]) for doc in found})
+
+
 async def get_order(project_id: str, order_id: str) -> Order:
     order = await Order.find_one({"project_id": project_id, "order_id": order_id.strip()})
     if order is None:
@@ -154,6 +167,7 @@ async def record_order(project_id: str, data: OrderInput) -> Recorded:
     order = _validated(project_id, data)
     if order.customer_id:
         await _check_customer(project_id, order.customer_id)
+    order.campaign_ids = await _campaigns_of(project_id, order.codes)
     try:
         await order.insert()
     except DuplicateKeyError:
@@ -230,6 +244,23 @@ async def _apply_effects(order: Order) -> None:
         from domain import referrals
 
         await referrals.on_order_recorded(order)
+        from domain import events
+
+        # Keyed by the order: a retried effect emits nothing twice.
+        await events.emit(
+            order.project_id,
+            order.customer_id,
+            events.ORDER_RECORDED,
+            {
+                "orderId": order.order_id,
+                "amount": order.amount.amount,
+                "currency": order.amount.currency,
+                "codes": order.codes,
+                "items": len(order.items),
+            },
+            at=order.created_at,
+            dedupe_key=f"order.recorded:{order.key}",
+        )
     await Order.get_pymongo_collection().update_one(
         {"_id": order.id, "effects_pending": True}, {"$set": {"effects_pending": False}}
     )

@@ -6,7 +6,7 @@ from enum import Enum
 import strawberry
 
 from api.auth import CallerKind
-from domain import redemptions
+from domain import analytics, redemptions
 from domain.discounts import Order, OrderItemInput, make_order
 from domain.errors import DomainError, NotFound
 from schema.context import Info
@@ -169,7 +169,7 @@ class RedemptionQuery:
         order: OrderInput | None = None,
     ) -> ValidationType:
         try:
-            result = await redemptions.validate_code(
+            result = await analytics.validate_and_count(
                 info.context.project_id,
                 code,
                 str(customer_id) if customer_id else None,
