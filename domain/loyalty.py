@@ -23,7 +23,7 @@ from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from domain import codes
+from domain import codes, events
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, get_campaign
 from domain.common import Money, as_utc, minor_unit_digits, object_id, utc_now
 from domain.customers import get_customer
@@ -420,6 +420,21 @@ async def _earn(
     after = await _write(entry, _window(config))
     if after is not None:
         await _follow_tier(after, config, now)
+        # Automations decide which thresholds matter (conditions {"crossed": N}).
+        await events.emit(
+            campaign.project_id,
+            customer_id,
+            events.POINTS_CHANGED,
+            {
+                "campaignId": campaign.key,
+                "old": int(after["balance"]) - entry.points,
+                "new": int(after["balance"]),
+                "delta": entry.points,
+                "reason": reason,
+            },
+            at=now,
+            dedupe_key=f"points.changed:{entry.key_id}",
+        )
 
 
 def _window(config: LoyaltyConfig) -> timedelta:

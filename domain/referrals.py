@@ -17,7 +17,7 @@ from pydantic import Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from domain import loyalty
+from domain import events, loyalty
 from domain.campaigns import (
     Campaign,
     CampaignKind,
@@ -388,8 +388,9 @@ async def _repeat(earlier: Referral, code: ReferralCode, config: ReferralConfig)
 async def _welcome(referral: Referral, config: ReferralConfig) -> None:
     if not config.welcome_campaign_id or referral.welcome_code_id:
         return
+    # A promised reward is never held out by an experiment on its campaign.
     welcome = await publish_code(
-        referral.project_id, config.welcome_campaign_id, referral.referee_id
+        referral.project_id, config.welcome_campaign_id, referral.referee_id, enroll=False
     )
     await Referral.get_pymongo_collection().update_one(
         {"_id": referral.id, "welcome_code_id": ""}, {"$set": {"welcome_code_id": str(welcome.id)}}
@@ -438,6 +439,20 @@ async def on_order_recorded(order: Any) -> None:
                 }
             },
         )
+        if moved.modified_count == 1:
+            await events.emit(
+                order.project_id,
+                referral.referrer_id,
+                events.REFERRAL_QUALIFIED,
+                {
+                    "referralId": referral.key,
+                    "campaignId": referral.campaign_id,
+                    "refereeId": referral.referee_id,
+                    "orderId": order.order_id,
+                },
+                at=now,
+                dedupe_key=f"referral.qualified:{referral.key}",
+            )
         if moved.modified_count == 1 and campaign.referral.hold_days == 0:
             await _grant(referral.key, campaign, now)
 
@@ -486,7 +501,7 @@ async def _give_reward(referral: Referral, campaign: Campaign) -> None:
     try:
         if reward is not None and reward.discount_campaign_id and not referral.reward_code_id:
             code = await publish_code(
-                referral.project_id, reward.discount_campaign_id, referral.referrer_id
+                referral.project_id, reward.discount_campaign_id, referral.referrer_id, enroll=False
             )
             await Referral.get_pymongo_collection().update_one(
                 {"_id": referral.id}, {"$set": {"reward_code_id": str(code.id)}}
