@@ -19,6 +19,7 @@ from domain.errors import DomainError
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.codes import CodeMutation, CodeQuery
 from schema.customers import CustomerMutation, CustomerQuery
+from schema.distribution import DistributionMutation, DistributionQuery
 from schema.errors import DomainErrorCodes
 from schema.jobs import JobMutation, JobQuery
 from schema.loyalty import LoyaltyMutation, LoyaltyQuery
@@ -42,6 +43,7 @@ Query = merge_types(
         LoyaltyQuery,
         ReferralQuery,
         MessageQuery,
+        DistributionQuery,
         TemplateQuery,
     ),
 )
@@ -58,6 +60,7 @@ Mutation = merge_types(
         OrderMutation,
         ReferralMutation,
         MessageMutation,
+        DistributionMutation,
         TemplateMutation,
     ),
 )
