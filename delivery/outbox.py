@@ -12,6 +12,7 @@ from domain.codes import Code, CodeKind, find_code, publish_code
 from domain.customers import Customer, get_live_customer
 from domain.errors import DomainError, NotFound
 from domain.messages import (
+    NEVER,
     Message,
     MessageChannel,
     MessageStatus,
@@ -133,6 +134,7 @@ async def queue_message(
     if refusal:
         message.status = MessageStatus.SUPPRESSED
         message.open = False
+        message.due_at = NEVER
         message.error = refusal
     try:
         await message.insert()

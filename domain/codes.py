@@ -67,6 +67,9 @@ class Code(Document):
     # "" when unassigned: the embedded server cannot match null reliably.
     customer_id: str = ""
     assigned: bool = False
+    # The campaign id while the code waits to be handed out, "" after: a single-field key, since
+    # the embedded server looks compound indexes up by scanning.
+    pool: str = ""
     published_at: datetime | None = None
     # Live counter, moved only by conditional atomic updates.
     redeemed_count: int = 0
@@ -81,6 +84,8 @@ class Code(Document):
         indexes = [
             IndexModel([("project_id", 1), ("code", 1)], unique=True),
             IndexModel([("project_id", 1), ("campaign_id", 1), ("assigned", 1)]),
+            IndexModel([("pool", 1)]),
+            IndexModel([("customer_id", 1)]),
             IndexModel([("project_id", 1), ("campaign_id", 1), ("customer_id", 1)]),
             IndexModel([("project_id", 1), ("job_id", 1), ("batch", 1)]),
             # The public coupon page knows the code only, not its project.
@@ -107,7 +112,9 @@ class CodeAssignment(Document):
                 [("project_id", 1), ("campaign_id", 1), ("customer_id", 1)],
                 unique=True,
                 name="project_campaign_customer_unique",
-            )
+            ),
+            # The lookup the embedded server can answer from an index (see Code.pool).
+            IndexModel([("customer_id", 1)]),
         ]
 
 
@@ -229,13 +236,15 @@ async def _take_free_code(campaign: Campaign, customer_id: str) -> Code:
     """One atomic update hands out a pooled code; an empty pool makes a new code instead."""
     now = utc_now()
     raw = await Code.get_pymongo_collection().find_one_and_update(
+        {"pool": campaign.key, "project_id": campaign.project_id, "assigned": False},
         {
-            "project_id": campaign.project_id,
-            "campaign_id": campaign.key,
-            "assigned": False,
-            "kind": CodeKind.UNIQUE.value,
+            "$set": {
+                "assigned": True,
+                "pool": "",
+                "customer_id": customer_id,
+                "published_at": now,
+            }
         },
-        {"$set": {"assigned": True, "customer_id": customer_id, "published_at": now}},
         return_document=ReturnDocument.AFTER,
     )
     if raw is not None:
