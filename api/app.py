@@ -14,6 +14,7 @@ from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
 from api.settings import Settings
+from delivery import distribution
 from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
 from delivery.worker import BackgroundWorker, OutboxWorker
@@ -46,6 +47,8 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         await init_database(client, settings.database)
         if embedded and settings.demo_project:
             await demo.ensure_demo_project(settings)
+        # Importing distribution registered its job handler; this gives it the links to build.
+        distribution.configure(settings.public_base_url, settings.secret_key)
         links = Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
         jobs = BackgroundJobs(automation=AutomationExecutor(links))
         if settings.run_jobs:

@@ -9,9 +9,10 @@ from delivery.rendering import render_message
 from domain import consent, experiments, links
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, CodeKind, find_code, publish_code
-from domain.customers import Customer, get_customer
+from domain.customers import Customer, get_live_customer
 from domain.errors import DomainError, NotFound
 from domain.messages import (
+    NEVER,
     Message,
     MessageChannel,
     MessageStatus,
@@ -43,16 +44,6 @@ async def consent_refusal(customer: Customer, channel: MessageChannel, address: 
     if await consent.is_suppressed(customer.project_id, channel, address):
         return f"{address} has opted out"
     return ""
-
-
-async def _customer(project_id: str, customer_id: str) -> Customer:
-    try:
-        customer = await get_customer(project_id, customer_id)
-    except NotFound:
-        raise NotFound("customer", "customerId") from None
-    if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
-    return customer
 
 
 async def _code_for(project_id: str, raw: str, customer: Customer) -> Code:
@@ -100,7 +91,7 @@ async def queue_message(
         if earlier is not None:
             return earlier
     project = project or await get_project(project_id)
-    customer = await _customer(project_id, customer_id)
+    customer = await get_live_customer(project_id, customer_id)
     address = address_of(customer, channel)
     if not address:
         what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
@@ -143,6 +134,7 @@ async def queue_message(
     if refusal:
         message.status = MessageStatus.SUPPRESSED
         message.open = False
+        message.due_at = NEVER
         message.error = refusal
     try:
         await message.insert()
@@ -168,7 +160,7 @@ async def publish_and_queue(
         # Checked before the code is published, so a refused request writes nothing.
         if channel not in CUSTOMER_CHANNELS:
             raise DomainError("INVALID_CHANNEL", "messages go by EMAIL or SMS", "channel")
-        customer = await _customer(project_id, customer_id)
+        customer = await get_live_customer(project_id, customer_id)
         if not address_of(customer, channel):
             what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
             raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")

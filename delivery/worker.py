@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from api.settings import Settings
 from delivery import email, sink, sms
@@ -18,7 +19,6 @@ from delivery.channels import (
     Envelope,
     PermanentSendError,
     SendError,
-    TransientSendError,
     register_sender,
 )
 from delivery.outbox import consent_refusal
@@ -27,6 +27,7 @@ from delivery.wallet import google as _google_wallet  # noqa: F401 (registers GO
 from domain import messages
 from domain.common import object_id, utc_now
 from domain.customers import Customer
+from domain.errors import NotFound
 from domain.messages import Message, MessageChannel
 from domain.projects import Project
 from domain.quiet_hours import parse_clock, quiet_until, zone_or
@@ -44,7 +45,7 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class Outcome:
+class Outcome(StrEnum):
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
@@ -74,13 +75,14 @@ class OutboxWorker:
         cached = self._projects.get(project_id)
         if cached is not None and time.monotonic() - cached[0] < PROJECT_CACHE_SECONDS:
             return cached[1]
+        # A database error propagates: the message's lease runs out and it is tried again.
         project = None
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(NotFound):
             project = await Project.get(object_id(project_id, "project"))
         self._projects[project_id] = (time.monotonic(), project)
         return project
 
-    async def run_one(self) -> str | None:
+    async def run_one(self) -> Outcome | None:
         """Leases and handles one due message; None when nothing is due."""
         message = await messages.lease_message(self.owner, self.lease)
         if message is None:
@@ -117,7 +119,7 @@ class OutboxWorker:
 
         await asyncio.gather(*(loop() for _ in range(self.concurrency)))
 
-    async def handle(self, message: Message) -> str:
+    async def handle(self, message: Message) -> Outcome:
         project = await self._project(message.project_id)
         if project is None:
             await messages.mark_failed(message, self.owner, "the project no longer exists")
@@ -140,7 +142,8 @@ class OutboxWorker:
         except PermanentSendError as error:
             await messages.mark_failed(message, self.owner, str(error) or type(error).__name__)
             return Outcome.FAILED
-        except (TransientSendError, SendError) as error:
+        except SendError as error:
+            # TransientSendError, or a sender's own SendError: worth another attempt.
             return await self._retry(message, str(error) or type(error).__name__)
         except asyncio.CancelledError:
             raise
@@ -154,16 +157,18 @@ class OutboxWorker:
             return Outcome.LOST
         return Outcome.SENT
 
-    async def _retry(self, message: Message, error: str) -> str:
+    async def _retry(self, message: Message, error: str) -> Outcome:
         at = utc_now() + messages.backoff(message.attempts)
         await messages.retry_later(message, self.owner, error, at)
         return Outcome.RETRY if message.attempts < message.max_attempts else Outcome.FAILED
 
-    async def _before_customer_send(self, message: Message, project: Project) -> str | None:
+    async def _before_customer_send(self, message: Message, project: Project) -> Outcome | None:
         """Consent and quiet hours, checked again now that the message is about to leave."""
-        customer = await Customer.find_one(
-            {"_id": object_id(message.customer_id, "customer"), "project_id": project.key}
-        )
+        customer = None
+        with contextlib.suppress(NotFound):
+            customer = await Customer.find_one(
+                {"_id": object_id(message.customer_id, "customer"), "project_id": project.key}
+            )
         if customer is None or customer.erased:
             await messages.mark_suppressed(message, self.owner, "the customer was erased")
             return Outcome.SUPPRESSED

@@ -70,6 +70,9 @@ class Code(Document):
     # "" when unassigned: the embedded server cannot match null reliably.
     customer_id: str = ""
     assigned: bool = False
+    # The campaign id while the code waits to be handed out, "" after: a single-field key, since
+    # the embedded server looks compound indexes up by scanning.
+    pool: str = ""
     published_at: datetime | None = None
     # Live counter, moved only by conditional atomic updates.
     redeemed_count: int = 0
@@ -87,6 +90,8 @@ class Code(Document):
         indexes = [
             IndexModel([("project_id", 1), ("code", 1)], unique=True),
             IndexModel([("project_id", 1), ("campaign_id", 1), ("assigned", 1)]),
+            IndexModel([("pool", 1)]),
+            IndexModel([("customer_id", 1)]),
             IndexModel([("project_id", 1), ("campaign_id", 1), ("customer_id", 1)]),
             IndexModel([("project_id", 1), ("job_id", 1), ("batch", 1)]),
             # The public coupon page knows the code only, not its project.
@@ -113,7 +118,9 @@ class CodeAssignment(Document):
                 [("project_id", 1), ("campaign_id", 1), ("customer_id", 1)],
                 unique=True,
                 name="project_campaign_customer_unique",
-            )
+            ),
+            # The lookup the embedded server can answer from an index (see Code.pool).
+            IndexModel([("customer_id", 1)]),
         ]
 
 
@@ -239,13 +246,16 @@ async def _take_free_code(
     now = utc_now()
     tags = tags or {}
     raw = await Code.get_pymongo_collection().find_one_and_update(
+        {"pool": campaign.key, "project_id": campaign.project_id, "assigned": False},
         {
-            "project_id": campaign.project_id,
-            "campaign_id": campaign.key,
-            "assigned": False,
-            "kind": CodeKind.UNIQUE.value,
+            "$set": {
+                "assigned": True,
+                "pool": "",
+                "customer_id": customer_id,
+                "published_at": now,
+                **tags,
+            }
         },
-        {"$set": {"assigned": True, "customer_id": customer_id, "published_at": now, **tags}},
         return_document=ReturnDocument.AFTER,
     )
     if raw is not None:

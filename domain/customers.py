@@ -257,6 +257,19 @@ async def get_customer(project_id: str, customer_id: str) -> Customer:
     return customer
 
 
+async def get_live_customer(
+    project_id: str, customer_id: str, field: str = "customerId"
+) -> Customer:
+    """A customer a request names, for acting on: NOT_FOUND or ERASED, on `field`, otherwise."""
+    try:
+        customer = await get_customer(project_id, customer_id)
+    except NotFound:
+        raise NotFound("customer", field) from None
+    if customer.erased:
+        raise DomainError("ERASED", "this customer was erased", field)
+    return customer
+
+
 async def get_customer_by_source_id(project_id: str, source_id: str) -> Customer:
     customer = await Customer.find_one({"project_id": project_id, "source_id": source_id})
     if customer is None:

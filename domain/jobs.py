@@ -374,6 +374,7 @@ async def generate_batch(
         code="-",
         display="-",
         campaign_id=campaign.key,
+        pool=campaign.key,
         job_id=job.key,
         batch=batch,
     ).model_dump(exclude={"id", "revision_id"})

@@ -26,7 +26,7 @@ from pymongo.errors import DuplicateKeyError
 from domain import codes, events
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, get_campaign
 from domain.common import Money, as_utc, minor_unit_digits, object_id, utc_now
-from domain.customers import get_customer
+from domain.customers import get_live_customer
 from domain.errors import DomainError, NotFound, Problem
 from domain.loyalty_config import LoyaltyConfig, TierBasis
 from domain.pagination import Page, paginate
@@ -189,16 +189,6 @@ async def loyalty_campaign(project_id: str, campaign_id: str) -> tuple[Campaign,
     if campaign.kind != CampaignKind.LOYALTY:
         raise DomainError("NOT_LOYALTY", "this campaign is not a loyalty program", "campaignId")
     return campaign, campaign.loyalty or LoyaltyConfig()
-
-
-async def _known_customer(project_id: str, customer_id: str) -> str:
-    try:
-        customer = await get_customer(project_id, customer_id)
-    except NotFound:
-        raise NotFound("customer", "customerId") from None
-    if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
-    return customer.key
 
 
 def _owner(project_id: str, campaign_id: str, customer_id: str) -> dict[str, str]:
@@ -557,7 +547,7 @@ async def record_event(
     """Earns the program's points for a named event, once per idempotency key."""
     key = _checked_key(idempotency_key)
     campaign, config = await loyalty_campaign(project_id, campaign_id)
-    customer_id = await _known_customer(project_id, customer_id)
+    customer_id = (await get_live_customer(project_id, customer_id)).key
     event = name.strip()
     if event not in config.events:
         raise DomainError("UNKNOWN_EVENT", "the program gives no points for this event", "name")
@@ -601,7 +591,7 @@ async def adjust_points(
     if problems:
         raise DomainError.of(problems)
     campaign, config = await loyalty_campaign(project_id, campaign_id)
-    customer_id = await _known_customer(project_id, customer_id)
+    customer_id = (await get_live_customer(project_id, customer_id)).key
     card = await ensure_card(project_id, campaign.key, customer_id)
     now = utc_now()
     entry = _new_entry(
@@ -823,7 +813,7 @@ async def exchange_points(
     key = _checked_key(idempotency_key)
     reward = await get_reward(project_id, reward_id)
     campaign, _ = await loyalty_campaign(project_id, reward.campaign_id)
-    customer_id = await _known_customer(project_id, customer_id)
+    customer_id = (await get_live_customer(project_id, customer_id)).key
     if campaign.status != CampaignStatus.ACTIVE:
         raise DomainError("CAMPAIGN_NOT_ACTIVE", "the program is not active", "rewardId")
     if reward.discount_campaign_id:

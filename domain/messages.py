@@ -21,8 +21,9 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=5)
 BACKOFF_CAP = timedelta(hours=1)
 MAX_IDEMPOTENCY_KEY = 200
-# Stands for "no lease": the embedded server cannot match null reliably.
-NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
+# The due time of a settled message: past every `due_at <= now`, so the lease query's range on
+# one indexed field skips settled messages (the embedded server cannot use compound indexes).
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class MessageChannel(StrEnum):
@@ -69,9 +70,10 @@ class Message(Document):
     payload: dict[str, Any] = Field(default_factory=dict)
     # Absent (None) keys are outside the partial unique index.
     idempotency_key: str | None = None
-    # True while the message may still be sent: leases filter on it with equality.
+    # True while the message may still be sent.
     open: bool = True
-    # When a worker may next take it: the retry time, the end of quiet hours or of a lease.
+    # When a worker may next take it: the retry time, the end of quiet hours or of a lease;
+    # NEVER once settled.
     due_at: datetime = Field(default_factory=utc_now)
     lease_owner: str = ""
     attempts: int = 0
@@ -89,7 +91,7 @@ class Message(Document):
     class Settings:
         name = "messages"
         indexes = [
-            IndexModel([("open", 1), ("due_at", 1)]),
+            IndexModel([("due_at", 1)]),
             IndexModel([("project_id", 1), ("customer_id", 1), ("created_at", -1)]),
             IndexModel([("project_id", 1), ("campaign_id", 1), ("status", 1)]),
             IndexModel([("project_id", 1), ("code", 1)]),
@@ -101,6 +103,10 @@ class Message(Document):
                 unique=True,
                 partialFilterExpression={"idempotency_key": {"$type": "string"}},
                 name="project_idempotency_key_unique",
+            ),
+            IndexModel(
+                [("idempotency_key", 1)],
+                partialFilterExpression={"idempotency_key": {"$type": "string"}},
             ),
         ]
 
@@ -159,7 +165,7 @@ async def mark_sent(
             "status": MessageStatus.SENT.value,
             "open": False,
             "lease_owner": "",
-            "due_at": NO_LEASE,
+            "due_at": NEVER,
             "provider_id": provider_id,
             "sink": sink,
             "sent_at": now,
@@ -177,7 +183,7 @@ async def mark_failed(message: Message, owner: str, error: str) -> bool:
             "status": MessageStatus.FAILED.value,
             "open": False,
             "lease_owner": "",
-            "due_at": NO_LEASE,
+            "due_at": NEVER,
             "error": error[:1000],
         },
     )
@@ -191,7 +197,7 @@ async def mark_suppressed(message: Message, owner: str, reason: str) -> bool:
             "status": MessageStatus.SUPPRESSED.value,
             "open": False,
             "lease_owner": "",
-            "due_at": NO_LEASE,
+            "due_at": NEVER,
             "error": reason[:1000],
         },
     )

@@ -148,9 +148,11 @@ async def _campaigns_of(project_id: str, codes: list[str]) -> list[str]:
     """The campaigns of the order's known codes (unknown codes attribute it to nothing)."""
     if not codes:
         return []
-    found = await Code.get_pymongo_collection().find(
-        {"project_id": project_id, "code": {"$in": codes}}, {"campaign_id": 1}
-    ).to_list()
+    found = (
+        await Code.get_pymongo_collection()
+        .find({"project_id": project_id, "code": {"$in": codes}}, {"campaign_id": 1})
+        .to_list()
+    )
     return sorted({str(doc["campaign_id"]) for doc in found})
 
 

@@ -28,7 +28,7 @@ from domain.campaigns import (
 from domain.codegen import new_code as random_code
 from domain.codes import MAX_CODE_LENGTH, Code, normalize_code, publish_code
 from domain.common import as_utc, utc_now
-from domain.customers import Customer, get_customer
+from domain.customers import Customer, get_customer, get_live_customer
 from domain.errors import DomainError, NotFound
 from domain.pagination import Page, paginate
 
@@ -148,16 +148,6 @@ def _program_problem(campaign: Campaign, now: datetime) -> DomainError | None:
     return None
 
 
-async def _live_customer(project_id: str, customer_id: str) -> Customer:
-    try:
-        customer = await get_customer(project_id, customer_id)
-    except NotFound:
-        raise NotFound("customer", "customerId") from None
-    if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
-    return customer
-
-
 def referral_url(base_url: str, code: ReferralCode) -> str:
     return f"{base_url.rstrip('/')}/r/{quote(code.code, safe='')}"
 
@@ -169,7 +159,7 @@ async def referral_link(project_id: str, campaign_id: str, customer_id: str) -> 
     problem = _program_problem(campaign, utc_now())
     if problem is not None:
         raise problem
-    referrer_id = (await _live_customer(project_id, customer_id)).key
+    referrer_id = (await get_live_customer(project_id, customer_id)).key
     owner = {"project_id": project_id, "campaign_id": campaign.key, "referrer_id": referrer_id}
     existing = await ReferralCode.find_one(owner)
     if existing is not None:
@@ -295,7 +285,7 @@ async def apply_referral_code(project_id: str, raw_code: str, customer_id: str) 
     if problem is not None:
         raise DomainError(problem.code, problem.problems[0].message, "code")
     assert campaign.referral is not None
-    referee = await _live_customer(project_id, customer_id)
+    referee = await get_live_customer(project_id, customer_id)
     try:
         referrer = await get_customer(project_id, code.referrer_id)
     except NotFound:

@@ -21,6 +21,7 @@ from schema.automation import AutomationMutation, AutomationQuery
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.codes import CodeMutation, CodeQuery
 from schema.customers import CustomerMutation, CustomerQuery
+from schema.distribution import DistributionMutation, DistributionQuery
 from schema.errors import DomainErrorCodes
 from schema.experiments import ExperimentMutation, ExperimentQuery
 from schema.jobs import JobMutation, JobQuery
@@ -47,6 +48,7 @@ Query = merge_types(
         ReferralQuery,
         SegmentQuery,
         MessageQuery,
+        DistributionQuery,
         TemplateQuery,
         AnalyticsQuery,
         AutomationQuery,
@@ -67,6 +69,7 @@ Mutation = merge_types(
         ReferralMutation,
         SegmentMutation,
         MessageMutation,
+        DistributionMutation,
         TemplateMutation,
         AutomationMutation,
         ExperimentMutation,

@@ -61,6 +61,7 @@ async def make_pool(campaign: Campaign, *displays: str) -> list[Code]:
             code=normalize_code(display),
             display=display,
             campaign_id=campaign.key,
+            pool=campaign.key,
         )
         for display in displays
     ]

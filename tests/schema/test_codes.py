@@ -40,6 +40,7 @@ async def make_code(
         campaign_id=stored_campaign.key,
         customer_id=customer.key if customer else "",
         assigned=customer is not None,
+        pool="" if customer else stored_campaign.key,
         redeemed_count=1,
     )
     await code.insert()

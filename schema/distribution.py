@@ -1,0 +1,120 @@
+"""GraphQL for distributing a campaign: distributeCampaign queues the job, distribution(id)
+reports what it did."""
+
+from datetime import datetime
+
+import strawberry
+
+from delivery import distribution
+from domain.errors import NotFound
+from domain.jobs import Job
+from domain.messages import MessageChannel
+from schema.context import Info
+from schema.errors import payload
+from schema.jobs import JobType
+from schema.messages import MessageChannelEnum
+from schema.permissions import IsAdmin
+from schema.types import UserError
+
+
+@strawberry.input(description="Which customers a distribution reaches; erased ones never are.")
+class DistributionFilter:
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Customers having every one of these tags."
+    )
+    email: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    consented: bool = strawberry.field(
+        default=False,
+        description="Only customers who consented to at least one of the channels. Otherwise "
+        "a customer without consent gets a SUPPRESSED message: recorded, never sent.",
+    )
+
+    def to_domain(self) -> distribution.DistributionFilter:
+        return distribution.DistributionFilter(
+            tags=tuple(self.tags or ()),
+            email=self.email,
+            created_after=self.created_after,
+            created_before=self.created_before,
+            consented=self.consented,
+        )
+
+
+@strawberry.type(name="Distribution")
+class DistributionType:
+    job: JobType
+    campaign_id: strawberry.ID
+    channels: list[MessageChannelEnum]
+    template_id: str = strawberry.field(description="Empty for the default, builtin:coupon.")
+    published: int = strawberry.field(description="Customers given a code.")
+    queued: int = strawberry.field(description="Messages queued for sending.")
+    suppressed: int = strawberry.field(
+        description="Messages recorded as SUPPRESSED: no consent, or the address opted out."
+    )
+    skipped: int = strawberry.field(
+        description="Customer and channel pairs without a message: no address for the "
+        "channel, or the customer was erased."
+    )
+
+    @classmethod
+    def from_job(cls, job: Job) -> "DistributionType":
+        counts = distribution.DistributionCounts.of(job)
+        return cls(
+            job=JobType.from_doc(job),
+            campaign_id=strawberry.ID(str(job.params["campaign_id"])),
+            channels=[MessageChannelEnum(value) for value in job.params["channels"]],
+            template_id=str(job.params.get("template_ref") or ""),
+            published=counts.published,
+            queued=counts.queued,
+            suppressed=counts.suppressed,
+            skipped=counts.skipped,
+        )
+
+
+@strawberry.type
+class DistributeCampaignPayload:
+    job: JobType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DistributionQuery:
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="A distribution job with its counts; null when the project has none with "
+        "this id.",
+    )
+    async def distribution(self, info: Info, id: strawberry.ID) -> DistributionType | None:
+        try:
+            job = await distribution.get_distribution(info.context.project_id, str(id))
+        except NotFound:
+            return None
+        return DistributionType.from_job(job)
+
+
+@strawberry.type
+class DistributionMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Queues a background job publishing a code of the campaign to every "
+        "customer matching the filter and queueing a message with it by each channel; follow "
+        "it with job(id) or distribution(id). templateId defaults to builtin:coupon.",
+    )
+    @payload
+    async def distribute_campaign(
+        self,
+        info: Info,
+        campaign_id: strawberry.ID,
+        channels: list[MessageChannelEnum],
+        filter: DistributionFilter | None = None,
+        template_id: str | None = None,
+    ) -> DistributeCampaignPayload:
+        job = await distribution.distribute_campaign(
+            info.context.project_id,
+            str(campaign_id),
+            [MessageChannel(channel.value) for channel in channels],
+            filter.to_domain() if filter is not None else None,
+            template_id,
+        )
+        return DistributeCampaignPayload(job=JobType.from_doc(job))

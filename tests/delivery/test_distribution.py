@@ -1,0 +1,383 @@
+"""Distributing a campaign on the real database: one code and one message per customer and
+channel, consent recorded, and nothing twice when a batch is redone after a crash."""
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from delivery.distribution import (
+    DistributionFilter,
+    distribute_campaign,
+    idempotency_key,
+    next_customer_ids,
+    run_batch,
+)
+from domain.campaigns import CampaignKind, CampaignStatus, CodeConfig
+from domain.codes import Code
+from domain.common import utc_now
+from domain.customers import Consents, Customer
+from domain.errors import DomainError
+from domain.jobs import NO_LEASE, Job, JobRunner, JobStatus, run_pending_jobs
+from domain.messages import Message, MessageChannel, MessageStatus
+from domain.templates import MessageTemplate
+from tests.conftest import Tenant
+from tests.domain.test_codes import make_campaign, make_pool
+
+EMAIL, SMS = MessageChannel.EMAIL, MessageChannel.SMS
+
+
+def customer_of(project_id: str, i: int, **fields: Any) -> Customer:
+    """Customer i: every fourth has no phone, every third no email consent, odd ones no SMS
+    consent, every tenth the tag "vip"."""
+    values: dict[str, Any] = {
+        "project_id": project_id,
+        "name": f"Customer {i}",
+        "email": f"c{i}@example.com",
+        "phone": None if i % 4 == 0 else f"+336{i:08d}",
+        "consents": Consents(email=i % 3 != 0, sms=i % 2 == 0),
+        "tags": ["vip"] if i % 10 == 0 else [],
+    }
+    values.update(fields)
+    return Customer(**values)
+
+
+async def make_customers(project_id: str, count: int, erased_every: int = 0) -> list[Customer]:
+    customers = [customer_of(project_id, i) for i in range(count)]
+    for i, customer in enumerate(customers):
+        if erased_every and i % erased_every == erased_every - 1:
+            # What erasure leaves: a tombstone without address or consent.
+            customer.email = customer.phone = None
+            customer.consents = Consents()
+            customer.erased = True
+    await insert_all(customers)
+    return customers
+
+
+async def insert_all(customers: list[Customer]) -> None:
+    result = await Customer.insert_many(customers)
+    for customer, inserted in zip(customers, result.inserted_ids, strict=True):
+        customer.id = inserted
+
+
+async def reload(job: Job) -> Job:
+    found = await Job.get(job.id)
+    assert found is not None
+    return found
+
+
+async def job_messages(job: Job) -> list[Message]:
+    return await Message.find({"project_id": job.project_id, "job_id": job.key}).to_list()
+
+
+async def campaign_codes(project_id: str, campaign_id: str) -> list[Code]:
+    return await Code.find(
+        {"project_id": project_id, "campaign_id": campaign_id, "assigned": True}
+    ).to_list()
+
+
+async def until_messages(job: Job, count: int) -> None:
+    for _ in range(3000):
+        if len(await job_messages(job)) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the job never queued {count} messages")
+
+
+def counts(job: Job) -> dict[str, int]:
+    return {name: job.params[name] for name in ("published", "queued", "suppressed", "skipped")}
+
+
+async def assert_reached_once(
+    job: Job, customers: list[Customer], channels: list[MessageChannel]
+) -> dict[str, int]:
+    """Every live customer has exactly one code and, per channel with an address, exactly one
+    message carrying it, SUPPRESSED without consent; returns the counts the job should show."""
+    messages = await job_messages(job)
+    by_pair = Counter((m.customer_id, m.channel) for m in messages)
+    assert set(by_pair.values()) <= {1}
+    codes = await campaign_codes(job.project_id, job.params["campaign_id"])
+    code_of: dict[str, str] = {}
+    for code in codes:
+        assert code.customer_id not in code_of, "a customer got two codes"
+        code_of[code.customer_id] = code.code
+    expected = dict.fromkeys(("published", "queued", "suppressed", "skipped"), 0)
+    live = [c for c in customers if not c.erased]
+    assert set(code_of) == {c.key for c in live if c.email or c.phone}
+    found = {(m.customer_id, m.channel): m for m in messages}
+    for customer in customers:
+        if customer.erased:
+            assert not any(key[0] == customer.key for key in found)
+            continue
+        expected["published"] += 1 if customer.email or customer.phone else 0
+        for channel in channels:
+            address = customer.email if channel == EMAIL else customer.phone
+            message = found.get((customer.key, channel))
+            if not address:
+                assert message is None
+                expected["skipped"] += 1
+                continue
+            assert message is not None and message.to == address
+            assert message.code == code_of[customer.key]
+            assert message.campaign_id == job.params["campaign_id"]
+            assert message.idempotency_key == idempotency_key(job.key, customer.key, channel)
+            consented = customer.consents.email if channel == EMAIL else customer.consents.sms
+            if consented:
+                assert message.status == MessageStatus.QUEUED and message.open
+                expected["queued"] += 1
+            else:
+                assert message.status == MessageStatus.SUPPRESSED and not message.open
+                assert "consented" in message.error
+                expected["suppressed"] += 1
+    assert len(messages) == expected["queued"] + expected["suppressed"]
+    return expected
+
+
+async def test_every_customer_gets_one_code_and_one_message_per_channel(tenant: Tenant) -> None:
+    campaign = await make_campaign(tenant.project_id)
+    customers = await make_customers(tenant.project_id, 300, erased_every=25)
+    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS])
+    assert (job.kind, job.status, job.total, job.done) == (
+        "distribute_campaign",
+        JobStatus.QUEUED,
+        288,
+        0,
+    )
+
+    assert await run_pending_jobs() == 1
+
+    job = await reload(job)
+    assert job.status == JobStatus.SUCCEEDED, job.errors
+    assert (job.done, job.total, job.progress, job.batch) == (288, 288, 1.0, 2)
+    expected = await assert_reached_once(job, customers, [EMAIL, SMS])
+    assert counts(job) == expected
+    # The mix is what the test means to cover: some suppressed, some without a phone.
+    assert expected["suppressed"] > 50 and expected["skipped"] > 50 and expected["queued"] > 200
+
+
+async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
+    tenant: Tenant,
+) -> None:
+    # Two codes per customer allowed: a careless retry would hand out a second one.
+    campaign = await make_campaign(tenant.project_id, codes_per_customer=2)
+    customers = await make_customers(tenant.project_id, 150)
+    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS], batch_size=50)
+
+    first = JobRunner("first", lease=timedelta(seconds=30))
+    leased = await first.lease_next()
+    assert leased is not None and leased.id == job.id
+    ids = await next_customer_ids(leased)
+    assert len(ids) == 150
+    await run_batch(first, leased, ids[:50])
+    job = await reload(job)
+    assert (job.batch, job.done, job.total) == (1, 50, 150)
+    assert job.progress == pytest.approx(1 / 3)
+    assert job.params["after"] == str(ids[49])
+    after_one = counts(job)
+    assert after_one["published"] == 50
+    assert after_one["queued"] + after_one["suppressed"] == len(await job_messages(job))
+
+    # The second batch dies part-way: some of its customers have codes and messages already.
+    crashing = asyncio.create_task(run_batch(first, leased, ids[50:100]))
+    await until_messages(job, after_one["queued"] + after_one["suppressed"] + 20)
+    crashing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await crashing
+    job = await reload(job)
+    assert (job.batch, job.started_batch, job.done) == (1, 1, 50)
+    # The runner is gone: its lease runs out and another runner resumes the job.
+    await Job.get_pymongo_collection().update_one(
+        {"_id": job.id}, {"$set": {"lease_until": utc_now() - timedelta(seconds=1)}}
+    )
+    assert await JobRunner("second").run_pending() == 1
+
+    job = await reload(job)
+    assert job.status == JobStatus.SUCCEEDED, job.errors
+    assert (job.done, job.total, job.attempts, job.lease_until) == (150, 150, 2, NO_LEASE)
+    assert counts(job) == await assert_reached_once(job, customers, [EMAIL, SMS])
+
+    # Running the whole job again from its start finds everything done.
+    before = len(await job_messages(job))
+    await Job.get_pymongo_collection().update_one(
+        {"_id": job.id},
+        {"$set": {"status": "QUEUED", "batch": 0, "done": 0, "params.after": ""}},
+    )
+    assert await run_pending_jobs() == 1
+    job = await reload(job)
+    assert job.status == JobStatus.SUCCEEDED and job.done == 150
+    assert len(await job_messages(job)) == before
+    await assert_reached_once(job, customers, [EMAIL, SMS])
+
+
+async def test_filters_choose_the_customers(tenant: Tenant, other_tenant: Tenant) -> None:
+    campaign = await make_campaign(tenant.project_id)
+    customers = await make_customers(tenant.project_id, 40)
+    await asyncio.sleep(0.01)
+    since = utc_now()
+    await asyncio.sleep(0.01)
+    later = [customer_of(tenant.project_id, 100 + i) for i in range(3)]
+    await insert_all(later)
+    await make_customers(other_tenant.project_id, 10)
+    vip = DistributionFilter(tags=("VIP ",))
+    tagged = await distribute_campaign(tenant.project_id, campaign.key, [SMS], vip)
+    consenting = DistributionFilter(consented=True)
+    either = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS], consenting)
+    recent = await distribute_campaign(
+        tenant.project_id, campaign.key, [EMAIL], DistributionFilter(created_after=since)
+    )
+    early = await distribute_campaign(
+        tenant.project_id, campaign.key, [EMAIL], DistributionFilter(created_before=since)
+    )
+    by_email = DistributionFilter(email=" C7@Example.com")
+    seventh = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], by_email)
+    assert await run_pending_jobs() == 5
+
+    async def reached(job: Job) -> set[str]:
+        return {m.customer_id for m in await job_messages(job)}
+
+    everyone = customers + later
+    vips = [c for c in everyone if "vip" in c.tags]
+    assert len(vips) == 5 and (await reload(tagged)).total == 5
+    # The VIP without a phone is counted as skipped for SMS.
+    assert await reached(tagged) == {c.key for c in vips if c.phone}
+    assert (await reload(tagged)).params["skipped"] == sum(1 for c in vips if not c.phone)
+    wanted = {c.key for c in everyone if c.consents.email or c.consents.sms}
+    either = await reload(either)
+    assert await reached(either) == wanted
+    assert either.total == either.done == len(wanted) < len(everyone)
+    # One channel's consent is enough to be reached; the other channel is recorded SUPPRESSED.
+    assert either.params["suppressed"] > 0
+    assert await reached(recent) == {c.key for c in later}
+    assert await reached(early) == {c.key for c in customers}
+    assert (await reload(seventh)).total == 1
+    assert await reached(seventh) == {customers[7].key}
+
+
+async def test_a_campaign_out_of_codes_ends_the_job_failed_keeping_what_was_done(
+    tenant: Tenant,
+) -> None:
+    # Ten pooled codes; the one-digit pattern leaves no room to make more.
+    campaign = await make_campaign(tenant.project_id, codes=CodeConfig(pattern="#"))
+    await make_pool(campaign, *[f"POOL{i}" for i in range(10)])
+    customers = await make_customers(tenant.project_id, 30)
+    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=20)
+    assert await run_pending_jobs() == 1
+
+    job = await reload(job)
+    assert job.status == JobStatus.FAILED
+    assert len(job.errors) == 1 and job.errors[0].startswith("stopped after ")
+    assert "of 30 customers" in job.errors[0] and "codes" in job.errors[0]
+    messages = await job_messages(job)
+    codes = await campaign_codes(tenant.project_id, campaign.key)
+    assert len(codes) == 10 and job.params["published"] == 10
+    assert {m.customer_id for m in messages} == {c.customer_id for c in codes}
+    assert job.params["queued"] + job.params["suppressed"] == len(messages) == 10
+    assert 10 <= job.done < 30 and job.batch == 1
+    assert {c.key for c in customers} >= {m.customer_id for m in messages}
+
+
+async def test_a_campaign_ended_mid_way_stops_the_job(tenant: Tenant) -> None:
+    campaign = await make_campaign(tenant.project_id)
+    await make_customers(tenant.project_id, 20)
+    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=10)
+    runner = JobRunner()
+    leased = await runner.lease_next()
+    assert leased is not None
+    await run_batch(runner, leased, (await next_customer_ids(leased))[:10])
+    campaign.status = CampaignStatus.ENDED
+    await campaign.save()
+    await runner.run_job(leased)
+
+    job = await reload(job)
+    assert job.status == JobStatus.FAILED and job.done == 10
+    assert job.errors == ["stopped after 10 of 20 customers: the campaign has ended"]
+    assert len(await job_messages(job)) == 10
+
+
+async def refused(call: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        await call
+    return caught.value
+
+
+async def test_refused_requests_write_nothing(tenant: Tenant, other_tenant: Tenant) -> None:
+    project_id = tenant.project_id
+    campaign = await make_campaign(project_id)
+    await make_customers(project_id, 5)
+    ended = await make_campaign(project_id, status=CampaignStatus.ENDED)
+    loyalty = await make_campaign(project_id, kind=CampaignKind.LOYALTY, discount=None)
+    sms_template = MessageTemplate(project_id=project_id, name="Short", channel=SMS, text="Hi")
+    await sms_template.insert()
+    foreign = await make_campaign(other_tenant.project_id)
+    cases: list[tuple[str, str, Any]] = [
+        ("NOT_FOUND", "campaignId", distribute_campaign(project_id, foreign.key, [EMAIL])),
+        ("NOT_FOUND", "campaignId", distribute_campaign(project_id, "nope", [EMAIL])),
+        ("CAMPAIGN_ENDED", "campaignId", distribute_campaign(project_id, ended.key, [EMAIL])),
+        (
+            "CAMPAIGN_NOT_DISCOUNT",
+            "campaignId",
+            distribute_campaign(project_id, loyalty.key, [EMAIL]),
+        ),
+        ("INVALID_CHANNELS", "channels", distribute_campaign(project_id, campaign.key, [])),
+        (
+            "INVALID_CHANNELS",
+            "channels",
+            distribute_campaign(project_id, campaign.key, [EMAIL, EMAIL]),
+        ),
+        (
+            "INVALID_CHANNELS",
+            "channels",
+            distribute_campaign(project_id, campaign.key, [MessageChannel.APPLE_PUSH]),
+        ),
+        (
+            "NOT_FOUND",
+            "templateId",
+            distribute_campaign(project_id, campaign.key, [EMAIL], None, "builtin:nope"),
+        ),
+        (
+            "CHANNEL_MISMATCH",
+            "channel",
+            distribute_campaign(project_id, campaign.key, [SMS, EMAIL], None, sms_template.key),
+        ),
+        (
+            "INVALID_EMAIL",
+            "filter.email",
+            distribute_campaign(
+                project_id, campaign.key, [EMAIL], DistributionFilter(email="not an email")
+            ),
+        ),
+        (
+            "INVALID",
+            "filter.createdAfter",
+            distribute_campaign(
+                project_id,
+                campaign.key,
+                [EMAIL],
+                DistributionFilter(created_after=utc_now(), created_before=utc_now()),
+            ),
+        ),
+    ]
+    for code, field, call in cases:
+        error = await refused(call)
+        assert (error.code, error.problems[0].field) == (code, field), error
+    assert await Job.find_all().count() == 0
+    assert await Message.find_all().count() == 0
+    assert await Code.find_all().count() == 0
+
+
+async def test_a_distribution_reaches_only_its_own_project(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    campaign = await make_campaign(tenant.project_id)
+    mine = await make_customers(tenant.project_id, 6)
+    theirs = await make_customers(other_tenant.project_id, 6)
+    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS])
+    assert job.total == 6
+    assert await run_pending_jobs() == 1
+    reached = {m.customer_id for m in await job_messages(job)}
+    assert reached == {c.key for c in mine}
+    assert not await Message.find({"project_id": other_tenant.project_id}).to_list()
+    assert not reached & {c.key for c in theirs}
+    assert {m.project_id for m in await Message.find_all().to_list()} == {tenant.project_id}
