@@ -20,6 +20,13 @@ from domain.errors import DomainError, NotFound, Problem
 from domain.jobs import HANDLERS, Job, JobFailed, JobRunner, LeaseLost, get_job
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import Project, get_project
+from domain.segments import (
+    Segment,
+    SegmentKind,
+    get_segment,
+    match_query,
+    segment_customer_ids,
+)
 
 DISTRIBUTE_CAMPAIGN = "distribute_campaign"
 DISTRIBUTION_CHANNELS = (MessageChannel.EMAIL, MessageChannel.SMS)
@@ -171,11 +178,14 @@ async def distribute_campaign(
     where: DistributionFilter | None = None,
     template_ref: str | None = None,
     *,
+    segment_id: str | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> Job:
     """Checks the request (writing nothing when it is refused) and queues a job giving each
-    matching customer a code of the campaign and a message by each channel."""
+    matching customer (of the segment, when one is given) a code of the campaign and a
+    message by each channel."""
     campaign = await get_campaign(project_id, campaign_id)
+    segment = await get_segment(project_id, segment_id, "segmentId") if segment_id else None
     check_gives_codes(campaign)
     chosen = _checked_channels(channels)
     audience = _checked_filter(where or DistributionFilter())
@@ -185,7 +195,18 @@ async def distribute_campaign(
         for channel in chosen:
             await resolve_template(project_id, template, channel)
     query, consent = _audience_match(project_id, audience, chosen)
-    total = await _count(query, consent)
+    # Relative times in a dynamic segment's filter ("no order for 90 days") are read at the
+    # request, so a resumed job reaches the same customers.
+    segment_now = utc_now()
+    if segment is None:
+        total = await _count(query, consent)
+    elif segment.kind == SegmentKind.STATIC:
+        # An upper bound; the job ends with the number it really reached.
+        total = segment.members_count
+    else:
+        total = await Customer.get_pymongo_collection().count_documents(
+            _with(query, consent, match_query(segment, segment_now))
+        )
     # Customers made after the count are left out: the job's id bounds the walk.
     job_id = ObjectId()
     job = Job(
@@ -197,6 +218,8 @@ async def distribute_campaign(
             "channels": [channel.value for channel in chosen],
             "template_ref": template or "",
             "filter": audience.to_params(),
+            "segment_id": segment.key if segment else "",
+            "segment_now": segment_now,
             # The last customer id of the last finished batch.
             "after": "",
             "batch_started_at": None,
@@ -378,17 +401,57 @@ def _job_audience(job: Job) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return _audience_match(job.project_id, where, channels)
 
 
+def _with(query: dict[str, Any], *more: dict[str, Any] | None) -> dict[str, Any]:
+    # $and: an $or beside other conditions loses them on the embedded server.
+    parts = [query, *(part for part in more if part is not None)]
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+async def _job_segment(job: Job) -> Segment | None:
+    segment_id = str(job.params.get("segment_id") or "")
+    if not segment_id:
+        return None
+    try:
+        return await get_segment(job.project_id, segment_id)
+    except NotFound:
+        raise JobFailed(
+            f"stopped after {job.done:,} of {job.total:,} customers: the segment was deleted"
+        ) from None
+
+
+async def _next_members(
+    job: Job, segment: Segment, query: dict[str, Any], consent: dict[str, Any] | None, limit: int
+) -> list[Any]:
+    """A static segment: its members after the cursor, in id order, that match the filter.
+    Members the filter leaves out are walked past until some match or none are left."""
+    after = str(job.params.get("after") or "") or None
+    async for chunk in segment_customer_ids(segment, after=after, batch_size=limit):
+        ids = [ObjectId(customer_id) for customer_id in chunk]
+        rows = (
+            await Customer.get_pymongo_collection()
+            .find(_with({**query, "_id": {"$in": ids}}, consent), {"_id": 1})
+            .sort("_id", 1)
+            .to_list()
+        )
+        if rows:
+            return [row["_id"] for row in rows]
+    return []
+
+
 async def next_customer_ids(job: Job, limit: int = ID_CHUNK) -> list[Any]:
     """The ids of the customers the job reaches next, after its cursor, in order."""
     query, consent = _job_audience(job)
+    segment = await _job_segment(job)
+    if segment is not None and segment.kind == SegmentKind.STATIC:
+        return await _next_members(job, segment, query, consent, limit)
     after = str(job.params.get("after") or "")
     bounds: dict[str, Any] = {"$lt": job.id}
     if after:
         bounds["$gt"] = ObjectId(after)
-    match = {**query, "_id": bounds}
-    if consent is not None:
-        # $and: an $or beside other conditions loses them on the embedded server.
-        match = {"$and": [match, consent]}
+    in_segment = None
+    if segment is not None:
+        in_segment = match_query(segment, _aware(job.params.get("segment_now")))
+    match = _with({**query, "_id": bounds}, consent, in_segment)
     rows = (
         await Customer.get_pymongo_collection()
         .find(match, {"_id": 1})

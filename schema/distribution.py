@@ -109,6 +109,7 @@ class DistributionMutation:
         channels: list[MessageChannelEnum],
         filter: DistributionFilter | None = None,
         template_id: str | None = None,
+        segment_id: strawberry.ID | None = None,
     ) -> DistributeCampaignPayload:
         job = await distribution.distribute_campaign(
             info.context.project_id,
@@ -116,5 +117,6 @@ class DistributionMutation:
             [MessageChannel(channel.value) for channel in channels],
             filter.to_domain() if filter is not None else None,
             template_id,
+            segment_id=str(segment_id) if segment_id is not None else None,
         )
         return DistributeCampaignPayload(job=JobType.from_doc(job))
