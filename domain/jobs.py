@@ -14,8 +14,8 @@ from beanie import Document
 from bson import ObjectId
 from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
-from pymongo.errors import BulkWriteError
 
+from domain.bulk import count_matching, insert_new
 from domain.campaigns import Campaign, CampaignStatus, CodeConfig, get_campaign
 from domain.codegen import new_codes
 from domain.codes import Code, check_gives_codes, normalize_code, reserve_codes
@@ -38,7 +38,6 @@ RETRY_DELAY = timedelta(seconds=5)
 MAX_ROUNDS = 25
 # Stands for "no lease": the embedded server cannot match null reliably.
 NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
-DUPLICATE_KEY = 11000
 
 
 class JobStatus(StrEnum):
@@ -255,28 +254,13 @@ async def run_pending_jobs(owner: str | None = None) -> int:
 
 
 async def _count_batch(project_id: str, job_id: str, batch: int) -> int:
-    # An aggregate $count: the embedded server answers count_documents by scanning in Python.
-    rows = await (
-        await Code.get_pymongo_collection().aggregate(
-            [
-                {"$match": {"project_id": project_id, "job_id": job_id, "batch": batch}},
-                {"$count": "n"},
-            ]
-        )
-    ).to_list()
-    return int(rows[0]["n"]) if rows else 0
+    return await count_matching(
+        Code.get_pymongo_collection(), {"project_id": project_id, "job_id": job_id, "batch": batch}
+    )
 
 
 async def _insert_new(documents: list[dict[str, Any]]) -> int:
-    """Inserts what is not taken yet; returns how many were inserted."""
-    try:
-        result = await Code.get_pymongo_collection().insert_many(documents, ordered=False)
-    except BulkWriteError as error:
-        details = error.details
-        if any(e.get("code") != DUPLICATE_KEY for e in details.get("writeErrors", [])):
-            raise
-        return int(details.get("nInserted", 0))
-    return len(result.inserted_ids)
+    return await insert_new(Code.get_pymongo_collection(), documents)
 
 
 def _code_documents(

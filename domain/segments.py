@@ -20,8 +20,9 @@ from beanie import Document
 from bson import ObjectId
 from pydantic import Field
 from pymongo import IndexModel
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
+from domain.bulk import count_matching, insert_new
 from domain.campaigns import Campaign, CampaignStatus
 from domain.common import as_utc, object_id, utc_now
 from domain.customers import Customer
@@ -40,7 +41,6 @@ MAX_DAYS = 36_500
 MAX_SAMPLE = 100
 # Unknown ids listed one by one in the error, at most; a last problem counts the rest.
 MAX_LISTED_UNKNOWN = 100
-DUPLICATE_KEY = 11000
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -509,27 +509,14 @@ async def _move_count(segment: Segment, by: int) -> None:
 
 
 async def _count_members(segment: Segment) -> int:
-    rows = await (
-        await SegmentMember.get_pymongo_collection().aggregate(
-            [
-                {"$match": {"project_id": segment.project_id, "segment_id": segment.key}},
-                {"$count": "n"},
-            ]
-        )
-    ).to_list()
-    return int(rows[0]["n"]) if rows else 0
+    return await count_matching(
+        SegmentMember.get_pymongo_collection(),
+        {"project_id": segment.project_id, "segment_id": segment.key},
+    )
 
 
 async def _insert_members(documents: list[dict[str, Any]]) -> int:
-    """Inserts the members not present yet; returns how many were inserted."""
-    try:
-        result = await SegmentMember.get_pymongo_collection().insert_many(documents, ordered=False)
-    except BulkWriteError as error:
-        details = error.details
-        if any(e.get("code") != DUPLICATE_KEY for e in details.get("writeErrors", [])):
-            raise
-        return int(details.get("nInserted", 0))
-    return len(result.inserted_ids)
+    return await insert_new(SegmentMember.get_pymongo_collection(), documents)
 
 
 async def add_members(project_id: str, segment_id: str, customer_ids: list[str]) -> MembersChange:
