@@ -2,8 +2,6 @@
 cancelling event came first, at most once per customer per period. Matching events become
 ScheduledAction records; delivery/automation.py leases and performs them."""
 
-import importlib
-import importlib.util
 import json
 import re
 import time
@@ -402,22 +400,15 @@ def _delay_seconds(delay: DelayInput | None) -> int:
     return int(total.total_seconds())
 
 
-def _segments_module() -> Any:
-    """domain.segments, looked up when used: automations work without it."""
-    if importlib.util.find_spec("domain.segments") is None:
-        raise DomainError(
-            "SEGMENTS_UNAVAILABLE", "segment conditions are not available yet", "segmentIds"
-        )
-    return importlib.import_module("domain.segments")
-
-
 async def _segment_ids(project_id: str, raw: list[str] | None) -> list[str]:
     ids = sorted({str(value).strip() for value in raw or [] if str(value).strip()})
     if not ids:
         return []
     if len(ids) > MAX_SEGMENTS:
         raise DomainError("INVALID", f"at most {MAX_SEGMENTS} segments", "segmentIds")
-    segments = _segments_module()
+    # Imported here: domain.segments imports customers, which emits events into this module.
+    from domain import segments
+
     for value in ids:
         await segments.get_segment(project_id, value, "segmentIds")
     return ids
@@ -767,7 +758,8 @@ async def customer_in_segments(
     project_id: str, customer: Customer, segment_ids: list[str], now: datetime
 ) -> bool:
     """In at least one of the segments, as they stand at `now`."""
-    segments = _segments_module()
+    from domain import segments
+
     return bool(await segments.customer_in_segments(project_id, customer, segment_ids, now))
 
 

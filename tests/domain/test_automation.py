@@ -3,7 +3,6 @@ events (eager and re-checked), the frequency cap under concurrency, awarding poi
 pausing, and tenancy."""
 
 import asyncio
-import importlib.util
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 
 from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
-from domain import automation, events
+from domain import automation, events, segments
 from domain.automation import (
     ActionInput,
     ActionStatus,
@@ -139,16 +138,6 @@ async def test_refused_automations_say_why_and_write_nothing(tenant: Tenant) -> 
         with pytest.raises(DomainError) as refused:
             await cart_automation(tenant.project_id, campaign=discount, **fields)
         assert {p.code for p in refused.value.problems} == codes, fields
-    assert await Automation.find({"project_id": tenant.project_id}).count() == 0
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("domain.segments") is not None, reason="segments exist"
-)
-async def test_segment_conditions_are_refused_until_segments_exist(tenant: Tenant) -> None:
-    with pytest.raises(DomainError) as refused:
-        await cart_automation(tenant.project_id, segment_ids=["65f000000000000000000001"])
-    assert refused.value.code == "SEGMENTS_UNAVAILABLE"
     assert await Automation.find({"project_id": tenant.project_id}).count() == 0
 
 
@@ -364,9 +353,7 @@ async def test_automations_and_events_stay_in_their_project(
     assert await statuses(found) == ["DONE"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("domain.segments") is None, reason="no segments")
 async def test_segment_conditions_are_checked_when_the_action_is_due(tenant: Tenant) -> None:
-    segments: Any = importlib.import_module("domain.segments")
     vip = await segments.create_segment(
         tenant.project_id,
         "VIP",
