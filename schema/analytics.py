@@ -11,11 +11,15 @@ from schema.campaigns import CampaignType
 from schema.context import Info
 from schema.messages import MessageChannelEnum
 from schema.permissions import IsAdmin
-from schema.types import Money
+from schema.types import Long, Money, MoneyTotal
 
 
 def _money(value: DomainMoney) -> Money:
     return Money(amount=value.amount, currency=value.currency)
+
+
+def _total(value: DomainMoney) -> MoneyTotal:
+    return MoneyTotal(amount=Long(value.amount), currency=value.currency)
 
 
 def _maybe_money(value: DomainMoney | None) -> Money | None:
@@ -41,8 +45,8 @@ class DailyStatsType:
     published: int
     validated: int
     redeemed: int
-    revenue: Money
-    discount_cost: Money
+    revenue: MoneyTotal
+    discount_cost: MoneyTotal
 
 
 @strawberry.type(name="CampaignStats")
@@ -131,20 +135,20 @@ class CampaignStatsType:
         return self.doc.orders_attributed
 
     @strawberry.field(description="What those orders paid, in the campaign's currency.")
-    def revenue(self) -> Money:
-        return _money(self.doc.revenue)
+    def revenue(self) -> MoneyTotal:
+        return _total(self.doc.revenue)
 
     @strawberry.field(description="What those orders paid, per currency.")
-    def revenue_by_currency(self) -> list[Money]:
-        return [_money(value) for value in self.doc.revenue_by_currency]
+    def revenue_by_currency(self) -> list[MoneyTotal]:
+        return [_total(value) for value in self.doc.revenue_by_currency]
 
     @strawberry.field(description="Discounts given by the redemptions, in the campaign's currency.")
-    def discount_cost(self) -> Money:
-        return _money(self.doc.discount_cost)
+    def discount_cost(self) -> MoneyTotal:
+        return _total(self.doc.discount_cost)
 
     @strawberry.field
-    def discount_cost_by_currency(self) -> list[Money]:
-        return [_money(value) for value in self.doc.discount_by_currency]
+    def discount_cost_by_currency(self) -> list[MoneyTotal]:
+        return [_total(value) for value in self.doc.discount_by_currency]
 
     @strawberry.field(
         description="(revenue - discountCost) / discountCost in the campaign's currency; null "
@@ -173,8 +177,8 @@ class CampaignStatsType:
                 published=row.published,
                 validated=row.validated,
                 redeemed=row.redeemed,
-                revenue=_money(row.revenue),
-                discount_cost=_money(row.discount_cost),
+                revenue=_total(row.revenue),
+                discount_cost=_total(row.discount_cost),
             )
             for row in self.doc.daily
         ]
@@ -193,8 +197,8 @@ class TopCampaignType:
         return self.row.redeemed
 
     @strawberry.field(description="Its paid orders of the same 30 days, in its currency.")
-    async def revenue(self) -> Money:
-        return _money(await self.row.revenue())
+    async def revenue(self) -> MoneyTotal:
+        return _total(await self.row.revenue())
 
 
 @strawberry.type(name="ProgramPoints")

@@ -33,6 +33,7 @@ from schema.redemptions import RedemptionMutation, RedemptionQuery
 from schema.referrals import ReferralMutation, ReferralQuery
 from schema.segments import SegmentMutation, SegmentQuery
 from schema.templates import TemplateMutation, TemplateQuery
+from schema.types import LONG_SCALAR, Long
 
 Query = merge_types(
     "Query",
@@ -94,7 +95,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={Long: LONG_SCALAR}),
         extensions=[
             # Factories: an extension is built per request. Parsing and validating a small query
             # costs far more than executing it; both caches live at module level in Strawberry.

@@ -12,7 +12,7 @@ from schema.campaigns import CampaignType, DiscountInputType, DiscountType
 from schema.context import Info
 from schema.errors import payload
 from schema.permissions import IsAdmin
-from schema.types import Connection, Money, UserError, connection
+from schema.types import Connection, Long, MoneyTotal, UserError, connection
 
 
 @strawberry.enum(name="ExperimentStatus")
@@ -98,8 +98,8 @@ class ArmResultType:
     )
     conversion: float = strawberry.field(description="converted / assigned.")
     orders: int
-    revenue: Money = strawberry.field(description="Those orders' amounts (results currency).")
-    discount_cost: Money
+    revenue: MoneyTotal = strawberry.field(description="Those orders' amounts (results currency).")
+    discount_cost: MoneyTotal
     roi: float | None = strawberry.field(
         description="(revenue - discountCost) / discountCost; null without cost."
     )
@@ -120,8 +120,8 @@ class ArmResultType:
             converted=arm.converted,
             conversion=arm.conversion,
             orders=arm.orders,
-            revenue=Money(amount=arm.revenue, currency=currency),
-            discount_cost=Money(amount=arm.discount_cost, currency=currency),
+            revenue=MoneyTotal(amount=Long(arm.revenue), currency=currency),
+            discount_cost=MoneyTotal(amount=Long(arm.discount_cost), currency=currency),
             roi=arm.roi,
             against_holdout=None
             if arm.against_holdout is None

@@ -1,7 +1,7 @@
 """GraphQL types every feature shares: UserError, Money, JSON and Relay connections."""
 
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, NewType, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,7 +11,18 @@ from domain.common import money
 from domain.errors import DomainError
 from domain.pagination import Page
 
-__all__ = ["JSON", "Connection", "Edge", "Money", "MoneyInput", "PageInfo", "UserError"]
+__all__ = [
+    "JSON",
+    "LONG_SCALAR",
+    "Connection",
+    "Edge",
+    "Long",
+    "Money",
+    "MoneyInput",
+    "MoneyTotal",
+    "PageInfo",
+    "UserError",
+]
 
 T = TypeVar("T")
 
@@ -35,6 +46,25 @@ class Money:
     @classmethod
     def from_domain(cls, value: DomainMoney | None) -> "Money | None":
         return None if value is None else cls(amount=value.amount, currency=value.currency)
+
+
+# GraphQL's Int is 32 bits: €21,474,836.47 in cents. Totals can outgrow that.
+Long = NewType("Long", int)
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
+    description="A whole number up to 2^53 - 1 (exact in JSON and JavaScript), sent as a number.",
+    serialize=int,
+    parse_value=int,
+)
+
+
+@strawberry.type(
+    description="A sum in minor units and an ISO 4217 currency; like Money, but its amount may "
+    "outgrow 32 bits (revenue, discount cost)."
+)
+class MoneyTotal:
+    amount: Long
+    currency: str
 
 
 @strawberry.input

@@ -1,5 +1,7 @@
 """campaignStats and projectOverview over GraphQL: figures, window, tenancy and roles."""
 
+from domain import analytics
+from domain.orders import Order
 from domain.projects import Role, create_api_key
 from tests.conftest import Tenant
 from tests.domain.test_analytics import seed
@@ -141,3 +143,18 @@ async def test_project_overview_over_graphql(tenant: Tenant, other_tenant: Tenan
         "referralConversion": 0.0,
         "topCampaigns": [],
     }
+
+
+async def test_totals_beyond_32_bits_are_served_whole(tenant: Tenant) -> None:
+    scenario = await seed(tenant.project_id)
+    # Every order worth €10,000,000.00, within Int: together they outgrow it.
+    await Order.get_pymongo_collection().update_many(
+        {"project_id": tenant.project_id}, {"$set": {"amount.amount": 1_000_000_000}}
+    )
+    expected = await analytics.campaign_stats(tenant.project_id, scenario.spring.key)
+    assert expected.revenue.amount > 2**31
+
+    whole = (await tenant.gql(STATS, {"id": scenario.spring.key}))["campaignStats"]
+
+    assert whole["revenue"] == {"amount": expected.revenue.amount, "currency": "EUR"}
+    assert sum(day["revenue"]["amount"] for day in whole["daily"]) == expected.revenue.amount
