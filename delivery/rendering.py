@@ -732,6 +732,18 @@ def _read_builtin(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
+# The built-in emails share one frame (brand header, footer with the unsubscribe link); each
+# file holds only its own content, put in the frame before compiling.
+EMAIL_LAYOUT = "layout.html"
+LAYOUT_BODY = "<!-- body -->\n"
+
+
+def _builtin_email_html(folder: Path, name: str) -> str:
+    return _read_builtin(folder / EMAIL_LAYOUT).replace(
+        LAYOUT_BODY, _read_builtin(folder / f"{name}.html"), 1
+    )
+
+
 @cache
 def builtin_template(name: str, channel: MessageChannel) -> CompiledTemplate:
     """Raises NOT_FOUND for a name that is not a built-in."""
@@ -747,7 +759,7 @@ def builtin_template(name: str, channel: MessageChannel) -> CompiledTemplate:
         name=name,
         channel=channel,
         subject=_read_builtin(folder / f"{name}.subject.txt").strip(),
-        html=_read_builtin(folder / f"{name}.html"),
+        html=_builtin_email_html(folder, name),
         text=_read_builtin(folder / f"{name}.txt"),
         builtin=True,
     )
