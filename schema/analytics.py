@@ -67,7 +67,8 @@ class CampaignStatsType:
 
     @strawberry.field(
         description="The campaign's currency (its discount's or minimum order's; else the one "
-        "most of its orders use; XXX when there is none): money figures are in it."
+        "most of its orders use; XXX, ISO 4217's code for no currency, when there is none): "
+        "money figures are in it."
     )
     def currency(self) -> str:
         return self.doc.currency
