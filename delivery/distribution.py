@@ -10,12 +10,12 @@ from typing import Any
 
 from bson import ObjectId
 
-from delivery.outbox import Links, address_of, queue_message
+from delivery.outbox import Links, queue_message
 from delivery.rendering import resolve_template
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, check_gives_codes, publish_code
 from domain.common import utc_now
-from domain.customers import Customer, normalize_email
+from domain.customers import Customer, contact_address, normalize_email
 from domain.errors import DomainError, NotFound, Problem
 from domain.jobs import HANDLERS, Job, JobFailed, JobRunner, LeaseLost, get_job
 from domain.messages import Message, MessageChannel, MessageStatus
@@ -330,7 +330,7 @@ def _customers_own(error: DomainError) -> bool:
 async def _reach(batch: _Batch, customer: Customer) -> DistributionCounts:
     """One customer's code and messages; a DomainError left is the campaign's, not theirs."""
     counts = DistributionCounts()
-    reachable = [channel for channel in batch.channels if address_of(customer, channel)]
+    reachable = [channel for channel in batch.channels if contact_address(customer, channel)]
     counts.skipped = len(batch.channels) - len(reachable)
     if not reachable:
         # Nothing could carry the code: keep it for someone who can receive it.

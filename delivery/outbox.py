@@ -9,7 +9,7 @@ from delivery.rendering import render_message
 from domain import consent, experiments, links
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, CodeKind, find_code, publish_code
-from domain.customers import Customer, get_live_customer
+from domain.customers import Customer, contact_address, get_live_customer
 from domain.errors import DomainError, NotFound
 from domain.messages import (
     NEVER,
@@ -30,10 +30,6 @@ class Links:
 
     base_url: str
     secret_key: str
-
-
-def address_of(customer: Customer, channel: MessageChannel) -> str:
-    return (customer.email if channel == MessageChannel.EMAIL else customer.phone) or ""
 
 
 async def consent_refusal(customer: Customer, channel: MessageChannel, address: str) -> str:
@@ -92,7 +88,7 @@ async def queue_message(
             return earlier
     project = project or await get_project(project_id)
     customer = await get_live_customer(project_id, customer_id)
-    address = address_of(customer, channel)
+    address = contact_address(customer, channel)
     if not address:
         what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
         raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")
@@ -161,7 +157,7 @@ async def publish_and_queue(
         if channel not in CUSTOMER_CHANNELS:
             raise DomainError("INVALID_CHANNEL", "messages go by EMAIL or SMS", "channel")
         customer = await get_live_customer(project_id, customer_id)
-        if not address_of(customer, channel):
+        if not contact_address(customer, channel):
             what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
             raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")
     code = await publish_code(project_id, campaign_id, customer_id)

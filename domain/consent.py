@@ -13,6 +13,7 @@ from domain.customers import (
     Channel,
     ConsentChange,
     Customer,
+    contact_address,
     get_customer,
     normalize_email,
     normalize_phone,
@@ -137,10 +138,6 @@ def _field(channel: Channel) -> str:
     return "email" if channel == Channel.EMAIL else "phone"
 
 
-def _address_of(customer: Customer, channel: Channel) -> str:
-    return (customer.email if channel == Channel.EMAIL else customer.phone) or ""
-
-
 async def withdraw_consent(
     project_id: str, customer_id: str, channel: Channel | MessageChannel | str, source: str
 ) -> Customer:
@@ -148,7 +145,7 @@ async def withdraw_consent(
     kind = _channel(channel)
     customer = await get_customer(project_id, customer_id)
     await _set_consent({"_id": customer.id, "project_id": project_id}, kind, False, source)
-    address = _address_of(customer, kind)
+    address = contact_address(customer, kind)
     if address:
         await suppress(project_id, kind, address, source)
         # Other customers of the project with the same address: one person, one opt-out.
@@ -165,7 +162,7 @@ async def grant_consent(
     if customer.erased:
         raise DomainError("ERASED", "this customer was erased", "customerId")
     await _set_consent({"_id": customer.id, "project_id": project_id}, kind, True, source)
-    address = _address_of(customer, kind)
+    address = contact_address(customer, kind)
     if address:
         await lift_suppression(project_id, kind, address)
     return await get_customer(project_id, customer_id)

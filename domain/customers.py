@@ -257,6 +257,11 @@ async def get_customer(project_id: str, customer_id: str) -> Customer:
     return customer
 
 
+def contact_address(customer: Customer, channel: str) -> str:
+    """Where a message by `channel` (EMAIL or SMS) reaches the customer; "" when nowhere."""
+    return (customer.email if channel == Channel.EMAIL else customer.phone) or ""
+
+
 async def get_live_customer(
     project_id: str, customer_id: str, field: str = "customerId"
 ) -> Customer:
