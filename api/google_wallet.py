@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.auth import Caller, CallerKind, authenticate, bearer_token
+from api.auth import CallerKind, authenticate, bearer_token
+from api.pass_access import card_in_path, may_open
 from api.settings import Settings
 from delivery.channels import SendError
 from delivery.wallet import google
@@ -17,7 +18,6 @@ from domain.campaigns import Campaign
 from domain.common import object_id
 from domain.customers import Customer
 from domain.errors import DomainError
-from domain.loyalty import LoyaltyCard
 from domain.projects import Project
 from domain.wallet import PassKind
 
@@ -29,23 +29,6 @@ _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 def _answer(status: int, text: str) -> Response:
     return PlainTextResponse(text, status_code=status, headers=_HEADERS)
-
-
-def _allowed(
-    request: Request, caller: Caller | None, project_id: str, subject: str, owner_id: str
-) -> bool:
-    """The link's token for this subject, or the bearer token of the customer it belongs to."""
-    settings: Settings = request.app.state.settings
-    token = request.query_params.get("token", "")
-    if token and links.check_pass_link_token(settings.secret_key, project_id, subject, token):
-        return True
-    return (
-        caller is not None
-        and caller.kind == CallerKind.CUSTOMER
-        and caller.project_id == project_id
-        and bool(owner_id)
-        and caller.customer_id == owner_id
-    )
 
 
 async def _redirect(settings: Settings, link: google.SaveLink) -> Response:
@@ -81,7 +64,7 @@ async def save_code(request: Request) -> Response:
         code = await codes.find_public_code(raw)
     if code is None:
         return _answer(404, "no such code")
-    if not _allowed(request, caller, code.project_id, code.code, code.customer_id):
+    if not may_open(request, caller, code.project_id, code.code, code.customer_id):
         return _answer(403, "this link's token does not open this pass")
     try:
         project, campaign = await _project_and_campaign(code.project_id, code.campaign_id)
@@ -101,14 +84,11 @@ async def save_code(request: Request) -> Response:
 
 async def save_card(request: Request) -> Response:
     """`/passes/google/cards/{cardId}?token=`: 302 to the loyalty card's save link."""
-    try:
-        card = await LoyaltyCard.get(object_id(request.path_params["card_id"], "card"))
-    except DomainError:
-        card = None
+    card = await card_in_path(request)
     if card is None:
         return _answer(404, "no such card")
     caller = await authenticate(bearer_token(request))
-    if not _allowed(
+    if not may_open(
         request, caller, card.project_id, links.card_pass_subject(card.key), card.customer_id
     ):
         return _answer(403, "this link's token does not open this pass")

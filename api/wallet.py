@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.auth import Caller, CallerKind, authenticate, bearer_token
+from api.pass_access import card_in_path, may_open, owned_by_caller
 from api.settings import Settings
 from delivery.wallet import apple
 from delivery.wallet.certificates import signing_chain
@@ -35,16 +36,6 @@ _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 def _answer(status: int, text: str = "") -> Response:
     return PlainTextResponse(text, status_code=status, headers=_HEADERS)
-
-
-def _owned_by_caller(caller: Caller | None, project_id: str, owner_id: str) -> bool:
-    return (
-        caller is not None
-        and caller.kind == CallerKind.CUSTOMER
-        and caller.project_id == project_id
-        and bool(owner_id)
-        and caller.customer_id == owner_id
-    )
 
 
 class Unavailable(Exception):
@@ -144,7 +135,7 @@ async def _find_code(request: Request, raw: str, caller: Caller | None) -> tuple
     settings: Settings = request.app.state.settings
     if caller is not None and caller.kind == CallerKind.CUSTOMER:
         own = await codes.find_code(caller.project_id, raw)
-        if own is not None and _owned_by_caller(caller, own.project_id, own.customer_id):
+        if own is not None and owned_by_caller(caller, own.project_id, own.customer_id):
             return own, True
     normalized = codes.normalize_code(raw)
     if not normalized or len(normalized) > codes.MAX_CODE_LENGTH:
@@ -177,20 +168,12 @@ async def download_code_pass(request: Request) -> Response:
 
 async def download_card_pass(request: Request) -> Response:
     """`GET /passes/apple/cards/{cardId}.pkpass?token=`: the loyalty card's store card."""
-    settings: Settings = request.app.state.settings
-    try:
-        card = await LoyaltyCard.get(object_id(request.path_params["card_id"], "card"))
-    except DomainError:
-        card = None
+    card = await card_in_path(request)
     if card is None:
         return _answer(404, "no such card")
     caller = await authenticate(bearer_token(request))
-    token = request.query_params.get("token", "")
-    subject = wallet.card_subject(card.key)
-    allowed = bool(token) and links.check_pass_link_token(
-        settings.secret_key, card.project_id, subject, token
-    )
-    if not allowed and not _owned_by_caller(caller, card.project_id, card.customer_id):
+    subject = links.card_pass_subject(card.key)
+    if not may_open(request, caller, card.project_id, subject, card.customer_id):
         return _answer(403, "forbidden")
     wallet_pass = await wallet.ensure_pass(
         card.project_id, PassKind.STORE_CARD, campaign_id=card.campaign_id, card_id=card.key

@@ -252,7 +252,7 @@ async def test_a_loyalty_balance_change_moves_the_store_card(
     customer = await create_customer(tenant.project_id, CustomerInput(name="Bo"), source="test")
     card = await loyalty.ensure_card(tenant.project_id, program_id, customer.key)
     token = links.pass_link_token(
-        settings.secret_key, tenant.project_id, wallet.card_subject(card.key)
+        settings.secret_key, tenant.project_id, links.card_pass_subject(card.key)
     )
     response = await http.get(f"/passes/apple/cards/{card.key}.pkpass", params={"token": token})
     assert response.status_code == 200

@@ -16,7 +16,7 @@ from cryptography import x509
 
 from api.settings import Settings
 from delivery.wallet import apple, certificates
-from domain import links, loyalty, wallet
+from domain import links, loyalty
 from domain.campaigns import Campaign
 from domain.common import object_id
 from domain.customers import CustomerInput, create_customer
@@ -201,7 +201,7 @@ async def test_store_card_carries_balance_tier_and_member(
     card = await loyalty.find_card(tenant.project_id, program_id, customer.key)
 
     token = links.pass_link_token(
-        settings.secret_key, tenant.project_id, wallet.card_subject(card.key)
+        settings.secret_key, tenant.project_id, links.card_pass_subject(card.key)
     )
     response = await http.get(f"/passes/apple/cards/{card.key}.pkpass", params={"token": token})
     assert response.status_code == 200, response.text

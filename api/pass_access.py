@@ -1,0 +1,39 @@
+"""Who may open a wallet pass link: the link's own token, or the owner's customer token."""
+
+from starlette.requests import Request
+
+from api.auth import Caller, CallerKind
+from api.settings import Settings
+from domain import links
+from domain.common import object_id
+from domain.errors import DomainError
+from domain.loyalty import LoyaltyCard
+
+
+def owned_by_caller(caller: Caller | None, project_id: str, owner_id: str) -> bool:
+    return (
+        caller is not None
+        and caller.kind == CallerKind.CUSTOMER
+        and caller.project_id == project_id
+        and bool(owner_id)
+        and caller.customer_id == owner_id
+    )
+
+
+def may_open(
+    request: Request, caller: Caller | None, project_id: str, subject: str, owner_id: str
+) -> bool:
+    """The link's token signed for this subject, or the bearer token of its customer."""
+    settings: Settings = request.app.state.settings
+    token = request.query_params.get("token", "")
+    if token and links.check_pass_link_token(settings.secret_key, project_id, subject, token):
+        return True
+    return owned_by_caller(caller, project_id, owner_id)
+
+
+async def card_in_path(request: Request) -> LoyaltyCard | None:
+    """The loyalty card the path's `card_id` names, or None."""
+    try:
+        return await LoyaltyCard.get(object_id(request.path_params["card_id"], "card"))
+    except DomainError:
+        return None
