@@ -314,6 +314,7 @@ async def test_refused_requests_write_nothing(tenant: Tenant, other_tenant: Tena
     sms_template = MessageTemplate(project_id=project_id, name="Short", channel=SMS, text="Hi")
     await sms_template.insert()
     foreign = await make_campaign(other_tenant.project_id)
+    now = utc_now()
     cases: list[tuple[str, str, Any]] = [
         ("NOT_FOUND", "campaignId", distribute_campaign(project_id, foreign.key, [EMAIL])),
         ("NOT_FOUND", "campaignId", distribute_campaign(project_id, "nope", [EMAIL])),
@@ -358,7 +359,17 @@ async def test_refused_requests_write_nothing(tenant: Tenant, other_tenant: Tena
                 project_id,
                 campaign.key,
                 [EMAIL],
-                DistributionFilter(created_after=utc_now(), created_before=utc_now()),
+                DistributionFilter(created_after=now, created_before=now),
+            ),
+        ),
+        (
+            "INVALID",
+            "filter.createdAfter",
+            distribute_campaign(
+                project_id,
+                campaign.key,
+                [EMAIL],
+                DistributionFilter(created_after=now, created_before=now - timedelta(days=1)),
             ),
         ),
     ]
