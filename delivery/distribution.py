@@ -270,6 +270,8 @@ class _Batch:
     campaign: Campaign
     channels: list[MessageChannel]
     template_ref: str | None
+    # Whether an earlier attempt of this batch was cut short.
+    resumed: bool
     # Codes an earlier attempt of a resumed batch gave, by customer id.
     given: dict[str, Code]
     counts: DistributionCounts = field(default_factory=DistributionCounts)
@@ -318,7 +320,9 @@ async def _code_for(batch: _Batch, customer: Customer) -> Code:
     if earlier is not None:
         return earlier
     # Repeated for the same customer it returns the same code, up to codes_per_customer.
-    return await publish_code(batch.project.key, batch.campaign.key, customer.key)
+    return await publish_code(
+        batch.project.key, batch.campaign.key, customer.key, customer=customer
+    )
 
 
 def _customers_own(error: DomainError) -> bool:
@@ -355,6 +359,10 @@ async def _reach(batch: _Batch, customer: Customer) -> DistributionCounts:
                 project=batch.project,
                 campaign=batch.campaign,
                 job_id=batch.job.key,
+                customer=customer,
+                code=code,
+                # Only an earlier attempt of this batch can have queued it.
+                probably_new=not batch.resumed,
             )
         except DomainError as error:
             if not _customers_own(error):
@@ -532,6 +540,7 @@ async def run_batch(
         campaign=campaign,
         channels=[MessageChannel(value) for value in job.params["channels"]],
         template_ref=template,
+        resumed=resumed,
         given={},
     )
     customers = (

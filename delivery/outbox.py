@@ -46,6 +46,12 @@ async def _code_for(project_id: str, raw: str, customer: Customer) -> Code:
     code = await find_code(project_id, raw)
     if code is None:
         raise NotFound("code", "code")
+    _check_carried_by(code, customer)
+    return code
+
+
+def _check_carried_by(code: Code, customer: Customer) -> None:
+    """A message carries a code published to its customer (or one shared by everyone)."""
     if code.kind != CodeKind.STANDALONE and code.customer_id != customer.key:
         if code.customer_id:
             raise DomainError(
@@ -56,7 +62,6 @@ async def _code_for(project_id: str, raw: str, customer: Customer) -> Code:
             "publish the code to this customer first (publishCode), so its use is tracked",
             "code",
         )
-    return code
 
 
 async def _existing(project_id: str, key: str) -> Message | None:
@@ -75,24 +80,37 @@ async def queue_message(
     project: Project | None = None,
     campaign: Campaign | None = None,
     job_id: str = "",
+    customer: Customer | None = None,
+    code: Code | None = None,
+    probably_new: bool = False,
 ) -> Message:
     """Writes one message to the outbox, rendered; a customer without consent gets a SUPPRESSED
     record instead, so every decision stays traceable. A repeated idempotency key returns the
-    first message."""
+    first message.
+
+    A caller that has just read the customer, or the code `raw_code` names, passes them to save
+    reading them again. `probably_new` skips looking the idempotency key up before rendering:
+    the unique index still turns a repeat into the first message."""
     if channel not in CUSTOMER_CHANNELS:
         raise DomainError("INVALID_CHANNEL", "messages go by EMAIL or SMS", "channel")
     key = check_idempotency_key(idempotency_key)
-    if key is not None:
+    if key is not None and not probably_new:
         earlier = await _existing(project_id, key)
         if earlier is not None:
             return earlier
     project = project or await get_project(project_id)
-    customer = await get_live_customer(project_id, customer_id)
+    if customer is None or customer.project_id != project_id or customer.key != customer_id:
+        customer = await get_live_customer(project_id, customer_id)
+    elif customer.erased:
+        raise DomainError("ERASED", "this customer was erased", "customerId")
     address = contact_address(customer, channel)
     if not address:
         what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
         raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")
-    code = await _code_for(project_id, raw_code, customer) if raw_code else None
+    if code is not None and raw_code and code.project_id == project_id and code.code == raw_code:
+        _check_carried_by(code, customer)
+    else:
+        code = await _code_for(project_id, raw_code, customer) if raw_code else None
     if code is not None and (campaign is None or campaign.key != code.campaign_id):
         campaign = await get_campaign(project_id, code.campaign_id)
     template = template_ref or DEFAULT_TEMPLATE

@@ -26,7 +26,7 @@ from domain.campaigns import (
 from domain.codegen import SPACE_SHARE, check_code_space, code_space
 from domain.codegen import new_code as random_code
 from domain.common import Money, minor_unit_digits, utc_now
-from domain.customers import get_customer
+from domain.customers import Customer, get_customer
 from domain.errors import DomainError, NotFound
 
 if TYPE_CHECKING:
@@ -336,19 +336,26 @@ def _preferred(codes: list[Code], campaign: Campaign) -> Code:
 
 
 async def publish_code(
-    project_id: str, campaign_id: str, customer_id: str, *, enroll: bool = True
+    project_id: str,
+    campaign_id: str,
+    customer_id: str,
+    *,
+    enroll: bool = True,
+    customer: Customer | None = None,
 ) -> Code:
     """Gives the customer a code of the campaign; repeated calls return the same code(s).
 
     While an experiment runs on the campaign a new code carries the customer's variant, and a
     customer in the holdout gets none: the assignment is stored, then Holdout (HOLDOUT) is
     raised. A customer already holding a code keeps it and is not enrolled. `enroll=False`
-    keeps an earned reward (a referral's) out of any experiment."""
+    keeps an earned reward (a referral's) out of any experiment. `customer`, when the caller
+    has just read it, saves reading it again."""
     campaign = await get_campaign(project_id, campaign_id)
-    try:
-        customer = await get_customer(project_id, customer_id)
-    except NotFound:
-        raise NotFound("customer", "customerId") from None
+    if customer is None or customer.project_id != project_id or customer.key != customer_id:
+        try:
+            customer = await get_customer(project_id, customer_id)
+        except NotFound:
+            raise NotFound("customer", "customerId") from None
     if customer.erased:
         raise DomainError("ERASED", "this customer was erased", "customerId")
     check_gives_codes(campaign)
