@@ -73,7 +73,9 @@ async def twilio_status(request: Request) -> Response:
         if status == ProviderStatus.UNDELIVERED:
             code = _field(form, "ErrorCode")
             error = f"Twilio {twilio_status}" + (f", error {code}" if code else "")
-        recorded = await record_provider_status(sid, status, error)
+        # The worker names the message in the callback URL it gives Twilio (signed above).
+        message_id = request.query_params.get("message", "")
+        recorded = await record_provider_status(sid, status, error, message_id)
         if not recorded:
             log.info("status %s for %s matched no sent message", twilio_status, sid)
     return Response(status_code=204)

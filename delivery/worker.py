@@ -202,7 +202,8 @@ def envelope_of(settings: Settings, message: Message, project: Project) -> Envel
     else:
         sender = project.messaging.sms_from or settings.twilio_from
         unsubscribe = ""
-        callback = f"{settings.public_base_url}/hooks/twilio/status"
+        # Naming the message lets a report that outruns mark_sent find it.
+        callback = f"{settings.public_base_url}/hooks/twilio/status?message={message.key}"
     return Envelope(
         message_id=message.key,
         project_id=message.project_id,

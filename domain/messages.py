@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from beanie import Document
+from bson import ObjectId
 from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 
@@ -80,6 +81,10 @@ class Message(Document):
     max_attempts: int = MAX_ATTEMPTS
     # The provider's id: Twilio's MessageSid, the SMTP Message-ID.
     provider_id: str = ""
+    # A delivery report that arrived while the send was still being recorded (a ProviderStatus
+    # and its error): recording the send applies it.
+    early_report: str = ""
+    early_report_error: str = ""
     error: str = ""
     # Delivered to the sink (sandbox or no provider configured), not to a provider.
     sink: bool = False
@@ -157,21 +162,35 @@ async def _settle(message: Message, owner: str, fields: dict[str, Any]) -> bool:
 async def mark_sent(
     message: Message, owner: str, provider_id: str = "", sink: bool = False
 ) -> bool:
+    """SENT, while `owner` holds the lease; a delivery report that came first is applied."""
     now = utc_now()
-    return await _settle(
-        message,
-        owner,
+    sent = await _messages().find_one_and_update(
+        {"_id": message.id, "lease_owner": owner, "status": MessageStatus.SENDING.value},
         {
-            "status": MessageStatus.SENT.value,
-            "open": False,
-            "lease_owner": "",
-            "due_at": NEVER,
-            "provider_id": provider_id,
-            "sink": sink,
-            "sent_at": now,
-            "error": "",
+            "$set": {
+                "status": MessageStatus.SENT.value,
+                "open": False,
+                "lease_owner": "",
+                "due_at": NEVER,
+                "provider_id": provider_id,
+                "sink": sink,
+                "sent_at": now,
+                "error": "",
+                "updated_at": now,
+            }
         },
+        return_document=ReturnDocument.AFTER,
     )
+    if sent is None:
+        return False
+    early = sent.get("early_report") or ""
+    if early and provider_id:
+        await _apply_report(
+            {"_id": message.id, "status": MessageStatus.SENT.value},
+            ProviderStatus(early),
+            str(sent.get("early_report_error") or ""),
+        )
+    return True
 
 
 async def mark_failed(message: Message, owner: str, error: str) -> bool:
@@ -240,19 +259,38 @@ class ProviderStatus(StrEnum):
     UNDELIVERED = "UNDELIVERED"
 
 
-async def record_provider_status(provider_id: str, status: ProviderStatus, error: str = "") -> bool:
-    """A delivery report (Twilio's status callback): moves a SENT message on, once."""
-    if not provider_id:
-        return False
+async def _apply_report(which: dict[str, Any], status: ProviderStatus, error: str) -> bool:
     fields: dict[str, Any] = {"status": status.value, "updated_at": utc_now()}
     if status == ProviderStatus.DELIVERED:
         fields["delivered_at"] = utc_now()
     elif error:
         fields["error"] = error[:1000]
-    result = await _messages().update_one(
-        {"provider_id": provider_id, "status": MessageStatus.SENT.value}, {"$set": fields}
-    )
+    result = await _messages().update_one(which, {"$set": fields})
     return bool(result.modified_count)
+
+
+async def record_provider_status(
+    provider_id: str, status: ProviderStatus, error: str = "", message_id: str = ""
+) -> bool:
+    """A delivery report (Twilio's status callback): moves a SENT message on, once.
+
+    Twilio can report before the worker has recorded the send. The callback URL names the
+    message, so such a report is kept on it and applied when the send is recorded."""
+    if not provider_id:
+        return False
+    sent = {"provider_id": provider_id, "status": MessageStatus.SENT.value}
+    if await _apply_report(sent, status, error):
+        return True
+    if not ObjectId.is_valid(message_id):
+        return False
+    early = await _messages().update_one(
+        {"_id": ObjectId(message_id), "status": MessageStatus.SENDING.value},
+        {"$set": {"early_report": status.value, "early_report_error": error[:1000]}},
+    )
+    if early.modified_count:
+        return True
+    # The send was recorded between the two writes above.
+    return await _apply_report(sent, status, error)
 
 
 async def carrier_of(project_id: str, code: str, at: datetime) -> Message | None:

@@ -13,7 +13,7 @@ from domain.consent import Suppression, is_suppressed
 from domain.customers import Channel, ConsentsInput, Customer, CustomerInput, create_customer
 from domain.customers import get_customer as load_customer
 from domain.links import unsubscribe_token, unsubscribe_url
-from domain.messages import Message, MessageChannel, MessageStatus
+from domain.messages import Message, MessageChannel, MessageStatus, lease_message, mark_sent
 from tests.conftest import Tenant
 from tests.delivery.fakes import AUTH_TOKEN, twilio_signature
 
@@ -154,6 +154,59 @@ async def test_a_signed_failure_report_marks_the_message_undelivered_with_the_er
     stored = await reload(message)
     assert stored.status == MessageStatus.UNDELIVERED
     assert "30003" in stored.error
+
+
+async def sending_sms(tenant: Tenant) -> Message:
+    """An SMS a worker has leased and handed to Twilio, its send not yet recorded."""
+    message = Message(project_id=tenant.project_id, channel=MessageChannel.SMS, to=PHONE)
+    await message.insert()
+    leased = await lease_message("worker-1")
+    assert leased is not None and leased.id == message.id
+    assert leased.status == MessageStatus.SENDING
+    return leased
+
+
+@pytest.mark.parametrize(
+    ("twilio_status", "recorded"),
+    [("delivered", MessageStatus.DELIVERED), ("undelivered", MessageStatus.UNDELIVERED)],
+)
+async def test_a_report_that_outruns_the_recorded_send_is_applied_with_it(
+    http: httpx.AsyncClient, tenant: Tenant, twilio_status: str, recorded: MessageStatus
+) -> None:
+    message = await sending_sms(tenant)
+    callback = f"/hooks/twilio/status?message={message.key}"
+
+    response = await post_signed(http, callback, status_form(twilio_status, ErrorCode="30005"))
+
+    assert response.status_code == 204
+    waiting = await reload(message)
+    assert waiting.status == MessageStatus.SENDING and waiting.early_report == recorded.value
+    assert await mark_sent(message, "worker-1", SID)
+    stored = await reload(message)
+    assert stored.status == recorded and stored.provider_id == SID
+    if recorded == MessageStatus.DELIVERED:
+        assert stored.delivered_at is not None
+    else:
+        assert "30005" in stored.error
+
+
+async def test_an_early_report_is_kept_only_for_a_message_being_sent(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    queued = Message(project_id=tenant.project_id, channel=MessageChannel.SMS, to=PHONE)
+    await queued.insert()
+    for message_id in (queued.key, "not-an-id", ""):
+        response = await post_signed(
+            http, f"/hooks/twilio/status?message={message_id}", status_form("delivered")
+        )
+        assert response.status_code == 204
+    stored = await reload(queued)
+    assert stored.status == MessageStatus.QUEUED and stored.early_report == ""
+    # Without a report kept, the recorded send stays SENT.
+    leased = await lease_message("worker-1")
+    assert leased is not None and leased.id == queued.id
+    assert await mark_sent(leased, "worker-1", SID)
+    assert (await reload(queued)).status == MessageStatus.SENT
 
 
 async def test_intermediate_statuses_are_acknowledged_and_change_nothing(

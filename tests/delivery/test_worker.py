@@ -172,7 +172,8 @@ async def test_sms_429_is_retried_and_400_is_not(
     call = twilio.calls[-1]
     assert call.authorized and sent.provider_id == call.sid
     assert call.form["To"] == "+14155550123" and call.form["Body"] == "Your code N00000"
-    assert call.form["StatusCallback"] == "http://testserver/hooks/twilio/status"
+    callback = f"http://testserver/hooks/twilio/status?message={message.key}"
+    assert call.form["StatusCallback"] == callback
 
     twilio.reset()
     twilio.respond(400, times=None)
