@@ -81,10 +81,11 @@ class Message(Document):
     max_attempts: int = MAX_ATTEMPTS
     # The provider's id: Twilio's MessageSid, the SMTP Message-ID.
     provider_id: str = ""
-    # A delivery report that arrived while the send was still being recorded (a ProviderStatus
-    # and its error): recording the send applies it.
+    # A delivery report that arrived while the send was still being recorded (a ProviderStatus,
+    # its error and the provider id it is about): recording that send applies it.
     early_report: str = ""
     early_report_error: str = ""
+    early_report_for: str = ""
     error: str = ""
     # Delivered to the sink (sandbox or no provider configured), not to a provider.
     sink: bool = False
@@ -184,7 +185,7 @@ async def mark_sent(
     if sent is None:
         return False
     early = sent.get("early_report") or ""
-    if early and provider_id:
+    if early and provider_id and sent.get("early_report_for") == provider_id:
         await _apply_report(
             {"_id": message.id, "status": MessageStatus.SENT.value},
             ProviderStatus(early),
@@ -285,7 +286,13 @@ async def record_provider_status(
         return False
     early = await _messages().update_one(
         {"_id": ObjectId(message_id), "status": MessageStatus.SENDING.value},
-        {"$set": {"early_report": status.value, "early_report_error": error[:1000]}},
+        {
+            "$set": {
+                "early_report": status.value,
+                "early_report_error": error[:1000],
+                "early_report_for": provider_id,
+            }
+        },
     )
     if early.modified_count:
         return True

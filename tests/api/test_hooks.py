@@ -190,7 +190,7 @@ async def test_a_report_that_outruns_the_recorded_send_is_applied_with_it(
         assert "30005" in stored.error
 
 
-async def test_an_early_report_is_kept_only_for_a_message_being_sent(
+async def test_an_early_report_needs_a_message_being_sent_and_applies_to_its_own_sid(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     queued = Message(project_id=tenant.project_id, channel=MessageChannel.SMS, to=PHONE)
@@ -202,9 +202,16 @@ async def test_an_early_report_is_kept_only_for_a_message_being_sent(
         assert response.status_code == 204
     stored = await reload(queued)
     assert stored.status == MessageStatus.QUEUED and stored.early_report == ""
-    # Without a report kept, the recorded send stays SENT.
+    # A report about another send of it (an earlier attempt's SID) is kept but not applied.
     leased = await lease_message("worker-1")
     assert leased is not None and leased.id == queued.id
+    response = await post_signed(
+        http,
+        f"/hooks/twilio/status?message={queued.key}",
+        status_form("undelivered", MessageSid="SM" + "cd" * 16),
+    )
+    assert response.status_code == 204
+    assert (await reload(queued)).early_report == MessageStatus.UNDELIVERED.value
     assert await mark_sent(leased, "worker-1", SID)
     assert (await reload(queued)).status == MessageStatus.SENT
 
