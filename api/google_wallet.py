@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.auth import CallerKind, authenticate, bearer_token
-from api.pass_access import card_in_path, may_open
+from api.auth import authenticate, bearer_token
+from api.pass_access import card_in_path, code_in_path, may_open
 from api.settings import Settings
 from delivery.channels import SendError
 from delivery.wallet import google
-from domain import codes, links
+from domain import links
 from domain.campaigns import Campaign
 from domain.common import object_id
 from domain.customers import Customer
@@ -56,16 +56,11 @@ async def save_code(request: Request) -> Response:
     """`/passes/google/{code}?token=`: 302 to the code's Google Wallet save link."""
     raw = request.path_params["code"]
     caller = await authenticate(bearer_token(request))
-    code = None
-    if caller is not None and caller.kind == CallerKind.CUSTOMER:
-        # A customer's own code is found in their project even if another project has it too.
-        code = await codes.find_code(caller.project_id, raw)
+    code, exists = await code_in_path(request, raw, caller)
     if code is None:
-        code = await codes.find_public_code(raw)
-    if code is None:
+        if exists:
+            return _answer(403, "this link's token does not open this pass")
         return _answer(404, "no such code")
-    if not may_open(request, caller, code.project_id, code.code, code.customer_id):
-        return _answer(403, "this link's token does not open this pass")
     try:
         project, campaign = await _project_and_campaign(code.project_id, code.campaign_id)
     except (LookupError, DomainError):

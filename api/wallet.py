@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.auth import Caller, CallerKind, authenticate, bearer_token
-from api.pass_access import card_in_path, may_open, owned_by_caller
+from api.auth import authenticate, bearer_token
+from api.pass_access import card_in_path, code_in_path, may_open
 from api.settings import Settings
 from delivery.wallet import apple
 from delivery.wallet.certificates import signing_chain
-from domain import codes, links, wallet
+from domain import links, wallet
 from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.common import object_id, utc_now
@@ -27,8 +27,6 @@ from domain.projects import Project
 from domain.wallet import PassKind, WalletPass
 
 log = logging.getLogger("engage.wallet.apple")
-# Codes are looked up without their project; the link's token tells same-named codes apart.
-MAX_SAME_CODE = 20
 MAX_PUSH_TOKEN = 200
 MAX_DEVICE_ID = 200
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -130,30 +128,10 @@ async def _serve(request: Request, wallet_pass: WalletPass, conditional: bool) -
     return Response(body, media_type=apple.MEDIA_TYPE, headers=headers)
 
 
-async def _find_code(request: Request, raw: str, caller: Caller | None) -> tuple[Code | None, bool]:
-    """The code the link or the customer may open, and whether any code by that name exists."""
-    settings: Settings = request.app.state.settings
-    if caller is not None and caller.kind == CallerKind.CUSTOMER:
-        own = await codes.find_code(caller.project_id, raw)
-        if own is not None and owned_by_caller(caller, own.project_id, own.customer_id):
-            return own, True
-    normalized = codes.normalize_code(raw)
-    if not normalized or len(normalized) > codes.MAX_CODE_LENGTH:
-        return None, False
-    found = await Code.find({"code": normalized}).limit(MAX_SAME_CODE).to_list()
-    token = request.query_params.get("token", "")
-    for code in found:
-        if token and links.check_pass_link_token(
-            settings.secret_key, code.project_id, code.code, token
-        ):
-            return code, True
-    return None, bool(found)
-
-
 async def download_code_pass(request: Request) -> Response:
     """`GET /passes/apple/{code}.pkpass?token=`: the code's coupon pass."""
     caller = await authenticate(bearer_token(request))
-    code, exists = await _find_code(request, request.path_params["code"], caller)
+    code, exists = await code_in_path(request, request.path_params["code"], caller)
     if code is None:
         return _answer(403 if exists else 404, "no such code" if not exists else "forbidden")
     try:

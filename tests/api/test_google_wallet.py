@@ -113,6 +113,25 @@ async def test_bad_tokens_are_refused_and_unknown_codes_are_not_found(
     assert (await http.get(f"/passes/google/THEIRS1?token={ok}")).status_code == 302
 
 
+async def test_the_same_code_in_two_projects_opens_the_one_its_token_names(
+    tenant: Tenant, other_tenant: Tenant, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    ours = await a_code(tenant)
+    theirs = await a_code(other_tenant)
+    for code in (ours, theirs):
+        url = links.google_wallet_url("", settings.secret_key, code.project_id, code.code)
+        response = await http.get(url)
+        assert response.status_code == 302
+        payload = claims_of(settings, response.headers["location"])["payload"]
+        assert isinstance(payload, dict)
+        [sent] = payload["offerObjects"]
+        assert sent["id"] == google.offer_object_id(ISSUER, code)
+    assert {w.project_id async for w in WalletPass.find_all()} == {
+        tenant.project_id,
+        other_tenant.project_id,
+    }
+
+
 async def test_the_customer_holding_the_code_may_use_their_token(
     tenant: Tenant, http: httpx.AsyncClient
 ) -> None:
