@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 
 from api.embedded import EmbeddedDatabase, free_port
+from domain.campaigns import Campaign, Discount, DiscountType
+from domain.projects import Project
 
 ENGAGE = str(Path(sys.executable).parent / "engage")
 
@@ -59,6 +61,19 @@ async def measure(
 
 def ratio_line(ours: Figures, floor: Figures) -> str:
     return f"ratio {ours.label} / {floor.label}: {ours.per_second / floor.per_second:.2f}"
+
+
+async def shop_with_campaign() -> tuple[Project, Campaign]:
+    """A project and its 20% off campaign, in the database Beanie was initialized with."""
+    project = Project(name="Bench Shop")
+    await project.insert()
+    campaign = Campaign(
+        project_id=project.key,
+        name="Spring sale",
+        discount=Discount(type=DiscountType.PERCENT, percent_off=20),
+    )
+    await campaign.insert()
+    return project, campaign
 
 
 @contextlib.contextmanager

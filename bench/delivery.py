@@ -20,11 +20,10 @@ import jinja2
 
 from api.database import init_database, make_client
 from api.settings import Settings
-from bench._harness import Figures, database, measure, ratio_line
+from bench._harness import Figures, database, measure, ratio_line, shop_with_campaign
 from delivery import email, rendering, sms
 from delivery.channels import Envelope
 from delivery.worker import OutboxWorker
-from domain.campaigns import Campaign, Discount, DiscountType
 from domain.codes import Code
 from domain.common import utc_now
 from domain.customers import Consents, Customer
@@ -37,14 +36,7 @@ SECRET = "bench-secret-bench-secret-bench-secret"
 
 
 async def bench_rendering(count: int) -> tuple[Figures, Figures]:
-    project = Project(name="Bench Shop")
-    await project.insert()
-    campaign = Campaign(
-        project_id=project.key,
-        name="Spring sale",
-        discount=Discount(type=DiscountType.PERCENT, percent_off=20),
-    )
-    await campaign.insert()
+    project, campaign = await shop_with_campaign()
     customer = Customer(
         project_id=project.key,
         name="Ada <b>Lovelace</b>",
