@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 
 from delivery.outbox import Links, queue_message
 from domain import automation as automations
+from domain import experiments
 from domain.automation import ActionStatus, ActionType, Automation, ScheduledAction
-from domain.codes import publish_code
+from domain.codes import find_code, publish_code
 from domain.common import as_utc, utc_now
 from domain.errors import DomainError
 from domain.loyalty import grant_points
@@ -27,6 +28,13 @@ ERROR_SECONDS = 5.0
 
 def _executor_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def _variant_template(project_id: str, raw_code: str, channel: MessageChannel) -> str:
+    """Without a template of its own, an action sends what publishCode(channel) would: the
+    code's experiment variant's template for the channel, or "" for the default."""
+    code = await find_code(project_id, raw_code)
+    return await experiments.template_for_code(code, channel.value) if code is not None else ""
 
 
 class AutomationExecutor:
@@ -119,14 +127,10 @@ class AutomationExecutor:
             published = await publish_code(action.project_id, spec.campaign_id, action.customer_id)
             code = published.code
             await automations.note_progress(action, self.owner, code=code)
+        channel = MessageChannel(spec.channel)
+        template = spec.template_id or await _variant_template(action.project_id, code, channel)
         message = await queue_message(
-            self.links,
-            action.project_id,
-            action.customer_id,
-            MessageChannel(spec.channel),
-            spec.template_id,
-            code,
-            key,
+            self.links, action.project_id, action.customer_id, channel, template, code, key
         )
         await automations.note_progress(action, self.owner, message_id=message.key)
         if message.error:

@@ -12,6 +12,7 @@ from bson import ObjectId
 
 from delivery.outbox import Links, queue_message
 from delivery.rendering import resolve_template
+from domain import experiments
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, check_gives_codes, publish_code
 from domain.common import utc_now
@@ -274,6 +275,8 @@ class _Batch:
     resumed: bool
     # Codes an earlier attempt of a resumed batch gave, by customer id.
     given: dict[str, Code]
+    # Without template_ref: the template of each (experiment, variant, channel), "" for none.
+    variant_templates: dict[tuple[str, str, MessageChannel], str] = field(default_factory=dict)
     counts: DistributionCounts = field(default_factory=DistributionCounts)
     finished: int = 0
     failure: DomainError | None = None
@@ -315,6 +318,17 @@ async def _codes_given_earlier(
     return given
 
 
+async def _template_for(batch: _Batch, code: Code, channel: MessageChannel) -> str | None:
+    """The template asked for; else, as publishCode(channel) does, the code's experiment
+    variant's (or the promoted one's) for this channel; else the default coupon."""
+    if batch.template_ref:
+        return batch.template_ref
+    key = (code.experiment_id, code.variant, channel)
+    if key not in batch.variant_templates:
+        batch.variant_templates[key] = await experiments.template_for_code(code, channel.value)
+    return batch.variant_templates[key] or None
+
+
 async def _code_for(batch: _Batch, customer: Customer) -> Code:
     earlier = batch.given.get(customer.key)
     if earlier is not None:
@@ -353,7 +367,7 @@ async def _reach(batch: _Batch, customer: Customer) -> DistributionCounts:
                 batch.project.key,
                 customer.key,
                 channel,
-                batch.template_ref,
+                await _template_for(batch, code, channel),
                 code.code,
                 idempotency_key(batch.job.key, customer.key, channel),
                 project=batch.project,

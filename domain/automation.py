@@ -450,10 +450,12 @@ async def _checked_action(
         channel = MessageChannel.APPLE_PUSH
     if channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
         raise DomainError("INVALID_CHANNEL", "codes are sent by EMAIL or SMS", "action.channel")
-    template = (data.template_id or "").strip() or DEFAULT_TEMPLATE
+    # None given: what publishCode(channel) sends, an experiment variant's template or the
+    # default; stored as "" so that it stays a choice made per code.
+    template = (data.template_id or "").strip()
     if template_check is not None:
         try:
-            await template_check(project_id, template, channel)
+            await template_check(project_id, template or DEFAULT_TEMPLATE, channel)
         except DomainError as error:
             raise DomainError(error.code, error.problems[0].message, "action.templateId") from None
     return AutomationAction(

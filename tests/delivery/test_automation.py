@@ -9,8 +9,10 @@ from delivery.automation import AutomationExecutor
 from domain import automation
 from domain.automation import ActionStatus, ScheduledAction
 from domain.codes import Code
+from domain.experiments import assign
 from domain.messages import Message
 from tests.conftest import Tenant
+from tests.delivery.test_distribution import variant_experiment
 from tests.domain.test_automation import LINKS, T0, abandon, cart_automation, shopper
 
 pytestmark = pytest.mark.usefixtures("tenant")
@@ -72,3 +74,20 @@ async def test_a_refused_send_fails_without_retrying(tenant: Tenant) -> None:
     [action] = await ScheduledAction.find({"automation_id": found.key}).to_list()
     assert action.status == ActionStatus.FAILED and "CAMPAIGN_ENDED" in action.detail
     assert await AutomationExecutor(LINKS).run_due(DUE + timedelta(days=1)) == 0
+
+
+async def test_an_action_without_a_template_sends_the_variant_template(tenant: Tenant) -> None:
+    found = await cart_automation(tenant.project_id)
+    campaign_id = found.action.campaign_id
+    experiment, template = await variant_experiment(tenant.project_id, campaign_id)
+    shoppers = [await shopper(tenant.project_id, f"S{i}") for i in range(12)]
+    arms = {s.key: assign(experiment.key, s.key, experiment.arms) for s in shoppers}
+    assert set(arms.values()) == {"a", "b"}
+    for n, customer in enumerate(shoppers):
+        await abandon(tenant.project_id, customer, T0, f"cart-{n}")
+    assert await AutomationExecutor(LINKS).run_due(DUE) == len(shoppers)
+    sent = await Message.find({"project_id": tenant.project_id}).to_list()
+    assert len(sent) == len(shoppers)
+    for message in sent:
+        expected = template.key if arms[message.customer_id] == "a" else "builtin:coupon"
+        assert message.template_id == expected

@@ -16,12 +16,21 @@ from delivery.distribution import (
     next_customer_ids,
     run_batch,
 )
+from delivery.outbox import Links, publish_and_queue
 from domain import segments
 from domain.campaigns import CampaignKind, CampaignStatus, CodeConfig
 from domain.codes import Code
 from domain.common import utc_now
 from domain.customers import Consents, Customer
 from domain.errors import DomainError
+from domain.experiments import (
+    Experiment,
+    ExperimentInput,
+    VariantInput,
+    assign,
+    create_experiment,
+    start_experiment,
+)
 from domain.jobs import NO_LEASE, Job, JobRunner, JobStatus, run_pending_jobs
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.segments import SegmentKind
@@ -442,3 +451,59 @@ async def test_a_segment_chooses_the_customers_with_the_filter(tenant: Tenant) -
             tenant.project_id, campaign.key, [EMAIL], segment_id=str(ObjectId())
         )
     assert unknown.value.problems[0].field == "segmentId"
+
+
+async def variant_experiment(
+    project_id: str, campaign_key: str
+) -> tuple[Experiment, MessageTemplate]:
+    """A running experiment on the campaign whose variant "a" has its own email template."""
+    template = MessageTemplate(
+        project_id=project_id,
+        name="Variant A",
+        channel=EMAIL,
+        subject="A: {{ code.display }}",
+        text="Variant A {{ code.display }}",
+        html="<p>Variant A {{ code.display }}</p>",
+        needs_code=True,
+    )
+    await template.insert()
+    variants = [VariantInput(key="a", template_id=template.key), VariantInput(key="b")]
+    created = await create_experiment(
+        project_id, ExperimentInput(campaign_id=campaign_key, name="Copy test", variants=variants)
+    )
+    return await start_experiment(project_id, created.key), template
+
+
+async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> None:
+    project_id = tenant.project_id
+    campaign = await make_campaign(project_id)
+    experiment, template = await variant_experiment(project_id, campaign.key)
+    await make_customers(project_id, 40)
+
+    job = await distribute_campaign(project_id, campaign.key, [EMAIL, SMS])
+    assert await run_pending_jobs() == 1
+    codes = {code.code: code for code in await campaign_codes(project_id, campaign.key)}
+    sent = await job_messages(job)
+    assert {code.variant for code in codes.values()} == {"a", "b"}
+    for message in sent:
+        if message.channel == EMAIL and codes[message.code].variant == "a":
+            assert message.template_id == template.key
+            assert message.subject == f"A: {codes[message.code].display}"
+        else:
+            # Variant b has no template, and variant a's is an email one.
+            assert message.template_id == "builtin:coupon"
+    assert {m.template_id for m in sent if m.channel == EMAIL} == {template.key, "builtin:coupon"}
+
+    # A template asked for is sent to every variant.
+    asked = await distribute_campaign(project_id, campaign.key, [EMAIL], None, "builtin:welcome")
+    assert await run_pending_jobs() == 1
+    assert {m.template_id for m in await job_messages(asked)} == {"builtin:welcome"}
+
+    # publishCode(channel) sends the variant's template too.
+    newcomers = [customer_of(project_id, 1000 + i) for i in range(20)]
+    await insert_all(newcomers)
+    chosen = next(c for c in newcomers if assign(experiment.key, c.key, experiment.arms) == "a")
+    links = Links(base_url="https://shop.example", secret_key="distribution-test-secret")
+    code, message = await publish_and_queue(links, project_id, campaign.key, chosen.key, EMAIL)
+    assert code.variant == "a"
+    assert message is not None and message.template_id == template.key

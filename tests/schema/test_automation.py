@@ -70,7 +70,7 @@ async def test_create_update_pause_and_resume(tenant: Tenant) -> None:
         "type": "SEND_CODE",
         "campaignId": campaign.key,
         "channel": "SMS",
-        "templateId": "builtin:coupon",
+        "templateId": None,
         "points": None,
     }
     program = await make_program(tenant.project_id)
