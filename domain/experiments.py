@@ -23,6 +23,8 @@ from domain.campaigns import (
     CampaignStatus,
     Discount,
     DiscountInput,
+    Rules,
+    RulesInput,
     get_campaign,
     update_campaign,
 )
@@ -57,6 +59,8 @@ class Variant(BaseModel):
     weight: int
     # None: the campaign's own discount.
     discount: Discount | None = None
+    # None: the campaign's own rules; else the rules its codes are validated and redeemed by.
+    rules: Rules | None = None
     # "" for none: the id of a project template that publishCode(channel) sends instead.
     template_id: str = ""
 
@@ -228,12 +232,17 @@ async def _experiment_of_code(code: Code) -> Experiment | None:
 
 async def offer_for_code(campaign: Campaign, code: Code) -> Campaign:
     """The campaign as the code's holder gets it: a code published in a variant with its own
-    discount keeps that discount, even after the experiment stopped or another was promoted."""
+    discount or rules keeps them, even after the experiment stopped or another was promoted."""
     experiment = await _experiment_of_code(code)
     variant = experiment.variant(code.variant) if experiment is not None else None
-    if variant is None or variant.discount is None:
+    if variant is None:
         return campaign
-    return campaign.model_copy(update={"discount": variant.discount})
+    own: dict[str, Any] = {}
+    if variant.discount is not None:
+        own["discount"] = variant.discount
+    if variant.rules is not None:
+        own["rules"] = variant.rules
+    return campaign.model_copy(update=own) if own else campaign
 
 
 async def template_for_code(code: Code, channel: str) -> str:
@@ -268,6 +277,7 @@ class VariantInput:
     name: str = ""
     weight: int = 1
     discount: DiscountInput | None = None
+    rules: RulesInput | None = None
     template_id: str = ""
 
 
@@ -308,12 +318,15 @@ async def _variant(
         problems.append(
             Problem("INVALID_WEIGHT", "a weight is a whole number of 1 or more", f"{where}.weight")
         )
-    discount = None
-    if given.discount is not None:
+    discount, rules = None, None
+    if given.discount is not None or given.rules is not None:
         try:
             # The checks updateCampaign makes, so promoting the variant cannot be refused later.
-            checked = campaigns._validated(CampaignInput(discount=given.discount), campaign)
-            discount = checked["discount"]
+            checked = campaigns._validated(
+                CampaignInput(discount=given.discount, rules=given.rules), campaign
+            )
+            discount = checked["discount"] if given.discount is not None else None
+            rules = checked["rules"] if given.rules is not None else None
         except DomainError as error:
             problems += [
                 Problem(p.code, p.message, f"{where}.{p.field}" if p.field else where)
@@ -334,6 +347,7 @@ async def _variant(
         name=name,
         weight=given.weight if _is_weight(given.weight) else 0,
         discount=discount,
+        rules=rules,
         template_id=template_id,
     )
 
@@ -718,6 +732,21 @@ async def experiment_results(
 # Promotion.
 
 
+def _rules_input(rules: Rules) -> RulesInput:
+    """Every field given, so the campaign's rules become exactly these."""
+    return RulesInput(
+        min_order=rules.min_order,
+        segment_ids=rules.segment_ids,
+        skus=rules.skus,
+        categories=rules.categories,
+        first_order_only=rules.first_order_only,
+        days_of_week=rules.days_of_week,
+        hours=rules.hours,
+        customer_tags=rules.customer_tags,
+        attributes=rules.attributes,
+    )
+
+
 def _as_input(discount: Discount) -> DiscountInput:
     """Every field given, so the campaign's discount becomes exactly this one."""
     return DiscountInput(
@@ -733,8 +762,8 @@ def _as_input(discount: Discount) -> DiscountInput:
 async def promote_variant(
     project_id: str, experiment_id: str, variant_key: str | None = None
 ) -> tuple[Experiment, Campaign]:
-    """Makes a variant's discount the campaign's (through updateCampaign) and stops the
-    experiment. Without a key the significant winner is promoted, and none refuses; a key given
+    """Makes a variant's discount and rules the campaign's (through updateCampaign) and stops
+    the experiment. Without a key the significant winner is promoted, and none refuses; a key given
     promotes that variant whatever the results say. A retry after a crash finishes the job."""
     experiment = await get_experiment(project_id, experiment_id)
     if experiment.status == ExperimentStatus.DRAFT or experiment.started_at is None:
@@ -773,11 +802,14 @@ async def promote_variant(
                 "id",
             )
     try:
-        if variant.discount is not None:
+        if variant.discount is not None or variant.rules is not None:
             campaign = await update_campaign(
                 project_id,
                 experiment.campaign_id,
-                CampaignInput(discount=_as_input(variant.discount)),
+                CampaignInput(
+                    discount=_as_input(variant.discount) if variant.discount else None,
+                    rules=_rules_input(variant.rules) if variant.rules else None,
+                ),
             )
         else:
             campaign = await get_campaign(project_id, experiment.campaign_id)

@@ -27,6 +27,7 @@ from domain.campaigns import Campaign, CampaignStatus
 from domain.common import as_utc, object_id, utc_now
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound, Problem
+from domain.experiments import Experiment
 from domain.pagination import Page, paginate
 from domain.rfm import GROUPS
 
@@ -432,17 +433,32 @@ async def update_segment(
 
 async def delete_segment(project_id: str, segment_id: str) -> Segment:
     """Deletes the segment and its members; refused while a campaign that has not ended
-    targets it, since that campaign would then match nobody."""
+    targets it, by its own rules or an experiment variant's (whose codes keep them), since
+    that campaign would then match nobody."""
     segment = await get_segment(project_id, segment_id)
+    live = {"$in": [CampaignStatus.ACTIVE.value, CampaignStatus.PAUSED.value]}
     users = await Campaign.find(
-        {
-            "project_id": project_id,
-            "rules.segment_ids": segment.key,
-            "status": {"$in": [CampaignStatus.ACTIVE.value, CampaignStatus.PAUSED.value]},
-        }
+        {"project_id": project_id, "rules.segment_ids": segment.key, "status": live}
     ).to_list(20)
+    # Read and checked here: the embedded server does not follow a path through an array of
+    # sub-documents ("variants.rules.segment_ids"), and a project has few experiments.
+    campaign_ids = sorted(
+        {
+            experiment.campaign_id
+            async for experiment in Experiment.find({"project_id": project_id})
+            if any(v.rules and segment.key in v.rules.segment_ids for v in experiment.variants)
+        }
+    )
+    if campaign_ids:
+        users += await Campaign.find(
+            {
+                "project_id": project_id,
+                "_id": {"$in": [object_id(i, "campaign") for i in campaign_ids]},
+                "status": live,
+            }
+        ).to_list(20)
     if users:
-        names = ", ".join(campaign.name for campaign in users)
+        names = ", ".join(sorted({campaign.name for campaign in users}))
         raise DomainError(
             "SEGMENT_IN_USE", f"campaigns target this segment: {names}; end them first", "id"
         )

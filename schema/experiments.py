@@ -8,7 +8,13 @@ import strawberry
 from domain import experiments
 from domain.errors import NotFound
 from domain.stats_tests import ProportionTest
-from schema.campaigns import CampaignType, DiscountInputType, DiscountType
+from schema.campaigns import (
+    CampaignType,
+    DiscountInputType,
+    DiscountType,
+    RulesInputType,
+    RulesType,
+)
 from schema.context import Info
 from schema.errors import payload
 from schema.permissions import IsAdmin
@@ -30,6 +36,10 @@ class VariantType:
     discount: DiscountType | None = strawberry.field(
         description="Null: the campaign's own discount."
     )
+    rules: RulesType | None = strawberry.field(
+        description="The rules this variant's codes are validated and redeemed by; null: the "
+        "campaign's own."
+    )
     template_id: strawberry.ID | None = strawberry.field(
         description="The template publishCode(channel) sends for this variant; null: default."
     )
@@ -41,6 +51,7 @@ class VariantType:
             name=value.name,
             weight=value.weight,
             discount=None if value.discount is None else DiscountType.from_domain(value.discount),
+            rules=None if value.rules is None else RulesType.from_domain(value.rules),
             template_id=strawberry.ID(value.template_id) if value.template_id else None,
         )
 
@@ -229,6 +240,11 @@ class VariantInputType:
         description="Merged into the campaign's discount as updateCampaign would; null: the "
         "campaign's own.",
     )
+    rules: RulesInputType | None = strawberry.field(
+        default=None,
+        description="Merged into the campaign's rules as updateCampaign would; null: the "
+        "campaign's own.",
+    )
     template_id: strawberry.ID | None = strawberry.field(
         default=None, description="A project template sent by publishCode on its channel."
     )
@@ -239,6 +255,7 @@ class VariantInputType:
             name=self.name,
             weight=self.weight,
             discount=None if self.discount is None else self.discount.to_domain(),
+            rules=None if self.rules is None else self.rules.to_domain(),
             template_id=str(self.template_id or ""),
         )
 
@@ -335,8 +352,8 @@ class ExperimentMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="Makes the winner's discount (and template) the campaign's offer and stops "
-        "the experiment. Refused (NO_SIGNIFICANT_WINNER) without a significant winner unless "
+        description="Makes the winner's discount, rules (and template) the campaign's offer and "
+        "stops the experiment. Refused (NO_SIGNIFICANT_WINNER) without a significant winner unless "
         "variantKey names the variant to promote anyway.",
     )
     @payload

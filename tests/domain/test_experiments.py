@@ -3,11 +3,11 @@ redeeming by variant, results against figures computed by hand, promotion."""
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from domain.campaigns import Campaign, Discount, DiscountInput, DiscountType
+from domain.campaigns import Campaign, Discount, DiscountInput, DiscountType, Rules, RulesInput
 from domain.codes import Code, publish_code
 from domain.common import Money, utc_now
 from domain.customers import Customer
@@ -336,3 +336,55 @@ async def test_winner_needs_significance_and_promotion_changes_the_offer(tenant:
         project_id, code.code, newcomer.key, CheckedOrder(amount=eur(9_000))
     )
     assert check.discount == eur(500)
+
+
+async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
+    tenant: Tenant,
+) -> None:
+    project_id = tenant.project_id
+    campaign = await make_campaign(project_id)
+    strict = VariantInput(key="strict", rules=RulesInput(min_order=eur(5_000), hours=[9, 10]))
+    created = await create_experiment(
+        project_id,
+        ExperimentInput(
+            campaign_id=campaign.key, name="Rules", variants=[strict, VariantInput(key="open")]
+        ),
+    )
+    assert created.variants[0].rules == Rules(min_order=eur(5_000), hours=[9, 10])
+    assert created.variants[1].rules is None
+    experiment = await start_experiment(project_id, created.key)
+    customers = await make_customers(project_id, 20)
+    codes = [await publish_code(project_id, campaign.key, c.key) for c in customers]
+    held = {
+        variant: next(c for c in codes if c.variant == variant) for variant in ("strict", "open")
+    }
+    # 09:30 and 12:30 UTC on a weekday; the campaign's zone is UTC.
+    morning = utc_now().replace(hour=9, minute=30)
+    noon = morning.replace(hour=12)
+    small, large = CheckedOrder(amount=eur(3_000)), CheckedOrder(amount=eur(6_000))
+
+    async def reasons(code: Code, order: CheckedOrder, at: datetime) -> set[str]:
+        check = await validate_code(project_id, code.code, code.customer_id, order, at)
+        return {reason.value for reason in check.reasons}
+
+    assert await reasons(held["strict"], small, morning) == {"MIN_ORDER_NOT_MET"}
+    assert await reasons(held["strict"], large, noon) == {"OUTSIDE_HOURS"}
+    assert await reasons(held["strict"], large, morning) == set()
+    # The other variant, and the campaign itself, keep the campaign's rules.
+    assert await reasons(held["open"], small, noon) == set()
+
+    # Rules are checked as updateCampaign checks them, on the variant's field.
+    with pytest.raises(DomainError) as refused:
+        await create_experiment(
+            project_id,
+            ExperimentInput(
+                campaign_id=campaign.key,
+                name="Bad",
+                variants=[VariantInput(key="a", rules=RulesInput(hours=[25])), VariantInput("b")],
+            ),
+        )
+    assert refused.value.problems[0].field == "variants.0.rules.hours"
+
+    _, promoted = await promote_variant(project_id, experiment.key, "strict")
+    assert promoted.rules == Rules(min_order=eur(5_000), hours=[9, 10])
+    assert promoted.discount == campaign.discount

@@ -467,3 +467,29 @@ async def test_a_segment_a_campaign_targets_is_not_deleted(tenant: Tenant) -> No
     await delete_segment(tenant.project_id, segment.key)
     assert await Segment.find_all().count() == 0
     assert await SegmentMember.find_all().count() == 0
+
+
+async def test_a_segment_an_experiment_variant_targets_is_not_deleted(tenant: Tenant) -> None:
+    from domain.campaigns import RulesInput
+    from domain.experiments import ExperimentInput, VariantInput, create_experiment
+
+    segment = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
+    unused = await create_segment(tenant.project_id, "Other", SegmentKind.STATIC)
+    campaign = await make_campaign(tenant.project_id, name="Spring test")
+    targeted = VariantInput(key="a", rules=RulesInput(segment_ids=[segment.key]))
+    await create_experiment(
+        tenant.project_id,
+        ExperimentInput(
+            campaign_id=campaign.key, name="t", variants=[targeted, VariantInput(key="b")]
+        ),
+    )
+
+    with pytest.raises(DomainError) as refused:
+        await delete_segment(tenant.project_id, segment.key)
+    assert refused.value.code == "SEGMENT_IN_USE" and "Spring test" in str(refused.value)
+    await delete_segment(tenant.project_id, unused.key)
+
+    campaign.status = CampaignStatus.ENDED
+    await campaign.save()
+    await delete_segment(tenant.project_id, segment.key)
+    assert await Segment.find_all().count() == 0

@@ -16,7 +16,8 @@ CREATE = """
 mutation ($input: ExperimentInput!) {
   createExperiment(input: $input) {
     experiment { id status holdoutWeight alpha variants { key name weight templateId
-                 discount { type percentOff amountOff { amount currency } } } }
+                 discount { type percentOff amountOff { amount currency } }
+                 rules { minOrder { amount currency } hours firstOrderOnly } } }
     errors { code field message }
   }
 }"""
@@ -31,7 +32,7 @@ PROMOTE = """
 mutation ($id: ID!, $key: String) {
   promoteWinner(id: $id, variantKey: $key) {
     experiment { status promotedVariant }
-    campaign { discount { type percentOff amountOff { amount } } }
+    campaign { discount { type percentOff amountOff { amount } } rules { minOrder { amount } } }
     errors { code field }
   }
 }"""
@@ -225,7 +226,7 @@ async def test_invalid_input_writes_nothing(tenant: Tenant) -> None:
         variants=[
             {"key": "a", "weight": 0, "discount": {"type": "PERCENT", "percentOff": 150}},
             {"key": "a", "templateId": "665f1c2e9b1e8a0012345678"},
-            {"key": "Holdout"},
+            {"key": "Holdout", "rules": {"hours": [25], "minOrder": eur(-1)}},
         ],
         holdoutWeight=-1,
         alpha=0.9,
@@ -236,6 +237,8 @@ async def test_invalid_input_writes_nothing(tenant: Tenant) -> None:
         ("INVALID_PERCENT", "variants.0.discount.percentOff"),
         ("NOT_FOUND", "variants.1.templateId"),
         ("RESERVED_KEY", "variants.2.key"),
+        ("INVALID_HOUR", "variants.2.rules.hours"),
+        ("INVALID_AMOUNT", "variants.2.rules.minOrder"),
         ("DUPLICATE_KEY", "variants"),
         ("INVALID_WEIGHT", "holdoutWeight"),
         ("INVALID_ALPHA", "alpha"),
@@ -302,3 +305,24 @@ async def test_experiments_belong_to_their_project(tenant: Tenant, other_tenant:
     listed = (await tenant.gql(LIST, {"c": campaign_id}))["experiments"]["edges"]
     assert [e["node"]["id"] for e in listed] == [experiment_id]
     assert (await tenant.gql(RESULTS, {"id": experiment_id}))["experiment"]["status"] == "RUNNING"
+
+
+async def test_a_variant_carries_its_own_rules_into_the_campaign(tenant: Tenant) -> None:
+    campaign_id = await make_campaign(tenant)
+    variants = [
+        {"key": "big", "rules": {"minOrder": eur(5_000), "firstOrderOnly": True}},
+        {"key": "any"},
+    ]
+    made = (await tenant.gql(CREATE, {"input": experiment_input(campaign_id, variants=variants)}))[
+        "createExperiment"
+    ]
+    assert made["errors"] == []
+    big, any_order = made["experiment"]["variants"]
+    assert big["rules"] == {"minOrder": eur(5_000), "hours": [], "firstOrderOnly": True}
+    assert big["discount"] is None and any_order["rules"] is None
+    experiment_id = made["experiment"]["id"]
+    await tenant.gql(START, {"id": experiment_id})
+    promoted = (await tenant.gql(PROMOTE, {"id": experiment_id, "key": "big"}))["promoteWinner"]
+    assert promoted["errors"] == []
+    assert promoted["campaign"]["rules"] == {"minOrder": {"amount": 5_000}}
+    assert promoted["campaign"]["discount"]["percentOff"] == 10
