@@ -372,6 +372,17 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     assert await reasons(held["strict"], large, morning) == set()
     # The other variant, and the campaign itself, keep the campaign's rules.
     assert await reasons(held["open"], small, noon) == set()
+    # Redeeming goes by the same rules.
+    strict_code, owner = held["strict"].code, held["strict"].customer_id
+    with pytest.raises(DomainError) as below:
+        await redeem_code(
+            project_id, strict_code, owner, small, None, RedemptionChannel.ONLINE, "", morning
+        )
+    assert below.value.code == "MIN_ORDER_NOT_MET"
+    redeemed = await redeem_code(
+        project_id, strict_code, owner, large, None, RedemptionChannel.ONLINE, "", morning
+    )
+    assert redeemed.variant == "strict"
 
     # Rules are checked as updateCampaign checks them, on the variant's field.
     with pytest.raises(DomainError) as refused:
