@@ -358,8 +358,8 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     held = {
         variant: next(c for c in codes if c.variant == variant) for variant in ("strict", "open")
     }
-    # 09:30 and 12:30 UTC on a weekday; the campaign's zone is UTC.
-    morning = utc_now().replace(hour=9, minute=30)
+    # 09:30 and 12:30 UTC yesterday (always past, whenever the test runs); the zone is UTC.
+    morning = (utc_now() - timedelta(days=1)).replace(hour=9, minute=30)
     noon = morning.replace(hour=12)
     small, large = CheckedOrder(amount=eur(3_000)), CheckedOrder(amount=eur(6_000))
 
