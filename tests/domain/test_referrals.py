@@ -440,7 +440,10 @@ async def test_the_job_loop_releases_rewards_whose_hold_passed(tenant: Tenant) -
     loop = asyncio.create_task(run_jobs_forever(JobRunner(owner="sweeper"), idle_seconds=0.05))
     try:
         for _ in range(600):
-            if (await referral_of(referee)).status == ReferralStatus.REWARDED:
+            # Given, not just REWARDED: the status moves first and the reward follows, and
+            # cancelling between the two would leave it pending, as a crash would.
+            current = await referral_of(referee)
+            if current.status == ReferralStatus.REWARDED and not current.reward_pending:
                 break
             await asyncio.sleep(0.05)
     finally:
