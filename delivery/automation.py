@@ -5,12 +5,12 @@ two steps never does anything twice."""
 import asyncio
 import logging
 import os
-import random
 import socket
 import uuid
 from datetime import datetime, timedelta
 
 from delivery.outbox import Links, queue_message
+from delivery.polling import drain, poll_forever
 from domain import automation as automations
 from domain import experiments
 from domain.automation import ActionStatus, ActionType, Automation, ScheduledAction
@@ -23,7 +23,6 @@ from domain.messages import MessageChannel
 log = logging.getLogger("engage.automation")
 
 IDLE_SECONDS = 1.0
-ERROR_SECONDS = 5.0
 
 
 def _executor_name() -> str:
@@ -58,28 +57,10 @@ class AutomationExecutor:
 
     async def run_due(self, now: datetime | None = None, concurrency: int = 1) -> int:
         """Handles every action due at `now`; returns how many."""
-        handled = 0
-
-        async def drain() -> None:
-            nonlocal handled
-            while await self.run_one(now) is not None:
-                handled += 1
-
-        await asyncio.gather(*(drain() for _ in range(max(1, concurrency))))
-        return handled
+        return await drain(lambda: self.run_one(now), concurrency)
 
     async def run_forever(self, idle_seconds: float = IDLE_SECONDS) -> None:
-        while True:
-            try:
-                outcome = await self.run_one()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("automation executor %s: polling failed", self.owner)
-                await asyncio.sleep(ERROR_SECONDS)
-                continue
-            if outcome is None:
-                await asyncio.sleep(idle_seconds * random.uniform(0.5, 1.5))
+        await poll_forever(self.run_one, idle_seconds, log, f"automation executor {self.owner}")
 
     async def handle(self, action: ScheduledAction, now: datetime) -> str:
         """Returns the status the action was settled with ("LOST" when its lease went)."""

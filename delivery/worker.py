@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import socket
 import time
 import uuid
@@ -22,6 +21,7 @@ from delivery.channels import (
     register_sender,
 )
 from delivery.outbox import consent_refusal
+from delivery.polling import drain, poll_forever
 from delivery.wallet import apns as _apns  # noqa: F401 (registers APPLE_PUSH)
 from delivery.wallet import google as _google_wallet  # noqa: F401 (registers GOOGLE_UPDATE)
 from domain import messages
@@ -35,7 +35,6 @@ from domain.quiet_hours import parse_clock, quiet_until, zone_or
 log = logging.getLogger("engage.worker")
 
 IDLE_SECONDS = 0.5
-ERROR_SECONDS = 5.0
 # Projects change rarely; a worker re-reads one at most this often.
 PROJECT_CACHE_SECONDS = 30.0
 STOP_SECONDS = 10.0
@@ -91,33 +90,16 @@ class OutboxWorker:
 
     async def run_until_idle(self) -> int:
         """Handles due messages with `concurrency` tasks until none is due; returns how many."""
-        handled = 0
-
-        async def drain() -> None:
-            nonlocal handled
-            while await self.run_one() is not None:
-                handled += 1
-
-        await asyncio.gather(*(drain() for _ in range(self.concurrency)))
-        return handled
+        return await drain(self.run_one, self.concurrency)
 
     async def run_forever(self, idle_seconds: float = IDLE_SECONDS) -> None:
-        async def loop() -> None:
-            while True:
-                try:
-                    outcome = await self.run_one()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("outbox worker %s: polling failed", self.owner)
-                    await asyncio.sleep(ERROR_SECONDS)
-                    continue
-                if outcome is None:
-                    # Idle tasks sleep long, at random: together they still look about every
-                    # `idle_seconds`, without each polling the database that often.
-                    await asyncio.sleep(idle_seconds * self.concurrency * random.uniform(0.5, 1.5))
-
-        await asyncio.gather(*(loop() for _ in range(self.concurrency)))
+        # Idle tasks sleep long, at random: together they still look about every
+        # `idle_seconds`, without each polling the database that often.
+        each = idle_seconds * self.concurrency
+        who = f"outbox worker {self.owner}"
+        await asyncio.gather(
+            *(poll_forever(self.run_one, each, log, who) for _ in range(self.concurrency))
+        )
 
     async def handle(self, message: Message) -> Outcome:
         project = await self._project(message.project_id)
