@@ -1,5 +1,6 @@
 """Shared benchmark plumbing: a database, a real `engage serve` process, timing and reports."""
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -61,6 +62,23 @@ async def measure(
 
 def ratio_line(ours: Figures, floor: Figures) -> str:
     return f"ratio {ours.label} / {floor.label}: {ours.per_second / floor.per_second:.2f}"
+
+
+def print_comparison(ours: Figures, floor: Figures) -> None:
+    print(ours.line())
+    print(floor.line())
+    print(ratio_line(ours, floor))
+
+
+def arguments(description: str | None) -> argparse.ArgumentParser:
+    """Every benchmark's parser starts with where its database is."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--mongodb-uri",
+        default=os.environ.get("ENGAGE_MONGODB_URI"),
+        help="default: ENGAGE_MONGODB_URI, else an embedded server",
+    )
+    return parser
 
 
 async def shop_with_campaign() -> tuple[Project, Campaign]:

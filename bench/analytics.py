@@ -3,11 +3,11 @@ beside the floor: the same aggregation pipelines run bare with pymongo. Then a d
 segment's size over 100,000 customers, when domain.segments offers segment_size.
 
 Run: .venv/bin/python -m bench.analytics [--redemptions 1000000] [--customers 100000]
-Uses --mongodb-uri when given, else an embedded database of its own, and a real `engage serve`.
+Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own,
+and a real `engage serve`.
 Seeding goes straight to the database with insert_many (about 6,000 documents/s embedded).
 """
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -20,7 +20,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from api.database import init_database, make_client
-from bench._harness import database, engage_service
+from bench._harness import arguments, database, engage_service
 from domain.campaigns import Campaign, Discount, DiscountType
 from domain.projects import Project
 
@@ -289,10 +289,9 @@ async def run(uri: str, count: int, customers: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--redemptions", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
         asyncio.run(run(uri, args.redemptions, args.customers))

@@ -1,13 +1,12 @@
 """Creates and reads customers through GraphQL with 32 clients, beside bare pymongo."""
 
-import argparse
 import asyncio
 import uuid
 
 import httpx
 from pymongo import AsyncMongoClient
 
-from bench._harness import database, engage_service, measure, ratio_line
+from bench._harness import arguments, database, engage_service, measure, ratio_line
 
 CREATE = """mutation ($input: CustomerInput!) {
   createCustomer(input: $input) { customer { id } errors { code } } }"""
@@ -67,10 +66,9 @@ async def run(uri: str, count: int, concurrency: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
         asyncio.run(run(uri, args.count, args.concurrency))

@@ -1,8 +1,8 @@
 """Delivery: rendering beside bare Jinja2, and sending through the outbox beside direct sends.
 
 Run: .venv/bin/python -m bench.delivery [--renders 5000] [--messages 1000]
-Uses --mongodb-uri when given, else an embedded database of its own. Email goes to a local
-SMTP server (aiosmtpd), SMS through the Twilio SDK to a local server speaking Twilio's API.
+Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own. Email goes to a
+local SMTP server (aiosmtpd), SMS through the Twilio SDK to a local server speaking Twilio's API.
 
 1. Rendering the built-in coupon email (subject, HTML, text) for one customer and code: ours is
    the sandboxed, autoescaped, StrictUndefined render with its context built per message; the
@@ -11,7 +11,6 @@ SMTP server (aiosmtpd), SMS through the Twilio SDK to a local server speaking Tw
    send, settle), beside the same envelopes sent straight to the provider with no outbox.
 """
 
-import argparse
 import asyncio
 import time
 import uuid
@@ -20,7 +19,15 @@ import jinja2
 
 from api.database import init_database, make_client
 from api.settings import Settings
-from bench._harness import Figures, database, measure, ratio_line, shop_with_campaign
+from bench._harness import (
+    Figures,
+    arguments,
+    database,
+    measure,
+    print_comparison,
+    ratio_line,
+    shop_with_campaign,
+)
 from delivery import email, rendering, sms
 from delivery.channels import Envelope
 from delivery.worker import OutboxWorker
@@ -176,9 +183,7 @@ async def run(uri: str, renders: int, count: int, concurrency: int) -> None:
         await client.drop_database(name)
         await client.close()
     print(f"rendering the built-in coupon email (subject, HTML, text), {renders} times")
-    print(ours.line())
-    print(floor.line())
-    print(ratio_line(ours, floor))
+    print_comparison(ours, floor)
     print(
         f"\nsending {count} messages per channel, {concurrency} at once, to local SMTP and "
         "Twilio-speaking servers; every message checked as received and stored SENT"
@@ -191,11 +196,10 @@ async def run(uri: str, renders: int, count: int, concurrency: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--renders", type=int, default=5_000)
     parser.add_argument("--messages", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
         asyncio.run(run(uri, args.renders, args.messages, args.concurrency))

@@ -1,7 +1,7 @@
 """Distribution: distributeCampaign's job beside the bare writes it has to make.
 
 Run: .venv/bin/python -m bench.distribution [--customers 100000]
-Uses --mongodb-uri when given, else an embedded database of its own.
+Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own.
 
 1. Ours: a distributeCampaign job, run by the same JobRunner `engage serve` runs, gives every
    customer a freshly generated code of the campaign and queues a rendered coupon email and SMS
@@ -12,7 +12,6 @@ Uses --mongodb-uri when given, else an embedded database of its own.
 Afterwards it checks that every customer holds exactly one code and one message per channel.
 """
 
-import argparse
 import asyncio
 import time
 import uuid
@@ -22,7 +21,7 @@ from typing import Any
 from bson import ObjectId
 
 from api.database import init_database, make_client
-from bench._harness import database, shop_with_campaign
+from bench._harness import arguments, database, shop_with_campaign
 from delivery.distribution import distribute_campaign
 from domain.campaigns import Campaign
 from domain.codes import Code
@@ -144,9 +143,8 @@ async def run(uri: str, count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
         asyncio.run(run(uri, args.customers))

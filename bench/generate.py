@@ -6,9 +6,7 @@ The floor inserts the same number of equivalent documents (same fields, random c
 indexes, batches of the same size) into another collection of the same database.
 """
 
-import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -18,7 +16,7 @@ from pymongo import IndexModel
 from pymongo.errors import BulkWriteError
 
 from api.database import init_database, make_client
-from bench._harness import database
+from bench._harness import arguments, database
 from domain.campaigns import Campaign, Discount, DiscountType
 from domain.codegen import new_codes
 from domain.codes import Code, normalize_code
@@ -121,13 +119,8 @@ async def run(uri: str, count: int, verify: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument(
-        "--mongodb-uri",
-        default=os.environ.get("ENGAGE_MONGODB_URI"),
-        help="default: ENGAGE_MONGODB_URI, else an embedded server",
-    )
     parser.add_argument(
         "--no-verify", action="store_true", help="skip counting the stored codes afterwards"
     )

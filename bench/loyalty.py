@@ -2,10 +2,10 @@
 bare pymongo making the same writes per order (order, customer metrics, ledger entry, card).
 
 Run: .venv/bin/python -m bench.loyalty [--requests 1000] [--concurrency 32]
-Uses --mongodb-uri when given, else an embedded database of its own, and a real `engage serve`.
+Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own,
+and a real `engage serve`.
 """
 
-import argparse
 import asyncio
 import uuid
 
@@ -13,7 +13,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from api.database import init_database, make_client
-from bench._harness import database, engage_service, measure, ratio_line
+from bench._harness import arguments, database, engage_service, measure, print_comparison
 from domain.campaigns import Campaign, CampaignKind
 from domain.common import utc_now
 from domain.customers import Customer
@@ -130,16 +130,13 @@ async def run(uri: str, count: int, concurrency: int) -> None:
         f"{count} orders, {concurrency} concurrent clients, {CUSTOMERS} customers, one loyalty "
         "program with a tier; stored orders, customer metrics, card balances and tiers checked"
     )
-    print(ours.line())
-    print(floor.line())
-    print(ratio_line(ours, floor))
+    print_comparison(ours, floor)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--requests", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
         asyncio.run(run(uri, args.requests, args.concurrency))

@@ -3,10 +3,9 @@ cost of signing the same manifest with `cryptography`; and wallet pushes per sec
 outbox worker to a local HTTP/2 stand-in for APNs, beside bare HTTP/2 posts to it.
 
 Run: .venv/bin/python -m bench.passes [--passes 500] [--pushes 1000] [--concurrency 16]
-Uses --mongodb-uri when given, else an embedded database of its own.
+Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own.
 """
 
-import argparse
 import asyncio
 import io
 import os
@@ -19,7 +18,7 @@ import httpx
 
 from api.database import init_database, make_client
 from api.settings import DEVELOPMENT_SECRET_KEY, Settings
-from bench._harness import database, engage_service, measure, ratio_line
+from bench._harness import arguments, database, engage_service, measure, print_comparison
 from delivery.wallet import apns, apple, certificates
 from delivery.worker import OutboxWorker
 from domain import links
@@ -81,9 +80,7 @@ async def signed_passes(uri: str, count: int, concurrency: int, data_dir: Path) 
     await client.drop_database(name)
     await client.close()
     print(f"{count} signed passes, {concurrency} concurrent clients (pass.json built each time)")
-    print(ours.line())
-    print(floor.line())
-    print(ratio_line(ours, floor))
+    print_comparison(ours, floor)
 
 
 async def pushes(uri: str, count: int, concurrency: int, data_dir: Path) -> None:
@@ -132,17 +129,14 @@ async def pushes(uri: str, count: int, concurrency: int, data_dir: Path) -> None
         await client.drop_database(name)
         await client.close()
     print(f"{count} wallet pushes, {concurrency} concurrent senders, each leased and settled")
-    print(ours.line())
-    print(floor.line())
-    print(ratio_line(ours, floor))
+    print_comparison(ours, floor)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--passes", type=int, default=500)
     parser.add_argument("--pushes", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri, tempfile.TemporaryDirectory() as run_dir:
         data_dir = Path(run_dir)

@@ -1,10 +1,10 @@
 """redeemCode over GraphQL with 32 concurrent clients, beside the floor: a bare conditional $inc.
 
 Run: .venv/bin/python -m bench.redeem [--requests 2000] [--concurrency 32]
-Uses --mongodb-uri when given, else an embedded database of its own, and a real `engage serve`.
+Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own,
+and a real `engage serve`.
 """
 
-import argparse
 import asyncio
 import uuid
 
@@ -12,7 +12,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from api.database import init_database, make_client
-from bench._harness import database, engage_service, measure, ratio_line
+from bench._harness import arguments, database, engage_service, measure, print_comparison
 from domain.campaigns import Campaign, Discount, DiscountType, Limits
 from domain.codes import Code
 from domain.customers import Customer
@@ -110,16 +110,13 @@ async def run(uri: str, count: int, concurrency: int) -> None:
         f"{count} redemptions, {concurrency} concurrent clients, {CUSTOMERS} customers, "
         "an idempotency key and an order on each; counters and stored redemptions checked"
     )
-    print(ours.line())
-    print(floor.line())
-    print(ratio_line(ours, floor))
+    print_comparison(ours, floor)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--mongodb-uri", default=None, help="default: an embedded server")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
         asyncio.run(run(uri, args.requests, args.concurrency))
