@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from delivery.outbox import Links, queue_message
-from delivery.polling import drain, poll_forever
+from delivery.polling import drain
 from domain import automation as automations
 from domain import experiments
 from domain.automation import ActionStatus, ActionType, Automation, ScheduledAction
@@ -21,8 +21,6 @@ from domain.loyalty import grant_points
 from domain.messages import MessageChannel
 
 log = logging.getLogger("engage.automation")
-
-IDLE_SECONDS = 1.0
 
 
 def _executor_name() -> str:
@@ -58,9 +56,6 @@ class AutomationExecutor:
     async def run_due(self, now: datetime | None = None, concurrency: int = 1) -> int:
         """Handles every action due at `now`; returns how many."""
         return await drain(lambda: self.run_one(now), concurrency)
-
-    async def run_forever(self, idle_seconds: float = IDLE_SECONDS) -> None:
-        await poll_forever(self.run_one, idle_seconds, log, f"automation executor {self.owner}")
 
     async def handle(self, action: ScheduledAction, now: datetime) -> str:
         """Returns the status the action was settled with ("LOST" when its lease went)."""

@@ -1,5 +1,5 @@
-"""The loops the outbox worker and the automation executor share: drain what is due now, or
-poll until cancelled. Each takes the one-item step (`run_one`) that returns None when idle."""
+"""Loops over a one-item step (`run_one`, which returns None when idle): drain what is due
+now, or poll until cancelled."""
 
 import asyncio
 import logging
