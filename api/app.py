@@ -14,9 +14,10 @@ from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
 from api.settings import Settings
-from delivery import distribution
+from delivery import distribution, rendering
 from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
+from delivery.wallet import apple
 from delivery.worker import BackgroundWorker, OutboxWorker
 
 log = logging.getLogger("engage")
@@ -33,6 +34,16 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": {"ok": True, "roundTripMs": round(millis, 2)}})
 
 
+def load_templates(settings: Settings) -> None:
+    """Points rendering at the configured templates and checks that every file Engage needs is
+    there: a missing one stops the start instead of sending an empty message later."""
+    files = settings.template_files
+    rendering.use_template_files(files)
+    rendering.check_builtin_templates()
+    pages.check_page_templates(files)
+    apple.default_images(files)
+
+
 def create_app(settings: Settings, embedded: bool = False) -> Starlette:
     """`embedded` marks the bundled development database: a demo project is made on first start."""
     if not settings.mongodb_uri:
@@ -41,6 +52,7 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        load_templates(settings)
         client = make_client(uri)
         app.state.mongo = client
         app.state.settings = settings

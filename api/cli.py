@@ -12,11 +12,12 @@ from types import FrameType
 import uvicorn
 from pydantic import ValidationError
 
-from api.app import create_app
+from api.app import create_app, load_templates
 from api.database import init_database, make_client
 from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from api.settings import PROJECT_ROOT, Settings
 from domain import projects
+from templates import MissingTemplateFile
 
 
 @contextlib.contextmanager
@@ -61,6 +62,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     # SIGTERM unwinds like Ctrl-C so the embedded database is always stopped.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
+        load_templates(settings)
         with database_uri(settings, for_serve=True) as (uri, embedded):
             prepare_wallet_credentials(settings)
             app = create_app(settings.model_copy(update={"mongodb_uri": uri}), embedded=embedded)
@@ -68,7 +70,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
             uvicorn.run(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
     except KeyboardInterrupt:
         pass
-    except EmbeddedDatabaseError as error:
+    except (EmbeddedDatabaseError, MissingTemplateFile) as error:
         sys.exit(f"engage: {error}")
 
 

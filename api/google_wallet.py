@@ -2,17 +2,16 @@
 
 import asyncio
 import logging
-from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.auth import authenticate, bearer_token
 from api.pass_access import card_in_path, code_in_path, may_open
 from api.settings import Settings
 from delivery.channels import SendError
-from delivery.wallet import google
+from delivery.wallet import apple, google
 from domain import links
 from domain.campaigns import Campaign
 from domain.common import object_id
@@ -22,8 +21,8 @@ from domain.projects import Project
 from domain.wallet import PassKind
 
 log = logging.getLogger("engage.wallet.google")
-# Square, as Google crops program logos to a circle; Apple's wide logo is the fallback.
-DEFAULT_LOGOS = ("icon@3x.png", "logo.png")
+# Square, as Google crops program logos to a circle.
+DEFAULT_LOGO = "icon@3x.png"
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -109,13 +108,12 @@ async def save_card(request: Request) -> Response:
 async def program_logo(request: Request) -> Response:
     """The logo loyalty classes show when the brand has none (Google requires one)."""
     settings: Settings = request.app.state.settings
-    for name in DEFAULT_LOGOS:
-        path = Path(settings.templates_dir) / "passes" / name
-        if path.is_file():
-            return FileResponse(
-                path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
-            )
-    return _answer(404, "no default logo")
+    images = apple.default_images(settings.template_files)
+    return Response(
+        images[DEFAULT_LOGO],
+        media_type="image/png",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 routes: list[BaseRoute] = [

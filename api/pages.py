@@ -4,7 +4,6 @@ import re
 import secrets
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +20,7 @@ from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
 from domain.errors import NotFound
 from domain.projects import Project, get_project
+from templates import TemplateFiles
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 STATUS_LABELS = {
@@ -32,9 +32,25 @@ STATUS_LABELS = {
 }
 
 
+PAGE_TEMPLATES = (
+    "base.html",
+    "coupon.html",
+    "not_found.html",
+    "pos.html",
+    "unsubscribe.html",
+    "unsubscribe_invalid.html",
+)
+
+
 @lru_cache(maxsize=4)
-def templates(directory: Path) -> Environment:
-    return Environment(loader=FileSystemLoader(directory / "pages"), autoescape=True)
+def templates(files: TemplateFiles) -> Environment:
+    return Environment(loader=FileSystemLoader(files.folders("pages")), autoescape=True)
+
+
+def check_page_templates(files: TemplateFiles) -> None:
+    """Raises MissingTemplateFile at start rather than a 500 on the first visitor."""
+    for name in PAGE_TEMPLATES:
+        files.path(f"pages/{name}")
 
 
 def _render(
@@ -43,7 +59,7 @@ def _render(
     settings: Settings = request.app.state.settings
     # Inline styles and scripts run only with this request's nonce, so injected markup cannot.
     nonce = secrets.token_urlsafe(16)
-    html = templates(settings.templates_dir).get_template(name).render(nonce=nonce, **context)
+    html = templates(settings.template_files).get_template(name).render(nonce=nonce, **context)
     policy = (
         "default-src 'none'; "
         f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from templates import TemplateFiles
+
 # Signs customer-facing tokens in development only; production must set its own.
 DEVELOPMENT_SECRET_KEY = "engage-development-secret-do-not-use-in-production"  # noqa: S105
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +25,9 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = DEVELOPMENT_SECRET_KEY
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    # A folder whose files replace the shipped templates and pass images of the same path
+    # (pages/coupon.html, email/coupon.html, passes/logo.png, ...); unset: the shipped ones.
+    templates_dir: Path | None = None
     graphiql: bool = True
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
@@ -107,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def public_base_url(self) -> str:
         return self.base_url.rstrip("/")
+
+    @property
+    def template_files(self) -> TemplateFiles:
+        return TemplateFiles(self.templates_dir)
 
     @property
     def sink_dir(self) -> Path:

@@ -121,7 +121,7 @@ async def _serve(request: Request, wallet_pass: WalletPass, conditional: bool) -
     headers = {**_HEADERS, "Last-Modified": _last_modified(wallet_pass)}
     if conditional and _unchanged_since(request, wallet_pass):
         return Response(status_code=304, headers=headers)
-    images = apple.pass_images(settings.templates_dir, wallet_pass.project_id, settings.data_dir)
+    images = apple.pass_images(settings.template_files, wallet_pass.project_id, settings.data_dir)
     # Signing is CPU work (RSA): off the event loop, so other requests are not held up.
     chain = await asyncio.to_thread(signing_chain, settings)
     body = await asyncio.to_thread(apple.package, pass_json, images, chain)

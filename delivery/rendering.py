@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +43,7 @@ from domain.templates import (
     get_template,
     is_builtin_ref,
 )
+from templates import MissingTemplateFile, TemplateFiles
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -54,6 +54,7 @@ __all__ = [
     "builtin_sms_info",
     "builtin_template",
     "builtin_templates",
+    "check_builtin_templates",
     "check_template",
     "compile_template",
     "context_prefix",
@@ -67,9 +68,9 @@ __all__ = [
     "sample_context",
     "sample_unsubscribe_url",
     "template_check",
+    "use_template_files",
 ]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 BUILTIN_NAMES = (
     "coupon",
     "welcome",
@@ -728,41 +729,64 @@ async def render_message(
 # Resolving template references.
 
 
-def _read_builtin(path: Path) -> str:
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+# Where built-ins are read from: the installed package, or ENGAGE_TEMPLATES_DIR's files over
+# them; the process's settings choose once at start (use_template_files).
+_template_files = TemplateFiles()
+
+
+def use_template_files(files: TemplateFiles) -> None:
+    global _template_files
+    _template_files = files
+    builtin_template.cache_clear()
 
 
 # The built-in emails share one frame (brand header, footer with the unsubscribe link); each
 # file holds only its own content, put in the frame before compiling.
-EMAIL_LAYOUT = "layout.html"
+EMAIL_LAYOUT = "email/layout.html"
 LAYOUT_BODY = "<!-- body -->\n"
 
 
-def _builtin_email_html(folder: Path, name: str) -> str:
-    return _read_builtin(folder / EMAIL_LAYOUT).replace(
-        LAYOUT_BODY, _read_builtin(folder / f"{name}.html"), 1
-    )
+def _builtin_email_html(name: str) -> str:
+    layout = _template_files.read_text(EMAIL_LAYOUT)
+    if LAYOUT_BODY not in layout:
+        raise MissingTemplateFile(f"{EMAIL_LAYOUT} has no {LAYOUT_BODY.strip()} placeholder")
+    return layout.replace(LAYOUT_BODY, _template_files.read_text(f"email/{name}.html"), 1)
 
 
 @cache
 def builtin_template(name: str, channel: MessageChannel) -> CompiledTemplate:
-    """Raises NOT_FOUND for a name that is not a built-in."""
+    """Raises NOT_FOUND for a name that is not a built-in, and MissingTemplateFile when one of
+    its files is missing: a message is never sent with an empty body."""
     if name not in BUILTIN_NAMES or channel not in TEMPLATE_CHANNELS:
         raise NotFound("template", "templateId")
     ref = BUILTIN_PREFIX + name
     if channel == MessageChannel.SMS:
-        text = _read_builtin(TEMPLATES_DIR / "sms" / f"{name}.txt")
+        text = _template_files.read_text(f"sms/{name}.txt")
         return compile_template(ref=ref, name=name, channel=channel, text=text, builtin=True)
-    folder = TEMPLATES_DIR / "email"
     return compile_template(
         ref=ref,
         name=name,
         channel=channel,
-        subject=_read_builtin(folder / f"{name}.subject.txt").strip(),
-        html=_builtin_email_html(folder, name),
-        text=_read_builtin(folder / f"{name}.txt"),
+        subject=_template_files.read_text(f"email/{name}.subject.txt").strip(),
+        html=_builtin_email_html(name),
+        text=_template_files.read_text(f"email/{name}.txt"),
         builtin=True,
     )
+
+
+def check_builtin_templates() -> None:
+    """Compiles every built-in on every channel (called at start): raises MissingTemplateFile
+    for a missing or empty file, DomainError for one that does not compile."""
+    for channel in TEMPLATE_CHANNELS:
+        for template in builtin_templates(channel):
+            parts = {"text": template.text}
+            if channel == MessageChannel.EMAIL:
+                parts |= {"subject": template.subject, "html": template.html}
+            for part, compiled in parts.items():
+                if compiled is None:
+                    raise MissingTemplateFile(
+                        f"built-in {template.name} {channel.value} {part} is empty"
+                    )
 
 
 def builtin_templates(channel: MessageChannel) -> list[CompiledTemplate]:

@@ -25,6 +25,7 @@ from domain.customers import Customer
 from domain.loyalty import LoyaltyCard
 from domain.projects import Project
 from domain.wallet import PassLocation
+from templates import TemplateFiles
 
 MEDIA_TYPE = "application/vnd.apple.pkpass"
 MAX_LOCATIONS = 10
@@ -229,14 +230,15 @@ def package(pass_json: bytes, images: dict[str, bytes], chain: SigningChain) -> 
 
 
 @lru_cache(maxsize=8)
-def _default_images(directory: Path) -> dict[str, bytes]:
-    return {name: (directory / name).read_bytes() for name in IMAGE_NAMES}
+def default_images(files: TemplateFiles) -> dict[str, bytes]:
+    """The shipped images (passes/), or ENGAGE_TEMPLATES_DIR's; raises MissingTemplateFile."""
+    return {name: files.read_bytes(f"passes/{name}") for name in IMAGE_NAMES}
 
 
-def pass_images(templates_dir: Path, project_id: str, data_dir: Path) -> dict[str, bytes]:
-    """The defaults in templates/passes/, each replaced by the project's own file of the same
-    name in <data_dir>/wallet/brands/<project id>/ when there is one."""
-    images = dict(_default_images(templates_dir / "passes"))
+def pass_images(files: TemplateFiles, project_id: str, data_dir: Path) -> dict[str, bytes]:
+    """The default images, each replaced by the project's own file of the same name in
+    <data_dir>/wallet/brands/<project id>/ when there is one."""
+    images = dict(default_images(files))
     own = data_dir / "wallet" / "brands" / project_id
     if own.is_dir():
         for name in IMAGE_NAMES:

@@ -1,5 +1,7 @@
 """Rendering: the sandbox and save-time checks, escaping per channel, the context a send gets."""
 
+import dataclasses
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,6 +142,19 @@ def test_every_builtin_passes_its_own_check() -> None:
             assert checked.needs_code == (template.name not in {"referral_invitation", "points"}), (
                 template.name
             )
+
+
+def test_builtin_email_footer_keeps_its_words_apart() -> None:
+    sample = rendering.sample_context()
+    without_shop = {**sample, "brand": dataclasses.replace(sample["brand"], shop_url="")}
+    for name in rendering.BUILTIN_NAMES:
+        template = rendering.builtin_template(name, EMAIL)
+        for context, between in ((sample, "Visit the shop &middot; "), (without_shop, "")):
+            html = rendering.render(template, context).html
+            # As a mail client shows the HTML: tags gone, white space folded.
+            shown = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+            assert f"from Sample Shop. {between}Unsubscribe" in shown, name
+            assert "Shop.<a" not in html, name
 
 
 def test_html_body_without_text_gets_a_plain_text_part() -> None:
