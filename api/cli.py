@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from api.app import create_app, load_templates
 from api.database import init_database, make_client
 from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
+from api.netaddr import is_loopback
 from api.settings import PROJECT_ROOT, Settings
 from domain import projects
 from templates import MissingTemplateFile
@@ -59,6 +60,13 @@ def prepare_wallet_credentials(settings: Settings) -> None:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
+    if settings.uses_development_secret and not is_loopback(host):
+        # Anyone who reads the generated key's file could forge links; other hosts need a key
+        # the operator chose and keeps.
+        sys.exit(
+            f"engage: serving on {host} needs ENGAGE_SECRET_KEY (at least 32 random characters); "
+            "the generated development key is for 127.0.0.1 only"
+        )
     # SIGTERM unwinds like Ctrl-C so the embedded database is always stopped.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:

@@ -1,20 +1,41 @@
 """Engage settings, read from ENGAGE_* environment variables."""
 
+import os
+import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from templates import TemplateFiles
 
-# Signs customer-facing tokens in development only; production must set its own.
-DEVELOPMENT_SECRET_KEY = "engage-development-secret-do-not-use-in-production"  # noqa: S105
+# Without ENGAGE_SECRET_KEY, development signs links with a random key kept in this file under
+# the data directory, made on first use; production must set its own.
+DEVELOPMENT_SECRET_FILE = "secret-key"  # noqa: S105 (a file name)
+MIN_SECRET_LENGTH = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def development_secret(data_dir: Path) -> str:
+    """The random key kept under `data_dir`, written on first use (readable by its owner only)."""
+    path = data_dir / DEVELOPMENT_SECRET_FILE
+    if path.is_file():
+        secret = path.read_text().strip()
+        if len(secret) >= MIN_SECRET_LENGTH:
+            return secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # Created with its final mode, so the key is never readable by others, even briefly.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    return secret
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ENGAGE_", extra="ignore")
+    _generated_secret: bool = PrivateAttr(default=False)
 
     env: Literal["development", "production"] = "development"
     mongodb_uri: str | None = None
@@ -24,7 +45,8 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    # Signs customer-facing links and tokens; empty in development: see DEVELOPMENT_SECRET_FILE.
+    secret_key: str = ""
     # A folder whose files replace the shipped templates and pass images of the same path
     # (pages/coupon.html, email/coupon.html, passes/logo.png, ...); unset: the shipped ones.
     templates_dir: Path | None = None
@@ -99,14 +121,25 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> "Settings":
         if self.env == "production":
-            if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
+            if len(self.secret_key) < MIN_SECRET_LENGTH:
                 raise ValueError(
-                    "ENGAGE_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "in production"
+                    "ENGAGE_SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters in production"
                 )
             if not self.mongodb_uri:
                 raise ValueError("ENGAGE_MONGODB_URI must be set in production")
+            if not self.base_url.startswith("https://"):
+                # Apple refuses a pass whose webServiceURL is not https, and links carry tokens.
+                raise ValueError("ENGAGE_BASE_URL must be an https:// address in production")
+        elif not self.secret_key:
+            self.secret_key = development_secret(self.data_dir)
+            self._generated_secret = True
         return self
+
+    @property
+    def uses_development_secret(self) -> bool:
+        """The key was generated under the data directory rather than given."""
+        return self._generated_secret
 
     @property
     def public_base_url(self) -> str:
