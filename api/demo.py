@@ -7,11 +7,12 @@ from domain import projects
 
 log = logging.getLogger("engage")
 DEMO_PROJECT = "demo"
+DEMO_KEY_FILE = "admin-key"
 
 
 async def ensure_demo_project(settings: Settings) -> str:
     """Creates the demo project and its admin key once; prints the key on every start."""
-    key_file = settings.data_dir / "admin-key"
+    key_file = settings.data_dir / DEMO_KEY_FILE
     project = await projects.Project.find_one({"name": DEMO_PROJECT})
     secret = key_file.read_text().strip() if key_file.exists() else ""
     if project is None:

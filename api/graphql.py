@@ -1,17 +1,24 @@
 """POST /graphql: authenticates the bearer token, then hands the request to Strawberry."""
 
 import json
+import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from api import pages
 from api.auth import Caller, authenticate, bearer_token
+from api.demo import DEMO_KEY_FILE
+from api.netaddr import is_loopback
 from api.settings import Settings
 from schema.build import build_schema
 from schema.context import Context, Loaders
+
+# GraphiQL's scripts are not shipped by any package we install: the page loads them from here.
+GRAPHIQL_CDN = "https://unpkg.com"
 
 
 def unauthenticated() -> JSONResponse:
@@ -25,6 +32,64 @@ def unauthenticated() -> JSONResponse:
         ],
     }
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+FIRST_QUERY = """# Engage's GraphQL API: Ctrl-Enter runs the query, the Docs panel lists every type.
+query FirstLook {
+  project { name }
+  campaigns(first: 5) { totalCount edges { node { id name kind status } } }
+}
+"""
+# How long the page waits for GraphiQL's scripts before saying it cannot have them.
+GRAPHIQL_LOAD_TIMEOUT_MS = 6000
+
+
+def demo_key_for(request: Request, settings: Settings) -> str:
+    """The demo admin key, for a development page opened on this machine only: it lets the
+    first query run and the Docs panel load without a search for the key."""
+    client = request.client.host if request.client else ""
+    if settings.env != "development" or not is_loopback(client):
+        return ""
+    key_file = settings.data_dir / DEMO_KEY_FILE
+    return key_file.read_text().strip() if key_file.is_file() else ""
+
+
+def graphiql_page(request: Request, settings: Settings) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    key = demo_key_for(request, settings)
+    page_settings = {
+        "endpoint": request.url.path,
+        "headers": {"Authorization": f"Bearer {key}"} if key else {},
+        "query": FIRST_QUERY,
+        "timeoutMs": GRAPHIQL_LOAD_TIMEOUT_MS,
+    }
+    html = (
+        pages.templates(settings.template_files)
+        .get_template("graphiql.html")
+        .render(
+            nonce=nonce,
+            page_settings=page_settings,
+            endpoint=settings.public_base_url + "/graphql",
+            shown_key=key,
+        )
+    )
+    policy = (
+        "default-src 'none'; "
+        f"script-src 'nonce-{nonce}' {GRAPHIQL_CDN}; "
+        # GraphiQL's editors set inline styles, which a nonce in style-src would forbid.
+        f"style-src 'unsafe-inline' {GRAPHIQL_CDN}; img-src 'self' data:; "
+        f"font-src data: {GRAPHIQL_CDN}; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(
+        html,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": policy,
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 class EngageGraphQL(GraphQL[Context, None]):
@@ -60,7 +125,7 @@ class GraphQLEndpoint:
             if self.graphql.graphql_ide is None:
                 await Response(status_code=404)(scope, receive, send)
                 return
-            await (await self.graphql.render_graphql_ide(request))(scope, receive, send)
+            await graphiql_page(request, self.graphql.settings)(scope, receive, send)
             return
         caller = await authenticate(bearer_token(request))
         if caller is None:

@@ -35,6 +35,7 @@ STATUS_LABELS = {
 PAGE_TEMPLATES = (
     "base.html",
     "coupon.html",
+    "graphiql.html",
     "not_found.html",
     "pos.html",
     "unsubscribe.html",
