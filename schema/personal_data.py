@@ -118,53 +118,55 @@ def _customers_in(result: Any) -> Iterator[Any]:
 Resolver = Callable[..., Any]
 
 
-def _guard_field(resolve: Resolver, readers: Readers) -> Resolver:
-    """Checks the caller against the owner of the object the field is read from."""
+@dataclass(frozen=True)
+class FieldGuard:
+    """A resolver that first checks the caller against the owner of the object read from."""
 
-    def guarded(source: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
-        if not may_read(info.context.caller, readers, _owner(source)):
+    resolve: Resolver
+    readers: Readers
+
+    def __call__(self, source: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+        if not may_read(info.context.caller, self.readers, _owner(source)):
             raise forbidden()
-        return resolve(source, info, **kwargs)
-
-    return guarded
+        return self.resolve(source, info, **kwargs)
 
 
-def _guard_link(resolve: Resolver) -> Resolver:
-    """Checks the caller against every customer the field returns."""
+@dataclass(frozen=True)
+class LinkGuard:
+    """A resolver that checks the caller against every customer it returns."""
 
-    def check(info: GraphQLResolveInfo, result: Any) -> Any:
+    resolve: Resolver
+
+    def __call__(self, source: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+        result = self.resolve(source, info, **kwargs)
+        if inspect.isawaitable(result):
+            return self._checked_later(info, result)
+        return self._checked(info, result)
+
+    def _checked(self, info: GraphQLResolveInfo, result: Any) -> Any:
         caller = info.context.caller
         for customer in _customers_in(result):
             if not may_read(caller, Readers.TILL_AND_OWNER, _owner(customer)):
                 raise forbidden()
         return result
 
-    def guarded(source: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
-        result = resolve(source, info, **kwargs)
-        if inspect.isawaitable(result):
-            return _checked_later(result, lambda value: check(info, value))
-        return check(info, result)
-
-    return guarded
-
-
-async def _checked_later(pending: Awaitable[Any], check: Callable[[Any], Any]) -> Any:
-    return check(await pending)
+    async def _checked_later(self, info: GraphQLResolveInfo, pending: Awaitable[Any]) -> Any:
+        return self._checked(info, await pending)
 
 
 def enforce(schema: GraphQLSchema) -> None:
     """Wraps the resolvers the policy covers; a policy entry naming no field is a bug."""
     for (type_name, field_name), rule in PERSONAL_FIELDS.items():
         field = _object_type(schema, type_name).fields[field_name]
-        field.resolve = _guard_field(_resolver(field.resolve), rule.readers)
+        field.resolve = FieldGuard(_resolver(field.resolve), rule.readers)
     for field_name, field in _object_type(schema, CUSTOMER).fields.items():
         readers = (
             Readers.TILL_AND_OWNER if field_name in CUSTOMER_IDENTITY_FIELDS else Readers.OWNER
         )
-        field.resolve = _guard_field(_resolver(field.resolve), readers)
+        field.resolve = FieldGuard(_resolver(field.resolve), readers)
     for type_name, field_name in customer_links(schema):
         field = _object_type(schema, type_name).fields[field_name]
-        field.resolve = _guard_link(_resolver(field.resolve))
+        field.resolve = LinkGuard(_resolver(field.resolve))
 
 
 def customer_links(schema: GraphQLSchema) -> list[tuple[str, str]]:

@@ -14,10 +14,13 @@ from api.settings import Settings
 from schema.build import Mutation, Query, build_schema
 from schema.customers import CustomerType
 from schema.personal_data import (
+    CUSTOMER,
     CUSTOMER_CARRIERS,
     CUSTOMER_LINKS,
     INSIDE_CUSTOMER,
     PERSONAL_FIELDS,
+    FieldGuard,
+    LinkGuard,
     Readers,
     may_read,
 )
@@ -146,6 +149,27 @@ def test_every_declaration_names_a_field_the_schema_has() -> None:
         assert set(listed) - fields == set()
     assert set(PERSONAL_FIELDS) & set(KNOWN_SAFE) == set()
     assert set(CUSTOMER_LINKS) & set(KNOWN_SAFE) == set()
+
+
+def test_the_built_schema_guards_every_field_the_policy_names() -> None:
+    schema = build_schema(Settings())._schema
+
+    def resolver(type_name: str, field_name: str) -> object:
+        graphql_type = schema.type_map[type_name]
+        assert isinstance(graphql_type, GraphQLObjectType)
+        return graphql_type.fields[field_name].resolve
+
+    for (type_name, field_name), rule in PERSONAL_FIELDS.items():
+        guard = resolver(type_name, field_name)
+        assert isinstance(guard, FieldGuard) and guard.readers == rule.readers
+    customer = schema.type_map[CUSTOMER]
+    assert isinstance(customer, GraphQLObjectType)
+    for field_name in customer.fields:
+        guard = resolver(CUSTOMER, field_name)
+        expected = Readers.TILL_AND_OWNER if field_name == "id" else Readers.OWNER
+        assert isinstance(guard, FieldGuard) and guard.readers == expected, field_name
+    for type_name, field_name in CUSTOMER_LINKS:
+        assert isinstance(resolver(type_name, field_name), LinkGuard)
 
 
 @strawberry.type
