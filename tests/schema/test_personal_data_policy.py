@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import StrawberryObjectDefinition
 
 from api.auth import Caller, CallerKind
 from api.settings import Settings
@@ -170,6 +171,15 @@ def test_the_built_schema_guards_every_field_the_policy_names() -> None:
         assert isinstance(guard, FieldGuard) and guard.readers == expected, field_name
     for type_name, field_name in CUSTOMER_LINKS:
         assert isinstance(resolver(type_name, field_name), LinkGuard)
+
+
+def test_every_type_holding_personal_data_names_its_owner() -> None:
+    schema = build_schema(Settings())
+
+    for type_name in {CUSTOMER} | {type_name for type_name, _ in PERSONAL_FIELDS}:
+        definition = schema.get_type_by_name(type_name)
+        assert isinstance(definition, StrawberryObjectDefinition), type_name
+        assert callable(getattr(definition.origin, "personal_data_owner", None)), type_name
 
 
 @strawberry.type
