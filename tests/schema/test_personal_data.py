@@ -10,6 +10,8 @@ from domain.customers import Customer, issue_customer_token
 from domain.projects import Role, create_api_key
 from tests.conftest import GraphQLClient, Tenant
 from tests.domain.test_redemptions import make_campaign, make_code, make_customer
+from tests.schema.test_automation import cart_input
+from tests.schema.test_loyalty import create_program as loyalty_program
 from tests.schema.test_referrals import create_program, link_of
 
 PERSONAL = "id email phone name attributes consents { email sms } orderMetrics { ordersCount }"
@@ -92,6 +94,27 @@ mutation ($filter: JSON!) {{
     segment {{ sample {{ {PERSONAL} }} }} errors {{ code field message }}
   }}
 }}"""
+CREATE_AUTOMATION = """
+mutation ($input: AutomationInput!) {
+  createAutomation(input: $input) { automation { id } errors { code field } }
+}"""
+ABANDON = """
+mutation ($customerId: ID!) {
+  trackEvent(customerId: $customerId, name: "cart.abandoned", properties: {total: 4200}) {
+    errors { code }
+  }
+}"""
+SCHEDULED = f"""
+query ($id: ID!) {{
+  automation(id: $id) {{
+    scheduledActions {{ edges {{ node {{ status customer {{ {PERSONAL} }} }} }} }}
+  }}
+}}"""
+CARD = """
+query ($customerId: ID!, $campaignId: ID!) {
+  loyaltyCard(customerId: $customerId, campaignId: $campaignId) { customerId points }
+}"""
+MY_CARDS = "{ me { loyaltyCards { customerId } } }"
 
 
 @dataclass
@@ -354,3 +377,31 @@ async def test_orders_events_and_segments_show_customers_to_admin_keys(
         ):
             response = await caller.raw(query, variables)
             assert world.leaks(response, world.bob) == [], (caller.token, query)
+
+
+async def test_cards_and_scheduled_actions_show_customers_to_whom_they_belong(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    world = await people(tenant)
+    program = await loyalty_program(tenant)
+    campaign = await make_campaign(tenant.project_id, name="Cart")
+    created = await tenant.gql(CREATE_AUTOMATION, {"input": cart_input(campaign.key)})
+    automation_id = created["createAutomation"]["automation"]["id"]
+    tracked = await tenant.gql(ABANDON, {"customerId": world.bob.key})
+    assert tracked["trackEvent"]["errors"] == []
+    bob_card = {"customerId": world.bob.key, "campaignId": program}
+
+    actions = (await tenant.gql(SCHEDULED, {"id": automation_id}))["automation"]
+    assert [edge["node"]["customer"] for edge in actions["scheduledActions"]["edges"]] == [
+        full(world.bob)
+    ]
+    own = (await world.bob_token(CARD, bob_card))["loyaltyCard"]
+    assert own["customerId"] == world.bob.key
+    mine = (await world.bob_token(MY_CARDS))["me"]["loyaltyCards"]
+    assert [card["customerId"] for card in mine] == [world.bob.key]
+
+    for caller in (world.pos, world.ada_token, other_tenant.gql):
+        response = await caller.raw(SCHEDULED, {"id": automation_id})
+        assert world.leaks(response, world.bob) == []
+        card = (await caller.raw(CARD, bob_card)).json()
+        assert refusals(card) <= {"FORBIDDEN", "NOT_FOUND"} and card.get("data") is None
