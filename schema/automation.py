@@ -44,6 +44,9 @@ class ActionStatusEnum(Enum):
 class CustomerEventType:
     doc: strawberry.Private[events.CustomerEvent]
 
+    def personal_data_owner(self) -> str:
+        return self.doc.customer_id
+
     @strawberry.field
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.doc.key)

@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 
 from api.settings import Settings
 from domain.errors import DomainError
+from schema import personal_data
 from schema.analytics import AnalyticsQuery
 from schema.automation import AutomationMutation, AutomationQuery
 from schema.campaigns import CampaignMutation, CampaignQuery
@@ -92,7 +93,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={Long: LONG_SCALAR}),
@@ -107,6 +108,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             DomainErrorCodes,
         ],
     )
+    personal_data.enforce(schema._schema)
+    return schema
 
 
 def schema_sdl() -> str:

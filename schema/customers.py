@@ -81,6 +81,9 @@ class CustomerType:
     erased: bool
     erased_at: datetime | None
 
+    def personal_data_owner(self) -> str:
+        return str(self.id)
+
     @classmethod
     def from_doc(cls, doc: customers.Customer) -> "CustomerType":
         return cls(

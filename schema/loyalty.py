@@ -80,6 +80,9 @@ class LoyaltyCardType:
     tier: str = strawberry.field(description="Empty below the lowest tier.")
     doc: strawberry.Private[loyalty.LoyaltyCard]
 
+    def personal_data_owner(self) -> str:
+        return self.doc.customer_id
+
     @classmethod
     def from_doc(cls, doc: loyalty.LoyaltyCard) -> "LoyaltyCardType":
         return cls(

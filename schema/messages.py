@@ -38,6 +38,9 @@ class MessageStatusEnum(Enum):
 class MessageType:
     doc: strawberry.Private[messages.Message]
 
+    def personal_data_owner(self) -> str:
+        return self.doc.customer_id
+
     @strawberry.field
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.doc.key)

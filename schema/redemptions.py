@@ -125,7 +125,12 @@ class RedemptionType:
     created_at: datetime
     rolled_back_at: datetime | None
     rollback_reason: str | None
-    customer_id: strawberry.Private[str]
+    customer_id: strawberry.ID | None = strawberry.field(
+        description="The redeemer's id; null when the code was redeemed without a customer."
+    )
+
+    def personal_data_owner(self) -> str:
+        return str(self.customer_id or "")
 
     @classmethod
     def from_doc(cls, doc: redemptions.Redemption) -> "RedemptionType":
@@ -141,12 +146,12 @@ class RedemptionType:
             created_at=doc.created_at,
             rolled_back_at=doc.rolled_back_at,
             rollback_reason=doc.rollback_reason or None,
-            customer_id=doc.customer_id,
+            customer_id=strawberry.ID(doc.customer_id) if doc.customer_id else None,
         )
 
     @strawberry.field
     async def customer(self, info: Info) -> CustomerType | None:
-        return await CustomerType.load(info, self.customer_id)
+        return await CustomerType.load(info, self.personal_data_owner())
 
 
 @strawberry.type

@@ -115,6 +115,10 @@ class TemplatePreview:
     sms_encoding: str | None = None
     sms_segments: int | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
+    customer_id: strawberry.Private[str] = ""
+
+    def personal_data_owner(self) -> str:
+        return self.customer_id
 
 
 def _channel(value: MessageChannelEnum | None) -> MessageChannel | None:
@@ -197,6 +201,7 @@ class TemplateQuery:
             html=rendered.html if wanted == MessageChannel.EMAIL else None,
             sms_encoding=rendered.sms.encoding if rendered.sms else None,
             sms_segments=rendered.sms.segments if rendered.sms else None,
+            customer_id=customer.key,
         )
 
 

@@ -180,10 +180,16 @@ async def test_a_customer_token_applies_a_code_for_itself_only(tenant: Tenant) -
     body = (await customer.raw(REFERRALS, {"campaignId": program})).json()
     assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN"}
 
-    applied = (await customer(APPLY, {"code": code, "customerId": me.key}))["applyReferralCode"]
+    body = (await customer.raw(APPLY, {"code": code, "customerId": me.key})).json()
+    applied = body["data"]["applyReferralCode"]
     assert applied["errors"] == []
     assert applied["referral"]["status"] == "PENDING"
-    assert applied["referral"]["referrer"]["id"] == referrer.key
+    # The referee's token sees itself, never its referrer.
+    assert applied["referral"]["referee"] == {"id": me.key}
+    assert applied["referral"]["referrer"] is None
+    assert [(e["path"], e["extensions"]) for e in body["errors"]] == [
+        (["applyReferralCode", "referral", "referrer"], {"code": "FORBIDDEN"})
+    ]
     assert (await customer(LINK, {"customerId": me.key, "campaignId": program}))["referralLink"][
         "code"
     ]
