@@ -9,6 +9,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from api.auth import Caller, authenticate, bearer_token
+from api.client_address import client_address
 from api.settings import Settings
 from schema.build import build_schema
 from schema.context import Context, Loaders
@@ -42,6 +43,7 @@ class EngageGraphQL(GraphQL[Context, None]):
             caller=caller,
             settings=self.settings,
             loaders=Loaders(project_id=caller.project_id),
+            client_address=client_address(request, self.settings.trusted_proxy_hops),
         )
 
     def encode_json(self, data: object) -> str:
