@@ -1,6 +1,7 @@
 """Guessing limits on validateCode, redeemCode and code(code): per API key and per address."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -183,3 +184,12 @@ class TestPerAddress:
             elsewhere = GraphQLClient(http=http, token=second_key)
             data = await elsewhere(VALIDATE, {"code": "SUMMER-20"})
             assert data["validateCode"]["valid"] is True
+
+
+async def test_refused_guesses_are_not_logged_as_errors(
+    till: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await guess(till, 5)
+    with caplog.at_level(logging.ERROR, logger="strawberry.execution"):
+        assert rate_limited((await till.raw(LOOKUP, {"code": "GUESS-6"})).json())
+    assert [r for r in caplog.records if r.name == "strawberry.execution"] == []
