@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from api.auth import authenticate, bearer_token
 from api.pass_access import card_in_path, code_in_path, may_open
+from api.rate_limits import PUBLIC, limited
 from api.settings import Settings
 from delivery.channels import SendError
 from delivery.wallet import apple, google
@@ -118,6 +119,6 @@ async def program_logo(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/passes/google/logo.png", program_logo, methods=["GET"]),
-    Route("/passes/google/cards/{card_id}", save_card, methods=["GET"]),
-    Route("/passes/google/{code:path}", save_code, methods=["GET"]),
+    Route("/passes/google/cards/{card_id}", limited(PUBLIC, save_card), methods=["GET"]),
+    Route("/passes/google/{code:path}", limited(PUBLIC, save_code), methods=["GET"]),
 ]

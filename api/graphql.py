@@ -11,6 +11,7 @@ from strawberry.asgi import GraphQL
 
 from api import pages
 from api.auth import Caller, authenticate, bearer_token
+from api.client_address import client_address
 from api.demo import DEMO_KEY_FILE
 from api.netaddr import is_loopback
 from api.settings import Settings
@@ -48,7 +49,9 @@ def demo_key_for(request: Request, settings: Settings) -> str:
     """The demo admin key, for a development page opened on this machine only: it lets the
     first query run and the Docs panel load without a search for the key."""
     client = request.client.host if request.client else ""
-    if settings.env != "development" or not is_loopback(client):
+    # A proxy on this machine makes every visitor look local: forwarded requests never get it.
+    forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    if settings.env != "development" or forwarded or not is_loopback(client):
         return ""
     key_file = settings.data_dir / DEMO_KEY_FILE
     return key_file.read_text().strip() if key_file.is_file() else ""
@@ -107,6 +110,7 @@ class EngageGraphQL(GraphQL[Context, None]):
             caller=caller,
             settings=self.settings,
             loaders=Loaders(project_id=caller.project_id),
+            client_address=client_address(request, self.settings.trusted_proxy_hops),
         )
 
     def encode_json(self, data: object) -> str:

@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from api.pages import _color, _render
+from api.rate_limits import HOOKS, PUBLIC, limited
 from api.settings import Settings
 from domain import consent
 from domain.customers import Channel, Customer, normalize_phone
@@ -172,7 +173,7 @@ async def unsubscribe(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/hooks/twilio/status", twilio_status, methods=["POST"]),
-    Route("/hooks/twilio/inbound", twilio_inbound, methods=["POST"]),
-    Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+    Route("/hooks/twilio/status", limited(HOOKS, twilio_status), methods=["POST"]),
+    Route("/hooks/twilio/inbound", limited(HOOKS, twilio_inbound), methods=["POST"]),
+    Route("/unsubscribe/{token}", limited(PUBLIC, unsubscribe), methods=["GET", "POST"]),
 ]

@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.client_address import client_address
+from api.rate_limits import PUBLIC, limited
 from api.settings import Settings
 from domain import codes, links, referrals
 from domain.campaigns import Campaign, get_campaign
@@ -178,7 +180,7 @@ async def referral_redirect(request: Request) -> Response:
     try:
         target = await referrals.record_click(
             code,
-            request.client.host if request.client else "",
+            client_address(request, settings.trusted_proxy_hops),
             request.headers.get("user-agent", ""),
             settings.secret_key,
         )
@@ -198,7 +200,7 @@ async def pos_page(request: Request) -> HTMLResponse:
 
 routes: list[BaseRoute] = [
     # `path`: a code that decodes to something with "/" still gets the same 404 page.
-    Route("/c/{code:path}", coupon_page, methods=["GET"]),
-    Route("/r/{code:path}", referral_redirect, methods=["GET"]),
+    Route("/c/{code:path}", limited(PUBLIC, coupon_page), methods=["GET"]),
+    Route("/r/{code:path}", limited(PUBLIC, referral_redirect), methods=["GET"]),
     Route("/pos", pos_page, methods=["GET"]),
 ]

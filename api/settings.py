@@ -5,9 +5,10 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.rate_limits import parse_rates
 from templates import TemplateFiles
 
 # Without ENGAGE_SECRET_KEY, development signs links with a random key kept in this file under
@@ -110,6 +111,42 @@ class Settings(BaseSettings):
     # Points the Wallet API client at another host (a test server); empty: Google's.
     google_api_url: str = ""
     google_timeout_seconds: float = 30.0
+
+    # Guessing limits. Counters live in the database, so every API process shares them; rates
+    # are `limits` strings ("600/minute", or several: "10/second;600/minute"), in attempt units.
+    rate_limit_enabled: bool = True
+    # validateCode, redeemCode and code(code) per API key: one unit for a found code.
+    rate_limit_code_attempts_per_key: str = "600/minute"
+    # The same attempts per client address, whatever the key (several tills behind one NAT).
+    rate_limit_code_attempts_per_address: str = "1200/minute"
+    # Coupon pages, pass downloads, referral and unsubscribe links, per client address.
+    rate_limit_public_per_address: str = "120/minute"
+    # Apple PassKit device logs (POST /wallet/v1/log), per client address.
+    rate_limit_wallet_log_per_address: str = "60/minute"
+    # Twilio status and inbound hooks, per client address (Twilio sends from a few addresses).
+    rate_limit_hooks_per_address: str = "12000/minute"
+    # Units an unknown code (or a link whose token does not open it) costs; a found one costs 1.
+    rate_limit_wrong_code_cost: int = Field(default=5, ge=1)
+    # Proxies in front of Engage that each append to X-Forwarded-For; 0 ignores the header,
+    # which any client can forge.
+    trusted_proxy_hops: int = Field(default=0, ge=0)
+
+    @field_validator(
+        "rate_limit_code_attempts_per_key",
+        "rate_limit_code_attempts_per_address",
+        "rate_limit_public_per_address",
+        "rate_limit_wallet_log_per_address",
+        "rate_limit_hooks_per_address",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_rates(value)
+        except ValueError as error:
+            raise ValueError(
+                f"{value!r} is not a rate such as '600/minute' or '10/second;600/minute'"
+            ) from error
+        return value
 
     @field_validator("google_issuer_id")
     @classmethod

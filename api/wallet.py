@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from api.auth import authenticate, bearer_token
 from api.pass_access import card_in_path, code_in_path, may_open
+from api.rate_limits import PUBLIC, WALLET_LOG, limited
 from api.settings import Settings
 from delivery.wallet import apple
 from delivery.wallet.certificates import signing_chain
@@ -251,11 +252,15 @@ async def device_log(request: Request) -> Response:
 
 _DEVICE = "/wallet/v1/devices/{device_id}/registrations/{pass_type_id}"
 routes: list[BaseRoute] = [
-    Route("/passes/apple/cards/{card_id}.pkpass", download_card_pass, methods=["GET"]),
-    Route("/passes/apple/{code}.pkpass", download_code_pass, methods=["GET"]),
+    Route(
+        "/passes/apple/cards/{card_id}.pkpass",
+        limited(PUBLIC, download_card_pass),
+        methods=["GET"],
+    ),
+    Route("/passes/apple/{code}.pkpass", limited(PUBLIC, download_code_pass), methods=["GET"]),
     Route(_DEVICE + "/{serial}", register_device, methods=["POST"]),
     Route(_DEVICE + "/{serial}", unregister_device, methods=["DELETE"]),
     Route(_DEVICE, updated_serials, methods=["GET"]),
     Route("/wallet/v1/passes/{pass_type_id}/{serial}", latest_pass, methods=["GET"]),
-    Route("/wallet/v1/log", device_log, methods=["POST"]),
+    Route("/wallet/v1/log", limited(WALLET_LOG, device_log), methods=["POST"]),
 ]

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from api.database import init_database, make_client
-from api.settings import DEVELOPMENT_SECRET_KEY, Settings
+from api.settings import Settings, development_secret
 from bench._harness import arguments, database, engage_service, measure, print_comparison
 from delivery.wallet import apns, apple, certificates
 from delivery.worker import OutboxWorker
@@ -55,7 +55,7 @@ async def signed_passes(uri: str, count: int, concurrency: int, data_dir: Path) 
     os.environ["ENGAGE_DATA_DIR"] = str(data_dir)
     with engage_service(uri, name) as (base, _key):
         project_id = await prepare(uri, name)
-        token = links.pass_link_token(DEVELOPMENT_SECRET_KEY, project_id, CODE)
+        token = links.pass_link_token(development_secret(data_dir), project_id, CODE)
         limits = httpx.Limits(max_connections=concurrency)
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
             manifest_bytes = b""

@@ -16,6 +16,7 @@ from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
 from domain.messages import Message
 from domain.orders import Order
 from domain.projects import ApiKey, Project
+from domain.rate_limits import RateLimitWindow
 from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter, Redemption
 from domain.referrals import Referral, ReferralClick, ReferralCode
 from domain.rfm import RfmSchedule
@@ -64,4 +65,5 @@ def document_models() -> list[type[Document]]:
         AutomationRun,
         Experiment,
         ExperimentAssignment,
+        RateLimitWindow,
     ]

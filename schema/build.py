@@ -13,9 +13,11 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from api.settings import Settings
 from domain.errors import DomainError
+from domain.rate_limits import RateLimited
 from schema import personal_data
 from schema.analytics import AnalyticsQuery
 from schema.automation import AutomationMutation, AutomationQuery
@@ -85,6 +87,16 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError | DomainError)
 
 
+class EngageSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # A refused guess is expected traffic: logged with its traceback, a guesser would flood
+        # the logs.
+        unexpected = [e for e in errors if not isinstance(e.original_error, RateLimited)]
+        super().process_errors(unexpected, execution_context)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     # The depth and alias limiters make a new validation rule class each time they are built.
     # Validation results are cached per (document, rules), so the rules are made once here:
@@ -93,7 +105,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
-    schema = strawberry.Schema(
+    schema = EngageSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={Long: LONG_SCALAR}),

@@ -16,6 +16,7 @@ from schema.campaigns import CampaignType
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
+from schema.guessing import code_attempt
 from schema.messages import MessageChannelEnum, MessageType, message_links
 from schema.permissions import IsAdmin, IsAdminOrCustomer, IsStaff
 from schema.redemptions import RedemptionType
@@ -158,7 +159,9 @@ class CodeQuery:
         description="Case, spaces and dashes are ignored. Null when the project has no such code.",
     )
     async def code(self, info: Info, code: str) -> CodeType | None:
-        found = await codes.find_code(info.context.project_id, code)
+        found = await code_attempt(
+            info, lambda: codes.find_code(info.context.project_id, code), lambda f: f is None
+        )
         return None if found is None else CodeType.from_doc(found)
 
 

@@ -37,6 +37,8 @@ class Context:
     caller: Caller
     settings: Settings
     loaders: Loaders
+    # Who is counted by the per-address guessing limits (api.client_address).
+    client_address: str = ""
 
     @property
     def project_id(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError
+from domain.rate_limits import RateLimited
 from schema.types import user_errors
 
 P = ParamSpec("P")
@@ -30,7 +31,8 @@ def payload(resolver: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 class DomainErrorCodes(SchemaExtension):
     """A DomainError raised outside a payload (a bad cursor or page size in a query) reaches the
-    caller as a GraphQL error carrying its code and field, like the payloads' UserError."""
+    caller as a GraphQL error carrying its code and field, like the payloads' UserError (and
+    RATE_LIMITED its retryAfter seconds)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -39,3 +41,5 @@ class DomainErrorCodes(SchemaExtension):
             if isinstance(original, DomainError):
                 problem = original.problems[0]
                 error.extensions = {"code": problem.code, "field": problem.field}
+                if isinstance(original, RateLimited):
+                    error.extensions["retryAfter"] = original.retry_after

@@ -9,9 +9,11 @@ from api.auth import CallerKind
 from domain import analytics, redemptions
 from domain.discounts import Order, OrderItemInput, make_order
 from domain.errors import DomainError, NotFound
+from domain.rate_limits import RateLimited
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
+from schema.guessing import code_attempt
 from schema.permissions import IsAdmin, IsStaff
 from schema.types import Connection, Money, MoneyInput, UserError, connection
 
@@ -174,12 +176,18 @@ class RedemptionQuery:
         order: OrderInput | None = None,
     ) -> ValidationType:
         try:
-            result = await analytics.validate_and_count(
-                info.context.project_id,
-                code,
-                str(customer_id) if customer_id else None,
-                _order(order),
+            result = await code_attempt(
+                info,
+                lambda: analytics.validate_and_count(
+                    info.context.project_id,
+                    code,
+                    str(customer_id) if customer_id else None,
+                    _order(order),
+                ),
+                lambda found: redemptions.Reason.NOT_FOUND in found.reasons,
             )
+        except RateLimited:
+            raise
         except DomainError as error:
             # A malformed order is one more reason the code cannot be redeemed against it.
             return ValidationType(
@@ -237,16 +245,20 @@ class RedemptionMutation:
         idempotency_key: str | None = None,
     ) -> RedemptionPayload:
         caller = info.context.caller
-        redemption = await redemptions.redeem_code(
-            caller.project_id,
-            code,
-            str(customer_id) if customer_id else None,
-            _order(order),
-            idempotency_key,
-            channel=redemptions.RedemptionChannel.POS
-            if caller.kind == CallerKind.POS
-            else redemptions.RedemptionChannel.ONLINE,
-            api_key_id=caller.api_key_id or "",
+        redemption = await code_attempt(
+            info,
+            lambda: redemptions.redeem_code(
+                caller.project_id,
+                code,
+                str(customer_id) if customer_id else None,
+                _order(order),
+                idempotency_key,
+                channel=redemptions.RedemptionChannel.POS
+                if caller.kind == CallerKind.POS
+                else redemptions.RedemptionChannel.ONLINE,
+                api_key_id=caller.api_key_id or "",
+            ),
+            lambda _: False,
         )
         return RedemptionPayload(redemption=RedemptionType.from_doc(redemption))
 

@@ -17,6 +17,8 @@ from api.embedded import EmbeddedDatabase
 from api.settings import Settings
 from domain import projects
 
+GENEROUS_RATE = "1000000/minute"
+
 
 @pytest.fixture(scope="session")
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -40,6 +42,13 @@ def settings(mongodb_uri: str, tmp_path: Path) -> Settings:
         demo_project=False,
         run_jobs=False,
         run_worker=False,
+        # Limits stay on, high enough for tests that make many calls at once; the rate limit
+        # tests lower them.
+        rate_limit_code_attempts_per_key=GENEROUS_RATE,
+        rate_limit_code_attempts_per_address=GENEROUS_RATE,
+        rate_limit_public_per_address=GENEROUS_RATE,
+        rate_limit_wallet_log_per_address=GENEROUS_RATE,
+        rate_limit_hooks_per_address=GENEROUS_RATE,
     )
 
 

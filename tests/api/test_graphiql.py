@@ -20,10 +20,12 @@ def page_settings(html: str) -> dict:
     return json.loads(found.group(1))
 
 
-async def open_graphiql(app: Starlette, client_host: str) -> httpx.Response:
+async def open_graphiql(
+    app: Starlette, client_host: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, client=(client_host, 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        return await http.get("/graphql", headers={"Accept": "text/html"})
+        return await http.get("/graphql", headers={"Accept": "text/html", **(headers or {})})
 
 
 async def test_development_page_carries_the_demo_key_and_its_first_query_runs(
@@ -62,6 +64,12 @@ async def test_the_key_is_never_shown_to_another_machine(
     assert page_settings(response.text)["headers"] == {}
     assert tenant.admin_key not in response.text
     assert "YOUR-ADMIN-KEY" in response.text
+
+    # Through a proxy on this machine every visitor would look local.
+    for header in ("X-Forwarded-For", "Forwarded"):
+        proxied = await open_graphiql(app, "127.0.0.1", {header: "for=203.0.113.9"})
+        assert page_settings(proxied.text)["headers"] == {}
+        assert tenant.admin_key not in proxied.text
 
 
 async def test_offline_page_explains_and_gives_a_curl_command(app: Starlette) -> None:
