@@ -24,10 +24,22 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = DEVELOPMENT_SECRET_KEY
     templates_dir: Path = PROJECT_ROOT / "templates"
-    graphiql: bool = True
+    # The GraphiQL page on GET /graphql; unset: on in development, off in production.
+    graphiql: bool | None = None
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
+    # Request bounds, checked before anything is parsed. 512 KiB holds addSegmentMembers'
+    # 10,000 ids; a larger POST /graphql body is refused with 413.
+    graphql_max_body_bytes: int = 512 * 1024
+    # Characters in a query document; a longer one is refused before the parser sees it.
+    graphql_max_query_length: int = 20_000
+    # Only documents up to this many characters enter the parse and validation caches.
+    graphql_cache_max_query_length: int = 4_000
+    # Nesting of objects and lists in `variables`.
+    graphql_max_variables_depth: int = 20
+    # Bodies of the Twilio hooks and the PassKit log endpoint; larger ones get 413.
+    hook_max_body_bytes: int = 64 * 1024
     # Where /r/<code> sends a visitor whose code is unknown; empty: the not-found page.
     referral_fallback_url: str = ""
     demo_project: bool = True
@@ -103,6 +115,12 @@ class Settings(BaseSettings):
             if not self.mongodb_uri:
                 raise ValueError("ENGAGE_MONGODB_URI must be set in production")
         return self
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        if self.graphiql is not None:
+            return self.graphiql
+        return self.env == "development"
 
     @property
     def public_base_url(self) -> str:
