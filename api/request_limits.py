@@ -110,22 +110,19 @@ def check_graphql_params(params: Mapping[str, Any], settings: Settings) -> Refus
     return None
 
 
-def decode_json_object(body: bytes) -> dict[str, Any] | Refusal:
-    """The body as a JSON object, or why it is not one."""
+def decode_json(raw: bytes) -> Any:
+    """The JSON value `raw` holds, or a Refusal saying why it holds none."""
     try:
-        text = body.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return Refusal(400, "BAD_REQUEST", "the body is not UTF-8")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError:
         return Refusal(400, "BAD_REQUEST", "the body is not JSON")
     except RecursionError:
         # The decoder recurses per level: nesting this deep is never a real request.
         return Refusal(400, "VARIABLES_TOO_DEEP", "the body nests too deeply")
-    if not isinstance(data, dict):
-        return Refusal(400, "BAD_REQUEST", "the body must be a JSON object")
-    return data
 
 
 def check_graphql_get(query_params: Mapping[str, str], settings: Settings) -> Refusal | None:
@@ -133,10 +130,9 @@ def check_graphql_get(query_params: Mapping[str, str], settings: Settings) -> Re
     params: dict[str, Any] = {"query": query_params.get("query")}
     raw_variables = query_params.get("variables")
     if raw_variables:
-        decoded = decode_json_object(raw_variables.encode())
-        if isinstance(decoded, Refusal):
-            return decoded
-        params["variables"] = decoded
+        params["variables"] = decode_json(raw_variables.encode())
+        if isinstance(params["variables"], Refusal):
+            return params["variables"]
     return check_graphql_params(params, settings)
 
 
@@ -145,9 +141,11 @@ def check_graphql_body(body: bytes, content_type: str, settings: Settings) -> Re
     left to Strawberry (which accepts only JSON, or multipart when uploads are on)."""
     if content_type.split(";")[0].strip().lower() != "application/json":
         return None
-    decoded = decode_json_object(body)
+    decoded = decode_json(body)
     if isinstance(decoded, Refusal):
         return decoded
+    if not isinstance(decoded, dict):
+        return Refusal(400, "BAD_REQUEST", "the body must be a JSON object")
     return check_graphql_params(decoded, settings)
 
 

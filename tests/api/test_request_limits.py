@@ -91,6 +91,28 @@ async def test_deeply_nested_variables_are_refused(
     assert error_code(response) == "VARIABLES_TOO_DEEP"
 
 
+async def test_get_requests_have_the_same_bounds(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    headers = {"Authorization": f"Bearer {tenant.admin_key}"}
+    deep = await http.get(
+        "/graphql",
+        params={"query": TYPENAME, "variables": "[" * 5000 + "]" * 5000},
+        headers=headers,
+    )
+    assert deep.status_code == 400
+    assert error_code(deep) == "VARIABLES_TOO_DEEP"
+    not_json = await http.get(
+        "/graphql", params={"query": TYPENAME, "variables": "{"}, headers=headers
+    )
+    assert not_json.status_code == 400
+    assert error_code(not_json) == "BAD_REQUEST"
+    for variables in ("null", "{}", '{"a": [1, {"b": 2}]}'):
+        fine = await http.get(
+            "/graphql", params={"query": TYPENAME, "variables": variables}, headers=headers
+        )
+        assert fine.status_code == 200, fine.text
+        assert fine.json() == {"data": {"__typename": "Query"}}
+
+
 async def test_variables_nested_within_the_limit_are_accepted(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
