@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # Characters in a query document; a longer one is refused before the parser sees it.
     graphql_max_query_length: int = 20_000
     # Only documents up to this many characters enter the parse and validation caches.
-    graphql_cache_max_query_length: int = 4_000
+    graphql_cache_max_query_length: int = 2_000
     # Nesting of objects and lists in `variables`.
     graphql_max_variables_depth: int = 20
     # Bodies of the Twilio hooks and the PassKit log endpoint; larger ones get 413.
