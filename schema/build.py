@@ -106,8 +106,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True, scalar_map={Long: LONG_SCALAR}),
         extensions=[
             # Factories: an extension is built per request. Parsing and validating a small query
-            # costs far more than executing it; both caches live at module level in Strawberry
-            # and keep only short documents, so unique long queries cannot fill memory.
+            # costs far more than executing it. Both caches live at module level and keep only
+            # short documents, so unique long queries cannot fill memory.
             lambda: ShortQueryParserCache(settings.graphql_cache_max_query_length),
             lambda: ShortQueryValidationCache(settings.graphql_cache_max_query_length),
             lambda: AddValidationRules(limit_rules),

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from domain import customers
-from domain.campaigns import Campaign
+from domain import campaigns, customers
+from domain.campaigns import Campaign, CampaignInput
 from domain.customers import Customer, CustomerInput
 from domain.errors import DomainError
-from domain.templates import MessageTemplate
+from domain.messages import MessageChannel
+from domain.templates import MessageTemplate, TemplateContent, validated_content
 from tests.conftest import Tenant
 
 CREATE_CUSTOMER = """mutation ($input: CustomerInput!) {
@@ -172,3 +173,26 @@ async def test_the_domain_refuses_the_same_values(tenant: Tenant) -> None:
         ("INVALID_VALUE", "attributes.$x"),
     }
     assert await stored_customers(tenant) == 0
+
+
+async def test_the_domain_refuses_control_characters_in_campaigns_and_templates(
+    tenant: Tenant,
+) -> None:
+    with pytest.raises(DomainError) as campaign:
+        await campaigns.create_campaign(tenant.project_id, CampaignInput(name="Summer\x00"))
+    assert ("INVALID_CHARACTERS", "name") in [(p.code, p.field) for p in campaign.value.problems]
+    assert await Campaign.find({"project_id": tenant.project_id}).count() == 0
+    content = TemplateContent(
+        name="Welcome\x1b",
+        channel=MessageChannel.EMAIL,
+        subject="Hi\r\nBcc: x@example.com",
+        html="<p>\x00</p>",
+        text="Hello,\r\n\tthere",
+    )
+    with pytest.raises(DomainError) as template:
+        validated_content(content)
+    assert {(p.code, p.field) for p in template.value.problems} == {
+        ("INVALID_CHARACTERS", "name"),
+        ("INVALID_CHARACTERS", "subject"),
+        ("INVALID_CHARACTERS", "html"),
+    }
