@@ -29,6 +29,11 @@ class Caller:
             return f"api_key:{self.api_key_id}"
         return f"customer:{self.customer_id}"
 
+    @property
+    def log_name(self) -> str:
+        """How logs name the caller: kind, project and key or customer id, never a secret."""
+        return f"{self.kind.value} project={self.project_id} {self.actor}"
+
 
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")

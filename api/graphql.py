@@ -1,11 +1,13 @@
-"""POST /graphql: authenticates the bearer token, then hands the request to Strawberry."""
+"""POST /graphql: bounds the request, authenticates the bearer token, then hands it to
+Strawberry."""
 
 import json
+import logging
 import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -14,6 +16,17 @@ from api.auth import Caller, authenticate, bearer_token
 from api.client_address import client_address
 from api.demo import DEMO_KEY_FILE
 from api.netaddr import is_loopback
+from api.request_limits import (
+    BodyTooLarge,
+    Refusal,
+    body_too_large,
+    check_graphql_body,
+    check_graphql_get,
+    declared_too_large,
+    graphql_error,
+    read_body,
+    replay,
+)
 from api.settings import Settings
 from schema.build import build_schema
 from schema.context import Context, Loaders
@@ -21,18 +34,16 @@ from schema.context import Context, Loaders
 # GraphiQL's scripts are not shipped by any package we install: the page loads them from here.
 GRAPHIQL_CDN = "https://unpkg.com"
 
+log = logging.getLogger("engage.graphql")
 
-def unauthenticated() -> JSONResponse:
-    body = {
-        "data": None,
-        "errors": [
-            {
-                "message": "a valid API key or customer token is required",
-                "extensions": {"code": "UNAUTHENTICATED"},
-            }
-        ],
-    }
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+_UNAUTHENTICATED = Refusal(401, "UNAUTHENTICATED", "a valid API key or customer token is required")
+
+
+def refuse(refusal: Refusal, who: str) -> Response:
+    """One log line per refused request: who asked and why, never the token."""
+    log.warning("refused graphql request from %s: %s", who, refusal.code)
+    headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else None
+    return graphql_error(refusal.status, refusal.code, refusal.message, headers)
 
 
 FIRST_QUERY = """# Engage's GraphQL API: Ctrl-Enter runs the query, the Docs panel lists every type.
@@ -98,7 +109,8 @@ def graphiql_page(request: Request, settings: Settings) -> HTMLResponse:
 class EngageGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
         )
         self.settings = settings
 
@@ -118,9 +130,11 @@ class EngageGraphQL(GraphQL[Context, None]):
 
 
 class GraphQLEndpoint:
-    """Anything but the GraphiQL page needs a caller; without one the answer is 401."""
+    """Anything but the GraphiQL page needs a caller; without one the answer is 401. Size,
+    query length and variables' nesting are checked before Strawberry parses anything."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.graphql = EngageGraphQL(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -131,10 +145,27 @@ class GraphQLEndpoint:
                 return
             await graphiql_page(request, self.graphql.settings)(scope, receive, send)
             return
+        limit = self.settings.graphql_max_body_bytes
+        if declared_too_large(scope, limit):
+            await refuse(body_too_large(limit), "anonymous")(scope, receive, send)
+            return
         caller = await authenticate(bearer_token(request))
         if caller is None:
-            response: Response = unauthenticated()
-            await response(scope, receive, send)
+            await refuse(_UNAUTHENTICATED, "anonymous")(scope, receive, send)
+            return
+        if request.method == "GET":
+            refusal = check_graphql_get(request.query_params, self.settings)
+        else:
+            try:
+                body = await read_body(receive, limit)
+            except BodyTooLarge:
+                refusal = body_too_large(limit)
+            else:
+                content_type = request.headers.get("content-type", "")
+                refusal = check_graphql_body(body, content_type, self.settings)
+                receive = replay(body)
+        if refusal is not None:
+            await refuse(refusal, caller.log_name)(scope, receive, send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.graphql(scope, receive, send)

@@ -2,16 +2,18 @@
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from api.pages import _color, _render
 from api.rate_limits import HOOKS, PUBLIC, limited
+from api.request_limits import LimitedBody
 from api.settings import Settings
 from domain import consent
 from domain.customers import Channel, Customer, normalize_phone
@@ -172,8 +174,13 @@ async def unsubscribe(request: Request) -> Response:
     )
 
 
+def _bounded(endpoint: Callable[[Request], Awaitable[Response]]) -> LimitedBody:
+    """Twilio posts a small form: a larger body is refused before it is parsed."""
+    return LimitedBody(request_response(endpoint), lambda settings: settings.hook_max_body_bytes)
+
+
 routes: list[BaseRoute] = [
-    Route("/hooks/twilio/status", limited(HOOKS, twilio_status), methods=["POST"]),
-    Route("/hooks/twilio/inbound", limited(HOOKS, twilio_inbound), methods=["POST"]),
+    Route("/hooks/twilio/status", _bounded(limited(HOOKS, twilio_status)), methods=["POST"]),
+    Route("/hooks/twilio/inbound", _bounded(limited(HOOKS, twilio_inbound)), methods=["POST"]),
     Route("/unsubscribe/{token}", limited(PUBLIC, unsubscribe), methods=["GET", "POST"]),
 ]

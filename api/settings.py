@@ -51,10 +51,22 @@ class Settings(BaseSettings):
     # A folder whose files replace the shipped templates and pass images of the same path
     # (pages/coupon.html, email/coupon.html, passes/logo.png, ...); unset: the shipped ones.
     templates_dir: Path | None = None
-    graphiql: bool = True
+    # The GraphiQL page on GET /graphql; unset: on in development, off in production.
+    graphiql: bool | None = None
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
+    # Request bounds, checked before anything is parsed. 512 KiB holds addSegmentMembers'
+    # 10,000 ids; a larger POST /graphql body is refused with 413.
+    graphql_max_body_bytes: int = 512 * 1024
+    # Characters in a query document; a longer one is refused before the parser sees it.
+    graphql_max_query_length: int = 20_000
+    # Only documents up to this many characters enter the parse and validation caches.
+    graphql_cache_max_query_length: int = 2_000
+    # Nesting of objects and lists in `variables`.
+    graphql_max_variables_depth: int = 20
+    # Bodies of the Twilio hooks and the PassKit log endpoint; larger ones get 413.
+    hook_max_body_bytes: int = 64 * 1024
     # Where /r/<code> sends a visitor whose code is unknown; empty: the not-found page.
     referral_fallback_url: str = ""
     demo_project: bool = True
@@ -177,6 +189,12 @@ class Settings(BaseSettings):
     def uses_development_secret(self) -> bool:
         """The key was generated under the data directory rather than given."""
         return self._generated_secret
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        if self.graphiql is not None:
+            return self.graphiql
+        return self.env == "development"
 
     @property
     def public_base_url(self) -> str:

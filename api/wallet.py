@@ -9,11 +9,12 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
 
 from api.auth import authenticate, bearer_token
 from api.pass_access import card_in_path, code_in_path, may_open
 from api.rate_limits import PUBLIC, WALLET_LOG, limited
+from api.request_limits import LimitedBody
 from api.settings import Settings
 from delivery.wallet import apple
 from delivery.wallet.certificates import signing_chain
@@ -245,7 +246,8 @@ async def device_log(request: Request) -> Response:
     lines = body.get("logs") if isinstance(body, dict) else None
     if isinstance(lines, list):
         for line in lines[: wallet.MAX_LOG_LINES]:
-            log.info("wallet device log: %s", str(line)[: wallet.MAX_LOG_LINE])
+            # repr: a line break in a device's text cannot forge another log record.
+            log.info("wallet device log: %r", str(line)[: wallet.MAX_LOG_LINE])
         await wallet.record_device_logs(lines)
     return _answer(200)
 
@@ -262,5 +264,13 @@ routes: list[BaseRoute] = [
     Route(_DEVICE + "/{serial}", unregister_device, methods=["DELETE"]),
     Route(_DEVICE, updated_serials, methods=["GET"]),
     Route("/wallet/v1/passes/{pass_type_id}/{serial}", latest_pass, methods=["GET"]),
-    Route("/wallet/v1/log", limited(WALLET_LOG, device_log), methods=["POST"]),
+    Route(
+        "/wallet/v1/log",
+        # Devices post a few lines of errors: a larger body is refused before it is read.
+        LimitedBody(
+            request_response(limited(WALLET_LOG, device_log)),
+            lambda settings: settings.hook_max_body_bytes,
+        ),
+        methods=["POST"],
+    ),
 ]

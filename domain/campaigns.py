@@ -19,6 +19,7 @@ from domain.common import Money, as_utc, money, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.loyalty_config import LoyaltyConfig, LoyaltyConfigInput, validated_loyalty
 from domain.pagination import Page, paginate
+from domain.storable import text_problem
 from domain.wallet import PassLocation, campaign_passes_changed
 
 # Upper-case letters and digits without the look-alikes 0/O, 1/I/L.
@@ -820,6 +821,8 @@ def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
         name = (data.name or "").strip()
         if not name:
             problems.add("REQUIRED", "a campaign needs a name", "name")
+        elif (problem := text_problem(name, "name")) is not None:
+            problems.add(problem.code, problem.message, "name")
         elif len(name) > MAX_NAME:
             problems.add("INVALID", f"name is at most {MAX_NAME} characters", "name")
         values["name"] = name

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import hmac
 import re
 import secrets
 from datetime import UTC, datetime
@@ -77,3 +78,11 @@ def new_secret(prefix: str, nbytes: int = 32) -> str:
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def same_secret(presented: str, expected: str) -> bool:
+    """Constant-time comparison of bytes: compare_digest refuses str with non-ASCII characters,
+    and anyone can put those in a link."""
+    return hmac.compare_digest(
+        presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )

@@ -16,6 +16,7 @@ from domain import audit
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.pagination import Page, paginate
+from domain.storable import document_key_problems, text_problem, value_problems
 
 CUSTOMER_TOKEN_PREFIX = "ect"  # noqa: S105
 CUSTOMER_TOKEN_LIFETIME = timedelta(days=30)
@@ -188,6 +189,17 @@ def _validated_fields(data: CustomerInput) -> dict[str, Any]:
         except DomainError as error:
             problems.extend(error.problems)
 
+    for name, text in (
+        ("sourceId", data.source_id),
+        ("email", data.email),
+        ("phone", data.phone),
+        ("name", data.name),
+        *((f"tags.{index}", tag) for index, tag in enumerate(data.tags or [])),
+    ):
+        if text is not None and (problem := text_problem(text, name)) is not None:
+            problems.append(problem)
+    if problems:
+        raise DomainError.of(problems)
     if data.source_id is not None:
         source_id = data.source_id.strip()
         if not source_id or len(source_id) > 200:
@@ -204,6 +216,11 @@ def _validated_fields(data: CustomerInput) -> dict[str, Any]:
             problems.append(Problem("INVALID", "attributes must be an object", "attributes"))
         elif len(repr(data.attributes)) > MAX_ATTRIBUTES_BYTES:
             problems.append(Problem("INVALID", "attributes are too large", "attributes"))
+        elif stored_problems := [
+            *value_problems(data.attributes, "attributes"),
+            *document_key_problems(data.attributes, "attributes"),
+        ]:
+            problems.extend(stored_problems)
         else:
             values["attributes"] = data.attributes
     if data.tags is not None:

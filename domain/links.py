@@ -6,6 +6,7 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from domain.common import same_secret
 from domain.messages import MessageChannel
 
 # Separates the signed parts; none of them (ids, channel names) can contain it.
@@ -47,7 +48,7 @@ def read_unsubscribe_token(secret_key: str, token: str) -> Unsubscribe | None:
         payload = _unb64(encoded).decode()
     except (ValueError, UnicodeDecodeError):
         return None
-    if not hmac.compare_digest(signature, _mac(secret_key, "unsubscribe", payload)):
+    if not same_secret(signature, _mac(secret_key, "unsubscribe", payload)):
         return None
     parts = payload.split(_SEP)
     if len(parts) != 3 or parts[2] not in MessageChannel.__members__:
@@ -68,7 +69,7 @@ def pass_link_token(secret_key: str, project_id: str, code: str) -> str:
 
 
 def check_pass_link_token(secret_key: str, project_id: str, code: str, token: str) -> bool:
-    return hmac.compare_digest(token, pass_link_token(secret_key, project_id, code))
+    return same_secret(token, pass_link_token(secret_key, project_id, code))
 
 
 def apple_wallet_url(base_url: str, secret_key: str, project_id: str, code: str) -> str:

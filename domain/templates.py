@@ -11,6 +11,7 @@ from pymongo import IndexModel, ReturnDocument
 from domain.common import object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.messages import MessageChannel
+from domain.storable import text_problem
 
 BUILTIN_PREFIX = "builtin:"
 MAX_NAME = 100
@@ -86,7 +87,17 @@ TemplateCheck = Callable[[TemplateContent], CheckedTemplate]
 
 def validated_content(content: TemplateContent) -> TemplateContent:
     """Trimmed content within the size limits, with the fields its channel uses."""
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        problem
+        for field, text, multiline in (
+            ("name", content.name, False),
+            # The subject becomes a mail header: a line break there would start another header.
+            ("subject", content.subject, False),
+            ("html", content.html, True),
+            ("text", content.text, True),
+        )
+        if (problem := text_problem(text, field, multiline)) is not None
+    ]
     name = content.name.strip()
     if not 1 <= len(name) <= MAX_NAME:
         problems.append(Problem("INVALID", f"a name has 1 to {MAX_NAME} characters", "name"))

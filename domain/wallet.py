@@ -31,14 +31,16 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from domain.common import as_utc, object_id, utc_now
+from domain.common import as_utc, object_id, same_secret, utc_now
 from domain.errors import NotFound
 from domain.messages import Message, MessageChannel
+from domain.storable import single_line
 
 # Apple asks for at least 16 characters; HMAC-SHA256 in hex gives 64, of which 32 are kept.
 AUTH_TOKEN_LENGTH = 32
-MAX_LOG_LINES = 100
-MAX_LOG_LINE = 2000
+# What one PassKit log request may write: devices report a handful of short error lines.
+MAX_LOG_LINES = 20
+MAX_LOG_LINE = 500
 _TAG_COUNTER = "wallet_passes"
 
 
@@ -155,9 +157,7 @@ def authentication_token(secret_key: str, serial: str) -> str:
 
 
 def check_authentication_token(secret_key: str, serial: str, presented: str) -> bool:
-    return hmac.compare_digest(
-        presented.encode(), authentication_token(secret_key, serial).encode()
-    )
+    return same_secret(presented, authentication_token(secret_key, serial))
 
 
 def card_subject(card_id: str) -> str:
@@ -468,7 +468,9 @@ async def serials_updated_since(
 
 
 async def record_device_logs(lines: list[Any]) -> int:
-    kept = [str(line)[:MAX_LOG_LINE] for line in lines[:MAX_LOG_LINES] if str(line).strip()]
+    kept = [
+        single_line(str(line)[:MAX_LOG_LINE]) for line in lines[:MAX_LOG_LINES] if str(line).strip()
+    ]
     if kept:
         await PassLog.insert_many([PassLog(line=line) for line in kept])
     return len(kept)

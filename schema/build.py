@@ -7,26 +7,26 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.settings import Settings
-from domain.errors import DomainError
-from domain.rate_limits import RateLimited
 from schema import personal_data
 from schema.analytics import AnalyticsQuery
 from schema.automation import AutomationMutation, AutomationQuery
+from schema.caches import ShortQueryParserCache, ShortQueryValidationCache
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.codes import CodeMutation, CodeQuery
 from schema.customers import CustomerMutation, CustomerQuery
 from schema.distribution import DistributionMutation, DistributionQuery
+from schema.error_log import is_unexpected, log_errors
 from schema.errors import DomainErrorCodes
 from schema.experiments import ExperimentMutation, ExperimentQuery
+from schema.input_check import check_inputs_of
+from schema.introspection import IntrospectionForAdmins
 from schema.jobs import JobMutation, JobQuery
 from schema.loyalty import LoyaltyMutation, LoyaltyQuery
 from schema.messages import MessageMutation, MessageQuery
@@ -81,20 +81,15 @@ Mutation = merge_types(
 )
 
 
-def is_unexpected(error: GraphQLError) -> bool:
-    """Bugs are masked; syntax, validation, limit and permission errors are the caller's to see."""
-    original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | DomainError)
+check_inputs_of(Query)
+check_inputs_of(Mutation)
 
 
 class EngageSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # A refused guess is expected traffic: logged with its traceback, a guesser would flood
-        # the logs.
-        unexpected = [e for e in errors if not isinstance(e.original_error, RateLimited)]
-        super().process_errors(unexpected, execution_context)
+        log_errors(errors, execution_context)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -105,16 +100,19 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
+    production = settings.env == "production"
     schema = EngageSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={Long: LONG_SCALAR}),
         extensions=[
             # Factories: an extension is built per request. Parsing and validating a small query
-            # costs far more than executing it; both caches live at module level in Strawberry.
-            lambda: ParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
+            # costs far more than executing it. Both caches live at module level and keep only
+            # short documents, so unique long queries cannot fill memory.
+            lambda: ShortQueryParserCache(settings.graphql_cache_max_query_length),
+            lambda: ShortQueryValidationCache(settings.graphql_cache_max_query_length),
             lambda: AddValidationRules(limit_rules),
+            *([IntrospectionForAdmins] if production else []),
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
             lambda: MaskErrors(should_mask_error=is_unexpected),
             DomainErrorCodes,

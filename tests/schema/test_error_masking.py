@@ -6,7 +6,11 @@ from tests.conftest import Tenant
 
 
 def test_only_unexpected_exceptions_are_masked() -> None:
-    assert is_unexpected(GraphQLError("boom", original_error=KeyError("internal detail")))
+    assert is_unexpected(
+        GraphQLError("boom", path=["customer"], original_error=KeyError("internal detail"))
+    )
+    # Raised while reading variables (no field resolved yet): the caller's input, not a bug.
+    assert not is_unexpected(GraphQLError("bad variable", original_error=ValueError("no int")))
     assert not is_unexpected(GraphQLError("Syntax Error: Unexpected Name"))
     forbidden = StrawberryGraphQLError("not allowed", extensions={"code": "FORBIDDEN"})
     assert not is_unexpected(GraphQLError("not allowed", original_error=forbidden))
