@@ -2,8 +2,9 @@
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
+from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -44,8 +45,13 @@ def load_templates(settings: Settings) -> None:
     apple.default_images(files)
 
 
-def create_app(settings: Settings, embedded: bool = False) -> Starlette:
-    """`embedded` marks the bundled development database: a demo project is made on first start."""
+def create_app(
+    settings: Settings,
+    embedded: bool = False,
+    command_listeners: Sequence[CommandListener] = (),
+) -> Starlette:
+    """`embedded` marks the bundled development database: a demo project is made on first start.
+    `command_listeners` are given to the database client (tests count queries with one)."""
     if not settings.mongodb_uri:
         raise ValueError("create_app needs settings.mongodb_uri (engage serve starts one)")
     uri = settings.mongodb_uri
@@ -53,7 +59,7 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         load_templates(settings)
-        client = make_client(uri)
+        client = make_client(uri, command_listeners)
         app.state.mongo = client
         app.state.settings = settings
         await init_database(client, settings.database)

@@ -1,16 +1,24 @@
 """Connecting to MongoDB and registering the document models."""
 
 import time
+from collections.abc import Sequence
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener
 
 from domain.models import document_models
 
 
-def make_client(uri: str) -> AsyncMongoClient:
+def make_client(uri: str, command_listeners: Sequence[CommandListener] = ()) -> AsyncMongoClient:
+    """`command_listeners` watch every command the client sends (tests count queries with one)."""
     # tz_aware: stored times come back as aware UTC datetimes, as the rest of the code expects.
-    return AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        event_listeners=list(command_listeners),
+    )
 
 
 async def init_database(client: AsyncMongoClient, database: str) -> None:
