@@ -596,21 +596,43 @@ async def list_automations(
 
 
 async def automation_stats(project_id: str, automation_id: str) -> AutomationStats:
+    return (await automations_stats(project_id, [automation_id]))[automation_id]
+
+
+# Each figure of AutomationStats and the action status it counts.
+STATS_BY_STATUS = {
+    "scheduled": ActionStatus.PENDING,
+    "cancelled": ActionStatus.CANCELLED,
+    "executed": ActionStatus.DONE,
+    "skipped": ActionStatus.SKIPPED,
+    "failed": ActionStatus.FAILED,
+}
+
+
+async def automations_stats(
+    project_id: str, automation_ids: list[str]
+) -> dict[str, AutomationStats]:
+    """Each automation's scheduled actions counted by status, in one aggregation."""
+    wanted = list(dict.fromkeys(automation_ids))
+    # One count per status in the group: the embedded server cannot group on a compound key.
+    per_status = {
+        figure: {"$sum": {"$cond": [{"$eq": ["$status", status.value]}, 1, 0]}}
+        for figure, status in STATS_BY_STATUS.items()
+    }
     rows = await ScheduledAction.get_pymongo_collection().aggregate(
         [
-            {"$match": {"project_id": project_id, "automation_id": automation_id}},
-            {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+            {"$match": {"project_id": project_id, "automation_id": {"$in": wanted}}},
+            {"$group": {"_id": "$automation_id", "triggered": {"$sum": 1}, **per_status}},
         ]
     )
-    counts = {row["_id"]: int(row["n"]) async for row in rows}
-    return AutomationStats(
-        triggered=sum(counts.values()),
-        scheduled=counts.get(ActionStatus.PENDING.value, 0),
-        cancelled=counts.get(ActionStatus.CANCELLED.value, 0),
-        executed=counts.get(ActionStatus.DONE.value, 0),
-        skipped=counts.get(ActionStatus.SKIPPED.value, 0),
-        failed=counts.get(ActionStatus.FAILED.value, 0),
-    )
+    found = {
+        row["_id"]: AutomationStats(
+            triggered=int(row["triggered"]),
+            **{figure: int(row[figure]) for figure in STATS_BY_STATUS},
+        )
+        async for row in rows
+    }
+    return {key: found.get(key, AutomationStats()) for key in wanted}
 
 
 async def list_scheduled_actions(

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bson import ObjectId
@@ -68,6 +69,11 @@ def object_id(value: str, what: str, field: str = "id") -> ObjectId:
         return ObjectId(value)
     except (InvalidId, TypeError):
         raise NotFound(what, field) from None
+
+
+def object_ids(values: Iterable[str]) -> list[ObjectId]:
+    """The values that can be ids, as ObjectIds, without repeats; the others name no document."""
+    return [ObjectId(value) for value in dict.fromkeys(values) if ObjectId.is_valid(value)]
 
 
 def new_secret(prefix: str, nbytes: int = 32) -> str:

@@ -1060,24 +1060,39 @@ class Expiring:
 
 async def expiring_soon(card: LoyaltyCard, now: datetime | None = None) -> list[Expiring]:
     """Points that expire within EXPIRING_SOON, soonest first, per expiry moment."""
-    if card.id is None:
-        return []
+    found = await expiring_soon_by_card(card.project_id, [card], now)
+    return found.get(card.key, []) if card.id is not None else []
+
+
+async def expiring_soon_by_card(
+    project_id: str, cards: list[LoyaltyCard], now: datetime | None = None
+) -> dict[str, list[Expiring]]:
+    """expiring_soon of the project's cards in one query, by card id. Cards not stored yet
+    (the empty one shown for a program without points) are left out: nothing expires there."""
+    card_ids = list(dict.fromkeys(card.key for card in cards if card.id is not None))
+    if not card_ids:
+        return {}
     moment = as_utc(now) if now is not None else utc_now()
     rows = (
         await LedgerEntry.get_pymongo_collection()
         .find(
             {
-                "card_id": card.key,
+                "project_id": project_id,
+                "card_id": {"$in": card_ids},
                 "expires": True,
                 "remaining": {"$gt": 0},
                 "expires_at": {"$lte": moment + EXPIRING_SOON},
             },
-            {"remaining": 1, "expires_at": 1},
+            {"card_id": 1, "remaining": 1, "expires_at": 1},
         )
         .to_list(None)
     )
-    by_moment: dict[datetime, int] = {}
+    by_card: dict[str, dict[datetime, int]] = {key: {} for key in card_ids}
     for row in rows:
+        by_moment = by_card[row["card_id"]]
         at = as_utc(row["expires_at"])
         by_moment[at] = by_moment.get(at, 0) + int(row["remaining"])
-    return [Expiring(points=p, at=at) for at, p in sorted(by_moment.items())]
+    return {
+        key: [Expiring(points=p, at=at) for at, p in sorted(by_moment.items())]
+        for key, by_moment in by_card.items()
+    }

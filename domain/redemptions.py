@@ -689,6 +689,22 @@ async def get_redemption(project_id: str, redemption_id: str) -> Redemption:
     return redemption
 
 
+async def redemptions_by_message(project_id: str, message_ids: list[str]) -> dict[str, Redemption]:
+    """The redemption attributed to each message, in one query; the first made when several
+    were (a code usable more than once); messages without one are left out."""
+    found = (
+        await Redemption.find(
+            {"project_id": project_id, "message_id": {"$in": list(dict.fromkeys(message_ids))}}
+        )
+        .sort("_id")
+        .to_list()
+    )
+    first: dict[str, Redemption] = {}
+    for redemption in found:
+        first.setdefault(redemption.message_id, redemption)
+    return first
+
+
 async def rollback_redemption(project_id: str, redemption_id: str, reason: str) -> Redemption:
     """Undoes a redemption exactly once: one conditional flip, then every counter given back."""
     oid = object_id(redemption_id, "redemption")

@@ -28,6 +28,7 @@ from domain.segments import (
     segment_customer_ids,
     segment_sample,
     segment_size,
+    segment_sizes,
     update_segment,
 )
 from tests.conftest import Tenant
@@ -244,11 +245,15 @@ async def test_dynamic_membership_equals_the_reference_on_10000_customers(
     collection = Customer.get_pymongo_collection()
     await collection.insert_many(docs + strangers)
     mine = [doc for doc in docs if not doc["erased"]]
+    sizes: dict[str, int] = {}
+    segments: list[Segment] = []
 
     for i, raw in enumerate(FILTERS):
         segment = await create_segment(tenant.project_id, f"s{i}", SegmentKind.DYNAMIC, raw)
         expected = {str(doc["_id"]) for doc in mine if reference(segment.filter, doc)}
         assert 50 < len(expected) < len(mine) - 50, (i, len(expected))
+        sizes[segment.key] = len(expected)
+        segments.append(segment)
 
         assert await segment_size(segment, NOW) == len(expected), i
         walked = [
@@ -271,6 +276,9 @@ async def test_dynamic_membership_equals_the_reference_on_10000_customers(
             customer = Customer.model_validate(doc)
             in_it = await customer_in_segments(tenant.project_id, customer, [segment.key], NOW)
             assert in_it == (str(doc["_id"]) in expected), (i, doc["_id"])
+
+    # All of them counted at once (a page of segments) agree with the reference too.
+    assert await segment_sizes(tenant.project_id, segments, NOW) == sizes
 
 
 def test_invalid_filters_are_refused_with_the_path_of_each_bad_node() -> None:
