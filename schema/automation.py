@@ -210,8 +210,8 @@ class AutomationType:
         return self.doc.updated_at
 
     @strawberry.field(description="Its scheduled actions counted by what became of them.")
-    async def stats(self) -> AutomationStatsType:
-        counts = await automation.automation_stats(self.doc.project_id, self.doc.key)
+    async def stats(self, info: Info) -> AutomationStatsType:
+        counts = await info.context.loaders.automation_stats.load(self.doc.key)
         return AutomationStatsType(
             triggered=counts.triggered,
             scheduled=counts.scheduled,

@@ -1,6 +1,5 @@
 """GraphQL for codes: the Code type, looking a code up, publishing codes to customers."""
 
-import asyncio
 from datetime import datetime
 from enum import Enum
 
@@ -8,8 +7,9 @@ import strawberry
 
 from delivery import outbox
 from domain import codes, links
-from domain.campaigns import Campaign, get_campaign
+from domain.campaigns import Campaign
 from domain.common import utc_now
+from domain.errors import NotFound
 from domain.messages import MessageChannel
 from domain.redemptions import list_redemptions
 from schema.campaigns import CampaignType
@@ -52,8 +52,6 @@ class CodeType:
     )
     doc: strawberry.Private[codes.Code]
     known_campaign: strawberry.Private[Campaign | None] = None
-    # Several fields need the campaign; they share one lookup per Code object.
-    campaign_lookup: strawberry.Private["asyncio.Future[Campaign] | None"] = None
 
     @classmethod
     def from_doc(cls, doc: codes.Code, campaign: Campaign | None = None) -> "CodeType":
@@ -71,31 +69,31 @@ class CodeType:
             known_campaign=campaign,
         )
 
-    async def campaign_doc(self) -> Campaign:
+    async def campaign_doc(self, info: Info) -> Campaign:
+        """Through the request's loader: the campaigns of a list of codes are read at once."""
         if self.known_campaign is not None:
             return self.known_campaign
-        if self.campaign_lookup is None:
-            self.campaign_lookup = asyncio.ensure_future(
-                get_campaign(self.doc.project_id, self.doc.campaign_id)
-            )
-        return await self.campaign_lookup
+        found = await info.context.loaders.campaign.load(self.doc.campaign_id)
+        if found is None:
+            raise NotFound("campaign", "campaignId")
+        return found
 
     @strawberry.field
-    async def campaign(self) -> CampaignType:
-        return CampaignType.from_doc(await self.campaign_doc())
+    async def campaign(self, info: Info) -> CampaignType:
+        return CampaignType.from_doc(await self.campaign_doc(info))
 
     @strawberry.field
-    async def status(self) -> CodeStatusEnum:
-        status = codes.code_status(self.doc, await self.campaign_doc(), utc_now())
+    async def status(self, info: Info) -> CodeStatusEnum:
+        status = codes.code_status(self.doc, await self.campaign_doc(info), utc_now())
         return CodeStatusEnum(status.value)
 
     @strawberry.field(description="Null when the campaign does not limit uses per code.")
-    async def uses_left(self) -> int | None:
-        return codes.uses_left(self.doc, await self.campaign_doc())
+    async def uses_left(self, info: Info) -> int | None:
+        return codes.uses_left(self.doc, await self.campaign_doc(info))
 
     @strawberry.field(description="When the campaign ends.")
-    async def expires_at(self) -> datetime | None:
-        return (await self.campaign_doc()).ends_at
+    async def expires_at(self, info: Info) -> datetime | None:
+        return (await self.campaign_doc(info)).ends_at
 
     @strawberry.field(
         permission_classes=[IsAdminOrCustomer],

@@ -107,8 +107,10 @@ class LoyaltyCardType:
         )
 
     @strawberry.field(description="Points expiring in the next 30 days, soonest first.")
-    async def expiring_soon(self) -> list[PointsExpiryType]:
-        soon = await loyalty.expiring_soon(self.doc)
+    async def expiring_soon(self, info: Info) -> list[PointsExpiryType]:
+        if self.doc.id is None:
+            return []
+        soon = await info.context.loaders.expiring_points.load(self.doc)
         return [PointsExpiryType(points=item.points, at=item.at) for item in soon]
 
     @strawberry.field(description="Every change of the balance, oldest first.")

@@ -8,7 +8,6 @@ import strawberry
 from delivery import outbox
 from domain import message_stats, messages, projects
 from domain.errors import NotFound
-from domain.redemptions import Redemption
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
@@ -116,10 +115,8 @@ class MessageType:
         description="The redemption made with the code this message carried, attributed to it."
     )
     async def redemption_id(self, info: Info) -> strawberry.ID | None:
-        found = await Redemption.find_one(
-            {"project_id": info.context.project_id, "message_id": self.doc.key}
-        )
-        return None if found is None else strawberry.ID(str(found.id))
+        found = await info.context.loaders.message_redemption.load(self.doc.key)
+        return None if found is None else strawberry.ID(found.key)
 
 
 @strawberry.type

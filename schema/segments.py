@@ -55,8 +55,8 @@ class SegmentType:
         description="How many customers are in it: the kept member count of a static segment, "
         "a count by the database of a dynamic one's matches (erased customers never count)."
     )
-    async def size(self) -> int:
-        return await segments.segment_size(self.doc)
+    async def size(self, info: Info) -> int:
+        return await info.context.loaders.segment_size.load(self.doc)
 
     @strawberry.field(description="The first members in id order (at most 100).")
     async def sample(self, first: int = 10) -> list[CustomerType]:

@@ -1,0 +1,397 @@
+"""Lists read their relations in batches: the database calls of a page do not grow with its size."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.database import make_client
+from api.settings import Settings
+from delivery.worker import OutboxWorker
+from tests.conftest import GraphQLClient, Tenant
+
+
+@dataclass
+class CommandCounter(CommandListener):
+    """The commands sent to one database while counting is on."""
+
+    database: str
+    counting: bool = False
+    commands: list[str] = field(default_factory=list)
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if self.counting and event.database_name == self.database:
+            self.commands.append(event.command_name)
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+    async def count(
+        self, gql: GraphQLClient, query: str, variables: dict[str, Any] | None = None
+    ) -> tuple[Any, list[str]]:
+        """The answer to one request and the commands it sent."""
+        self.commands = []
+        self.counting = True
+        try:
+            data = await gql(query, variables)
+        finally:
+            self.counting = False
+        return data, list(self.commands)
+
+
+@pytest.fixture
+def commands(settings: Settings) -> CommandCounter:
+    return CommandCounter(settings.database)
+
+
+@pytest.fixture
+async def app(settings: Settings, commands: CommandCounter) -> AsyncIterator[Starlette]:
+    """The app of tests/conftest.py, with the counter listening on its database client."""
+    application = create_app(settings, command_listeners=[commands])
+    async with application.router.lifespan_context(application):
+        yield application
+        assert settings.mongodb_uri is not None
+        cleanup = make_client(settings.mongodb_uri)
+        await cleanup.drop_database(settings.database)
+        await cleanup.close()
+
+
+CREATE_CAMPAIGN = """
+mutation ($input: CampaignInput!) {
+  createCampaign(input: $input) { campaign { id } errors { code field message } }
+}"""
+CREATE_CUSTOMER = """
+mutation ($input: CustomerInput!) {
+  createCustomer(input: $input) { customer { id } errors { code field message } }
+}"""
+PUBLISH = """
+mutation ($campaignId: ID!, $customerId: ID!, $channel: MessageChannel) {
+  publishCode(campaignId: $campaignId, customerId: $customerId, channel: $channel) {
+    code { code } errors { code field message }
+  }
+}"""
+REDEEM = """
+mutation ($code: String!, $customerId: ID) {
+  redeemCode(code: $code, customerId: $customerId,
+             order: {amount: {amount: 5000, currency: "EUR"}}) {
+    redemption { id } errors { code field message }
+  }
+}"""
+TOKEN = "mutation ($id: ID!) { issueCustomerToken(customerId: $id) { token errors { code } } }"
+
+
+async def make_campaign(tenant: Tenant, name: str, **fields: Any) -> str:
+    values = {"name": name, "discount": {"type": "PERCENT", "percentOff": 10}, **fields}
+    payload = (await tenant.gql(CREATE_CAMPAIGN, {"input": values}))["createCampaign"]
+    assert payload["errors"] == []
+    return str(payload["campaign"]["id"])
+
+
+async def make_customer(tenant: Tenant, name: str) -> str:
+    values = {
+        "name": name,
+        "email": f"{name.lower()}@example.com",
+        "consents": {"email": True, "sms": False},
+    }
+    payload = (await tenant.gql(CREATE_CUSTOMER, {"input": values}))["createCustomer"]
+    assert payload["errors"] == []
+    return str(payload["customer"]["id"])
+
+
+async def publish(
+    tenant: Tenant, campaign_id: str, customer_id: str, channel: str | None = None
+) -> str:
+    variables = {"campaignId": campaign_id, "customerId": customer_id, "channel": channel}
+    payload = (await tenant.gql(PUBLISH, variables))["publishCode"]
+    assert payload["errors"] == []
+    return str(payload["code"]["code"])
+
+
+async def redeem(tenant: Tenant, code: str, customer_id: str) -> None:
+    payload = (await tenant.gql(REDEEM, {"code": code, "customerId": customer_id}))["redeemCode"]
+    assert payload["errors"] == []
+
+
+async def customer_token(tenant: Tenant, customer_id: str) -> GraphQLClient:
+    payload = (await tenant.gql(TOKEN, {"id": customer_id}))["issueCustomerToken"]
+    assert payload["errors"] == []
+    return tenant.gql.as_token(payload["token"])
+
+
+def assert_same_calls(small: list[str], large: list[str]) -> None:
+    """A page of 20 makes the calls a page of 2 makes, no more."""
+    assert len(small) == len(large), (small, large)
+
+
+COUPONS = """
+query {
+  me {
+    coupons { code status usesLeft expiresAt campaign { id name } customer { id name } }
+  }
+}"""
+
+
+async def test_me_coupons_read_their_campaigns_in_one_batch(
+    tenant: Tenant, commands: CommandCounter
+) -> None:
+    ada = await make_customer(tenant, "Ada")
+    me = await customer_token(tenant, ada)
+    names: dict[str, str] = {}
+
+    async def publish_more(upto: int) -> None:
+        for index in range(len(names), upto):
+            name = f"Offer {index}"
+            campaign_id = await make_campaign(tenant, name, limits={"perCode": 2})
+            names[await publish(tenant, campaign_id, ada)] = name
+
+    await publish_more(2)
+    small, small_calls = await commands.count(me, COUPONS)
+    await publish_more(20)
+    large, large_calls = await commands.count(me, COUPONS)
+
+    assert_same_calls(small_calls, large_calls)
+    coupons = large["me"]["coupons"]
+    assert {c["code"]: c["campaign"]["name"] for c in coupons} == names
+    assert {c["status"] for c in coupons} == {"ACTIVE"}
+    assert {c["usesLeft"] for c in coupons} == {2}
+    assert {c["customer"]["name"] for c in coupons} == {"Ada"}
+    assert len(small["me"]["coupons"]) == 2
+
+
+MESSAGES = """
+query {
+  messages(first: 50) {
+    totalCount
+    edges { node { id code campaignId redemptionId customer { id name } } }
+  }
+}"""
+REDEMPTION_OF_MESSAGE = "query ($id: ID!) { message(id: $id) { redemptionId } }"
+
+
+async def test_a_page_of_messages_reads_redemptions_and_customers_in_batches(
+    tenant: Tenant, commands: CommandCounter, settings: Settings
+) -> None:
+    campaign_id = await make_campaign(tenant, "Coupon mail")
+    customers_by_code: dict[str, str] = {}
+
+    async def send_more(upto: int) -> None:
+        published = []
+        for index in range(len(customers_by_code), upto):
+            name = f"Shopper{index}"
+            customer_id = await make_customer(tenant, name)
+            code = await publish(tenant, campaign_id, customer_id, channel="EMAIL")
+            customers_by_code[code] = name
+            published.append((index, code, customer_id))
+        # Sent to the outbox sink (no provider is set); a redemption is attributed to a sent one.
+        await OutboxWorker(settings).run_until_idle()
+        # Every other coupon is redeemed, so the page holds messages with and without one.
+        for index, code, customer_id in published:
+            if index % 2 == 0:
+                await redeem(tenant, code, customer_id)
+
+    await send_more(2)
+    small, small_calls = await commands.count(tenant.gql, MESSAGES)
+    await send_more(20)
+    large, large_calls = await commands.count(tenant.gql, MESSAGES)
+
+    assert_same_calls(small_calls, large_calls)
+    nodes = [edge["node"] for edge in large["messages"]["edges"]]
+    assert large["messages"]["totalCount"] == 20 and len(small["messages"]["edges"]) == 2
+    assert {n["code"]: n["customer"]["name"] for n in nodes} == customers_by_code
+    assert {n["campaignId"] for n in nodes} == {campaign_id}
+    redeemed = [n for n in nodes if n["redemptionId"] is not None]
+    assert len(redeemed) == 10
+    # The batched answer is the one a single message gives.
+    for node in nodes[:4]:
+        one = await tenant.gql(REDEMPTION_OF_MESSAGE, {"id": node["id"]})
+        assert one["message"]["redemptionId"] == node["redemptionId"]
+
+
+REDEMPTIONS = """
+query {
+  redemptions(first: 50) {
+    totalCount
+    edges { node { id code customerId customer { id name } } }
+  }
+}"""
+
+
+async def test_a_page_of_redemptions_reads_its_customers_in_one_batch(
+    tenant: Tenant, commands: CommandCounter
+) -> None:
+    campaign_id = await make_campaign(tenant, "Till")
+    redeemers: dict[str, str] = {}
+
+    async def redeem_more(upto: int) -> None:
+        for index in range(len(redeemers), upto):
+            name = f"Buyer{index}"
+            customer_id = await make_customer(tenant, name)
+            code = await publish(tenant, campaign_id, customer_id)
+            await redeem(tenant, code, customer_id)
+            redeemers[customer_id] = name
+
+    await redeem_more(2)
+    _, small_calls = await commands.count(tenant.gql, REDEMPTIONS)
+    await redeem_more(20)
+    large, large_calls = await commands.count(tenant.gql, REDEMPTIONS)
+
+    assert_same_calls(small_calls, large_calls)
+    nodes = [edge["node"] for edge in large["redemptions"]["edges"]]
+    assert {n["customerId"]: n["customer"]["name"] for n in nodes} == redeemers
+
+
+CREATE_SEGMENT = """
+mutation ($input: SegmentInput!) {
+  createSegment(input: $input) { segment { id size } errors { code field message } }
+}"""
+ADD_MEMBERS = """
+mutation ($id: ID!, $ids: [ID!]!) {
+  addSegmentMembers(segmentId: $id, customerIds: $ids) { added errors { code } }
+}"""
+SEGMENTS = "query { segments(first: 50) { totalCount edges { node { id name kind size } } } }"
+TAGGED = """
+mutation ($input: CustomerInput!) {
+  createCustomer(input: $input) { customer { id } errors { code } }
+}"""
+
+
+async def test_a_page_of_segments_counts_its_dynamic_segments_at_once(
+    tenant: Tenant, commands: CommandCounter
+) -> None:
+    # Customer i has the tags t0..ti: segment "has tag tj" holds 6 - j customers.
+    customer_ids = []
+    for index in range(6):
+        values = {"name": f"Tagged{index}", "tags": [f"t{j}" for j in range(index + 1)]}
+        created = (await tenant.gql(TAGGED, {"input": values}))["createCustomer"]
+        customer_ids.append(created["customer"]["id"])
+    expected: dict[str, int] = {}
+
+    async def create_more(upto: int) -> None:
+        for index in range(len(expected), upto):
+            if index % 2 == 0:
+                tag = f"t{index // 2 % 6}"
+                rule = {"field": "tags", "op": "contains", "value": tag}
+                values = {"name": f"has {tag} ({index})", "kind": "DYNAMIC", "filter": rule}
+                size = 6 - index // 2 % 6
+            else:
+                values = {"name": f"listed {index}", "kind": "STATIC"}
+                size = index % 4
+            created = (await tenant.gql(CREATE_SEGMENT, {"input": values}))["createSegment"]
+            assert created["errors"] == []
+            segment_id = created["segment"]["id"]
+            if values["kind"] == "STATIC" and size:
+                variables = {"id": segment_id, "ids": customer_ids[:size]}
+                assert (await tenant.gql(ADD_MEMBERS, variables))["addSegmentMembers"][
+                    "added"
+                ] == size
+            expected[str(values["name"])] = size
+
+    await create_more(4)
+    small, small_calls = await commands.count(tenant.gql, SEGMENTS)
+    await create_more(20)
+    large, large_calls = await commands.count(tenant.gql, SEGMENTS)
+
+    assert_same_calls(small_calls, large_calls)
+    sizes = {e["node"]["name"]: e["node"]["size"] for e in small["segments"]["edges"]}
+    assert sizes == {name: expected[name] for name in sizes}
+    assert {e["node"]["name"]: e["node"]["size"] for e in large["segments"]["edges"]} == expected
+
+
+CREATE_AUTOMATION = """
+mutation ($input: AutomationInput!) {
+  createAutomation(input: $input) { automation { id } errors { code field message } }
+}"""
+TRACK = """
+mutation ($customerId: ID!) {
+  trackEvent(customerId: $customerId, name: "cart.abandoned") { errors { code field } }
+}"""
+AUTOMATIONS = """
+query {
+  automations(first: 50) {
+    edges { node { name stats { triggered scheduled cancelled executed skipped failed } } }
+  }
+}"""
+
+
+async def test_a_page_of_automations_counts_their_actions_in_one_aggregation(
+    tenant: Tenant, commands: CommandCounter
+) -> None:
+    campaign_id = await make_campaign(tenant, "Come back")
+    ada = await make_customer(tenant, "Ada")
+    names: list[str] = []
+
+    async def create_more(upto: int) -> None:
+        for index in range(len(names), upto):
+            values = {
+                "name": f"Cart {index}",
+                "trigger": "cart.abandoned",
+                "action": {"type": "SEND_CODE", "campaignId": campaign_id, "channel": "EMAIL"},
+                "delay": {"hours": 1},
+            }
+            created = await tenant.gql(CREATE_AUTOMATION, {"input": values})
+            assert created["createAutomation"]["errors"] == []
+            names.append(values["name"])
+
+    await create_more(2)
+    assert (await tenant.gql(TRACK, {"customerId": ada}))["trackEvent"]["errors"] == []
+    _, small_calls = await commands.count(tenant.gql, AUTOMATIONS)
+    await create_more(20)
+    large, large_calls = await commands.count(tenant.gql, AUTOMATIONS)
+
+    assert_same_calls(small_calls, large_calls)
+    stats = {e["node"]["name"]: e["node"]["stats"] for e in large["automations"]["edges"]}
+    assert set(stats) == set(names)
+    # The event came before the last 18 were made: only the first two scheduled an action.
+    waiting = {"triggered": 1, "scheduled": 1, "cancelled": 0, "executed": 0, "skipped": 0}
+    assert stats["Cart 0"] == stats["Cart 1"] == {**waiting, "failed": 0}
+    assert stats["Cart 19"] == dict.fromkeys(stats["Cart 19"], 0)
+
+
+ADJUST = """
+mutation ($customerId: ID!, $campaignId: ID!) {
+  adjustPoints(customerId: $customerId, campaignId: $campaignId, points: 40, reason: "welcome") {
+    errors { code field }
+  }
+}"""
+CARDS = """
+query { me { loyaltyCards { campaignId points expiringSoon { points } } } }
+"""
+
+
+async def test_me_loyalty_cards_read_their_expiring_points_in_one_batch(
+    tenant: Tenant, commands: CommandCounter
+) -> None:
+    ada = await make_customer(tenant, "Ada")
+    me = await customer_token(tenant, ada)
+    programs: list[str] = []
+
+    async def join_more(upto: int) -> None:
+        for index in range(len(programs), upto):
+            program = await make_campaign(
+                tenant, f"Points {index}", kind="LOYALTY", loyalty={"expiryDays": 10}
+            )
+            variables = {"customerId": ada, "campaignId": program}
+            assert (await tenant.gql(ADJUST, variables))["adjustPoints"]["errors"] == []
+            programs.append(program)
+
+    await join_more(2)
+    _, small_calls = await commands.count(me, CARDS)
+    await join_more(20)
+    large, large_calls = await commands.count(me, CARDS)
+
+    assert_same_calls(small_calls, large_calls)
+    cards = {card["campaignId"]: card for card in large["me"]["loyaltyCards"]}
+    assert set(cards) == set(programs)
+    assert all(card["expiringSoon"] == [{"points": 40}] for card in cards.values())
