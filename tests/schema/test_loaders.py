@@ -395,3 +395,53 @@ async def test_me_loyalty_cards_read_their_expiring_points_in_one_batch(
     cards = {card["campaignId"]: card for card in large["me"]["loyaltyCards"]}
     assert set(cards) == set(programs)
     assert all(card["expiringSoon"] == [{"points": 40}] for card in cards.values())
+
+
+LINK = """
+mutation ($customerId: ID!, $campaignId: ID!) {
+  referralLink(customerId: $customerId, campaignId: $campaignId) { code errors { code field } }
+}"""
+APPLY = """
+mutation ($code: String!, $customerId: ID!) {
+  applyReferralCode(code: $code, customerId: $customerId) { errors { code field message } }
+}"""
+REFERRALS = """
+query ($campaignId: ID!) {
+  referrals(campaignId: $campaignId, first: 50) {
+    edges { node { code referrer { id name } referee { id name } } }
+  }
+}"""
+
+
+async def test_a_page_of_referrals_reads_referrers_and_referees_in_one_batch(
+    tenant: Tenant, commands: CommandCounter
+) -> None:
+    welcome = await make_campaign(tenant, "Welcome")
+    thanks = await make_campaign(tenant, "Thanks")
+    referral = {
+        "landingUrl": "https://shop.example/join",
+        "welcomeCampaignId": welcome,
+        "referrerReward": {"discountCampaignId": thanks},
+    }
+    program = await make_campaign(tenant, "Friends", kind="REFERRAL", referral=referral)
+    pairs: dict[str, tuple[str, str]] = {}
+
+    async def refer_more(upto: int) -> None:
+        for index in range(len(pairs), upto):
+            referrer = await make_customer(tenant, f"Referrer{index}")
+            referee = await make_customer(tenant, f"Referee{index}")
+            variables = {"customerId": referrer, "campaignId": program}
+            code = (await tenant.gql(LINK, variables))["referralLink"]["code"]
+            applied = await tenant.gql(APPLY, {"code": code, "customerId": referee})
+            assert applied["applyReferralCode"]["errors"] == []
+            pairs[code] = (f"Referrer{index}", f"Referee{index}")
+
+    await refer_more(2)
+    _, small_calls = await commands.count(tenant.gql, REFERRALS, {"campaignId": program})
+    await refer_more(20)
+    large, large_calls = await commands.count(tenant.gql, REFERRALS, {"campaignId": program})
+
+    assert_same_calls(small_calls, large_calls)
+    nodes = [edge["node"] for edge in large["referrals"]["edges"]]
+    found = {n["code"]: (n["referrer"]["name"], n["referee"]["name"]) for n in nodes}
+    assert found == pairs
