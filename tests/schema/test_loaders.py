@@ -17,6 +17,10 @@ from api.app import create_app
 from api.database import make_client
 from api.settings import Settings
 from delivery.worker import OutboxWorker
+from domain.loyalty import Expiring, find_card
+from domain.messages import MessageFilter, list_messages
+from domain.segments import get_segment
+from schema.context import Loaders
 from tests.conftest import GraphQLClient, Tenant
 
 
@@ -445,3 +449,49 @@ async def test_a_page_of_referrals_reads_referrers_and_referees_in_one_batch(
     nodes = [edge["node"] for edge in large["referrals"]["edges"]]
     found = {n["code"]: (n["referrer"]["name"], n["referee"]["name"]) for n in nodes}
     assert found == pairs
+
+
+async def test_every_loader_answers_only_from_the_callers_project(
+    tenant: Tenant, other_tenant: Tenant, settings: Settings
+) -> None:
+    # Everything is made in the other project; read with each project's loaders.
+    other = other_tenant
+    ada = await make_customer(other, "Ada")
+    campaign_id = await make_campaign(other, "Theirs")
+    code = await publish(other, campaign_id, ada, channel="EMAIL")
+    await OutboxWorker(settings).run_until_idle()
+    await redeem(other, code, ada)
+    [message] = (await list_messages(other.project_id, MessageFilter(), 10, None)).items
+    rule = {"field": "tags", "op": "contains", "value": "vip"}
+    vip = {"name": "Vip", "tags": ["vip"]}
+    assert (await other.gql(TAGGED, {"input": vip}))["createCustomer"]["errors"] == []
+    segments = []
+    for name in ("vips", "vips again"):
+        values = {"name": name, "kind": "DYNAMIC", "filter": rule}
+        created = (await other.gql(CREATE_SEGMENT, {"input": values}))["createSegment"]
+        segments.append(await get_segment(other.project_id, created["segment"]["id"]))
+    action = {"type": "SEND_CODE", "campaignId": campaign_id, "channel": "EMAIL"}
+    values = {"name": "Cart", "trigger": "cart.abandoned", "action": action}
+    automation_id = (await other.gql(CREATE_AUTOMATION, {"input": values}))["createAutomation"][
+        "automation"
+    ]["id"]
+    assert (await other.gql(TRACK, {"customerId": ada}))["trackEvent"]["errors"] == []
+    program = await make_campaign(other, "Points", kind="LOYALTY", loyalty={"expiryDays": 10})
+    variables = {"customerId": ada, "campaignId": program}
+    assert (await other.gql(ADJUST, variables))["adjustPoints"]["errors"] == []
+    card = await find_card(other.project_id, program, ada)
+
+    async def read(loaders: Loaders) -> tuple[Any, ...]:
+        return (
+            await loaders.customer.load(ada),
+            await loaders.campaign.load(campaign_id),
+            await loaders.message_redemption.load(message.key),
+            await loaders.segment_size.load_many(segments),
+            (await loaders.automation_stats.load(automation_id)).triggered,
+            await loaders.expiring_points.load(card),
+        )
+
+    theirs = await read(Loaders(project_id=other.project_id))
+    assert theirs[0] is not None and theirs[1] is not None and theirs[2] is not None
+    assert theirs[3:] == ([1, 1], 1, [Expiring(points=40, at=theirs[5][0].at)])
+    assert await read(Loaders(project_id=tenant.project_id)) == (None, None, None, [0, 0], 0, [])
