@@ -27,7 +27,7 @@ from domain.events import (
     check_name,
 )
 from domain.messages import MessageChannel
-from domain.pagination import Page, paginate
+from domain.pagination import Page, paginate, paginate_each
 
 # A trigger that listens to points.changed and needs a `crossed` threshold in its conditions.
 POINTS_THRESHOLD = "points.threshold"
@@ -646,6 +646,22 @@ async def list_scheduled_actions(
     if status is not None:
         query["status"] = status.value
     return await paginate(ScheduledAction, query, first, after)
+
+
+async def scheduled_action_pages(
+    project_id: str,
+    automation_ids: list[str],
+    status: ActionStatus | None,
+    first: int,
+    after: str | None,
+) -> dict[str, Page[ScheduledAction]]:
+    """list_scheduled_actions of several automations in one query, by automation id."""
+    query: dict[str, Any] = {"project_id": project_id}
+    if status is not None:
+        query["status"] = status.value
+    return await paginate_each(
+        ScheduledAction, query, "automation_id", automation_ids, first, after
+    )
 
 
 async def dormancy_lengths() -> list[tuple[str, int]]:

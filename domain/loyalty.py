@@ -29,7 +29,7 @@ from domain.common import Money, as_utc, minor_unit_digits, object_id, utc_now
 from domain.customers import get_live_customer
 from domain.errors import DomainError, NotFound, Problem
 from domain.loyalty_config import LoyaltyConfig, TierBasis
-from domain.pagination import Page, paginate
+from domain.pagination import Page, empty_page, paginate, paginate_each
 from domain.wallet import wallet_content_changed
 
 # An entry or exchange still unfinished after this long belongs to a process that died mid-way.
@@ -1050,6 +1050,18 @@ async def list_ledger(card: LoyaltyCard, first: int, after: str | None) -> Page[
     if card.id is None:
         query["project_id"] = ""
     return await paginate(LedgerEntry, query, first, after)
+
+
+async def ledger_pages(
+    project_id: str, cards: list[LoyaltyCard], first: int, after: str | None
+) -> dict[str, Page[LedgerEntry]]:
+    """list_ledger of the project's cards in one query, by card id; a card not stored yet has
+    an empty ledger."""
+    stored = [card.key for card in cards if card.id is not None]
+    pages = await paginate_each(
+        LedgerEntry, {"project_id": project_id, "applied": True}, "card_id", stored, first, after
+    )
+    return {card.key: pages.get(card.key) or empty_page() for card in cards}
 
 
 @dataclass
