@@ -223,14 +223,15 @@ class AutomationType:
 
     @strawberry.field(description="Its scheduled actions, oldest first.")
     async def scheduled_actions(
-        self, status: ActionStatusEnum | None = None, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        status: ActionStatusEnum | None = None,
+        first: int = 50,
+        after: str | None = None,
     ) -> Connection[ScheduledActionType]:
-        page = await automation.list_scheduled_actions(
-            self.doc.project_id,
-            self.doc.key,
-            automation.ActionStatus(status.value) if status else None,
-            first,
-            after,
+        wanted = automation.ActionStatus(status.value) if status else None
+        page = await info.context.loaders.scheduled_actions.load(
+            (self.doc.key, (wanted, first, after))
         )
         return connection(page, lambda doc: ScheduledActionType(doc=doc))
 

@@ -1,6 +1,6 @@
 """Per-request GraphQL context: the caller, its project and the request's DataLoaders."""
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -11,15 +11,35 @@ from strawberry.types import Info as StrawberryInfo
 
 from api.auth import Caller
 from api.settings import Settings
-from domain.automation import AutomationStats, automations_stats
+from domain.automation import (
+    ActionStatus,
+    AutomationStats,
+    ScheduledAction,
+    automations_stats,
+    scheduled_action_pages,
+)
 from domain.campaigns import Campaign, campaigns_by_id
 from domain.customers import Customer, customers_by_id
-from domain.loyalty import Expiring, LoyaltyCard, expiring_soon_by_card
+from domain.errors import DomainError
+from domain.loyalty import (
+    Expiring,
+    LedgerEntry,
+    LoyaltyCard,
+    expiring_soon_by_card,
+    ledger_pages,
+)
+from domain.pagination import Page
 from domain.redemptions import Redemption, redemptions_by_message
 from domain.segments import Segment, segment_sizes
 
 K = TypeVar("K")
 V = TypeVar("V")
+P = TypeVar("P")
+A = TypeVar("A", bound=Hashable)
+
+# A page of a list under each parent: (first, after), and the status for scheduled actions.
+PageArguments = tuple[int, str | None]
+ActionPageArguments = tuple[ActionStatus | None, int, str | None]
 
 
 def in_order(
@@ -29,12 +49,40 @@ def in_order(
     return [found.get(key_of(key), missing) for key in keys]
 
 
+async def by_arguments(
+    keys: list[tuple[P, A]],
+    load: Callable[[list[P], A], Awaitable[Mapping[str, V]]],
+    key_of: Callable[[P], str],
+) -> list[V | BaseException]:
+    """Keys of (parent, field arguments): one load per distinct arguments. Arguments refused
+    (a bad `first` or cursor) fail only the fields that carried them."""
+    groups: dict[A, list[P]] = {}
+    for parent, arguments in keys:
+        groups.setdefault(arguments, []).append(parent)
+    answers: dict[A, Mapping[str, V] | DomainError] = {}
+    for arguments, parents in groups.items():
+        try:
+            answers[arguments] = await load(parents, arguments)
+        except DomainError as refused:
+            answers[arguments] = refused
+    results: list[V | BaseException] = []
+    for parent, arguments in keys:
+        answer = answers[arguments]
+        results.append(answer if isinstance(answer, DomainError) else answer[key_of(parent)])
+    return results
+
+
 def _same(key: str) -> str:
     return key
 
 
 def _document_key(document: Segment | LoyaltyCard) -> Hashable:
     return str(document.id)
+
+
+def _card_page_key(key: tuple[LoyaltyCard, PageArguments]) -> Hashable:
+    card, arguments = key
+    return (str(card.id), arguments)
 
 
 @dataclass
@@ -50,6 +98,10 @@ class Loaders:
     automation_stats: DataLoader[str, AutomationStats] = field(init=False)
     # Stored cards only: one not stored yet has nothing to expire.
     expiring_points: DataLoader[LoyaltyCard, list[Expiring]] = field(init=False)
+    ledger: DataLoader[tuple[LoyaltyCard, PageArguments], Page[LedgerEntry]] = field(init=False)
+    scheduled_actions: DataLoader[tuple[str, ActionPageArguments], Page[ScheduledAction]] = field(
+        init=False
+    )
 
     def __post_init__(self) -> None:
         self.customer = DataLoader(load_fn=self._customers)
@@ -58,6 +110,8 @@ class Loaders:
         self.segment_size = DataLoader(load_fn=self._segment_sizes, cache_key_fn=_document_key)
         self.automation_stats = DataLoader(load_fn=self._automation_stats)
         self.expiring_points = DataLoader(load_fn=self._expiring_points, cache_key_fn=_document_key)
+        self.ledger = DataLoader(load_fn=self._ledgers, cache_key_fn=_card_page_key)
+        self.scheduled_actions = DataLoader(load_fn=self._scheduled_actions)
 
     async def _customers(self, ids: list[str]) -> list[Customer | None]:
         return in_order(ids, _same, await customers_by_id(self.project_id, ids), None)
@@ -80,6 +134,22 @@ class Loaders:
     async def _expiring_points(self, cards: list[LoyaltyCard]) -> list[list[Expiring]]:
         found = await expiring_soon_by_card(self.project_id, cards)
         return [found.get(card.key, []) for card in cards]
+
+    async def _ledgers(
+        self, keys: list[tuple[LoyaltyCard, PageArguments]]
+    ) -> list[Page[LedgerEntry] | BaseException]:
+        async def load(cards: list[LoyaltyCard], page: PageArguments) -> Mapping[str, Any]:
+            return await ledger_pages(self.project_id, cards, *page)
+
+        return await by_arguments(keys, load, lambda card: card.key)
+
+    async def _scheduled_actions(
+        self, keys: list[tuple[str, ActionPageArguments]]
+    ) -> list[Page[ScheduledAction] | BaseException]:
+        async def load(ids: list[str], page: ActionPageArguments) -> Mapping[str, Any]:
+            return await scheduled_action_pages(self.project_id, ids, *page)
+
+        return await by_arguments(keys, load, _same)
 
 
 @dataclass

@@ -115,9 +115,9 @@ class LoyaltyCardType:
 
     @strawberry.field(description="Every change of the balance, oldest first.")
     async def ledger(
-        self, first: int = 50, after: str | None = None
+        self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[LedgerEntryType]:
-        page = await loyalty.list_ledger(self.doc, first, after)
+        page = await info.context.loaders.ledger.load((self.doc, (first, after)))
         return connection(page, LedgerEntryType.from_doc)
 
 

@@ -324,7 +324,13 @@ mutation ($customerId: ID!) {
 AUTOMATIONS = """
 query {
   automations(first: 50) {
-    edges { node { name stats { triggered scheduled cancelled executed skipped failed } } }
+    edges { node {
+      name stats { triggered scheduled cancelled executed skipped failed }
+      scheduledActions(first: 5) {
+        totalCount pageInfo { hasNextPage } edges { node { status customer { name } } }
+      }
+      done: scheduledActions(status: DONE) { totalCount edges { node { id } } }
+    } }
   }
 }"""
 
@@ -361,6 +367,17 @@ async def test_a_page_of_automations_counts_their_actions_in_one_aggregation(
     waiting = {"triggered": 1, "scheduled": 1, "cancelled": 0, "executed": 0, "skipped": 0}
     assert stats["Cart 0"] == stats["Cart 1"] == {**waiting, "failed": 0}
     assert stats["Cart 19"] == dict.fromkeys(stats["Cart 19"], 0)
+    actions = {
+        e["node"]["name"]: e["node"]["scheduledActions"] for e in large["automations"]["edges"]
+    }
+    waiting_for_ada = {"status": "PENDING", "customer": {"name": "Ada"}}
+    assert actions["Cart 0"] == {
+        "totalCount": 1,
+        "pageInfo": {"hasNextPage": False},
+        "edges": [{"node": waiting_for_ada}],
+    }
+    assert actions["Cart 19"] == {"totalCount": 0, "pageInfo": {"hasNextPage": False}, "edges": []}
+    assert {e["node"]["done"]["totalCount"] for e in large["automations"]["edges"]} == {0}
 
 
 ADJUST = """
@@ -370,8 +387,14 @@ mutation ($customerId: ID!, $campaignId: ID!) {
   }
 }"""
 CARDS = """
-query { me { loyaltyCards { campaignId points expiringSoon { points } } } }
-"""
+query {
+  me {
+    loyaltyCards {
+      campaignId points expiringSoon { points }
+      ledger(first: 1) { totalCount pageInfo { hasNextPage } edges { node { points } } }
+    }
+  }
+}"""
 
 
 async def test_me_loyalty_cards_read_their_expiring_points_in_one_batch(
@@ -399,6 +422,17 @@ async def test_me_loyalty_cards_read_their_expiring_points_in_one_batch(
     cards = {card["campaignId"]: card for card in large["me"]["loyaltyCards"]}
     assert set(cards) == set(programs)
     assert all(card["expiringSoon"] == [{"points": 40}] for card in cards.values())
+    # A second adjustment in the first program: its ledger has a next page.
+    variables = {"customerId": ada, "campaignId": programs[0]}
+    assert (await tenant.gql(ADJUST, variables))["adjustPoints"]["errors"] == []
+    ledgers = {c["campaignId"]: c["ledger"] for c in (await me(CARDS))["me"]["loyaltyCards"]}
+    one_entry = {
+        "totalCount": 1,
+        "pageInfo": {"hasNextPage": False},
+        "edges": [{"node": {"points": 40}}],
+    }
+    assert ledgers[programs[1]] == one_entry
+    assert ledgers[programs[0]] == {**one_entry, "totalCount": 2, "pageInfo": {"hasNextPage": True}}
 
 
 LINK = """
@@ -495,3 +529,18 @@ async def test_every_loader_answers_only_from_the_callers_project(
     assert theirs[0] is not None and theirs[1] is not None and theirs[2] is not None
     assert theirs[3:] == ([1, 1], 1, [Expiring(points=40, at=theirs[5][0].at)])
     assert await read(Loaders(project_id=tenant.project_id)) == (None, None, None, [0, 0], 0, [])
+
+
+async def test_a_refused_page_size_under_a_list_is_the_same_typed_error(tenant: Tenant) -> None:
+    campaign_id = await make_campaign(tenant, "Come back")
+    action = {"type": "SEND_CODE", "campaignId": campaign_id, "channel": "EMAIL"}
+    for name in ("One", "Two"):
+        values = {"name": name, "trigger": "cart.abandoned", "action": action}
+        assert (await tenant.gql(CREATE_AUTOMATION, {"input": values}))["createAutomation"][
+            "errors"
+        ] == []
+    query = "{ automations { edges { node { scheduledActions(first: 501) { totalCount } } } } }"
+    body = (await tenant.gql.raw(query)).json()
+    assert body["data"] is None
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"INVALID"}
+    assert {error["message"] for error in body["errors"]} == {"first must be between 0 and 500"}
