@@ -76,15 +76,6 @@ def _same(key: str) -> str:
     return key
 
 
-def _document_key(document: Segment | LoyaltyCard) -> Hashable:
-    return str(document.id)
-
-
-def _card_page_key(key: tuple[LoyaltyCard, PageArguments]) -> Hashable:
-    card, arguments = key
-    return (str(card.id), arguments)
-
-
 @dataclass
 class Loaders:
     """One set per request; every batch is one query filtered on the caller's project."""
@@ -104,14 +95,16 @@ class Loaders:
     )
 
     def __post_init__(self) -> None:
-        self.customer = DataLoader(load_fn=self._customers)
-        self.campaign = DataLoader(load_fn=self._campaigns)
-        self.message_redemption = DataLoader(load_fn=self._message_redemptions)
-        self.segment_size = DataLoader(load_fn=self._segment_sizes, cache_key_fn=_document_key)
-        self.automation_stats = DataLoader(load_fn=self._automation_stats)
-        self.expiring_points = DataLoader(load_fn=self._expiring_points, cache_key_fn=_document_key)
-        self.ledger = DataLoader(load_fn=self._ledgers, cache_key_fn=_card_page_key)
-        self.scheduled_actions = DataLoader(load_fn=self._scheduled_actions)
+        # Batching only, no cache: mutation fields run one after another in a request, and a
+        # cached answer would hide what the one before changed.
+        self.customer = DataLoader(load_fn=self._customers, cache=False)
+        self.campaign = DataLoader(load_fn=self._campaigns, cache=False)
+        self.message_redemption = DataLoader(load_fn=self._message_redemptions, cache=False)
+        self.segment_size = DataLoader(load_fn=self._segment_sizes, cache=False)
+        self.automation_stats = DataLoader(load_fn=self._automation_stats, cache=False)
+        self.expiring_points = DataLoader(load_fn=self._expiring_points, cache=False)
+        self.ledger = DataLoader(load_fn=self._ledgers, cache=False)
+        self.scheduled_actions = DataLoader(load_fn=self._scheduled_actions, cache=False)
 
     async def _customers(self, ids: list[str]) -> list[Customer | None]:
         return in_order(ids, _same, await customers_by_id(self.project_id, ids), None)

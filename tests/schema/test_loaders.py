@@ -544,3 +544,19 @@ async def test_a_refused_page_size_under_a_list_is_the_same_typed_error(tenant: 
     assert body["data"] is None
     assert {error["extensions"]["code"] for error in body["errors"]} == {"INVALID"}
     assert {error["message"] for error in body["errors"]} == {"first must be between 0 and 500"}
+
+
+async def test_mutations_in_one_request_read_what_the_one_before_changed(tenant: Tenant) -> None:
+    ada, bob = await make_customer(tenant, "Ada"), await make_customer(tenant, "Bob")
+    values = {"name": "Listed", "kind": "STATIC"}
+    segment_id = (await tenant.gql(CREATE_SEGMENT, {"input": values}))["createSegment"]["segment"][
+        "id"
+    ]
+    # Mutation fields run one after another; each answers with the segment as it left it.
+    twice = """
+    mutation ($id: ID!, $ada: ID!, $bob: ID!) {
+      first: addSegmentMembers(segmentId: $id, customerIds: [$ada]) { segment { size } }
+      second: addSegmentMembers(segmentId: $id, customerIds: [$bob]) { segment { size } }
+    }"""
+    done = await tenant.gql(twice, {"id": segment_id, "ada": ada, "bob": bob})
+    assert done["first"]["segment"]["size"] == 1 and done["second"]["segment"]["size"] == 2
