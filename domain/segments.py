@@ -701,6 +701,78 @@ async def segment_sample(
     )
 
 
+async def segment_samples(
+    project_id: str, segments: list[Segment], first: int, now: datetime | None = None
+) -> dict[str, list[Customer]]:
+    """segment_sample of several segments of the project, by id, in at most three reads: the
+    static ones' first members together, then those customers; dynamic ones in one walk of the
+    project's customers in id order, each matched as customer_in_segments does."""
+    if not 0 <= first <= MAX_SAMPLE:
+        raise DomainError("INVALID", f"first must be between 0 and {MAX_SAMPLE}", "first")
+    moment = now or utc_now()
+    mine = {s.key: s for s in segments if s.project_id == project_id}
+    # Another project's segment samples nobody.
+    samples: dict[str, list[Customer]] = {s.key: [] for s in segments}
+    if first == 0:
+        return samples
+    static = [key for key, s in mine.items() if s.kind == SegmentKind.STATIC]
+    dynamic = {key: s for key, s in mine.items() if s.kind == SegmentKind.DYNAMIC}
+    if static:
+        samples |= await _static_samples(project_id, static, first)
+    if len(dynamic) == 1:
+        [(key, segment)] = dynamic.items()
+        samples[key] = await segment_sample(segment, first, moment)
+    elif dynamic:
+        samples |= await _dynamic_samples(project_id, dynamic, first, moment)
+    return samples
+
+
+async def _static_samples(
+    project_id: str, segment_ids: list[str], first: int
+) -> dict[str, list[Customer]]:
+    cursor = await SegmentMember.get_pymongo_collection().aggregate(
+        [
+            {"$match": {"project_id": project_id, "segment_id": {"$in": segment_ids}}},
+            {"$sort": {"customer_id": 1}},
+            {
+                "$group": {
+                    "_id": "$segment_id",
+                    "ids": {"$firstN": {"input": "$customer_id", "n": first}},
+                }
+            },
+        ]
+    )
+    members = {row["_id"]: row["ids"] async for row in cursor}
+    wanted = [ObjectId(i) for ids in members.values() for i in ids if ObjectId.is_valid(i)]
+    found = await Customer.find(
+        {"_id": {"$in": wanted}, "project_id": project_id, "erased": False}
+    ).to_list()
+    by_id = {customer.key: customer for customer in found}
+    return {
+        key: sorted((by_id[i] for i in members.get(key, []) if i in by_id), key=lambda c: str(c.id))
+        for key in segment_ids
+    }
+
+
+async def _dynamic_samples(
+    project_id: str, segments: dict[str, Segment], first: int, now: datetime
+) -> dict[str, list[Customer]]:
+    queries = {key: match_query(segment, now) for key, segment in segments.items()}
+    samples: dict[str, list[Customer]] = {key: [] for key in segments}
+    cursor = Customer.get_pymongo_collection().find(
+        {"project_id": project_id, "erased": False}, sort=[("_id", 1)]
+    )
+    async for doc in cursor:
+        unfilled = [key for key, found in samples.items() if len(found) < first]
+        if not unfilled:
+            break
+        for key in unfilled:
+            if matches(queries[key], doc):
+                samples[key].append(Customer.model_validate(doc))
+    await cursor.close()
+    return samples
+
+
 async def segment_customer_ids(
     segment: Segment, after: str | None = None, batch_size: int = 1_000, now: datetime | None = None
 ) -> AsyncIterator[list[str]]:

@@ -30,7 +30,7 @@ from domain.loyalty import (
 )
 from domain.pagination import Page
 from domain.redemptions import Redemption, redemptions_by_message
-from domain.segments import Segment, segment_sizes
+from domain.segments import Segment, segment_samples, segment_sizes
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -86,6 +86,8 @@ class Loaders:
     # Keyed by message id: the redemption attributed to the message.
     message_redemption: DataLoader[str, Redemption | None] = field(init=False)
     segment_size: DataLoader[Segment, int] = field(init=False)
+    # Keyed by segment and the sample's `first`.
+    segment_sample: DataLoader[tuple[Segment, int], list[Customer]] = field(init=False)
     automation_stats: DataLoader[str, AutomationStats] = field(init=False)
     # Stored cards only: one not stored yet has nothing to expire.
     expiring_points: DataLoader[LoyaltyCard, list[Expiring]] = field(init=False)
@@ -101,6 +103,7 @@ class Loaders:
         self.campaign = DataLoader(load_fn=self._campaigns, cache=False)
         self.message_redemption = DataLoader(load_fn=self._message_redemptions, cache=False)
         self.segment_size = DataLoader(load_fn=self._segment_sizes, cache=False)
+        self.segment_sample = DataLoader(load_fn=self._segment_samples, cache=False)
         self.automation_stats = DataLoader(load_fn=self._automation_stats, cache=False)
         self.expiring_points = DataLoader(load_fn=self._expiring_points, cache=False)
         self.ledger = DataLoader(load_fn=self._ledgers, cache=False)
@@ -119,6 +122,14 @@ class Loaders:
     async def _segment_sizes(self, segments: list[Segment]) -> list[int]:
         found = await segment_sizes(self.project_id, segments)
         return in_order(segments, lambda segment: segment.key, found, 0)
+
+    async def _segment_samples(
+        self, keys: list[tuple[Segment, int]]
+    ) -> list[list[Customer] | BaseException]:
+        async def load(segments: list[Segment], first: int) -> Mapping[str, Any]:
+            return await segment_samples(self.project_id, segments, first)
+
+        return await by_arguments(keys, load, lambda segment: segment.key)
 
     async def _automation_stats(self, ids: list[str]) -> list[AutomationStats]:
         found = await automations_stats(self.project_id, ids)

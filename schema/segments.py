@@ -59,8 +59,8 @@ class SegmentType:
         return await info.context.loaders.segment_size.load(self.doc)
 
     @strawberry.field(description="The first members in id order (at most 100).")
-    async def sample(self, first: int = 10) -> list[CustomerType]:
-        found = await segments.segment_sample(self.doc, first)
+    async def sample(self, info: Info, first: int = 10) -> list[CustomerType]:
+        found = await info.context.loaders.segment_sample.load((self.doc, first))
         return [CustomerType.from_doc(customer) for customer in found]
 
 

@@ -27,6 +27,7 @@ from domain.segments import (
     remove_members,
     segment_customer_ids,
     segment_sample,
+    segment_samples,
     segment_size,
     segment_sizes,
     update_segment,
@@ -246,6 +247,7 @@ async def test_dynamic_membership_equals_the_reference_on_10000_customers(
     await collection.insert_many(docs + strangers)
     mine = [doc for doc in docs if not doc["erased"]]
     sizes: dict[str, int] = {}
+    firsts: dict[str, list[str]] = {}
     segments: list[Segment] = []
 
     for i, raw in enumerate(FILTERS):
@@ -260,6 +262,7 @@ async def test_dynamic_membership_equals_the_reference_on_10000_customers(
             cid async for batch in segment_customer_ids(segment, None, 2_000, NOW) for cid in batch
         ]
         assert walked == sorted(walked, key=ObjectId) and set(walked) == expected, i
+        firsts[segment.key] = walked[:10]
         if i == 0:
             resumed = [
                 cid
@@ -279,6 +282,8 @@ async def test_dynamic_membership_equals_the_reference_on_10000_customers(
 
     # All of them counted at once (a page of segments) agree with the reference too.
     assert await segment_sizes(tenant.project_id, segments, NOW) == sizes
+    samples = await segment_samples(tenant.project_id, segments, 10, NOW)
+    assert {key: [c.key for c in found] for key, found in samples.items()} == firsts
 
 
 def test_invalid_filters_are_refused_with_the_path_of_each_bad_node() -> None:

@@ -264,7 +264,12 @@ ADD_MEMBERS = """
 mutation ($id: ID!, $ids: [ID!]!) {
   addSegmentMembers(segmentId: $id, customerIds: $ids) { added errors { code } }
 }"""
-SEGMENTS = "query { segments(first: 50) { totalCount edges { node { id name kind size } } } }"
+SEGMENTS = """
+query {
+  segments(first: 50) {
+    totalCount edges { node { id name kind size sample(first: 3) { name } } }
+  }
+}"""
 TAGGED = """
 mutation ($input: CustomerInput!) {
   createCustomer(input: $input) { customer { id } errors { code } }
@@ -275,12 +280,15 @@ async def test_a_page_of_segments_counts_its_dynamic_segments_at_once(
     tenant: Tenant, commands: CommandCounter
 ) -> None:
     # Customer i has the tags t0..ti: segment "has tag tj" holds 6 - j customers.
-    customer_ids = []
+    customer_ids, names = [], []
     for index in range(6):
         values = {"name": f"Tagged{index}", "tags": [f"t{j}" for j in range(index + 1)]}
         created = (await tenant.gql(TAGGED, {"input": values}))["createCustomer"]
         customer_ids.append(created["customer"]["id"])
+        names.append(values["name"])
     expected: dict[str, int] = {}
+    # The first members by id (creation order here): static ones hold the first `size`.
+    samples: dict[str, list[str]] = {}
 
     async def create_more(upto: int) -> None:
         for index in range(len(expected), upto):
@@ -289,9 +297,11 @@ async def test_a_page_of_segments_counts_its_dynamic_segments_at_once(
                 rule = {"field": "tags", "op": "contains", "value": tag}
                 values = {"name": f"has {tag} ({index})", "kind": "DYNAMIC", "filter": rule}
                 size = 6 - index // 2 % 6
+                samples[values["name"]] = names[index // 2 % 6 :][:3]
             else:
                 values = {"name": f"listed {index}", "kind": "STATIC"}
                 size = index % 4
+                samples[values["name"]] = names[:size][:3]
             created = (await tenant.gql(CREATE_SEGMENT, {"input": values}))["createSegment"]
             assert created["errors"] == []
             segment_id = created["segment"]["id"]
@@ -311,6 +321,11 @@ async def test_a_page_of_segments_counts_its_dynamic_segments_at_once(
     sizes = {e["node"]["name"]: e["node"]["size"] for e in small["segments"]["edges"]}
     assert sizes == {name: expected[name] for name in sizes}
     assert {e["node"]["name"]: e["node"]["size"] for e in large["segments"]["edges"]} == expected
+    found = {
+        e["node"]["name"]: [c["name"] for c in e["node"]["sample"]]
+        for e in large["segments"]["edges"]
+    }
+    assert found == samples
 
 
 CREATE_AUTOMATION = """
