@@ -7,7 +7,7 @@ import strawberry
 
 from delivery import outbox
 from domain import codes, links
-from domain.campaigns import Campaign
+from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
 from domain.errors import NotFound
 from domain.messages import MessageChannel
@@ -69,10 +69,13 @@ class CodeType:
             known_campaign=campaign,
         )
 
-    async def campaign_doc(self, info: Info) -> Campaign:
-        """Through the request's loader: the campaigns of a list of codes are read at once."""
+    async def campaign_doc(self, info: Info | None = None) -> Campaign:
+        """With `info`, through the request's loader, so the campaigns of a list of codes are
+        read at once; without it, read alone."""
         if self.known_campaign is not None:
             return self.known_campaign
+        if info is None:
+            return await get_campaign(self.doc.project_id, self.doc.campaign_id)
         found = await info.context.loaders.campaign.load(self.doc.campaign_id)
         if found is None:
             raise NotFound("campaign", "campaignId")
