@@ -92,6 +92,8 @@ async def paginate_each(
     aggregation, and the totals, when one is asked for, for every parent in one more."""
     _checked_first(first)
     wanted = list(dict.fromkeys(parents))
+    if not wanted:
+        return {}
     if after:
         # A cursor continues one parent's list. Page by page: the embedded server's aggregation
         # $match never matches a range on _id (find does).

@@ -639,12 +639,14 @@ async def segment_sizes(
     dynamic ones together in one read of the project's customers, each matched as
     customer_in_segments does (the embedded server's $facet matches some filters wrongly)."""
     moment = now or utc_now()
-    mine = [segment for segment in segments if segment.project_id == project_id]
-    sizes = {s.key: s.members_count for s in mine if s.kind == SegmentKind.STATIC}
-    dynamic = {s.key: match_query(s, moment) for s in mine if s.kind == SegmentKind.DYNAMIC}
+    mine = {s.key: s for s in segments if s.project_id == project_id}
+    sizes = {key: s.members_count for key, s in mine.items() if s.kind == SegmentKind.STATIC}
+    dynamic = {
+        key: match_query(s, moment) for key, s in mine.items() if s.kind == SegmentKind.DYNAMIC
+    }
     if len(dynamic) == 1:
-        [segment] = [s for s in mine if s.kind == SegmentKind.DYNAMIC]
-        sizes[segment.key] = await segment_size(segment, moment)
+        [key] = dynamic
+        sizes[key] = await segment_size(mine[key], moment)
         return sizes
     if not dynamic:
         return sizes

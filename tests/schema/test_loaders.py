@@ -327,6 +327,18 @@ async def test_a_page_of_segments_counts_its_dynamic_segments_at_once(
     }
     assert found == samples
 
+    # The same fields asked twice under other names load together and agree, in a list and
+    # for one dynamic segment.
+    fields = "name a: size b: size c: sample { name } d: sample { name }"
+    in_list = await tenant.gql(f"{{ segments {{ edges {{ node {{ {fields} }} }} }} }}")
+    dynamic = next(e["node"] for e in large["segments"]["edges"] if e["node"]["kind"] == "DYNAMIC")
+    alone = await tenant.gql(
+        f"query ($id: ID!) {{ segment(id: $id) {{ {fields} }} }}", {"id": dynamic["id"]}
+    )
+    nodes = [edge["node"] for edge in in_list["segments"]["edges"]] + [alone["segment"]]
+    for node in nodes:
+        assert node["a"] == node["b"] == expected[node["name"]] and node["c"] == node["d"]
+
 
 CREATE_AUTOMATION = """
 mutation ($input: AutomationInput!) {
