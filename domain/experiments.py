@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -567,34 +568,80 @@ def _campaign_currency(campaign: Campaign) -> str:
     return next((m.currency for m in amounts if m is not None), "")
 
 
-async def _grouped(collection: Any, match: dict[str, Any], sum_of: str | int) -> dict[str, int]:
-    """{variant: $sum} over documents matching `match`, grouped on the plain `variant` field."""
+# One experiment's arm: (experiment id, arm key).
+ArmOf = tuple[str, str]
+
+
+def _arm_keys(experiment: Experiment) -> list[str]:
+    return [key for key, _ in experiment.arms]
+
+
+async def _arm_sums(
+    collection: Any,
+    match: dict[str, Any],
+    experiments: list[Experiment],
+    sum_of: str | int,
+    also: Callable[[Experiment], list[dict[str, Any]]] = lambda _: [],
+) -> dict[ArmOf, int]:
+    """$sum per arm of every experiment over documents matching `match` whose experiment_id
+    and variant name that arm (and that pass `also` for the experiment), in one aggregation.
+    One conditional sum per arm: the embedded server cannot group on a compound key."""
+    arms: dict[str, ArmOf] = {}
+    sums: dict[str, Any] = {}
+    for experiment in experiments:
+        for key in _arm_keys(experiment):
+            name = f"a{len(arms)}"
+            arms[name] = (experiment.key, key)
+            condition = [
+                {"$eq": ["$experiment_id", experiment.key]},
+                {"$eq": ["$variant", key]},
+                *also(experiment),
+            ]
+            sums[name] = {"$sum": {"$cond": [{"$and": condition}, sum_of, 0]}}
+    wanted = [experiment.key for experiment in experiments]
     cursor = await collection.aggregate(
-        [{"$match": match}, {"$group": {"_id": "$variant", "n": {"$sum": sum_of}}}]
+        [
+            {"$match": {**match, "experiment_id": {"$in": wanted}}},
+            {"$group": {"_id": None, **sums}},
+        ]
     )
-    return {str(row["_id"]): int(row["n"] or 0) async for row in cursor}
+    found = await cursor.to_list(None)
+    row = found[0] if found else {}
+    return {arm: int(row.get(name) or 0) for name, arm in arms.items()}
+
+
+@dataclass
+class _Window:
+    start: datetime
+    end: datetime
 
 
 async def _conversions(
-    experiment: Experiment, start: datetime, end: datetime, currency: str
-) -> tuple[dict[str, dict[str, int]], str]:
-    """Per arm: converted customers, orders and revenue. Orders are grouped per customer by a
-    pipeline over the assigned customers (the embedded server has no $lookup), then each
-    customer's orders before their assignment are left out."""
+    project_id: str, windows: dict[str, _Window], currencies: dict[str, str]
+) -> tuple[dict[ArmOf, dict[str, int]], dict[str, str]]:
+    """Per experiment arm: converted customers, orders and revenue; and each experiment's
+    currency (its campaign's, else the one most of its converted orders were in). Orders are
+    grouped per customer by a pipeline over the assigned customers (the embedded server has no
+    $lookup), then each customer's orders outside their assignment to the window's end are
+    left out."""
     from domain.orders import Order, OrderStatus
 
     assignments = (
         await ExperimentAssignment.get_pymongo_collection()
         .find(
-            {"project_id": experiment.project_id, "experiment_id": experiment.key},
-            {"customer_id": 1, "variant": 1, "assigned_at": 1},
+            {"project_id": project_id, "experiment_id": {"$in": list(windows)}},
+            {"experiment_id": 1, "customer_id": 1, "variant": 1, "assigned_at": 1},
         )
         .to_list()
     )
-    assigned = {
-        row["customer_id"]: (row["variant"], as_utc(row["assigned_at"])) for row in assignments
-    }
-    customer_ids = list(assigned)
+    assigned: dict[str, dict[str, tuple[str, datetime]]] = {key: {} for key in windows}
+    for row in assignments:
+        assigned[row["experiment_id"]][row["customer_id"]] = (
+            row["variant"],
+            as_utc(row["assigned_at"]),
+        )
+    customer_ids = list(dict.fromkeys(c for by_customer in assigned.values() for c in by_customer))
+    earliest = min(window.start for window in windows.values())
     per_customer: dict[str, list[tuple[datetime, int, str]]] = {}
     for offset in range(0, len(customer_ids), ORDER_QUERY_CHUNK):
         chunk = customer_ids[offset : offset + ORDER_QUERY_CHUNK]
@@ -602,12 +649,12 @@ async def _conversions(
             [
                 {
                     "$match": {
-                        "project_id": experiment.project_id,
+                        "project_id": project_id,
                         "customer_id": {"$in": chunk},
                         "status": OrderStatus.PAID.value,
                         # nx-27017 matches nothing with $lt on a date inside $match: the end
                         # of the window is applied below, with each customer's assignment.
-                        "created_at": {"$gte": start},
+                        "created_at": {"$gte": earliest},
                     }
                 },
                 {
@@ -624,22 +671,31 @@ async def _conversions(
             per_customer[str(row["_id"])] = list(
                 zip(row["at"], row["amount"], row["currency"], strict=True)
             )
-    after: dict[str, list[tuple[str, int, str]]] = {}
-    for customer_id, orders in per_customer.items():
-        variant, assigned_at = assigned[customer_id]
-        kept = [(variant, int(a), cur) for at, a, cur in orders if assigned_at <= as_utc(at) < end]
-        if kept:
-            after[customer_id] = kept
-    if not currency:
-        seen = Counter(cur for converted in after.values() for _, _, cur in converted)
-        currency = min(seen, key=lambda c: (-seen[c], c)) if seen else ""
-    totals: dict[str, dict[str, int]] = {}
-    for converted in after.values():
-        arm = totals.setdefault(converted[0][0], {"converted": 0, "orders": 0, "revenue": 0})
-        arm["converted"] += 1
-        arm["orders"] += len(converted)
-        arm["revenue"] += sum(amount for _, amount, cur in converted if cur == currency)
-    return totals, currency
+    totals: dict[ArmOf, dict[str, int]] = {}
+    chosen: dict[str, str] = {}
+    for experiment_id, window in windows.items():
+        after: dict[str, list[tuple[str, int, str]]] = {}
+        for customer_id, (variant, assigned_at) in assigned[experiment_id].items():
+            kept = [
+                (variant, int(amount), cur)
+                for at, amount, cur in per_customer.get(customer_id, [])
+                if window.start <= as_utc(at) and assigned_at <= as_utc(at) < window.end
+            ]
+            if kept:
+                after[customer_id] = kept
+        currency = currencies[experiment_id]
+        if not currency:
+            seen = Counter(cur for converted in after.values() for _, _, cur in converted)
+            currency = min(seen, key=lambda c: (-seen[c], c)) if seen else ""
+        chosen[experiment_id] = currency
+        for converted in after.values():
+            arm = totals.setdefault(
+                (experiment_id, converted[0][0]), {"converted": 0, "orders": 0, "revenue": 0}
+            )
+            arm["converted"] += 1
+            arm["orders"] += len(converted)
+            arm["revenue"] += sum(amount for _, amount, cur in converted if cur == currency)
+    return totals, chosen
 
 
 async def experiment_results(
@@ -648,10 +704,75 @@ async def experiment_results(
     """Figures per arm. Conversion and revenue count paid orders from each customer's assignment
     to the stop (or now); redeemed and discount cost count every successful redemption of the
     codes published in the experiment, since a code keeps its variant's offer after the stop."""
+    experiment = await get_experiment(project_id, experiment_id)
+    found = await experiments_results(project_id, [experiment], now)
+    if experiment.key not in found:
+        raise NotFound("campaign", "campaignId")
+    return found[experiment.key]
+
+
+async def experiments_results(
+    project_id: str, experiments: list[Experiment], now: datetime | None = None
+) -> dict[str, ExperimentResults]:
+    """experiment_results of several experiments of the project, by id: each figure is read
+    once for all of them. One whose campaign cannot be found is left out."""
     from domain.redemptions import Redemption, RedemptionStatus
 
-    experiment = await get_experiment(project_id, experiment_id)
-    campaign = await get_campaign(project_id, experiment.campaign_id)
+    ids = [e.campaign_id for e in experiments if e.project_id == project_id]
+    found = await campaigns.campaigns_by_id(project_id, ids)
+    mine = {e.key: e for e in experiments if e.project_id == project_id and e.campaign_id in found}
+    campaign_of = {key: found[e.campaign_id] for key, e in mine.items()}
+    moment = as_utc(now or utc_now())
+    windows = {
+        key: _Window(as_utc(e.started_at), as_utc(e.stopped_at) if e.stopped_at else moment)
+        for key, e in mine.items()
+        if e.started_at is not None
+    }
+    currencies = {key: _campaign_currency(campaign) for key, campaign in campaign_of.items()}
+    figures: dict[str, dict[ArmOf, int]] = {}
+    conversions: dict[ArmOf, dict[str, int]] = {}
+    if windows:
+        started = [mine[key] for key in windows]
+
+        def in_campaign(experiment: Experiment) -> list[dict[str, Any]]:
+            return [{"$eq": ["$campaign_id", experiment.campaign_id]}]
+
+        figures["assigned"] = await _arm_sums(
+            ExperimentAssignment.get_pymongo_collection(), {"project_id": project_id}, started, 1
+        )
+        figures["issued"] = await _arm_sums(
+            Code.get_pymongo_collection(),
+            {"project_id": project_id, "assigned": True},
+            started,
+            1,
+            in_campaign,
+        )
+        redemptions = Redemption.get_pymongo_collection()
+        succeeded = {"project_id": project_id, "status": RedemptionStatus.SUCCEEDED.value}
+        figures["redeemed"] = await _arm_sums(redemptions, succeeded, started, 1, in_campaign)
+        conversions, chosen = await _conversions(project_id, windows, currencies)
+        currencies |= chosen
+
+        def in_campaign_and_currency(experiment: Experiment) -> list[dict[str, Any]]:
+            currency = currencies[experiment.key]
+            return [*in_campaign(experiment), {"$eq": ["$discount.currency", currency]}]
+
+        figures["discount_cost"] = await _arm_sums(
+            redemptions, succeeded, started, "$discount.amount", in_campaign_and_currency
+        )
+    return {
+        key: _results(experiment, currencies[key], windows.get(key), figures, conversions)
+        for key, experiment in mine.items()
+    }
+
+
+def _results(
+    experiment: Experiment,
+    currency: str,
+    window: _Window | None,
+    figures: dict[str, dict[ArmOf, int]],
+    conversions: dict[ArmOf, dict[str, int]],
+) -> ExperimentResults:
     arms = [
         ArmResult(key=v.key, name=v.name, weight=v.weight, holdout=False, discount=v.discount)
         for v in experiment.variants
@@ -661,35 +782,14 @@ async def experiment_results(
         if experiment.holdout_weight
         else None
     )
-    start = as_utc(experiment.started_at) if experiment.started_at else None
-    end = as_utc(experiment.stopped_at) if experiment.stopped_at else as_utc(now or utc_now())
-    currency = _campaign_currency(campaign)
-    if start is not None:
-        scope = {"project_id": project_id, "experiment_id": experiment.key}
-        assigned = await _grouped(ExperimentAssignment.get_pymongo_collection(), scope, 1)
-        issued = await _grouped(
-            Code.get_pymongo_collection(),
-            {"project_id": project_id, "campaign_id": campaign.key, "assigned": True, **scope},
-            1,
-        )
-        redeemed_scope = {
-            "project_id": project_id,
-            "campaign_id": campaign.key,
-            "experiment_id": experiment.key,
-            "status": RedemptionStatus.SUCCEEDED.value,
-        }
-        redemptions = Redemption.get_pymongo_collection()
-        redeemed = await _grouped(redemptions, redeemed_scope, 1)
-        conversions, currency = await _conversions(experiment, start, end, currency)
-        cost = await _grouped(
-            redemptions, {**redeemed_scope, "discount.currency": currency}, "$discount.amount"
-        )
+    if window is not None:
         for arm in [*arms, *([holdout] if holdout else [])]:
-            arm.assigned = assigned.get(arm.key, 0)
-            arm.issued = issued.get(arm.key, 0)
-            arm.redeemed = redeemed.get(arm.key, 0)
-            arm.discount_cost = cost.get(arm.key, 0)
-            found = conversions.get(arm.key, {})
+            of = (experiment.key, arm.key)
+            arm.assigned = figures["assigned"].get(of, 0)
+            arm.issued = figures["issued"].get(of, 0)
+            arm.redeemed = figures["redeemed"].get(of, 0)
+            arm.discount_cost = figures["discount_cost"].get(of, 0)
+            found = conversions.get(of, {})
             arm.converted = found.get("converted", 0)
             arm.orders = found.get("orders", 0)
             arm.revenue = found.get("revenue", 0)
@@ -720,8 +820,8 @@ async def experiment_results(
     return ExperimentResults(
         experiment=experiment,
         currency=currency,
-        window_start=start,
-        window_end=end if start is not None else None,
+        window_start=window.start if window else None,
+        window_end=window.end if window else None,
         variants=arms,
         holdout=holdout,
         decision=decision,

@@ -20,7 +20,8 @@ from domain.automation import (
 )
 from domain.campaigns import Campaign, campaigns_by_id
 from domain.customers import Customer, customers_by_id
-from domain.errors import DomainError
+from domain.errors import DomainError, NotFound
+from domain.experiments import Experiment, ExperimentResults, experiments_results
 from domain.loyalty import (
     Expiring,
     LedgerEntry,
@@ -89,6 +90,7 @@ class Loaders:
     # Keyed by segment and the sample's `first`.
     segment_sample: DataLoader[tuple[Segment, int], list[Customer]] = field(init=False)
     automation_stats: DataLoader[str, AutomationStats] = field(init=False)
+    experiment_results: DataLoader[Experiment, ExperimentResults] = field(init=False)
     # Stored cards only: one not stored yet has nothing to expire.
     expiring_points: DataLoader[LoyaltyCard, list[Expiring]] = field(init=False)
     ledger: DataLoader[tuple[LoyaltyCard, PageArguments], Page[LedgerEntry]] = field(init=False)
@@ -105,6 +107,7 @@ class Loaders:
         self.segment_size = DataLoader(load_fn=self._segment_sizes, cache=False)
         self.segment_sample = DataLoader(load_fn=self._segment_samples, cache=False)
         self.automation_stats = DataLoader(load_fn=self._automation_stats, cache=False)
+        self.experiment_results = DataLoader(load_fn=self._experiment_results, cache=False)
         self.expiring_points = DataLoader(load_fn=self._expiring_points, cache=False)
         self.ledger = DataLoader(load_fn=self._ledgers, cache=False)
         self.scheduled_actions = DataLoader(load_fn=self._scheduled_actions, cache=False)
@@ -134,6 +137,13 @@ class Loaders:
     async def _automation_stats(self, ids: list[str]) -> list[AutomationStats]:
         found = await automations_stats(self.project_id, ids)
         return in_order(ids, _same, found, AutomationStats())
+
+    async def _experiment_results(
+        self, experiments: list[Experiment]
+    ) -> list[ExperimentResults | BaseException]:
+        found = await experiments_results(self.project_id, experiments)
+        # Left out: an experiment whose campaign cannot be found, refused as when alone.
+        return [found.get(e.key) or NotFound("campaign", "campaignId") for e in experiments]
 
     async def _expiring_points(self, cards: list[LoyaltyCard]) -> list[list[Expiring]]:
         found = await expiring_soon_by_card(self.project_id, cards)

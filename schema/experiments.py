@@ -222,7 +222,7 @@ class ExperimentType:
 
     @strawberry.field(description="Computed when asked, over the window start to stop (or now).")
     async def results(self, info: Info) -> ResultsType:
-        found = await experiments.experiment_results(info.context.project_id, self.doc.key)
+        found = await info.context.loaders.experiment_results.load(self.doc)
         return ResultsType.from_domain(found)
 
 

@@ -587,3 +587,84 @@ async def test_mutations_in_one_request_read_what_the_one_before_changed(tenant:
     }"""
     done = await tenant.gql(twice, {"id": segment_id, "ada": ada, "bob": bob})
     assert done["first"]["segment"]["size"] == 1 and done["second"]["segment"]["size"] == 2
+
+
+CREATE_EXPERIMENT = """
+mutation ($input: ExperimentInput!) {
+  createExperiment(input: $input) { experiment { id } errors { code field message } }
+}"""
+START_EXPERIMENT = "mutation ($id: ID!) { startExperiment(id: $id) { errors { code field } } }"
+RECORD_ORDER = """
+mutation ($input: RecordOrderInput!) { recordOrder(input: $input) { errors { code field } } }
+"""
+RESULTS = """
+currency windowStart winner
+decision { variant test { against pValue significant } }
+holdout { key assigned converted revenue { amount currency } }
+variants {
+  key assigned issued redeemed converted orders
+  revenue { amount currency } discountCost { amount currency }
+}
+"""
+EXPERIMENTS = (
+    f"query {{ experiments(first: 50) {{ edges {{ node {{ id results {{ {RESULTS} }} }} }} }} }}"
+)
+EXPERIMENT = f"query ($id: ID!) {{ experiment(id: $id) {{ results {{ {RESULTS} }} }} }}"
+
+
+async def test_a_page_of_experiments_computes_their_results_together(
+    tenant: Tenant, commands: CommandCounter
+) -> None:
+    shoppers = [await make_customer(tenant, f"Shopper{index}") for index in range(3)]
+    made: list[str] = []
+
+    async def run_more(upto: int) -> None:
+        for index in range(len(made), upto):
+            campaign_id = await make_campaign(tenant, f"Tested {index}")
+            variants = [
+                {"key": "a", "weight": 50, "discount": {"type": "PERCENT", "percentOff": 20}},
+                {"key": "b", "weight": 50},
+            ]
+            values = {
+                "campaignId": campaign_id,
+                "name": f"Test {index}",
+                "variants": variants,
+                "holdoutWeight": 20 if index % 2 else 0,
+            }
+            created = (await tenant.gql(CREATE_EXPERIMENT, {"input": values}))["createExperiment"]
+            assert created["errors"] == []
+            experiment_id = created["experiment"]["id"]
+            await tenant.gql(START_EXPERIMENT, {"id": experiment_id})
+            made.append(experiment_id)
+            # Each shopper is assigned an arm; those with a code redeem it on a paid order.
+            for number, shopper in enumerate(shoppers):
+                variables = {"campaignId": campaign_id, "customerId": shopper}
+                published = (await tenant.gql(PUBLISH, variables))["publishCode"]
+                if published["code"] is None:
+                    continue
+                code = published["code"]["code"]
+                await redeem(tenant, code, shopper)
+                order = {
+                    "id": f"o-{index}-{number}",
+                    "customerId": shopper,
+                    "amount": {"amount": 4000, "currency": "EUR"},
+                    "codes": [code],
+                }
+                assert (await tenant.gql(RECORD_ORDER, {"input": order}))["recordOrder"][
+                    "errors"
+                ] == []
+
+    await run_more(2)
+    _, small_calls = await commands.count(tenant.gql, EXPERIMENTS)
+    await run_more(20)
+    large, large_calls = await commands.count(tenant.gql, EXPERIMENTS)
+
+    assert_same_calls(small_calls, large_calls)
+    listed = {e["node"]["id"]: e["node"]["results"] for e in large["experiments"]["edges"]}
+    assert set(listed) == set(made)
+    for experiment_id in made:
+        alone = (await tenant.gql(EXPERIMENT, {"id": experiment_id}))["experiment"]["results"]
+        assert listed[experiment_id] == alone
+    arms = [arm for results in listed.values() for arm in results["variants"]]
+    assert sum(arm["assigned"] for arm in arms) > 0 and sum(arm["converted"] for arm in arms) > 0
+    assert {arm["discountCost"]["currency"] for arm in arms} == {"EUR"}
