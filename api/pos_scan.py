@@ -5,11 +5,13 @@ no image format; zxing-cpp finds the QR code in them.
 """
 
 import zxingcpp
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from api.auth import CallerKind, authenticate, bearer_token
+from api.rate_limits import POS_SCAN, limited
 
 MAX_SIDE = 2048
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
@@ -58,10 +60,11 @@ async def scan(request: Request) -> JSONResponse:
     pixels = await _body_up_to(request, width * height)
     if pixels is None or len(pixels) != width * height:
         return _problem("The image must have one byte per pixel.", 422)
-    text = read_qr(pixels, width, height)
+    # Decoding takes a while on a large photo: off the event loop, so other requests go on.
+    text = await run_in_threadpool(read_qr, pixels, width, height)
     if text is None:
         return _problem("No QR code found in the photo: try again closer, or type the code.", 422)
     return JSONResponse({"text": text}, headers={"Cache-Control": "no-store"})
 
 
-routes: list[BaseRoute] = [Route("/pos/scan", scan, methods=["POST"])]
+routes: list[BaseRoute] = [Route("/pos/scan", limited(POS_SCAN, scan), methods=["POST"])]

@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     # address: a lookup that matches nobody costs rate_limit_wrong_code_cost units.
     rate_limit_customer_lookups_per_key: str = "60/minute;2000/day"
     rate_limit_customer_lookups_per_address: str = "120/minute;4000/day"
+    # Photos of QR codes read for tills without BarcodeDetector (POST /pos/scan), per address.
+    rate_limit_pos_scans_per_address: str = "60/minute"
     # Units an unknown code (or a link whose token does not open it) costs; a found one costs 1.
     rate_limit_wrong_code_cost: int = Field(default=5, ge=1)
     # Proxies in front of Engage that each append to X-Forwarded-For; 0 ignores the header,
@@ -147,6 +149,7 @@ class Settings(BaseSettings):
         "rate_limit_hooks_per_address",
         "rate_limit_customer_lookups_per_key",
         "rate_limit_customer_lookups_per_address",
+        "rate_limit_pos_scans_per_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

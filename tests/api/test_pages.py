@@ -393,3 +393,21 @@ async def test_a_till_photo_of_the_qr_code_is_read_by_the_server(
         "/pos/scan?width=4096&height=4096", content=b"", headers={"Authorization": f"Bearer {pos}"}
     )
     assert too_big.status_code == 422
+
+
+async def test_photo_scans_are_limited_per_address(
+    http: httpx.AsyncClient, tenant: Tenant, app: Starlette, settings: Settings
+) -> None:
+    app.state.settings = settings.model_copy(update={"rate_limit_pos_scans_per_address": "2/day"})
+    pos = (await create_api_key(tenant.project_id, Role.POS)).secret
+    pixels, side = grey_qr("http://testserver/c/FALLQE27GMK")
+    answers = [
+        await http.post(
+            f"/pos/scan?width={side}&height={side}",
+            content=pixels,
+            headers={"Authorization": f"Bearer {pos}"},
+        )
+        for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2].headers["retry-after"]) >= 1
