@@ -104,16 +104,23 @@ def _local(moment: datetime | None, timezone: str) -> str:
     return f"{local.day} {local:%B %Y, %H:%M} ({timezone})"
 
 
-def _code_groups(display: str) -> list[str]:
-    """The code as printed, in the groups its dashes or spaces separate: never split inside."""
-    return [group for group in re.split(r"[-\s]+", display) if group] or [display]
+def _code_groups(display: str) -> list[tuple[str, str]]:
+    """The code as printed, as (separator before, group) pairs split at its dashes or spaces:
+    the page may wrap between groups, never inside one."""
+    parts = re.split(r"([-\s]+)", display.strip())
+    groups = [("", parts[0])] + [
+        (" " if separator.isspace() else separator, group)
+        for separator, group in zip(parts[1::2], parts[2::2], strict=True)
+    ]
+    return [(separator, group) for separator, group in groups if group] or [("", display)]
 
 
-def _code_width(groups: list[str]) -> int:
+def _code_width(groups: list[tuple[str, str]]) -> int:
     """Characters the code's font is sized for: the whole code on one line while that stays
     readable, and never less than its longest group, so a group never breaks."""
-    whole = sum(len(group) for group in groups) + len(groups) - 1
-    return max(max(len(group) for group in groups), min(whole, 16))
+    longest = max(len(group) for _, group in groups)
+    whole = sum(len(separator) + len(group) for separator, group in groups)
+    return max(longest, min(whole, 16))
 
 
 def _state_date(

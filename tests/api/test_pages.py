@@ -300,6 +300,9 @@ async def test_the_code_is_split_only_between_its_groups(
         '<span class="group">GMK</span>'
     ) in page
     assert ".code .group { white-space: nowrap; }" in page
+    await make_coupon(tenant, "SUMMER SALE")
+    spaced = (await http.get("/c/summersale")).text
+    assert '<span class="group">SUMMER</span> <wbr><span class="group">SALE</span>' in spaced
     # Offer, code and the expiry come first, before the QR code.
     assert (
         page.index("15% off") < page.index("FALL") < page.index("Valid until") < page.index("<svg")
