@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from api import demo, google_wallet, hooks, pages, wallet
+from api import demo, google_wallet, hooks, pages, pos_scan, wallet
 from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
@@ -80,6 +80,7 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/graphql", GraphQLEndpoint(settings), methods=["GET", "POST"]),
         *pages.routes,
+        *pos_scan.routes,
         *google_wallet.routes,
         *hooks.routes,
         *wallet.routes,

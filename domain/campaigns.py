@@ -160,6 +160,8 @@ class Campaign(Document):
     generation_batches: dict[str, int] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+    # When it was last paused, resumed or ended: the coupon page says since when.
+    status_changed_at: datetime | None = None
 
     class Settings:
         name = "campaigns"
@@ -1015,13 +1017,19 @@ async def set_campaign_status(
 ) -> Campaign:
     """ACTIVE and PAUSED switch freely; ENDED is final."""
     wanted = CampaignStatus(status)
+    now = utc_now()
     result = await Campaign.get_pymongo_collection().update_one(
         {
             "_id": object_id(campaign_id, "campaign", "id"),
             "project_id": project_id,
-            "status": {"$in": [CampaignStatus.ACTIVE.value, CampaignStatus.PAUSED.value]},
+            # Only a real change moves status_changed_at: pausing twice keeps the first date.
+            "status": {
+                "$in": [
+                    s.value for s in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED) if s != wanted
+                ]
+            },
         },
-        {"$set": {"status": wanted.value, "updated_at": utc_now()}},
+        {"$set": {"status": wanted.value, "updated_at": now, "status_changed_at": now}},
     )
     campaign = await get_campaign(project_id, campaign_id, "id")
     if result.matched_count == 0 and campaign.status != wanted:

@@ -1,5 +1,6 @@
 """Customers: profile, consent per channel with its ledger, tokens, erasure."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -397,3 +398,62 @@ async def find_customer_token(secret: str) -> CustomerToken | None:
     return await CustomerToken.find_one(
         {"hash": hash_secret(secret), "expires_at": {"$gt": utc_now()}}
     )
+
+
+@dataclass(frozen=True)
+class ContactLookup:
+    """What a till knows of a customer: exactly one of an email, a phone number or a shop id."""
+
+    email: str | None = None
+    phone: str | None = None
+    source_id: str | None = None
+
+    def given(self) -> list[tuple[str, str]]:
+        """(argument name, trimmed value) of each part given."""
+        named = (
+            ("customerEmail", self.email),
+            ("customerPhone", self.phone),
+            ("customerSourceId", self.source_id),
+        )
+        return [(field, value.strip()) for field, value in named if value and value.strip()]
+
+
+async def find_customer_id_by_contact(project_id: str, lookup: ContactLookup) -> str:
+    """The id of the one live customer with exactly this email, phone or shop id. Tills may not
+    read customers, so this answers an id or an error, never the customer."""
+    given = lookup.given()
+    if len(given) != 1:
+        raise DomainError(
+            "INVALID",
+            "give one of customerEmail, customerPhone or customerSourceId",
+            given[1][0] if len(given) > 1 else "customerEmail",
+        )
+    field, value = given[0]
+    query: dict[str, Any] = {"project_id": project_id, "erased": False}
+    if field == "customerEmail":
+        query["email"] = _for_field(lambda: normalize_email(value), field)
+    elif field == "customerPhone":
+        query["phone"] = _for_field(lambda: normalize_phone(value), field)
+    else:
+        query["source_id"] = value
+    found = await Customer.get_pymongo_collection().find(query, {"_id": 1}).limit(2).to_list()
+    if not found:
+        raise DomainError("CUSTOMER_NOT_FOUND", "no customer has this " + _WHAT[field], field)
+    if len(found) > 1:
+        raise DomainError(
+            "CUSTOMER_AMBIGUOUS",
+            f"several customers have this {_WHAT[field]}: use the shop's customer id",
+            field,
+        )
+    return str(found[0]["_id"])
+
+
+_WHAT = {"customerEmail": "email", "customerPhone": "phone number", "customerSourceId": "shop id"}
+
+
+def _for_field(normalize: Callable[[], str], field: str) -> str:
+    """Normalizes, naming the lookup's argument rather than the customer's field in errors."""
+    try:
+        return normalize()
+    except DomainError as error:
+        raise DomainError(error.code, str(error), field) from None
