@@ -8,8 +8,8 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from api.auth import Caller
 from api.settings import Settings
+from domain.callers import Caller
 from domain.customers import Customer
 
 

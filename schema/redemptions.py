@@ -5,8 +5,8 @@ from enum import Enum
 
 import strawberry
 
-from api.auth import CallerKind
 from domain import analytics, redemptions
+from domain.callers import CallerKind
 from domain.discounts import Order, OrderItemInput, make_order
 from domain.errors import DomainError, NotFound
 from domain.rate_limits import RateLimited
