@@ -20,6 +20,7 @@ from domain.common import as_utc, object_id, utc_now
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound, Problem
 from domain.pagination import Page, paginate
+from domain.projects import Project
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 MAX_PROPERTIES_BYTES = 8_000
@@ -389,7 +390,6 @@ async def emit_birthday_events(now: datetime | None = None) -> int:
     """Once a day per project: `birthday` for each customer whose `birthday` attribute
     (YYYY-MM-DD or MM-DD) is today in the project's time zone, once per year."""
     from domain import automation
-    from domain.projects import Project
 
     now = as_utc(now) if now is not None else utc_now()
     emitted = 0
