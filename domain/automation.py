@@ -21,7 +21,7 @@ from domain.campaigns import Campaign, CampaignKind
 from domain.common import as_utc, object_id, utc_now
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound, Problem
-from domain.events import (
+from domain.event_models import (
     CUSTOMER_DORMANT,
     POINTS_CHANGED,
     CustomerEvent,
