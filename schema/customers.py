@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from domain import codes, customers, loyalty, referrals
+from domain import codes, customer_lifecycle, customers, loyalty, referrals
 from domain.errors import NotFound
 from schema.context import Info
 from schema.errors import payload
@@ -289,7 +289,7 @@ class CustomerMutation:
     @strawberry.mutation(permission_classes=[IsAdmin])
     @payload
     async def create_customer(self, info: Info, input: CustomerInput) -> CustomerPayload:
-        customer = await customers.create_customer(
+        customer = await customer_lifecycle.create_customer(
             info.context.project_id, input.to_domain(), source=info.context.caller.actor
         )
         return CustomerPayload(customer=CustomerType.from_doc(customer))
@@ -307,7 +307,7 @@ class CustomerMutation:
     @strawberry.mutation(permission_classes=[IsAdmin])
     @payload
     async def erase_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
-        customer = await customers.erase_customer(
+        customer = await customer_lifecycle.erase_customer(
             info.context.project_id, str(id), actor=info.context.caller.actor
         )
         return CustomerPayload(customer=CustomerType.from_doc(customer))
