@@ -28,7 +28,7 @@ from domain.campaigns import (
     get_campaign,
     update_campaign,
 )
-from domain.codes import Code
+from domain.code_models import Code
 from domain.common import as_utc, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.pagination import Page, paginate
