@@ -29,6 +29,7 @@ from schema.input_check import check_inputs_of
 from schema.introspection import IntrospectionForAdmins
 from schema.jobs import JobMutation, JobQuery
 from schema.loyalty import LoyaltyMutation, LoyaltyQuery
+from schema.me import MeQuery
 from schema.messages import MessageMutation, MessageQuery
 from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
@@ -43,6 +44,7 @@ Query = merge_types(
     (
         ProjectQuery,
         CustomerQuery,
+        MeQuery,
         CampaignQuery,
         CodeQuery,
         RedemptionQuery,
