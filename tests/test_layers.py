@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("api", "schema", "domain", "delivery", "templates")
 
 # Which top-level package may import which (itself always allowed): api -> schema -> domain <-
-# delivery; schema may also queue deliveries; templates is a leaf anyone may read.
+# delivery. schema may also call delivery (queueing and rendering messages, distributions),
+# never the reverse; delivery and domain never import schema or api; templates is a leaf.
 ALLOWED_IMPORTS: dict[str, set[str]] = {
     "api": {"schema", "domain", "delivery", "templates"},
     "schema": {"domain", "delivery", "templates"},
@@ -173,3 +174,13 @@ def test_checker_sees_imports_inside_functions_and_relative_ones(tmp_path: Path)
         "domain.codes",
         "domain.events",
     }
+
+
+def test_no_import_cycle_between_our_modules() -> None:
+    cycles = strongly_connected_components(import_graph())
+    assert cycles == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_import_from_a_lower_layer_upward() -> None:
+    upward = upward_imports(import_graph(), ALLOWED_IMPORTS)
+    assert upward == [], "upward imports:\n" + "\n".join(upward)
