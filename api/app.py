@@ -19,6 +19,7 @@ from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
 from delivery.wallet import apple
 from delivery.worker import BackgroundWorker, OutboxWorker
+from domain.jobs import JobRunner
 
 log = logging.getLogger("engage")
 
@@ -59,10 +60,11 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         await init_database(client, settings.database)
         if embedded and settings.demo_project:
             await demo.ensure_demo_project(settings)
-        # Importing distribution registered its job handler; this gives it the links to build.
-        distribution.configure(settings.public_base_url, settings.secret_key)
         links = Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
-        jobs = BackgroundJobs(automation=AutomationExecutor(links))
+        jobs = BackgroundJobs(
+            JobRunner(handlers=distribution.job_handlers(links)),
+            automation=AutomationExecutor(links),
+        )
         if settings.run_jobs:
             jobs.start()
         outbox = BackgroundWorker(OutboxWorker(settings))

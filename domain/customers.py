@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from domain import audit
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.pagination import Page, paginate
@@ -248,7 +247,8 @@ def _consent_changes(
     return updates, changes
 
 
-async def create_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
+async def insert_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
+    """Stores a new customer; domain.customer_lifecycle.create_customer also emits its event."""
     values = _validated_fields(data)
     _, changes = _consent_changes(Consents(), data.consents, source)
     consents = Consents(**{c.channel.value.lower(): c.granted for c in changes})
@@ -259,10 +259,6 @@ async def create_customer(project_id: str, data: CustomerInput, source: str) -> 
         raise DomainError(
             "DUPLICATE_SOURCE_ID", "a customer with this sourceId already exists", "sourceId"
         ) from None
-    # Imported here: events reads customers.
-    from domain import events
-
-    await events.emit(project_id, customer.key, events.CUSTOMER_CREATED, at=customer.created_at)
     return customer
 
 
@@ -344,8 +340,9 @@ async def list_customers(
     return await paginate(Customer, query, first, after)
 
 
-async def erase_customer(project_id: str, customer_id: str, actor: str) -> Customer:
-    """GDPR erasure: personal fields go, a tombstone and an audit entry stay."""
+async def erase_customer_record(project_id: str, customer_id: str) -> None:
+    """Leaves a tombstone of the customer and revokes its tokens; the rest of the erasure is
+    domain.customer_lifecycle.erase_customer."""
     customer = await get_customer(project_id, customer_id)
     result = await Customer.get_pymongo_collection().update_one(
         {"_id": customer.id, "project_id": project_id, "erased": False},
@@ -369,12 +366,6 @@ async def erase_customer(project_id: str, customer_id: str, actor: str) -> Custo
     await CustomerToken.get_pymongo_collection().delete_many(
         {"project_id": project_id, "customer_id": customer_id}
     )
-    # Imported here: segments build on this module.
-    from domain.segments import forget_customer
-
-    await forget_customer(project_id, customer_id)
-    await audit.record(project_id, "customer.erased", customer_id, actor)
-    return await get_customer(project_id, customer_id)
 
 
 async def issue_customer_token(project_id: str, customer_id: str) -> str:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from api.auth import CallerKind
 from domain import analytics, redemptions
+from domain.callers import CallerKind
 from domain.common import Money as DomainMoney
 from domain.customers import ContactLookup
 from domain.discounts import Order, OrderItemInput, make_order

@@ -10,8 +10,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.base import StrawberryObjectDefinition
 
-from api.auth import Caller, CallerKind
 from api.settings import Settings
+from domain.callers import Caller, CallerKind
 from schema.build import Mutation, Query, build_schema
 from schema.customers import CustomerType
 from schema.personal_data import (
