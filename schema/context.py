@@ -9,8 +9,6 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from api.auth import Caller
-from api.settings import Settings
 from domain.automation import (
     ActionStatus,
     AutomationStats,
@@ -18,10 +16,12 @@ from domain.automation import (
     automations_stats,
     scheduled_action_pages,
 )
+from domain.callers import Caller
 from domain.campaigns import Campaign, campaigns_by_id
 from domain.customers import Customer, customers_by_id
 from domain.errors import DomainError, NotFound
-from domain.experiments import Experiment, ExperimentResults, experiments_results
+from domain.experiment_results import ExperimentResults, experiments_results
+from domain.experiments import Experiment
 from domain.loyalty import (
     Expiring,
     LedgerEntry,
@@ -32,6 +32,7 @@ from domain.loyalty import (
 from domain.pagination import Page
 from domain.redemptions import Redemption, redemptions_by_message
 from domain.segments import Segment, segment_samples, segment_sizes
+from schema.config import SchemaSettings
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -171,7 +172,7 @@ class Context:
     request: Request
     response: Response | None
     caller: Caller
-    settings: Settings
+    settings: SchemaSettings
     loaders: Loaders
     # Who is counted by the per-address guessing limits (api.client_address).
     client_address: str = ""
