@@ -7,7 +7,7 @@ import strawberry
 
 from delivery import outbox
 from domain import codes, links
-from domain.campaigns import Campaign, get_campaign
+from domain.campaigns import Campaign
 from domain.common import utc_now
 from domain.errors import NotFound
 from domain.messages import MessageChannel
@@ -69,13 +69,10 @@ class CodeType:
             known_campaign=campaign,
         )
 
-    async def campaign_doc(self, info: Info | None = None) -> Campaign:
-        """With `info`, through the request's loader, so the campaigns of a list of codes are
-        read at once; without it, read alone."""
+    async def campaign_doc(self, info: Info) -> Campaign:
+        """Through the request's loader: the campaigns of a list of codes are read at once."""
         if self.known_campaign is not None:
             return self.known_campaign
-        if info is None:
-            return await get_campaign(self.doc.project_id, self.doc.campaign_id)
         found = await info.context.loaders.campaign.load(self.doc.campaign_id)
         if found is None:
             raise NotFound("campaign", "campaignId")
@@ -91,8 +88,8 @@ class CodeType:
         return CodeStatusEnum(status.value)
 
     @strawberry.field(description='The offer in a few words: "15% off", "Free shipping".')
-    async def offer(self) -> str:
-        return codes.offer_text((await self.campaign_doc()).discount)
+    async def offer(self, info: Info) -> str:
+        return codes.offer_text((await self.campaign_doc(info)).discount)
 
     @strawberry.field(description="Null when the campaign does not limit uses per code.")
     async def uses_left(self, info: Info) -> int | None:

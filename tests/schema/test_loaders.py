@@ -142,7 +142,9 @@ def assert_same_calls(small: list[str], large: list[str]) -> None:
 COUPONS = """
 query {
   me {
-    coupons { code status usesLeft expiresAt campaign { id name } customer { id name } }
+    coupons {
+      code status offer usesLeft expiresAt campaign { id name } customer { id name }
+    }
   }
 }"""
 
@@ -169,6 +171,7 @@ async def test_me_coupons_read_their_campaigns_in_one_batch(
     coupons = large["me"]["coupons"]
     assert {c["code"]: c["campaign"]["name"] for c in coupons} == names
     assert {c["status"] for c in coupons} == {"ACTIVE"}
+    assert {c["offer"] for c in coupons} == {"10% off"}
     assert {c["usesLeft"] for c in coupons} == {2}
     assert {c["customer"]["name"] for c in coupons} == {"Ada"}
     assert len(small["me"]["coupons"]) == 2
