@@ -3,9 +3,7 @@
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +13,7 @@ from api.app import create_app
 from api.database import make_client
 from api.embedded import EmbeddedDatabase
 from api.settings import Settings
-from domain import projects
+from tests.factories import Tenant, make_tenant
 
 GENEROUS_RATE = "1000000/minute"
 
@@ -71,52 +69,11 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@dataclass
-class GraphQLClient:
-    """Sends GraphQL over the app's real HTTP stack with one bearer token."""
-
-    http: httpx.AsyncClient
-    token: str | None
-
-    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> Any:
-        """Returns `data`; fails the test on any top-level GraphQL error."""
-        response = await self.raw(query, variables)
-        body = response.json()
-        assert response.status_code == 200, body
-        assert not body.get("errors"), body["errors"]
-        return body["data"]
-
-    def as_token(self, token: str | None) -> "GraphQLClient":
-        return GraphQLClient(http=self.http, token=token)
-
-
-@dataclass
-class Tenant:
-    project: projects.Project
-    admin_key: str
-    gql: GraphQLClient
-
-    @property
-    def project_id(self) -> str:
-        return self.project.key
-
-
-async def make_tenant(http: httpx.AsyncClient, name: str) -> Tenant:
-    project, issued = await projects.create_project(name)
-    return Tenant(project=project, admin_key=issued.secret, gql=GraphQLClient(http, issued.secret))
-
-
 @pytest.fixture
 async def tenant(http: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(http, "shop-a")
+    return await make_tenant(http=http, name="shop-a")
 
 
 @pytest.fixture
 async def other_tenant(http: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(http, "shop-b")
+    return await make_tenant(http=http, name="shop-b")

@@ -10,7 +10,7 @@ from domain.campaigns import Campaign, CampaignStatus, Discount, DiscountType, L
 from domain.codes import Code, normalize_code
 from domain.common import Money, utc_now
 from domain.projects import Brand, Project, Role, create_api_key
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 ENDS_AT = datetime(2099, 6, 30, 21, 59, tzinfo=UTC)
 # Every response carries its own nonce; the rest of a 404 page must be identical.

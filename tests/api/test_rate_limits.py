@@ -14,9 +14,8 @@ from api.client_address import client_address
 from api.settings import Settings
 from domain.referrals import ReferralClick, hash_ip, referral_link
 from tests.api.test_pages import make_coupon
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_customer
 from tests.domain.test_referrals import make_program
+from tests.factories import Tenant, make_customer
 
 # Four unknown codes (5 units each) fill the window; found codes cost 1. Windows of a day:
 # fixed windows restart at their end, which a test must not straddle.
@@ -169,7 +168,7 @@ class TestBehindOneProxy:
         self, http: httpx.AsyncClient, tenant: Tenant, settings: Settings
     ) -> None:
         program = await make_program(tenant.project_id)
-        referrer = await make_customer(tenant.project_id, name="Ada")
+        referrer = await make_customer(project_id=tenant.project_id, name="Ada")
         code = (await referral_link(tenant.project_id, program.id, referrer.key)).code
         response = await http.get(f"/r/{code}", headers={"X-Forwarded-For": "203.0.113.7"})
         assert response.status_code == 302

@@ -17,7 +17,7 @@ from domain.common import utc_now
 from domain.customers import CustomerInput, create_customer
 from domain.messages import Message, MessageChannel
 from domain.wallet import PassRegistration, WalletPass
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {

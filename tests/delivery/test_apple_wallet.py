@@ -20,7 +20,7 @@ from domain import links, loyalty
 from domain.campaigns import Campaign
 from domain.common import object_id
 from domain.customers import CustomerInput, create_customer
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {

@@ -11,9 +11,9 @@ from domain.automation import ActionStatus, ScheduledAction
 from domain.codes import Code
 from domain.experiments import assign
 from domain.messages import Message
-from tests.conftest import Tenant
 from tests.delivery.test_distribution import variant_experiment
 from tests.domain.test_automation import LINKS, T0, abandon, cart_automation, shopper
+from tests.factories import Tenant
 
 pytestmark = pytest.mark.usefixtures("tenant")
 

@@ -17,7 +17,7 @@ from domain.projects import Project
 from domain.redemptions import Redemption, RedemptionStatus
 from domain.referrals import Referral, ReferralCode, ReferralStatus
 from domain.wallet import PassKind, PassRegistration, WalletPass
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:

@@ -25,14 +25,12 @@ from domain.automation import (
     get_automation,
     set_automation_status,
 )
-from domain.campaigns import Campaign, CampaignKind
+from domain.campaigns import Campaign
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound
 from domain.loyalty import find_card
-from domain.loyalty_config import LoyaltyConfig
 from domain.messages import Message
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_customer
+from tests.factories import Tenant, make_campaign, make_customer, make_loyalty_program
 
 pytestmark = pytest.mark.usefixtures("tenant")
 
@@ -40,17 +38,9 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 LINKS = Links(base_url="http://testserver", secret_key="k" * 32)
 
 
-async def make_program(project_id: str) -> Campaign:
-    program = Campaign(
-        project_id=project_id, name="Points", kind=CampaignKind.LOYALTY, loyalty=LoyaltyConfig()
-    )
-    await program.insert()
-    return program
-
-
 async def shopper(project_id: str, name: str = "Ada") -> Customer:
     return await make_customer(
-        project_id,
+        project_id=project_id,
         name=name,
         email=f"{name.lower()}@example.com",
         consents={"email": True, "sms": False},
@@ -63,7 +53,9 @@ def send_code(campaign: Campaign, channel: str = "EMAIL") -> ActionInput:
 
 async def cart_automation(project_id: str, **fields: Any) -> Automation:
     """cart.abandoned -> one hour later a code by email, unless an order came first."""
-    campaign = fields.pop("campaign", None) or await make_campaign(project_id, name="Come back")
+    campaign = fields.pop("campaign", None) or await make_campaign(
+        project_id=project_id, name="Come back"
+    )
     values: dict[str, Any] = {
         "name": "Abandoned cart",
         "trigger": "cart.abandoned",
@@ -100,8 +92,8 @@ def executor(owner: str = "") -> AutomationExecutor:
 
 
 async def test_refused_automations_say_why_and_write_nothing(tenant: Tenant) -> None:
-    discount = await make_campaign(tenant.project_id)
-    program = await make_program(tenant.project_id)
+    discount = await make_campaign(project_id=tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     cases: list[tuple[dict[str, Any], set[str]]] = [
         ({"trigger": "Cart Abandoned"}, {"INVALID_EVENT_NAME"}),
         ({"name": " "}, {"INVALID"}),
@@ -245,7 +237,7 @@ async def test_fifty_identical_triggers_schedule_once(tenant: Tenant) -> None:
 
 
 async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     found = await create_automation(
         tenant.project_id,
         AutomationInput(
@@ -272,8 +264,8 @@ async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
 
 
 async def test_points_threshold_fires_when_the_balance_crosses_it(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    bonus = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
+    bonus = await make_loyalty_program(project_id=tenant.project_id)
     found = await create_automation(
         tenant.project_id,
         AutomationInput(
@@ -318,7 +310,7 @@ async def test_paused_automations_schedule_nothing_and_skip_what_was_pending(
 
 async def test_a_failed_action_gives_its_frequency_slot_back(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    mute = await make_customer(tenant.project_id, name="No email")
+    mute = await make_customer(project_id=tenant.project_id, name="No email")
     await abandon(tenant.project_id, mute, T0, "1")
     await executor().run_due(T0 + timedelta(hours=2))
     [failed] = await actions_of(found)

@@ -33,8 +33,7 @@ from domain.redemptions import (
     redeem_code,
     validate_code,
 )
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import eur, make_campaign, make_code, make_customer
+from tests.factories import Tenant, eur, make_campaign, make_code, make_customer
 
 
 def order_input(order_id: str = "web-1", customer: Customer | None = None, **fields: Any) -> Any:
@@ -50,7 +49,7 @@ async def metrics_of(customer: Customer) -> Any:
 
 
 async def test_recording_the_same_order_twice_counts_it_once(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     first = await record_order(tenant.project_id, order_input("web-1", customer))
     again = await record_order(tenant.project_id, order_input("web-1", customer, amount=eur(9_999)))
@@ -64,7 +63,7 @@ async def test_recording_the_same_order_twice_counts_it_once(tenant: Tenant) -> 
 
 
 async def test_twenty_concurrent_records_store_and_count_one_order(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     results = await asyncio.gather(
         *(record_order(tenant.project_id, order_input("web-7", customer)) for _ in range(20))
@@ -78,7 +77,7 @@ async def test_twenty_concurrent_records_store_and_count_one_order(tenant: Tenan
 
 
 async def test_concurrent_orders_of_one_customer_all_count(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     await asyncio.gather(
         *(
@@ -92,7 +91,7 @@ async def test_concurrent_orders_of_one_customer_all_count(tenant: Tenant) -> No
 
 
 async def test_metrics_keep_first_and_last_order_times(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     assert (await metrics_of(customer)).first_order_at is None
 
     first = (await record_order(tenant.project_id, order_input("a", customer))).order
@@ -165,7 +164,7 @@ async def test_invalid_orders_are_refused_and_write_nothing(
 async def test_a_customer_of_another_project_is_refused(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    stranger = await make_customer(other_tenant.project_id)
+    stranger = await make_customer(project_id=other_tenant.project_id)
 
     with pytest.raises(DomainError) as refused:
         await record_order(tenant.project_id, order_input("web-1", stranger))
@@ -187,7 +186,7 @@ async def test_order_ids_are_unique_per_project_only(tenant: Tenant, other_tenan
 async def test_cancelling_reverses_metrics_once_and_a_second_cancel_is_refused(
     tenant: Tenant,
 ) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await record_order(tenant.project_id, order_input("web-1", customer))
     await record_order(tenant.project_id, order_input("web-2", customer, amount=eur(700)))
 
@@ -205,7 +204,7 @@ async def test_cancelling_reverses_metrics_once_and_a_second_cancel_is_refused(
 
 
 async def test_concurrent_refunds_reverse_once(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await record_order(tenant.project_id, order_input("web-1", customer))
     await record_order(tenant.project_id, order_input("web-2", customer, amount=eur(700)))
 
@@ -248,13 +247,13 @@ async def test_a_refund_releases_the_codes_limits_only_when_the_campaign_says_so
     tenant: Tenant, releases: bool
 ) -> None:
     campaign = await make_campaign(
-        tenant.project_id,
+        project_id=tenant.project_id,
         limits=Limits(per_code=1),
         release_limits_on_refund=releases,
         timezone="UTC",
     )
-    await make_code(campaign)
-    customer = await make_customer(tenant.project_id)
+    await make_code(campaign=campaign)
+    customer = await make_customer(project_id=tenant.project_id)
     await redeem_for_order(tenant.project_id, "web-1", customer)
     await record_order(tenant.project_id, order_input("web-1", customer, codes=["summer-20"]))
     used = await validate_code(tenant.project_id, "SUMMER-20", customer.key, None)
@@ -275,7 +274,7 @@ async def test_a_refund_releases_the_codes_limits_only_when_the_campaign_says_so
 
 
 async def test_pending_effects_are_applied_once_after_a_crash(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     # What a process that died right after the insert leaves behind.
     crashed = Order(
         project_id=tenant.project_id,
@@ -302,7 +301,7 @@ async def test_pending_effects_are_applied_once_after_a_crash(tenant: Tenant) ->
 
 
 async def test_a_retried_effect_already_applied_is_not_counted_again(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     recorded = (await record_order(tenant.project_id, order_input("web-1", customer))).order
     # A crash after the metrics moved but before the order was marked done.
     await Order.get_pymongo_collection().update_one(
@@ -317,7 +316,7 @@ async def test_a_retried_effect_already_applied_is_not_counted_again(tenant: Ten
 
 
 async def test_a_reversal_left_pending_is_finished_once(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await record_order(tenant.project_id, order_input("web-1", customer))
     # A process that died right after flipping the status.
     await Order.get_pymongo_collection().update_one(
@@ -357,7 +356,7 @@ async def test_an_order_earns_points_once_and_a_cancel_takes_them_back_once(
         loyalty=LoyaltyConfig(points_per_unit=1),
     )
     await program.insert()
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     await asyncio.gather(
         *(record_order(tenant.project_id, order_input("web-1", customer)) for _ in range(20))
@@ -381,7 +380,7 @@ async def test_an_order_earns_points_once_and_a_cancel_takes_them_back_once(
 
 
 async def test_the_job_loop_finishes_orders_left_pending(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     crashed = Order(
         project_id=tenant.project_id,
         order_id="web-9",

@@ -37,9 +37,8 @@ from domain.referrals import (
     referral_totals,
     release_due_rewards,
 )
-from tests.conftest import Tenant
 from tests.domain.test_orders import order_input
-from tests.domain.test_redemptions import eur, make_campaign, make_customer
+from tests.factories import Tenant, eur, make_campaign, make_customer
 
 
 class Program:
@@ -52,8 +51,8 @@ class Program:
 async def make_program(project_id: str, **referral: Any) -> Program:
     """A program whose welcome and reward are codes of two discount campaigns. The reward
     campaign allows several codes per customer, so a reward given twice would show."""
-    welcome = await make_campaign(project_id, name="Welcome", limits=Limits(per_code=1))
-    reward = await make_campaign(project_id, name="Thanks", codes_per_customer=5)
+    welcome = await make_campaign(project_id=project_id, name="Welcome", limits=Limits(per_code=1))
+    reward = await make_campaign(project_id=project_id, name="Thanks", codes_per_customer=5)
     settings: dict[str, Any] = {
         "landing_url": "https://shop.example/join?lang=fr",
         "welcome_campaign_id": welcome.key,
@@ -92,8 +91,8 @@ async def refused(code: str, call: Any) -> None:
 async def attached(tenant: Tenant, **referral: Any) -> tuple[Program, Customer, Customer]:
     """A program, a referrer, and a referee who applied the referrer's code."""
     program = await make_program(tenant.project_id, **referral)
-    referrer = await make_customer(tenant.project_id, email="ann@example.com")
-    referee = await make_customer(tenant.project_id, email="bob@example.com")
+    referrer = await make_customer(project_id=tenant.project_id, email="ann@example.com")
+    referee = await make_customer(project_id=tenant.project_id, email="bob@example.com")
     link = await referral_link(tenant.project_id, program.id, referrer.key)
     await apply_referral_code(tenant.project_id, link.code, referee.key)
     return program, referrer, referee
@@ -103,7 +102,7 @@ async def test_a_link_is_one_code_per_referrer_even_when_asked_twenty_times_at_o
     tenant: Tenant,
 ) -> None:
     program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
 
     links = await asyncio.gather(
         *(referral_link(tenant.project_id, program.id, referrer.key) for _ in range(20))
@@ -111,7 +110,7 @@ async def test_a_link_is_one_code_per_referrer_even_when_asked_twenty_times_at_o
 
     assert len({link.code for link in links}) == 1
     assert await ReferralCode.find({"project_id": tenant.project_id}).count() == 1
-    other = await make_customer(tenant.project_id)
+    other = await make_customer(project_id=tenant.project_id)
     assert (await referral_link(tenant.project_id, program.id, other.key)).code != links[0].code
 
 
@@ -133,8 +132,8 @@ async def test_applying_a_code_attaches_the_referee_and_gives_the_welcome_code(
 
 async def test_unknown_codes_and_inactive_programs_are_refused(tenant: Tenant) -> None:
     program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
-    referee = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
+    referee = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
 
     await refused("NOT_FOUND", apply_referral_code(tenant.project_id, "NOPE-1234", referee.key))
@@ -147,10 +146,12 @@ async def test_unknown_codes_and_inactive_programs_are_refused(tenant: Tenant) -
 
 async def test_self_referral_is_refused_by_id_email_or_phone(tenant: Tenant) -> None:
     program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id, email="ann@example.com", phone="+33612345678")
+    referrer = await make_customer(
+        project_id=tenant.project_id, email="ann@example.com", phone="+33612345678"
+    )
     link = await referral_link(tenant.project_id, program.id, referrer.key)
-    same_email = await make_customer(tenant.project_id, email="ann@example.com")
-    same_phone = await make_customer(tenant.project_id, phone="+33612345678")
+    same_email = await make_customer(project_id=tenant.project_id, email="ann@example.com")
+    same_phone = await make_customer(project_id=tenant.project_id, phone="+33612345678")
 
     for customer in (referrer, same_email, same_phone):
         await refused(
@@ -162,7 +163,7 @@ async def test_self_referral_is_refused_by_id_email_or_phone(tenant: Tenant) -> 
 
 async def test_a_referred_customer_cannot_take_a_second_referrer(tenant: Tenant) -> None:
     program, _, referee = await attached(tenant)
-    second = await make_customer(tenant.project_id)
+    second = await make_customer(project_id=tenant.project_id)
     other_link = await referral_link(tenant.project_id, program.id, second.key)
 
     await refused(
@@ -174,8 +175,8 @@ async def test_a_referred_customer_cannot_take_a_second_referrer(tenant: Tenant)
 
 async def test_a_customer_who_already_ordered_is_refused(tenant: Tenant) -> None:
     program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
-    buyer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
+    buyer = await make_customer(project_id=tenant.project_id)
     await record_order(tenant.project_id, order_input("w-1", buyer))
     link = await referral_link(tenant.project_id, program.id, referrer.key)
 
@@ -185,9 +186,9 @@ async def test_a_customer_who_already_ordered_is_refused(tenant: Tenant) -> None
 
 async def test_the_referrer_cap_holds_under_concurrent_referees(tenant: Tenant) -> None:
     program = await make_program(tenant.project_id, max_referrals_per_referrer=3)
-    referrer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
-    referees = [await make_customer(tenant.project_id) for _ in range(12)]
+    referees = [await make_customer(project_id=tenant.project_id) for _ in range(12)]
 
     results = await asyncio.gather(
         *(apply_referral_code(tenant.project_id, link.code, r.key) for r in referees),
@@ -203,8 +204,8 @@ async def test_the_referrer_cap_holds_under_concurrent_referees(tenant: Tenant) 
 
 async def test_one_referee_applying_at_once_takes_one_slot_of_the_cap(tenant: Tenant) -> None:
     program = await make_program(tenant.project_id, max_referrals_per_referrer=2)
-    referrer = await make_customer(tenant.project_id)
-    referee = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
+    referee = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
 
     results = await asyncio.gather(
@@ -214,15 +215,15 @@ async def test_one_referee_applying_at_once_takes_one_slot_of_the_cap(tenant: Te
     assert len({r.id for r in results}) == 1
     # The losers of the race gave their slot back: one more referee still fits.
     assert (await ReferralCode.get(link.id)).referrals_count == 1  # type: ignore[union-attr]
-    another = await make_customer(tenant.project_id)
+    another = await make_customer(project_id=tenant.project_id)
     await apply_referral_code(tenant.project_id, link.code, another.key)
     assert len(await codes_of(referee, program.welcome_id)) == 1
 
 
 async def test_a_welcome_reward_that_cannot_be_given_leaves_nothing(tenant: Tenant) -> None:
     program = await make_program(tenant.project_id, max_referrals_per_referrer=1)
-    referrer = await make_customer(tenant.project_id)
-    referee = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
+    referee = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
     await set_campaign_status(tenant.project_id, program.welcome_id, CampaignStatus.ENDED)
 
@@ -341,7 +342,7 @@ async def test_a_refund_of_another_order_does_not_cancel(tenant: Tenant) -> None
 
 async def test_points_rewards_are_earned_once(tenant: Tenant) -> None:
     program = await make_campaign(
-        tenant.project_id,
+        project_id=tenant.project_id,
         name="Points",
         kind=CampaignKind.LOYALTY,
         discount=None,
@@ -367,7 +368,7 @@ async def test_totals_count_clicks_and_states(tenant: Tenant) -> None:
     await ReferralCode.get_pymongo_collection().update_one(
         {"_id": link.id}, {"$inc": {"clicks": 4}}
     )
-    waiting = await make_customer(tenant.project_id)
+    waiting = await make_customer(project_id=tenant.project_id)
     await apply_referral_code(tenant.project_id, link.code, waiting.key)
     await record_order(tenant.project_id, order_input("first", referee))
 
@@ -381,9 +382,9 @@ async def test_codes_and_programs_stay_in_their_project(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
     program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
-    stranger = await make_customer(other_tenant.project_id)
+    stranger = await make_customer(project_id=other_tenant.project_id)
 
     await refused(
         "NOT_FOUND", apply_referral_code(other_tenant.project_id, link.code, stranger.key)
@@ -395,7 +396,7 @@ async def test_codes_and_programs_stay_in_their_project(
 async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
     tenant: Tenant,
 ) -> None:
-    discount = await make_campaign(tenant.project_id)
+    discount = await make_campaign(project_id=tenant.project_id)
 
     with pytest.raises(DomainError) as caught:
         await create_campaign(

@@ -5,9 +5,8 @@ from typing import Any
 
 from domain.automation import Automation
 from domain.events import CustomerEvent
-from tests.conftest import Tenant
-from tests.domain.test_automation import make_program, shopper
-from tests.domain.test_redemptions import make_campaign
+from tests.domain.test_automation import shopper
+from tests.factories import Tenant, make_campaign, make_loyalty_program
 
 FIELDS = "id name trigger conditions delaySeconds cancelOn periodDays status segmentIds"
 CREATE = (
@@ -60,7 +59,7 @@ async def create(tenant: Tenant, variables: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_create_update_pause_and_resume(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     made = await create(tenant, cart_input(campaign.key))
     assert made["errors"] == []
     automation = made["automation"]
@@ -73,7 +72,7 @@ async def test_create_update_pause_and_resume(tenant: Tenant) -> None:
         "templateId": None,
         "points": None,
     }
-    program = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     changes = {
         "name": "Cart points",
         "action": {"type": "AWARD_POINTS", "campaignId": program.key, "points": 25},
@@ -92,7 +91,7 @@ async def test_create_update_pause_and_resume(tenant: Tenant) -> None:
 
 
 async def test_invalid_automations_are_typed_errors_and_write_nothing(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     bad_template = cart_input(
         campaign.key,
         action={
@@ -144,7 +143,7 @@ async def test_roles_and_customer_tokens(tenant: Tenant) -> None:
 
 
 async def test_automations_stay_in_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     made = await create(tenant, cart_input(campaign.key))
     automation_id = made["automation"]["id"]
     assert (await other_tenant.gql(ONE, {"id": automation_id}))["automation"] is None

@@ -8,8 +8,7 @@ from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.customers import issue_customer_token
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_customer
+from tests.factories import Tenant, make_customer
 
 CAMPAIGN_FIELDS = """
 id name kind status description terms timezone startsAt endsAt standaloneCode codesPerCustomer
@@ -515,7 +514,7 @@ async def test_another_project_cannot_read_list_update_or_pause(
 async def test_pos_keys_and_customer_tokens_are_forbidden(tenant: Tenant) -> None:
     campaign = await created(tenant)
     pos = (await create_api_key(tenant.project_id, Role.POS, "till 1")).secret
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     token = await issue_customer_token(tenant.project_id, customer.key)
     before = await count_campaigns()
     requests: list[tuple[str, dict[str, Any]]] = [

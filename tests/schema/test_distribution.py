@@ -6,9 +6,7 @@ from domain.codes import Code
 from domain.jobs import Job, run_pending_jobs
 from domain.messages import Message
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
-from tests.delivery.test_distribution import make_customers
-from tests.domain.test_codes import make_campaign
+from tests.factories import Tenant, make_campaign, make_customers
 
 DISTRIBUTE = """
 mutation ($campaignId: ID!, $channels: [MessageChannel!]!, $filter: DistributionFilter,
@@ -40,8 +38,8 @@ async def distribute(tenant: Tenant, **variables: Any) -> dict[str, Any]:
 
 
 async def test_a_distribution_is_queued_run_and_reported(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    customers = await make_customers(tenant.project_id, 24)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    customers = await make_customers(project_id=tenant.project_id, count=24)
     payload = await distribute(
         tenant,
         campaignId=campaign.key,
@@ -77,8 +75,8 @@ async def test_a_distribution_is_queued_run_and_reported(tenant: Tenant) -> None
 
 
 async def test_refusals_are_user_errors_and_write_nothing(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_customers(tenant.project_id, 3)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_customers(project_id=tenant.project_id, count=3)
     for variables, code, field in (
         ({"channels": ["EMAIL", "EMAIL"]}, "INVALID_CHANNELS", "channels"),
         ({"channels": []}, "INVALID_CHANNELS", "channels"),
@@ -96,15 +94,15 @@ async def test_refusals_are_user_errors_and_write_nothing(tenant: Tenant) -> Non
 async def test_only_the_projects_admin_distributes_and_reads(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_customers(tenant.project_id, 2)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_customers(project_id=tenant.project_id, count=2)
     payload = await distribute(tenant, campaignId=campaign.key, channels=["EMAIL"])
     job_id = payload["job"]["id"]
 
     foreign = await distribute(other_tenant, campaignId=campaign.key, channels=["EMAIL"])
     assert [e["code"] for e in foreign["errors"]] == ["NOT_FOUND"]
     assert (await other_tenant.gql(DISTRIBUTION, {"id": job_id}))["distribution"] is None
-    generation = await make_campaign(tenant.project_id)
+    generation = await make_campaign(project_id=tenant.project_id)
     generate = "mutation ($c: ID!) { generateCodes(campaignId: $c, count: 5) { job { id } } }"
     other_job = (await tenant.gql(generate, {"c": generation.key}))["generateCodes"]["job"]["id"]
     assert (await tenant.gql(DISTRIBUTION, {"id": other_job}))["distribution"] is None
