@@ -2,17 +2,31 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from domain import projects
-from domain.campaigns import Campaign, CampaignKind, Discount, DiscountType, LoyaltyConfig
+from domain.campaigns import (
+    Campaign,
+    CampaignInput,
+    CampaignKind,
+    Discount,
+    DiscountType,
+    Limits,
+    LoyaltyConfig,
+    ReferralConfigInput,
+    ReferrerRewardInput,
+    create_campaign,
+)
 from domain.codes import Code, normalize_code
 from domain.common import Money
 from domain.customers import Consents, Customer
+from domain.orders import OrderInput
 
 TEN_PERCENT = Discount(type=DiscountType.PERCENT, percent_off=10)
+COUPON_ENDS_AT = datetime(2099, 6, 30, 21, 59, tzinfo=UTC)
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {
@@ -101,6 +115,35 @@ async def make_loyalty_program(*, project_id: str, **config: Any) -> Campaign:
     return program
 
 
+@dataclass(frozen=True)
+class ReferralProgram:
+    id: str
+    welcome_id: str
+    reward_id: str
+
+
+async def make_referral_program(*, project_id: str, **referral: Any) -> ReferralProgram:
+    """A program whose welcome and reward are codes of two discount campaigns. The reward
+    campaign allows several codes per customer, so a reward given twice would show."""
+    welcome = await make_campaign(project_id=project_id, name="Welcome", limits=Limits(per_code=1))
+    reward = await make_campaign(project_id=project_id, name="Thanks", codes_per_customer=5)
+    settings: dict[str, Any] = {
+        "landing_url": "https://shop.example/join?lang=fr",
+        "welcome_campaign_id": welcome.key,
+        "referrer_reward": ReferrerRewardInput(discount_campaign_id=reward.key),
+    }
+    settings.update(referral)
+    program = await create_campaign(
+        project_id,
+        CampaignInput(
+            name="Bring a friend",
+            kind=CampaignKind.REFERRAL,
+            referral=ReferralConfigInput(**settings),
+        ),
+    )
+    return ReferralProgram(program.key, welcome.key, reward.key)
+
+
 async def make_code(*, campaign: Campaign, display: str = "SUMMER-20", **fields: Any) -> Code:
     code = Code(
         project_id=campaign.project_id,
@@ -147,6 +190,16 @@ async def insert_customers(customers: list[Customer]) -> None:
         customer.id = inserted
 
 
+async def make_shopper(*, project_id: str, name: str = "Ada") -> Customer:
+    """A customer reachable by email only, at <name>@example.com."""
+    return await make_customer(
+        project_id=project_id,
+        name=name,
+        email=f"{name.lower()}@example.com",
+        consents={"email": True, "sms": False},
+    )
+
+
 async def make_customers(*, project_id: str, count: int, erased_every: int = 0) -> list[Customer]:
     """An audience of `count` (see audience_member); with `erased_every`, every n-th is erased."""
     customers = [audience_member(project_id=project_id, index=i) for i in range(count)]
@@ -158,6 +211,33 @@ async def make_customers(*, project_id: str, count: int, erased_every: int = 0) 
             customer.erased = True
     await insert_customers(customers)
     return customers
+
+
+def order_input(
+    *, order_id: str = "web-1", customer: Customer | None = None, **fields: Any
+) -> OrderInput:
+    """A 50 EUR order, the customer's when one is given."""
+    values: dict[str, Any] = {"amount": eur(5_000)}
+    values.update(fields)
+    return OrderInput(order_id=order_id, customer_id=customer.key if customer else "", **values)
+
+
+async def make_coupon(
+    *, project_id: str, display: str = "SPRING-AB12", redeemed: int = 0, **campaign: Any
+) -> tuple[Campaign, Code]:
+    """A code of its own campaign: 15% off, three uses per code, ending in 2099, Paris time."""
+    values: dict[str, Any] = {
+        "name": "Spring sale",
+        "discount": Discount(type=DiscountType.PERCENT, percent_off=15),
+        "limits": Limits(per_code=3),
+        "ends_at": COUPON_ENDS_AT,
+        "timezone": "Europe/Paris",
+        "terms": "One use per visit.",
+    }
+    values.update(campaign)
+    stored = await make_campaign(project_id=project_id, **values)
+    code = await make_code(campaign=stored, display=display, redeemed_count=redeemed)
+    return stored, code
 
 
 async def create_campaign_over_graphql(*, tenant: Tenant, **input: Any) -> str:

@@ -1,45 +1,18 @@
 """The coupon page (/c/{code}) and the till page (/pos)."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
 from api.settings import Settings
-from domain.campaigns import Campaign, CampaignStatus, Discount, DiscountType, Limits
-from domain.codes import Code, normalize_code
+from domain.campaigns import CampaignStatus, Discount, DiscountType, Limits
 from domain.common import Money, utc_now
 from domain.projects import Brand, Project, Role, create_api_key
-from tests.factories import Tenant
+from tests.factories import Tenant, make_coupon
 
-ENDS_AT = datetime(2099, 6, 30, 21, 59, tzinfo=UTC)
 # Every response carries its own nonce; the rest of a 404 page must be identical.
 NONCE = re.compile(r'nonce="[^"]*"')
-
-
-async def make_coupon(
-    tenant: Tenant, display: str = "SPRING-AB12", redeemed: int = 0, **campaign: object
-) -> tuple[Campaign, Code]:
-    values: dict[str, object] = {
-        "name": "Spring sale",
-        "discount": Discount(type=DiscountType.PERCENT, percent_off=15),
-        "limits": Limits(per_code=3),
-        "ends_at": ENDS_AT,
-        "timezone": "Europe/Paris",
-        "terms": "One use per visit.",
-    }
-    values.update(campaign)
-    stored = Campaign(project_id=tenant.project_id, **values)
-    await stored.insert()
-    code = Code(
-        project_id=tenant.project_id,
-        code=normalize_code(display),
-        display=display,
-        campaign_id=stored.key,
-        redeemed_count=redeemed,
-    )
-    await code.insert()
-    return stored, code
 
 
 async def test_coupon_page_shows_offer_code_qr_expiry_and_uses(
@@ -57,7 +30,7 @@ async def test_coupon_page_shows_offer_code_qr_expiry_and_uses(
             }
         },
     )
-    await make_coupon(tenant, redeemed=1)
+    await make_coupon(project_id=tenant.project_id, redeemed=1)
 
     response = await http.get("/c/spring-ab12")
 
@@ -93,7 +66,7 @@ async def test_coupon_page_describes_each_kind_of_offer(
         ),
     }
     for display, (discount, _) in offers.items():
-        await make_coupon(tenant, display, discount=discount)
+        await make_coupon(project_id=tenant.project_id, display=display, discount=discount)
     for display, (_, text) in offers.items():
         assert text in (await http.get(f"/c/{display}")).text
 
@@ -102,10 +75,14 @@ async def test_coupon_page_states_used_expired_paused_and_not_started(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     now = utc_now()
-    await make_coupon(tenant, "USED1", redeemed=3)
-    await make_coupon(tenant, "OVER1", ends_at=now - timedelta(days=1))
-    await make_coupon(tenant, "HOLD1", status=CampaignStatus.PAUSED)
-    await make_coupon(tenant, "SOON1", starts_at=now + timedelta(days=2))
+    await make_coupon(project_id=tenant.project_id, display="USED1", redeemed=3)
+    await make_coupon(
+        project_id=tenant.project_id, display="OVER1", ends_at=now - timedelta(days=1)
+    )
+    await make_coupon(project_id=tenant.project_id, display="HOLD1", status=CampaignStatus.PAUSED)
+    await make_coupon(
+        project_id=tenant.project_id, display="SOON1", starts_at=now + timedelta(days=2)
+    )
     expected = {
         "USED1": "Already used",
         "OVER1": "Expired",
@@ -127,8 +104,8 @@ async def test_coupon_page_links_to_the_shop_while_the_coupon_can_be_used(
     shop = "https://shop.example/cart?lang=fr"
     updated = (await tenant.gql(brand, {"input": {"shopUrl": shop}}))["updateBrand"]
     assert updated == {"project": {"brand": {"shopUrl": shop}}, "errors": []}
-    await make_coupon(tenant, "LINK-1")
-    await make_coupon(tenant, "LINK-2", redeemed=3)
+    await make_coupon(project_id=tenant.project_id, display="LINK-1")
+    await make_coupon(project_id=tenant.project_id, display="LINK-2", redeemed=3)
 
     usable = (await http.get("/c/link-1")).text
     assert 'href="https://shop.example/cart?lang=fr&amp;code=LINK1"' in usable
@@ -139,8 +116,8 @@ async def test_coupon_page_links_to_the_shop_while_the_coupon_can_be_used(
 async def test_unknown_code_gets_a_404_page_that_echoes_nothing(
     http: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    await make_coupon(tenant, "SHARED-99")
-    await make_coupon(other_tenant, "SHARED-99")
+    await make_coupon(project_id=tenant.project_id, display="SHARED-99")
+    await make_coupon(project_id=other_tenant.project_id, display="SHARED-99")
 
     unknown = await http.get("/c/NEVER-ISSUED-42")
     ambiguous = await http.get("/c/SHARED-99")
@@ -156,8 +133,8 @@ async def test_unknown_code_gets_a_404_page_that_echoes_nothing(
 
 async def test_coupon_page_escapes_campaign_text(http: httpx.AsyncClient, tenant: Tenant) -> None:
     await make_coupon(
-        tenant,
-        "SAFE-1",
+        project_id=tenant.project_id,
+        display="SAFE-1",
         name="<script>alert('name')</script>",
         description="<img src=x onerror=alert(1)>",
         terms="</p><script>alert('terms')</script>",
@@ -203,7 +180,7 @@ async def test_pos_page_queries_work_with_a_pos_key(
 ) -> None:
     documents = page_documents((await http.get("/pos")).text)
     assert set(documents) == {"CHECK", "REDEEM", "STATUS"}
-    await make_coupon(tenant, "TILL-0001", limits=Limits(per_code=1))
+    await make_coupon(project_id=tenant.project_id, display="TILL-0001", limits=Limits(per_code=1))
     pos = tenant.gql.as_token((await create_api_key(tenant.project_id, Role.POS)).secret)
     order = {"amount": {"amount": 2000, "currency": "EUR"}}
     check = {"code": "till 0001", "customerId": None, "order": order}

@@ -17,10 +17,14 @@ from domain.loyalty import grant_points
 from domain.orders import apply_pending_order_effects, record_order
 from domain.projects import Project
 from domain.referrals import apply_referral_code, referral_link
-from tests.domain.test_automation import shopper
-from tests.domain.test_orders import order_input
-from tests.domain.test_referrals import make_program as make_referral_program
-from tests.factories import Tenant, make_customer, make_loyalty_program
+from tests.factories import (
+    Tenant,
+    make_customer,
+    make_loyalty_program,
+    make_referral_program,
+    make_shopper,
+    order_input,
+)
 
 pytestmark = pytest.mark.usefixtures("tenant")
 
@@ -46,7 +50,7 @@ async def listen(project_id: str, trigger: str, program: Campaign, **conditions:
 
 
 async def test_refused_events_say_why_and_write_nothing(tenant: Tenant) -> None:
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     erased = await make_customer(project_id=tenant.project_id, erased=True)
     cases = [
         ({"name": "Cart Abandoned"}, {"INVALID_EVENT_NAME"}),
@@ -70,7 +74,7 @@ async def test_refused_events_say_why_and_write_nothing(tenant: Tenant) -> None:
 
 
 async def test_an_idempotency_key_stores_one_event_however_many_race(tenant: Tenant) -> None:
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     tracked = await asyncio.gather(
         *(
             events.track_event(
@@ -87,8 +91,10 @@ async def test_customer_creation_and_orders_emit_their_events_once(tenant: Tenan
     created = await create_customer(tenant.project_id, CustomerInput(name="Ada"), "test")
     [event] = await named(tenant.project_id, "customer.created")
     assert event.customer_id == created.key and event.source == "engage"
-    recorded = await record_order(tenant.project_id, order_input("web-1", created))
-    await record_order(tenant.project_id, order_input("web-1", created))
+    recorded = await record_order(
+        tenant.project_id, order_input(order_id="web-1", customer=created)
+    )
+    await record_order(tenant.project_id, order_input(order_id="web-1", customer=created))
     # The effects sweep finds nothing left, and emits nothing again.
     await apply_pending_order_effects(older_than=timedelta(0))
     [order_event] = await named(tenant.project_id, "order.recorded")
@@ -99,7 +105,7 @@ async def test_customer_creation_and_orders_emit_their_events_once(tenant: Tenan
 
 async def test_earning_points_emits_the_balance_before_and_after(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await grant_points(tenant.project_id, program.key, ada.key, 300, "g1", "welcome")
     await grant_points(tenant.project_id, program.key, ada.key, 300, "g1", "welcome")
     await grant_points(tenant.project_id, program.key, ada.key, 250, "g2", "bonus")
@@ -111,7 +117,7 @@ async def test_earning_points_emits_the_balance_before_and_after(tenant: Tenant)
 
 
 async def test_a_qualified_referral_emits_for_the_referrer(tenant: Tenant) -> None:
-    program = await make_referral_program(tenant.project_id)
+    program = await make_referral_program(project_id=tenant.project_id)
     referrer = await make_customer(
         project_id=tenant.project_id, name="Referrer", email="r@example.com"
     )
@@ -120,8 +126,8 @@ async def test_a_qualified_referral_emits_for_the_referrer(tenant: Tenant) -> No
     )
     code = await referral_link(tenant.project_id, program.id, referrer.key)
     await apply_referral_code(tenant.project_id, code.code, referee.key)
-    await record_order(tenant.project_id, order_input("first", referee))
-    await record_order(tenant.project_id, order_input("second", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
+    await record_order(tenant.project_id, order_input(order_id="second", customer=referee))
     [event] = await named(tenant.project_id, "referral.qualified")
     assert event.customer_id == referrer.key
     assert event.properties["refereeId"] == referee.key
@@ -190,7 +196,7 @@ async def test_birthdays_in_the_project_time_zone_once_a_year(tenant: Tenant) ->
 async def test_an_event_left_undispatched_by_a_crash_is_dispatched_later(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id)
     await listen(tenant.project_id, "cart.abandoned", program)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     # The process stored the event and died before it scheduled anything.
     await CustomerEvent(
         project_id=tenant.project_id,

@@ -5,8 +5,7 @@ from typing import Any
 
 from domain.automation import Automation
 from domain.events import CustomerEvent
-from tests.domain.test_automation import shopper
-from tests.factories import Tenant, make_campaign, make_loyalty_program
+from tests.factories import Tenant, make_campaign, make_loyalty_program, make_shopper
 
 FIELDS = "id name trigger conditions delaySeconds cancelOn periodDays status segmentIds"
 CREATE = (
@@ -122,8 +121,8 @@ async def test_invalid_automations_are_typed_errors_and_write_nothing(tenant: Te
 
 
 async def test_roles_and_customer_tokens(tenant: Tenant) -> None:
-    ada = await shopper(tenant.project_id)
-    bob = await shopper(tenant.project_id, "Bob")
+    ada = await make_shopper(project_id=tenant.project_id)
+    bob = await make_shopper(project_id=tenant.project_id, name="Bob")
     token = (await tenant.gql(TOKEN, {"id": ada.key}))["issueCustomerToken"]["token"]
     me = tenant.gql.as_token(token)
     own = (await me(TRACK, {"customerId": ada.key, "name": "wishlist.added"}))["trackEvent"]
@@ -153,6 +152,6 @@ async def test_automations_stay_in_their_project(tenant: Tenant, other_tenant: T
     # Another project's campaign cannot be used either.
     theirs = await create(other_tenant, cart_input(campaign.key))
     assert theirs["errors"] == [{"code": "NOT_FOUND", "field": "action.campaignId"}]
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     tracked = await other_tenant.gql(TRACK, {"customerId": ada.key, "name": "cart.abandoned"})
     assert tracked["trackEvent"]["errors"] == [{"code": "NOT_FOUND", "field": "customerId"}]
