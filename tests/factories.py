@@ -79,6 +79,11 @@ async def make_tenant(*, http: httpx.AsyncClient, name: str) -> Tenant:
     return Tenant(project=project, admin_key=issued.secret, gql=GraphQLClient(http, issued.secret))
 
 
+async def make_pos_key(*, tenant: Tenant) -> str:
+    """A new POS key of the tenant's project, as the till would send it."""
+    return (await projects.create_api_key(tenant.project_id, projects.Role.POS, "till 1")).secret
+
+
 def eur(amount: int) -> Money:
     return Money(amount=amount, currency="EUR")
 

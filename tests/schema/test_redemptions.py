@@ -5,9 +5,8 @@ from typing import Any
 from domain.campaigns import CampaignStatus, Discount, DiscountType, Limits, Rules
 from domain.common import Money
 from domain.customers import issue_customer_token
-from domain.projects import Role, create_api_key
 from domain.redemptions import Redemption
-from tests.factories import Tenant, make_campaign, make_code, make_customer
+from tests.factories import Tenant, make_campaign, make_code, make_customer, make_pos_key
 
 VALIDATE = """
 query ($code: String!, $customerId: ID, $order: OrderInput) {
@@ -76,10 +75,6 @@ async def redeem(tenant: Tenant, **variables: Any) -> dict[str, Any]:
     variables.setdefault("code", "SUMMER-20")
     variables.setdefault("order", ORDER)
     return dict((await tenant.gql(REDEEM, variables))["redeemCode"])
-
-
-async def pos_key(tenant: Tenant) -> str:
-    return (await create_api_key(tenant.project_id, Role.POS, "till 1")).secret
 
 
 async def test_redeem_returns_the_redemption_with_its_order_and_customer(tenant: Tenant) -> None:
@@ -190,7 +185,7 @@ async def test_rollback_then_redeem_again_and_a_second_rollback_is_refused(tenan
 
 async def test_pos_keys_redeem_on_the_pos_channel(tenant: Tenant) -> None:
     await setup_code(tenant)
-    till = tenant.gql.as_token(await pos_key(tenant))
+    till = tenant.gql.as_token(await make_pos_key(tenant=tenant))
     at_till = (await till(REDEEM, {"code": "SUMMER20", "order": ORDER}))["redeemCode"]
     assert at_till["redemption"]["channel"] == "POS"
     online = await redeem(tenant)

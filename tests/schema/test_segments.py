@@ -6,8 +6,8 @@ from domain.campaigns import Rules
 from domain.customers import OrderMetrics
 from domain.jobs import run_pending_jobs
 from domain.segments import Segment
-from tests.factories import Tenant, make_campaign, make_code, make_customer
-from tests.schema.test_redemptions import ORDER, REDEEM, VALIDATE, pos_key
+from tests.factories import Tenant, make_campaign, make_code, make_customer, make_pos_key
+from tests.schema.test_redemptions import ORDER, REDEEM, VALIDATE
 
 SEGMENT_FIELDS = "id name kind size filter sample(first: 10) { id name }"
 CREATE = f"""
@@ -141,7 +141,7 @@ async def test_static_members_over_graphql(tenant: Tenant, other_tenant: Tenant)
 
 
 async def test_segments_are_for_admin_keys(tenant: Tenant) -> None:
-    till = tenant.gql.as_token(await pos_key(tenant))
+    till = tenant.gql.as_token(await make_pos_key(tenant=tenant))
     response = await till.raw(LIST)
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
