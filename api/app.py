@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from api import demo, google_wallet, hooks, pages, wallet
+from api import demo, google_wallet, hooks, pages, pos_scan, wallet
 from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
@@ -19,6 +19,7 @@ from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
 from delivery.wallet import apple
 from delivery.worker import BackgroundWorker, OutboxWorker
+from domain.jobs import JobRunner
 
 log = logging.getLogger("engage")
 
@@ -59,10 +60,11 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         await init_database(client, settings.database)
         if embedded and settings.demo_project:
             await demo.ensure_demo_project(settings)
-        # Importing distribution registered its job handler; this gives it the links to build.
-        distribution.configure(settings.public_base_url, settings.secret_key)
         links = Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
-        jobs = BackgroundJobs(automation=AutomationExecutor(links))
+        jobs = BackgroundJobs(
+            JobRunner(handlers=distribution.job_handlers(links)),
+            automation=AutomationExecutor(links),
+        )
         if settings.run_jobs:
             jobs.start()
         outbox = BackgroundWorker(OutboxWorker(settings))
@@ -80,6 +82,7 @@ def create_app(settings: Settings, embedded: bool = False) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/graphql", GraphQLEndpoint(settings), methods=["GET", "POST"]),
         *pages.routes,
+        *pos_scan.routes,
         *google_wallet.routes,
         *hooks.routes,
         *wallet.routes,

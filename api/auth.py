@@ -1,38 +1,12 @@
 """Who is calling: an API key (ADMIN or POS) or a customer token, read from the bearer header."""
 
-from dataclasses import dataclass
-from enum import StrEnum
-
 from starlette.requests import Request
 
+from domain.callers import Caller, CallerKind
 from domain.customers import find_customer_token
 from domain.projects import Role, find_active_key
 
-
-class CallerKind(StrEnum):
-    ADMIN = "ADMIN"
-    POS = "POS"
-    CUSTOMER = "CUSTOMER"
-
-
-@dataclass(frozen=True)
-class Caller:
-    kind: CallerKind
-    project_id: str
-    api_key_id: str | None = None
-    customer_id: str | None = None
-
-    @property
-    def actor(self) -> str:
-        """How audit entries name the caller."""
-        if self.api_key_id:
-            return f"api_key:{self.api_key_id}"
-        return f"customer:{self.customer_id}"
-
-    @property
-    def log_name(self) -> str:
-        """How logs name the caller: kind, project and key or customer id, never a secret."""
-        return f"{self.kind.value} project={self.project_id} {self.actor}"
+__all__ = ["Caller", "CallerKind", "authenticate", "bearer_token"]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -127,7 +127,7 @@ def worker(settings: Settings) -> None:
 def export_schema(path: Path) -> None:
     from schema.build import schema_sdl
 
-    path.write_text(schema_sdl())
+    path.write_text(schema_sdl(Settings()))
     print(f"wrote {path}")
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api import wallet_badges
 from api.client_address import client_address
 from api.rate_limits import PUBLIC, limited
 from api.settings import Settings
@@ -21,7 +22,7 @@ from domain import codes, links, referrals
 from domain.campaigns import Campaign, get_campaign
 from domain.common import utc_now
 from domain.errors import NotFound
-from domain.projects import Project, get_project
+from domain.projects import Project, display_name, get_project
 from templates import TemplateFiles
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -66,7 +67,7 @@ def _render(
     policy = (
         "default-src 'none'; "
         f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-        "img-src https: data:; connect-src 'self'; "
+        "img-src 'self' https: data:; connect-src 'self'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return HTMLResponse(
@@ -103,14 +104,57 @@ def _local(moment: datetime | None, timezone: str) -> str:
     return f"{local.day} {local:%B %Y, %H:%M} ({timezone})"
 
 
+def _code_groups(display: str) -> list[tuple[str, str]]:
+    """The code as printed, as (separator before, group) pairs split at its dashes or spaces:
+    the page may wrap between groups, never inside one."""
+    parts = re.split(r"([-\s]+)", display.strip())
+    groups = [("", parts[0])] + [
+        (" " if separator.isspace() else separator, group)
+        for separator, group in zip(parts[1::2], parts[2::2], strict=True)
+    ]
+    return [(separator, group) for separator, group in groups if group] or [("", display)]
+
+
+def _code_width(groups: list[tuple[str, str]]) -> int:
+    """Characters the code's font is sized for: the whole code on one line while that stays
+    readable, and never less than its longest group, so a group never breaks."""
+    longest = max(len(group) for _, group in groups)
+    whole = sum(len(separator) + len(group) for separator, group in groups)
+    return max(longest, min(whole, 16))
+
+
+def _state_date(
+    status: codes.CodeStatus, code: codes.Code, campaign: Campaign, now: datetime
+) -> datetime | None:
+    """When the coupon came into a state it cannot be used in: what its holder asks first."""
+    if status == codes.CodeStatus.REDEEMED:
+        return code.last_redeemed_at
+    if status == codes.CodeStatus.EXPIRED:
+        if campaign.ends_at is not None and campaign.ends_at <= now:
+            return campaign.ends_at
+        return campaign.status_changed_at
+    if status == codes.CodeStatus.PAUSED:
+        return campaign.status_changed_at
+    if status == codes.CodeStatus.NOT_STARTED:
+        return campaign.starts_at
+    return None
+
+
 def _coupon_context(
     settings: Settings, code: codes.Code, campaign: Campaign, project: Project
 ) -> dict[str, Any]:
-    status = codes.code_status(code, campaign, utc_now())
+    now = utc_now()
+    status = codes.code_status(code, campaign, now)
+    active = status == codes.CodeStatus.ACTIVE
     brand = project.brand
     url = codes.coupon_url(settings.public_base_url, code)
+    groups = _code_groups(code.display or code.code)
+    # A pass signed with development credentials fails on every phone: no button for it.
+    wallets_shown = status in (codes.CodeStatus.ACTIVE, codes.CodeStatus.NOT_STARTED)
+    apple = wallets_shown and settings.apple_certificates_configured
+    google = wallets_shown and settings.google_configured
     return {
-        "brand_name": brand.name or project.name,
+        "brand_name": display_name(project),
         "primary_color": _color(brand.primary_color, "#1f2937"),
         "accent_color": _color(brand.accent_color, "#f59e0b"),
         "logo_url": brand.logo_url if brand.logo_url.startswith("https://") else "",
@@ -119,24 +163,31 @@ def _coupon_context(
         "description": campaign.description,
         "terms": campaign.terms,
         "code_display": code.display or code.code,
+        "code_groups": groups,
+        "code_width": _code_width(groups),
         # segno's own SVG markup: it carries no caller-provided text.
-        "qr_svg": Markup(codes.qr_svg(url)),  # noqa: S704
+        "qr_svg": Markup(codes.qr_svg(url)) if active else "",  # noqa: S704
         "status": status.value,
         "status_label": STATUS_LABELS[status],
+        "state_date_text": _local(_state_date(status, code, campaign, now), campaign.timezone),
         "uses_left": codes.uses_left(code, campaign),
         "starts_at_text": _local(campaign.starts_at, campaign.timezone),
         "ends_at_text": _local(campaign.ends_at, campaign.timezone),
         "ends_at_iso": campaign.ends_at.isoformat() if campaign.ends_at else "",
-        "shop_link": _shop_link(brand.shop_url, code.code)
-        if status == codes.CodeStatus.ACTIVE
-        else "",
+        "shop_link": _shop_link(brand.shop_url, code.code) if active else "",
         # Whoever has the coupon page has the code: the links carry its pass token.
         "apple_wallet_url": links.apple_wallet_url(
             settings.public_base_url, settings.secret_key, code.project_id, code.code
-        ),
+        )
+        if apple
+        else "",
         "google_wallet_url": links.google_wallet_url(
             settings.public_base_url, settings.secret_key, code.project_id, code.code
-        ),
+        )
+        if google
+        else "",
+        "apple_badge": wallet_badges.installed(settings.badges_dir, "apple") if apple else "",
+        "google_badge": wallet_badges.installed(settings.badges_dir, "google") if google else "",
     }
 
 
@@ -203,4 +254,5 @@ routes: list[BaseRoute] = [
     Route("/c/{code:path}", limited(PUBLIC, coupon_page), methods=["GET"]),
     Route("/r/{code:path}", limited(PUBLIC, referral_redirect), methods=["GET"]),
     Route("/pos", pos_page, methods=["GET"]),
+    *wallet_badges.routes,
 ]

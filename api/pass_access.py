@@ -2,9 +2,9 @@
 
 from starlette.requests import Request
 
-from api.auth import Caller, CallerKind
 from api.settings import Settings
 from domain import codes, links
+from domain.callers import Caller, CallerKind
 from domain.codes import Code
 from domain.common import object_id
 from domain.errors import DomainError

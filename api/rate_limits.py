@@ -29,6 +29,8 @@ class RoutePolicy:
 PUBLIC = RoutePolicy("public", lambda s: s.rate_limit_public_per_address, True)
 WALLET_LOG = RoutePolicy("wallet-log", lambda s: s.rate_limit_wallet_log_per_address, False)
 HOOKS = RoutePolicy("hooks", lambda s: s.rate_limit_hooks_per_address, False)
+# Reading a till's photo takes CPU: a few a minute is a till's pace.
+POS_SCAN = RoutePolicy("pos-scan", lambda s: s.rate_limit_pos_scans_per_address, False)
 
 
 def address_subject(request: Request, settings: Settings) -> str:

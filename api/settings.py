@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     google_api_url: str = ""
     google_timeout_seconds: float = 30.0
 
+    # The official "Add to Apple Wallet" / "Add to Google Wallet" badge files the operator
+    # installed (see README); unset: <data_dir>/wallet/badges. Without them, plain buttons.
+    wallet_badges_dir: Path | None = None
+
     # Guessing limits. Counters live in the database, so every API process shares them; rates
     # are `limits` strings ("600/minute", or several: "10/second;600/minute"), in attempt units.
     rate_limit_enabled: bool = True
@@ -137,6 +141,12 @@ class Settings(BaseSettings):
     rate_limit_wallet_log_per_address: str = "60/minute"
     # Twilio status and inbound hooks, per client address (Twilio sends from a few addresses).
     rate_limit_hooks_per_address: str = "12000/minute"
+    # Tills finding a customer by exact email, phone or shop id, per API key and per client
+    # address: a lookup that matches nobody costs rate_limit_wrong_code_cost units.
+    rate_limit_customer_lookups_per_key: str = "60/minute;2000/day"
+    rate_limit_customer_lookups_per_address: str = "120/minute;4000/day"
+    # Photos of QR codes read for tills without BarcodeDetector (POST /pos/scan), per address.
+    rate_limit_pos_scans_per_address: str = "60/minute"
     # Units an unknown code (or a link whose token does not open it) costs; a found one costs 1.
     rate_limit_wrong_code_cost: int = Field(default=5, ge=1)
     # Proxies in front of Engage that each append to X-Forwarded-For; 0 ignores the header,
@@ -149,6 +159,9 @@ class Settings(BaseSettings):
         "rate_limit_public_per_address",
         "rate_limit_wallet_log_per_address",
         "rate_limit_hooks_per_address",
+        "rate_limit_customer_lookups_per_key",
+        "rate_limit_customer_lookups_per_address",
+        "rate_limit_pos_scans_per_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -207,6 +220,10 @@ class Settings(BaseSettings):
     @property
     def sink_dir(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def badges_dir(self) -> Path:
+        return self.wallet_badges_dir or self.data_dir / "wallet" / "badges"
 
     @property
     def apple_certificates_configured(self) -> bool:

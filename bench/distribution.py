@@ -22,7 +22,8 @@ from bson import ObjectId
 
 from api.database import init_database, make_client
 from bench._harness import arguments, database, shop_with_campaign
-from delivery.distribution import distribute_campaign
+from delivery.distribution import distribute_campaign, job_handlers
+from delivery.outbox import Links
 from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.common import utc_now
@@ -32,6 +33,7 @@ from domain.messages import Message, MessageChannel
 
 CONCURRENCY = 16
 CHANNELS = [MessageChannel.EMAIL, MessageChannel.SMS]
+LINKS = Links(base_url="http://127.0.0.1:8000", secret_key="bench-secret-key")
 
 
 async def seed(project_id: str, count: int) -> None:
@@ -53,7 +55,7 @@ async def distribute(project_id: str, campaign: Campaign, count: int) -> float:
     job = await distribute_campaign(project_id, campaign.key, CHANNELS)
     assert job.total == count, (job.total, count)
     started = time.perf_counter()
-    assert await run_pending_jobs() == 1
+    assert await run_pending_jobs(handlers=job_handlers(LINKS)) == 1
     elapsed = time.perf_counter() - started
     done = await Job.get(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done

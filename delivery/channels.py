@@ -2,12 +2,10 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from api.settings import Settings
-    from domain.messages import Message, MessageChannel
-    from domain.projects import Project
+from delivery.config import DeliverySettings
+from domain.messages import Message, MessageChannel
+from domain.projects import Project
 
 
 @dataclass(frozen=True)
@@ -46,13 +44,13 @@ class ChannelSender:
     """How one outbox channel goes out: `send` to its provider, or `sink` (sandbox projects, or
     no provider configured) to a local record. Both return the provider's id for the message."""
 
-    configured: "Callable[[Settings], bool]"
-    send: "Callable[[Settings, Message, Project], Awaitable[str]]"
-    sink: "Callable[[Settings, Message, Project], Awaitable[str]]"
+    configured: Callable[[DeliverySettings], bool]
+    send: Callable[[DeliverySettings, Message, Project], Awaitable[str]]
+    sink: Callable[[DeliverySettings, Message, Project], Awaitable[str]]
 
 
-SENDERS: "dict[MessageChannel, ChannelSender]" = {}
+SENDERS: dict[MessageChannel, ChannelSender] = {}
 
 
-def register_sender(channel: "MessageChannel", sender: ChannelSender) -> None:
+def register_sender(channel: MessageChannel, sender: ChannelSender) -> None:
     SENDERS[channel] = sender

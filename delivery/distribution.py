@@ -18,7 +18,7 @@ from domain.codes import Code, check_gives_codes, publish_code
 from domain.common import utc_now
 from domain.customers import Customer, contact_address, normalize_email
 from domain.errors import DomainError, NotFound, Problem
-from domain.jobs import HANDLERS, Job, JobFailed, JobRunner, LeaseLost, get_job
+from domain.jobs import Handler, Job, JobFailed, JobRunner, LeaseLost, get_job
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import Project, get_project
 from domain.segments import (
@@ -41,24 +41,6 @@ ID_CHUNK = 10_000
 # A customer's own state, not the campaign's: the customer is skipped and the job goes on.
 SKIPPED_CODES = frozenset({"ERASED", "NO_ADDRESS"})
 COUNTS = ("published", "queued", "suppressed", "skipped")
-
-_links: Links | None = None
-
-
-def configure(base_url: str, secret_key: str) -> None:
-    """What the messages of distribution jobs run in this process build their links with."""
-    global _links
-    _links = Links(base_url=base_url, secret_key=secret_key)
-
-
-def _configured_links() -> Links:
-    if _links is None:
-        # Imported here: only a process that never configured links reads the environment.
-        from api.settings import Settings
-
-        settings = Settings()
-        return Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
-    return _links
 
 
 @dataclass(frozen=True)
@@ -538,9 +520,7 @@ def _stopped(job: Job, error: DomainError) -> str:
     return f"stopped after {job.done:,} of {job.total:,} customers: {message}"
 
 
-async def run_batch(
-    runner: JobRunner, job: Job, ids: list[Any], links: Links | None = None
-) -> None:
+async def run_batch(runner: JobRunner, job: Job, ids: list[Any], links: Links) -> None:
     """Reaches the customers with these ids (the next ones after the job's cursor), then moves
     the cursor past them. A batch redone after a crash finds its codes and messages again."""
     campaign = await _current_campaign(job)
@@ -549,7 +529,7 @@ async def run_batch(
     batch = _Batch(
         runner=runner,
         job=job,
-        links=links or _configured_links(),
+        links=links,
         project=await get_project(job.project_id),
         campaign=campaign,
         channels=[MessageChannel(value) for value in job.params["channels"]],
@@ -575,13 +555,15 @@ async def run_batch(
     await _commit_batch(batch, ids[-1], len(ids))
 
 
-async def _run_distribution(runner: JobRunner, job: Job) -> None:
-    while ids := await next_customer_ids(job):
-        for start in range(0, len(ids), job.batch_size):
-            await run_batch(runner, job, ids[start : start + job.batch_size])
-    # Customers erased or changed since the count are not reached: the total is what was.
-    await runner.renew(job, total=job.done)
-    job.total = job.done
+def job_handlers(links: Links) -> dict[str, Handler]:
+    """The job runner's handler for distributions, building its messages' links with `links`."""
 
+    async def run_distribution(runner: JobRunner, job: Job) -> None:
+        while ids := await next_customer_ids(job):
+            for start in range(0, len(ids), job.batch_size):
+                await run_batch(runner, job, ids[start : start + job.batch_size], links)
+        # Customers erased or changed since the count are not reached: the total is what was.
+        await runner.renew(job, total=job.done)
+        job.total = job.done
 
-HANDLERS[DISTRIBUTE_CAMPAIGN] = _run_distribution
+    return {DISTRIBUTE_CAMPAIGN: run_distribution}

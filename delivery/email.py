@@ -9,8 +9,8 @@ from functools import lru_cache
 
 import aiosmtplib
 
-from api.settings import Settings
 from delivery.channels import Envelope, PermanentSendError, TransientSendError
+from delivery.config import DeliverySettings
 from domain.common import utc_now
 
 # Used for the Message-ID when the sender has no usable domain.
@@ -84,7 +84,7 @@ def _classify(error: Exception) -> Exception:
     return error
 
 
-async def send_email(settings: Settings, envelope: Envelope) -> str:
+async def send_email(settings: DeliverySettings, envelope: Envelope) -> str:
     """Sends through the configured SMTP server; returns the Message-ID header."""
     message = build_email(envelope, settings.email_from)
     try:

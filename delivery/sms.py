@@ -13,8 +13,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from api.settings import Settings
 from delivery.channels import Envelope, PermanentSendError, TransientSendError
+from delivery.config import DeliverySettings
 
 # The SDK logs every request at INFO; one message each is too much for a sending worker.
 _sdk_log = logging.getLogger("engage.delivery.twilio_http")
@@ -79,7 +79,7 @@ class _Pooled:
 _pool: dict[tuple[str, str, str, float], _Pooled] = {}
 
 
-def _client(settings: Settings) -> Client:
+def _client(settings: DeliverySettings) -> Client:
     loop = asyncio.get_running_loop()
     key = (
         settings.twilio_account_sid,
@@ -105,7 +105,7 @@ async def close_sms_clients() -> None:
             await pooled.http.close()
 
 
-def _sender(settings: Settings, envelope: Envelope) -> dict[str, Any]:
+def _sender(settings: DeliverySettings, envelope: Envelope) -> dict[str, Any]:
     sender = envelope.sender or settings.twilio_from
     # A Messaging Service picks the number itself.
     if sender.startswith("MG"):
@@ -113,7 +113,7 @@ def _sender(settings: Settings, envelope: Envelope) -> dict[str, Any]:
     return {"from_": sender}
 
 
-async def send_sms(settings: Settings, envelope: Envelope) -> str:
+async def send_sms(settings: DeliverySettings, envelope: Envelope) -> str:
     """Creates the message at Twilio; returns its MessageSid."""
     client = _client(settings)
     try:

@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from api.settings import Settings
 from delivery import email, sink, sms
 from delivery.channels import (
     SENDERS,
@@ -20,6 +19,7 @@ from delivery.channels import (
     SendError,
     register_sender,
 )
+from delivery.config import DeliverySettings
 from delivery.outbox import consent_refusal
 from delivery.polling import drain, poll_forever
 from delivery.wallet import apns as _apns  # noqa: F401 (registers APPLE_PUSH)
@@ -59,7 +59,7 @@ class OutboxWorker:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: DeliverySettings,
         owner: str | None = None,
         lease: timedelta | None = None,
         concurrency: int | None = None,
@@ -176,7 +176,7 @@ def sms_quiet_until(project: Project, customer: Customer) -> datetime | None:
     return quiet_until(utc_now(), zone, start, end)
 
 
-def envelope_of(settings: Settings, message: Message, project: Project) -> Envelope:
+def envelope_of(settings: DeliverySettings, message: Message, project: Project) -> Envelope:
     if message.channel == MessageChannel.EMAIL:
         sender = project.messaging.email_from or settings.email_from
         unsubscribe = message.payload.get("unsubscribe_url", "")
@@ -199,19 +199,19 @@ def envelope_of(settings: Settings, message: Message, project: Project) -> Envel
     )
 
 
-async def _send_email(settings: Settings, message: Message, project: Project) -> str:
+async def _send_email(settings: DeliverySettings, message: Message, project: Project) -> str:
     return await email.send_email(settings, envelope_of(settings, message, project))
 
 
-async def _sink_email(settings: Settings, message: Message, project: Project) -> str:
+async def _sink_email(settings: DeliverySettings, message: Message, project: Project) -> str:
     return sink.write_email(settings.sink_dir, envelope_of(settings, message, project))
 
 
-async def _send_sms(settings: Settings, message: Message, project: Project) -> str:
+async def _send_sms(settings: DeliverySettings, message: Message, project: Project) -> str:
     return await sms.send_sms(settings, envelope_of(settings, message, project))
 
 
-async def _sink_sms(settings: Settings, message: Message, project: Project) -> str:
+async def _sink_sms(settings: DeliverySettings, message: Message, project: Project) -> str:
     return sink.write_sms(settings.sink_dir, envelope_of(settings, message, project))
 
 

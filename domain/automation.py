@@ -16,11 +16,12 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from domain import segments
 from domain.campaigns import Campaign, CampaignKind
 from domain.common import as_utc, object_id, utc_now
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound, Problem
-from domain.events import (
+from domain.event_models import (
     CUSTOMER_DORMANT,
     POINTS_CHANGED,
     CustomerEvent,
@@ -406,9 +407,6 @@ async def _segment_ids(project_id: str, raw: list[str] | None) -> list[str]:
         return []
     if len(ids) > MAX_SEGMENTS:
         raise DomainError("INVALID", f"at most {MAX_SEGMENTS} segments", "segmentIds")
-    # Imported here: domain.segments imports customers, which emits events into this module.
-    from domain import segments
-
     for value in ids:
         await segments.get_segment(project_id, value, "segmentIds")
     return ids
@@ -760,8 +758,6 @@ async def customer_in_segments(
     project_id: str, customer: Customer, segment_ids: list[str], now: datetime
 ) -> bool:
     """In at least one of the segments, as they stand at `now`."""
-    from domain import segments
-
     return bool(await segments.customer_in_segments(project_id, customer, segment_ids, now))
 
 

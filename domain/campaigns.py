@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from domain.code_models import Code, CodeKind, normalize_code
 from domain.common import Money, as_utc, money, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.loyalty_config import LoyaltyConfig, LoyaltyConfigInput, validated_loyalty
@@ -160,6 +161,8 @@ class Campaign(Document):
     generation_batches: dict[str, int] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+    # When it was last paused, resumed or ended: the coupon page says since when.
+    status_changed_at: datetime | None = None
 
     class Settings:
         name = "campaigns"
@@ -839,7 +842,7 @@ def _validated(data: CampaignInput, current: Campaign | None) -> dict[str, Any]:
 
     standalone = current.standalone_code if current is not None else None
     if data.standalone_code is not None:
-        normalized = _normalize_code(data.standalone_code)
+        normalized = normalize_code(data.standalone_code)
         if current is not None and (normalized or None) != current.standalone_code:
             problems.add(
                 "IMMUTABLE", "standaloneCode cannot change after creation", "standaloneCode"
@@ -933,13 +936,6 @@ def _pass_locations(given: list[PassLocationInput], problems: _Problems) -> list
     return locations
 
 
-def _normalize_code(raw: str) -> str:
-    # domain.codes imports this module, so its helpers are imported where they are used.
-    from domain.codes import normalize_code
-
-    return normalize_code(raw)
-
-
 def _duplicate_code() -> DomainError:
     return DomainError(
         "DUPLICATE_CODE", "this code is already used in the project", "standaloneCode"
@@ -947,8 +943,6 @@ def _duplicate_code() -> DomainError:
 
 
 async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
-    from domain.codes import Code, CodeKind
-
     problems: list[Problem] = []
     try:
         values = _validated(data, None)
@@ -957,7 +951,7 @@ async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
         values = {}
     problems += await _referral_reference_problems(project_id, values.get("referral"))
     # Checked even when other fields are wrong, so one answer lists every problem.
-    code = _normalize_code(data.standalone_code or "")
+    code = normalize_code(data.standalone_code or "")
     if (
         _STANDALONE.match(code)
         and await Code.find_one({"project_id": project_id, "code": code}) is not None
@@ -1015,13 +1009,19 @@ async def set_campaign_status(
 ) -> Campaign:
     """ACTIVE and PAUSED switch freely; ENDED is final."""
     wanted = CampaignStatus(status)
+    now = utc_now()
     result = await Campaign.get_pymongo_collection().update_one(
         {
             "_id": object_id(campaign_id, "campaign", "id"),
             "project_id": project_id,
-            "status": {"$in": [CampaignStatus.ACTIVE.value, CampaignStatus.PAUSED.value]},
+            # Only a real change moves status_changed_at: pausing twice keeps the first date.
+            "status": {
+                "$in": [
+                    s.value for s in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED) if s != wanted
+                ]
+            },
         },
-        {"$set": {"status": wanted.value, "updated_at": utc_now()}},
+        {"$set": {"status": wanted.value, "updated_at": now, "status_changed_at": now}},
     )
     campaign = await get_campaign(project_id, campaign_id, "id")
     if result.matched_count == 0 and campaign.status != wanted:

@@ -2,19 +2,16 @@
 
 import asyncio
 import contextlib
-import re
 import uuid
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import segno
-from beanie import Document
-from pydantic import Field
-from pymongo import IndexModel, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from domain import experiments
 from domain.campaigns import (
     Campaign,
     CampaignKind,
@@ -23,105 +20,25 @@ from domain.campaigns import (
     DiscountType,
     get_campaign,
 )
+
+# Stored below campaigns and experiments; callers keep using them from here.
+from domain.code_models import Code as Code
+from domain.code_models import CodeAssignment as CodeAssignment
+from domain.code_models import CodeKind as CodeKind
+from domain.code_models import CodeStatus as CodeStatus
+from domain.code_models import normalize_code as normalize_code
 from domain.codegen import SPACE_SHARE, check_code_space, code_space
 from domain.codegen import new_code as random_code
 from domain.common import Money, minor_unit_digits, utc_now
 from domain.customers import Customer, get_customer
 from domain.errors import DomainError, NotFound
 
-if TYPE_CHECKING:
-    from domain.experiments import Arm
-
-_IGNORED = re.compile(r"[\s\-]+")
 # Longer input cannot be a code; refusing it early keeps lookups cheap.
 MAX_CODE_LENGTH = 64
 GENERATION_ATTEMPTS = 10
 # A publish that claimed a slot and then vanished (crash) is taken over after this long.
 CLAIM_LEASE = timedelta(seconds=10)
 CLAIM_POLL_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2)
-
-
-def normalize_code(raw: str) -> str:
-    """What a till or a customer types, as the code is stored: case, spaces, dashes ignored."""
-    return _IGNORED.sub("", raw).upper()
-
-
-class CodeKind(StrEnum):
-    UNIQUE = "UNIQUE"
-    STANDALONE = "STANDALONE"
-
-
-class CodeStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    REDEEMED = "REDEEMED"
-    PAUSED = "PAUSED"
-    NOT_STARTED = "NOT_STARTED"
-    EXPIRED = "EXPIRED"
-
-
-class Code(Document):
-    project_id: str
-    # The lookup key: normalize_code(display).
-    code: str
-    # As generated or given, dashes kept, for printing.
-    display: str
-    campaign_id: str
-    kind: CodeKind = CodeKind.UNIQUE
-    # "" when unassigned: the embedded server cannot match null reliably.
-    customer_id: str = ""
-    assigned: bool = False
-    # The campaign id while the code waits to be handed out, "" after: a single-field key, since
-    # the embedded server looks compound indexes up by scanning.
-    pool: str = ""
-    published_at: datetime | None = None
-    # Live counter, moved only by conditional atomic updates.
-    redeemed_count: int = 0
-    last_redeemed_at: datetime | None = None
-    # Published in an experiment: its id and the variant's key ("" outside any experiment).
-    experiment_id: str = ""
-    variant: str = ""
-    # Generation bookkeeping: which job and batch made the code, so a resumed job is exact.
-    job_id: str = ""
-    batch: int = -1
-    created_at: datetime = Field(default_factory=utc_now)
-
-    class Settings:
-        name = "codes"
-        indexes = [
-            IndexModel([("project_id", 1), ("code", 1)], unique=True),
-            IndexModel([("project_id", 1), ("campaign_id", 1), ("assigned", 1)]),
-            IndexModel([("pool", 1)]),
-            IndexModel([("customer_id", 1)]),
-            IndexModel([("project_id", 1), ("campaign_id", 1), ("customer_id", 1)]),
-            IndexModel([("project_id", 1), ("job_id", 1), ("batch", 1)]),
-            # The public coupon page knows the code only, not its project.
-            IndexModel([("code", 1)], name="code_any_project"),
-        ]
-
-
-class CodeAssignment(Document):
-    """How many codes of a campaign one customer has claimed: the limit publishCode enforces."""
-
-    project_id: str
-    campaign_id: str
-    customer_id: str
-    claimed: int = 0
-    # Changes with every claim, so a stalled claim can be taken over exactly once.
-    claim: str = ""
-    claimed_at: datetime = Field(default_factory=utc_now)
-    created_at: datetime = Field(default_factory=utc_now)
-
-    class Settings:
-        name = "code_assignments"
-        indexes = [
-            IndexModel(
-                [("project_id", 1), ("campaign_id", 1), ("customer_id", 1)],
-                unique=True,
-                name="project_campaign_customer_unique",
-            ),
-            # The lookup the embedded server can answer from an index (see Code.pool).
-            IndexModel([("customer_id", 1)]),
-        ]
 
 
 async def find_code(project_id: str, raw: str) -> Code | None:
@@ -308,14 +225,11 @@ async def customer_codes(project_id: str, customer_id: str, limit: int = 100) ->
 
 
 async def _assign_claimed(
-    campaign: Campaign, customer_id: str, slot_filter: dict[str, Any], arm: "Arm | None"
+    campaign: Campaign, customer_id: str, slot_filter: dict[str, Any], arm: experiments.Arm | None
 ) -> Code:
     """Fills a claimed slot; if that fails, the slot is given back so the limit stays exact."""
     try:
         if arm is not None:
-            # domain.experiments imports this module, so it is imported where it is used.
-            from domain import experiments
-
             await experiments.record_assignment(arm, customer_id)
         return await _take_free_code(campaign, customer_id, arm.code_fields if arm else None)
     except BaseException:
@@ -362,8 +276,6 @@ async def publish_code(
     if campaign.standalone_code:
         return await _standalone_code(campaign)
 
-    from domain import experiments
-
     customer_id = customer.key
     owner = {"project_id": project_id, "campaign_id": campaign.key, "customer_id": customer_id}
     arm = await experiments.arm_of(campaign, customer_id) if enroll else None
@@ -401,7 +313,7 @@ async def publish_code(
 
 
 async def _await_claimed_codes(
-    campaign: Campaign, owner: dict[str, Any], arm: "Arm | None"
+    campaign: Campaign, owner: dict[str, Any], arm: experiments.Arm | None
 ) -> Code:
     """Every slot is claimed: returns a customer's code once concurrent claims have filled them."""
     assignments = CodeAssignment.get_pymongo_collection()

@@ -1,5 +1,6 @@
 """Customers: profile, consent per channel with its ledger, tokens, erasure."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -12,7 +13,6 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from domain import audit
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.pagination import Page, paginate
@@ -247,7 +247,8 @@ def _consent_changes(
     return updates, changes
 
 
-async def create_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
+async def insert_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
+    """Stores a new customer; domain.customer_lifecycle.create_customer also emits its event."""
     values = _validated_fields(data)
     _, changes = _consent_changes(Consents(), data.consents, source)
     consents = Consents(**{c.channel.value.lower(): c.granted for c in changes})
@@ -258,10 +259,6 @@ async def create_customer(project_id: str, data: CustomerInput, source: str) -> 
         raise DomainError(
             "DUPLICATE_SOURCE_ID", "a customer with this sourceId already exists", "sourceId"
         ) from None
-    # Imported here: events reads customers.
-    from domain import events
-
-    await events.emit(project_id, customer.key, events.CUSTOMER_CREATED, at=customer.created_at)
     return customer
 
 
@@ -343,8 +340,9 @@ async def list_customers(
     return await paginate(Customer, query, first, after)
 
 
-async def erase_customer(project_id: str, customer_id: str, actor: str) -> Customer:
-    """GDPR erasure: personal fields go, a tombstone and an audit entry stay."""
+async def erase_customer_record(project_id: str, customer_id: str) -> None:
+    """Leaves a tombstone of the customer and revokes its tokens; the rest of the erasure is
+    domain.customer_lifecycle.erase_customer."""
     customer = await get_customer(project_id, customer_id)
     result = await Customer.get_pymongo_collection().update_one(
         {"_id": customer.id, "project_id": project_id, "erased": False},
@@ -368,12 +366,6 @@ async def erase_customer(project_id: str, customer_id: str, actor: str) -> Custo
     await CustomerToken.get_pymongo_collection().delete_many(
         {"project_id": project_id, "customer_id": customer_id}
     )
-    # Imported here: segments build on this module.
-    from domain.segments import forget_customer
-
-    await forget_customer(project_id, customer_id)
-    await audit.record(project_id, "customer.erased", customer_id, actor)
-    return await get_customer(project_id, customer_id)
 
 
 async def issue_customer_token(project_id: str, customer_id: str) -> str:
@@ -397,3 +389,62 @@ async def find_customer_token(secret: str) -> CustomerToken | None:
     return await CustomerToken.find_one(
         {"hash": hash_secret(secret), "expires_at": {"$gt": utc_now()}}
     )
+
+
+@dataclass(frozen=True)
+class ContactLookup:
+    """What a till knows of a customer: exactly one of an email, a phone number or a shop id."""
+
+    email: str | None = None
+    phone: str | None = None
+    source_id: str | None = None
+
+    def given(self) -> list[tuple[str, str]]:
+        """(argument name, trimmed value) of each part given."""
+        named = (
+            ("customerEmail", self.email),
+            ("customerPhone", self.phone),
+            ("customerSourceId", self.source_id),
+        )
+        return [(field, value.strip()) for field, value in named if value and value.strip()]
+
+
+async def find_customer_id_by_contact(project_id: str, lookup: ContactLookup) -> str:
+    """The id of the one live customer with exactly this email, phone or shop id. Tills may not
+    read customers, so this answers an id or an error, never the customer."""
+    given = lookup.given()
+    if len(given) != 1:
+        raise DomainError(
+            "INVALID",
+            "give one of customerEmail, customerPhone or customerSourceId",
+            given[1][0] if len(given) > 1 else "customerEmail",
+        )
+    field, value = given[0]
+    query: dict[str, Any] = {"project_id": project_id, "erased": False}
+    if field == "customerEmail":
+        query["email"] = _for_field(lambda: normalize_email(value), field)
+    elif field == "customerPhone":
+        query["phone"] = _for_field(lambda: normalize_phone(value), field)
+    else:
+        query["source_id"] = value
+    found = await Customer.get_pymongo_collection().find(query, {"_id": 1}).limit(2).to_list()
+    if not found:
+        raise DomainError("CUSTOMER_NOT_FOUND", "no customer has this " + _WHAT[field], field)
+    if len(found) > 1:
+        raise DomainError(
+            "CUSTOMER_AMBIGUOUS",
+            f"several customers have this {_WHAT[field]}: use the shop's customer id",
+            field,
+        )
+    return str(found[0]["_id"])
+
+
+_WHAT = {"customerEmail": "email", "customerPhone": "phone number", "customerSourceId": "shop id"}
+
+
+def _for_field(normalize: Callable[[], str], field: str) -> str:
+    """Normalizes, naming the lookup's argument rather than the customer's field in errors."""
+    try:
+        return normalize()
+    except DomainError as error:
+        raise DomainError(error.code, str(error), field) from None

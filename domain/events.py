@@ -5,23 +5,35 @@ automations it triggers or cancels are found through a small per-process cache."
 import calendar
 import contextlib
 import json
-import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from beanie import Document
 from bson import ObjectId
-from pydantic import Field
-from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from domain import automation
 from domain.common import as_utc, object_id, utc_now
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound, Problem
-from domain.pagination import Page, paginate
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+# The names and documents live below automation; emitting callers keep using them from here.
+from domain.event_models import (
+    BIRTHDAY,
+    BUILT_IN,
+    CUSTOMER_DORMANT,
+    CustomerEvent,
+    EventSweep,
+    check_name,
+)
+from domain.event_models import CART_ABANDONED as CART_ABANDONED
+from domain.event_models import CUSTOMER_CREATED as CUSTOMER_CREATED
+from domain.event_models import ORDER_RECORDED as ORDER_RECORDED
+from domain.event_models import POINTS_CHANGED as POINTS_CHANGED
+from domain.event_models import REFERRAL_QUALIFIED as REFERRAL_QUALIFIED
+from domain.pagination import Page, paginate
+from domain.projects import Project
+
 MAX_PROPERTIES_BYTES = 8_000
 MAX_KEY = 200
 # A shop's clock may run a little ahead of ours; an event further in the future is refused.
@@ -32,82 +44,6 @@ DISPATCH_AGE = timedelta(seconds=30)
 SWEEP_BATCH = 500
 # Birthdays are stored as YYYY-MM-DD or MM-DD; years before this are not looked for.
 FIRST_BIRTH_YEAR = 1900
-
-CUSTOMER_CREATED = "customer.created"
-ORDER_RECORDED = "order.recorded"
-POINTS_CHANGED = "points.changed"
-CUSTOMER_DORMANT = "customer.dormant"
-BIRTHDAY = "birthday"
-REFERRAL_QUALIFIED = "referral.qualified"
-CART_ABANDONED = "cart.abandoned"
-# Emitted by Engage itself: trackEvent refuses them so a caller cannot fake an order or a birthday.
-BUILT_IN = frozenset(
-    {CUSTOMER_CREATED, ORDER_RECORDED, POINTS_CHANGED, CUSTOMER_DORMANT, BIRTHDAY}
-    | {REFERRAL_QUALIFIED}
-)
-
-
-class CustomerEvent(Document):
-    project_id: str
-    customer_id: str
-    name: str
-    properties: dict[str, Any] = Field(default_factory=dict)
-    # When it happened (the shop may say); created_at is when it was stored.
-    at: datetime = Field(default_factory=utc_now)
-    # "api" (an admin key), "customer" (the customer's token) or "engage" (built-in).
-    source: str = "api"
-    # Absent (None) keys are outside the partial unique index: the same event is stored once.
-    dedupe_key: str | None = None
-    # True until the automations it triggers or cancels have been looked at.
-    dispatch_pending: bool = False
-    created_at: datetime = Field(default_factory=utc_now)
-
-    class Settings:
-        name = "customer_events"
-        indexes = [
-            IndexModel([("project_id", 1), ("customer_id", 1), ("name", 1), ("at", 1)]),
-            IndexModel(
-                [("project_id", 1), ("dedupe_key", 1)],
-                unique=True,
-                partialFilterExpression={"dedupe_key": {"$type": "string"}},
-                name="project_dedupe_key_unique",
-            ),
-            IndexModel([("dispatch_pending", 1), ("created_at", 1)]),
-        ]
-
-    @property
-    def key(self) -> str:
-        return str(self.id)
-
-
-class EventSweep(Document):
-    """How far a daily sweep of a project got, so a day is swept once and none is skipped."""
-
-    project_id: str
-    # "dormant:<days>" or "birthday".
-    kind: str
-    # The last day swept (UTC for dormancy, the project's local date for birthdays).
-    swept_on: str = ""
-    # Dormancy: customers whose last order is before this were already looked at.
-    through: datetime | None = None
-
-    class Settings:
-        name = "event_sweeps"
-        indexes = [
-            IndexModel([("project_id", 1), ("kind", 1)], unique=True, name="project_kind_unique")
-        ]
-
-
-def check_name(raw: str, field: str = "name") -> str:
-    name = (raw or "").strip()
-    if not NAME_PATTERN.match(name):
-        raise DomainError(
-            "INVALID_EVENT_NAME",
-            "an event name is 1 to 64 characters: a lower-case letter, then letters, digits, "
-            "'_' or '.'",
-            field,
-        )
-    return name
 
 
 def check_properties(raw: Any, field: str = "properties") -> dict[str, Any]:
@@ -223,9 +159,6 @@ async def _store(
     now: datetime | None,
 ) -> tuple[CustomerEvent, bool]:
     """emit, also saying whether the event is new (False: its dedupe key was stored before)."""
-    # Imported here: automation reads events, and this module is imported by customers.
-    from domain import automation
-
     now = as_utc(now) if now is not None else utc_now()
     listening = await automation.active_automations(project_id)
     interested = automation.listens_to(listening, name)
@@ -261,8 +194,6 @@ async def dispatch_pending_events(
     now: datetime | None = None, older_than: timedelta = DISPATCH_AGE
 ) -> int:
     """Schedules and cancels for events whose process died before it did; returns how many."""
-    from domain import automation
-
     now = as_utc(now) if now is not None else utc_now()
     stale = CustomerEvent.find(
         {"dispatch_pending": True, "created_at": {"$lt": now - older_than}}
@@ -319,8 +250,6 @@ async def emit_dormant_events(now: datetime | None = None) -> int:
     last order is that many days old, once per dormancy (a new order starts a new one); returns
     how many it emitted. The lengths are those the active `customer.dormant` automations ask
     for. Customers who never ordered are never dormant."""
-    from domain import automation
-
     now = as_utc(now) if now is not None else utc_now()
     emitted = 0
     for project_id, days in await automation.dormancy_lengths():
@@ -388,9 +317,6 @@ def _zone(name: str) -> ZoneInfo:
 async def emit_birthday_events(now: datetime | None = None) -> int:
     """Once a day per project: `birthday` for each customer whose `birthday` attribute
     (YYYY-MM-DD or MM-DD) is today in the project's time zone, once per year."""
-    from domain import automation
-    from domain.projects import Project
-
     now = as_utc(now) if now is not None else utc_now()
     emitted = 0
     for project_id in await automation.projects_listening_to(BIRTHDAY):

@@ -5,7 +5,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -146,11 +146,19 @@ Handler = Callable[["JobRunner", Job], Awaitable[None]]
 
 
 class JobRunner:
-    """Leases jobs one at a time and runs them; several runners may share one database."""
+    """Leases jobs one at a time and runs them; several runners may share one database.
+    `handlers` adds job kinds from outside domain (distribution), built with their own
+    configuration, to the ones registered in HANDLERS."""
 
-    def __init__(self, owner: str | None = None, lease: timedelta = LEASE) -> None:
+    def __init__(
+        self,
+        owner: str | None = None,
+        lease: timedelta = LEASE,
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
         self.owner = owner or _runner_name()
         self.lease = lease
+        self.handlers = dict(handlers or {})
 
     @staticmethod
     def _jobs() -> Any:
@@ -210,7 +218,7 @@ class JobRunner:
         await self._jobs().update_one({"_id": job.id, "lease_owner": self.owner}, {"$set": fields})
 
     async def run_job(self, job: Job) -> None:
-        handler = HANDLERS.get(job.kind)
+        handler = self.handlers.get(job.kind) or HANDLERS.get(job.kind)
         try:
             if handler is None:
                 raise JobFailed(f"unknown job kind {job.kind!r}")
@@ -248,9 +256,11 @@ class JobRunner:
         return ran
 
 
-async def run_pending_jobs(owner: str | None = None) -> int:
+async def run_pending_jobs(
+    owner: str | None = None, handlers: Mapping[str, Handler] | None = None
+) -> int:
     """Runs every waiting job in this task (tests and one-off commands)."""
-    return await JobRunner(owner).run_pending()
+    return await JobRunner(owner, handlers=handlers).run_pending()
 
 
 async def _count_batch(project_id: str, job_id: str, batch: int) -> int:

@@ -14,6 +14,7 @@ from pydantic import Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from domain import events, loyalty, referrals
 from domain.campaigns import Campaign
 from domain.codes import Code, normalize_code
 from domain.common import Money, as_utc, utc_now
@@ -237,17 +238,10 @@ async def apply_pending_order_effects(
 async def _apply_effects(order: Order) -> None:
     if order.customer_id:
         await _move_metrics(order, "order", 1)
-        # Imported where used: loyalty may import this module.
-        from domain import loyalty
-
         await loyalty.earn_for_order(
             order.project_id, order.customer_id, order.order_id, order.amount
         )
-        from domain import referrals
-
         await referrals.on_order_recorded(order)
-        from domain import events
-
         # Keyed by the order: a retried effect emits nothing twice.
         await events.emit(
             order.project_id,
@@ -272,11 +266,7 @@ async def _apply_effects(order: Order) -> None:
 async def _apply_reversal(order: Order) -> None:
     if order.customer_id:
         await _move_metrics(order, "reversal", -1)
-        from domain import loyalty
-
         await loyalty.reverse_for_order(order.project_id, order.customer_id, order.order_id)
-        from domain import referrals
-
         await referrals.on_order_reversed(order)
     await _release_limits(order)
     await Order.get_pymongo_collection().update_one(

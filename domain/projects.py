@@ -37,6 +37,16 @@ class Brand(BaseModel):
     shop_url: str = ""
 
 
+def display_name(project: "Project") -> str:
+    """The brand's name, else the project's name made presentable: "demo-shop" -> "Demo Shop".
+    A new project's brand starts with the project's name, which counts as no brand name."""
+    chosen = project.brand.name.strip()
+    if chosen and chosen != project.name:
+        return chosen
+    words = project.name.replace("_", " ").replace("-", " ").split()
+    return " ".join(word[:1].upper() + word[1:] for word in words) or project.name
+
+
 class Messaging(BaseModel):
     """How a project's messages go out: senders, and the hours SMS must not arrive."""
 

@@ -14,7 +14,7 @@ from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from domain import rules
+from domain import rules, segments
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, DiscountScope, get_campaign
 from domain.codes import Code, find_code, normalize_code
 from domain.common import Money, as_utc, object_id, utc_now
@@ -225,10 +225,7 @@ class Validation:
 async def customer_in_segments(project_id: str, customer: Customer, segment_ids: list[str]) -> bool:
     """Whether the customer belongs to at least one of the segments: the one place segments
     plug into validation. Unknown or deleted segments hold nobody."""
-    # Imported here: domain.segments sits above the campaign modules this one builds on.
-    from domain.segments import customer_in_segments as in_segments
-
-    return await in_segments(project_id, customer, segment_ids)
+    return await segments.customer_in_segments(project_id, customer, segment_ids)
 
 
 def window_reasons(campaign: Campaign, now: datetime) -> list[Reason]:

@@ -6,9 +6,9 @@ from enum import Enum
 
 import strawberry
 
-from api.auth import CallerKind
 from delivery.rendering import resolve_template
 from domain import automation, events
+from domain.callers import CallerKind
 from domain.errors import DomainError, NotFound
 from schema.context import Info
 from schema.customers import CustomerType

@@ -13,13 +13,13 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.settings import Settings
 from schema import personal_data
 from schema.analytics import AnalyticsQuery
 from schema.automation import AutomationMutation, AutomationQuery
 from schema.caches import ShortQueryParserCache, ShortQueryValidationCache
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.codes import CodeMutation, CodeQuery
+from schema.config import SchemaSettings
 from schema.customers import CustomerMutation, CustomerQuery
 from schema.distribution import DistributionMutation, DistributionQuery
 from schema.error_log import is_unexpected, log_errors
@@ -29,6 +29,7 @@ from schema.input_check import check_inputs_of
 from schema.introspection import IntrospectionForAdmins
 from schema.jobs import JobMutation, JobQuery
 from schema.loyalty import LoyaltyMutation, LoyaltyQuery
+from schema.me import MeQuery
 from schema.messages import MessageMutation, MessageQuery
 from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
@@ -43,6 +44,7 @@ Query = merge_types(
     (
         ProjectQuery,
         CustomerQuery,
+        MeQuery,
         CampaignQuery,
         CodeQuery,
         RedemptionQuery,
@@ -92,7 +94,7 @@ class EngageSchema(strawberry.Schema):
         log_errors(errors, execution_context)
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: SchemaSettings) -> strawberry.Schema:
     # The depth and alias limiters make a new validation rule class each time they are built.
     # Validation results are cached per (document, rules), so the rules are made once here:
     # built per request, every request would miss the cache and be validated again.
@@ -122,5 +124,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return schema
 
 
-def schema_sdl() -> str:
-    return build_schema(Settings()).as_str() + "\n"
+def schema_sdl(settings: SchemaSettings) -> str:
+    return build_schema(settings).as_str() + "\n"

@@ -89,6 +89,10 @@ class CodeType:
         status = codes.code_status(self.doc, await self.campaign_doc(), utc_now())
         return CodeStatusEnum(status.value)
 
+    @strawberry.field(description='The offer in a few words: "15% off", "Free shipping".')
+    async def offer(self) -> str:
+        return codes.offer_text((await self.campaign_doc()).discount)
+
     @strawberry.field(description="Null when the campaign does not limit uses per code.")
     async def uses_left(self) -> int | None:
         return codes.uses_left(self.doc, await self.campaign_doc())

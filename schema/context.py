@@ -8,9 +8,9 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from api.auth import Caller
-from api.settings import Settings
+from domain.callers import Caller
 from domain.customers import Customer
+from schema.config import SchemaSettings
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Context:
     request: Request
     response: Response | None
     caller: Caller
-    settings: Settings
+    settings: SchemaSettings
     loaders: Loaders
     # Who is counted by the per-address guessing limits (api.client_address).
     client_address: str = ""

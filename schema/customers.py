@@ -1,22 +1,18 @@
-"""GraphQL for customers, customer tokens and `me`."""
+"""GraphQL for customers and customer tokens."""
 
 import typing
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 
-from domain import codes, customers, loyalty, referrals
+from domain import customer_lifecycle, customers
 from domain.errors import NotFound
 from schema.context import Info
 from schema.errors import payload
-from schema.permissions import IsAdmin, IsCustomer
+from schema.permissions import IsAdmin
 from schema.types import JSON, Connection, UserError, connection
-
-if TYPE_CHECKING:
-    from schema.codes import CodeType
-    from schema.loyalty import LoyaltyCardType
 
 
 @strawberry.enum
@@ -184,59 +180,6 @@ class CustomerTokenPayload:
 
 
 @strawberry.type
-class Me:
-    customer_id: strawberry.Private[str]
-
-    @strawberry.field
-    async def customer(self, info: Info) -> CustomerType:
-        customer = await customers.get_customer(info.context.project_id, self.customer_id)
-        return CustomerType.from_doc(customer)
-
-    @strawberry.field(
-        description="The codes published to the customer, newest first (100 at most)."
-    )
-    async def coupons(
-        self, info: Info
-    ) -> list[Annotated["CodeType", strawberry.lazy("schema.codes")]]:
-        # Imported here: schema.codes imports this module.
-        from schema.codes import CodeType
-
-        found = await codes.customer_codes(info.context.project_id, self.customer_id)
-        return [CodeType.from_doc(code) for code in found]
-
-    @strawberry.field(
-        description="The customer's card in each loyalty program: those they have points in, "
-        "and an empty one for each active program."
-    )
-    async def loyalty_cards(
-        self, info: Info
-    ) -> list[Annotated["LoyaltyCardType", strawberry.lazy("schema.loyalty")]]:
-        from schema.loyalty import LoyaltyCardType
-
-        cards = await loyalty.customer_cards(info.context.project_id, self.customer_id)
-        return [LoyaltyCardType.from_doc(card) for card in cards]
-
-    @strawberry.field(
-        description="The customer's link to share (`<base>/r/<code>`) in the given referral "
-        "program, or in the project's newest running one; made on first ask. Null when no "
-        "program runs."
-    )
-    async def referral_link(
-        self, info: Info, campaign_id: strawberry.ID | None = None
-    ) -> str | None:
-        code = await referrals.my_referral_link(
-            info.context.project_id,
-            self.customer_id,
-            str(campaign_id) if campaign_id is not None else None,
-        )
-        return (
-            None
-            if code is None
-            else referrals.referral_url(info.context.settings.public_base_url, code)
-        )
-
-
-@strawberry.type
 class CustomerQuery:
     @strawberry.field(permission_classes=[IsAdmin])
     async def customer(
@@ -278,18 +221,13 @@ class CustomerQuery:
         )
         return connection(page, CustomerType.from_doc)
 
-    @strawberry.field(permission_classes=[IsCustomer])
-    def me(self, info: Info) -> Me:
-        assert info.context.caller.customer_id is not None
-        return Me(customer_id=info.context.caller.customer_id)
-
 
 @strawberry.type
 class CustomerMutation:
     @strawberry.mutation(permission_classes=[IsAdmin])
     @payload
     async def create_customer(self, info: Info, input: CustomerInput) -> CustomerPayload:
-        customer = await customers.create_customer(
+        customer = await customer_lifecycle.create_customer(
             info.context.project_id, input.to_domain(), source=info.context.caller.actor
         )
         return CustomerPayload(customer=CustomerType.from_doc(customer))
@@ -307,7 +245,7 @@ class CustomerMutation:
     @strawberry.mutation(permission_classes=[IsAdmin])
     @payload
     async def erase_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
-        customer = await customers.erase_customer(
+        customer = await customer_lifecycle.erase_customer(
             info.context.project_id, str(id), actor=info.context.caller.actor
         )
         return CustomerPayload(customer=CustomerType.from_doc(customer))

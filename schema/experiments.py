@@ -5,7 +5,7 @@ from enum import Enum
 
 import strawberry
 
-from domain import experiments
+from domain import experiment_results, experiments
 from domain.errors import NotFound
 from domain.stats_tests import ProportionTest
 from schema.campaigns import (
@@ -119,7 +119,7 @@ class ArmResultType:
     )
 
     @classmethod
-    def from_domain(cls, arm: experiments.ArmResult, currency: str) -> "ArmResultType":
+    def from_domain(cls, arm: experiment_results.ArmResult, currency: str) -> "ArmResultType":
         return cls(
             key=arm.key,
             name=arm.name,
@@ -164,7 +164,7 @@ class ResultsType:
     )
 
     @classmethod
-    def from_domain(cls, value: experiments.ExperimentResults) -> "ResultsType":
+    def from_domain(cls, value: experiment_results.ExperimentResults) -> "ResultsType":
         currency = value.currency
         decision = value.decision
         return cls(
@@ -222,7 +222,7 @@ class ExperimentType:
 
     @strawberry.field(description="Computed when asked, over the window start to stop (or now).")
     async def results(self, info: Info) -> ResultsType:
-        found = await experiments.experiment_results(info.context.project_id, self.doc.key)
+        found = await experiment_results.experiment_results(info.context.project_id, self.doc.key)
         return ResultsType.from_domain(found)
 
 
@@ -360,7 +360,7 @@ class ExperimentMutation:
     async def promote_winner(
         self, info: Info, id: strawberry.ID, variant_key: str | None = None
     ) -> PromoteWinnerPayload:
-        experiment, campaign = await experiments.promote_variant(
+        experiment, campaign = await experiment_results.promote_variant(
             info.context.project_id, str(id), variant_key
         )
         return PromoteWinnerPayload(

@@ -6,7 +6,7 @@ from typing import Any
 from graphql import FieldNode, GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
 
-from api.auth import CallerKind
+from domain.callers import CallerKind
 
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 

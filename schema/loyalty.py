@@ -7,8 +7,8 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission
 
-from api.auth import CallerKind
 from domain import links, loyalty
+from domain.callers import CallerKind
 from schema.codes import CodeType
 from schema.context import Info
 from schema.errors import payload

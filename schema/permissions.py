@@ -4,7 +4,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from api.auth import CallerKind
+from domain.callers import CallerKind
 from schema.context import Info
 
 

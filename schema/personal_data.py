@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from graphql import get_named_type as named_type
 
-from api.auth import Caller, CallerKind
+from domain.callers import Caller, CallerKind
 from schema.types import Connection
 
 

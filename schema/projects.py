@@ -8,7 +8,7 @@ import strawberry
 from domain import projects
 from schema.context import Info
 from schema.errors import payload
-from schema.permissions import IsAdmin
+from schema.permissions import IsAdmin, IsStaff
 from schema.types import UserError
 
 
@@ -25,6 +25,13 @@ class BrandType:
     accent_color: str
     logo_url: str
     shop_url: str
+    display_name: str = strawberry.field(
+        default="", description="The name pages show: `name`, else the project's name tidied."
+    )
+
+    @classmethod
+    def from_project(cls, doc: projects.Project) -> "BrandType":
+        return cls(**doc.brand.model_dump(), display_name=projects.display_name(doc))
 
 
 @strawberry.input
@@ -65,7 +72,7 @@ class ProjectType:
             id=strawberry.ID(doc.key),
             name=doc.name,
             sandbox=doc.sandbox,
-            brand=BrandType(**doc.brand.model_dump()),
+            brand=BrandType.from_project(doc),
             messaging=MessagingType(**doc.messaging.model_dump()),
             created_at=doc.created_at,
         )
@@ -120,6 +127,13 @@ class ProjectQuery:
     @strawberry.field(permission_classes=[IsAdmin])
     async def project(self, info: Info) -> ProjectType:
         return ProjectType.from_doc(await projects.get_project(info.context.project_id))
+
+    @strawberry.field(
+        permission_classes=[IsStaff],
+        description="The project's brand, as its pages show it; readable with a till key.",
+    )
+    async def brand(self, info: Info) -> BrandType:
+        return BrandType.from_project(await projects.get_project(info.context.project_id))
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def api_keys(self, info: Info) -> list[ApiKeyType]:

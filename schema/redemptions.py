@@ -2,18 +2,21 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
-from api.auth import CallerKind
 from domain import analytics, redemptions
+from domain.callers import CallerKind
+from domain.common import Money as DomainMoney
+from domain.customers import ContactLookup
 from domain.discounts import Order, OrderItemInput, make_order
 from domain.errors import DomainError, NotFound
 from domain.rate_limits import RateLimited
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
-from schema.guessing import code_attempt
+from schema.guessing import code_attempt, customer_id_argument
 from schema.permissions import IsAdmin, IsStaff
 from schema.types import Connection, Money, MoneyInput, UserError, connection
 
@@ -103,6 +106,36 @@ def _order(order: OrderInput | None) -> Order | None:
     return None if order is None else order.to_domain()
 
 
+def _amount_to_pay(order: Order | None, discount: DomainMoney | None) -> Money | None:
+    if order is None:
+        return None
+    off = discount.amount if discount is not None else 0
+    return Money(amount=max(0, order.amount.amount - off), currency=order.amount.currency)
+
+
+# Tills know a customer by what the customer tells them; these find the one customer with
+# exactly that value, counted against a guessing limit, and return nothing about them.
+CustomerEmail = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Instead of customerId: the customer with exactly this email address."
+    ),
+]
+CustomerPhone = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Instead of customerId: the customer with exactly this phone number "
+        "(international format)."
+    ),
+]
+CustomerSourceId = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Instead of customerId: the customer with this id in the shop's own system."
+    ),
+]
+
+
 @strawberry.type(name="Validation")
 class ValidationType:
     valid: bool
@@ -111,6 +144,10 @@ class ValidationType:
     )
     discount: Money | None = strawberry.field(
         description="What the code takes off the order; null when invalid or without an order."
+    )
+    amount_to_pay: Money | None = strawberry.field(
+        default=None,
+        description="The order amount less the discount; null when invalid or without an order.",
     )
 
 
@@ -174,22 +211,28 @@ class RedemptionQuery:
         code: str,
         customer_id: strawberry.ID | None = None,
         order: OrderInput | None = None,
+        customer_email: CustomerEmail = None,
+        customer_phone: CustomerPhone = None,
+        customer_source_id: CustomerSourceId = None,
     ) -> ValidationType:
+        lookup = ContactLookup(customer_email, customer_phone, customer_source_id)
         try:
+            customer = await customer_id_argument(
+                info, str(customer_id) if customer_id else None, lookup
+            )
+            parsed_order = _order(order)
             result = await code_attempt(
                 info,
                 lambda: analytics.validate_and_count(
-                    info.context.project_id,
-                    code,
-                    str(customer_id) if customer_id else None,
-                    _order(order),
+                    info.context.project_id, code, customer, parsed_order
                 ),
                 lambda found: redemptions.Reason.NOT_FOUND in found.reasons,
             )
         except RateLimited:
             raise
         except DomainError as error:
-            # A malformed order is one more reason the code cannot be redeemed against it.
+            # A malformed order, or a customer not found, is one more reason the code cannot
+            # be redeemed against it.
             return ValidationType(
                 valid=False, reasons=[p.code for p in error.problems], discount=None
             )
@@ -197,6 +240,7 @@ class RedemptionQuery:
             valid=result.valid,
             reasons=[reason.value for reason in result.reasons],
             discount=Money.from_domain(result.discount),
+            amount_to_pay=_amount_to_pay(parsed_order, result.discount) if result.valid else None,
         )
 
     @strawberry.field(permission_classes=[IsStaff])
@@ -243,14 +287,22 @@ class RedemptionMutation:
         customer_id: strawberry.ID | None = None,
         order: OrderInput | None = None,
         idempotency_key: str | None = None,
+        customer_email: CustomerEmail = None,
+        customer_phone: CustomerPhone = None,
+        customer_source_id: CustomerSourceId = None,
     ) -> RedemptionPayload:
         caller = info.context.caller
+        customer = await customer_id_argument(
+            info,
+            str(customer_id) if customer_id else None,
+            ContactLookup(customer_email, customer_phone, customer_source_id),
+        )
         redemption = await code_attempt(
             info,
             lambda: redemptions.redeem_code(
                 caller.project_id,
                 code,
-                str(customer_id) if customer_id else None,
+                customer,
                 _order(order),
                 idempotency_key,
                 channel=redemptions.RedemptionChannel.POS

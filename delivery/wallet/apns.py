@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 
-from api.settings import Settings
 from delivery import sink
 from delivery.channels import (
     ChannelSender,
@@ -16,6 +15,7 @@ from delivery.channels import (
     TransientSendError,
     register_sender,
 )
+from delivery.config import DeliverySettings
 from delivery.wallet.certificates import SigningChain, signing_chain
 from domain import wallet
 from domain.messages import Message, MessageChannel
@@ -28,7 +28,7 @@ _clients: dict[tuple[object, ...], httpx.AsyncClient] = {}
 _clients_lock = threading.Lock()
 
 
-def _tls_context(settings: Settings, chain: SigningChain) -> ssl.SSLContext:
+def _tls_context(settings: DeliverySettings, chain: SigningChain) -> ssl.SSLContext:
     context = ssl.create_default_context(
         cafile=str(settings.apns_ca_file) if settings.apns_ca_file else None
     )
@@ -42,7 +42,7 @@ def _tls_context(settings: Settings, chain: SigningChain) -> ssl.SSLContext:
     return context
 
 
-def client_for(settings: Settings) -> httpx.AsyncClient:
+def client_for(settings: DeliverySettings) -> httpx.AsyncClient:
     """One HTTP/2 client (one connection, many streams) per event loop, endpoint and certificate."""
     chain = signing_chain(settings)
     loop = asyncio.get_running_loop()
@@ -75,7 +75,7 @@ async def close_clients() -> None:
         await client.aclose()
 
 
-async def send_push(settings: Settings, message: Message, project: Project) -> str:
+async def send_push(settings: DeliverySettings, message: Message, project: Project) -> str:
     """200: sent. 410: the device dropped the pass; its registration is removed and the push
     settles as sent (retrying cannot help). 429, 5xx and network failures are retried."""
     topic = str(message.payload.get("pass_type_id") or settings.apple_pass_type_id)
@@ -115,7 +115,7 @@ def _reason(response: httpx.Response) -> str:
         return ""
 
 
-async def sink_push(settings: Settings, message: Message, project: Project) -> str:
+async def sink_push(settings: DeliverySettings, message: Message, project: Project) -> str:
     """Sandbox projects, or no push service configured: recorded under the outbox sink."""
     record = {
         "message_id": message.key,

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
-from api.settings import Settings
+from delivery.config import DeliverySettings
 
 DEVELOPMENT_PREFIX = "Engage Development"
 # Files of the development chain, under <data_dir>/wallet/dev/apple.
@@ -233,7 +233,7 @@ def _load(
     )
 
 
-def signing_chain(settings: Settings) -> SigningChain:
+def signing_chain(settings: DeliverySettings) -> SigningChain:
     """The configured chain, or the development one; loaded once per process and settings."""
     configured = settings.apple_certificates_configured
     cache_key: tuple[object, ...] = (

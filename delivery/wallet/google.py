@@ -23,7 +23,6 @@ from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import Resource, build_from_document
 from googleapiclient.errors import HttpError
 
-from api.settings import Settings
 from delivery import sink
 from delivery.channels import (
     ChannelSender,
@@ -31,6 +30,7 @@ from delivery.channels import (
     TransientSendError,
     register_sender,
 )
+from delivery.config import DeliverySettings
 from delivery.wallet.walletobjects_schema import discovery_document
 from domain import codes
 from domain.campaigns import Campaign, CampaignStatus
@@ -147,7 +147,7 @@ def development_account(data_dir: Path) -> ServiceAccount:
     return _account_at(path, development=True)
 
 
-def service_account(settings: Settings) -> ServiceAccount:
+def service_account(settings: DeliverySettings) -> ServiceAccount:
     if settings.google_service_account_file is not None:
         return _account_at(settings.google_service_account_file, development=False)
     return development_account(settings.data_dir)
@@ -341,7 +341,7 @@ def loyalty_object(
 # --- save links ----------------------------------------------------------------------------
 
 
-def origins(settings: Settings) -> list[str]:
+def origins(settings: DeliverySettings) -> list[str]:
     if settings.google_wallet_origins:
         return list(settings.google_wallet_origins)
     parts = urlsplit(settings.public_base_url)
@@ -443,7 +443,7 @@ LOYALTY_OPTIONAL = [("class", "accountIdLabel"), ("object", "textModulesData")]
 
 
 def offer_save_link(
-    settings: Settings, code: Code, campaign: Campaign, project: Project
+    settings: DeliverySettings, code: Code, campaign: Campaign, project: Project
 ) -> SaveLink:
     issuer = settings.google_issuer_id
     coupon_url = codes.coupon_url(settings.public_base_url, code)
@@ -458,7 +458,7 @@ def offer_save_link(
 
 
 def loyalty_save_link(
-    settings: Settings,
+    settings: DeliverySettings,
     card: LoyaltyCard,
     campaign: Campaign,
     project: Project,
@@ -500,7 +500,7 @@ async def mark_issued(
 # --- the Wallet API ------------------------------------------------------------------------
 
 
-def wallet_service(settings: Settings, http: httplib2.Http | None = None) -> Resource:
+def wallet_service(settings: DeliverySettings, http: httplib2.Http | None = None) -> Resource:
     """The walletobjects client, built from the shipped discovery document (no fetch)."""
     if http is None:
         credentials = google_service_account.Credentials.from_service_account_info(
@@ -553,7 +553,7 @@ def _collection(service: Resource, resource: str) -> Any:
 
 
 def insert_class(
-    settings: Settings, klass: dict[str, Any], http: httplib2.Http | None = None
+    settings: DeliverySettings, klass: dict[str, Any], http: httplib2.Http | None = None
 ) -> bool:
     """Inserts a class a save link refers to without carrying it; True if it is new. Blocking."""
     resource = "offerClass" if ".offer-" in klass["id"] else "loyaltyClass"
@@ -569,7 +569,7 @@ def insert_class(
 
 
 def patch_object(
-    settings: Settings,
+    settings: DeliverySettings,
     resource: str,
     wallet_object_id: str,
     body: dict[str, Any],
@@ -621,7 +621,7 @@ async def _subject(message: Message) -> tuple[str, str]:
     return message.code, str(message.payload.get("card_id", ""))
 
 
-async def current_update(settings: Settings, message: Message) -> ObjectUpdate:
+async def current_update(settings: DeliverySettings, message: Message) -> ObjectUpdate:
     """The PATCH for the pass a GOOGLE_UPDATE message is about, from the state as it is now:
     updates sent late or twice still leave the saved pass right."""
     issuer = settings.google_issuer_id
@@ -654,7 +654,10 @@ async def current_update(settings: Settings, message: Message) -> ObjectUpdate:
 
 
 async def send_google_update(
-    settings: Settings, message: Message, project: Project, http: httplib2.Http | None = None
+    settings: DeliverySettings,
+    message: Message,
+    project: Project,
+    http: httplib2.Http | None = None,
 ) -> str:
     """`http` stands in for Google's transport in tests (googleapiclient.http.HttpMockSequence)."""
     update = await current_update(settings, message)
@@ -663,7 +666,7 @@ async def send_google_update(
     )
 
 
-async def sink_google_update(settings: Settings, message: Message, project: Project) -> str:
+async def sink_google_update(settings: DeliverySettings, message: Message, project: Project) -> str:
     update = await current_update(settings, message)
     return sink.write_push(
         settings.sink_dir,
@@ -679,7 +682,7 @@ async def sink_google_update(settings: Settings, message: Message, project: Proj
     )
 
 
-async def _send(settings: Settings, message: Message, project: Project) -> str:
+async def _send(settings: DeliverySettings, message: Message, project: Project) -> str:
     return await send_google_update(settings, message, project)
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
+from starlette.applications import Starlette
 
 from api.settings import Settings
 from delivery.wallet import google
@@ -215,19 +216,28 @@ async def test_a_loyalty_card_gets_its_own_save_link(
     assert (await http.get("/passes/google/cards/not-an-id")).status_code == 404
 
 
-async def test_the_coupon_page_offers_both_wallets(
-    tenant: Tenant, http: httpx.AsyncClient, settings: Settings
+async def test_the_coupon_page_offers_both_wallets_once_real_credentials_are_set(
+    tenant: Tenant, http: httpx.AsyncClient, settings: Settings, app: Starlette
 ) -> None:
     code = await a_code(tenant)
+    wallet_buttons = r'<a class="button wallet" id="[a-z-]+" href="([^"]+)"[^>]*>([^<]+)</a>'
+    # A development key signs links Google refuses: no button that would fail on a phone.
+    assert re.findall(wallet_buttons, (await http.get("/c/GIFT42")).text) == []
+    google.development_account(settings.data_dir)
+    app.state.settings = settings.model_copy(
+        update={
+            "google_service_account_file": settings.data_dir / google.DEVELOPMENT_KEY_FILE,
+            "apple_pass_certificate": settings.data_dir / "pass.pem",
+            "apple_pass_key": settings.data_dir / "pass.key",
+            "apple_wwdr_certificate": settings.data_dir / "wwdr.pem",
+        }
+    )
 
     page = await http.get("/c/GIFT42")
 
     assert page.status_code == 200
     buttons = {
-        unescape(label): unescape(href)
-        for href, label in re.findall(
-            r'<a class="button wallet" href="([^"]+)"[^>]*>([^<]+)</a>', page.text
-        )
+        unescape(label): unescape(href) for href, label in re.findall(wallet_buttons, page.text)
     }
     base, secret = "http://testserver", settings.secret_key
     assert buttons == {

@@ -10,7 +10,8 @@ from api.settings import Settings
 from delivery.channels import Envelope
 from delivery.email import build_email
 from domain.consent import Suppression, is_suppressed
-from domain.customers import Channel, ConsentsInput, Customer, CustomerInput, create_customer
+from domain.customer_lifecycle import create_customer
+from domain.customers import Channel, ConsentsInput, Customer, CustomerInput
 from domain.customers import get_customer as load_customer
 from domain.links import unsubscribe_token, unsubscribe_url
 from domain.messages import Message, MessageChannel, MessageStatus, lease_message, mark_sent

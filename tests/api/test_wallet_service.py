@@ -14,7 +14,8 @@ from domain import links, loyalty, wallet
 from domain.campaigns import set_campaign_status
 from domain.codes import Code
 from domain.common import utc_now
-from domain.customers import CustomerInput, create_customer
+from domain.customer_lifecycle import create_customer
+from domain.customers import CustomerInput
 from domain.messages import Message, MessageChannel
 from domain.wallet import PassRegistration, WalletPass
 from tests.factories import Tenant

@@ -19,7 +19,8 @@ from delivery.wallet import apple, certificates
 from domain import links, loyalty
 from domain.campaigns import Campaign
 from domain.common import object_id
-from domain.customers import CustomerInput, create_customer
+from domain.customer_lifecycle import create_customer
+from domain.customers import CustomerInput
 from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """

@@ -13,6 +13,7 @@ from delivery.distribution import (
     DistributionFilter,
     distribute_campaign,
     idempotency_key,
+    job_handlers,
     next_customer_ids,
     run_batch,
 )
@@ -45,6 +46,12 @@ from tests.factories import (
 )
 
 EMAIL, SMS = MessageChannel.EMAIL, MessageChannel.SMS
+LINKS = Links(base_url="http://testserver", secret_key="distribution-test-secret")
+
+
+async def run_jobs() -> int:
+    """Runs the waiting jobs, distributions included, as the app's runner does."""
+    return await run_pending_jobs(handlers=job_handlers(LINKS))
 
 
 async def reload(job: Job) -> Job:
@@ -131,7 +138,7 @@ async def test_every_customer_gets_one_code_and_one_message_per_channel(tenant: 
         0,
     )
 
-    assert await run_pending_jobs() == 1
+    assert await run_jobs() == 1
 
     job = await reload(job)
     assert job.status == JobStatus.SUCCEEDED, job.errors
@@ -150,12 +157,12 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
     customers = await make_customers(project_id=tenant.project_id, count=150)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS], batch_size=50)
 
-    first = JobRunner("first", lease=timedelta(seconds=30))
+    first = JobRunner("first", lease=timedelta(seconds=30), handlers=job_handlers(LINKS))
     leased = await first.lease_next()
     assert leased is not None and leased.id == job.id
     ids = await next_customer_ids(leased)
     assert len(ids) == 150
-    await run_batch(first, leased, ids[:50])
+    await run_batch(first, leased, ids[:50], LINKS)
     job = await reload(job)
     assert (job.batch, job.done, job.total) == (1, 50, 150)
     assert job.progress == pytest.approx(1 / 3)
@@ -165,7 +172,7 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
     assert after_one["queued"] + after_one["suppressed"] == len(await job_messages(job))
 
     # The second batch dies part-way: some of its customers have codes and messages already.
-    crashing = asyncio.create_task(run_batch(first, leased, ids[50:100]))
+    crashing = asyncio.create_task(run_batch(first, leased, ids[50:100], LINKS))
     await until_messages(job, after_one["queued"] + after_one["suppressed"] + 20)
     crashing.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -176,7 +183,7 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
     await Job.get_pymongo_collection().update_one(
         {"_id": job.id}, {"$set": {"lease_until": utc_now() - timedelta(seconds=1)}}
     )
-    assert await JobRunner("second").run_pending() == 1
+    assert await JobRunner("second", handlers=job_handlers(LINKS)).run_pending() == 1
 
     job = await reload(job)
     assert job.status == JobStatus.SUCCEEDED, job.errors
@@ -189,7 +196,7 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
         {"_id": job.id},
         {"$set": {"status": "QUEUED", "batch": 0, "done": 0, "params.after": ""}},
     )
-    assert await run_pending_jobs() == 1
+    assert await run_jobs() == 1
     job = await reload(job)
     assert job.status == JobStatus.SUCCEEDED and job.done == 150
     assert len(await job_messages(job)) == before
@@ -217,7 +224,7 @@ async def test_filters_choose_the_customers(tenant: Tenant, other_tenant: Tenant
     )
     by_email = DistributionFilter(email=" C7@Example.com")
     seventh = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], by_email)
-    assert await run_pending_jobs() == 5
+    assert await run_jobs() == 5
 
     async def reached(job: Job) -> set[str]:
         return {m.customer_id for m in await job_messages(job)}
@@ -248,7 +255,7 @@ async def test_a_campaign_out_of_codes_ends_the_job_failed_keeping_what_was_done
     await make_pool(campaign=campaign, displays=[f"POOL{i}" for i in range(10)])
     customers = await make_customers(project_id=tenant.project_id, count=30)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=20)
-    assert await run_pending_jobs() == 1
+    assert await run_jobs() == 1
 
     job = await reload(job)
     assert job.status == JobStatus.FAILED
@@ -267,10 +274,10 @@ async def test_a_campaign_ended_mid_way_stops_the_job(tenant: Tenant) -> None:
     campaign = await make_campaign(project_id=tenant.project_id)
     await make_customers(project_id=tenant.project_id, count=20)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=10)
-    runner = JobRunner()
+    runner = JobRunner(handlers=job_handlers(LINKS))
     leased = await runner.lease_next()
     assert leased is not None
-    await run_batch(runner, leased, (await next_customer_ids(leased))[:10])
+    await run_batch(runner, leased, (await next_customer_ids(leased))[:10], LINKS)
     campaign.status = CampaignStatus.ENDED
     await campaign.save()
     await runner.run_job(leased)
@@ -371,7 +378,7 @@ async def test_a_distribution_reaches_only_its_own_project(
     theirs = await make_customers(project_id=other_tenant.project_id, count=6)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS])
     assert job.total == 6
-    assert await run_pending_jobs() == 1
+    assert await run_jobs() == 1
     reached = {m.customer_id for m in await job_messages(job)}
     assert reached == {c.key for c in mine}
     assert not await Message.find({"project_id": other_tenant.project_id}).to_list()
@@ -408,7 +415,7 @@ async def test_a_segment_chooses_the_customers_with_the_filter(tenant: Tenant) -
         tenant.project_id, campaign.key, [SMS], segment_id=dynamic.key
     )
     assert (await reload(by_dynamic)).total == sum(1 for c in live if not c.consents.sms)
-    assert await run_pending_jobs() == 3
+    assert await run_jobs() == 3
 
     async def reached(job: Job) -> set[str]:
         return {m.customer_id for m in await job_messages(job)}
@@ -454,7 +461,7 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
     await make_customers(project_id=project_id, count=40)
 
     job = await distribute_campaign(project_id, campaign.key, [EMAIL, SMS])
-    assert await run_pending_jobs() == 1
+    assert await run_jobs() == 1
     codes = {code.code: code for code in await campaign_codes(project_id, campaign.key)}
     sent = await job_messages(job)
     assert {code.variant for code in codes.values()} == {"a", "b"}
@@ -469,7 +476,7 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
 
     # A template asked for is sent to every variant.
     asked = await distribute_campaign(project_id, campaign.key, [EMAIL], None, "builtin:welcome")
-    assert await run_pending_jobs() == 1
+    assert await run_jobs() == 1
     assert {m.template_id for m in await job_messages(asked)} == {"builtin:welcome"}
 
     # publishCode(channel) sends the variant's template too.

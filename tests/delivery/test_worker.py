@@ -16,7 +16,7 @@ import pytest
 
 from api.settings import Settings
 from delivery.worker import OutboxWorker, Outcome
-from domain import consent, customers, messages
+from domain import consent, customer_lifecycle, messages
 from domain.common import utc_now
 from domain.customers import Channel, ConsentsInput, CustomerInput
 from domain.messages import Message, MessageChannel, MessageStatus
@@ -40,7 +40,7 @@ def twilio() -> Iterator[FakeTwilioServer]:
 
 
 async def a_customer(tenant: Tenant, email: bool = True, sms: bool = True, **extra: Any) -> str:
-    customer = await customers.create_customer(
+    customer = await customer_lifecycle.create_customer(
         tenant.project_id,
         CustomerInput(
             email=extra.pop("address", "ada@example.com"),

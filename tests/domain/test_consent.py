@@ -14,12 +14,12 @@ from domain.consent import (
     withdraw_email,
     withdraw_phone,
 )
+from domain.customer_lifecycle import create_customer
 from domain.customers import (
     Channel,
     ConsentsInput,
     Customer,
     CustomerInput,
-    create_customer,
     get_customer,
 )
 from domain.errors import DomainError

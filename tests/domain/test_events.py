@@ -10,7 +10,8 @@ import pytest
 from domain import events
 from domain.automation import ActionInput, AutomationInput, ScheduledAction, create_automation
 from domain.campaigns import Campaign
-from domain.customers import Customer, CustomerInput, create_customer
+from domain.customer_lifecycle import create_customer
+from domain.customers import Customer, CustomerInput
 from domain.errors import DomainError
 from domain.events import CustomerEvent
 from domain.loyalty import grant_points

@@ -13,6 +13,7 @@ from domain.common import utc_now
 from domain.customers import Customer
 from domain.discounts import Order as CheckedOrder
 from domain.errors import DomainError
+from domain.experiment_results import experiment_results, promote_variant
 from domain.experiments import (
     BUCKETS,
     HOLDOUT,
@@ -25,8 +26,6 @@ from domain.experiments import (
     assign,
     bucket,
     create_experiment,
-    experiment_results,
-    promote_variant,
     start_experiment,
     stop_experiment,
 )

@@ -10,7 +10,8 @@ import pytest
 from bson import ObjectId
 
 from domain.campaigns import CampaignStatus, Rules
-from domain.customers import Customer, erase_customer
+from domain.customer_lifecycle import erase_customer
+from domain.customers import Customer
 from domain.errors import DomainError
 from domain.rfm import group_of
 from domain.segments import (

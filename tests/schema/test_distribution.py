@@ -1,12 +1,19 @@
 """distributeCampaign and distribution(id) over GraphQL, with a job runner driven by the test."""
 
+import asyncio
 from typing import Any
 
+import httpx
+
+from api.app import create_app
+from api.settings import Settings
+from delivery.distribution import job_handlers
 from domain.codes import Code
 from domain.jobs import Job, run_pending_jobs
 from domain.messages import Message
 from domain.projects import Role, create_api_key
-from tests.factories import Tenant, make_campaign, make_customers
+from tests.delivery.test_distribution import LINKS
+from tests.factories import Tenant, make_campaign, make_customers, make_tenant
 
 DISTRIBUTE = """
 mutation ($campaignId: ID!, $channels: [MessageChannel!]!, $filter: DistributionFilter,
@@ -57,7 +64,7 @@ async def test_a_distribution_is_queued_run_and_reported(tenant: Tenant) -> None
         0,
     )
 
-    assert await run_pending_jobs() == 1
+    assert await run_pending_jobs(handlers=job_handlers(LINKS)) == 1
 
     found = (await tenant.gql(DISTRIBUTION, {"id": queued["id"]}))["distribution"]
     assert found["job"]["status"] == "SUCCEEDED" and found["job"]["progress"] == 1.0
@@ -115,3 +122,32 @@ async def test_only_the_projects_admin_distributes_and_reads(
         body = (await till.raw(query, variables)).json()
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", query
     assert await Job.find({"kind": "distribute_campaign"}).count() == 1
+
+
+async def test_the_apps_own_job_runner_distributes_with_the_apps_links(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    """The runner started by create_app is given the distribution handler and its links."""
+    running = settings.model_copy(update={"run_jobs": True, "base_url": "https://links.example"})
+    application = create_app(running)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            tenant = await make_tenant(http=client, name="shop-runner")
+            campaign = await make_campaign(project_id=tenant.project_id)
+            await make_customers(project_id=tenant.project_id, count=3)
+            payload = await distribute(tenant, campaignId=campaign.key, channels=["EMAIL"])
+            assert payload["errors"] == []
+            job_id = payload["job"]["id"]
+            status = "QUEUED"
+            for _ in range(200):
+                found = (await tenant.gql(DISTRIBUTION, {"id": job_id}))["distribution"]
+                status = found["job"]["status"]
+                if status not in ("QUEUED", "RUNNING"):
+                    break
+                await asyncio.sleep(0.05)
+            assert (status, found["job"]["errors"]) == ("SUCCEEDED", [])
+            queued = await Message.find(
+                {"project_id": tenant.project_id, "status": "QUEUED"}
+            ).to_list()
+            assert queued and all("https://links.example/" in m.body_text for m in queued)

@@ -5,7 +5,7 @@ import logging
 import pytest
 import strawberry
 
-from api.auth import Caller, CallerKind
+from domain.callers import Caller, CallerKind
 from schema.build import EngageSchema
 from tests.factories import Tenant
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from domain import campaigns, customers
+from domain import campaigns, customer_lifecycle
 from domain.campaigns import Campaign, CampaignInput
 from domain.customers import Customer, CustomerInput
 from domain.errors import DomainError
@@ -160,12 +160,12 @@ async def test_a_query_argument_with_a_nul_is_a_typed_error(tenant: Tenant) -> N
 async def test_the_domain_refuses_the_same_values(tenant: Tenant) -> None:
     """Whatever the way in, a customer is checked where it enters the database."""
     with pytest.raises(DomainError) as refused:
-        await customers.create_customer(
+        await customer_lifecycle.create_customer(
             tenant.project_id, CustomerInput(name="a\x00", attributes={"n": 2**70}), "test"
         )
     assert [(p.code, p.field) for p in refused.value.problems] == [("INVALID_CHARACTERS", "name")]
     with pytest.raises(DomainError) as too_big:
-        await customers.create_customer(
+        await customer_lifecycle.create_customer(
             tenant.project_id, CustomerInput(attributes={"n": 2**70, "$x": 1}), "test"
         )
     assert {(p.code, p.field) for p in too_big.value.problems} == {

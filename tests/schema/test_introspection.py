@@ -7,7 +7,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
-from domain import customers
+from domain import customer_lifecycle, customers
 from domain.customers import CustomerInput
 from tests.factories import GraphQLClient, Tenant, make_tenant
 
@@ -36,7 +36,9 @@ async def production_http(settings: Settings) -> AsyncIterator[httpx.AsyncClient
 
 async def tokens(tenant: Tenant) -> dict[str, str]:
     pos = (await tenant.gql(CREATE_KEY))["createApiKey"]["secret"]
-    customer = await customers.create_customer(tenant.project_id, CustomerInput(name="Ada"), "t")
+    customer = await customer_lifecycle.create_customer(
+        tenant.project_id, CustomerInput(name="Ada"), "t"
+    )
     token = await customers.issue_customer_token(tenant.project_id, customer.key)
     return {"ADMIN": tenant.admin_key, "POS": pos, "CUSTOMER": token}
 

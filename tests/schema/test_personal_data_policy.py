@@ -10,8 +10,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.base import StrawberryObjectDefinition
 
-from api.auth import Caller, CallerKind
 from api.settings import Settings
+from domain.callers import Caller, CallerKind
 from schema.build import Mutation, Query, build_schema
 from schema.customers import CustomerType
 from schema.personal_data import (
@@ -70,6 +70,7 @@ KNOWN_SAFE: dict[tuple[str, str], str] = {
     ("ApiKey", "name"): "the key's label",
     ("Automation", "name"): "the automation's label",
     ("Brand", "name"): "the project's brand",
+    ("Brand", "displayName"): "the project's brand as pages show it",
     ("Campaign", "name"): "the campaign's label",
     ("Campaign", "codesPerCustomer"): "a campaign setting",
     ("Campaign", "passLocations"): "the shop's locations shown on passes",
@@ -98,6 +99,7 @@ KNOWN_SAFE: dict[tuple[str, str], str] = {
     ("Template", "subject"): "the template's source, not rendered for anyone",
     ("Template", "text"): "the template's source, not rendered for anyone",
     ("Template", "html"): "the template's source, not rendered for anyone",
+    ("Validation", "amountToPay"): "the order amount less the discount",
 }
 
 ROOTS = frozenset({"Query", "Mutation"})

@@ -1,0 +1,63 @@
+"""GraphQL for `me`: what a customer token reads of its own customer (profile, coupons,
+loyalty cards, referral link). Above customers, codes and loyalty, whose types it returns."""
+
+import strawberry
+
+from domain import codes, customers, loyalty, referrals
+from schema.codes import CodeType
+from schema.context import Info
+from schema.customers import CustomerType
+from schema.loyalty import LoyaltyCardType
+from schema.permissions import IsCustomer
+
+
+@strawberry.type
+class Me:
+    customer_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def customer(self, info: Info) -> CustomerType:
+        customer = await customers.get_customer(info.context.project_id, self.customer_id)
+        return CustomerType.from_doc(customer)
+
+    @strawberry.field(
+        description="The codes published to the customer, newest first (100 at most)."
+    )
+    async def coupons(self, info: Info) -> list[CodeType]:
+        found = await codes.customer_codes(info.context.project_id, self.customer_id)
+        return [CodeType.from_doc(code) for code in found]
+
+    @strawberry.field(
+        description="The customer's card in each loyalty program: those they have points in, "
+        "and an empty one for each active program."
+    )
+    async def loyalty_cards(self, info: Info) -> list[LoyaltyCardType]:
+        cards = await loyalty.customer_cards(info.context.project_id, self.customer_id)
+        return [LoyaltyCardType.from_doc(card) for card in cards]
+
+    @strawberry.field(
+        description="The customer's link to share (`<base>/r/<code>`) in the given referral "
+        "program, or in the project's newest running one; made on first ask. Null when no "
+        "program runs."
+    )
+    async def referral_link(
+        self, info: Info, campaign_id: strawberry.ID | None = None
+    ) -> str | None:
+        code = await referrals.my_referral_link(
+            info.context.project_id,
+            self.customer_id,
+            str(campaign_id) if campaign_id is not None else None,
+        )
+        return (
+            None
+            if code is None
+            else referrals.referral_url(info.context.settings.public_base_url, code)
+        )
+
+
+@strawberry.type
+class MeQuery:
+    @strawberry.field(permission_classes=[IsCustomer])
+    def me(self, info: Info) -> Me:
+        assert info.context.caller.customer_id is not None
+        return Me(customer_id=info.context.caller.customer_id)
