@@ -18,7 +18,7 @@ from domain.codes import Code, normalize_code
 from domain.customers import Customer, issue_customer_token
 from domain.loyalty_config import LoyaltyConfig
 from domain.wallet import PassKind, WalletPass
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 ISSUER = "3388000000000000000"
 CODE_URLS = "query ($code: String!) { code(code: $code) { appleWalletUrl googleWalletUrl } }"

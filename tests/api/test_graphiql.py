@@ -11,7 +11,7 @@ from starlette.requests import Request
 from api.demo import DEMO_KEY_FILE
 from api.graphql import FIRST_QUERY, demo_key_for
 from api.settings import Settings
-from tests.conftest import make_tenant
+from tests.factories import make_tenant
 
 
 def page_settings(html: str) -> dict:
@@ -31,7 +31,7 @@ async def open_graphiql(
 async def test_development_page_carries_the_demo_key_and_its_first_query_runs(
     app: Starlette, http: httpx.AsyncClient, settings: Settings
 ) -> None:
-    tenant = await make_tenant(http, "demo")
+    tenant = await make_tenant(http=http, name="demo")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / DEMO_KEY_FILE).write_text(tenant.admin_key + "\n")
 
@@ -55,7 +55,7 @@ async def test_development_page_carries_the_demo_key_and_its_first_query_runs(
 async def test_the_key_is_never_shown_to_another_machine(
     app: Starlette, http: httpx.AsyncClient, settings: Settings
 ) -> None:
-    tenant = await make_tenant(http, "demo")
+    tenant = await make_tenant(http=http, name="demo")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / DEMO_KEY_FILE).write_text(tenant.admin_key + "\n")
 

@@ -15,8 +15,8 @@ from domain.customers import Channel, ConsentsInput, Customer, CustomerInput
 from domain.customers import get_customer as load_customer
 from domain.links import unsubscribe_token, unsubscribe_url
 from domain.messages import Message, MessageChannel, MessageStatus, lease_message, mark_sent
-from tests.conftest import Tenant
 from tests.delivery.fakes import AUTH_TOKEN, twilio_signature
+from tests.factories import Tenant
 
 PHONE = "+33612345678"
 SID = "SM" + "ab" * 16

@@ -11,39 +11,13 @@ from starlette.applications import Starlette
 
 from api.settings import Settings
 from domain.campaigns import Campaign, CampaignStatus, Discount, DiscountType, Limits
-from domain.codes import Code, normalize_code
+from domain.codes import Code
 from domain.common import Money, utc_now
 from domain.projects import Brand, Project, Role, create_api_key
-from tests.conftest import Tenant
+from tests.factories import Tenant, make_coupon
 
-ENDS_AT = datetime(2099, 6, 30, 21, 59, tzinfo=UTC)
 # Every response carries its own nonce; the rest of a 404 page must be identical.
 NONCE = re.compile(r'nonce="[^"]*"')
-
-
-async def make_coupon(
-    tenant: Tenant, display: str = "SPRING-AB12", redeemed: int = 0, **campaign: object
-) -> tuple[Campaign, Code]:
-    values: dict[str, object] = {
-        "name": "Spring sale",
-        "discount": Discount(type=DiscountType.PERCENT, percent_off=15),
-        "limits": Limits(per_code=3),
-        "ends_at": ENDS_AT,
-        "timezone": "Europe/Paris",
-        "terms": "One use per visit.",
-    }
-    values.update(campaign)
-    stored = Campaign(project_id=tenant.project_id, **values)
-    await stored.insert()
-    code = Code(
-        project_id=tenant.project_id,
-        code=normalize_code(display),
-        display=display,
-        campaign_id=stored.key,
-        redeemed_count=redeemed,
-    )
-    await code.insert()
-    return stored, code
 
 
 async def test_coupon_page_shows_offer_code_qr_expiry_and_uses(
@@ -61,7 +35,7 @@ async def test_coupon_page_shows_offer_code_qr_expiry_and_uses(
             }
         },
     )
-    await make_coupon(tenant, redeemed=1)
+    await make_coupon(project_id=tenant.project_id, redeemed=1)
 
     response = await http.get("/c/spring-ab12")
 
@@ -97,7 +71,7 @@ async def test_coupon_page_describes_each_kind_of_offer(
         ),
     }
     for display, (discount, _) in offers.items():
-        await make_coupon(tenant, display, discount=discount)
+        await make_coupon(project_id=tenant.project_id, display=display, discount=discount)
     for display, (_, text) in offers.items():
         assert text in (await http.get(f"/c/{display}")).text
 
@@ -106,10 +80,14 @@ async def test_coupon_page_states_used_expired_paused_and_not_started(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     now = utc_now()
-    await make_coupon(tenant, "USED1", redeemed=3)
-    await make_coupon(tenant, "OVER1", ends_at=now - timedelta(days=1))
-    await make_coupon(tenant, "HOLD1", status=CampaignStatus.PAUSED)
-    await make_coupon(tenant, "SOON1", starts_at=now + timedelta(days=2))
+    await make_coupon(project_id=tenant.project_id, display="USED1", redeemed=3)
+    await make_coupon(
+        project_id=tenant.project_id, display="OVER1", ends_at=now - timedelta(days=1)
+    )
+    await make_coupon(project_id=tenant.project_id, display="HOLD1", status=CampaignStatus.PAUSED)
+    await make_coupon(
+        project_id=tenant.project_id, display="SOON1", starts_at=now + timedelta(days=2)
+    )
     expected = {
         "USED1": "Already used",
         "OVER1": "Expired",
@@ -131,8 +109,8 @@ async def test_coupon_page_links_to_the_shop_while_the_coupon_can_be_used(
     shop = "https://shop.example/cart?lang=fr"
     updated = (await tenant.gql(brand, {"input": {"shopUrl": shop}}))["updateBrand"]
     assert updated == {"project": {"brand": {"shopUrl": shop}}, "errors": []}
-    await make_coupon(tenant, "LINK-1")
-    await make_coupon(tenant, "LINK-2", redeemed=3)
+    await make_coupon(project_id=tenant.project_id, display="LINK-1")
+    await make_coupon(project_id=tenant.project_id, display="LINK-2", redeemed=3)
 
     usable = (await http.get("/c/link-1")).text
     assert 'href="https://shop.example/cart?lang=fr&amp;code=LINK1"' in usable
@@ -143,8 +121,8 @@ async def test_coupon_page_links_to_the_shop_while_the_coupon_can_be_used(
 async def test_unknown_code_gets_a_404_page_that_echoes_nothing(
     http: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    await make_coupon(tenant, "SHARED-99")
-    await make_coupon(other_tenant, "SHARED-99")
+    await make_coupon(project_id=tenant.project_id, display="SHARED-99")
+    await make_coupon(project_id=other_tenant.project_id, display="SHARED-99")
 
     unknown = await http.get("/c/NEVER-ISSUED-42")
     ambiguous = await http.get("/c/SHARED-99")
@@ -160,8 +138,8 @@ async def test_unknown_code_gets_a_404_page_that_echoes_nothing(
 
 async def test_coupon_page_escapes_campaign_text(http: httpx.AsyncClient, tenant: Tenant) -> None:
     await make_coupon(
-        tenant,
-        "SAFE-1",
+        project_id=tenant.project_id,
+        display="SAFE-1",
         name="<script>alert('name')</script>",
         description="<img src=x onerror=alert(1)>",
         terms="</p><script>alert('terms')</script>",
@@ -207,7 +185,7 @@ async def test_pos_page_queries_work_with_a_pos_key(
 ) -> None:
     documents = page_documents((await http.get("/pos")).text)
     assert set(documents) == {"BRAND", "CHECK", "REDEEM", "STATUS"}
-    await make_coupon(tenant, "TILL-0001", limits=Limits(per_code=1))
+    await make_coupon(project_id=tenant.project_id, display="TILL-0001", limits=Limits(per_code=1))
     pos = tenant.gql.as_token((await create_api_key(tenant.project_id, Role.POS)).secret)
     order = {"amount": {"amount": 2000, "currency": "EUR"}}
     check = {"code": "till 0001", "customerEmail": None, "order": order}
@@ -254,12 +232,16 @@ async def test_a_used_expired_or_paused_code_shows_one_state_with_its_date_and_n
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     used_at = datetime(2031, 3, 14, 15, 9, tzinfo=UTC)
-    await make_coupon(tenant, "USED-2", redeemed=3)
+    await make_coupon(project_id=tenant.project_id, display="USED-2", redeemed=3)
     await Code.get_pymongo_collection().update_one(
         {"code": "USED2"}, {"$set": {"last_redeemed_at": used_at}}
     )
-    await make_coupon(tenant, "OVER-2", ends_at=datetime(2024, 1, 31, 23, 0, tzinfo=UTC))
-    paused, _ = await make_coupon(tenant, "HOLD-2")
+    await make_coupon(
+        project_id=tenant.project_id,
+        display="OVER-2",
+        ends_at=datetime(2024, 1, 31, 23, 0, tzinfo=UTC),
+    )
+    paused, _ = await make_coupon(project_id=tenant.project_id, display="HOLD-2")
     pause = "mutation ($id: ID!) { pauseCampaign(id: $id) { errors { code } } }"
     assert (await tenant.gql(pause, {"id": paused.key}))["pauseCampaign"]["errors"] == []
 
@@ -281,7 +263,7 @@ async def test_a_used_expired_or_paused_code_shows_one_state_with_its_date_and_n
 
 
 async def test_pausing_twice_keeps_the_first_pause_date(tenant: Tenant) -> None:
-    campaign, _ = await make_coupon(tenant, "HOLD-3")
+    campaign, _ = await make_coupon(project_id=tenant.project_id, display="HOLD-3")
     pause = "mutation ($id: ID!) { pauseCampaign(id: $id) { errors { code } } }"
     await tenant.gql(pause, {"id": campaign.key})
     first = (await Campaign.get(campaign.id)).status_changed_at  # type: ignore[union-attr]
@@ -293,14 +275,14 @@ async def test_pausing_twice_keeps_the_first_pause_date(tenant: Tenant) -> None:
 async def test_the_code_is_split_only_between_its_groups(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await make_coupon(tenant, "FALL-QE27-GMK")
+    await make_coupon(project_id=tenant.project_id, display="FALL-QE27-GMK")
     page = (await http.get("/c/FALL-QE27-GMK")).text
     assert (
         '<span class="group">FALL</span>-<wbr><span class="group">QE27</span>-<wbr>'
         '<span class="group">GMK</span>'
     ) in page
     assert ".code .group { white-space: nowrap; }" in page
-    await make_coupon(tenant, "SUMMER SALE")
+    await make_coupon(project_id=tenant.project_id, display="SUMMER SALE")
     spaced = (await http.get("/c/summersale")).text
     assert '<span class="group">SUMMER</span> <wbr><span class="group">SALE</span>' in spaced
     # Offer, code and the expiry come first, before the QR code.
@@ -312,7 +294,7 @@ async def test_the_code_is_split_only_between_its_groups(
 async def test_the_header_shows_a_tidy_project_name_until_a_brand_name_is_set(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await make_coupon(tenant, "NAME-1")
+    await make_coupon(project_id=tenant.project_id, display="NAME-1")
     assert "<span>Shop A</span>" in (await http.get("/c/NAME-1")).text
     brand = 'mutation { updateBrand(input: {name: "Bakery Bloom"}) { errors { code } } }'
     await tenant.gql(brand)
@@ -322,7 +304,7 @@ async def test_the_header_shows_a_tidy_project_name_until_a_brand_name_is_set(
 async def test_wallet_buttons_show_only_with_real_credentials_and_official_badges_once_installed(
     http: httpx.AsyncClient, tenant: Tenant, app: Starlette, settings: Settings, tmp_path: Path
 ) -> None:
-    await make_coupon(tenant, "PASS-1")
+    await make_coupon(project_id=tenant.project_id, display="PASS-1")
     assert "Wallet" not in (await http.get("/c/PASS-1")).text
 
     badges = tmp_path / "badges"

@@ -13,10 +13,7 @@ from api.app import create_app
 from api.client_address import client_address
 from api.settings import Settings
 from domain.referrals import ReferralClick, hash_ip, referral_link
-from tests.api.test_pages import make_coupon
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_customer
-from tests.domain.test_referrals import make_program
+from tests.factories import Tenant, make_coupon, make_customer, make_referral_program
 
 # Four unknown codes (5 units each) fill the window; found codes cost 1. Windows of a day:
 # fixed windows restart at their end, which a test must not straddle.
@@ -55,7 +52,7 @@ async def test_unknown_codes_lock_the_coupon_page_after_the_limit(
 
 
 async def test_found_codes_cost_one_unit(http: httpx.AsyncClient, tenant: Tenant) -> None:
-    await make_coupon(tenant, display="SPRING-AB12")
+    await make_coupon(project_id=tenant.project_id, display="SPRING-AB12")
     # Each request needs room for a wrong one (5) and keeps 1 when found: 16 fit into 20,
     # where four unknown codes already lock the address out.
     for _ in range(16):
@@ -66,7 +63,7 @@ async def test_found_codes_cost_one_unit(http: httpx.AsyncClient, tenant: Tenant
 async def test_a_locked_out_address_does_not_lock_out_another(
     app: Starlette, tenant: Tenant
 ) -> None:
-    await make_coupon(tenant, display="SPRING-AB12")
+    await make_coupon(project_id=tenant.project_id, display="SPRING-AB12")
     async with client_at(app, "203.0.113.7") as guesser, client_at(app, "198.51.100.2") as shop:
         for attempt in range(4):
             await guesser.get(f"/c/GUESS-{attempt}")
@@ -168,8 +165,8 @@ class TestBehindOneProxy:
     async def test_referral_clicks_record_the_forwarded_client(
         self, http: httpx.AsyncClient, tenant: Tenant, settings: Settings
     ) -> None:
-        program = await make_program(tenant.project_id)
-        referrer = await make_customer(tenant.project_id, name="Ada")
+        program = await make_referral_program(project_id=tenant.project_id)
+        referrer = await make_customer(project_id=tenant.project_id, name="Ada")
         code = (await referral_link(tenant.project_id, program.id, referrer.key)).code
         response = await http.get(f"/r/{code}", headers={"X-Forwarded-For": "203.0.113.7"})
         assert response.status_code == 302

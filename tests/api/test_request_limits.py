@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.settings import Settings
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 TYPENAME = "{ __typename }"
 

@@ -11,7 +11,7 @@ from domain import wallet
 from domain.campaigns import Campaign, Discount, DiscountType
 from domain.codes import Code, normalize_code
 from domain.wallet import PassKind, PassLog
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 
 async def a_code(tenant: Tenant) -> Code:

@@ -18,7 +18,7 @@ from domain.customer_lifecycle import create_customer
 from domain.customers import CustomerInput
 from domain.messages import Message, MessageChannel
 from domain.wallet import PassRegistration, WalletPass
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {

@@ -10,9 +10,8 @@ from starlette.applications import Starlette
 from api.settings import Settings
 from domain.codes import Code
 from domain.common import utc_now
-from tests.api.test_pages import make_coupon
 from tests.browser.conftest import Size, screenshot
-from tests.conftest import Tenant
+from tests.factories import Tenant, make_coupon
 
 # Stand-ins for the official badge files, which cannot ship: the page must show whatever the
 # operator installed, as an image.
@@ -51,8 +50,12 @@ async def shown(page: Page, selector: str) -> bool:
 async def test_an_active_coupon_fits_the_screen_with_offer_code_and_expiry_above_the_fold(
     page: Page, size: Size, tenant: Tenant
 ) -> None:
-    await make_coupon(tenant, "FALL-QE27-GMK", ends_at=utc_now() + timedelta(days=12))
-    await make_coupon(tenant, "WINTER-ABCD-EFGH-JKMN-PQRS-TUVW")
+    await make_coupon(
+        project_id=tenant.project_id,
+        display="FALL-QE27-GMK",
+        ends_at=utc_now() + timedelta(days=12),
+    )
+    await make_coupon(project_id=tenant.project_id, display="WINTER-ABCD-EFGH-JKMN-PQRS-TUVW")
 
     await page.goto("/c/FALL-QE27-GMK")
     await screenshot(page, size, "coupon-active")
@@ -83,13 +86,17 @@ async def test_an_active_coupon_fits_the_screen_with_offer_code_and_expiry_above
 async def test_used_expired_paused_and_unknown_coupons_each_show_one_dated_state(
     page: Page, size: Size, tenant: Tenant
 ) -> None:
-    await make_coupon(tenant, "USED-7Q2K", redeemed=3)
+    await make_coupon(project_id=tenant.project_id, display="USED-7Q2K", redeemed=3)
     await Code.get_pymongo_collection().update_one(
         {"code": "USED7Q2K"},
         {"$set": {"last_redeemed_at": datetime(2031, 3, 14, 15, 9, tzinfo=UTC)}},
     )
-    await make_coupon(tenant, "OVER-4M8P", ends_at=datetime(2024, 1, 31, 23, 0, tzinfo=UTC))
-    paused, _ = await make_coupon(tenant, "HOLD-9X3T")
+    await make_coupon(
+        project_id=tenant.project_id,
+        display="OVER-4M8P",
+        ends_at=datetime(2024, 1, 31, 23, 0, tzinfo=UTC),
+    )
+    paused, _ = await make_coupon(project_id=tenant.project_id, display="HOLD-9X3T")
     pause = "mutation ($id: ID!) { pauseCampaign(id: $id) { errors { code } } }"
     await tenant.gql(pause, {"id": paused.key})
     expected = {
@@ -118,7 +125,7 @@ async def test_used_expired_paused_and_unknown_coupons_each_show_one_dated_state
 async def test_wallet_buttons_with_real_credentials_plain_until_badges_are_installed(
     page: Page, size: Size, tenant: Tenant, app: Starlette, settings: Settings, tmp_path: Path
 ) -> None:
-    await make_coupon(tenant, "PASS-2B7R")
+    await make_coupon(project_id=tenant.project_id, display="PASS-2B7R")
     badges = tmp_path / "badges"
     app.state.settings = settings.model_copy(
         update={

@@ -7,10 +7,8 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from domain.campaigns import Discount, DiscountType, Limits
 from domain.projects import Role, create_api_key
-from tests.api.test_pages import make_coupon
 from tests.browser.conftest import Size, screenshot
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_customer
+from tests.factories import Tenant, make_coupon, make_customer
 
 
 async def prepare(tenant: Tenant) -> str:
@@ -19,13 +17,21 @@ async def prepare(tenant: Tenant) -> str:
       accentColor: "#fbbf24"}) { errors { code } } }"""
     assert (await tenant.gql(brand))["updateBrand"]["errors"] == []
     twenty = Discount(type=DiscountType.PERCENT, percent_off=20)
-    await make_coupon(tenant, "TILL-4K7M", discount=twenty, limits=Limits(per_code=1))
-    await make_coupon(tenant, "SCAN-8P2Q", discount=twenty)
-    await make_coupon(tenant, "SNAP-3H9W", discount=twenty)
-    ada = await make_customer(
-        tenant.project_id, email="ada@example.com", phone="+33612345678", source_id="shop-42"
+    await make_coupon(
+        project_id=tenant.project_id,
+        display="TILL-4K7M",
+        discount=twenty,
+        limits=Limits(per_code=1),
     )
-    _, owned = await make_coupon(tenant, "ADA-5R6T", discount=twenty)
+    await make_coupon(project_id=tenant.project_id, display="SCAN-8P2Q", discount=twenty)
+    await make_coupon(project_id=tenant.project_id, display="SNAP-3H9W", discount=twenty)
+    ada = await make_customer(
+        project_id=tenant.project_id,
+        email="ada@example.com",
+        phone="+33612345678",
+        source_id="shop-42",
+    )
+    _, owned = await make_coupon(project_id=tenant.project_id, display="ADA-5R6T", discount=twenty)
     owned.customer_id = ada.key
     await owned.save()
     return (await create_api_key(tenant.project_id, Role.POS)).secret

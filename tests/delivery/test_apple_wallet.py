@@ -21,7 +21,7 @@ from domain.campaigns import Campaign
 from domain.common import object_id
 from domain.customer_lifecycle import create_customer
 from domain.customers import CustomerInput
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {

@@ -11,9 +11,9 @@ from domain.automation import ActionStatus, ScheduledAction
 from domain.codes import Code
 from domain.experiments import assign
 from domain.messages import Message
-from tests.conftest import Tenant
 from tests.delivery.test_distribution import variant_experiment
-from tests.domain.test_automation import LINKS, T0, abandon, cart_automation, shopper
+from tests.domain.test_automation import LINKS, T0, abandon, cart_automation
+from tests.factories import Tenant, make_shopper
 
 pytestmark = pytest.mark.usefixtures("tenant")
 
@@ -22,7 +22,7 @@ DUE = T0 + timedelta(hours=1)
 
 async def test_an_executor_dying_after_its_lease_hands_the_action_on(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart-1")
     dead = await automation.lease_due_action("dead", DUE)
     assert dead is not None
@@ -41,7 +41,7 @@ async def test_an_executor_dying_after_its_lease_hands_the_action_on(tenant: Ten
 
 async def test_an_executor_dying_after_sending_does_not_send_twice(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart-1")
     crashing = AutomationExecutor(LINKS, owner="crashing")
     leased = await automation.lease_due_action(crashing.owner, DUE)
@@ -62,7 +62,7 @@ async def test_an_executor_dying_after_sending_does_not_send_twice(tenant: Tenan
 
 async def test_a_refused_send_fails_without_retrying(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart-1")
     # The campaign ended during the delay: the code cannot be given.
     from domain.campaigns import Campaign
@@ -80,7 +80,7 @@ async def test_an_action_without_a_template_sends_the_variant_template(tenant: T
     found = await cart_automation(tenant.project_id)
     campaign_id = found.action.campaign_id
     experiment, template = await variant_experiment(tenant.project_id, campaign_id)
-    shoppers = [await shopper(tenant.project_id, f"S{i}") for i in range(12)]
+    shoppers = [await make_shopper(project_id=tenant.project_id, name=f"S{i}") for i in range(12)]
     arms = {s.key: assign(experiment.key, s.key, experiment.arms) for s in shoppers}
     assert set(arms.values()) == {"a", "b"}
     for n, customer in enumerate(shoppers):

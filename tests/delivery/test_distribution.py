@@ -22,7 +22,7 @@ from domain import segments
 from domain.campaigns import CampaignKind, CampaignStatus, CodeConfig
 from domain.codes import Code
 from domain.common import utc_now
-from domain.customers import Consents, Customer
+from domain.customers import Customer
 from domain.errors import DomainError
 from domain.experiments import (
     Experiment,
@@ -36,8 +36,14 @@ from domain.jobs import NO_LEASE, Job, JobRunner, JobStatus, run_pending_jobs
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.segments import SegmentKind
 from domain.templates import MessageTemplate
-from tests.conftest import Tenant
-from tests.domain.test_codes import make_campaign, make_pool
+from tests.factories import (
+    Tenant,
+    audience_member,
+    insert_customers,
+    make_campaign,
+    make_customers,
+    make_pool,
+)
 
 EMAIL, SMS = MessageChannel.EMAIL, MessageChannel.SMS
 LINKS = Links(base_url="http://testserver", secret_key="distribution-test-secret")
@@ -46,39 +52,6 @@ LINKS = Links(base_url="http://testserver", secret_key="distribution-test-secret
 async def run_jobs() -> int:
     """Runs the waiting jobs, distributions included, as the app's runner does."""
     return await run_pending_jobs(handlers=job_handlers(LINKS))
-
-
-def customer_of(project_id: str, i: int, **fields: Any) -> Customer:
-    """Customer i: every fourth has no phone, every third no email consent, odd ones no SMS
-    consent, every tenth the tag "vip"."""
-    values: dict[str, Any] = {
-        "project_id": project_id,
-        "name": f"Customer {i}",
-        "email": f"c{i}@example.com",
-        "phone": None if i % 4 == 0 else f"+336{i:08d}",
-        "consents": Consents(email=i % 3 != 0, sms=i % 2 == 0),
-        "tags": ["vip"] if i % 10 == 0 else [],
-    }
-    values.update(fields)
-    return Customer(**values)
-
-
-async def make_customers(project_id: str, count: int, erased_every: int = 0) -> list[Customer]:
-    customers = [customer_of(project_id, i) for i in range(count)]
-    for i, customer in enumerate(customers):
-        if erased_every and i % erased_every == erased_every - 1:
-            # What erasure leaves: a tombstone without address or consent.
-            customer.email = customer.phone = None
-            customer.consents = Consents()
-            customer.erased = True
-    await insert_all(customers)
-    return customers
-
-
-async def insert_all(customers: list[Customer]) -> None:
-    result = await Customer.insert_many(customers)
-    for customer, inserted in zip(customers, result.inserted_ids, strict=True):
-        customer.id = inserted
 
 
 async def reload(job: Job) -> Job:
@@ -155,8 +128,8 @@ async def assert_reached_once(
 
 
 async def test_every_customer_gets_one_code_and_one_message_per_channel(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    customers = await make_customers(tenant.project_id, 300, erased_every=25)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    customers = await make_customers(project_id=tenant.project_id, count=300, erased_every=25)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS])
     assert (job.kind, job.status, job.total, job.done) == (
         "distribute_campaign",
@@ -180,8 +153,8 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
     tenant: Tenant,
 ) -> None:
     # Two codes per customer allowed: a careless retry would hand out a second one.
-    campaign = await make_campaign(tenant.project_id, codes_per_customer=2)
-    customers = await make_customers(tenant.project_id, 150)
+    campaign = await make_campaign(project_id=tenant.project_id, codes_per_customer=2)
+    customers = await make_customers(project_id=tenant.project_id, count=150)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS], batch_size=50)
 
     first = JobRunner("first", lease=timedelta(seconds=30), handlers=job_handlers(LINKS))
@@ -231,14 +204,14 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
 
 
 async def test_filters_choose_the_customers(tenant: Tenant, other_tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    customers = await make_customers(tenant.project_id, 40)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    customers = await make_customers(project_id=tenant.project_id, count=40)
     await asyncio.sleep(0.01)
     since = utc_now()
     await asyncio.sleep(0.01)
-    later = [customer_of(tenant.project_id, 100 + i) for i in range(3)]
-    await insert_all(later)
-    await make_customers(other_tenant.project_id, 10)
+    later = [audience_member(project_id=tenant.project_id, index=100 + i) for i in range(3)]
+    await insert_customers(customers=later)
+    await make_customers(project_id=other_tenant.project_id, count=10)
     vip = DistributionFilter(tags=("VIP ",))
     tagged = await distribute_campaign(tenant.project_id, campaign.key, [SMS], vip)
     consenting = DistributionFilter(consented=True)
@@ -278,9 +251,9 @@ async def test_a_campaign_out_of_codes_ends_the_job_failed_keeping_what_was_done
     tenant: Tenant,
 ) -> None:
     # Ten pooled codes; the one-digit pattern leaves no room to make more.
-    campaign = await make_campaign(tenant.project_id, codes=CodeConfig(pattern="#"))
-    await make_pool(campaign, *[f"POOL{i}" for i in range(10)])
-    customers = await make_customers(tenant.project_id, 30)
+    campaign = await make_campaign(project_id=tenant.project_id, codes=CodeConfig(pattern="#"))
+    await make_pool(campaign=campaign, displays=[f"POOL{i}" for i in range(10)])
+    customers = await make_customers(project_id=tenant.project_id, count=30)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=20)
     assert await run_jobs() == 1
 
@@ -298,8 +271,8 @@ async def test_a_campaign_out_of_codes_ends_the_job_failed_keeping_what_was_done
 
 
 async def test_a_campaign_ended_mid_way_stops_the_job(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_customers(tenant.project_id, 20)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_customers(project_id=tenant.project_id, count=20)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=10)
     runner = JobRunner(handlers=job_handlers(LINKS))
     leased = await runner.lease_next()
@@ -323,13 +296,13 @@ async def refused(call: Any) -> DomainError:
 
 async def test_refused_requests_write_nothing(tenant: Tenant, other_tenant: Tenant) -> None:
     project_id = tenant.project_id
-    campaign = await make_campaign(project_id)
-    await make_customers(project_id, 5)
-    ended = await make_campaign(project_id, status=CampaignStatus.ENDED)
-    loyalty = await make_campaign(project_id, kind=CampaignKind.LOYALTY, discount=None)
+    campaign = await make_campaign(project_id=project_id)
+    await make_customers(project_id=project_id, count=5)
+    ended = await make_campaign(project_id=project_id, status=CampaignStatus.ENDED)
+    loyalty = await make_campaign(project_id=project_id, kind=CampaignKind.LOYALTY, discount=None)
     sms_template = MessageTemplate(project_id=project_id, name="Short", channel=SMS, text="Hi")
     await sms_template.insert()
-    foreign = await make_campaign(other_tenant.project_id)
+    foreign = await make_campaign(project_id=other_tenant.project_id)
     now = utc_now()
     cases: list[tuple[str, str, Any]] = [
         ("NOT_FOUND", "campaignId", distribute_campaign(project_id, foreign.key, [EMAIL])),
@@ -400,9 +373,9 @@ async def test_refused_requests_write_nothing(tenant: Tenant, other_tenant: Tena
 async def test_a_distribution_reaches_only_its_own_project(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    mine = await make_customers(tenant.project_id, 6)
-    theirs = await make_customers(other_tenant.project_id, 6)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    mine = await make_customers(project_id=tenant.project_id, count=6)
+    theirs = await make_customers(project_id=other_tenant.project_id, count=6)
     job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS])
     assert job.total == 6
     assert await run_jobs() == 1
@@ -414,8 +387,8 @@ async def test_a_distribution_reaches_only_its_own_project(
 
 
 async def test_a_segment_chooses_the_customers_with_the_filter(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, codes=CodeConfig(length=10))
-    customers = await make_customers(tenant.project_id, 60, erased_every=7)
+    campaign = await make_campaign(project_id=tenant.project_id, codes=CodeConfig(length=10))
+    customers = await make_customers(project_id=tenant.project_id, count=60, erased_every=7)
     live = [c for c in customers if not c.erased]
     # A static segment of every third live customer, walked in small chunks so that whole
     # chunks of members are left out by the filter.
@@ -483,9 +456,9 @@ async def variant_experiment(
 
 async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> None:
     project_id = tenant.project_id
-    campaign = await make_campaign(project_id)
+    campaign = await make_campaign(project_id=project_id)
     experiment, template = await variant_experiment(project_id, campaign.key)
-    await make_customers(project_id, 40)
+    await make_customers(project_id=project_id, count=40)
 
     job = await distribute_campaign(project_id, campaign.key, [EMAIL, SMS])
     assert await run_jobs() == 1
@@ -507,8 +480,8 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
     assert {m.template_id for m in await job_messages(asked)} == {"builtin:welcome"}
 
     # publishCode(channel) sends the variant's template too.
-    newcomers = [customer_of(project_id, 1000 + i) for i in range(20)]
-    await insert_all(newcomers)
+    newcomers = [audience_member(project_id=project_id, index=1000 + i) for i in range(20)]
+    await insert_customers(customers=newcomers)
     chosen = next(c for c in newcomers if assign(experiment.key, c.key, experiment.arms) == "a")
     links = Links(base_url="https://shop.example", secret_key="distribution-test-secret")
     code, message = await publish_and_queue(links, project_id, campaign.key, chosen.key, EMAIL)

@@ -32,7 +32,7 @@ from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import BrandChanges, Project
 from domain.redemptions import RedemptionChannel, redeem_code
 from domain.wallet import PassKind, WalletPass
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 ISSUER = "3388000000000000000"
 ID = re.compile(r"^3388000000000000000\.[A-Za-z0-9._-]+$")

@@ -6,9 +6,7 @@ from delivery.outbox import Links, queue_message
 from domain.codes import publish_code
 from domain.errors import DomainError
 from domain.messages import Message, MessageChannel, MessageStatus
-from tests.conftest import Tenant
-from tests.delivery.test_distribution import customer_of, insert_all
-from tests.domain.test_codes import make_campaign
+from tests.factories import Tenant, audience_member, insert_customers, make_campaign
 
 LINKS = Links(base_url="https://shop.example", secret_key="outbox-test-secret-outbox-test")
 EMAIL = MessageChannel.EMAIL
@@ -16,10 +14,13 @@ EMAIL = MessageChannel.EMAIL
 
 async def test_given_objects_are_checked_like_read_ones(tenant: Tenant) -> None:
     project_id = tenant.project_id
-    campaign = await make_campaign(project_id)
+    campaign = await make_campaign(project_id=project_id)
     # Customers 1 and 2 consent to email.
-    ada, bob = customer_of(project_id, 1), customer_of(project_id, 2)
-    await insert_all([ada, bob])
+    ada, bob = (
+        audience_member(project_id=project_id, index=1),
+        audience_member(project_id=project_id, index=2),
+    )
+    await insert_customers(customers=[ada, bob])
     adas_code = await publish_code(project_id, campaign.key, ada.key, customer=ada)
     bobs_code = await publish_code(project_id, campaign.key, bob.key)
     assert adas_code.customer_id == ada.key and bobs_code.customer_id == bob.key

@@ -23,7 +23,7 @@ from domain.templates import (
     create_template,
     update_template,
 )
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 EMAIL, SMS = MessageChannel.EMAIL, MessageChannel.SMS
 BASE_URL = "https://engage.test"

@@ -21,8 +21,8 @@ from domain.common import utc_now
 from domain.customers import Channel, ConsentsInput, CustomerInput
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import Project
-from tests.conftest import Tenant
 from tests.delivery.fakes import FakeSmtpServer, FakeTwilioServer
+from tests.factories import Tenant
 
 ENGAGE = str(Path(sys.executable).parent / "engage")
 

@@ -17,15 +17,11 @@ from domain.projects import Project
 from domain.redemptions import Redemption, RedemptionStatus
 from domain.referrals import Referral, ReferralCode, ReferralStatus
 from domain.wallet import PassKind, PassRegistration, WalletPass
-from tests.conftest import Tenant
+from tests.factories import Tenant, eur
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 5, day, hour, minute, tzinfo=UTC)
-
-
-def eur(amount: int) -> Money:
-    return Money(amount=amount, currency="EUR")
 
 
 @dataclass

@@ -25,36 +25,17 @@ from domain.automation import (
     get_automation,
     set_automation_status,
 )
-from domain.campaigns import Campaign, CampaignKind
+from domain.campaigns import Campaign
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound
 from domain.loyalty import find_card
-from domain.loyalty_config import LoyaltyConfig
 from domain.messages import Message
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_customer
+from tests.factories import Tenant, make_campaign, make_customer, make_loyalty_program, make_shopper
 
 pytestmark = pytest.mark.usefixtures("tenant")
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 LINKS = Links(base_url="http://testserver", secret_key="k" * 32)
-
-
-async def make_program(project_id: str) -> Campaign:
-    program = Campaign(
-        project_id=project_id, name="Points", kind=CampaignKind.LOYALTY, loyalty=LoyaltyConfig()
-    )
-    await program.insert()
-    return program
-
-
-async def shopper(project_id: str, name: str = "Ada") -> Customer:
-    return await make_customer(
-        project_id,
-        name=name,
-        email=f"{name.lower()}@example.com",
-        consents={"email": True, "sms": False},
-    )
 
 
 def send_code(campaign: Campaign, channel: str = "EMAIL") -> ActionInput:
@@ -63,7 +44,9 @@ def send_code(campaign: Campaign, channel: str = "EMAIL") -> ActionInput:
 
 async def cart_automation(project_id: str, **fields: Any) -> Automation:
     """cart.abandoned -> one hour later a code by email, unless an order came first."""
-    campaign = fields.pop("campaign", None) or await make_campaign(project_id, name="Come back")
+    campaign = fields.pop("campaign", None) or await make_campaign(
+        project_id=project_id, name="Come back"
+    )
     values: dict[str, Any] = {
         "name": "Abandoned cart",
         "trigger": "cart.abandoned",
@@ -100,8 +83,8 @@ def executor(owner: str = "") -> AutomationExecutor:
 
 
 async def test_refused_automations_say_why_and_write_nothing(tenant: Tenant) -> None:
-    discount = await make_campaign(tenant.project_id)
-    program = await make_program(tenant.project_id)
+    discount = await make_campaign(project_id=tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     cases: list[tuple[dict[str, Any], set[str]]] = [
         ({"trigger": "Cart Abandoned"}, {"INVALID_EVENT_NAME"}),
         ({"name": " "}, {"INVALID"}),
@@ -161,7 +144,7 @@ async def test_a_matching_event_schedules_one_durable_action(tenant: Tenant) -> 
     found = await cart_automation(
         tenant.project_id, conditions={"total": {"gte": 1000}}, delay=DelayInput(minutes=90)
     )
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     event = await abandon(tenant.project_id, ada, T0, key="cart-1")
     again = await abandon(tenant.project_id, ada, T0, key="cart-1")
     assert again.key == event.key
@@ -181,7 +164,10 @@ async def test_a_matching_event_schedules_one_durable_action(tenant: Tenant) -> 
 
 async def test_an_order_cancels_eagerly_and_the_executor_checks_again(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    ada, bob = await shopper(tenant.project_id), await shopper(tenant.project_id, "Bob")
+    ada, bob = (
+        await make_shopper(project_id=tenant.project_id),
+        await make_shopper(project_id=tenant.project_id, name="Bob"),
+    )
     await abandon(tenant.project_id, ada, T0, "a")
     await abandon(tenant.project_id, bob, T0, "b")
     # Ada orders 10 minutes later: her pending action is cancelled at once.
@@ -207,7 +193,7 @@ async def test_an_order_cancels_eagerly_and_the_executor_checks_again(tenant: Te
 async def test_once_per_period_and_once_ever(tenant: Tenant) -> None:
     monthly = await cart_automation(tenant.project_id, period_days=30)
     once = await cart_automation(tenant.project_id, name="Once", period_days=0)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "1")
     await abandon(tenant.project_id, ada, T0 + timedelta(days=2), "2")
     await executor().run_due(T0 + timedelta(days=3))
@@ -222,7 +208,7 @@ async def test_once_per_period_and_once_ever(tenant: Tenant) -> None:
 
 async def test_fifty_racing_executors_act_on_a_customer_once(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     for index in range(50):
         await abandon(tenant.project_id, ada, T0 + timedelta(seconds=index), f"cart-{index}")
     racers = [executor(f"executor-{index}") for index in range(50)]
@@ -236,7 +222,7 @@ async def test_fifty_racing_executors_act_on_a_customer_once(tenant: Tenant) -> 
 
 async def test_fifty_identical_triggers_schedule_once(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     tracked = await asyncio.gather(
         *(abandon(tenant.project_id, ada, T0, "same") for _ in range(50))
     )
@@ -245,7 +231,7 @@ async def test_fifty_identical_triggers_schedule_once(tenant: Tenant) -> None:
 
 
 async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     found = await create_automation(
         tenant.project_id,
         AutomationInput(
@@ -254,7 +240,7 @@ async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
             action=ActionInput(type="AWARD_POINTS", campaign_id=program.key, points=150),
         ),
     )
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await events.emit(tenant.project_id, ada.key, "customer.created", at=T0)
     # The first executor awards the points and dies before marking the action done.
     [action] = await actions_of(found)
@@ -272,8 +258,8 @@ async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
 
 
 async def test_points_threshold_fires_when_the_balance_crosses_it(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    bonus = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
+    bonus = await make_loyalty_program(project_id=tenant.project_id)
     found = await create_automation(
         tenant.project_id,
         AutomationInput(
@@ -284,7 +270,7 @@ async def test_points_threshold_fires_when_the_balance_crosses_it(tenant: Tenant
             period_days=0,
         ),
     )
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     from domain.loyalty import grant_points
 
     await grant_points(tenant.project_id, program.key, ada.key, 400, "g1", "test")
@@ -301,7 +287,7 @@ async def test_paused_automations_schedule_nothing_and_skip_what_was_pending(
     tenant: Tenant,
 ) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "1")
     await set_automation_status(tenant.project_id, found.key, AutomationStatus.PAUSED)
     await abandon(tenant.project_id, ada, T0, "2")
@@ -318,7 +304,7 @@ async def test_paused_automations_schedule_nothing_and_skip_what_was_pending(
 
 async def test_a_failed_action_gives_its_frequency_slot_back(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    mute = await make_customer(tenant.project_id, name="No email")
+    mute = await make_customer(project_id=tenant.project_id, name="No email")
     await abandon(tenant.project_id, mute, T0, "1")
     await executor().run_due(T0 + timedelta(hours=2))
     [failed] = await actions_of(found)
@@ -335,8 +321,8 @@ async def test_automations_and_events_stay_in_their_project(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
     found = await cart_automation(tenant.project_id)
-    stranger = await shopper(other_tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    stranger = await make_shopper(project_id=other_tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(other_tenant.project_id, stranger, T0, "x")
     assert await actions_of(found) == []
     with pytest.raises(NotFound):
@@ -364,7 +350,10 @@ async def test_segment_conditions_are_checked_when_the_action_is_due(tenant: Ten
         await cart_automation(tenant.project_id, segment_ids=["65f000000000000000000001"])
     assert refused.value.code == "NOT_FOUND"
     found = await cart_automation(tenant.project_id, segment_ids=[vip.key])
-    ada, bob = await shopper(tenant.project_id), await shopper(tenant.project_id, "Bob")
+    ada, bob = (
+        await make_shopper(project_id=tenant.project_id),
+        await make_shopper(project_id=tenant.project_id, name="Bob"),
+    )
     await abandon(tenant.project_id, ada, T0, "a")
     await abandon(tenant.project_id, bob, T0, "b")
     # Ada joins the segment during the delay: membership counts when the action is due.

@@ -29,7 +29,7 @@ from domain.campaigns import (
 from domain.codegen import code_space, luhn_valid, new_code
 from domain.codes import Code
 from domain.errors import DomainError
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 
 @dataclass

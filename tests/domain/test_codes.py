@@ -34,40 +34,7 @@ from domain.codes import (
 from domain.common import Money, utc_now
 from domain.customers import Customer
 from domain.errors import DomainError
-from tests.conftest import Tenant
-
-
-async def make_campaign(project_id: str, **fields: object) -> Campaign:
-    values: dict[str, object] = {
-        "name": "Spring sale",
-        "discount": Discount(type=DiscountType.PERCENT, percent_off=15),
-    }
-    values.update(fields)
-    campaign = Campaign(project_id=project_id, **values)
-    await campaign.insert()
-    return campaign
-
-
-async def make_customer(project_id: str, name: str = "Jane") -> Customer:
-    customer = Customer(project_id=project_id, name=name)
-    await customer.insert()
-    return customer
-
-
-async def make_pool(campaign: Campaign, *displays: str) -> list[Code]:
-    codes = [
-        Code(
-            project_id=campaign.project_id,
-            code=normalize_code(display),
-            display=display,
-            campaign_id=campaign.key,
-            pool=campaign.key,
-        )
-        for display in displays
-    ]
-    for code in codes:
-        await code.insert()
-    return codes
+from tests.factories import Tenant, make_campaign, make_customer, make_pool
 
 
 async def assigned_to(campaign: Campaign, customer: Customer) -> list[Code]:
@@ -81,9 +48,9 @@ async def assigned_to(campaign: Campaign, customer: Customer) -> list[Code]:
 
 
 async def test_publish_assigns_a_pooled_code_and_returns_it_again(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_pool(campaign, "AAAA-1111", "BBBB-2222", "CCCC-3333")
-    customer = await make_customer(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_pool(campaign=campaign, displays=["AAAA-1111", "BBBB-2222", "CCCC-3333"])
+    customer = await make_customer(project_id=tenant.project_id)
 
     first = await publish_code(tenant.project_id, campaign.key, customer.key)
     again = await publish_code(tenant.project_id, campaign.key, customer.key)
@@ -99,9 +66,9 @@ async def test_publish_assigns_a_pooled_code_and_returns_it_again(tenant: Tenant
 async def test_codes_per_customer_gives_that_many_distinct_codes_then_the_same(
     tenant: Tenant,
 ) -> None:
-    campaign = await make_campaign(tenant.project_id, codes_per_customer=2)
-    await make_pool(campaign, "AAAA1111", "BBBB2222", "CCCC3333")
-    customer = await make_customer(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id, codes_per_customer=2)
+    await make_pool(campaign=campaign, displays=["AAAA1111", "BBBB2222", "CCCC3333"])
+    customer = await make_customer(project_id=tenant.project_id)
 
     first = await publish_code(tenant.project_id, campaign.key, customer.key)
     second = await publish_code(tenant.project_id, campaign.key, customer.key)
@@ -114,10 +81,10 @@ async def test_codes_per_customer_gives_that_many_distinct_codes_then_the_same(
 
 async def test_returned_code_prefers_one_with_uses_left(tenant: Tenant) -> None:
     campaign = await make_campaign(
-        tenant.project_id, codes_per_customer=2, limits=Limits(per_code=1)
+        project_id=tenant.project_id, codes_per_customer=2, limits=Limits(per_code=1)
     )
-    await make_pool(campaign, "AAAA1111", "BBBB2222")
-    customer = await make_customer(tenant.project_id)
+    await make_pool(campaign=campaign, displays=["AAAA1111", "BBBB2222"])
+    customer = await make_customer(project_id=tenant.project_id)
     first = await publish_code(tenant.project_id, campaign.key, customer.key)
     second = await publish_code(tenant.project_id, campaign.key, customer.key)
     await Code.get_pymongo_collection().update_one(
@@ -128,9 +95,9 @@ async def test_returned_code_prefers_one_with_uses_left(tenant: Tenant) -> None:
 
 
 async def test_fifty_concurrent_publishes_assign_exactly_one_code(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_pool(campaign, *(f"POOL{n:04d}" for n in range(60)))
-    customer = await make_customer(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_pool(campaign=campaign, displays=list(f"POOL{n:04d}" for n in range(60)))
+    customer = await make_customer(project_id=tenant.project_id)
 
     results = await asyncio.gather(
         *(publish_code(tenant.project_id, campaign.key, customer.key) for _ in range(50))
@@ -144,9 +111,9 @@ async def test_fifty_concurrent_publishes_assign_exactly_one_code(tenant: Tenant
 
 async def test_empty_pool_generates_a_code_from_the_campaign_config(tenant: Tenant) -> None:
     campaign = await make_campaign(
-        tenant.project_id, codes=CodeConfig(prefix="SPR-", length=6, charset="XYZ7")
+        project_id=tenant.project_id, codes=CodeConfig(prefix="SPR-", length=6, charset="XYZ7")
     )
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     code = await publish_code(tenant.project_id, campaign.key, customer.key)
 
@@ -164,15 +131,15 @@ async def test_empty_pool_generates_a_code_from_the_campaign_config(tenant: Tena
 async def test_generated_codes_retry_on_collision(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    other = await make_campaign(tenant.project_id)
-    await make_pool(other, "TAKEN-1")
+    campaign = await make_campaign(project_id=tenant.project_id)
+    other = await make_campaign(project_id=tenant.project_id)
+    await make_pool(campaign=other, displays=["TAKEN-1"])
     # Only the random draw is fixed: the first lands on a code another campaign holds.
     draws = iter(["TAKEN-1", "FRESH-2"])
     monkeypatch.setattr(codes_module, "random_code", lambda config: next(draws))
 
     code = await publish_code(
-        tenant.project_id, campaign.key, (await make_customer(tenant.project_id)).key
+        tenant.project_id, campaign.key, (await make_customer(project_id=tenant.project_id)).key
     )
 
     assert code.code == "FRESH2" and code.campaign_id == campaign.key
@@ -181,11 +148,11 @@ async def test_generated_codes_retry_on_collision(
 async def test_on_demand_codes_keep_to_the_space_rule(tenant: Tenant) -> None:
     # 4 positions over 10 characters: 10,000 codes, of which a campaign may hold 100.
     small = CodeConfig(length=4, charset="ABCDEFGHJK")
-    campaign = await make_campaign(tenant.project_id, codes=small, codes_reserved=99)
+    campaign = await make_campaign(project_id=tenant.project_id, codes=small, codes_reserved=99)
     await publish_code(
-        tenant.project_id, campaign.key, (await make_customer(tenant.project_id)).key
+        tenant.project_id, campaign.key, (await make_customer(project_id=tenant.project_id)).key
     )
-    late = await make_customer(tenant.project_id, "Bo")
+    late = await make_customer(project_id=tenant.project_id, name="Bo")
     with pytest.raises(DomainError) as raised:
         await publish_code(tenant.project_id, campaign.key, late.key)
     assert raised.value.code == "CODE_SPACE_TOO_SMALL"
@@ -195,18 +162,18 @@ async def test_on_demand_codes_keep_to_the_space_rule(tenant: Tenant) -> None:
 async def test_failed_assignment_gives_the_slot_back(tenant: Tenant) -> None:
     # The pool is empty and the code space is full: making a code fails after the claim.
     small = CodeConfig(length=4, charset="ABCDEFGHJK")
-    campaign = await make_campaign(tenant.project_id, codes=small, codes_reserved=100)
-    customer = await make_customer(tenant.project_id, "Bo")
+    campaign = await make_campaign(project_id=tenant.project_id, codes=small, codes_reserved=100)
+    customer = await make_customer(project_id=tenant.project_id, name="Bo")
     with pytest.raises(DomainError):
         await publish_code(tenant.project_id, campaign.key, customer.key)
     # Once a code is free again, the same customer gets it: the failed call left no claim.
-    await make_pool(campaign, "FREE1")
+    await make_pool(campaign=campaign, displays=["FREE1"])
     code = await publish_code(tenant.project_id, campaign.key, customer.key)
     assert code.code == "FREE1"
 
 
 async def test_standalone_campaign_returns_its_shared_code(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, standalone_code="spring-15")
+    campaign = await make_campaign(project_id=tenant.project_id, standalone_code="spring-15")
     await Code(
         project_id=tenant.project_id,
         code="SPRING15",
@@ -214,8 +181,8 @@ async def test_standalone_campaign_returns_its_shared_code(tenant: Tenant) -> No
         campaign_id=campaign.key,
         kind=CodeKind.STANDALONE,
     ).insert()
-    jane = await make_customer(tenant.project_id)
-    bob = await make_customer(tenant.project_id, "Bob")
+    jane = await make_customer(project_id=tenant.project_id)
+    bob = await make_customer(project_id=tenant.project_id, name="Bob")
 
     for_jane = await publish_code(tenant.project_id, campaign.key, jane.key)
     for_bob = await publish_code(tenant.project_id, campaign.key, bob.key)
@@ -229,8 +196,8 @@ async def test_standalone_campaign_returns_its_shared_code(tenant: Tenant) -> No
 
 
 async def test_standalone_code_missing_from_storage_is_created_once(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, standalone_code="WELCOME")
-    customer = await make_customer(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id, standalone_code="WELCOME")
+    customer = await make_customer(project_id=tenant.project_id)
 
     codes = await asyncio.gather(
         *(publish_code(tenant.project_id, campaign.key, customer.key) for _ in range(5))
@@ -251,9 +218,9 @@ async def test_standalone_code_missing_from_storage_is_created_once(tenant: Tena
 async def test_publish_refuses_unusable_campaigns(
     tenant: Tenant, change: dict, error: str, field: str
 ) -> None:
-    campaign = await make_campaign(tenant.project_id, **change)
-    await make_pool(campaign, "AAAA1111")
-    customer = await make_customer(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id, **change)
+    await make_pool(campaign=campaign, displays=["AAAA1111"])
+    customer = await make_customer(project_id=tenant.project_id)
     with pytest.raises(DomainError) as raised:
         await publish_code(tenant.project_id, campaign.key, customer.key)
     assert (raised.value.code, raised.value.problems[0].field) == (error, field)
@@ -263,11 +230,11 @@ async def test_publish_refuses_unusable_campaigns(
 async def test_publish_errors_for_missing_and_foreign_documents(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_pool(campaign, "AAAA1111")
-    customer = await make_customer(tenant.project_id)
-    foreign_campaign = await make_campaign(other_tenant.project_id)
-    foreign_customer = await make_customer(other_tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_pool(campaign=campaign, displays=["AAAA1111"])
+    customer = await make_customer(project_id=tenant.project_id)
+    foreign_campaign = await make_campaign(project_id=other_tenant.project_id)
+    foreign_customer = await make_customer(project_id=other_tenant.project_id)
 
     cases = [
         ("not-an-id", customer.key, "campaignId"),
@@ -284,7 +251,7 @@ async def test_publish_errors_for_missing_and_foreign_documents(
 
 
 async def test_publish_refuses_erased_customers(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     customer = Customer(project_id=tenant.project_id, erased=True)
     await customer.insert()
     with pytest.raises(DomainError) as raised:
@@ -294,7 +261,7 @@ async def test_publish_refuses_erased_customers(tenant: Tenant) -> None:
 
 async def test_code_status_follows_the_code_and_its_campaign(tenant: Tenant) -> None:
     now = utc_now()
-    campaign = await make_campaign(tenant.project_id, limits=Limits(per_code=2))
+    campaign = await make_campaign(project_id=tenant.project_id, limits=Limits(per_code=2))
     code = Code(project_id=tenant.project_id, code="X", display="X", campaign_id=campaign.key)
 
     assert code_status(code, campaign, now) == CodeStatus.ACTIVE
@@ -319,10 +286,10 @@ async def test_code_status_follows_the_code_and_its_campaign(tenant: Tenant) -> 
 async def test_public_lookup_refuses_codes_present_in_two_projects(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    mine = await make_campaign(tenant.project_id)
-    theirs = await make_campaign(other_tenant.project_id)
-    await make_pool(mine, "ONLY-MINE", "SHARED-1")
-    await make_pool(theirs, "SHARED-1")
+    mine = await make_campaign(project_id=tenant.project_id)
+    theirs = await make_campaign(project_id=other_tenant.project_id)
+    await make_pool(campaign=mine, displays=["ONLY-MINE", "SHARED-1"])
+    await make_pool(campaign=theirs, displays=["SHARED-1"])
 
     found = await find_public_code(" only mine ")
     assert found is not None and found.project_id == tenant.project_id

@@ -24,14 +24,14 @@ from domain.customers import (
 )
 from domain.errors import DomainError
 from domain.messages import Message, MessageChannel, MessageStatus
-from tests.conftest import Tenant, make_tenant
+from tests.factories import Tenant, make_tenant
 
 PHONE = "+33612345678"
 
 
 @pytest.fixture
 async def third_tenant(http: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(http, "shop-c")
+    return await make_tenant(http=http, name="shop-c")
 
 
 async def customer(

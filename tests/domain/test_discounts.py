@@ -19,10 +19,7 @@ from domain.discounts import (
     percent_of,
 )
 from domain.errors import DomainError
-
-
-def eur(amount: int) -> Money:
-    return Money(amount=amount, currency="EUR")
+from tests.factories import eur
 
 
 def item(sku: str, quantity: int, price: int, category: str = "") -> OrderItem:

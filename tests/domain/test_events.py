@@ -18,11 +18,14 @@ from domain.loyalty import grant_points
 from domain.orders import apply_pending_order_effects, record_order
 from domain.projects import Project
 from domain.referrals import apply_referral_code, referral_link
-from tests.conftest import Tenant
-from tests.domain.test_automation import make_program, shopper
-from tests.domain.test_orders import order_input
-from tests.domain.test_redemptions import make_customer
-from tests.domain.test_referrals import make_program as make_referral_program
+from tests.factories import (
+    Tenant,
+    make_customer,
+    make_loyalty_program,
+    make_referral_program,
+    make_shopper,
+    order_input,
+)
 
 pytestmark = pytest.mark.usefixtures("tenant")
 
@@ -48,8 +51,8 @@ async def listen(project_id: str, trigger: str, program: Campaign, **conditions:
 
 
 async def test_refused_events_say_why_and_write_nothing(tenant: Tenant) -> None:
-    ada = await shopper(tenant.project_id)
-    erased = await make_customer(tenant.project_id, erased=True)
+    ada = await make_shopper(project_id=tenant.project_id)
+    erased = await make_customer(project_id=tenant.project_id, erased=True)
     cases = [
         ({"name": "Cart Abandoned"}, {"INVALID_EVENT_NAME"}),
         ({"name": "x" * 65}, {"INVALID_EVENT_NAME"}),
@@ -72,7 +75,7 @@ async def test_refused_events_say_why_and_write_nothing(tenant: Tenant) -> None:
 
 
 async def test_an_idempotency_key_stores_one_event_however_many_race(tenant: Tenant) -> None:
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     tracked = await asyncio.gather(
         *(
             events.track_event(
@@ -89,8 +92,10 @@ async def test_customer_creation_and_orders_emit_their_events_once(tenant: Tenan
     created = await create_customer(tenant.project_id, CustomerInput(name="Ada"), "test")
     [event] = await named(tenant.project_id, "customer.created")
     assert event.customer_id == created.key and event.source == "engage"
-    recorded = await record_order(tenant.project_id, order_input("web-1", created))
-    await record_order(tenant.project_id, order_input("web-1", created))
+    recorded = await record_order(
+        tenant.project_id, order_input(order_id="web-1", customer=created)
+    )
+    await record_order(tenant.project_id, order_input(order_id="web-1", customer=created))
     # The effects sweep finds nothing left, and emits nothing again.
     await apply_pending_order_effects(older_than=timedelta(0))
     [order_event] = await named(tenant.project_id, "order.recorded")
@@ -100,8 +105,8 @@ async def test_customer_creation_and_orders_emit_their_events_once(tenant: Tenan
 
 
 async def test_earning_points_emits_the_balance_before_and_after(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await grant_points(tenant.project_id, program.key, ada.key, 300, "g1", "welcome")
     await grant_points(tenant.project_id, program.key, ada.key, 300, "g1", "welcome")
     await grant_points(tenant.project_id, program.key, ada.key, 250, "g2", "bonus")
@@ -113,13 +118,17 @@ async def test_earning_points_emits_the_balance_before_and_after(tenant: Tenant)
 
 
 async def test_a_qualified_referral_emits_for_the_referrer(tenant: Tenant) -> None:
-    program = await make_referral_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id, name="Referrer", email="r@example.com")
-    referee = await make_customer(tenant.project_id, name="Referee", email="e@example.com")
+    program = await make_referral_program(project_id=tenant.project_id)
+    referrer = await make_customer(
+        project_id=tenant.project_id, name="Referrer", email="r@example.com"
+    )
+    referee = await make_customer(
+        project_id=tenant.project_id, name="Referee", email="e@example.com"
+    )
     code = await referral_link(tenant.project_id, program.id, referrer.key)
     await apply_referral_code(tenant.project_id, code.code, referee.key)
-    await record_order(tenant.project_id, order_input("first", referee))
-    await record_order(tenant.project_id, order_input("second", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
+    await record_order(tenant.project_id, order_input(order_id="second", customer=referee))
     [event] = await named(tenant.project_id, "referral.qualified")
     assert event.customer_id == referrer.key
     assert event.properties["refereeId"] == referee.key
@@ -127,15 +136,17 @@ async def test_a_qualified_referral_emits_for_the_referrer(tenant: Tenant) -> No
 
 
 async def test_dormant_customers_once_per_dormancy(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     await listen(tenant.project_id, "customer.dormant", program, days=90)
     lapsed = await make_customer(
-        tenant.project_id, metrics={"orders_count": 1, "last_order_at": NOW - timedelta(days=100)}
+        project_id=tenant.project_id,
+        metrics={"orders_count": 1, "last_order_at": NOW - timedelta(days=100)},
     )
     await make_customer(
-        tenant.project_id, metrics={"orders_count": 1, "last_order_at": NOW - timedelta(days=10)}
+        project_id=tenant.project_id,
+        metrics={"orders_count": 1, "last_order_at": NOW - timedelta(days=10)},
     )
-    await make_customer(tenant.project_id)  # never ordered: never dormant
+    await make_customer(project_id=tenant.project_id)  # never ordered: never dormant
     assert await events.emit_dormant_events(NOW) == 1
     # Later the same day, and on the following days, the same dormancy is not emitted again.
     assert await events.emit_dormant_events(NOW + timedelta(hours=5)) == 0
@@ -157,16 +168,16 @@ async def test_dormant_customers_once_per_dormancy(tenant: Tenant) -> None:
 
 
 async def test_birthdays_in_the_project_time_zone_once_a_year(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     await listen(tenant.project_id, "birthday", program)
     await Project.get_pymongo_collection().update_one(
         {"_id": tenant.project.id}, {"$set": {"messaging.timezone": "Pacific/Auckland"}}
     )
-    full = await make_customer(tenant.project_id, attributes={"birthday": "1990-03-05"})
-    short = await make_customer(tenant.project_id, attributes={"birthday": "03-05"})
-    leap = await make_customer(tenant.project_id, attributes={"birthday": "2000-02-29"})
-    await make_customer(tenant.project_id, attributes={"birthday": "1990-03-06"})
-    await make_customer(tenant.project_id, attributes={"birthday": "not a date"})
+    full = await make_customer(project_id=tenant.project_id, attributes={"birthday": "1990-03-05"})
+    short = await make_customer(project_id=tenant.project_id, attributes={"birthday": "03-05"})
+    leap = await make_customer(project_id=tenant.project_id, attributes={"birthday": "2000-02-29"})
+    await make_customer(project_id=tenant.project_id, attributes={"birthday": "1990-03-06"})
+    await make_customer(project_id=tenant.project_id, attributes={"birthday": "not a date"})
     # 4 March 12:00 UTC is already 5 March in Auckland.
     march_4_utc = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     assert await events.emit_birthday_events(march_4_utc - timedelta(hours=12)) == 0
@@ -184,9 +195,9 @@ async def test_birthdays_in_the_project_time_zone_once_a_year(tenant: Tenant) ->
 
 
 async def test_an_event_left_undispatched_by_a_crash_is_dispatched_later(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     await listen(tenant.project_id, "cart.abandoned", program)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     # The process stored the event and died before it scheduled anything.
     await CustomerEvent(
         project_id=tenant.project_id,

@@ -9,7 +9,7 @@ import pytest
 
 from domain.campaigns import Campaign, Discount, DiscountInput, DiscountType, Rules, RulesInput
 from domain.codes import Code, publish_code
-from domain.common import Money, utc_now
+from domain.common import utc_now
 from domain.customers import Customer
 from domain.discounts import Order as CheckedOrder
 from domain.errors import DomainError
@@ -32,13 +32,9 @@ from domain.experiments import (
 from domain.orders import Order, OrderInput, OrderStatus, record_order
 from domain.redemptions import RedemptionChannel, redeem_code, validate_code
 from domain.stats_tests import two_proportion_z_test
-from tests.conftest import Tenant
+from tests.factories import Tenant, eur, make_campaign, make_customers
 
 EXPERIMENT_ID = "665f1c2e9b1e8a0012345678"
-
-
-def eur(amount: int) -> Money:
-    return Money(amount=amount, currency="EUR")
 
 
 def test_assignment_is_sticky_and_deterministic() -> None:
@@ -82,23 +78,6 @@ def test_buckets_map_onto_cumulative_weights() -> None:
     assert arm_for_bucket(9_999, arms) == HOLDOUT
 
 
-async def make_campaign(project_id: str) -> Campaign:
-    campaign = Campaign(
-        project_id=project_id,
-        name="Spring",
-        discount=Discount(type=DiscountType.PERCENT, percent_off=10),
-    )
-    await campaign.insert()
-    return campaign
-
-
-async def make_customers(project_id: str, count: int) -> list[Customer]:
-    customers = [Customer(project_id=project_id, name=f"c{i}") for i in range(count)]
-    for customer in customers:
-        await customer.insert()
-    return customers
-
-
 def two_variants(holdout: int = 0) -> list[VariantInput]:
     return [
         VariantInput(
@@ -131,7 +110,7 @@ async def running(project_id: str, campaign: Campaign, holdout: int = 1) -> Expe
 async def test_one_running_experiment_per_campaign_even_when_started_together(
     tenant: Tenant,
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     drafts = [
         await create_experiment(
             tenant.project_id,
@@ -160,12 +139,12 @@ async def test_one_running_experiment_per_campaign_even_when_started_together(
 
 
 async def test_publish_assigns_variants_and_holds_out(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     # Published before the experiment: keeps the code and the campaign's offer, not enrolled.
-    early = (await make_customers(tenant.project_id, 1))[0]
+    early = (await make_customers(project_id=tenant.project_id, count=1))[0]
     early_code = await publish_code(tenant.project_id, campaign.key, early.key)
     experiment = await running(tenant.project_id, campaign)
-    customers = await make_customers(tenant.project_id, 30)
+    customers = await make_customers(project_id=tenant.project_id, count=30)
     expected = {c.key: assign(experiment.key, c.key, experiment.arms) for c in customers}
     assert set(expected.values()) == {"pct20", "eur5", HOLDOUT}
     order = CheckedOrder(amount=eur(10_000))
@@ -197,9 +176,9 @@ async def test_publish_assigns_variants_and_holds_out(tenant: Tenant) -> None:
 
 async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
     project_id = tenant.project_id
-    campaign = await make_campaign(project_id)
+    campaign = await make_campaign(project_id=project_id)
     experiment = await running(project_id, campaign)
-    customers = await make_customers(project_id, 40)
+    customers = await make_customers(project_id=project_id, count=40)
     arms: dict[str, list[Customer]] = {"pct20": [], "eur5": [], HOLDOUT: []}
     for customer in customers:
         arms[assign(experiment.key, customer.key, experiment.arms)].append(customer)
@@ -299,9 +278,9 @@ async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
 
 async def test_winner_needs_significance_and_promotion_changes_the_offer(tenant: Tenant) -> None:
     project_id = tenant.project_id
-    campaign = await make_campaign(project_id)
+    campaign = await make_campaign(project_id=project_id)
     experiment = await running(project_id, campaign, holdout=0)
-    customers = await make_customers(project_id, 60)
+    customers = await make_customers(project_id=project_id, count=60)
     for customer in customers:
         await publish_code(project_id, campaign.key, customer.key)
     results = await experiment_results(project_id, experiment.key)
@@ -328,7 +307,7 @@ async def test_winner_needs_significance_and_promotion_changes_the_offer(tenant:
         await promote_variant(project_id, experiment.key, "pct20")
     assert again.value.code == "ALREADY_PROMOTED"
     # New customers get the promoted offer without a variant.
-    newcomer = (await make_customers(project_id, 1))[0]
+    newcomer = (await make_customers(project_id=project_id, count=1))[0]
     code = await publish_code(project_id, campaign.key, newcomer.key)
     assert code.variant == ""
     check = await validate_code(
@@ -341,7 +320,7 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     tenant: Tenant,
 ) -> None:
     project_id = tenant.project_id
-    campaign = await make_campaign(project_id)
+    campaign = await make_campaign(project_id=project_id)
     strict = VariantInput(key="strict", rules=RulesInput(min_order=eur(5_000), hours=[9, 10]))
     created = await create_experiment(
         project_id,
@@ -352,7 +331,7 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     assert created.variants[0].rules == Rules(min_order=eur(5_000), hours=[9, 10])
     assert created.variants[1].rules is None
     experiment = await start_experiment(project_id, created.key)
-    customers = await make_customers(project_id, 20)
+    customers = await make_customers(project_id=project_id, count=20)
     codes = [await publish_code(project_id, campaign.key, c.key) for c in customers]
     held = {
         variant: next(c for c in codes if c.variant == variant) for variant in ("strict", "open")

@@ -25,8 +25,7 @@ from domain.common import utc_now
 from domain.errors import DomainError
 from domain.jobs import Job, JobRunner, JobStatus, generate_batch, generate_codes
 from domain.projects import create_project
-from tests.conftest import Tenant
-from tests.domain.test_codes import make_campaign
+from tests.factories import Tenant, make_campaign
 
 
 async def job_codes(job: Job) -> list[dict[str, Any]]:
@@ -58,7 +57,9 @@ async def assert_exactly(job: Job, count: int) -> list[dict[str, Any]]:
 
 
 async def test_a_job_makes_exactly_count_unique_upper_case_codes(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, codes=CodeConfig(pattern="SPR-####-####"))
+    campaign = await make_campaign(
+        project_id=tenant.project_id, codes=CodeConfig(pattern="SPR-####-####")
+    )
     job = await generate_codes(tenant.project_id, campaign.key, 20_000)
     assert (job.status, job.done, job.total, job.progress) == (JobStatus.QUEUED, 0, 20_000, 0.0)
 
@@ -76,7 +77,7 @@ async def test_a_job_makes_exactly_count_unique_upper_case_codes(tenant: Tenant)
 
 
 async def test_progress_is_reported_batch_by_batch(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job = await generate_codes(tenant.project_id, campaign.key, 2_500, batch_size=1_000)
     runner = JobRunner()
     leased = await runner.lease_next()
@@ -118,7 +119,7 @@ async def test_collisions_with_existing_codes_are_redrawn_until_the_count_is_rea
     # 3 symbols over 8 positions: 6,561 codes in reach, 2,000 of them already taken.
     source = LowEntropy(symbols=3)
     use_random_source(monkeypatch, source.token_bytes)
-    other = await make_campaign(tenant.project_id, name="Older campaign")
+    other = await make_campaign(project_id=tenant.project_id, name="Older campaign")
     taken = sorted({codegen.new_code(CodeConfig()) for _ in range(2_600)})[:2_000]
     await Code.get_pymongo_collection().insert_many(
         [
@@ -126,7 +127,7 @@ async def test_collisions_with_existing_codes_are_redrawn_until_the_count_is_rea
             for c in taken
         ]
     )
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job = await generate_codes(tenant.project_id, campaign.key, 2_000, batch_size=700)
     source.bytes_drawn = 0
 
@@ -144,7 +145,7 @@ async def test_a_job_that_cannot_find_new_codes_fails_and_keeps_its_count_true(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_random_source(monkeypatch, bytes)  # all zero bytes: the same code every time
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job = await generate_codes(tenant.project_id, campaign.key, 100)
 
     await JobRunner().run_pending()
@@ -159,7 +160,7 @@ async def test_a_job_that_cannot_find_new_codes_fails_and_keeps_its_count_true(
 
 
 async def test_a_campaign_ended_mid_job_stops_it(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job = await generate_codes(tenant.project_id, campaign.key, 300, batch_size=100)
     runner = JobRunner()
     leased = await runner.lease_next()
@@ -184,16 +185,16 @@ async def expect_refusal(code: str, project_id: str, campaign_id: str, count: in
 
 
 async def test_refused_requests_queue_nothing(tenant: Tenant, other_tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     for count in (0, -5, 1_000_001):
         await expect_refusal("INVALID_COUNT", tenant.project_id, campaign.key, count)
     await expect_refusal("NOT_FOUND", tenant.project_id, "not-an-id", 10)
     await expect_refusal("NOT_FOUND", other_tenant.project_id, campaign.key, 10)
-    ended = await make_campaign(tenant.project_id, status=CampaignStatus.ENDED)
+    ended = await make_campaign(project_id=tenant.project_id, status=CampaignStatus.ENDED)
     await expect_refusal("CAMPAIGN_ENDED", tenant.project_id, ended.key, 10)
-    past = await make_campaign(tenant.project_id, ends_at=utc_now() - timedelta(days=1))
+    past = await make_campaign(project_id=tenant.project_id, ends_at=utc_now() - timedelta(days=1))
     await expect_refusal("CAMPAIGN_ENDED", tenant.project_id, past.key, 10)
-    shared = await make_campaign(tenant.project_id, standalone_code="SUMMER20")
+    shared = await make_campaign(project_id=tenant.project_id, standalone_code="SUMMER20")
     await expect_refusal("STANDALONE_CAMPAIGN", tenant.project_id, shared.key, 10)
     assert await Job.find({}).count() == 0
 
@@ -201,12 +202,14 @@ async def test_refused_requests_queue_nothing(tenant: Tenant, other_tenant: Tena
 async def test_space_rule_counts_held_codes_and_queued_jobs(tenant: Tenant) -> None:
     # 10 characters over 4 positions: 10,000 codes, so at most 100 per campaign.
     small = CodeConfig(length=4, charset="ABCDEFGHJK")
-    held = await make_campaign(tenant.project_id, codes=small, codes_count=95, codes_reserved=95)
+    held = await make_campaign(
+        project_id=tenant.project_id, codes=small, codes_count=95, codes_reserved=95
+    )
     error = await expect_refusal("CODE_SPACE_TOO_SMALL", tenant.project_id, held.key, 6)
     assert "with the campaign's 95" in str(error) and "at least 5 characters" in str(error)
     await generate_codes(tenant.project_id, held.key, 5)
 
-    queued = await make_campaign(tenant.project_id, codes=small)
+    queued = await make_campaign(project_id=tenant.project_id, codes=small)
     await generate_codes(tenant.project_id, queued.key, 60)
     await expect_refusal("CODE_SPACE_TOO_SMALL", tenant.project_id, queued.key, 41)
     await generate_codes(tenant.project_id, queued.key, 40)
@@ -216,7 +219,7 @@ async def test_space_rule_counts_held_codes_and_queued_jobs(tenant: Tenant) -> N
 async def test_concurrent_requests_cannot_together_pass_the_space_rule(tenant: Tenant) -> None:
     # At most 100 codes; ten requests of 20 arrive at once: exactly five are queued.
     campaign = await make_campaign(
-        tenant.project_id, codes=CodeConfig(length=4, charset="ABCDEFGHJK")
+        project_id=tenant.project_id, codes=CodeConfig(length=4, charset="ABCDEFGHJK")
     )
     outcomes = await asyncio.gather(
         *(generate_codes(tenant.project_id, campaign.key, 20) for _ in range(10)),
@@ -280,7 +283,7 @@ async def lease_when_free(runner: JobRunner, seconds: float = 30) -> Job:
 async def test_a_killed_runner_is_taken_over_and_the_job_ends_exact(
     tenant: Tenant, settings: Settings, tmp_path: Path
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job = await generate_codes(tenant.project_id, campaign.key, 2_000, batch_size=500)
     marker = tmp_path / "stuck"
     assert settings.mongodb_uri is not None
@@ -325,7 +328,7 @@ async def test_a_killed_runner_is_taken_over_and_the_job_ends_exact(
 async def test_a_stopped_service_hands_its_job_back_and_the_next_one_finishes_it(
     tenant: Tenant,
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job = await generate_codes(tenant.project_id, campaign.key, 6_000, batch_size=500)
     service = BackgroundJobs(JobRunner(owner="first", lease=timedelta(seconds=1)))
     service.start()
@@ -353,7 +356,7 @@ async def test_a_stopped_service_hands_its_job_back_and_the_next_one_finishes_it
 
 
 async def test_two_runners_never_run_the_same_job(tenant: Tenant) -> None:
-    campaigns = [await make_campaign(tenant.project_id, name=f"c{i}") for i in range(3)]
+    campaigns = [await make_campaign(project_id=tenant.project_id, name=f"c{i}") for i in range(3)]
     jobs = [
         await generate_codes(tenant.project_id, campaigns[i % 3].key, 300, batch_size=100)
         for i in range(8)
@@ -377,7 +380,7 @@ async def test_two_runners_never_run_the_same_job(tenant: Tenant) -> None:
 
 
 async def test_the_background_loop_survives_errors(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job = await generate_codes(tenant.project_id, campaign.key, 50)
 
     class FlakyRunner(JobRunner):
@@ -405,7 +408,7 @@ async def test_the_service_runs_jobs_and_hands_them_back_when_it_stops(settings:
     app = create_app(settings.model_copy(update={"run_jobs": True}))
     async with app.router.lifespan_context(app):
         project, _ = await create_project("shop")
-        campaign = await make_campaign(project.key)
+        campaign = await make_campaign(project_id=project.key)
         small = await generate_codes(project.key, campaign.key, 20)
         deadline = time.monotonic() + 30
         while (await reload(small)).status != JobStatus.SUCCEEDED:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from api.background import expire_points_forever
-from domain.campaigns import Campaign, CampaignInput, CampaignKind, create_campaign
+from domain.campaigns import Campaign, CampaignInput, create_campaign
 from domain.codes import Code
 from domain.common import Money, utc_now
 from domain.customers import Customer
@@ -34,26 +34,10 @@ from domain.loyalty import (
     repair_card,
     reverse_for_order,
 )
-from domain.loyalty_config import LoyaltyConfig, LoyaltyConfigInput, LoyaltyTier, LoyaltyTierInput
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_customer
+from domain.loyalty_config import LoyaltyConfigInput, LoyaltyTier, LoyaltyTierInput
+from tests.factories import Tenant, eur, make_campaign, make_customer, make_loyalty_program
 
 pytestmark = pytest.mark.usefixtures("tenant")
-
-
-async def make_program(project_id: str, **config: Any) -> Campaign:
-    campaign = Campaign(
-        project_id=project_id,
-        name="Points",
-        kind=CampaignKind.LOYALTY,
-        loyalty=LoyaltyConfig(**config),
-    )
-    await campaign.insert()
-    return campaign
-
-
-def eur(amount: int) -> Money:
-    return Money(amount=amount, currency="EUR")
 
 
 async def card_of(program: Campaign, customer: Customer) -> LoyaltyCard:
@@ -81,8 +65,8 @@ async def entries(card: LoyaltyCard, kind: LedgerKind | None = None) -> list[Led
 
 
 async def funded(tenant: Tenant, points: int, **config: Any) -> tuple[Campaign, Customer]:
-    program = await make_program(tenant.project_id, **config)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, **config)
+    customer = await make_customer(project_id=tenant.project_id)
     await adjust_points(
         tenant.project_id, customer.key, program.key, points, "opening balance", "test"
     )
@@ -104,8 +88,8 @@ async def funded(tenant: Tenant, points: int, **config: Any) -> tuple[Campaign, 
 async def test_an_order_earns_per_major_unit_with_its_rounding(
     tenant: Tenant, amount: int, currency: str, config: dict[str, Any], expected: int
 ) -> None:
-    program = await make_program(tenant.project_id, **config)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, **config)
+    customer = await make_customer(project_id=tenant.project_id)
     await earn_for_order(
         tenant.project_id, customer.key, "o-1", Money(amount=amount, currency=currency)
     )
@@ -116,8 +100,8 @@ async def test_an_order_earns_per_major_unit_with_its_rounding(
 
 
 async def test_the_same_order_earns_once_even_when_recorded_concurrently(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, points_per_order=10)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, points_per_order=10)
+    customer = await make_customer(project_id=tenant.project_id)
     await asyncio.gather(
         *(earn_for_order(tenant.project_id, customer.key, "o-1", eur(5_000)) for _ in range(20))
     )
@@ -129,12 +113,12 @@ async def test_the_same_order_earns_once_even_when_recorded_concurrently(tenant:
 
 
 async def test_every_active_program_earns_and_paused_or_other_kinds_do_not(tenant: Tenant) -> None:
-    first = await make_program(tenant.project_id)
-    second = await make_program(tenant.project_id, points_per_unit=3)
-    paused = await make_program(tenant.project_id)
+    first = await make_loyalty_program(project_id=tenant.project_id)
+    second = await make_loyalty_program(project_id=tenant.project_id, points_per_unit=3)
+    paused = await make_loyalty_program(project_id=tenant.project_id)
     await paused.set({"status": "PAUSED"})
-    await make_campaign(tenant.project_id)
-    customer = await make_customer(tenant.project_id)
+    await make_campaign(project_id=tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await earn_for_order(tenant.project_id, customer.key, "o-1", eur(1_000))
     assert (await card_of(first, customer)).balance == 10
     assert (await card_of(second, customer)).balance == 30
@@ -142,8 +126,8 @@ async def test_every_active_program_earns_and_paused_or_other_kinds_do_not(tenan
 
 
 async def test_reversing_an_order_twice_takes_its_points_back_once(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await earn_for_order(tenant.project_id, customer.key, "o-1", eur(4_000))
     await earn_for_order(tenant.project_id, customer.key, "o-2", eur(1_000))
     await asyncio.gather(
@@ -158,8 +142,8 @@ async def test_reversing_an_order_twice_takes_its_points_back_once(tenant: Tenan
 
 
 async def test_a_reversal_takes_at_most_what_is_left_and_says_so(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await earn_for_order(tenant.project_id, customer.key, "o-1", eur(5_000))
     await adjust_points(tenant.project_id, customer.key, program.key, -35, "used at the till", "k")
     await reverse_for_order(tenant.project_id, customer.key, "o-1")
@@ -171,8 +155,8 @@ async def test_a_reversal_takes_at_most_what_is_left_and_says_so(tenant: Tenant)
 
 
 async def test_an_event_earns_its_points_once_per_key(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, events={"review": 25})
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, events={"review": 25})
+    customer = await make_customer(project_id=tenant.project_id)
     for _ in range(3):
         await record_event(tenant.project_id, customer.key, program.key, "review", "rev-1")
     card = await record_event(tenant.project_id, customer.key, program.key, "review", "rev-2")
@@ -184,15 +168,15 @@ async def test_an_event_earns_its_points_once_per_key(tenant: Tenant) -> None:
 
 
 async def test_tiers_move_up_with_earning_and_down_with_reversal_and_time(tenant: Tenant) -> None:
-    program = await make_program(
-        tenant.project_id,
+    program = await make_loyalty_program(
+        project_id=tenant.project_id,
         tiers=[
             LoyaltyTier(name="Silver", threshold=100, multiplier=1.5),
             LoyaltyTier(name="Gold", threshold=300, multiplier=2),
         ],
         tier_window_days=30,
     )
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     start = utc_now() - timedelta(days=10)
     await earn_for_order(tenant.project_id, customer.key, "o-1", eur(12_000), now=start)
     assert (await card_of(program, customer)).tier == "Silver"
@@ -211,8 +195,8 @@ async def test_tiers_move_up_with_earning_and_down_with_reversal_and_time(tenant
 
 
 async def test_tiers_by_amount_spent_count_the_programs_currency_only(tenant: Tenant) -> None:
-    program = await make_program(
-        tenant.project_id,
+    program = await make_loyalty_program(
+        project_id=tenant.project_id,
         points_per_unit=0,
         tiers=[
             LoyaltyTier(name="Silver", threshold=10_000, multiplier=1),
@@ -222,7 +206,7 @@ async def test_tiers_by_amount_spent_count_the_programs_currency_only(tenant: Te
         tier_basis="SPENT",
         currency="EUR",
     )
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     start = utc_now() - timedelta(days=10)
     # No points at all: spending still counts toward the tier.
     await earn_for_order(tenant.project_id, customer.key, "o-1", eur(12_000), now=start)
@@ -249,12 +233,12 @@ async def test_tiers_by_amount_spent_count_the_programs_currency_only(tenant: Te
 async def test_window_sums_are_recounted_when_an_earning_leaves_the_window(
     tenant: Tenant,
 ) -> None:
-    program = await make_program(
-        tenant.project_id,
+    program = await make_loyalty_program(
+        project_id=tenant.project_id,
         tiers=[LoyaltyTier(name="Silver", threshold=100, multiplier=1)],
         tier_window_days=30,
     )
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     now = utc_now()
     await earn_for_order(
         tenant.project_id, customer.key, "old", eur(9_000), now=now - timedelta(days=40)
@@ -302,8 +286,8 @@ async def test_tiers_by_spending_need_a_currency(tenant: Tenant) -> None:
 
 
 async def test_expiry_takes_the_oldest_points_first_and_runs_once(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, expiry_days=30)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, expiry_days=30)
+    customer = await make_customer(project_id=tenant.project_id)
     start = utc_now() - timedelta(days=60)
     for day in range(12):
         await earn_for_order(
@@ -334,8 +318,8 @@ async def test_expiry_takes_the_oldest_points_first_and_runs_once(tenant: Tenant
 
 
 async def test_points_expiring_soon_are_grouped_by_moment(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, expiry_days=40)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, expiry_days=40)
+    customer = await make_customer(project_id=tenant.project_id)
     now = utc_now()
     await earn_for_order(tenant.project_id, customer.key, "o-1", eur(1_000), now=now)
     await earn_for_order(
@@ -369,7 +353,7 @@ async def test_exchanges_racing_for_one_balance_never_overdraw(tenant: Tenant) -
 
 async def test_one_key_sent_many_times_at_once_exchanges_once(tenant: Tenant) -> None:
     program, customer = await funded(tenant, 100)
-    discount = await make_campaign(tenant.project_id, codes_per_customer=1)
+    discount = await make_campaign(project_id=tenant.project_id, codes_per_customer=1)
     reward = await create_reward(
         tenant.project_id,
         RewardInput(
@@ -391,7 +375,7 @@ async def test_one_key_sent_many_times_at_once_exchanges_once(tenant: Tenant) ->
     assert again.code.code != results[0].code.code
     assert await Code.find({"customer_id": customer.key}).count() == 2
     with pytest.raises(DomainError) as reused:
-        other = await make_customer(tenant.project_id)
+        other = await make_customer(project_id=tenant.project_id)
         await exchange_points(tenant.project_id, other.key, reward.key, "same")
     assert reused.value.code == "IDEMPOTENCY_KEY_REUSED"
 
@@ -517,8 +501,8 @@ async def test_an_invalid_program_or_reward_writes_nothing(tenant: Tenant) -> No
     assert misplaced.value.code in {"NOT_APPLICABLE", "REQUIRED"}
     assert await Campaign.find({"project_id": tenant.project_id}).count() == 0
 
-    program = await make_program(tenant.project_id)
-    discount = await make_campaign(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
+    discount = await make_campaign(project_id=tenant.project_id)
     with pytest.raises(DomainError) as bad_reward:
         await create_reward(
             tenant.project_id,
@@ -562,7 +546,7 @@ async def test_one_project_cannot_touch_another_projects_program(
     reward = await create_reward(
         tenant.project_id, RewardInput(campaign_id=program.key, name="Mug", cost=10)
     )
-    stranger = await make_customer(other_tenant.project_id)
+    stranger = await make_customer(project_id=other_tenant.project_id)
     with pytest.raises(DomainError) as unknown_reward:
         await exchange_points(other_tenant.project_id, stranger.key, reward.key, "k")
     assert unknown_reward.value.code == "NOT_FOUND"
@@ -578,8 +562,8 @@ async def test_one_project_cannot_touch_another_projects_program(
 
 
 async def test_the_background_loop_expires_points(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, expiry_days=1)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, expiry_days=1)
+    customer = await make_customer(project_id=tenant.project_id)
     await earn_for_order(
         tenant.project_id, customer.key, "o-1", eur(1_000), now=utc_now() - timedelta(days=2)
     )
@@ -644,8 +628,8 @@ async def test_a_retry_finishes_an_exchange_whose_process_died(tenant: Tenant) -
 async def test_earning_reversing_spending_and_expiring_at_once_keep_the_ledger_exact(
     tenant: Tenant,
 ) -> None:
-    program = await make_program(tenant.project_id, expiry_days=30)
-    customer = await make_customer(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id, expiry_days=30)
+    customer = await make_customer(project_id=tenant.project_id)
     old = utc_now() - timedelta(days=40)
     for n in range(10):
         await earn_for_order(tenant.project_id, customer.key, f"old-{n}", eur(1_000), now=old)

@@ -33,14 +33,7 @@ from domain.redemptions import (
     redeem_code,
     validate_code,
 )
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import eur, make_campaign, make_code, make_customer
-
-
-def order_input(order_id: str = "web-1", customer: Customer | None = None, **fields: Any) -> Any:
-    values: dict[str, Any] = {"amount": eur(5_000)}
-    values.update(fields)
-    return OrderInput(order_id=order_id, customer_id=customer.key if customer else "", **values)
+from tests.factories import Tenant, eur, make_campaign, make_code, make_customer, order_input
 
 
 async def metrics_of(customer: Customer) -> Any:
@@ -50,10 +43,12 @@ async def metrics_of(customer: Customer) -> Any:
 
 
 async def test_recording_the_same_order_twice_counts_it_once(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
-    first = await record_order(tenant.project_id, order_input("web-1", customer))
-    again = await record_order(tenant.project_id, order_input("web-1", customer, amount=eur(9_999)))
+    first = await record_order(tenant.project_id, order_input(order_id="web-1", customer=customer))
+    again = await record_order(
+        tenant.project_id, order_input(order_id="web-1", customer=customer, amount=eur(9_999))
+    )
 
     assert first.created and not again.created
     assert again.order.id == first.order.id
@@ -64,10 +59,13 @@ async def test_recording_the_same_order_twice_counts_it_once(tenant: Tenant) -> 
 
 
 async def test_twenty_concurrent_records_store_and_count_one_order(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     results = await asyncio.gather(
-        *(record_order(tenant.project_id, order_input("web-7", customer)) for _ in range(20))
+        *(
+            record_order(tenant.project_id, order_input(order_id="web-7", customer=customer))
+            for _ in range(20)
+        )
     )
 
     assert sum(result.created for result in results) == 1
@@ -78,11 +76,14 @@ async def test_twenty_concurrent_records_store_and_count_one_order(tenant: Tenan
 
 
 async def test_concurrent_orders_of_one_customer_all_count(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     await asyncio.gather(
         *(
-            record_order(tenant.project_id, order_input(f"web-{n}", customer, amount=eur(n)))
+            record_order(
+                tenant.project_id,
+                order_input(order_id=f"web-{n}", customer=customer, amount=eur(n)),
+            )
             for n in range(1, 11)
         )
     )
@@ -92,12 +93,16 @@ async def test_concurrent_orders_of_one_customer_all_count(tenant: Tenant) -> No
 
 
 async def test_metrics_keep_first_and_last_order_times(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     assert (await metrics_of(customer)).first_order_at is None
 
-    first = (await record_order(tenant.project_id, order_input("a", customer))).order
+    first = (
+        await record_order(tenant.project_id, order_input(order_id="a", customer=customer))
+    ).order
     second = (
-        await record_order(tenant.project_id, order_input("b", customer, amount=eur(250)))
+        await record_order(
+            tenant.project_id, order_input(order_id="b", customer=customer, amount=eur(250))
+        )
     ).order
 
     metrics = await metrics_of(customer)
@@ -165,18 +170,18 @@ async def test_invalid_orders_are_refused_and_write_nothing(
 async def test_a_customer_of_another_project_is_refused(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    stranger = await make_customer(other_tenant.project_id)
+    stranger = await make_customer(project_id=other_tenant.project_id)
 
     with pytest.raises(DomainError) as refused:
-        await record_order(tenant.project_id, order_input("web-1", stranger))
+        await record_order(tenant.project_id, order_input(order_id="web-1", customer=stranger))
 
     assert refused.value.problems[0].field == "customerId"
     assert (await metrics_of(stranger)).orders_count == 0
 
 
 async def test_order_ids_are_unique_per_project_only(tenant: Tenant, other_tenant: Tenant) -> None:
-    mine = await record_order(tenant.project_id, order_input("web-1"))
-    theirs = await record_order(other_tenant.project_id, order_input("web-1"))
+    mine = await record_order(tenant.project_id, order_input(order_id="web-1"))
+    theirs = await record_order(other_tenant.project_id, order_input(order_id="web-1"))
 
     assert mine.created and theirs.created
     with pytest.raises(DomainError) as missing:
@@ -187,9 +192,11 @@ async def test_order_ids_are_unique_per_project_only(tenant: Tenant, other_tenan
 async def test_cancelling_reverses_metrics_once_and_a_second_cancel_is_refused(
     tenant: Tenant,
 ) -> None:
-    customer = await make_customer(tenant.project_id)
-    await record_order(tenant.project_id, order_input("web-1", customer))
-    await record_order(tenant.project_id, order_input("web-2", customer, amount=eur(700)))
+    customer = await make_customer(project_id=tenant.project_id)
+    await record_order(tenant.project_id, order_input(order_id="web-1", customer=customer))
+    await record_order(
+        tenant.project_id, order_input(order_id="web-2", customer=customer, amount=eur(700))
+    )
 
     cancelled = await set_order_status(tenant.project_id, "web-1", OrderStatus.CANCELLED)
     with pytest.raises(DomainError) as again:
@@ -205,9 +212,11 @@ async def test_cancelling_reverses_metrics_once_and_a_second_cancel_is_refused(
 
 
 async def test_concurrent_refunds_reverse_once(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
-    await record_order(tenant.project_id, order_input("web-1", customer))
-    await record_order(tenant.project_id, order_input("web-2", customer, amount=eur(700)))
+    customer = await make_customer(project_id=tenant.project_id)
+    await record_order(tenant.project_id, order_input(order_id="web-1", customer=customer))
+    await record_order(
+        tenant.project_id, order_input(order_id="web-2", customer=customer, amount=eur(700))
+    )
 
     outcomes = await asyncio.gather(
         *(set_order_status(tenant.project_id, "web-1", OrderStatus.REFUNDED) for _ in range(10)),
@@ -222,7 +231,7 @@ async def test_concurrent_refunds_reverse_once(tenant: Tenant) -> None:
 
 
 async def test_an_order_cannot_be_set_back_to_paid(tenant: Tenant) -> None:
-    await record_order(tenant.project_id, order_input("web-1"))
+    await record_order(tenant.project_id, order_input(order_id="web-1"))
 
     with pytest.raises(DomainError) as refused:
         await set_order_status(tenant.project_id, "web-1", "PAID")
@@ -248,15 +257,17 @@ async def test_a_refund_releases_the_codes_limits_only_when_the_campaign_says_so
     tenant: Tenant, releases: bool
 ) -> None:
     campaign = await make_campaign(
-        tenant.project_id,
+        project_id=tenant.project_id,
         limits=Limits(per_code=1),
         release_limits_on_refund=releases,
         timezone="UTC",
     )
-    await make_code(campaign)
-    customer = await make_customer(tenant.project_id)
+    await make_code(campaign=campaign)
+    customer = await make_customer(project_id=tenant.project_id)
     await redeem_for_order(tenant.project_id, "web-1", customer)
-    await record_order(tenant.project_id, order_input("web-1", customer, codes=["summer-20"]))
+    await record_order(
+        tenant.project_id, order_input(order_id="web-1", customer=customer, codes=["summer-20"])
+    )
     used = await validate_code(tenant.project_id, "SUMMER-20", customer.key, None)
     assert Reason.CODE_LIMIT_REACHED in used.reasons
 
@@ -275,7 +286,7 @@ async def test_a_refund_releases_the_codes_limits_only_when_the_campaign_says_so
 
 
 async def test_pending_effects_are_applied_once_after_a_crash(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     # What a process that died right after the insert leaves behind.
     crashed = Order(
         project_id=tenant.project_id,
@@ -285,7 +296,9 @@ async def test_pending_effects_are_applied_once_after_a_crash(tenant: Tenant) ->
         created_at=utc_now() - timedelta(minutes=5),
     )
     await crashed.insert()
-    fresh = (await record_order(tenant.project_id, order_input("web-10", customer))).order
+    fresh = (
+        await record_order(tenant.project_id, order_input(order_id="web-10", customer=customer))
+    ).order
     await Order.get_pymongo_collection().update_one(
         {"_id": fresh.id}, {"$set": {"effects_pending": True}}
     )
@@ -302,8 +315,10 @@ async def test_pending_effects_are_applied_once_after_a_crash(tenant: Tenant) ->
 
 
 async def test_a_retried_effect_already_applied_is_not_counted_again(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
-    recorded = (await record_order(tenant.project_id, order_input("web-1", customer))).order
+    customer = await make_customer(project_id=tenant.project_id)
+    recorded = (
+        await record_order(tenant.project_id, order_input(order_id="web-1", customer=customer))
+    ).order
     # A crash after the metrics moved but before the order was marked done.
     await Order.get_pymongo_collection().update_one(
         {"_id": recorded.id},
@@ -317,8 +332,8 @@ async def test_a_retried_effect_already_applied_is_not_counted_again(tenant: Ten
 
 
 async def test_a_reversal_left_pending_is_finished_once(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
-    await record_order(tenant.project_id, order_input("web-1", customer))
+    customer = await make_customer(project_id=tenant.project_id)
+    await record_order(tenant.project_id, order_input(order_id="web-1", customer=customer))
     # A process that died right after flipping the status.
     await Order.get_pymongo_collection().update_one(
         {"project_id": tenant.project_id, "order_id": "web-1"},
@@ -357,12 +372,15 @@ async def test_an_order_earns_points_once_and_a_cancel_takes_them_back_once(
         loyalty=LoyaltyConfig(points_per_unit=1),
     )
     await program.insert()
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     await asyncio.gather(
-        *(record_order(tenant.project_id, order_input("web-1", customer)) for _ in range(20))
+        *(
+            record_order(tenant.project_id, order_input(order_id="web-1", customer=customer))
+            for _ in range(20)
+        )
     )
-    await record_order(tenant.project_id, order_input("web-1", customer))
+    await record_order(tenant.project_id, order_input(order_id="web-1", customer=customer))
     assert await points_of(program, customer) == (50, 50)
 
     await set_order_status(tenant.project_id, "web-1", OrderStatus.CANCELLED)
@@ -381,7 +399,7 @@ async def test_an_order_earns_points_once_and_a_cancel_takes_them_back_once(
 
 
 async def test_the_job_loop_finishes_orders_left_pending(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     crashed = Order(
         project_id=tenant.project_id,
         order_id="web-9",

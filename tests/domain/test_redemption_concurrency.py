@@ -16,8 +16,7 @@ from domain.redemptions import (
     Redemption,
     RedemptionStatus,
 )
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_code, make_customer
+from tests.factories import Tenant, make_campaign, make_code, make_customer
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTEMPTS = 200
@@ -62,8 +61,8 @@ async def counts(campaign: Campaign) -> tuple[list[int], int]:
 
 
 async def test_per_code_limit_under_200_concurrent_requests(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, limits=Limits(per_code=50))
-    await make_code(campaign)
+    campaign = await make_campaign(project_id=tenant.project_id, limits=Limits(per_code=50))
+    await make_code(campaign=campaign)
 
     outcomes = await redeem_all(tenant, [{"code": "SUMMER20"}] * ATTEMPTS)
 
@@ -75,10 +74,10 @@ async def test_per_code_limit_under_200_concurrent_requests(tenant: Tenant) -> N
 
 
 async def test_per_customer_limit_under_200_concurrent_requests(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, limits=Limits(per_customer=7))
-    await make_code(campaign)
-    ada = await make_customer(tenant.project_id)
-    bob = await make_customer(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id, limits=Limits(per_customer=7))
+    await make_code(campaign=campaign)
+    ada = await make_customer(project_id=tenant.project_id)
+    bob = await make_customer(project_id=tenant.project_id)
     variables = [{"code": "SUMMER20", "customerId": (ada, bob)[i % 2].key} for i in range(ATTEMPTS)]
 
     outcomes = await redeem_all(tenant, variables)
@@ -92,10 +91,10 @@ async def test_per_customer_limit_under_200_concurrent_requests(tenant: Tenant) 
 
 
 async def test_campaign_total_under_200_concurrent_requests(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, limits=Limits(total=30))
+    campaign = await make_campaign(project_id=tenant.project_id, limits=Limits(total=30))
     names = ["CODE-A", "CODE-B", "CODE-C", "CODE-D"]
     for name in names:
-        await make_code(campaign, name)
+        await make_code(campaign=campaign, display=name)
 
     outcomes = await redeem_all(tenant, [{"code": names[i % 4]} for i in range(ATTEMPTS)])
 
@@ -106,8 +105,8 @@ async def test_campaign_total_under_200_concurrent_requests(tenant: Tenant) -> N
 
 
 async def test_daily_limit_under_200_concurrent_requests(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, limits=Limits(per_day=40))
-    await make_code(campaign)
+    campaign = await make_campaign(project_id=tenant.project_id, limits=Limits(per_day=40))
+    await make_code(campaign=campaign)
 
     outcomes = await redeem_all(tenant, [{"code": "SUMMER20"}] * ATTEMPTS)
 
@@ -119,8 +118,8 @@ async def test_daily_limit_under_200_concurrent_requests(tenant: Tenant) -> None
 
 
 async def test_one_idempotency_key_sent_20_times_at_once_redeems_once(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_code(campaign)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_code(campaign=campaign)
 
     outcomes = await redeem_all(tenant, [{"code": "SUMMER20", "key": "order-77"}] * 20)
 
@@ -158,8 +157,8 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
 
 
 async def test_per_code_limit_across_four_processes(tenant: Tenant, settings: Settings) -> None:
-    campaign = await make_campaign(tenant.project_id, limits=Limits(per_code=50))
-    await make_code(campaign)
+    campaign = await make_campaign(project_id=tenant.project_id, limits=Limits(per_code=50))
+    await make_code(campaign=campaign)
     assert settings.mongodb_uri is not None
     arguments = [settings.mongodb_uri, settings.database, tenant.project_id, str(ATTEMPTS // 4)]
     workers = [

@@ -14,9 +14,9 @@ from domain.campaigns import (
     Limits,
     Rules,
 )
-from domain.codes import Code, normalize_code
+from domain.codes import Code
 from domain.common import Money
-from domain.customers import Customer, OrderMetrics
+from domain.customers import OrderMetrics
 from domain.discounts import Order, OrderItem
 from domain.errors import DomainError
 from domain.redemptions import (
@@ -31,41 +31,11 @@ from domain.redemptions import (
     rollback_redemption,
     validate_code,
 )
-from tests.conftest import Tenant
+from tests.factories import Tenant, eur, make_campaign, make_code, make_customer
 
 # A Wednesday, 10:00 in Paris.
 NOON = datetime(2025, 6, 11, 8, 0, tzinfo=UTC)
 TEN_PERCENT = Discount(type=DiscountType.PERCENT, percent_off=10)
-
-
-async def make_campaign(project_id: str, **fields: Any) -> Campaign:
-    values: dict[str, Any] = {"name": "Summer", "discount": TEN_PERCENT, "timezone": "Europe/Paris"}
-    values.update(fields)
-    campaign = Campaign(project_id=project_id, **values)
-    await campaign.insert()
-    return campaign
-
-
-async def make_code(campaign: Campaign, code: str = "SUMMER-20", **fields: Any) -> Code:
-    doc = Code(
-        project_id=campaign.project_id,
-        code=normalize_code(code),
-        display=code,
-        campaign_id=campaign.key,
-        **fields,
-    )
-    await doc.insert()
-    return doc
-
-
-async def make_customer(project_id: str, **fields: Any) -> Customer:
-    customer = Customer(project_id=project_id, **fields)
-    await customer.insert()
-    return customer
-
-
-def eur(amount: int) -> Money:
-    return Money(amount=amount, currency="EUR")
 
 
 def order(amount: int = 10_000, currency: str = "EUR", **fields: Any) -> Order:
@@ -105,8 +75,8 @@ async def counters(campaign: Campaign, code: Code) -> tuple[int, int]:
 
 
 async def test_valid_code_gives_its_discount(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_code(campaign)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_code(campaign=campaign)
     result = await validate_code(tenant.project_id, "summer 20", None, order(12_345), now=NOON)
     assert result.valid and result.reasons == []
     assert result.discount == eur(1_234)
@@ -120,7 +90,7 @@ async def test_unknown_code_stops_at_not_found(tenant: Tenant) -> None:
 
 async def test_validation_lists_every_failing_reason_and_writes_nothing(tenant: Tenant) -> None:
     campaign = await make_campaign(
-        tenant.project_id,
+        project_id=tenant.project_id,
         status=CampaignStatus.PAUSED,
         starts_at=NOON + timedelta(days=1),
         limits=Limits(per_code=1, per_customer=1, total=5, per_day=3),
@@ -133,12 +103,12 @@ async def test_validation_lists_every_failing_reason_and_writes_nothing(tenant: 
             attributes={"tier": "gold"},
         ),
     )
-    await make_code(campaign, redeemed_count=1)
+    await make_code(campaign=campaign, redeemed_count=1)
     await Campaign.get_pymongo_collection().update_one(
         {"_id": campaign.id}, {"$set": {"redeemed_count": 5}}
     )
     customer = await make_customer(
-        tenant.project_id, tags=["newsletter"], metrics=OrderMetrics(orders_count=2)
+        project_id=tenant.project_id, tags=["newsletter"], metrics=OrderMetrics(orders_count=2)
     )
     await CustomerRedemptionCounter(
         project_id=tenant.project_id,
@@ -176,8 +146,8 @@ async def test_validation_lists_every_failing_reason_and_writes_nothing(tenant: 
 
 async def test_customer_rules(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project, rules=Rules(first_order_only=True))
-    await make_code(campaign)
+    campaign = await make_campaign(project_id=project, rules=Rules(first_order_only=True))
+    await make_code(campaign=campaign)
     assert (await validate_code(project, "SUMMER20", None, order())).reasons == [
         Reason.CUSTOMER_REQUIRED
     ]
@@ -185,29 +155,31 @@ async def test_customer_rules(tenant: Tenant) -> None:
     assert (await validate_code(project, "SUMMER20", missing, order())).reasons == [
         Reason.CUSTOMER_NOT_FOUND
     ]
-    erased = await make_customer(project, erased=True)
+    erased = await make_customer(project_id=project, erased=True)
     assert (await validate_code(project, "SUMMER20", erased.key, order())).reasons == [
         Reason.CUSTOMER_NOT_FOUND
     ]
-    newcomer = await make_customer(project)
+    newcomer = await make_customer(project_id=project)
     assert (await validate_code(project, "SUMMER20", newcomer.key, order())).valid
 
 
 async def test_tags_attributes_and_segments(tenant: Tenant) -> None:
     project = tenant.project_id
     campaign = await make_campaign(
-        project, rules=Rules(customer_tags=["VIP", "staff"], attributes={"tier": "gold"})
+        project_id=project, rules=Rules(customer_tags=["VIP", "staff"], attributes={"tier": "gold"})
     )
-    await make_code(campaign)
-    matching = await make_customer(project, tags=["vip"], attributes={"tier": "gold", "x": 1})
+    await make_code(campaign=campaign)
+    matching = await make_customer(
+        project_id=project, tags=["vip"], attributes={"tier": "gold", "x": 1}
+    )
     assert (await validate_code(project, "SUMMER20", matching.key, order())).valid
-    wrong_type = await make_customer(project, tags=["staff"], attributes={"tier": True})
+    wrong_type = await make_customer(project_id=project, tags=["staff"], attributes={"tier": True})
     assert (await validate_code(project, "SUMMER20", wrong_type.key, order())).reasons == [
         Reason.ATTRIBUTES_NOT_MATCHED
     ]
 
-    segmented = await make_campaign(project, rules=Rules(segment_ids=["seg-1"]))
-    await make_code(segmented, "SEGMENTED")
+    segmented = await make_campaign(project_id=project, rules=Rules(segment_ids=["seg-1"]))
+    await make_code(campaign=segmented, display="SEGMENTED")
     assert (await validate_code(project, "SEGMENTED", matching.key, order())).reasons == [
         Reason.NOT_IN_SEGMENT
     ]
@@ -218,10 +190,10 @@ async def test_tags_attributes_and_segments(tenant: Tenant) -> None:
 
 async def test_assigned_code_belongs_to_its_customer(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project)
-    owner = await make_customer(project)
-    stranger = await make_customer(project)
-    await make_code(campaign, assigned=True, customer_id=owner.key)
+    campaign = await make_campaign(project_id=project)
+    owner = await make_customer(project_id=project)
+    stranger = await make_customer(project_id=project)
+    await make_code(campaign=campaign, assigned=True, customer_id=owner.key)
     assert (await validate_code(project, "SUMMER20", owner.key, order())).valid
     assert (await validate_code(project, "SUMMER20", stranger.key, order())).reasons == [
         Reason.NOT_ASSIGNED_TO_CUSTOMER
@@ -232,12 +204,12 @@ async def test_assigned_code_belongs_to_its_customer(tenant: Tenant) -> None:
 
 async def test_campaign_state_and_kind(tenant: Tenant) -> None:
     project = tenant.project_id
-    ended = await make_campaign(project, status=CampaignStatus.ENDED)
-    await make_code(ended, "ENDED")
-    past = await make_campaign(project, ends_at=NOON)
-    await make_code(past, "PAST")
-    referral = await make_campaign(project, kind=CampaignKind.REFERRAL, discount=None)
-    await make_code(referral, "FRIEND")
+    ended = await make_campaign(project_id=project, status=CampaignStatus.ENDED)
+    await make_code(campaign=ended, display="ENDED")
+    past = await make_campaign(project_id=project, ends_at=NOON)
+    await make_code(campaign=past, display="PAST")
+    referral = await make_campaign(project_id=project, kind=CampaignKind.REFERRAL, discount=None)
+    await make_code(campaign=referral, display="FRIEND")
     assert (await validate_code(project, "ENDED", None, order(), NOON)).reasons == [Reason.EXPIRED]
     # ends_at is exclusive.
     assert (await validate_code(project, "PAST", None, order(), NOON)).reasons == [Reason.EXPIRED]
@@ -250,11 +222,11 @@ async def test_campaign_state_and_kind(tenant: Tenant) -> None:
 async def test_order_rules(tenant: Tenant) -> None:
     project = tenant.project_id
     campaign = await make_campaign(
-        project,
+        project_id=project,
         discount=Discount(type=DiscountType.AMOUNT, amount_off=eur(500)),
         rules=Rules(min_order=eur(2_000), categories=["shoes"]),
     )
-    await make_code(campaign)
+    await make_code(campaign=campaign)
     shoes = OrderItem(sku="S-1", quantity=1, price=eur(3_000), category="shoes")
     hat = OrderItem(sku="H-1", quantity=1, price=eur(3_000), category="hats")
     assert (await validate_code(project, "SUMMER20", None, order(3_000, items=[shoes]))).valid
@@ -275,8 +247,8 @@ async def test_daily_limit_counts_the_campaign_day(tenant: Tenant) -> None:
     project = tenant.project_id
     # 23:30 UTC on 10 June is already 11 June in Paris.
     late = datetime(2025, 6, 10, 23, 30, tzinfo=UTC)
-    campaign = await make_campaign(project, limits=Limits(per_day=1))
-    await make_code(campaign)
+    campaign = await make_campaign(project_id=project, limits=Limits(per_day=1))
+    await make_code(campaign=campaign)
     first = await redeem(project, now=late)
     assert first.day == "2025-06-11"
     assert await reasons_of(project, now=NOON) == [Reason.DAILY_LIMIT_REACHED]
@@ -289,9 +261,9 @@ async def test_daily_limit_counts_the_campaign_day(tenant: Tenant) -> None:
 
 async def test_redeem_takes_every_counter_and_records_the_redemption(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project)
-    code = await make_code(campaign)
-    customer = await make_customer(project)
+    campaign = await make_campaign(project_id=project)
+    code = await make_code(campaign=campaign)
+    customer = await make_customer(project_id=project)
 
     redemption = await redeem(project, "summer-20", customer.key, channel=RedemptionChannel.POS)
 
@@ -322,9 +294,9 @@ async def test_redeem_takes_every_counter_and_records_the_redemption(tenant: Ten
 
 async def test_refusal_gives_back_earlier_counters_and_writes_nothing(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project, limits=Limits(per_customer=1))
-    code = await make_code(campaign)
-    customer = await make_customer(project)
+    campaign = await make_campaign(project_id=project, limits=Limits(per_customer=1))
+    code = await make_code(campaign=campaign)
+    customer = await make_customer(project_id=project)
     await redeem(project, customer_id=customer.key)
     before = await document_counts()
 
@@ -338,9 +310,9 @@ async def test_refusal_gives_back_earlier_counters_and_writes_nothing(tenant: Te
 async def test_redeem_reports_every_validation_reason(tenant: Tenant) -> None:
     project = tenant.project_id
     campaign = await make_campaign(
-        project, status=CampaignStatus.PAUSED, rules=Rules(min_order=eur(50_000))
+        project_id=project, status=CampaignStatus.PAUSED, rules=Rules(min_order=eur(50_000))
     )
-    await make_code(campaign)
+    await make_code(campaign=campaign)
     assert await reasons_of(project) == [Reason.PAUSED, Reason.MIN_ORDER_NOT_MET]
     assert await reasons_of(project, code="unknown") == [Reason.NOT_FOUND]
     assert await Redemption.get_pymongo_collection().count_documents({}) == 0
@@ -348,9 +320,11 @@ async def test_redeem_reports_every_validation_reason(tenant: Tenant) -> None:
 
 async def test_rollback_gives_back_and_the_code_can_be_redeemed_again(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project, limits=Limits(per_code=1, per_customer=1, per_day=1))
-    code = await make_code(campaign)
-    customer = await make_customer(project)
+    campaign = await make_campaign(
+        project_id=project, limits=Limits(per_code=1, per_customer=1, per_day=1)
+    )
+    code = await make_code(campaign=campaign)
+    customer = await make_customer(project_id=project)
     first = await redeem(project, customer_id=customer.key)
     assert await reasons_of(project, customer_id=customer.key) == [Reason.CODE_LIMIT_REACHED]
 
@@ -369,8 +343,8 @@ async def test_rollback_gives_back_and_the_code_can_be_redeemed_again(tenant: Te
 
 async def test_second_rollback_is_refused(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project)
-    code = await make_code(campaign)
+    campaign = await make_campaign(project_id=project)
+    code = await make_code(campaign=campaign)
     redemption = await redeem(project)
     await rollback_redemption(project, redemption.key, "")
     with pytest.raises(DomainError) as refused:
@@ -384,8 +358,8 @@ async def test_second_rollback_is_refused(tenant: Tenant) -> None:
 
 async def test_retry_with_the_same_key_returns_the_first_redemption(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project, ends_at=NOON + timedelta(hours=1))
-    code = await make_code(campaign)
+    campaign = await make_campaign(project_id=project, ends_at=NOON + timedelta(hours=1))
+    code = await make_code(campaign=campaign)
     first = await redeem(project, idempotency_key="order-1")
     # Even once the campaign is over, the retry answers with what happened the first time.
     again = await redeem(project, idempotency_key="order-1", now=NOON + timedelta(hours=2))
@@ -393,7 +367,7 @@ async def test_retry_with_the_same_key_returns_the_first_redemption(tenant: Tena
     assert await counters(campaign, code) == (1, 1)
     other = await redeem(project, idempotency_key="order-2")
     assert other.id != first.id
-    await make_code(campaign, "OTHER")
+    await make_code(campaign=campaign, display="OTHER")
     with pytest.raises(DomainError) as reused:
         await redeem(project, code="OTHER", idempotency_key="order-1")
     assert reused.value.code == "IDEMPOTENCY_KEY_REUSED"
@@ -401,8 +375,8 @@ async def test_retry_with_the_same_key_returns_the_first_redemption(tenant: Tena
 
 async def test_a_refused_attempt_leaves_the_key_free_for_a_retry(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project, limits=Limits(per_code=1))
-    code = await make_code(campaign)
+    campaign = await make_campaign(project_id=project, limits=Limits(per_code=1))
+    code = await make_code(campaign=campaign)
     taken = await redeem(project)
     assert await reasons_of(project, idempotency_key="till-7") == [Reason.CODE_LIMIT_REACHED]
     await rollback_redemption(project, taken.key, "wrong customer")
@@ -413,8 +387,8 @@ async def test_a_refused_attempt_leaves_the_key_free_for_a_retry(tenant: Tenant)
 
 async def test_without_a_key_every_call_is_a_new_redemption(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project)
-    code = await make_code(campaign)
+    campaign = await make_campaign(project_id=project)
+    code = await make_code(campaign=campaign)
     ids = {(await redeem(project, idempotency_key=key)).id for key in (None, "", "  ")}
     assert len(ids) == 3
     assert await counters(campaign, code) == (3, 3)
@@ -422,11 +396,11 @@ async def test_without_a_key_every_call_is_a_new_redemption(tenant: Tenant) -> N
 
 async def test_reconciliation_fixes_corrupted_counters(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project)
-    first_code = await make_code(campaign)
-    second_code = await make_code(campaign, "WINTER-10")
-    alice = await make_customer(project)
-    bob = await make_customer(project)
+    campaign = await make_campaign(project_id=project)
+    first_code = await make_code(campaign=campaign)
+    second_code = await make_code(campaign=campaign, display="WINTER-10")
+    alice = await make_customer(project_id=project)
+    bob = await make_customer(project_id=project)
     await redeem(project, customer_id=alice.key)
     await redeem(project, customer_id=alice.key)
     await redeem(project, "WINTER10", bob.key)
@@ -468,8 +442,8 @@ async def test_reconciliation_fixes_corrupted_counters(tenant: Tenant) -> None:
 
 async def test_reconciliation_clears_a_claim_left_by_a_dead_process(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project, limits=Limits(per_code=1))
-    code = await make_code(campaign)
+    campaign = await make_campaign(project_id=project, limits=Limits(per_code=1))
+    code = await make_code(campaign=campaign)
     # A process claimed the key, took the code and campaign counters, and died.
     await Redemption(
         project_id=project,
@@ -498,8 +472,8 @@ async def test_reconciliation_clears_a_claim_left_by_a_dead_process(tenant: Tena
 
 async def test_a_retry_meeting_a_dead_claim_clears_it_and_redeems(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project, limits=Limits(per_code=1))
-    code = await make_code(campaign)
+    campaign = await make_campaign(project_id=project, limits=Limits(per_code=1))
+    code = await make_code(campaign=campaign)
     await Redemption(
         project_id=project,
         code=code.code,

@@ -13,7 +13,6 @@ from domain.campaigns import (
     CampaignInput,
     CampaignKind,
     CampaignStatus,
-    Limits,
     ReferralConfigInput,
     ReferrerRewardInput,
     create_campaign,
@@ -37,38 +36,15 @@ from domain.referrals import (
     referral_totals,
     release_due_rewards,
 )
-from tests.conftest import Tenant
-from tests.domain.test_orders import order_input
-from tests.domain.test_redemptions import eur, make_campaign, make_customer
-
-
-class Program:
-    def __init__(self, campaign_id: str, welcome_id: str, reward_id: str) -> None:
-        self.id = campaign_id
-        self.welcome_id = welcome_id
-        self.reward_id = reward_id
-
-
-async def make_program(project_id: str, **referral: Any) -> Program:
-    """A program whose welcome and reward are codes of two discount campaigns. The reward
-    campaign allows several codes per customer, so a reward given twice would show."""
-    welcome = await make_campaign(project_id, name="Welcome", limits=Limits(per_code=1))
-    reward = await make_campaign(project_id, name="Thanks", codes_per_customer=5)
-    settings: dict[str, Any] = {
-        "landing_url": "https://shop.example/join?lang=fr",
-        "welcome_campaign_id": welcome.key,
-        "referrer_reward": ReferrerRewardInput(discount_campaign_id=reward.key),
-    }
-    settings.update(referral)
-    program = await create_campaign(
-        project_id,
-        CampaignInput(
-            name="Bring a friend",
-            kind=CampaignKind.REFERRAL,
-            referral=ReferralConfigInput(**settings),
-        ),
-    )
-    return Program(program.key, welcome.key, reward.key)
+from tests.factories import (
+    ReferralProgram,
+    Tenant,
+    eur,
+    make_campaign,
+    make_customer,
+    make_referral_program,
+    order_input,
+)
 
 
 async def codes_of(customer: Customer, campaign_id: str) -> list[Code]:
@@ -89,11 +65,11 @@ async def refused(code: str, call: Any) -> None:
     assert caught.value.code == code, caught.value.problems
 
 
-async def attached(tenant: Tenant, **referral: Any) -> tuple[Program, Customer, Customer]:
+async def attached(tenant: Tenant, **referral: Any) -> tuple[ReferralProgram, Customer, Customer]:
     """A program, a referrer, and a referee who applied the referrer's code."""
-    program = await make_program(tenant.project_id, **referral)
-    referrer = await make_customer(tenant.project_id, email="ann@example.com")
-    referee = await make_customer(tenant.project_id, email="bob@example.com")
+    program = await make_referral_program(project_id=tenant.project_id, **referral)
+    referrer = await make_customer(project_id=tenant.project_id, email="ann@example.com")
+    referee = await make_customer(project_id=tenant.project_id, email="bob@example.com")
     link = await referral_link(tenant.project_id, program.id, referrer.key)
     await apply_referral_code(tenant.project_id, link.code, referee.key)
     return program, referrer, referee
@@ -102,8 +78,8 @@ async def attached(tenant: Tenant, **referral: Any) -> tuple[Program, Customer, 
 async def test_a_link_is_one_code_per_referrer_even_when_asked_twenty_times_at_once(
     tenant: Tenant,
 ) -> None:
-    program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
+    program = await make_referral_program(project_id=tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
 
     links = await asyncio.gather(
         *(referral_link(tenant.project_id, program.id, referrer.key) for _ in range(20))
@@ -111,7 +87,7 @@ async def test_a_link_is_one_code_per_referrer_even_when_asked_twenty_times_at_o
 
     assert len({link.code for link in links}) == 1
     assert await ReferralCode.find({"project_id": tenant.project_id}).count() == 1
-    other = await make_customer(tenant.project_id)
+    other = await make_customer(project_id=tenant.project_id)
     assert (await referral_link(tenant.project_id, program.id, other.key)).code != links[0].code
 
 
@@ -132,9 +108,9 @@ async def test_applying_a_code_attaches_the_referee_and_gives_the_welcome_code(
 
 
 async def test_unknown_codes_and_inactive_programs_are_refused(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
-    referee = await make_customer(tenant.project_id)
+    program = await make_referral_program(project_id=tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
+    referee = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
 
     await refused("NOT_FOUND", apply_referral_code(tenant.project_id, "NOPE-1234", referee.key))
@@ -146,11 +122,13 @@ async def test_unknown_codes_and_inactive_programs_are_refused(tenant: Tenant) -
 
 
 async def test_self_referral_is_refused_by_id_email_or_phone(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id, email="ann@example.com", phone="+33612345678")
+    program = await make_referral_program(project_id=tenant.project_id)
+    referrer = await make_customer(
+        project_id=tenant.project_id, email="ann@example.com", phone="+33612345678"
+    )
     link = await referral_link(tenant.project_id, program.id, referrer.key)
-    same_email = await make_customer(tenant.project_id, email="ann@example.com")
-    same_phone = await make_customer(tenant.project_id, phone="+33612345678")
+    same_email = await make_customer(project_id=tenant.project_id, email="ann@example.com")
+    same_phone = await make_customer(project_id=tenant.project_id, phone="+33612345678")
 
     for customer in (referrer, same_email, same_phone):
         await refused(
@@ -162,7 +140,7 @@ async def test_self_referral_is_refused_by_id_email_or_phone(tenant: Tenant) -> 
 
 async def test_a_referred_customer_cannot_take_a_second_referrer(tenant: Tenant) -> None:
     program, _, referee = await attached(tenant)
-    second = await make_customer(tenant.project_id)
+    second = await make_customer(project_id=tenant.project_id)
     other_link = await referral_link(tenant.project_id, program.id, second.key)
 
     await refused(
@@ -173,10 +151,10 @@ async def test_a_referred_customer_cannot_take_a_second_referrer(tenant: Tenant)
 
 
 async def test_a_customer_who_already_ordered_is_refused(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
-    buyer = await make_customer(tenant.project_id)
-    await record_order(tenant.project_id, order_input("w-1", buyer))
+    program = await make_referral_program(project_id=tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
+    buyer = await make_customer(project_id=tenant.project_id)
+    await record_order(tenant.project_id, order_input(order_id="w-1", customer=buyer))
     link = await referral_link(tenant.project_id, program.id, referrer.key)
 
     await refused("ALREADY_ORDERED", apply_referral_code(tenant.project_id, link.code, buyer.key))
@@ -184,10 +162,12 @@ async def test_a_customer_who_already_ordered_is_refused(tenant: Tenant) -> None
 
 
 async def test_the_referrer_cap_holds_under_concurrent_referees(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, max_referrals_per_referrer=3)
-    referrer = await make_customer(tenant.project_id)
+    program = await make_referral_program(
+        project_id=tenant.project_id, max_referrals_per_referrer=3
+    )
+    referrer = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
-    referees = [await make_customer(tenant.project_id) for _ in range(12)]
+    referees = [await make_customer(project_id=tenant.project_id) for _ in range(12)]
 
     results = await asyncio.gather(
         *(apply_referral_code(tenant.project_id, link.code, r.key) for r in referees),
@@ -202,9 +182,11 @@ async def test_the_referrer_cap_holds_under_concurrent_referees(tenant: Tenant) 
 
 
 async def test_one_referee_applying_at_once_takes_one_slot_of_the_cap(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, max_referrals_per_referrer=2)
-    referrer = await make_customer(tenant.project_id)
-    referee = await make_customer(tenant.project_id)
+    program = await make_referral_program(
+        project_id=tenant.project_id, max_referrals_per_referrer=2
+    )
+    referrer = await make_customer(project_id=tenant.project_id)
+    referee = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
 
     results = await asyncio.gather(
@@ -214,15 +196,17 @@ async def test_one_referee_applying_at_once_takes_one_slot_of_the_cap(tenant: Te
     assert len({r.id for r in results}) == 1
     # The losers of the race gave their slot back: one more referee still fits.
     assert (await ReferralCode.get(link.id)).referrals_count == 1  # type: ignore[union-attr]
-    another = await make_customer(tenant.project_id)
+    another = await make_customer(project_id=tenant.project_id)
     await apply_referral_code(tenant.project_id, link.code, another.key)
     assert len(await codes_of(referee, program.welcome_id)) == 1
 
 
 async def test_a_welcome_reward_that_cannot_be_given_leaves_nothing(tenant: Tenant) -> None:
-    program = await make_program(tenant.project_id, max_referrals_per_referrer=1)
-    referrer = await make_customer(tenant.project_id)
-    referee = await make_customer(tenant.project_id)
+    program = await make_referral_program(
+        project_id=tenant.project_id, max_referrals_per_referrer=1
+    )
+    referrer = await make_customer(project_id=tenant.project_id)
+    referee = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
     await set_campaign_status(tenant.project_id, program.welcome_id, CampaignStatus.ENDED)
 
@@ -238,7 +222,10 @@ async def test_first_order_recorded_twenty_times_at_once_rewards_the_referrer_on
     program, referrer, referee = await attached(tenant)
 
     await asyncio.gather(
-        *(record_order(tenant.project_id, order_input("first", referee)) for _ in range(20))
+        *(
+            record_order(tenant.project_id, order_input(order_id="first", customer=referee))
+            for _ in range(20)
+        )
     )
 
     referral = await referral_of(referee)
@@ -252,11 +239,16 @@ async def test_twenty_different_first_orders_at_once_qualify_one(tenant: Tenant)
     program, referrer, referee = await attached(tenant)
 
     await asyncio.gather(
-        *(record_order(tenant.project_id, order_input(f"o-{n}", referee)) for n in range(20))
+        *(
+            record_order(tenant.project_id, order_input(order_id=f"o-{n}", customer=referee))
+            for n in range(20)
+        )
     )
     # The hook runs again for every order, as the retry sweep would: nothing changes.
     for order_id in ("o-0", "o-7"):
-        order = (await record_order(tenant.project_id, order_input(order_id, referee))).order
+        order = (
+            await record_order(tenant.project_id, order_input(order_id=order_id, customer=referee))
+        ).order
         await on_order_recorded(order)
 
     referral = await referral_of(referee)
@@ -291,16 +283,20 @@ async def test_twenty_qualifying_hooks_at_once_reward_once(tenant: Tenant) -> No
 async def test_orders_below_the_minimum_do_not_qualify(tenant: Tenant) -> None:
     _, _, referee = await attached(tenant, min_order=eur(3_000))
 
-    await record_order(tenant.project_id, order_input("small", referee, amount=eur(2_999)))
+    await record_order(
+        tenant.project_id, order_input(order_id="small", customer=referee, amount=eur(2_999))
+    )
     assert (await referral_of(referee)).status == ReferralStatus.PENDING
-    await record_order(tenant.project_id, order_input("big", referee, amount=eur(9_000)))
+    await record_order(
+        tenant.project_id, order_input(order_id="big", customer=referee, amount=eur(9_000))
+    )
     referral = await referral_of(referee)
     assert (referral.status, referral.qualifying_order_id) == (ReferralStatus.REWARDED, "big")
 
 
 async def test_a_refund_inside_the_hold_cancels_the_reward(tenant: Tenant) -> None:
     program, referrer, referee = await attached(tenant, hold_days=14)
-    await record_order(tenant.project_id, order_input("first", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
     held = await referral_of(referee)
     assert held.status == ReferralStatus.QUALIFIED
     assert held.release_at is not None and held.qualified_at is not None
@@ -316,7 +312,7 @@ async def test_a_refund_inside_the_hold_cancels_the_reward(tenant: Tenant) -> No
 
 async def test_a_refund_after_the_release_keeps_the_reward(tenant: Tenant) -> None:
     program, referrer, referee = await attached(tenant, hold_days=14)
-    await record_order(tenant.project_id, order_input("first", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
     assert await release_due_rewards(utc_now() + timedelta(days=13)) == 0
     assert await codes_of(referrer, program.reward_id) == []
 
@@ -331,8 +327,8 @@ async def test_a_refund_after_the_release_keeps_the_reward(tenant: Tenant) -> No
 
 async def test_a_refund_of_another_order_does_not_cancel(tenant: Tenant) -> None:
     _, _, referee = await attached(tenant, hold_days=7)
-    await record_order(tenant.project_id, order_input("first", referee))
-    await record_order(tenant.project_id, order_input("second", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
+    await record_order(tenant.project_id, order_input(order_id="second", customer=referee))
 
     await set_order_status(tenant.project_id, "second", "CANCELLED")
 
@@ -341,7 +337,7 @@ async def test_a_refund_of_another_order_does_not_cancel(tenant: Tenant) -> None
 
 async def test_points_rewards_are_earned_once(tenant: Tenant) -> None:
     program = await make_campaign(
-        tenant.project_id,
+        project_id=tenant.project_id,
         name="Points",
         kind=CampaignKind.LOYALTY,
         discount=None,
@@ -349,7 +345,9 @@ async def test_points_rewards_are_earned_once(tenant: Tenant) -> None:
     )
     reward = ReferrerRewardInput(loyalty_campaign_id=program.key, points=250)
     _, referrer, referee = await attached(tenant, referrer_reward=reward, hold_days=1)
-    await record_order(tenant.project_id, order_input("first", referee, amount=eur(100)))
+    await record_order(
+        tenant.project_id, order_input(order_id="first", customer=referee, amount=eur(100))
+    )
 
     later = utc_now() + timedelta(days=2)
     granted = await asyncio.gather(*(release_due_rewards(later) for _ in range(10)))
@@ -367,9 +365,9 @@ async def test_totals_count_clicks_and_states(tenant: Tenant) -> None:
     await ReferralCode.get_pymongo_collection().update_one(
         {"_id": link.id}, {"$inc": {"clicks": 4}}
     )
-    waiting = await make_customer(tenant.project_id)
+    waiting = await make_customer(project_id=tenant.project_id)
     await apply_referral_code(tenant.project_id, link.code, waiting.key)
-    await record_order(tenant.project_id, order_input("first", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
 
     totals = await referral_totals(tenant.project_id, program.id)
 
@@ -380,10 +378,10 @@ async def test_totals_count_clicks_and_states(tenant: Tenant) -> None:
 async def test_codes_and_programs_stay_in_their_project(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    program = await make_program(tenant.project_id)
-    referrer = await make_customer(tenant.project_id)
+    program = await make_referral_program(project_id=tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
-    stranger = await make_customer(other_tenant.project_id)
+    stranger = await make_customer(project_id=other_tenant.project_id)
 
     await refused(
         "NOT_FOUND", apply_referral_code(other_tenant.project_id, link.code, stranger.key)
@@ -395,7 +393,7 @@ async def test_codes_and_programs_stay_in_their_project(
 async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
     tenant: Tenant,
 ) -> None:
-    discount = await make_campaign(tenant.project_id)
+    discount = await make_campaign(project_id=tenant.project_id)
 
     with pytest.raises(DomainError) as caught:
         await create_campaign(
@@ -423,15 +421,18 @@ async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
         create_campaign(tenant.project_id, CampaignInput(name="R", kind=CampaignKind.REFERRAL)),
     )
     with pytest.raises(DomainError) as wrong:
-        await make_program(tenant.project_id, welcome_campaign_id="0" * 24)
+        await make_referral_program(project_id=tenant.project_id, welcome_campaign_id="0" * 24)
     assert wrong.value.problems[0].field == "referral.welcomeCampaignId"
     reward = ReferrerRewardInput(loyalty_campaign_id=discount.key, points=10)
-    await refused("WRONG_CAMPAIGN_KIND", make_program(tenant.project_id, referrer_reward=reward))
+    await refused(
+        "WRONG_CAMPAIGN_KIND",
+        make_referral_program(project_id=tenant.project_id, referrer_reward=reward),
+    )
 
 
 async def test_the_job_loop_releases_rewards_whose_hold_passed(tenant: Tenant) -> None:
     program, referrer, referee = await attached(tenant, hold_days=30)
-    await record_order(tenant.project_id, order_input("first", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
     referral = await referral_of(referee)
     await Referral.get_pymongo_collection().update_one(
         {"_id": referral.id}, {"$set": {"release_at": utc_now() - timedelta(seconds=1)}}
@@ -457,7 +458,7 @@ async def test_the_job_loop_releases_rewards_whose_hold_passed(tenant: Tenant) -
 
 async def test_a_reward_left_half_given_by_a_crash_is_given_once(tenant: Tenant) -> None:
     program, referrer, referee = await attached(tenant, hold_days=30)
-    await record_order(tenant.project_id, order_input("first", referee))
+    await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
     referral = await referral_of(referee)
     # As a process leaves it when it dies between the status change and the reward.
     await Referral.get_pymongo_collection().update_one(

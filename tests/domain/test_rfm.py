@@ -15,7 +15,7 @@ from domain.rfm import (
     recompute_rfm,
     score,
 )
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 AS_OF = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 

@@ -33,8 +33,7 @@ from domain.segments import (
     segment_sizes,
     update_segment,
 )
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_customer
+from tests.factories import Tenant, make_campaign, make_customer
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 MISSING = object()
@@ -394,9 +393,9 @@ async def test_static_members_in_bulk(tenant: Tenant) -> None:
 
 
 async def test_unknown_ids_refuse_the_whole_call(tenant: Tenant, other_tenant: Tenant) -> None:
-    ours = [await make_customer(tenant.project_id, name=f"c{i}") for i in range(3)]
-    theirs = await make_customer(other_tenant.project_id, name="stranger")
-    gone = await make_customer(tenant.project_id, name="gone")
+    ours = [await make_customer(project_id=tenant.project_id, name=f"c{i}") for i in range(3)]
+    theirs = await make_customer(project_id=other_tenant.project_id, name="stranger")
+    gone = await make_customer(project_id=tenant.project_id, name="gone")
     await erase_customer(tenant.project_id, gone.key, "test")
     segment = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
 
@@ -424,8 +423,8 @@ async def test_unknown_ids_refuse_the_whole_call(tenant: Tenant, other_tenant: T
 
 
 async def test_erased_customers_leave_every_segment(tenant: Tenant) -> None:
-    ada = await make_customer(tenant.project_id, name="Ada", tags=["vip"])
-    bob = await make_customer(tenant.project_id, name="Bob", tags=["vip"])
+    ada = await make_customer(project_id=tenant.project_id, name="Ada", tags=["vip"])
+    bob = await make_customer(project_id=tenant.project_id, name="Bob", tags=["vip"])
     listed = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
     vips = await create_segment(
         tenant.project_id,
@@ -446,8 +445,8 @@ async def test_erased_customers_leave_every_segment(tenant: Tenant) -> None:
 
 
 async def test_segments_belong_to_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
-    ours = await make_customer(tenant.project_id, name="Ada", tags=["vip"])
-    theirs = await make_customer(other_tenant.project_id, name="Eve", tags=["vip"])
+    ours = await make_customer(project_id=tenant.project_id, name="Ada", tags=["vip"])
+    theirs = await make_customer(project_id=other_tenant.project_id, name="Eve", tags=["vip"])
     vips = await create_segment(
         other_tenant.project_id,
         "VIP",
@@ -467,10 +466,12 @@ async def test_segments_belong_to_their_project(tenant: Tenant, other_tenant: Te
 
 
 async def test_a_segment_a_campaign_targets_is_not_deleted(tenant: Tenant) -> None:
-    ada = await make_customer(tenant.project_id, name="Ada")
+    ada = await make_customer(project_id=tenant.project_id, name="Ada")
     segment = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
     await add_members(tenant.project_id, segment.key, [ada.key])
-    campaign = await make_campaign(tenant.project_id, rules=Rules(segment_ids=[segment.key]))
+    campaign = await make_campaign(
+        project_id=tenant.project_id, rules=Rules(segment_ids=[segment.key])
+    )
 
     with pytest.raises(DomainError) as refused:
         await delete_segment(tenant.project_id, segment.key)
@@ -489,7 +490,7 @@ async def test_a_segment_an_experiment_variant_targets_is_not_deleted(tenant: Te
 
     segment = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
     unused = await create_segment(tenant.project_id, "Other", SegmentKind.STATIC)
-    campaign = await make_campaign(tenant.project_id, name="Spring test")
+    campaign = await make_campaign(project_id=tenant.project_id, name="Spring test")
     targeted = VariantInput(key="a", rules=RulesInput(segment_ids=[segment.key]))
     await create_experiment(
         tenant.project_id,

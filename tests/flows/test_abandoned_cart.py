@@ -15,8 +15,8 @@ from delivery.outbox import Links
 from delivery.worker import OutboxWorker
 from domain import automation
 from domain.common import utc_now
-from tests.conftest import Tenant
 from tests.delivery.fakes import FakeSmtpServer
+from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from api.settings import Settings
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {

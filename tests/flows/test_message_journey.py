@@ -13,8 +13,8 @@ import pytest
 from api.settings import Settings
 from delivery.worker import OutboxWorker
 from domain.projects import Project
-from tests.conftest import Tenant
 from tests.delivery.fakes import FakeSmtpServer, FakeTwilioServer, twilio_signature
+from tests.factories import Tenant
 
 CREATE_CUSTOMER = """
 mutation ($input: CustomerInput!) {

@@ -19,8 +19,8 @@ from domain import links
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import create_project
 from domain.wallet import PassRegistration
-from tests.conftest import GraphQLClient, Tenant
 from tests.delivery.fake_apns import FakeApns
+from tests.factories import GraphQLClient, Tenant
 
 CREATE_CAMPAIGN = """
 mutation ($input: CampaignInput!) {

@@ -3,8 +3,8 @@
 from domain import analytics
 from domain.orders import Order
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
 from tests.domain.test_analytics import seed
+from tests.factories import Tenant
 
 STATS = """
 query ($id: ID!, $from: DateTime, $to: DateTime) {

@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_CUSTOMER = """
 mutation ($input: CustomerInput!) {

@@ -5,9 +5,7 @@ from typing import Any
 
 from domain.automation import Automation
 from domain.events import CustomerEvent
-from tests.conftest import Tenant
-from tests.domain.test_automation import make_program, shopper
-from tests.domain.test_redemptions import make_campaign
+from tests.factories import Tenant, make_campaign, make_loyalty_program, make_shopper
 
 FIELDS = "id name trigger conditions delaySeconds cancelOn periodDays status segmentIds"
 CREATE = (
@@ -60,7 +58,7 @@ async def create(tenant: Tenant, variables: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_create_update_pause_and_resume(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     made = await create(tenant, cart_input(campaign.key))
     assert made["errors"] == []
     automation = made["automation"]
@@ -73,7 +71,7 @@ async def test_create_update_pause_and_resume(tenant: Tenant) -> None:
         "templateId": None,
         "points": None,
     }
-    program = await make_program(tenant.project_id)
+    program = await make_loyalty_program(project_id=tenant.project_id)
     changes = {
         "name": "Cart points",
         "action": {"type": "AWARD_POINTS", "campaignId": program.key, "points": 25},
@@ -92,7 +90,7 @@ async def test_create_update_pause_and_resume(tenant: Tenant) -> None:
 
 
 async def test_invalid_automations_are_typed_errors_and_write_nothing(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     bad_template = cart_input(
         campaign.key,
         action={
@@ -123,8 +121,8 @@ async def test_invalid_automations_are_typed_errors_and_write_nothing(tenant: Te
 
 
 async def test_roles_and_customer_tokens(tenant: Tenant) -> None:
-    ada = await shopper(tenant.project_id)
-    bob = await shopper(tenant.project_id, "Bob")
+    ada = await make_shopper(project_id=tenant.project_id)
+    bob = await make_shopper(project_id=tenant.project_id, name="Bob")
     token = (await tenant.gql(TOKEN, {"id": ada.key}))["issueCustomerToken"]["token"]
     me = tenant.gql.as_token(token)
     own = (await me(TRACK, {"customerId": ada.key, "name": "wishlist.added"}))["trackEvent"]
@@ -144,7 +142,7 @@ async def test_roles_and_customer_tokens(tenant: Tenant) -> None:
 
 
 async def test_automations_stay_in_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     made = await create(tenant, cart_input(campaign.key))
     automation_id = made["automation"]["id"]
     assert (await other_tenant.gql(ONE, {"id": automation_id}))["automation"] is None
@@ -154,6 +152,6 @@ async def test_automations_stay_in_their_project(tenant: Tenant, other_tenant: T
     # Another project's campaign cannot be used either.
     theirs = await create(other_tenant, cart_input(campaign.key))
     assert theirs["errors"] == [{"code": "NOT_FOUND", "field": "action.campaignId"}]
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     tracked = await other_tenant.gql(TRACK, {"customerId": ada.key, "name": "cart.abandoned"})
     assert tracked["trackEvent"]["errors"] == [{"code": "NOT_FOUND", "field": "customerId"}]

@@ -4,7 +4,7 @@ from strawberry.extensions.parser_cache import _get_parse_cache
 
 from api.settings import Settings
 from schema.caches import CACHE_ENTRIES, VALIDATED, ValidatedQueries
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 
 async def test_a_repeated_query_is_validated_once(tenant: Tenant) -> None:

@@ -8,8 +8,7 @@ from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.customers import issue_customer_token
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_customer
+from tests.factories import Tenant, eur_input, make_customer
 
 CAMPAIGN_FIELDS = """
 id name kind status description terms timezone startsAt endsAt standaloneCode codesPerCustomer
@@ -67,10 +66,6 @@ query ($code: String!, $order: OrderInput) {
 ORDER = {"amount": {"amount": 10_000, "currency": "EUR"}}
 
 
-def eur(amount: int) -> dict[str, Any]:
-    return {"amount": amount, "currency": "EUR"}
-
-
 async def create(tenant: Tenant, **fields: Any) -> dict[str, Any]:
     """createCampaign's payload for a 10% campaign, with `fields` replacing the defaults."""
     data: dict[str, Any] = {"name": "Summer", "discount": {"type": "PERCENT", "percentOff": 10}}
@@ -100,7 +95,7 @@ async def test_create_percent_campaign_with_every_setting(tenant: Tenant) -> Non
     campaign = await created(
         tenant,
         kind="DISCOUNT",
-        discount={"type": "PERCENT", "percentOff": 12.5, "maxDiscount": eur(2_000)},
+        discount={"type": "PERCENT", "percentOff": 12.5, "maxDiscount": eur_input(2_000)},
         startsAt="2025-06-01T00:00:00+02:00",
         endsAt="2025-09-01T00:00:00Z",
         timezone="Europe/Paris",
@@ -127,7 +122,7 @@ async def test_create_percent_campaign_with_every_setting(tenant: Tenant) -> Non
         "percentOff": 12.5,
         "scope": "ORDER",
         "amountOff": None,
-        "maxDiscount": eur(2_000),
+        "maxDiscount": eur_input(2_000),
         "fixedPrice": None,
     }
     assert campaign["startsAt"] == "2025-05-31T22:00:00+00:00"
@@ -135,7 +130,7 @@ async def test_create_percent_campaign_with_every_setting(tenant: Tenant) -> Non
     assert campaign["timezone"] == "Europe/Paris"
     assert campaign["limits"] == {"perCode": 2, "perCustomer": 1, "total": 500, "perDay": 50}
     assert campaign["rules"] == {
-        "minOrder": eur(3_000),
+        "minOrder": eur_input(3_000),
         "segmentIds": ["vip"],
         "skus": ["TEE", "CAP"],
         "categories": ["hats"],
@@ -167,8 +162,8 @@ async def test_create_percent_campaign_with_every_setting(tenant: Tenant) -> Non
 @pytest.mark.parametrize(
     ("discount", "expected"),
     [
-        ({"type": "AMOUNT", "amountOff": eur(500)}, {"amountOff": eur(500)}),
-        ({"type": "FIXED_PRICE", "fixedPrice": eur(0)}, {"fixedPrice": eur(0)}),
+        ({"type": "AMOUNT", "amountOff": eur_input(500)}, {"amountOff": eur_input(500)}),
+        ({"type": "FIXED_PRICE", "fixedPrice": eur_input(0)}, {"fixedPrice": eur_input(0)}),
         ({"type": "FREE_SHIPPING"}, {}),
         (
             {"type": "PERCENT", "percentOff": 100, "scope": "ELIGIBLE_ITEMS"},
@@ -198,7 +193,7 @@ async def test_a_standalone_code_is_stored_and_validates(tenant: Tenant) -> None
     assert await validate(tenant, "Summer 20") == {
         "valid": True,
         "reasons": [],
-        "discount": eur(1_000),
+        "discount": eur_input(1_000),
     }
 
 
@@ -211,12 +206,12 @@ INVALID_INPUTS = [
     ),
     ({"discount": {"type": "PERCENT"}}, "REQUIRED", "discount.percentOff"),
     (
-        {"discount": {"type": "PERCENT", "percentOff": 5, "maxDiscount": eur(0)}},
+        {"discount": {"type": "PERCENT", "percentOff": 5, "maxDiscount": eur_input(0)}},
         "INVALID_AMOUNT",
         "discount.maxDiscount",
     ),
     (
-        {"discount": {"type": "AMOUNT", "amountOff": eur(-100)}},
+        {"discount": {"type": "AMOUNT", "amountOff": eur_input(-100)}},
         "INVALID_AMOUNT",
         "discount.amountOff",
     ),
@@ -227,7 +222,7 @@ INVALID_INPUTS = [
         "discount.amountOff.currency",
     ),
     (
-        {"discount": {"type": "FIXED_PRICE", "fixedPrice": eur(-1)}},
+        {"discount": {"type": "FIXED_PRICE", "fixedPrice": eur_input(-1)}},
         "INVALID_AMOUNT",
         "discount.fixedPrice",
     ),
@@ -238,7 +233,7 @@ INVALID_INPUTS = [
     ),
     (
         {
-            "discount": {"type": "AMOUNT", "amountOff": eur(500)},
+            "discount": {"type": "AMOUNT", "amountOff": eur_input(500)},
             "rules": {"minOrder": {"amount": 2_000, "currency": "USD"}},
         },
         "CURRENCY_MISMATCH",
@@ -268,7 +263,7 @@ INVALID_INPUTS = [
     ({"rules": {"hours": [-1]}}, "INVALID_HOUR", "rules.hours"),
     ({"rules": {"daysOfWeek": [0, 3]}}, "INVALID_DAY_OF_WEEK", "rules.daysOfWeek"),
     ({"rules": {"daysOfWeek": [8]}}, "INVALID_DAY_OF_WEEK", "rules.daysOfWeek"),
-    ({"rules": {"minOrder": eur(-1)}}, "INVALID_AMOUNT", "rules.minOrder"),
+    ({"rules": {"minOrder": eur_input(-1)}}, "INVALID_AMOUNT", "rules.minOrder"),
     ({"rules": {"attributes": [1, 2]}}, "INVALID", "rules.attributes"),
     ({"limits": {"perCode": 0}}, "INVALID_LIMIT", "limits.perCode"),
     ({"limits": {"perDay": -3}}, "INVALID_LIMIT", "limits.perDay"),
@@ -353,12 +348,12 @@ async def test_numeric_codes_with_a_luhn_digit(tenant: Tenant) -> None:
 async def test_partial_update_changes_only_the_given_fields(tenant: Tenant) -> None:
     original = await created(
         tenant,
-        discount={"type": "PERCENT", "percentOff": 10, "maxDiscount": eur(1_500)},
+        discount={"type": "PERCENT", "percentOff": 10, "maxDiscount": eur_input(1_500)},
         startsAt="2025-06-01T00:00:00Z",
         endsAt="2025-09-01T00:00:00Z",
         timezone="Europe/Paris",
         limits={"perCode": 3, "perCustomer": 1, "total": 100},
-        rules={"minOrder": eur(2_000), "skus": ["TEE"], "hours": [9, 10]},
+        rules={"minOrder": eur_input(2_000), "skus": ["TEE"], "hours": [9, 10]},
         codes={"prefix": "SUM-"},
         description="Summer sale",
     )
@@ -386,7 +381,7 @@ async def test_partial_update_changes_only_the_given_fields(tenant: Tenant) -> N
     assert changed["errors"] == []
     campaign = changed["campaign"]
     assert campaign["discount"]["percentOff"] == 15
-    assert campaign["discount"]["maxDiscount"] == eur(1_500)
+    assert campaign["discount"]["maxDiscount"] == eur_input(1_500)
     assert campaign["limits"] == {"perCode": 3, "perCustomer": 1, "total": None, "perDay": None}
     assert campaign["rules"] == {**original["rules"], "hours": [12]}
     assert campaign["endsAt"] is None and campaign["startsAt"] == original["startsAt"]
@@ -410,14 +405,14 @@ async def test_partial_update_changes_only_the_given_fields(tenant: Tenant) -> N
 
 async def test_switching_discount_type_drops_the_old_amounts(tenant: Tenant) -> None:
     original = await created(
-        tenant, discount={"type": "PERCENT", "percentOff": 10, "maxDiscount": eur(1_500)}
+        tenant, discount={"type": "PERCENT", "percentOff": 10, "maxDiscount": eur_input(1_500)}
     )
     switched = (
         await tenant.gql(
             UPDATE,
             {
                 "id": original["id"],
-                "input": {"discount": {"type": "AMOUNT", "amountOff": eur(700)}},
+                "input": {"discount": {"type": "AMOUNT", "amountOff": eur_input(700)}},
             },
         )
     )["updateCampaign"]
@@ -426,7 +421,7 @@ async def test_switching_discount_type_drops_the_old_amounts(tenant: Tenant) -> 
         "type": "AMOUNT",
         "percentOff": None,
         "scope": "ORDER",
-        "amountOff": eur(700),
+        "amountOff": eur_input(700),
         "maxDiscount": None,
         "fixedPrice": None,
     }
@@ -515,7 +510,7 @@ async def test_another_project_cannot_read_list_update_or_pause(
 async def test_pos_keys_and_customer_tokens_are_forbidden(tenant: Tenant) -> None:
     campaign = await created(tenant)
     pos = (await create_api_key(tenant.project_id, Role.POS, "till 1")).secret
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     token = await issue_customer_token(tenant.project_id, customer.key)
     before = await count_campaigns()
     requests: list[tuple[str, dict[str, Any]]] = [

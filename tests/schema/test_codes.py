@@ -6,7 +6,7 @@ from domain.campaigns import Campaign, Discount, DiscountType, Limits
 from domain.codes import Code, normalize_code, qr_svg
 from domain.customers import Customer, issue_customer_token
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CODE = """query ($code: String!) { code(code: $code) {
   id code display kind status usesLeft redeemedCount publishedAt lastRedeemedAt expiresAt

@@ -9,8 +9,7 @@ from domain.campaigns import Limits
 from domain.codes import Code
 from domain.projects import Role, create_api_key
 from domain.redemptions import Redemption
-from tests.conftest import GraphQLClient, Tenant
-from tests.domain.test_redemptions import make_campaign, make_code, make_customer
+from tests.factories import GraphQLClient, Tenant, make_campaign, make_code, make_customer
 
 # Two lookups that match nobody (5 units each) fill a key's window; a match costs 1.
 PER_KEY = "10/day"
@@ -43,10 +42,13 @@ async def pos_key(tenant: Tenant) -> GraphQLClient:
 async def owned_code(tenant: Tenant, display: str = "ADA-0001") -> tuple[str, Code]:
     """A code published to Ada, which only Ada may redeem."""
     ada = await make_customer(
-        tenant.project_id, email="ada@example.com", phone="+33612345678", source_id="shop-42"
+        project_id=tenant.project_id,
+        email="ada@example.com",
+        phone="+33612345678",
+        source_id="shop-42",
     )
-    campaign = await make_campaign(tenant.project_id, limits=Limits(per_code=1))
-    return ada.key, await make_code(campaign, display, customer_id=ada.key)
+    campaign = await make_campaign(project_id=tenant.project_id, limits=Limits(per_code=1))
+    return ada.key, await make_code(campaign=campaign, display=display, customer_id=ada.key)
 
 
 async def test_a_till_redeems_for_the_customer_found_by_email_phone_or_shop_id(
@@ -88,8 +90,8 @@ async def test_an_unknown_or_ambiguous_customer_is_a_typed_error_and_writes_noth
     tenant: Tenant,
 ) -> None:
     _, code = await owned_code(tenant)
-    await make_customer(tenant.project_id, email="twins@example.com")
-    await make_customer(tenant.project_id, email="twins@example.com")
+    await make_customer(project_id=tenant.project_id, email="twins@example.com")
+    await make_customer(project_id=tenant.project_id, email="twins@example.com")
     # A key per attempt: each key's limit allows only two lookups that match nobody.
     unknown = await (await pos_key(tenant))(
         REDEEM, {"code": "ADA-0001", "email": "eve@example.com", "key": "a"}
@@ -129,8 +131,8 @@ async def test_an_id_and_a_lookup_together_are_refused(tenant: Tenant) -> None:
 
 async def test_an_erased_customer_is_not_found(tenant: Tenant) -> None:
     till = await pos_key(tenant)
-    await make_customer(tenant.project_id, email="gone@example.com", erased=True)
-    await make_code(await make_campaign(tenant.project_id), "OPEN-1")
+    await make_customer(project_id=tenant.project_id, email="gone@example.com", erased=True)
+    await make_code(campaign=await make_campaign(project_id=tenant.project_id), display="OPEN-1")
     checked = await till(VALIDATE, {"code": "OPEN-1", "email": "gone@example.com"})
     assert checked["validateCode"]["reasons"] == ["CUSTOMER_NOT_FOUND"]
 

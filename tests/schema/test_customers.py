@@ -4,7 +4,7 @@ import asyncio
 
 from domain.audit import entries_for
 from domain.customers import Customer
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CUSTOMER_FIELDS = """
 id sourceId email phone name attributes tags erased erasedAt

@@ -12,9 +12,8 @@ from domain.codes import Code
 from domain.jobs import Job, run_pending_jobs
 from domain.messages import Message
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant, make_tenant
-from tests.delivery.test_distribution import LINKS, make_customers
-from tests.domain.test_codes import make_campaign
+from tests.delivery.test_distribution import LINKS
+from tests.factories import Tenant, make_campaign, make_customers, make_tenant
 
 DISTRIBUTE = """
 mutation ($campaignId: ID!, $channels: [MessageChannel!]!, $filter: DistributionFilter,
@@ -46,8 +45,8 @@ async def distribute(tenant: Tenant, **variables: Any) -> dict[str, Any]:
 
 
 async def test_a_distribution_is_queued_run_and_reported(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    customers = await make_customers(tenant.project_id, 24)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    customers = await make_customers(project_id=tenant.project_id, count=24)
     payload = await distribute(
         tenant,
         campaignId=campaign.key,
@@ -83,8 +82,8 @@ async def test_a_distribution_is_queued_run_and_reported(tenant: Tenant) -> None
 
 
 async def test_refusals_are_user_errors_and_write_nothing(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_customers(tenant.project_id, 3)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_customers(project_id=tenant.project_id, count=3)
     for variables, code, field in (
         ({"channels": ["EMAIL", "EMAIL"]}, "INVALID_CHANNELS", "channels"),
         ({"channels": []}, "INVALID_CHANNELS", "channels"),
@@ -102,15 +101,15 @@ async def test_refusals_are_user_errors_and_write_nothing(tenant: Tenant) -> Non
 async def test_only_the_projects_admin_distributes_and_reads(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    campaign = await make_campaign(tenant.project_id)
-    await make_customers(tenant.project_id, 2)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_customers(project_id=tenant.project_id, count=2)
     payload = await distribute(tenant, campaignId=campaign.key, channels=["EMAIL"])
     job_id = payload["job"]["id"]
 
     foreign = await distribute(other_tenant, campaignId=campaign.key, channels=["EMAIL"])
     assert [e["code"] for e in foreign["errors"]] == ["NOT_FOUND"]
     assert (await other_tenant.gql(DISTRIBUTION, {"id": job_id}))["distribution"] is None
-    generation = await make_campaign(tenant.project_id)
+    generation = await make_campaign(project_id=tenant.project_id)
     generate = "mutation ($c: ID!) { generateCodes(campaignId: $c, count: 5) { job { id } } }"
     other_job = (await tenant.gql(generate, {"c": generation.key}))["generateCodes"]["job"]["id"]
     assert (await tenant.gql(DISTRIBUTION, {"id": other_job}))["distribution"] is None
@@ -134,9 +133,9 @@ async def test_the_apps_own_job_runner_distributes_with_the_apps_links(
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            tenant = await make_tenant(client, "shop-runner")
-            campaign = await make_campaign(tenant.project_id)
-            await make_customers(tenant.project_id, 3)
+            tenant = await make_tenant(http=client, name="shop-runner")
+            campaign = await make_campaign(project_id=tenant.project_id)
+            await make_customers(project_id=tenant.project_id, count=3)
             payload = await distribute(tenant, campaignId=campaign.key, channels=["EMAIL"])
             assert payload["errors"] == []
             job_id = payload["job"]["id"]

@@ -7,7 +7,7 @@ import strawberry
 
 from domain.callers import Caller, CallerKind
 from schema.build import EngageSchema
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_KEY = 'mutation { createApiKey(role: POS, name: "till") { secret apiKey { id } } }'
 

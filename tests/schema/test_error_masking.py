@@ -2,7 +2,7 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
 from schema.build import is_unexpected
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 
 def test_only_unexpected_exceptions_are_masked() -> None:

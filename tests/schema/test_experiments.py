@@ -5,12 +5,8 @@ from typing import Any
 
 from domain.experiments import HOLDOUT, Experiment, ExperimentAssignment, assign
 from domain.stats_tests import two_proportion_z_test
-from tests.conftest import Tenant
+from tests.factories import Tenant, create_campaign_over_graphql, eur_input
 
-CAMPAIGN = """
-mutation ($input: CampaignInput!) {
-  createCampaign(input: $input) { campaign { id } errors { code } }
-}"""
 CUSTOMER = "mutation ($n: String) { createCustomer(input: {name: $n}) { customer { id } } }"
 CREATE = """
 mutation ($input: ExperimentInput!) {
@@ -69,18 +65,6 @@ query ($id: ID!) {
 LIST = "query ($c: ID) { experiments(campaignId: $c) { edges { node { id name } } } }"
 
 
-def eur(amount: int) -> dict[str, Any]:
-    return {"amount": amount, "currency": "EUR"}
-
-
-async def make_campaign(tenant: Tenant, **extra: Any) -> str:
-    data = await tenant.gql(
-        CAMPAIGN,
-        {"input": {"name": "Spring", "discount": {"type": "PERCENT", "percentOff": 10}, **extra}},
-    )
-    return str(data["createCampaign"]["campaign"]["id"])
-
-
 def experiment_input(campaign_id: str, **extra: Any) -> dict[str, Any]:
     return {
         "campaignId": campaign_id,
@@ -92,7 +76,11 @@ def experiment_input(campaign_id: str, **extra: Any) -> dict[str, Any]:
                 "weight": 45,
                 "discount": {"type": "PERCENT", "percentOff": 20},
             },
-            {"key": "eur5", "weight": 45, "discount": {"type": "AMOUNT", "amountOff": eur(500)}},
+            {
+                "key": "eur5",
+                "weight": 45,
+                "discount": {"type": "AMOUNT", "amountOff": eur_input(500)},
+            },
         ],
         "holdoutWeight": 10,
         **extra,
@@ -101,7 +89,7 @@ def experiment_input(campaign_id: str, **extra: Any) -> dict[str, Any]:
 
 async def test_experiment_end_to_end(tenant: Tenant) -> None:
     gql = tenant.gql
-    campaign_id = await make_campaign(tenant)
+    campaign_id = await create_campaign_over_graphql(tenant=tenant)
     created = (await gql(CREATE, {"input": experiment_input(campaign_id, holdoutWeight=30)}))[
         "createExperiment"
     ]
@@ -142,25 +130,26 @@ async def test_experiment_end_to_end(tenant: Tenant) -> None:
                     {
                         "code": codes[customer_id],
                         "u": customer_id,
-                        "order": {"id": f"o{order_no}", "amount": eur(10_000)},
+                        "order": {"id": f"o{order_no}", "amount": eur_input(10_000)},
                     },
                 )
             )["redeemCode"]
             expected = 2_000 if arm == "pct20" else 500
-            assert redeemed["redemption"]["discount"] == eur(expected)
+            assert redeemed["redemption"]["discount"] == eur_input(expected)
             await gql(
                 ORDER,
                 {
                     "input": {
                         "id": f"o{order_no}",
                         "customerId": customer_id,
-                        "amount": eur(10_000 - expected),
+                        "amount": eur_input(10_000 - expected),
                         "codes": [codes[customer_id]],
                     }
                 },
             )
     await gql(
-        ORDER, {"input": {"id": "h1", "customerId": members[HOLDOUT][0], "amount": eur(3_000)}}
+        ORDER,
+        {"input": {"id": "h1", "customerId": members[HOLDOUT][0], "amount": eur_input(3_000)}},
     )
 
     results = (await gql(RESULTS, {"id": experiment_id}))["experiment"]["results"]
@@ -175,7 +164,7 @@ async def test_experiment_end_to_end(tenant: Tenant) -> None:
     assert (pct["issued"], flat["issued"], holdout["issued"]) == (sizes["pct20"], sizes["eur5"], 0)
     assert (pct["redeemed"], flat["redeemed"]) == (sizes["pct20"], 2)
     assert (pct["converted"], flat["converted"], holdout["converted"]) == (sizes["pct20"], 2, 1)
-    assert pct["revenue"] == eur(8_000 * sizes["pct20"])
+    assert pct["revenue"] == eur_input(8_000 * sizes["pct20"])
     assert pct["discountCost"]["amount"] == 2_000 * sizes["pct20"]
     assert pct["roi"] == 3.0
     assert holdout["revenue"]["amount"] == 3_000
@@ -203,30 +192,38 @@ async def test_experiment_end_to_end(tenant: Tenant) -> None:
     kept = (
         await gql(
             REDEEM,
-            {"code": codes[loser], "u": loser, "order": {"id": "late", "amount": eur(10_000)}},
+            {
+                "code": codes[loser],
+                "u": loser,
+                "order": {"id": "late", "amount": eur_input(10_000)},
+            },
         )
     )["redeemCode"]
-    assert kept["redemption"]["discount"] == eur(500)
+    assert kept["redemption"]["discount"] == eur_input(500)
     newcomer = (await gql(CUSTOMER, {"n": "new"}))["createCustomer"]["customer"]["id"]
     fresh = (await gql(PUBLISH, {"c": campaign_id, "u": newcomer}))["publishCode"]["code"]
     assert fresh["variant"] == ""
     redeemed = (
         await gql(
             REDEEM,
-            {"code": fresh["code"], "u": newcomer, "order": {"id": "new", "amount": eur(10_000)}},
+            {
+                "code": fresh["code"],
+                "u": newcomer,
+                "order": {"id": "new", "amount": eur_input(10_000)},
+            },
         )
     )["redeemCode"]
-    assert redeemed["redemption"]["discount"] == eur(2_000)
+    assert redeemed["redemption"]["discount"] == eur_input(2_000)
 
 
 async def test_invalid_input_writes_nothing(tenant: Tenant) -> None:
-    campaign_id = await make_campaign(tenant)
+    campaign_id = await create_campaign_over_graphql(tenant=tenant)
     bad = experiment_input(
         campaign_id,
         variants=[
             {"key": "a", "weight": 0, "discount": {"type": "PERCENT", "percentOff": 150}},
             {"key": "a", "templateId": "665f1c2e9b1e8a0012345678"},
-            {"key": "Holdout", "rules": {"hours": [25], "minOrder": eur(-1)}},
+            {"key": "Holdout", "rules": {"hours": [25], "minOrder": eur_input(-1)}},
         ],
         holdoutWeight=-1,
         alpha=0.9,
@@ -246,7 +243,7 @@ async def test_invalid_input_writes_nothing(tenant: Tenant) -> None:
     one = experiment_input(campaign_id, variants=[{"key": "only"}])
     errors = (await tenant.gql(CREATE, {"input": one}))["createExperiment"]["errors"]
     assert [e["code"] for e in errors] == ["INVALID_VARIANTS"]
-    shared = await make_campaign(tenant, standaloneCode="SPRING10")
+    shared = await create_campaign_over_graphql(tenant=tenant, standaloneCode="SPRING10")
     errors = (await tenant.gql(CREATE, {"input": experiment_input(shared)}))["createExperiment"][
         "errors"
     ]
@@ -282,7 +279,7 @@ async def test_invalid_input_writes_nothing(tenant: Tenant) -> None:
 
 
 async def test_experiments_belong_to_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
-    campaign_id = await make_campaign(tenant)
+    campaign_id = await create_campaign_over_graphql(tenant=tenant)
     created = (await tenant.gql(CREATE, {"input": experiment_input(campaign_id)}))[
         "createExperiment"
     ]
@@ -297,7 +294,7 @@ async def test_experiments_belong_to_their_project(tenant: Tenant, other_tenant:
     refused = (await other(CREATE, {"input": experiment_input(campaign_id)}))["createExperiment"]
     assert refused["errors"][0]["code"] == "NOT_FOUND"
     # The other project's publish on its own campaign is not touched by this experiment.
-    own_campaign = await make_campaign(other_tenant)
+    own_campaign = await create_campaign_over_graphql(tenant=other_tenant)
     customer = (await other(CUSTOMER, {"n": "x"}))["createCustomer"]["customer"]["id"]
     code = (await other(PUBLISH, {"c": own_campaign, "u": customer}))["publishCode"]["code"]
     assert code["variant"] == ""
@@ -308,9 +305,9 @@ async def test_experiments_belong_to_their_project(tenant: Tenant, other_tenant:
 
 
 async def test_a_variant_carries_its_own_rules_into_the_campaign(tenant: Tenant) -> None:
-    campaign_id = await make_campaign(tenant)
+    campaign_id = await create_campaign_over_graphql(tenant=tenant)
     variants = [
-        {"key": "big", "rules": {"minOrder": eur(5_000), "firstOrderOnly": True}},
+        {"key": "big", "rules": {"minOrder": eur_input(5_000), "firstOrderOnly": True}},
         {"key": "any"},
     ]
     made = (await tenant.gql(CREATE, {"input": experiment_input(campaign_id, variants=variants)}))[
@@ -318,7 +315,7 @@ async def test_a_variant_carries_its_own_rules_into_the_campaign(tenant: Tenant)
     ]
     assert made["errors"] == []
     big, any_order = made["experiment"]["variants"]
-    assert big["rules"] == {"minOrder": eur(5_000), "hours": [], "firstOrderOnly": True}
+    assert big["rules"] == {"minOrder": eur_input(5_000), "hours": [], "firstOrderOnly": True}
     assert big["discount"] is None and any_order["rules"] is None
     experiment_id = made["experiment"]["id"]
     await tenant.gql(START, {"id": experiment_id})

@@ -12,7 +12,7 @@ from domain.customers import Customer, CustomerInput
 from domain.errors import DomainError
 from domain.messages import MessageChannel
 from domain.templates import MessageTemplate, TemplateContent, validated_content
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 CREATE_CUSTOMER = """mutation ($input: CustomerInput!) {
   createCustomer(input: $input) { customer { id } errors { code field message } } }"""

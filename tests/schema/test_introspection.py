@@ -9,7 +9,7 @@ from api.app import create_app
 from api.settings import Settings
 from domain import customer_lifecycle, customers
 from domain.customers import CustomerInput
-from tests.conftest import GraphQLClient, Tenant, make_tenant
+from tests.factories import GraphQLClient, Tenant, make_tenant
 
 SCHEMA = "{ __schema { queryType { name } } }"
 TYPE = '{ __type(name: "Customer") { name } }'
@@ -46,7 +46,7 @@ async def tokens(tenant: Tenant) -> dict[str, str]:
 async def test_production_refuses_introspection_to_pos_keys_and_customers(
     production_http: httpx.AsyncClient,
 ) -> None:
-    tenant = await make_tenant(production_http, "shop")
+    tenant = await make_tenant(http=production_http, name="shop")
     by_role = await tokens(tenant)
     for role in ("POS", "CUSTOMER"):
         gql = GraphQLClient(production_http, by_role[role])

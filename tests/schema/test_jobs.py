@@ -6,8 +6,7 @@ from domain.campaigns import CampaignStatus, CodeConfig, CodeMode
 from domain.codes import Code
 from domain.jobs import Job, run_pending_jobs
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
-from tests.domain.test_codes import make_campaign
+from tests.factories import Tenant, make_campaign
 
 GENERATE = """
 mutation ($campaignId: ID!, $count: Int!) {
@@ -30,7 +29,7 @@ async def generate(tenant: Tenant, campaign_id: str, count: int) -> dict[str, An
 
 async def test_generate_codes_queues_a_job_that_a_runner_completes(tenant: Tenant) -> None:
     campaign = await make_campaign(
-        tenant.project_id, codes=CodeConfig(mode=CodeMode.NUMERIC, length=13, luhn=True)
+        project_id=tenant.project_id, codes=CodeConfig(mode=CodeMode.NUMERIC, length=13, luhn=True)
     )
     payload = await generate(tenant, campaign.key, 1_200)
     assert payload["errors"] == []
@@ -63,7 +62,7 @@ async def test_generate_codes_queues_a_job_that_a_runner_completes(tenant: Tenan
 
 
 async def test_a_failed_job_reports_why(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     queued = (await generate(tenant, campaign.key, 10))["job"]
     await campaign.set({"status": CampaignStatus.ENDED})
 
@@ -75,7 +74,9 @@ async def test_a_failed_job_reports_why(tenant: Tenant) -> None:
 
 
 async def test_refusals_are_typed_errors(tenant: Tenant) -> None:
-    small = await make_campaign(tenant.project_id, codes=CodeConfig(length=4, charset="ABCDE"))
+    small = await make_campaign(
+        project_id=tenant.project_id, codes=CodeConfig(length=4, charset="ABCDE")
+    )
     too_many = await generate(tenant, small.key, 7)  # 5^4 = 625 codes: 6 at most
     assert too_many["job"] is None
     [error] = too_many["errors"]
@@ -86,7 +87,7 @@ async def test_refusals_are_typed_errors(tenant: Tenant) -> None:
     assert [(e["code"], e["field"]) for e in invalid["errors"]] == [("INVALID_COUNT", "count")]
     missing = await generate(tenant, "0123456789abcdef01234567", 5)
     assert [e["code"] for e in missing["errors"]] == ["NOT_FOUND"]
-    ended = await make_campaign(tenant.project_id, status=CampaignStatus.ENDED)
+    ended = await make_campaign(project_id=tenant.project_id, status=CampaignStatus.ENDED)
     assert [e["code"] for e in (await generate(tenant, ended.key, 5))["errors"]] == [
         "CAMPAIGN_ENDED"
     ]
@@ -94,7 +95,7 @@ async def test_refusals_are_typed_errors(tenant: Tenant) -> None:
 
 
 async def test_jobs_belong_to_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job_id = (await generate(tenant, campaign.key, 5))["job"]["id"]
 
     assert (await other_tenant.gql(JOB, {"id": job_id}))["job"] is None
@@ -106,7 +107,7 @@ async def test_jobs_belong_to_their_project(tenant: Tenant, other_tenant: Tenant
 
 
 async def test_pos_keys_may_not_generate_codes_or_read_jobs(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id)
+    campaign = await make_campaign(project_id=tenant.project_id)
     job_id = (await generate(tenant, campaign.key, 5))["job"]["id"]
     till = tenant.gql.as_token((await create_api_key(tenant.project_id, Role.POS, "till")).secret)
 

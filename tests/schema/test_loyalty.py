@@ -10,8 +10,7 @@ from domain.common import Money
 from domain.customers import issue_customer_token
 from domain.loyalty import LedgerEntry, Reward, earn_for_order, find_card, ledger_sum
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_customer
+from tests.factories import Tenant, make_campaign, make_customer
 
 CREATE_PROGRAM = """
 mutation ($input: CampaignInput!) {
@@ -123,8 +122,8 @@ async def test_a_program_is_configured_and_shown(tenant: Tenant) -> None:
 
 async def test_earning_spending_and_the_card_with_its_ledger(tenant: Tenant) -> None:
     program_id = await create_program(tenant)
-    customer = await make_customer(tenant.project_id)
-    discount = await make_campaign(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
+    discount = await make_campaign(project_id=tenant.project_id)
     reward_id = await create_reward(tenant, program_id, 30, discountCampaignId=discount.key)
     await earn_for_order(
         tenant.project_id, customer.key, "o-1", Money(amount=4_550, currency="EUR")
@@ -161,7 +160,7 @@ async def test_earning_spending_and_the_card_with_its_ledger(tenant: Tenant) -> 
 
 async def test_a_hundred_exchanges_racing_over_graphql_succeed_ten_times(tenant: Tenant) -> None:
     program_id = await create_program(tenant)
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     reward_id = await create_reward(tenant, program_id, 7)
     assert (await adjust(tenant, customer.key, program_id, 70))["card"]["points"] == 70
 
@@ -181,7 +180,7 @@ async def test_a_hundred_exchanges_racing_over_graphql_succeed_ten_times(tenant:
 
 async def test_adjustments_refuse_to_go_below_zero(tenant: Tenant) -> None:
     program_id = await create_program(tenant)
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await adjust(tenant, customer.key, program_id, 10)
     refused = await adjust(tenant, customer.key, program_id, -11)
     assert refused["card"] is None
@@ -204,8 +203,8 @@ async def test_invalid_reward_input_writes_nothing(tenant: Tenant) -> None:
 async def test_a_customer_token_exchanges_and_reads_its_own_card_only(tenant: Tenant) -> None:
     program_id = await create_program(tenant)
     reward_id = await create_reward(tenant, program_id, 10)
-    me = await make_customer(tenant.project_id)
-    other = await make_customer(tenant.project_id)
+    me = await make_customer(project_id=tenant.project_id)
+    other = await make_customer(project_id=tenant.project_id)
     await adjust(tenant, me.key, program_id, 20)
     await adjust(tenant, other.key, program_id, 20)
     customer = tenant.gql.as_token(await issue_customer_token(tenant.project_id, me.key))
@@ -234,9 +233,9 @@ async def test_a_customer_token_exchanges_and_reads_its_own_card_only(tenant: Te
 async def test_projects_see_only_their_own_programs(tenant: Tenant, other_tenant: Tenant) -> None:
     program_id = await create_program(tenant)
     reward_id = await create_reward(tenant, program_id, 10)
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await adjust(tenant, customer.key, program_id, 20)
-    stranger = await make_customer(other_tenant.project_id)
+    stranger = await make_customer(project_id=other_tenant.project_id)
 
     assert (await other_tenant.gql(REWARDS, {"id": program_id}))["rewards"] == []
     variables = {"customerId": stranger.key, "rewardId": reward_id, "key": "k"}
@@ -260,12 +259,12 @@ ME = """
 async def test_me_shows_the_customers_own_coupons_and_cards(tenant: Tenant) -> None:
     earning = await create_program(tenant)
     joined_later = await create_program(tenant)
-    me = await make_customer(tenant.project_id)
-    other = await make_customer(tenant.project_id)
+    me = await make_customer(project_id=tenant.project_id)
+    other = await make_customer(project_id=tenant.project_id)
     await adjust(tenant, me.key, earning, 30)
     await adjust(tenant, other.key, joined_later, 99)
-    summer = await make_campaign(tenant.project_id)
-    winter = await make_campaign(tenant.project_id, name="Winter")
+    summer = await make_campaign(project_id=tenant.project_id)
+    winter = await make_campaign(project_id=tenant.project_id, name="Winter")
     first = await publish_code(tenant.project_id, summer.key, me.key)
     second = await publish_code(tenant.project_id, winter.key, me.key)
     await publish_code(tenant.project_id, summer.key, other.key)
@@ -304,7 +303,7 @@ async def test_tiers_by_amount_spent_over_graphql(tenant: Tenant) -> None:
     assert refused["createCampaign"]["errors"] == [
         {"code": "REQUIRED", "field": "loyalty.currency"}
     ]
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
 
     async def order(order_id: str, amount: int, currency: str = "EUR") -> None:
         variables = {

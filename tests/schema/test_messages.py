@@ -11,20 +11,12 @@ from api.settings import Settings
 from delivery.worker import OutboxWorker
 from domain.jobs import run_pending_jobs
 from domain.messages import Message
-from tests.conftest import Tenant
 from tests.delivery.fakes import FakeSmtpServer
+from tests.factories import Tenant, create_campaign_over_graphql, create_customer_over_graphql
 
-CREATE_CAMPAIGN = """
-mutation ($input: CampaignInput!) {
-  createCampaign(input: $input) { campaign { id } errors { code field message } }
-}"""
 GENERATE = """
 mutation ($campaignId: ID!) {
   generateCodes(campaignId: $campaignId, count: 20) { errors { code } }
-}"""
-CREATE_CUSTOMER = """
-mutation ($input: CustomerInput!) {
-  createCustomer(input: $input) { customer { id } errors { code } }
 }"""
 PUBLISH = """
 mutation ($campaignId: ID!, $customerId: ID!, $channel: MessageChannel) {
@@ -73,18 +65,11 @@ def smtp() -> Iterator[FakeSmtpServer]:
         yield server
 
 
-async def make_campaign(tenant: Tenant) -> str:
-    created = await tenant.gql(
-        CREATE_CAMPAIGN,
-        {
-            "input": {
-                "name": "Spring",
-                "discount": {"type": "PERCENT", "percentOff": 20},
-                "limits": {"perCode": 1},
-            }
-        },
+async def campaign_with_codes(tenant: Tenant) -> str:
+    """20% off, each code usable once, with 20 codes generated."""
+    campaign_id = await create_campaign_over_graphql(
+        tenant=tenant, discount={"type": "PERCENT", "percentOff": 20}, limits={"perCode": 1}
     )
-    campaign_id: str = created["createCampaign"]["campaign"]["id"]
     assert (await tenant.gql(GENERATE, {"campaignId": campaign_id}))["generateCodes"][
         "errors"
     ] == []
@@ -92,7 +77,8 @@ async def make_campaign(tenant: Tenant) -> str:
     return campaign_id
 
 
-async def make_customer(tenant: Tenant, **fields: Any) -> str:
+async def reachable_customer(tenant: Tenant, **fields: Any) -> str:
+    """Ada, with an email address and a phone, who agreed to both channels."""
     values = {
         "email": "ada@example.com",
         "phone": "+14155550123",
@@ -100,8 +86,7 @@ async def make_customer(tenant: Tenant, **fields: Any) -> str:
         "consents": {"email": True, "sms": True},
         **fields,
     }
-    created = await tenant.gql(CREATE_CUSTOMER, {"input": values})
-    return str(created["createCustomer"]["customer"]["id"])
+    return await create_customer_over_graphql(tenant=tenant, **values)
 
 
 async def publish(tenant: Tenant, campaign_id: str, customer_id: str) -> str:
@@ -121,8 +106,8 @@ def links_in(text: str) -> list[str]:
 async def test_a_coupon_email_is_rendered_queued_and_received_with_its_links(
     tenant: Tenant, settings: Settings, smtp: FakeSmtpServer
 ) -> None:
-    campaign_id = await make_campaign(tenant)
-    customer_id = await make_customer(tenant)
+    campaign_id = await campaign_with_codes(tenant)
+    customer_id = await reachable_customer(tenant)
     code = await publish(tenant, campaign_id, customer_id)
     sent = await send(tenant, customerId=customer_id, channel="EMAIL", code=code)
     assert sent["errors"] == []
@@ -155,9 +140,9 @@ async def test_a_coupon_email_is_rendered_queued_and_received_with_its_links(
 async def test_a_redemption_is_attributed_to_the_message_that_carried_the_code(
     tenant: Tenant, settings: Settings, smtp: FakeSmtpServer
 ) -> None:
-    campaign_id = await make_campaign(tenant)
-    ada = await make_customer(tenant)
-    bob = await make_customer(tenant, email="bob@example.com", consents={"email": False})
+    campaign_id = await campaign_with_codes(tenant)
+    ada = await reachable_customer(tenant)
+    bob = await reachable_customer(tenant, email="bob@example.com", consents={"email": False})
     ada_code = await publish(tenant, campaign_id, ada)
     bob_code = await publish(tenant, campaign_id, bob)
     await send(tenant, customerId=ada, channel="EMAIL", code=ada_code)
@@ -191,8 +176,8 @@ async def test_a_redemption_is_attributed_to_the_message_that_carried_the_code(
 
 
 async def test_publish_code_with_a_channel_also_queues_the_coupon(tenant: Tenant) -> None:
-    campaign_id = await make_campaign(tenant)
-    customer_id = await make_customer(tenant)
+    campaign_id = await campaign_with_codes(tenant)
+    customer_id = await reachable_customer(tenant)
     published = await tenant.gql(
         PUBLISH, {"campaignId": campaign_id, "customerId": customer_id, "channel": "SMS"}
     )
@@ -203,7 +188,7 @@ async def test_publish_code_with_a_channel_also_queues_the_coupon(tenant: Tenant
     assert stored is not None and stored.code == result["code"]["code"]
     assert result["code"]["code"] in stored.body_text
     # Without a channel nothing is sent.
-    other = await make_customer(tenant, email="eve@example.com")
+    other = await reachable_customer(tenant, email="eve@example.com")
     plain = await tenant.gql(PUBLISH, {"campaignId": campaign_id, "customerId": other})
     assert plain["publishCode"]["message"] is None
     assert await Message.find({"project_id": tenant.project_id}).count() == 1
@@ -212,12 +197,12 @@ async def test_publish_code_with_a_channel_also_queues_the_coupon(tenant: Tenant
 async def test_refused_sends_name_their_reason_and_write_nothing(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    campaign_id = await make_campaign(tenant)
-    ada = await make_customer(tenant)
-    no_phone = await make_customer(tenant, phone=None, email="np@example.com")
-    bob = await make_customer(tenant, email="bob@example.com")
+    campaign_id = await campaign_with_codes(tenant)
+    ada = await reachable_customer(tenant)
+    no_phone = await reachable_customer(tenant, phone=None, email="np@example.com")
+    bob = await reachable_customer(tenant, email="bob@example.com")
     bobs_code = await publish(tenant, campaign_id, bob)
-    stranger = await make_customer(other_tenant)
+    stranger = await reachable_customer(other_tenant)
     cases = [
         ({"customerId": no_phone, "channel": "SMS"}, "NO_ADDRESS", "customerId"),
         ({"customerId": stranger, "channel": "EMAIL"}, "NOT_FOUND", "customerId"),
@@ -245,7 +230,7 @@ async def test_refused_sends_name_their_reason_and_write_nothing(
 
 
 async def test_one_idempotency_key_sent_at_once_queues_one_message(tenant: Tenant) -> None:
-    customer_id = await make_customer(tenant)
+    customer_id = await reachable_customer(tenant)
     results = await asyncio.gather(
         *(
             send(
@@ -263,7 +248,7 @@ async def test_one_idempotency_key_sent_at_once_queues_one_message(tenant: Tenan
 
 
 async def test_messages_are_scoped_to_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
-    customer_id = await make_customer(tenant)
+    customer_id = await reachable_customer(tenant)
     await send(tenant, customerId=customer_id, channel="EMAIL", templateId="builtin:points")
     theirs = (await other_tenant.gql(MESSAGES, {}))["messages"]
     assert theirs["totalCount"] == 0

@@ -4,8 +4,7 @@ from typing import Any
 
 from domain.customers import issue_customer_token
 from domain.projects import Role, create_api_key
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_customer
+from tests.factories import Tenant, make_customer
 
 ORDER_FIELDS = """
 id status createdAt codes amount { amount currency }
@@ -61,7 +60,7 @@ async def record(tenant: Tenant, **fields: Any) -> dict[str, Any]:
 
 
 async def test_record_order_returns_the_order_and_moves_metrics(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id, name="Ada")
+    customer = await make_customer(project_id=tenant.project_id, name="Ada")
 
     first = await record(tenant, customer_id=customer.key)
     again = await record(tenant, customer_id=customer.key, amount={"amount": 1, "currency": "EUR"})
@@ -79,7 +78,7 @@ async def test_record_order_returns_the_order_and_moves_metrics(tenant: Tenant) 
 
 
 async def test_cancel_then_cancel_again_is_refused(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     await record(tenant, customer_id=customer.key)
 
     variables = {"id": "web-1001", "status": "CANCELLED"}
@@ -134,7 +133,7 @@ async def test_another_projects_order_is_not_visible(tenant: Tenant, other_tenan
 
 
 async def test_pos_keys_and_customers_may_not_touch_orders(tenant: Tenant) -> None:
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     till = tenant.gql.as_token((await create_api_key(tenant.project_id, Role.POS, "till")).secret)
     token = await issue_customer_token(tenant.project_id, customer.key)
     app_user = tenant.gql.as_token(token)

@@ -8,8 +8,7 @@ import httpx
 
 from domain.customers import Customer, issue_customer_token
 from domain.projects import Role, create_api_key
-from tests.conftest import GraphQLClient, Tenant
-from tests.domain.test_redemptions import make_campaign, make_code, make_customer
+from tests.factories import GraphQLClient, Tenant, make_campaign, make_code, make_customer
 from tests.schema.test_automation import cart_input
 from tests.schema.test_loyalty import create_program as loyalty_program
 from tests.schema.test_referrals import create_program, link_of
@@ -142,22 +141,22 @@ class People:
 
 async def people(tenant: Tenant) -> People:
     ada = await make_customer(
-        tenant.project_id,
+        project_id=tenant.project_id,
         name="Ada Quillfeather",
         email="ada.quill@example.com",
         phone="+33611111111",
         attributes={"city": "Ploumanach"},
     )
     bob = await make_customer(
-        tenant.project_id,
+        project_id=tenant.project_id,
         name="Bob Marrowby",
         email="bob.marrow@example.com",
         phone="+33622222222",
         attributes={"city": "Kerlouan"},
     )
-    campaign = await make_campaign(tenant.project_id)
-    await make_code(campaign, "BOB-CODE-1", customer_id=bob.key)
-    await make_code(campaign, "BOB-CODE-2", customer_id=bob.key)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_code(campaign=campaign, display="BOB-CODE-1", customer_id=bob.key)
+    await make_code(campaign=campaign, display="BOB-CODE-2", customer_id=bob.key)
     redeemed = await tenant.gql(
         REDEEM.replace(f"customer {{ {PERSONAL} }}", ""),
         {"code": "BOB-CODE-1", "customerId": bob.key, "key": "web-1"},
@@ -384,7 +383,7 @@ async def test_cards_and_scheduled_actions_show_customers_to_whom_they_belong(
 ) -> None:
     world = await people(tenant)
     program = await loyalty_program(tenant)
-    campaign = await make_campaign(tenant.project_id, name="Cart")
+    campaign = await make_campaign(project_id=tenant.project_id, name="Cart")
     created = await tenant.gql(CREATE_AUTOMATION, {"input": cart_input(campaign.key)})
     automation_id = created["createAutomation"]["automation"]["id"]
     tracked = await tenant.gql(ABANDON, {"customerId": world.bob.key})

@@ -1,7 +1,7 @@
 """The caller's project and its brand."""
 
 from domain.projects import Project, Role, create_api_key
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 UPDATE_BRAND = """
 mutation ($input: BrandInput!) {

@@ -14,8 +14,7 @@ from api.settings import Settings
 from domain.codes import Code
 from domain.projects import Role, create_api_key
 from domain.redemptions import Redemption
-from tests.conftest import GraphQLClient, Tenant
-from tests.domain.test_redemptions import make_campaign, make_code
+from tests.factories import GraphQLClient, Tenant, make_campaign, make_code
 
 # Five unknown codes (5 units each) fill a key's window; a found code costs 1. Windows of a day:
 # fixed windows restart at their end, which a test must not straddle.
@@ -42,7 +41,7 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def till(tenant: Tenant) -> GraphQLClient:
     """A POS key with a valid code to scan."""
-    await make_code(await make_campaign(tenant.project_id), "SUMMER-20")
+    await make_code(campaign=await make_campaign(project_id=tenant.project_id), display="SUMMER-20")
     issued = await create_api_key(tenant.project_id, Role.POS)
     return tenant.gql.as_token(issued.secret)
 

@@ -5,10 +5,8 @@ from typing import Any
 from domain.campaigns import CampaignStatus, Discount, DiscountType, Limits, Rules
 from domain.common import Money
 from domain.customers import issue_customer_token
-from domain.projects import Role, create_api_key
 from domain.redemptions import Redemption
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_code, make_customer
+from tests.factories import Tenant, make_campaign, make_code, make_customer, make_pos_key
 
 VALIDATE = """
 query ($code: String!, $customerId: ID, $order: OrderInput) {
@@ -68,8 +66,8 @@ ORDER = {
 
 async def setup_code(tenant: Tenant, **fields: Any) -> tuple[str, str]:
     """A 10% campaign with code SUMMER-20; returns (campaign id, code id)."""
-    campaign = await make_campaign(tenant.project_id, **fields)
-    code = await make_code(campaign)
+    campaign = await make_campaign(project_id=tenant.project_id, **fields)
+    code = await make_code(campaign=campaign)
     return campaign.key, str(code.id)
 
 
@@ -79,13 +77,9 @@ async def redeem(tenant: Tenant, **variables: Any) -> dict[str, Any]:
     return dict((await tenant.gql(REDEEM, variables))["redeemCode"])
 
 
-async def pos_key(tenant: Tenant) -> str:
-    return (await create_api_key(tenant.project_id, Role.POS, "till 1")).secret
-
-
 async def test_redeem_returns_the_redemption_with_its_order_and_customer(tenant: Tenant) -> None:
     campaign_id, code_id = await setup_code(tenant)
-    customer = await make_customer(tenant.project_id, name="Ada")
+    customer = await make_customer(project_id=tenant.project_id, name="Ada")
 
     payload = await redeem(tenant, code="summer 20", customerId=customer.key, key="web-1001")
 
@@ -191,7 +185,7 @@ async def test_rollback_then_redeem_again_and_a_second_rollback_is_refused(tenan
 
 async def test_pos_keys_redeem_on_the_pos_channel(tenant: Tenant) -> None:
     await setup_code(tenant)
-    till = tenant.gql.as_token(await pos_key(tenant))
+    till = tenant.gql.as_token(await make_pos_key(tenant=tenant))
     at_till = (await till(REDEEM, {"code": "SUMMER20", "order": ORDER}))["redeemCode"]
     assert at_till["redemption"]["channel"] == "POS"
     online = await redeem(tenant)
@@ -207,7 +201,7 @@ async def test_pos_keys_redeem_on_the_pos_channel(tenant: Tenant) -> None:
 
 async def test_customer_tokens_cannot_redeem(tenant: Tenant) -> None:
     await setup_code(tenant)
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     token = await issue_customer_token(tenant.project_id, customer.key)
     response = await tenant.gql.as_token(token).raw(REDEEM, {"code": "SUMMER20"})
     body = response.json()
@@ -239,10 +233,10 @@ async def test_another_project_cannot_see_or_touch_the_code(
 async def test_redemptions_are_listed_by_campaign_customer_and_code(tenant: Tenant) -> None:
     campaign_id, _ = await setup_code(tenant)
     other = await make_campaign(
-        tenant.project_id, discount=Discount(type=DiscountType.FREE_SHIPPING)
+        project_id=tenant.project_id, discount=Discount(type=DiscountType.FREE_SHIPPING)
     )
-    await make_code(other, "SHIP-FREE")
-    ada = await make_customer(tenant.project_id)
+    await make_code(campaign=other, display="SHIP-FREE")
+    ada = await make_customer(project_id=tenant.project_id)
     made = [
         (await redeem(tenant, customerId=ada.key))["redemption"]["id"],
         (await redeem(tenant))["redemption"]["id"],
@@ -266,7 +260,7 @@ async def test_redemptions_are_listed_by_campaign_customer_and_code(tenant: Tena
 
 async def test_a_code_shows_its_redemptions_and_uses_left(tenant: Tenant) -> None:
     await setup_code(tenant, limits=Limits(per_code=3))
-    await make_code(await make_campaign(tenant.project_id), "OTHER-1")
+    await make_code(campaign=await make_campaign(project_id=tenant.project_id), display="OTHER-1")
     await redeem(tenant, code="OTHER-1")
     made = [(await redeem(tenant))["redemption"]["id"] for _ in range(2)]
     await tenant.gql(ROLLBACK, {"id": made[0]})

@@ -12,8 +12,7 @@ from api.settings import Settings
 from domain.customers import issue_customer_token
 from domain.projects import Role, create_api_key
 from domain.referrals import ReferralClick, ReferralCode, hash_ip
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_customer
+from tests.factories import Tenant, make_campaign, make_customer
 
 CREATE = """
 mutation ($input: CampaignInput!) {
@@ -54,8 +53,8 @@ mutation ($input: RecordOrderInput!) {
 
 
 async def create_program(tenant: Tenant, **referral: Any) -> str:
-    welcome = await make_campaign(tenant.project_id, name="Welcome")
-    reward = await make_campaign(tenant.project_id, name="Thanks")
+    welcome = await make_campaign(project_id=tenant.project_id, name="Welcome")
+    reward = await make_campaign(project_id=tenant.project_id, name="Thanks")
     config = {
         "landingUrl": "https://shop.example/join?lang=fr&ref=old",
         "welcomeCampaignId": welcome.key,
@@ -94,7 +93,7 @@ async def test_a_referral_campaign_needs_its_landing_url(tenant: Tenant) -> None
 
 async def test_twenty_concurrent_link_requests_give_one_code_and_url(tenant: Tenant) -> None:
     program = await create_program(tenant)
-    referrer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
 
     links = await asyncio.gather(*(link_of(tenant, referrer.key, program) for _ in range(20)))
 
@@ -107,7 +106,7 @@ async def test_the_link_records_the_click_and_redirects_with_ref(
     tenant: Tenant, http: httpx.AsyncClient, settings: Settings
 ) -> None:
     program = await create_program(tenant)
-    referrer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
     link = await link_of(tenant, referrer.key, program)
 
     response = await http.get(
@@ -133,7 +132,7 @@ async def test_a_paused_program_lands_the_visitor_without_a_code(
     tenant: Tenant, http: httpx.AsyncClient
 ) -> None:
     program = await create_program(tenant)
-    link = await link_of(tenant, (await make_customer(tenant.project_id)).key, program)
+    link = await link_of(tenant, (await make_customer(project_id=tenant.project_id)).key, program)
     pause = "mutation ($id: ID!) { pauseCampaign(id: $id) { errors { code } } }"
     assert (await tenant.gql(pause, {"id": program}))["pauseCampaign"]["errors"] == []
 
@@ -165,9 +164,9 @@ async def test_unknown_links_answer_the_not_found_page(http: httpx.AsyncClient) 
 
 async def test_a_customer_token_applies_a_code_for_itself_only(tenant: Tenant) -> None:
     program = await create_program(tenant)
-    referrer = await make_customer(tenant.project_id)
-    me = await make_customer(tenant.project_id)
-    someone = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
+    me = await make_customer(project_id=tenant.project_id)
+    someone = await make_customer(project_id=tenant.project_id)
     code = (await link_of(tenant, referrer.key, program))["code"]
     customer = tenant.gql.as_token(await issue_customer_token(tenant.project_id, me.key))
     pos = tenant.gql.as_token((await create_api_key(tenant.project_id, Role.POS)).secret)
@@ -197,8 +196,8 @@ async def test_a_customer_token_applies_a_code_for_itself_only(tenant: Tenant) -
 
 async def test_refusals_come_back_as_typed_errors(tenant: Tenant) -> None:
     program = await create_program(tenant)
-    referrer = await make_customer(tenant.project_id, email="ann@example.com")
-    twin = await make_customer(tenant.project_id, email="ann@example.com")
+    referrer = await make_customer(project_id=tenant.project_id, email="ann@example.com")
+    twin = await make_customer(project_id=tenant.project_id, email="ann@example.com")
     code = (await link_of(tenant, referrer.key, program))["code"]
 
     for raw, customer_id, expected in (
@@ -213,10 +212,10 @@ async def test_refusals_come_back_as_typed_errors(tenant: Tenant) -> None:
 
 async def test_referrals_list_states_and_totals(tenant: Tenant, http: httpx.AsyncClient) -> None:
     program = await create_program(tenant)
-    referrer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
     code = (await link_of(tenant, referrer.key, program))["code"]
     await http.get(f"/r/{code}")
-    friends = [await make_customer(tenant.project_id) for _ in range(2)]
+    friends = [await make_customer(project_id=tenant.project_id) for _ in range(2)]
     for friend in friends:
         await tenant.gql(APPLY, {"code": code, "customerId": friend.key})
     order = {
@@ -244,9 +243,9 @@ async def test_referrals_list_states_and_totals(tenant: Tenant, http: httpx.Asyn
 
 async def test_another_project_sees_nothing(tenant: Tenant, other_tenant: Tenant) -> None:
     program = await create_program(tenant)
-    referrer = await make_customer(tenant.project_id)
+    referrer = await make_customer(project_id=tenant.project_id)
     code = (await link_of(tenant, referrer.key, program))["code"]
-    stranger = await make_customer(other_tenant.project_id)
+    stranger = await make_customer(project_id=other_tenant.project_id)
 
     applied = await other_tenant.gql(APPLY, {"code": code, "customerId": stranger.key})
     assert applied["applyReferralCode"]["errors"][0]["code"] == "NOT_FOUND"
@@ -258,7 +257,7 @@ async def test_another_project_sees_nothing(tenant: Tenant, other_tenant: Tenant
 
 async def test_me_gives_the_customers_own_link_in_the_running_program(tenant: Tenant) -> None:
     me_query = "{ me { referralLink } }"
-    customer = await make_customer(tenant.project_id)
+    customer = await make_customer(project_id=tenant.project_id)
     as_customer = tenant.gql.as_token(await issue_customer_token(tenant.project_id, customer.key))
     # No program runs yet: nothing to share.
     assert (await as_customer(me_query))["me"] == {"referralLink": None}

@@ -6,9 +6,8 @@ from domain.campaigns import Rules
 from domain.customers import OrderMetrics
 from domain.jobs import run_pending_jobs
 from domain.segments import Segment
-from tests.conftest import Tenant
-from tests.domain.test_redemptions import make_campaign, make_code, make_customer
-from tests.schema.test_redemptions import ORDER, REDEEM, VALIDATE, pos_key
+from tests.factories import Tenant, make_campaign, make_code, make_customer, make_pos_key
+from tests.schema.test_redemptions import ORDER, REDEEM, VALIDATE
 
 SEGMENT_FIELDS = "id name kind size filter sample(first: 10) { id name }"
 CREATE = f"""
@@ -54,13 +53,19 @@ async def create(tenant: Tenant, **input: Any) -> dict[str, Any]:
 async def test_dynamic_segment_size_sample_and_filter(tenant: Tenant) -> None:
     paris = {"city": "Paris"}
     ada = await make_customer(
-        tenant.project_id, name="Ada", attributes=paris, metrics=OrderMetrics(total_spent=9_000)
+        project_id=tenant.project_id,
+        name="Ada",
+        attributes=paris,
+        metrics=OrderMetrics(total_spent=9_000),
     )
     await make_customer(
-        tenant.project_id, name="Bob", attributes=paris, metrics=OrderMetrics(total_spent=100)
+        project_id=tenant.project_id,
+        name="Bob",
+        attributes=paris,
+        metrics=OrderMetrics(total_spent=100),
     )
     await make_customer(
-        tenant.project_id,
+        project_id=tenant.project_id,
         name="Cyd",
         attributes={"city": "Lyon"},
         metrics=OrderMetrics(total_spent=9_000),
@@ -102,9 +107,9 @@ async def test_invalid_filters_are_typed_errors_and_write_nothing(tenant: Tenant
 
 
 async def test_static_members_over_graphql(tenant: Tenant, other_tenant: Tenant) -> None:
-    ada = await make_customer(tenant.project_id, name="Ada")
-    bob = await make_customer(tenant.project_id, name="Bob")
-    stranger = await make_customer(other_tenant.project_id, name="Eve")
+    ada = await make_customer(project_id=tenant.project_id, name="Ada")
+    bob = await make_customer(project_id=tenant.project_id, name="Bob")
+    stranger = await make_customer(project_id=other_tenant.project_id, name="Eve")
     segment = (await create(tenant, name="Newsletter", kind="STATIC"))["segment"]
     assert (segment["size"], segment["filter"]) == (0, None)
 
@@ -136,14 +141,14 @@ async def test_static_members_over_graphql(tenant: Tenant, other_tenant: Tenant)
 
 
 async def test_segments_are_for_admin_keys(tenant: Tenant) -> None:
-    till = tenant.gql.as_token(await pos_key(tenant))
+    till = tenant.gql.as_token(await make_pos_key(tenant=tenant))
     response = await till.raw(LIST)
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_campaign_segments_decide_validate_and_redeem(tenant: Tenant) -> None:
-    member = await make_customer(tenant.project_id, name="Ada", tags=["vip"])
-    outsider = await make_customer(tenant.project_id, name="Bob")
+    member = await make_customer(project_id=tenant.project_id, name="Ada", tags=["vip"])
+    outsider = await make_customer(project_id=tenant.project_id, name="Bob")
     listed = (await create(tenant, name="List", kind="STATIC"))["segment"]
     await tenant.gql(ADD, {"id": listed["id"], "ids": [outsider.key]})
     vips = (
@@ -154,8 +159,10 @@ async def test_campaign_segments_decide_validate_and_redeem(tenant: Tenant) -> N
             filter={"field": "tags", "op": "contains", "value": "vip"},
         )
     )["segment"]
-    campaign = await make_campaign(tenant.project_id, rules=Rules(segment_ids=[vips["id"]]))
-    await make_code(campaign)
+    campaign = await make_campaign(
+        project_id=tenant.project_id, rules=Rules(segment_ids=[vips["id"]])
+    )
+    await make_code(campaign=campaign)
 
     async def validate(customer_id: str) -> dict[str, Any]:
         variables = {"code": "SUMMER-20", "customerId": customer_id, "order": ORDER}
@@ -182,9 +189,11 @@ async def test_campaign_segments_decide_validate_and_redeem(tenant: Tenant) -> N
 
 async def test_recompute_rfm_scores_customers(tenant: Tenant) -> None:
     buyer = await make_customer(
-        tenant.project_id, name="Ada", metrics=OrderMetrics(orders_count=2, total_spent=4_000)
+        project_id=tenant.project_id,
+        name="Ada",
+        metrics=OrderMetrics(orders_count=2, total_spent=4_000),
     )
-    prospect = await make_customer(tenant.project_id, name="Bob")
+    prospect = await make_customer(project_id=tenant.project_id, name="Bob")
     before = (await tenant.gql(CUSTOMER_RFM, {"id": buyer.key}))["customer"]
     assert before["rfm"] is None
 

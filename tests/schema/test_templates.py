@@ -6,7 +6,7 @@ import pytest
 
 from domain.projects import Role, create_api_key
 from domain.templates import MessageTemplate
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 FIELDS = "id builtIn name channel subject html text needsCode smsEncoding smsSegments version"
 CREATE = (
