@@ -14,14 +14,13 @@ from pymongo.monitoring import (
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.database import make_client
 from api.settings import Settings
 from delivery.worker import OutboxWorker
 from domain.loyalty import Expiring, find_card
 from domain.messages import MessageFilter, list_messages
 from domain.segments import get_segment
 from schema.context import Loaders
-from tests.conftest import GraphQLClient, Tenant
+from tests.factories import GraphQLClient, Tenant
 
 
 @dataclass
@@ -62,14 +61,11 @@ def commands(settings: Settings) -> CommandCounter:
 
 @pytest.fixture
 async def app(settings: Settings, commands: CommandCounter) -> AsyncIterator[Starlette]:
-    """The app of tests/conftest.py, with the counter listening on its database client."""
+    """An app of its own on the session's database, with the counter listening on its client;
+    the settings fixture empties the database afterwards, as for every test."""
     application = create_app(settings, command_listeners=[commands])
     async with application.router.lifespan_context(application):
         yield application
-        assert settings.mongodb_uri is not None
-        cleanup = make_client(settings.mongodb_uri)
-        await cleanup.drop_database(settings.database)
-        await cleanup.close()
 
 
 CREATE_CAMPAIGN = """
