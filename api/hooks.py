@@ -57,7 +57,8 @@ async def _signed_by_twilio(request: Request, form: FormData) -> bool:
     tokens = [settings.twilio_auth_token] if settings.twilio_auth_token else []
     account_sid = _field(form, "AccountSid")
     if account_sid and account_sid != settings.twilio_account_sid:
-        tokens += await project_auth_tokens(account_sid, settings.secret_key)
+        keys = (settings.secret_key, settings.previous_secret_key)
+        tokens += await project_auth_tokens(account_sid, keys)
     return any(RequestValidator(token).validate(url, form, signature) for token in tokens)
 
 

@@ -9,9 +9,12 @@ from typing import Protocol
 class ProviderSettings(Protocol):
     """The installation's email and SMS providers, and the key that opens projects' own."""
 
-    # Opens the provider secrets projects store sealed.
+    # Seals and opens the provider secrets projects store; the previous key still opens the
+    # secrets sealed before a rotation.
     @property
     def secret_key(self) -> str: ...
+    @property
+    def previous_secret_key(self) -> str: ...
 
     # Email over SMTP.
     @property

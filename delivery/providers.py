@@ -40,6 +40,11 @@ class ProviderSecretError(PermanentSendError):
     """The project's provider secret cannot be opened with this installation's secret key."""
 
 
+def opening_keys(settings: ProviderSettings) -> tuple[str, str]:
+    """The keys that may open a project's provider secrets: the current, then the previous."""
+    return (settings.secret_key, settings.previous_secret_key)
+
+
 def provider_source(
     settings: ProviderSettings, project: Project, channel: MessageChannel
 ) -> ProviderSource | None:
@@ -72,7 +77,7 @@ def smtp_connection(settings: ProviderSettings, project: Project) -> SmtpConnect
     if server is None:
         return SmtpConnection.of_installation(settings)
     try:
-        password = smtp_password(settings.secret_key, project.key, server)
+        password = smtp_password(opening_keys(settings), project.key, server)
     except SecretKeyMismatch as error:
         raise ProviderSecretError(f"the project's SMTP password cannot be read: {error}") from error
     return SmtpConnection(
@@ -93,7 +98,7 @@ def twilio_connection(settings: ProviderSettings, project: Project) -> TwilioCon
     if account is None:
         return TwilioConnection.of_installation(settings)
     try:
-        token = twilio_auth_token(settings.secret_key, project.key, account)
+        token = twilio_auth_token(opening_keys(settings), project.key, account)
     except SecretKeyMismatch as error:
         raise ProviderSecretError(
             f"the project's Twilio auth token cannot be read: {error}"

@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,18 +48,18 @@ def secret_context(project_id: str, field: str) -> str:
     return f"project:{project_id}:{field}"
 
 
-def smtp_password(secret_key: str, project_id: str, server: SmtpServer) -> str:
+def smtp_password(secret_keys: Sequence[str], project_id: str, server: SmtpServer) -> str:
     """The plaintext password ("" when none); SecretKeyMismatch when it cannot be opened."""
     if server.password is None:
         return ""
-    return open_sealed(secret_key, server.password, secret_context(project_id, "smtp.password"))
+    context = secret_context(project_id, "smtp.password")
+    return open_sealed(secret_keys, server.password, context)
 
 
-def twilio_auth_token(secret_key: str, project_id: str, account: TwilioAccount) -> str:
+def twilio_auth_token(secret_keys: Sequence[str], project_id: str, account: TwilioAccount) -> str:
     """The plaintext auth token; SecretKeyMismatch when it cannot be opened."""
-    return open_sealed(
-        secret_key, account.auth_token, secret_context(project_id, "twilio.authToken")
-    )
+    context = secret_context(project_id, "twilio.authToken")
+    return open_sealed(secret_keys, account.auth_token, context)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -62,17 +63,20 @@ def seal(secret_key: str, plaintext: str, context: str) -> SealedSecret:
     )
 
 
-def open_sealed(secret_key: str, secret: SealedSecret, context: str) -> str:
-    """The plaintext; SecretKeyMismatch when this installation's key cannot open it."""
-    current = key_id(secret_key)
-    if secret.scheme != SCHEME or secret.key_id != current:
+def open_sealed(secret_keys: str | Sequence[str], secret: SealedSecret, context: str) -> str:
+    """The plaintext, opened with whichever of `secret_keys` (the current one, then previous
+    ones) sealed it; SecretKeyMismatch when none did or it does not open."""
+    keys = [secret_keys] if isinstance(secret_keys, str) else [k for k in secret_keys if k]
+    sealing_key = next((key for key in keys if key_id(key) == secret.key_id), None)
+    if secret.scheme != SCHEME or sealing_key is None:
+        known = ", ".join(key_id(key) for key in keys)
         raise SecretKeyMismatch(
-            f"sealed under key {secret.key_id} ({secret.scheme}), "
-            f"but ENGAGE_SECRET_KEY gives key {current}: set the secret again"
+            f"sealed under key {secret.key_id} ({secret.scheme}), but ENGAGE_SECRET_KEY and "
+            f"ENGAGE_PREVIOUS_SECRET_KEY give keys {known}: set the secret again"
         )
     raw = base64.b64decode(secret.ciphertext)
     try:
-        plain = AESGCM(_derived_key(secret_key)).decrypt(
+        plain = AESGCM(_derived_key(sealing_key)).decrypt(
             raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()
         )
     except InvalidTag as error:

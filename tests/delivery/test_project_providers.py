@@ -191,3 +191,22 @@ async def test_a_secret_sealed_under_another_key_fails_the_message_with_the_reas
     assert "SMTP password cannot be read" in email.error and "ENGAGE_SECRET_KEY" in email.error
     assert "Twilio auth token cannot be read" in sms.error
     assert smtp_a.messages == [] and twilio.calls == []
+
+
+async def test_after_a_key_rotation_the_previous_key_still_opens_the_projects_secrets(
+    tenant: Tenant, settings: Settings, smtp_a: FakeSmtpServer
+) -> None:
+    await give_smtp(settings, tenant, smtp_a)
+    customer_id = await a_customer(tenant)
+    [email] = await queue_raw(tenant.project_id, customer_id, MessageChannel.EMAIL)
+    rotated = settings.model_copy(
+        update={
+            "secret_key": "the-new-secret-key-" + "n" * 32,
+            "previous_secret_key": settings.secret_key,
+        }
+    )
+
+    assert await OutboxWorker(rotated).run_one() == Outcome.SENT
+
+    assert len(smtp_a.wait_for(1)) == 1
+    assert (await reload(email)).status == MessageStatus.SENT

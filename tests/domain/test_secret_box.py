@@ -46,3 +46,13 @@ def test_short_secrets_show_no_last_four() -> None:
 def test_sealing_without_a_secret_key_is_refused() -> None:
     with pytest.raises(ValueError, match="ENGAGE_SECRET_KEY"):
         seal("", SECRET, "c")
+
+
+def test_after_a_rotation_the_previous_key_still_opens_what_it_sealed() -> None:
+    sealed_before = seal(OTHER_KEY, SECRET, "c")
+    sealed_after = seal(KEY, SECRET, "c")
+
+    assert open_sealed([KEY, OTHER_KEY], sealed_before, "c") == SECRET
+    assert open_sealed([KEY, OTHER_KEY], sealed_after, "c") == SECRET
+    with pytest.raises(SecretKeyMismatch, match=key_id(OTHER_KEY)):
+        open_sealed([KEY, ""], sealed_before, "c")
