@@ -21,6 +21,7 @@ from domain.errors import DomainError, NotFound
 from domain.links import read_unsubscribe_token
 from domain.messages import MessageChannel, ProviderStatus, record_provider_status
 from domain.projects import get_project
+from domain.twilio_accounts import project_auth_tokens
 
 log = logging.getLogger("engage.hooks")
 
@@ -43,16 +44,22 @@ _FINAL_STATUSES = {
 }
 
 
-def _signed_by_twilio(request: Request, form: FormData) -> bool:
-    """X-Twilio-Signature over the public URL Twilio called and the posted form."""
+async def _signed_by_twilio(request: Request, form: FormData) -> bool:
+    """X-Twilio-Signature over the public URL Twilio called and the posted form, under the
+    installation's auth token or that of a project whose own account the form names."""
     settings: Settings = request.app.state.settings
     signature = request.headers.get("x-twilio-signature", "")
-    if not signature or not settings.twilio_auth_token:
+    if not signature:
         return False
     url = settings.public_base_url + request.url.path
     if request.url.query:
         url += "?" + request.url.query
-    return bool(RequestValidator(settings.twilio_auth_token).validate(url, form, signature))
+    tokens = [settings.twilio_auth_token] if settings.twilio_auth_token else []
+    account_sid = _field(form, "AccountSid")
+    if account_sid and account_sid != settings.twilio_account_sid:
+        keys = (settings.secret_key, settings.previous_secret_key)
+        tokens += await project_auth_tokens(account_sid, keys)
+    return any(RequestValidator(token).validate(url, form, signature) for token in tokens)
 
 
 def _field(form: FormData, *names: str) -> str:
@@ -65,7 +72,7 @@ def _field(form: FormData, *names: str) -> str:
 
 async def twilio_status(request: Request) -> Response:
     form = await request.form()
-    if not _signed_by_twilio(request, form):
+    if not await _signed_by_twilio(request, form):
         return Response(status_code=403)
     sid = _field(form, "MessageSid", "SmsSid")
     twilio_status = _field(form, "MessageStatus", "SmsStatus").lower()
@@ -97,7 +104,7 @@ def _keyword(body: str) -> str:
 
 async def twilio_inbound(request: Request) -> Response:
     form = await request.form()
-    if not _signed_by_twilio(request, form):
+    if not await _signed_by_twilio(request, form):
         return Response(status_code=403)
     keyword = _keyword(_field(form, "Body"))
     if keyword in HELP_KEYWORDS:

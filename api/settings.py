@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     # Signs customer-facing links and tokens; empty in development: see DEVELOPMENT_SECRET_FILE.
     secret_key: str = ""
+    # After a rotation, the key before: projects' provider secrets sealed under it still open
+    # (setting them again seals them under the current key).
+    previous_secret_key: str = ""
     # A folder whose files replace the shipped templates and pass images of the same path
     # (pages/coupon.html, email/coupon.html, passes/logo.png, ...); unset: the shipped ones.
     templates_dir: Path | None = None

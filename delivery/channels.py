@@ -47,6 +47,16 @@ class ChannelSender:
     configured: Callable[[DeliverySettings], bool]
     send: Callable[[DeliverySettings, Message, Project], Awaitable[str]]
     sink: Callable[[DeliverySettings, Message, Project], Awaitable[str]]
+    # Why a project's message goes to the sink ("" when it is sent): for channels whose
+    # provider depends on the project. Without it: sandbox, else `configured`.
+    sink_reason: Callable[[DeliverySettings, Project], str] | None = None
+
+    def reason_to_sink(self, settings: DeliverySettings, project: Project) -> str:
+        if self.sink_reason is not None:
+            return self.sink_reason(settings, project)
+        if project.sandbox:
+            return "SANDBOX"
+        return "" if self.configured(settings) else "NO_PROVIDER"
 
 
 SENDERS: dict[MessageChannel, ChannelSender] = {}

@@ -6,21 +6,15 @@ from pathlib import Path
 from typing import Protocol
 
 
-class DeliverySettings(Protocol):
-    """Read-only: properties accept both plain fields and computed ones."""
+class ProviderSettings(Protocol):
+    """The installation's email and SMS providers, and the key that opens projects' own."""
 
+    # Seals and opens the provider secrets projects store; the previous key still opens the
+    # secrets sealed before a rotation.
     @property
-    def public_base_url(self) -> str: ...
+    def secret_key(self) -> str: ...
     @property
-    def data_dir(self) -> Path: ...
-    @property
-    def sink_dir(self) -> Path: ...
-
-    # The outbox worker.
-    @property
-    def worker_concurrency(self) -> int: ...
-    @property
-    def worker_lease_seconds(self) -> float: ...
+    def previous_secret_key(self) -> str: ...
 
     # Email over SMTP.
     @property
@@ -53,6 +47,23 @@ class DeliverySettings(Protocol):
     def twilio_api_url(self) -> str: ...
     @property
     def twilio_timeout_seconds(self) -> float: ...
+
+
+class DeliverySettings(ProviderSettings, Protocol):
+    """Read-only: properties accept both plain fields and computed ones."""
+
+    @property
+    def public_base_url(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def sink_dir(self) -> Path: ...
+
+    # The outbox worker.
+    @property
+    def worker_concurrency(self) -> int: ...
+    @property
+    def worker_lease_seconds(self) -> float: ...
 
     # Apple Wallet and its push service.
     @property

@@ -2,6 +2,7 @@
 
 import socket
 import ssl
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -10,7 +11,7 @@ from functools import lru_cache
 import aiosmtplib
 
 from delivery.channels import Envelope, PermanentSendError, TransientSendError
-from delivery.config import DeliverySettings
+from delivery.config import ProviderSettings
 from domain.common import utc_now
 
 # Used for the Message-ID when the sender has no usable domain.
@@ -84,19 +85,53 @@ def _classify(error: Exception) -> Exception:
     return error
 
 
-async def send_email(settings: DeliverySettings, envelope: Envelope) -> str:
-    """Sends through the configured SMTP server; returns the Message-ID header."""
-    message = build_email(envelope, settings.email_from)
+@dataclass(frozen=True)
+class SmtpConnection:
+    """One SMTP server to send through: the installation's or a project's own."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str
+    timeout_seconds: float
+    # The From of envelopes that name none.
+    default_sender: str
+    # MAIL FROM; "" takes the From header's address.
+    envelope_sender: str = ""
+
+    @classmethod
+    def of_installation(cls, settings: ProviderSettings) -> "SmtpConnection":
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout_seconds=settings.smtp_timeout_seconds,
+            default_sender=settings.email_from,
+        )
+
+
+async def send_email(settings: ProviderSettings, envelope: Envelope) -> str:
+    """Sends through the installation's SMTP server; returns the Message-ID header."""
+    return await send_email_via(SmtpConnection.of_installation(settings), envelope)
+
+
+async def send_email_via(server: SmtpConnection, envelope: Envelope) -> str:
+    """Sends through `server`; returns the Message-ID header."""
+    message = build_email(envelope, server.default_sender)
     try:
         await aiosmtplib.send(
             message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password or None,
-            use_tls=settings.smtp_security == "tls",
-            start_tls=settings.smtp_security == "starttls",
-            timeout=settings.smtp_timeout_seconds,
+            sender=server.envelope_sender or None,
+            hostname=server.host,
+            port=server.port,
+            username=server.username or None,
+            password=server.password or None,
+            use_tls=server.security == "tls",
+            start_tls=server.security == "starttls",
+            timeout=server.timeout_seconds,
             local_hostname=_local_hostname(),
         )
     except Exception as error:

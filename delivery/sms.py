@@ -14,7 +14,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from delivery.channels import Envelope, PermanentSendError, TransientSendError
-from delivery.config import DeliverySettings
+from delivery.config import ProviderSettings
 
 # The SDK logs every request at INFO; one message each is too much for a sending worker.
 _sdk_log = logging.getLogger("engage.delivery.twilio_http")
@@ -75,23 +75,40 @@ class _Pooled:
     http: TwilioHttpClient
 
 
+@dataclass(frozen=True)
+class TwilioConnection:
+    """One Twilio account to send through: the installation's or a project's own."""
+
+    account_sid: str
+    auth_token: str
+    # A number, or a Messaging Service SID (MG…), for envelopes that name no sender.
+    default_sender: str
+    api_url: str
+    timeout_seconds: float
+
+    @classmethod
+    def of_installation(cls, settings: ProviderSettings) -> "TwilioConnection":
+        return cls(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            default_sender=settings.twilio_from,
+            api_url=settings.twilio_api_url,
+            timeout_seconds=settings.twilio_timeout_seconds,
+        )
+
+
 # One SDK client (and aiohttp session) per event loop and account: a session per message is slow.
 _pool: dict[tuple[str, str, str, float], _Pooled] = {}
 
 
-def _client(settings: DeliverySettings) -> Client:
+def _client(account: TwilioConnection) -> Client:
     loop = asyncio.get_running_loop()
-    key = (
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_api_url,
-        settings.twilio_timeout_seconds,
-    )
+    key = (account.account_sid, account.auth_token, account.api_url, account.timeout_seconds)
     pooled = _pool.get(key)
     session = pooled.http.session if pooled else None
     if pooled is None or pooled.loop is not loop or session is None or session.closed:
-        http = TwilioHttpClient(settings.twilio_api_url, settings.twilio_timeout_seconds)
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+        http = TwilioHttpClient(account.api_url, account.timeout_seconds)
+        client = Client(account.account_sid, account.auth_token, http_client=http)
         pooled = _pool[key] = _Pooled(loop, client, http)
     return pooled.client
 
@@ -105,23 +122,28 @@ async def close_sms_clients() -> None:
             await pooled.http.close()
 
 
-def _sender(settings: DeliverySettings, envelope: Envelope) -> dict[str, Any]:
-    sender = envelope.sender or settings.twilio_from
+def _sender(account: TwilioConnection, envelope: Envelope) -> dict[str, Any]:
+    sender = envelope.sender or account.default_sender
     # A Messaging Service picks the number itself.
     if sender.startswith("MG"):
         return {"messaging_service_sid": sender}
     return {"from_": sender}
 
 
-async def send_sms(settings: DeliverySettings, envelope: Envelope) -> str:
-    """Creates the message at Twilio; returns its MessageSid."""
-    client = _client(settings)
+async def send_sms(settings: ProviderSettings, envelope: Envelope) -> str:
+    """Creates the message with the installation's Twilio account; returns its MessageSid."""
+    return await send_sms_via(TwilioConnection.of_installation(settings), envelope)
+
+
+async def send_sms_via(account: TwilioConnection, envelope: Envelope) -> str:
+    """Creates the message with `account`; returns its MessageSid."""
+    client = _client(account)
     try:
         message = await client.messages.create_async(
             to=envelope.to,
             body=envelope.text,
             status_callback=envelope.status_callback or None,
-            **_sender(settings, envelope),
+            **_sender(account, envelope),
         )
     except TwilioRestException as error:
         text = f"Twilio {error.status} (error {error.code}): {error.msg}"

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from delivery import email, sink, sms
+from delivery import email, providers, sink, sms
 from delivery.channels import (
     SENDERS,
     ChannelSender,
@@ -115,9 +115,12 @@ class OutboxWorker:
             if early is not None:
                 return early
         try:
-            if project.sandbox or not sender.configured(self.settings):
+            reason = sender.reason_to_sink(self.settings, project)
+            if reason:
                 provider_id = await sender.sink(self.settings, message, project)
-                settled = await messages.mark_sent(message, self.owner, provider_id, sink=True)
+                settled = await messages.mark_sent(
+                    message, self.owner, provider_id, sink=True, sink_reason=reason
+                )
             else:
                 provider_id = await sender.send(self.settings, message, project)
                 settled = await messages.mark_sent(message, self.owner, provider_id)
@@ -178,11 +181,11 @@ def sms_quiet_until(project: Project, customer: Customer) -> datetime | None:
 
 def envelope_of(settings: DeliverySettings, message: Message, project: Project) -> Envelope:
     if message.channel == MessageChannel.EMAIL:
-        sender = project.messaging.email_from or settings.email_from
+        sender = providers.default_email_sender(settings, project)
         unsubscribe = message.payload.get("unsubscribe_url", "")
         callback = ""
     else:
-        sender = project.messaging.sms_from or settings.twilio_from
+        sender = providers.default_sms_sender(settings, project)
         unsubscribe = ""
         # Naming the message lets a report that outruns mark_sent find it.
         callback = f"{settings.public_base_url}/hooks/twilio/status?message={message.key}"
@@ -200,7 +203,8 @@ def envelope_of(settings: DeliverySettings, message: Message, project: Project) 
 
 
 async def _send_email(settings: DeliverySettings, message: Message, project: Project) -> str:
-    return await email.send_email(settings, envelope_of(settings, message, project))
+    server = providers.smtp_connection(settings, project)
+    return await email.send_email_via(server, envelope_of(settings, message, project))
 
 
 async def _sink_email(settings: DeliverySettings, message: Message, project: Project) -> str:
@@ -208,7 +212,8 @@ async def _sink_email(settings: DeliverySettings, message: Message, project: Pro
 
 
 async def _send_sms(settings: DeliverySettings, message: Message, project: Project) -> str:
-    return await sms.send_sms(settings, envelope_of(settings, message, project))
+    account = providers.twilio_connection(settings, project)
+    return await sms.send_sms_via(account, envelope_of(settings, message, project))
 
 
 async def _sink_sms(settings: DeliverySettings, message: Message, project: Project) -> str:
@@ -218,13 +223,23 @@ async def _sink_sms(settings: DeliverySettings, message: Message, project: Proje
 register_sender(
     MessageChannel.EMAIL,
     ChannelSender(
-        configured=lambda settings: settings.email_configured, send=_send_email, sink=_sink_email
+        configured=lambda settings: settings.email_configured,
+        send=_send_email,
+        sink=_sink_email,
+        sink_reason=lambda settings, project: (
+            providers.sink_reason(settings, project, MessageChannel.EMAIL) or ""
+        ),
     ),
 )
 register_sender(
     MessageChannel.SMS,
     ChannelSender(
-        configured=lambda settings: settings.sms_configured, send=_send_sms, sink=_sink_sms
+        configured=lambda settings: settings.sms_configured,
+        send=_send_sms,
+        sink=_sink_sms,
+        sink_reason=lambda settings, project: (
+            providers.sink_reason(settings, project, MessageChannel.SMS) or ""
+        ),
     ),
 )
 

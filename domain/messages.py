@@ -89,6 +89,8 @@ class Message(Document):
     error: str = ""
     # Delivered to the sink (sandbox or no provider configured), not to a provider.
     sink: bool = False
+    # Why it went to the sink: SANDBOX, NO_EMAIL_PROVIDER, NO_SMS_PROVIDER, NO_PROVIDER.
+    sink_reason: str = ""
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     sent_at: datetime | None = None
@@ -161,7 +163,7 @@ async def _settle(message: Message, owner: str, fields: dict[str, Any]) -> bool:
 
 
 async def mark_sent(
-    message: Message, owner: str, provider_id: str = "", sink: bool = False
+    message: Message, owner: str, provider_id: str = "", sink: bool = False, sink_reason: str = ""
 ) -> bool:
     """SENT, while `owner` holds the lease; a delivery report that came first is applied."""
     now = utc_now()
@@ -175,6 +177,7 @@ async def mark_sent(
                 "due_at": NEVER,
                 "provider_id": provider_id,
                 "sink": sink,
+                "sink_reason": sink_reason,
                 "sent_at": now,
                 "error": "",
                 "updated_at": now,

@@ -13,6 +13,14 @@ from pymongo import IndexModel
 
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
+from domain.providers import (
+    SmtpChanges,
+    SmtpServer,
+    TwilioAccount,
+    TwilioChanges,
+    changed_smtp,
+    changed_twilio,
+)
 from domain.quiet_hours import parse_clock
 
 API_KEY_PREFIX = "ek"
@@ -59,6 +67,9 @@ class Messaging(BaseModel):
     # Local times, "HH:MM"; the quiet period may span midnight.
     quiet_start: str = "21:00"
     quiet_end: str = "08:00"
+    # The project's own providers; None: the installation's (ENGAGE_SMTP_*, ENGAGE_TWILIO_*).
+    smtp: SmtpServer | None = None
+    twilio: TwilioAccount | None = None
 
 
 class Project(Document):
@@ -186,6 +197,11 @@ class MessagingChanges:
     quiet_hours: bool | None = None
     quiet_start: str | None = None
     quiet_end: str | None = None
+    smtp: SmtpChanges | None = None
+    twilio: TwilioChanges | None = None
+    # Removes the project's own provider: its messages go through the installation's again.
+    clear_smtp: bool = False
+    clear_twilio: bool = False
 
 
 # An E.164 number, or an alphanumeric sender id (up to 11 characters, not all digits).
@@ -240,9 +256,55 @@ def _looks_like_sender(value: str) -> bool:
     return "@" in address and (bool(name) or address == value) and " " not in address
 
 
-async def update_messaging(project_id: str, changes: MessagingChanges) -> Project:
-    """Sets the given messaging fields together, or none of them when any is invalid."""
-    values = _messaging_changes(changes)
+def _provider_changes(
+    project: Project, changes: MessagingChanges, secret_key: str
+) -> dict[str, object]:
+    values: dict[str, object] = {}
+    problems: list[Problem] = []
+    for clear, given, field in (
+        (changes.clear_smtp, changes.smtp, "smtp"),
+        (changes.clear_twilio, changes.twilio, "twilio"),
+    ):
+        if clear and given is not None:
+            problems.append(Problem("INVALID", f"{field} cannot be set and cleared at once", field))
+        elif clear:
+            values[field] = None
+    try:
+        if changes.smtp is not None:
+            server = changed_smtp(secret_key, project.key, project.messaging.smtp, changes.smtp)
+            values["smtp"] = server.model_dump()
+    except DomainError as error:
+        problems.extend(error.problems)
+    try:
+        if changes.twilio is not None:
+            current = project.messaging.twilio
+            account = changed_twilio(secret_key, project.key, current, changes.twilio)
+            values["twilio"] = account.model_dump()
+    except DomainError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise DomainError.of(problems)
+    return values
+
+
+async def update_messaging(
+    project_id: str, changes: MessagingChanges, secret_key: str = ""
+) -> Project:
+    """Sets the given messaging fields together, or none of them when any is invalid;
+    provider secrets are sealed with `secret_key`."""
+    project = await get_project(project_id)
+    problems: list[Problem] = []
+    values: dict[str, object] = {}
+    for part in (
+        lambda: _messaging_changes(changes),
+        lambda: _provider_changes(project, changes, secret_key),
+    ):
+        try:
+            values.update(part())
+        except DomainError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise DomainError.of(problems)
     if values:
         await Project.get_pymongo_collection().update_one(
             {"_id": object_id(project_id, "project")},

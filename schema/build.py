@@ -33,6 +33,7 @@ from schema.me import MeQuery
 from schema.messages import MessageMutation, MessageQuery
 from schema.orders import OrderMutation, OrderQuery
 from schema.projects import ProjectMutation, ProjectQuery
+from schema.provider_check import ProviderCheckMutation
 from schema.redemptions import RedemptionMutation, RedemptionQuery
 from schema.referrals import ReferralMutation, ReferralQuery
 from schema.segments import SegmentMutation, SegmentQuery
@@ -75,6 +76,7 @@ Mutation = merge_types(
         ReferralMutation,
         SegmentMutation,
         MessageMutation,
+        ProviderCheckMutation,
         DistributionMutation,
         TemplateMutation,
         AutomationMutation,

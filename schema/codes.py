@@ -19,6 +19,7 @@ from schema.errors import payload
 from schema.guessing import code_attempt
 from schema.messages import MessageChannelEnum, MessageType, message_links
 from schema.permissions import IsAdmin, IsAdminOrCustomer, IsStaff
+from schema.providers import DeliveryWarning, channel_warnings
 from schema.redemptions import RedemptionType
 from schema.types import Connection, UserError, connection
 
@@ -152,6 +153,10 @@ class PublishCodePayload:
         default=None, description="The coupon message, when a channel was given."
     )
     errors: list[UserError] = strawberry.field(default_factory=list)
+    warnings: list[DeliveryWarning] = strawberry.field(
+        default_factory=list,
+        description="Set when the message will be recorded in the sink, not sent.",
+    )
 
 
 @strawberry.type
@@ -190,7 +195,9 @@ class CodeMutation:
             str(customer_id),
             MessageChannel(channel.value) if channel else None,
         )
+        warnings = await channel_warnings(info, [message.channel] if message else [])
         return PublishCodePayload(
             code=CodeType.from_doc(code),
             message=MessageType(doc=message) if message else None,
+            warnings=warnings,
         )

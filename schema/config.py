@@ -2,8 +2,10 @@
 
 from typing import Protocol
 
+from delivery.config import ProviderSettings
 
-class SchemaSettings(Protocol):
+
+class SchemaSettings(ProviderSettings, Protocol):
     """Read-only: properties accept both plain fields and computed ones."""
 
     @property
@@ -18,8 +20,6 @@ class SchemaSettings(Protocol):
     def graphql_cache_max_query_length(self) -> int: ...
     @property
     def public_base_url(self) -> str: ...
-    @property
-    def secret_key(self) -> str: ...
     @property
     def sms_max_segments(self) -> int: ...
     @property

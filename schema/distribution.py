@@ -14,6 +14,7 @@ from schema.errors import payload
 from schema.jobs import JobType
 from schema.messages import MessageChannelEnum
 from schema.permissions import IsAdmin
+from schema.providers import DeliveryWarning, channel_warnings
 from schema.types import UserError
 
 
@@ -76,6 +77,10 @@ class DistributionType:
 class DistributeCampaignPayload:
     job: JobType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
+    warnings: list[DeliveryWarning] = strawberry.field(
+        default_factory=list,
+        description="One per channel whose messages will be recorded in the sink, not sent.",
+    )
 
 
 @strawberry.type
@@ -111,12 +116,14 @@ class DistributionMutation:
         template_id: str | None = None,
         segment_id: strawberry.ID | None = None,
     ) -> DistributeCampaignPayload:
+        job_channels = [MessageChannel(channel.value) for channel in channels]
         job = await distribution.distribute_campaign(
             info.context.project_id,
             str(campaign_id),
-            [MessageChannel(channel.value) for channel in channels],
+            job_channels,
             filter.to_domain() if filter is not None else None,
             template_id,
             segment_id=str(segment_id) if segment_id is not None else None,
         )
-        return DistributeCampaignPayload(job=JobType.from_doc(job))
+        warnings = await channel_warnings(info, job_channels)
+        return DistributeCampaignPayload(job=JobType.from_doc(job), warnings=warnings)

@@ -13,6 +13,12 @@ from schema.customers import CustomerType
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.projects import ProjectPayload, ProjectType
+from schema.providers import (
+    DeliveryWarning,
+    SmtpServerInput,
+    TwilioAccountInput,
+    channel_warnings,
+)
 from schema.types import Connection, UserError, connection
 
 
@@ -95,6 +101,15 @@ class MessageType:
     def sink(self) -> bool:
         return self.doc.sink
 
+    @strawberry.field(
+        description="Why it was recorded in the sink instead of sent (SANDBOX, "
+        "NO_EMAIL_PROVIDER, NO_SMS_PROVIDER); empty when a provider took it."
+    )
+    def warnings(self) -> list[DeliveryWarning]:
+        if not self.doc.sink:
+            return []
+        return [DeliveryWarning.of(self.doc.sink_reason or "NO_PROVIDER")]
+
     @strawberry.field
     def created_at(self) -> datetime:
         return self.doc.created_at
@@ -137,6 +152,10 @@ class ChannelDelivery:
 class SendMessagePayload:
     message: MessageType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
+    warnings: list[DeliveryWarning] = strawberry.field(
+        default_factory=list,
+        description="Set when the message will be recorded in the sink, not sent.",
+    )
 
 
 @strawberry.input
@@ -153,6 +172,18 @@ class MessagingInput:
     quiet_hours: bool | None = None
     quiet_start: str | None = strawberry.field(default=None, description="HH:MM, local time.")
     quiet_end: str | None = strawberry.field(default=None, description="HH:MM, local time.")
+    smtp: SmtpServerInput | None = strawberry.field(
+        default=None, description="The project's own SMTP server, instead of the installation's."
+    )
+    twilio: TwilioAccountInput | None = strawberry.field(
+        default=None, description="The project's own Twilio account, instead of the installation's."
+    )
+    clear_smtp: bool = strawberry.field(
+        default=False, description="Removes the project's SMTP server and its password."
+    )
+    clear_twilio: bool = strawberry.field(
+        default=False, description="Removes the project's Twilio account and its auth token."
+    )
 
 
 def message_links(info: Info) -> outbox.Links:
@@ -243,11 +274,13 @@ class MessageMutation:
             code,
             idempotency_key,
         )
-        return SendMessagePayload(message=MessageType(doc=message))
+        warnings = await channel_warnings(info, [message.channel])
+        return SendMessagePayload(message=MessageType(doc=message), warnings=warnings)
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="Senders, time zone and the SMS quiet hours of the project.",
+        description="Senders, time zone, the SMS quiet hours, and the project's own SMTP "
+        "server and Twilio account (their secrets are stored encrypted and never returned).",
     )
     @payload
     async def update_messaging(self, info: Info, input: MessagingInput) -> ProjectPayload:
@@ -258,6 +291,12 @@ class MessageMutation:
             quiet_hours=input.quiet_hours,
             quiet_start=input.quiet_start,
             quiet_end=input.quiet_end,
+            smtp=input.smtp.changes() if input.smtp is not None else None,
+            twilio=input.twilio.changes() if input.twilio is not None else None,
+            clear_smtp=input.clear_smtp,
+            clear_twilio=input.clear_twilio,
         )
-        project = await projects.update_messaging(info.context.project_id, changes)
+        project = await projects.update_messaging(
+            info.context.project_id, changes, info.context.settings.secret_key
+        )
         return ProjectPayload(project=ProjectType.from_doc(project))

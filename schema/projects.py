@@ -9,6 +9,7 @@ from domain import projects
 from schema.context import Info
 from schema.errors import payload
 from schema.permissions import IsAdmin, IsStaff
+from schema.providers import SmtpServerType, TwilioAccountType
 from schema.types import UserError
 
 
@@ -55,6 +56,21 @@ class MessagingType:
     )
     quiet_start: str
     quiet_end: str
+    smtp: SmtpServerType | None = strawberry.field(
+        default=None, description="The project's own SMTP server; null: the installation's."
+    )
+    twilio: TwilioAccountType | None = strawberry.field(
+        default=None, description="The project's own Twilio account; null: the installation's."
+    )
+
+    @classmethod
+    def of(cls, messaging: projects.Messaging) -> "MessagingType":
+        smtp, twilio = messaging.smtp, messaging.twilio
+        return cls(
+            **messaging.model_dump(exclude={"smtp", "twilio"}),
+            smtp=SmtpServerType.of(smtp) if smtp is not None else None,
+            twilio=TwilioAccountType.of(twilio) if twilio is not None else None,
+        )
 
 
 @strawberry.type(name="Project")
@@ -73,7 +89,7 @@ class ProjectType:
             name=doc.name,
             sandbox=doc.sandbox,
             brand=BrandType.from_project(doc),
-            messaging=MessagingType(**doc.messaging.model_dump()),
+            messaging=MessagingType.of(doc.messaging),
             created_at=doc.created_at,
         )
 

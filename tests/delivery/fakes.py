@@ -251,6 +251,8 @@ class FakeTwilioServer:
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     from_number: str = FROM_NUMBER
+    # Further accounts served beside the first: account SID -> auth token.
+    other_accounts: dict[str, str] = field(default_factory=dict)
     # Seconds each request waits before it is answered.
     delay: float = 0.0
     calls: list[TwilioCall] = field(default_factory=list)
@@ -327,7 +329,7 @@ class FakeTwilioServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _authorized(self, request: Request) -> bool:
+    def _authorized(self, request: Request, account_sid: str) -> bool:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return False
@@ -335,7 +337,8 @@ class FakeTwilioServer:
             user, _, password = base64.b64decode(encoded).decode().partition(":")
         except ValueError:
             return False
-        return user == self.account_sid and password == self.auth_token
+        tokens = {self.account_sid: self.auth_token, **self.other_accounts}
+        return user == account_sid and tokens.get(user) == password
 
     def _scripted(self) -> _Scripted | None:
         with self._lock:
@@ -349,7 +352,7 @@ class FakeTwilioServer:
     async def _create_message(self, request: Request) -> JSONResponse:
         account_sid = request.path_params["account_sid"]
         form = {key: str(value) for key, value in (await request.form()).items()}
-        authorized = self._authorized(request) and account_sid == self.account_sid
+        authorized = self._authorized(request, account_sid)
         peer = f"{request.client.host}:{request.client.port}" if request.client else ""
         call = TwilioCall(account_sid, form, authorized, status=0, peer=peer)
         with self._lock:

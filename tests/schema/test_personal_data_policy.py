@@ -95,10 +95,12 @@ KNOWN_SAFE: dict[tuple[str, str], str] = {
     ("Rules", "customerTags"): "tags a campaign requires, not a customer's",
     ("ScheduledAction", "eventName"): "the trigger event's name",
     ("Segment", "name"): "the segment's label",
+    ("SmtpServer", "fromAddress"): "the project's sender: an admin-only messaging setting",
     ("Template", "name"): "the template's label",
     ("Template", "subject"): "the template's source, not rendered for anyone",
     ("Template", "text"): "the template's source, not rendered for anyone",
     ("Template", "html"): "the template's source, not rendered for anyone",
+    ("TwilioAccount", "authToken"): "admin-only setting: isSet and last4, never the token",
     ("Validation", "amountToPay"): "the order amount less the discount",
 }
 
