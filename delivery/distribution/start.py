@@ -62,7 +62,7 @@ async def distribute_campaign(
     if template is not None:
         # A built-in exists for both channels; a stored template serves its own channel only.
         for channel in chosen:
-            await resolve_template(project_id, template, channel)
+            await resolve_template(project_id=project_id, template_ref=template, channel=channel)
     query, consent = audience_match(project_id, audience, chosen)
     # Relative times in a dynamic segment's filter ("no order for 90 days") are read at the
     # request, so a resumed job reaches the same customers.

@@ -26,7 +26,7 @@ BUILTIN_NAMES = (
 _template_files = TemplateFiles()
 
 
-def use_template_files(files: TemplateFiles) -> None:
+def use_template_files(*, files: TemplateFiles) -> None:
     global _template_files
     _template_files = files
     builtin_template.cache_clear()
@@ -46,7 +46,7 @@ def _builtin_email_html(name: str) -> str:
 
 
 @cache
-def builtin_template(name: str, channel: MessageChannel) -> CompiledTemplate:
+def builtin_template(*, name: str, channel: MessageChannel) -> CompiledTemplate:
     """Raises NOT_FOUND for a name that is not a built-in, and MissingTemplateFile when one of
     its files is missing: a message is never sent with an empty body."""
     if name not in BUILTIN_NAMES or channel not in TEMPLATE_CHANNELS:
@@ -70,7 +70,7 @@ def check_builtin_templates() -> None:
     """Compiles every built-in on every channel (called at start): raises MissingTemplateFile
     for a missing or empty file, DomainError for one that does not compile."""
     for channel in TEMPLATE_CHANNELS:
-        for template in builtin_templates(channel):
+        for template in builtin_templates(channel=channel):
             parts = {"text": template.text}
             if channel == MessageChannel.EMAIL:
                 parts |= {"subject": template.subject, "html": template.html}
@@ -81,5 +81,5 @@ def check_builtin_templates() -> None:
                     )
 
 
-def builtin_templates(channel: MessageChannel) -> list[CompiledTemplate]:
-    return [builtin_template(name, channel) for name in BUILTIN_NAMES]
+def builtin_templates(*, channel: MessageChannel) -> list[CompiledTemplate]:
+    return [builtin_template(name=name, channel=channel) for name in BUILTIN_NAMES]

@@ -34,7 +34,7 @@ def _check_field(
     template: Template | None, field: str, context: Mapping[str, Any], problems: list[Problem]
 ) -> str:
     try:
-        output = render_field(template, context)
+        output = render_field(template=template, context=context)
     except SecurityError as error:
         problems.append(Problem("UNSAFE_TEMPLATE", str(error), field))
     except UndefinedError as error:
@@ -55,8 +55,8 @@ def _check_field(
 
 
 def check_template(
-    content: TemplateContent,
     *,
+    content: TemplateContent,
     max_sms_segments: int,
     base_url: str = SAMPLE_BASE_URL,
     brand: Brand | None = None,
@@ -87,7 +87,7 @@ def check_template(
             problems.extend(p for p in field_problems if p not in problems)
     if problems:
         raise DomainError.of(problems)
-    unsubscribe = sample_unsubscribe_url(content.channel, base_url)
+    unsubscribe = sample_unsubscribe_url(channel=content.channel, base_url=base_url)
     if content.channel == MessageChannel.SMS:
         text = outputs["text"].strip()
         if "STOP" not in text.upper():
@@ -116,15 +116,17 @@ def template_check(
 
     def check(content: TemplateContent) -> CheckedTemplate:
         return check_template(
-            content, max_sms_segments=max_sms_segments, base_url=base_url, brand=brand
+            content=content, max_sms_segments=max_sms_segments, base_url=base_url, brand=brand
         )
 
     return check
 
 
 @cache
-def builtin_sms_info(name: str) -> SmsInfo:
+def builtin_sms_info(*, name: str) -> SmsInfo:
     """A built-in SMS's length with sample data, as listed beside the project's templates."""
-    template = builtin_template(name, MessageChannel.SMS)
-    text = render_unchecked(template, sample_context(channel=MessageChannel.SMS)).text
+    template = builtin_template(name=name, channel=MessageChannel.SMS)
+    text = render_unchecked(
+        template=template, context=sample_context(channel=MessageChannel.SMS)
+    ).text
     return sms_info(text)

@@ -45,7 +45,7 @@ def _compile_field(
     except TemplateSyntaxError as error:
         problems.append(Problem("TEMPLATE_SYNTAX", f"line {error.lineno}: {error.message}", field))
         return None
-    found, names = static_problems(tree, field)
+    found, names = static_problems(tree=tree, field=field)
     problems.extend(found)
     used |= names
     if found:

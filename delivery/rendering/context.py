@@ -31,7 +31,7 @@ _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 DEFAULT_BRAND = Brand()
 
 
-def brand_color(value: str, default: str) -> str:
+def brand_color(*, value: str, default: str) -> str:
     return value if _COLOR.match(value) else default
 
 
@@ -95,8 +95,10 @@ def context_prefix(
         project_id=project.key,
         brand=BrandVars(
             name=brand.name or project.name,
-            primary_color=brand_color(brand.primary_color, DEFAULT_BRAND.primary_color),
-            accent_color=brand_color(brand.accent_color, DEFAULT_BRAND.accent_color),
+            primary_color=brand_color(
+                value=brand.primary_color, default=DEFAULT_BRAND.primary_color
+            ),
+            accent_color=brand_color(value=brand.accent_color, default=DEFAULT_BRAND.accent_color),
             logo_url=brand.logo_url if brand.logo_url.startswith("https://") else "",
             shop_url=brand.shop_url,
         ),
@@ -120,8 +122,8 @@ def _customer_vars(customer: Customer) -> CustomerVars:
 
 
 def message_context(
-    prefix: ContextPrefix,
     *,
+    prefix: ContextPrefix,
     channel: MessageChannel,
     customer: Customer,
     code: Code | None,
@@ -175,6 +177,7 @@ def message_context(
 
 
 async def customer_extras(
+    *,
     template: CompiledTemplate,
     prefix: ContextPrefix,
     customer_id: str,

@@ -41,7 +41,7 @@ class _HtmlText(HTMLParser):
             self.parts.append(re.sub(r"\s+", " ", data))
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(*, html: str) -> str:
     parser = _HtmlText()
     parser.feed(html)
     parser.close()

@@ -33,21 +33,21 @@ class Rendered:
     sms: SmsInfo | None
 
 
-def render_field(template: Template | None, context: Mapping[str, Any]) -> str:
+def render_field(*, template: Template | None, context: Mapping[str, Any]) -> str:
     return "" if template is None else template.render(context)
 
 
-def render_unchecked(template: CompiledTemplate, context: Mapping[str, Any]) -> Rendered:
+def render_unchecked(*, template: CompiledTemplate, context: Mapping[str, Any]) -> Rendered:
     if template.channel == MessageChannel.SMS:
-        text = render_field(template.text, context).strip()
+        text = render_field(template=template.text, context=context).strip()
         return Rendered(subject="", text=text, html="", sms=sms_info(text))
     # A subject is one header line: newlines in it would inject headers.
-    subject = " ".join(render_field(template.subject, context).split())
-    html = render_field(template.html, context)
+    subject = " ".join(render_field(template=template.subject, context=context).split())
+    html = render_field(template=template.html, context=context)
     text = (
-        render_field(template.text, context).strip()
+        render_field(template=template.text, context=context).strip()
         if template.text is not None
-        else html_to_text(html)
+        else html_to_text(html=html)
     )
     return Rendered(subject=subject, text=text, html=html, sms=None)
 
@@ -55,10 +55,10 @@ def render_unchecked(template: CompiledTemplate, context: Mapping[str, Any]) -> 
 RENDER_ERRORS = (TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
 
 
-def render(template: CompiledTemplate, context: Mapping[str, Any]) -> Rendered:
+def render(*, template: CompiledTemplate, context: Mapping[str, Any]) -> Rendered:
     """Renders a ready context (sync: a batch builds contexts from one ContextPrefix)."""
     try:
-        return render_unchecked(template, context)
+        return render_unchecked(template=template, context=context)
     except (*RENDER_ERRORS, RecursionError) as error:
         # A template that passed its check should not get here; the message fails, typed.
         raise DomainError(
@@ -67,9 +67,9 @@ def render(template: CompiledTemplate, context: Mapping[str, Any]) -> Rendered:
 
 
 async def render_for(
+    *,
     template: CompiledTemplate,
     prefix: ContextPrefix,
-    *,
     customer: Customer,
     code: Code | None,
     campaign: Campaign | None = None,
@@ -84,9 +84,11 @@ async def render_for(
             campaign = prefix.campaign_doc
         elif campaign is None or campaign.key != code.campaign_id:
             campaign = await get_campaign(prefix.project_id, code.campaign_id, "code")
-    referral, card = await customer_extras(template, prefix, customer.key, campaign)
+    referral, card = await customer_extras(
+        template=template, prefix=prefix, customer_id=customer.key, campaign=campaign
+    )
     context = message_context(
-        prefix,
+        prefix=prefix,
         channel=template.channel,
         customer=customer,
         code=code,
@@ -94,7 +96,7 @@ async def render_for(
         referral_link=referral,
         loyalty=card,
     )
-    return render(template, context)
+    return render(template=template, context=context)
 
 
 async def render_message(
@@ -110,8 +112,12 @@ async def render_message(
 ) -> Rendered:
     """What a send of `template_ref` to `customer` carries. `campaign` spares a read when it
     is the code's campaign (or, without a code, picks the referral link or loyalty card)."""
-    template = await resolve_template(project.key, template_ref, channel)
+    template = await resolve_template(
+        project_id=project.key, template_ref=template_ref, channel=channel
+    )
     prefix = context_prefix(
         base_url=base_url, secret_key=secret_key, project=project, campaign=campaign
     )
-    return await render_for(template, prefix, customer=customer, code=code, campaign=campaign)
+    return await render_for(
+        template=template, prefix=prefix, customer=customer, code=code, campaign=campaign
+    )

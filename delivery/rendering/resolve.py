@@ -25,13 +25,13 @@ def _check_channel(channel: MessageChannel) -> None:
 
 
 async def resolve_template(
-    project_id: str, template_ref: str, channel: MessageChannel
+    *, project_id: str, template_ref: str, channel: MessageChannel
 ) -> CompiledTemplate:
     """`builtin:<name>` (any channel) or the id of one of the project's templates, compiled
     once per version."""
     _check_channel(channel)
     if is_builtin_ref(template_ref):
-        return builtin_template(template_ref.removeprefix(BUILTIN_PREFIX), channel)
+        return builtin_template(name=template_ref.removeprefix(BUILTIN_PREFIX), channel=channel)
     try:
         stored = await get_template(project_id, template_ref, "templateId")
     except NotFound:

@@ -84,11 +84,15 @@ def sample_context(
         ),
         "referral_link": f"{base_url}/r/FRIEND7KQ2",
         "loyalty": LoyaltyVars(points=1250, tier="Gold"),
-        "unsubscribe_url": sample_unsubscribe_url(channel, base_url, secret_key),
+        "unsubscribe_url": sample_unsubscribe_url(
+            channel=channel, base_url=base_url, secret_key=secret_key
+        ),
         "brand": BrandVars(
             name=brand.name or project_name,
-            primary_color=brand_color(brand.primary_color, DEFAULT_BRAND.primary_color),
-            accent_color=brand_color(brand.accent_color, DEFAULT_BRAND.accent_color),
+            primary_color=brand_color(
+                value=brand.primary_color, default=DEFAULT_BRAND.primary_color
+            ),
+            accent_color=brand_color(value=brand.accent_color, default=DEFAULT_BRAND.accent_color),
             logo_url=brand.logo_url,
             shop_url=brand.shop_url or "https://shop.example.com",
         ),
@@ -97,6 +101,7 @@ def sample_context(
 
 
 def sample_unsubscribe_url(
+    *,
     channel: MessageChannel,
     base_url: str = SAMPLE_BASE_URL,
     secret_key: str = "sample",  # noqa: S107

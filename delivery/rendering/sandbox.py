@@ -60,7 +60,7 @@ TEXT_ENV = _sandbox(autoescape=False)
 GLOBALS = frozenset(HTML_ENV.globals)
 
 
-def static_problems(tree: nodes.Template, field: str) -> tuple[list[Problem], set[str]]:
+def static_problems(*, tree: nodes.Template, field: str) -> tuple[list[Problem], set[str]]:
     """Unsafe constructs and unknown names, found in every branch, taken or not at check time."""
     problems: list[Problem] = []
     assigned = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
