@@ -89,7 +89,7 @@ def _development_key_info() -> dict[str, Any]:
     }
 
 
-def development_account(data_dir: Path) -> ServiceAccount:
+def development_account(*, data_dir: Path) -> ServiceAccount:
     """The development key under `<data_dir>/wallet/dev`, generated on first use and kept."""
     path = data_dir / DEVELOPMENT_KEY_FILE
     if not path.exists():
@@ -108,7 +108,7 @@ def development_account(data_dir: Path) -> ServiceAccount:
     return _account_at(path, development=True)
 
 
-def service_account(settings: DeliverySettings) -> ServiceAccount:
+def service_account(*, settings: DeliverySettings) -> ServiceAccount:
     if settings.google_service_account_file is not None:
         return _account_at(settings.google_service_account_file, development=False)
-    return development_account(settings.data_dir)
+    return development_account(data_dir=settings.data_dir)

@@ -22,19 +22,19 @@ def _id(issuer_id: str, suffix: str) -> str:
     return f"{issuer_id}.{_SAFE_ID.sub('_', suffix)}"
 
 
-def offer_class_id(issuer_id: str, campaign: Campaign) -> str:
+def offer_class_id(*, issuer_id: str, campaign: Campaign) -> str:
     return _id(issuer_id, f"offer-{campaign.key}")
 
 
-def offer_object_id(issuer_id: str, code: Code) -> str:
+def offer_object_id(*, issuer_id: str, code: Code) -> str:
     return _id(issuer_id, f"code-{code.id}")
 
 
-def loyalty_class_id(issuer_id: str, campaign: Campaign) -> str:
+def loyalty_class_id(*, issuer_id: str, campaign: Campaign) -> str:
     return _id(issuer_id, f"program-{campaign.key}")
 
 
-def loyalty_object_id(issuer_id: str, card: LoyaltyCard) -> str:
+def loyalty_object_id(*, issuer_id: str, card: LoyaltyCard) -> str:
     return _id(issuer_id, f"card-{card.key}")
 
 
@@ -75,10 +75,10 @@ def _date(moment: datetime) -> dict[str, str]:
     return {"date": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def offer_class(issuer_id: str, campaign: Campaign, project: Project) -> dict[str, Any]:
+def offer_class(*, issuer_id: str, campaign: Campaign, project: Project) -> dict[str, Any]:
     name = _brand_name(project)
     data: dict[str, Any] = {
-        "id": offer_class_id(issuer_id, campaign),
+        "id": offer_class_id(issuer_id=issuer_id, campaign=campaign),
         "issuerName": name,
         "provider": name,
         "title": codes.offer_text(campaign.discount) or campaign.name,
@@ -94,7 +94,7 @@ def offer_class(issuer_id: str, campaign: Campaign, project: Project) -> dict[st
     return _compact(data)
 
 
-def offer_state(code: Code, campaign: Campaign, now: datetime | None = None) -> str:
+def offer_state(*, code: Code, campaign: Campaign, now: datetime | None = None) -> str:
     status = codes.code_status(code, campaign, now or utc_now())
     if status == CodeStatus.REDEEMED:
         return "COMPLETED"
@@ -107,6 +107,7 @@ def offer_state(code: Code, campaign: Campaign, now: datetime | None = None) -> 
 
 
 def offer_object(
+    *,
     issuer_id: str,
     code: Code,
     campaign: Campaign,
@@ -120,9 +121,9 @@ def offer_object(
     if campaign.ends_at is not None:
         interval["end"] = _date(campaign.ends_at)
     data = {
-        "id": offer_object_id(issuer_id, code),
-        "classId": offer_class_id(issuer_id, campaign),
-        "state": offer_state(code, campaign, now),
+        "id": offer_object_id(issuer_id=issuer_id, code=code),
+        "classId": offer_class_id(issuer_id=issuer_id, campaign=campaign),
+        "state": offer_state(code=code, campaign=campaign, now=now),
         "barcode": {
             "type": "QR_CODE",
             "value": code.code,
@@ -137,21 +138,21 @@ def offer_object(
     return _compact(data)
 
 
-def default_logo_url(base_url: str) -> str:
+def default_logo_url(*, base_url: str) -> str:
     return f"{base_url.rstrip('/')}/passes/google/logo.png"
 
 
 def loyalty_class(
-    issuer_id: str, campaign: Campaign, project: Project, base_url: str
+    *, issuer_id: str, campaign: Campaign, project: Project, base_url: str
 ) -> dict[str, Any]:
     name = _brand_name(project)
     return _compact(
         {
-            "id": loyalty_class_id(issuer_id, campaign),
+            "id": loyalty_class_id(issuer_id=issuer_id, campaign=campaign),
             "issuerName": name,
             "programName": campaign.name,
             # Required: the brand's logo, else the service's default.
-            "programLogo": _image(_logo_url(project) or default_logo_url(base_url)),
+            "programLogo": _image(_logo_url(project) or default_logo_url(base_url=base_url)),
             "reviewStatus": "UNDER_REVIEW",
             "hexBackgroundColor": _hex_color(project.brand.primary_color),
             "accountIdLabel": "Member",
@@ -159,7 +160,7 @@ def loyalty_class(
     )
 
 
-def loyalty_state(campaign: Campaign, now: datetime | None = None) -> str:
+def loyalty_state(*, campaign: Campaign, now: datetime | None = None) -> str:
     if campaign.status == CampaignStatus.ENDED or (
         campaign.ends_at is not None and (now or utc_now()) >= campaign.ends_at
     ):
@@ -169,16 +170,17 @@ def loyalty_state(campaign: Campaign, now: datetime | None = None) -> str:
     return "ACTIVE"
 
 
-def loyalty_points(card: LoyaltyCard) -> dict[str, Any]:
+def loyalty_points(*, card: LoyaltyCard) -> dict[str, Any]:
     return {"label": "Points", "balance": {"int": card.balance}}
 
 
-def tier_modules(card: LoyaltyCard) -> list[dict[str, str]]:
+def tier_modules(*, card: LoyaltyCard) -> list[dict[str, str]]:
     """The tier as a text module; an empty list clears it from a saved pass."""
     return [{"id": "tier", "header": "Tier", "body": card.tier}] if card.tier else []
 
 
 def loyalty_object(
+    *,
     issuer_id: str,
     card: LoyaltyCard,
     campaign: Campaign,
@@ -188,13 +190,13 @@ def loyalty_object(
     member_id = card.customer_id
     return _compact(
         {
-            "id": loyalty_object_id(issuer_id, card),
-            "classId": loyalty_class_id(issuer_id, campaign),
-            "state": loyalty_state(campaign, now),
+            "id": loyalty_object_id(issuer_id=issuer_id, card=card),
+            "classId": loyalty_class_id(issuer_id=issuer_id, campaign=campaign),
+            "state": loyalty_state(campaign=campaign, now=now),
             "accountId": member_id,
             "accountName": customer.name if customer is not None and not customer.erased else "",
-            "loyaltyPoints": loyalty_points(card),
+            "loyaltyPoints": loyalty_points(card=card),
             "barcode": {"type": "QR_CODE", "value": member_id, "alternateText": member_id},
-            "textModulesData": tier_modules(card) or None,
+            "textModulesData": tier_modules(card=card) or None,
         }
     )

@@ -24,7 +24,7 @@ SAVE_URL = "https://pay.google.com/gp/v/save/"
 MAX_LINK_LENGTH = 1800
 
 
-def origins(settings: DeliverySettings) -> list[str]:
+def origins(*, settings: DeliverySettings) -> list[str]:
     if settings.google_wallet_origins:
         return list(settings.google_wallet_origins)
     parts = urlsplit(settings.public_base_url)
@@ -51,7 +51,7 @@ def _save_header(account: ServiceAccount) -> dict[str, str]:
 
 
 def sign_save_jwt(
-    account: ServiceAccount, wallet_origins: list[str], payload: dict[str, Any]
+    *, account: ServiceAccount, wallet_origins: list[str], payload: dict[str, Any]
 ) -> str:
     return jwt.api_jws.encode(
         _save_claims(account, wallet_origins, payload),
@@ -109,7 +109,9 @@ def _choose_link(
     candidates.append(({objects_key: [parts["object"]]}, klass))
     for payload, missing_class in candidates:
         if _link_length(account, wallet_origins, payload) < MAX_LINK_LENGTH:
-            url = SAVE_URL + sign_save_jwt(account, wallet_origins, payload)
+            url = SAVE_URL + sign_save_jwt(
+                account=account, wallet_origins=wallet_origins, payload=payload
+            )
             return SaveLink(url=url, payload=payload, class_to_insert=missing_class)
     raise ValueError("even the smallest Google Wallet object makes a link too long")
 
@@ -126,21 +128,22 @@ LOYALTY_OPTIONAL = [("class", "accountIdLabel"), ("object", "textModulesData")]
 
 
 def offer_save_link(
-    settings: DeliverySettings, code: Code, campaign: Campaign, project: Project
+    *, settings: DeliverySettings, code: Code, campaign: Campaign, project: Project
 ) -> SaveLink:
     issuer = settings.google_issuer_id
     coupon_url = codes.coupon_url(settings.public_base_url, code)
     return _choose_link(
-        service_account(settings),
-        origins(settings),
+        service_account(settings=settings),
+        origins(settings=settings),
         ("offerClasses", "offerObjects"),
-        offer_class(issuer, campaign, project),
-        offer_object(issuer, code, campaign, coupon_url),
+        offer_class(issuer_id=issuer, campaign=campaign, project=project),
+        offer_object(issuer_id=issuer, code=code, campaign=campaign, coupon_url=coupon_url),
         OFFER_OPTIONAL,
     )
 
 
 def loyalty_save_link(
+    *,
     settings: DeliverySettings,
     card: LoyaltyCard,
     campaign: Campaign,
@@ -149,16 +152,19 @@ def loyalty_save_link(
 ) -> SaveLink:
     issuer = settings.google_issuer_id
     return _choose_link(
-        service_account(settings),
-        origins(settings),
+        service_account(settings=settings),
+        origins(settings=settings),
         ("loyaltyClasses", "loyaltyObjects"),
-        loyalty_class(issuer, campaign, project, settings.public_base_url),
-        loyalty_object(issuer, card, campaign, customer),
+        loyalty_class(
+            issuer_id=issuer, campaign=campaign, project=project, base_url=settings.public_base_url
+        ),
+        loyalty_object(issuer_id=issuer, card=card, campaign=campaign, customer=customer),
         LOYALTY_OPTIONAL,
     )
 
 
 async def mark_issued(
+    *,
     project_id: str,
     kind: PassKind,
     campaign_id: str,

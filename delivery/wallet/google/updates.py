@@ -59,7 +59,7 @@ async def _subject(message: Message) -> tuple[str, str]:
     return message.code, str(message.payload.get("card_id", ""))
 
 
-async def current_update(settings: DeliverySettings, message: Message) -> ObjectUpdate:
+async def current_update(*, settings: DeliverySettings, message: Message) -> ObjectUpdate:
     """The PATCH for the pass a GOOGLE_UPDATE message is about, from the state as it is now:
     updates sent late or twice still leave the saved pass right."""
     issuer = settings.google_issuer_id
@@ -73,11 +73,11 @@ async def current_update(settings: DeliverySettings, message: Message) -> Object
             raise PermanentSendError("the loyalty card or its program no longer exists")
         return ObjectUpdate(
             resource=LOYALTY_OBJECT,
-            object_id=loyalty_object_id(issuer, card),
+            object_id=loyalty_object_id(issuer_id=issuer, card=card),
             body={
-                "loyaltyPoints": loyalty_points(card),
-                "state": loyalty_state(campaign),
-                "textModulesData": tier_modules(card),
+                "loyaltyPoints": loyalty_points(card=card),
+                "state": loyalty_state(campaign=campaign),
+                "textModulesData": tier_modules(card=card),
             },
         )
     code = await codes.find_code(message.project_id, code_text) if code_text else None
@@ -86,26 +86,34 @@ async def current_update(settings: DeliverySettings, message: Message) -> Object
         raise PermanentSendError("the code or its campaign no longer exists")
     return ObjectUpdate(
         resource=OFFER_OBJECT,
-        object_id=offer_object_id(issuer, code),
-        body={"state": offer_state(code, campaign)},
+        object_id=offer_object_id(issuer_id=issuer, code=code),
+        body={"state": offer_state(code=code, campaign=campaign)},
     )
 
 
 async def send_google_update(
+    *,
     settings: DeliverySettings,
     message: Message,
     project: Project,
     http: httplib2.Http | None = None,
 ) -> str:
     """`http` stands in for Google's transport in tests (googleapiclient.http.HttpMockSequence)."""
-    update = await current_update(settings, message)
+    update = await current_update(settings=settings, message=message)
     return await asyncio.to_thread(
-        patch_object, settings, update.resource, update.object_id, update.body, http
+        patch_object,
+        settings=settings,
+        resource=update.resource,
+        wallet_object_id=update.object_id,
+        body=update.body,
+        http=http,
     )
 
 
-async def sink_google_update(settings: DeliverySettings, message: Message, project: Project) -> str:
-    update = await current_update(settings, message)
+async def sink_google_update(
+    *, settings: DeliverySettings, message: Message, project: Project
+) -> str:
+    update = await current_update(settings=settings, message=message)
     return sink.write_push(
         settings.sink_dir,
         project.key,
@@ -121,7 +129,11 @@ async def sink_google_update(settings: DeliverySettings, message: Message, proje
 
 
 async def _send(settings: DeliverySettings, message: Message, project: Project) -> str:
-    return await send_google_update(settings, message, project)
+    return await send_google_update(settings=settings, message=message, project=project)
+
+
+async def _sink(settings: DeliverySettings, message: Message, project: Project) -> str:
+    return await sink_google_update(settings=settings, message=message, project=project)
 
 
 register_sender(
@@ -129,6 +141,6 @@ register_sender(
     ChannelSender(
         configured=lambda settings: settings.google_configured,
         send=_send,
-        sink=sink_google_update,
+        sink=_sink,
     ),
 )

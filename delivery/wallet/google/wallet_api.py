@@ -21,11 +21,11 @@ from delivery.wallet.walletobjects_schema import discovery_document
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
 
 
-def wallet_service(settings: DeliverySettings, http: httplib2.Http | None = None) -> Resource:
+def wallet_service(*, settings: DeliverySettings, http: httplib2.Http | None = None) -> Resource:
     """The walletobjects client, built from the shipped discovery document (no fetch)."""
     if http is None:
         credentials = google_service_account.Credentials.from_service_account_info(
-            service_account(settings).info, scopes=[SCOPE]
+            service_account(settings=settings).info, scopes=[SCOPE]
         )
         http = AuthorizedHttp(
             credentials, http=httplib2.Http(timeout=settings.google_timeout_seconds)
@@ -74,12 +74,14 @@ def _collection(service: Resource, resource: str) -> Any:
 
 
 def insert_class(
-    settings: DeliverySettings, klass: dict[str, Any], http: httplib2.Http | None = None
+    *, settings: DeliverySettings, klass: dict[str, Any], http: httplib2.Http | None = None
 ) -> bool:
     """Inserts a class a save link refers to without carrying it; True if it is new. Blocking."""
     resource = "offerClass" if ".offer-" in klass["id"] else "loyaltyClass"
     try:
-        _collection(wallet_service(settings, http), resource).insert(body=klass).execute()
+        _collection(wallet_service(settings=settings, http=http), resource).insert(
+            body=klass
+        ).execute()
     except HttpError as error:
         if error.resp.status == 409:
             return False
@@ -90,6 +92,7 @@ def insert_class(
 
 
 def patch_object(
+    *,
     settings: DeliverySettings,
     resource: str,
     wallet_object_id: str,
@@ -99,7 +102,7 @@ def patch_object(
     """PATCHes one object; returns a provider id for the outbox. Blocking: run it in a thread."""
     what = f"PATCH {resource}/{wallet_object_id}"
     try:
-        _collection(wallet_service(settings, http), resource).patch(
+        _collection(wallet_service(settings=settings, http=http), resource).patch(
             resourceId=wallet_object_id, body=body
         ).execute()
     except HttpError as error:
