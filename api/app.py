@@ -68,7 +68,7 @@ def create_app(
             await demo.ensure_demo_project(settings)
         links = Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
         jobs = BackgroundJobs(
-            JobRunner(handlers=distribution.job_handlers(links)),
+            JobRunner(handlers=distribution.job_handlers(links=links)),
             automation=AutomationExecutor(links),
         )
         if settings.run_jobs:

@@ -87,7 +87,9 @@ class DistributionQuery:
     )
     async def distribution(self, info: Info, id: strawberry.ID) -> DistributionType | None:
         try:
-            job = await distribution.get_distribution(info.context.project_id, str(id))
+            job = await distribution.get_distribution(
+                project_id=info.context.project_id, job_id=str(id)
+            )
         except NotFound:
             return None
         return DistributionType.from_job(job)
@@ -112,11 +114,11 @@ class DistributionMutation:
         segment_id: strawberry.ID | None = None,
     ) -> DistributeCampaignPayload:
         job = await distribution.distribute_campaign(
-            info.context.project_id,
-            str(campaign_id),
-            [MessageChannel(channel.value) for channel in channels],
-            filter.to_domain() if filter is not None else None,
-            template_id,
+            project_id=info.context.project_id,
+            campaign_id=str(campaign_id),
+            channels=[MessageChannel(channel.value) for channel in channels],
+            where=filter.to_domain() if filter is not None else None,
+            template_ref=template_id,
             segment_id=str(segment_id) if segment_id is not None else None,
         )
         return DistributeCampaignPayload(job=JobType.from_doc(job))

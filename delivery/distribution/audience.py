@@ -25,7 +25,7 @@ ID_CHUNK = 10_000
 def _job_audience(job: Job) -> tuple[dict[str, Any], dict[str, Any] | None]:
     where = DistributionFilter.from_params(job.params["filter"])
     channels = [MessageChannel(value) for value in job.params["channels"]]
-    return audience_match(job.project_id, where, channels)
+    return audience_match(project_id=job.project_id, where=where, channels=channels)
 
 
 async def _job_segment(job: Job) -> Segment | None:
@@ -59,7 +59,7 @@ async def _next_members(
     return []
 
 
-async def next_customer_ids(job: Job, limit: int = ID_CHUNK) -> list[Any]:
+async def next_customer_ids(*, job: Job, limit: int = ID_CHUNK) -> list[Any]:
     """The ids of the customers the job reaches next, after its cursor, in order."""
     query, consent = _job_audience(job)
     segment = await _job_segment(job)
@@ -71,7 +71,7 @@ async def next_customer_ids(job: Job, limit: int = ID_CHUNK) -> list[Any]:
         bounds["$gt"] = ObjectId(after)
     in_segment = None
     if segment is not None:
-        in_segment = match_query(segment, aware(job.params.get("segment_now")))
+        in_segment = match_query(segment, aware(moment=job.params.get("segment_now")))
     match = all_of({**query, "_id": bounds}, consent, in_segment)
     rows = (
         await Customer.get_pymongo_collection()

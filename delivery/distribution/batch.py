@@ -49,7 +49,7 @@ async def _codes_given_earlier(
 
 async def _begin_batch(runner: JobRunner, job: Job) -> tuple[bool, datetime]:
     resumed = job.started_batch >= job.batch
-    started = aware(job.params.get("batch_started_at"))
+    started = aware(moment=job.params.get("batch_started_at"))
     if resumed and started is not None:
         await runner.renew(job)
         return True, started
@@ -101,7 +101,7 @@ def _stopped(job: Job, error: DomainError) -> str:
     return f"stopped after {job.done:,} of {job.total:,} customers: {message}"
 
 
-async def run_batch(runner: JobRunner, job: Job, ids: list[Any], links: Links) -> None:
+async def run_batch(*, runner: JobRunner, job: Job, ids: list[Any], links: Links) -> None:
     """Reaches the customers with these ids (the next ones after the job's cursor), then moves
     the cursor past them. A batch redone after a crash finds its codes and messages again."""
     campaign = await _current_campaign(job)
@@ -128,7 +128,7 @@ async def run_batch(runner: JobRunner, job: Job, ids: list[Any], links: Links) -
         batch.given = await _codes_given_earlier(job, campaign, started_at, keys)
     # Customers erased since the ids were read are not reached.
     present = [customer for customer in customers if not customer.erased]
-    await reach_all(batch, present)
+    await reach_all(batch=batch, customers=present)
     if batch.failure is not None:
         # Keep what was done, counted, so the job tells the truth about it.
         await _commit_batch(batch, ids[-1], len(ids) - len(present) + batch.finished)

@@ -39,19 +39,19 @@ class DistributionFilter:
         return cls(
             tags=tuple(params.get("tags") or ()),
             email=params.get("email") or None,
-            created_after=aware(params.get("created_after")),
-            created_before=aware(params.get("created_before")),
+            created_after=aware(moment=params.get("created_after")),
+            created_before=aware(moment=params.get("created_before")),
             consented=bool(params.get("consented")),
         )
 
 
-def aware(moment: datetime | None) -> datetime | None:
+def aware(*, moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment
 
 
-def checked_filter(where: DistributionFilter) -> DistributionFilter:
+def checked_filter(*, where: DistributionFilter) -> DistributionFilter:
     problems: list[Problem] = []
     tags = tuple(sorted({tag.strip().lower() for tag in where.tags if tag.strip()}))
     email = where.email
@@ -62,7 +62,7 @@ def checked_filter(where: DistributionFilter) -> DistributionFilter:
             problems.extend(Problem(p.code, p.message, "filter.email") for p in error.problems)
     else:
         email = None
-    after, before = aware(where.created_after), aware(where.created_before)
+    after, before = aware(moment=where.created_after), aware(moment=where.created_before)
     if after is not None and before is not None and after >= before:
         problems.append(
             Problem("INVALID", "createdAfter must be before createdBefore", "filter.createdAfter")
@@ -78,7 +78,7 @@ def checked_filter(where: DistributionFilter) -> DistributionFilter:
     )
 
 
-def checked_channels(channels: Sequence[MessageChannel]) -> list[MessageChannel]:
+def checked_channels(*, channels: Sequence[MessageChannel]) -> list[MessageChannel]:
     distinct = list(dict.fromkeys(channels))
     if (
         not 1 <= len(channels) <= len(DISTRIBUTION_CHANNELS)
@@ -90,7 +90,7 @@ def checked_channels(channels: Sequence[MessageChannel]) -> list[MessageChannel]
 
 
 def audience_match(
-    project_id: str, where: DistributionFilter, channels: Sequence[MessageChannel]
+    *, project_id: str, where: DistributionFilter, channels: Sequence[MessageChannel]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The customers' query, and the consent condition apart: the embedded server drops the
     other conditions of a $match that also holds an $or."""

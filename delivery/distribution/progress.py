@@ -25,7 +25,7 @@ class DistributionCounts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-async def get_distribution(project_id: str, job_id: str) -> Job:
+async def get_distribution(*, project_id: str, job_id: str) -> Job:
     job = await get_job(project_id, job_id)
     if job.kind != DISTRIBUTE_CAMPAIGN:
         raise NotFound("distribution")

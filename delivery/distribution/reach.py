@@ -23,7 +23,7 @@ CONCURRENCY = 16
 SKIPPED_CODES = frozenset({"ERASED", "NO_ADDRESS"})
 
 
-def idempotency_key(job_id: str, customer_id: str, channel: MessageChannel) -> str:
+def idempotency_key(*, job_id: str, customer_id: str, channel: MessageChannel) -> str:
     return f"distribution:{job_id}:{customer_id}:{channel.value}"
 
 
@@ -106,7 +106,7 @@ async def _reach(batch: Batch, customer: Customer) -> DistributionCounts:
                 channel,
                 await _template_for(batch, code, channel),
                 code.code,
-                idempotency_key(batch.job.key, customer.key, channel),
+                idempotency_key(job_id=batch.job.key, customer_id=customer.key, channel=channel),
                 project=batch.project,
                 campaign=batch.campaign,
                 job_id=batch.job.key,
@@ -127,7 +127,7 @@ async def _reach(batch: Batch, customer: Customer) -> DistributionCounts:
     return counts
 
 
-async def reach_all(batch: Batch, customers: list[Customer]) -> None:
+async def reach_all(*, batch: Batch, customers: list[Customer]) -> None:
     """Works on CONCURRENCY customers at a time; after a campaign failure starts no one new."""
     waiting = iter(customers)
 

@@ -41,12 +41,12 @@ async def _count(query: dict[str, Any], consent: dict[str, Any] | None) -> int:
 
 
 async def distribute_campaign(
+    *,
     project_id: str,
     campaign_id: str,
     channels: Sequence[MessageChannel],
     where: DistributionFilter | None = None,
     template_ref: str | None = None,
-    *,
     segment_id: str | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> Job:
@@ -56,14 +56,14 @@ async def distribute_campaign(
     campaign = await get_campaign(project_id, campaign_id)
     segment = await get_segment(project_id, segment_id, "segmentId") if segment_id else None
     check_gives_codes(campaign)
-    chosen = checked_channels(channels)
-    audience = checked_filter(where or DistributionFilter())
+    chosen = checked_channels(channels=channels)
+    audience = checked_filter(where=where or DistributionFilter())
     template = (template_ref or "").strip() or None
     if template is not None:
         # A built-in exists for both channels; a stored template serves its own channel only.
         for channel in chosen:
             await resolve_template(project_id=project_id, template_ref=template, channel=channel)
-    query, consent = audience_match(project_id, audience, chosen)
+    query, consent = audience_match(project_id=project_id, where=audience, channels=chosen)
     # Relative times in a dynamic segment's filter ("no order for 90 days") are read at the
     # request, so a resumed job reaches the same customers.
     segment_now = utc_now()
