@@ -17,8 +17,6 @@ from domain.projects import Project
 
 # Customers worked on at once within a batch.
 CONCURRENCY = 16
-
-
 # A customer's own state, not the campaign's: the customer is skipped and the job goes on.
 SKIPPED_CODES = frozenset({"ERASED", "NO_ADDRESS"})
 

@@ -13,8 +13,6 @@ from domain.errors import Problem
 # range() in templates, and strings or lists repeated with *, stay this small.
 MAX_RANGE = 1_000
 MAX_REPEAT = 100_000
-
-
 # Names Jinja itself provides inside loops and macros.
 _JINJA_LOCALS = frozenset({"loop", "varargs", "kwargs", "caller"})
 
