@@ -32,6 +32,7 @@ DEFAULT_BRAND = Brand()
 
 
 def brand_color(*, value: str, default: str) -> str:
+    """The brand's color when it is a CSS hex color, else the default."""
     return value if _COLOR.match(value) else default
 
 

@@ -34,10 +34,12 @@ class Rendered:
 
 
 def render_field(*, template: Template | None, context: Mapping[str, Any]) -> str:
+    """One part of a template, "" when the template has none."""
     return "" if template is None else template.render(context)
 
 
 def render_unchecked(*, template: CompiledTemplate, context: Mapping[str, Any]) -> Rendered:
+    """Renders, letting errors through: the save-time checks report them one by one."""
     if template.channel == MessageChannel.SMS:
         text = render_field(template=template.text, context=context).strip()
         return Rendered(subject="", text=text, html="", sms=sms_info(text))
