@@ -40,7 +40,7 @@ def load_templates(settings: Settings) -> None:
     """Points rendering at the configured templates and checks that every file Engage needs is
     there: a missing one stops the start instead of sending an empty message later."""
     files = settings.template_files
-    rendering.use_template_files(files)
+    rendering.use_template_files(files=files)
     rendering.check_builtin_templates()
     pages.check_page_templates(files)
     apple.default_images(files)
@@ -68,7 +68,7 @@ def create_app(
             await demo.ensure_demo_project(settings)
         links = Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
         jobs = BackgroundJobs(
-            JobRunner(handlers=distribution.job_handlers(links)),
+            JobRunner(handlers=distribution.job_handlers(links=links)),
             automation=AutomationExecutor(links),
         )
         if settings.run_jobs:

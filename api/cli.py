@@ -56,7 +56,7 @@ def prepare_wallet_credentials(settings: Settings) -> None:
         certificates.ensure_development_chain(
             settings.data_dir, settings.apple_pass_type_id, settings.apple_team_id
         )
-    google.service_account(settings)
+    google.service_account(settings=settings)
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

@@ -35,7 +35,9 @@ async def _redirect(settings: Settings, link: google.SaveLink) -> Response:
     if link.class_to_insert is not None and settings.google_configured:
         # The class did not fit in the link: Google must know it before the object is saved.
         try:
-            await asyncio.to_thread(google.insert_class, settings, link.class_to_insert)
+            await asyncio.to_thread(
+                google.insert_class, settings=settings, klass=link.class_to_insert
+            )
         except SendError as error:
             log.warning("Google Wallet class %s: %s", link.class_to_insert["id"], error)
             return _answer(503, "Google Wallet is unavailable, try again later")
@@ -66,12 +68,12 @@ async def save_code(request: Request) -> Response:
     except (LookupError, DomainError):
         return _answer(404, "no such code")
     settings: Settings = request.app.state.settings
-    link = google.offer_save_link(settings, code, campaign, project)
+    link = google.offer_save_link(settings=settings, code=code, campaign=campaign, project=project)
     await google.mark_issued(
-        code.project_id,
-        PassKind.COUPON,
-        campaign.key,
-        google.offer_object_id(settings.google_issuer_id, code),
+        project_id=code.project_id,
+        kind=PassKind.COUPON,
+        campaign_id=campaign.key,
+        wallet_object_id=google.offer_object_id(issuer_id=settings.google_issuer_id, code=code),
         code=code.code,
     )
     return await _redirect(settings, link)
@@ -95,12 +97,14 @@ async def save_card(request: Request) -> Response:
         {"_id": object_id(card.customer_id, "customer"), "project_id": card.project_id}
     )
     settings: Settings = request.app.state.settings
-    link = google.loyalty_save_link(settings, card, campaign, project, customer)
+    link = google.loyalty_save_link(
+        settings=settings, card=card, campaign=campaign, project=project, customer=customer
+    )
     await google.mark_issued(
-        card.project_id,
-        PassKind.STORE_CARD,
-        campaign.key,
-        google.loyalty_object_id(settings.google_issuer_id, card),
+        project_id=card.project_id,
+        kind=PassKind.STORE_CARD,
+        campaign_id=campaign.key,
+        wallet_object_id=google.loyalty_object_id(issuer_id=settings.google_issuer_id, card=card),
         card_id=card.key,
     )
     return await _redirect(settings, link)

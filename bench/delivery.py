@@ -60,20 +60,20 @@ async def bench_rendering(count: int) -> tuple[Figures, Figures]:
         assigned=True,
     )
     await code.insert()
-    template = rendering.builtin_template("coupon", MessageChannel.EMAIL)
+    template = rendering.builtin_template(name="coupon", channel=MessageChannel.EMAIL)
     prefix = rendering.context_prefix(
         base_url=BASE_URL, secret_key=SECRET, project=project, campaign=campaign
     )
 
     async def ours(_: int) -> None:
         rendered = await rendering.render_for(
-            template, prefix, customer=customer, code=code, campaign=campaign
+            template=template, prefix=prefix, customer=customer, code=code, campaign=campaign
         )
         assert code.code in rendered.text
 
     # The floor: the same sources in a plain environment, with the context already built.
     context = rendering.message_context(
-        prefix, channel=MessageChannel.EMAIL, customer=customer, code=code, campaign=campaign
+        prefix=prefix, channel=MessageChannel.EMAIL, customer=customer, code=code, campaign=campaign
     )
     plain_html = jinja2.Environment(autoescape=True)
     plain_text = jinja2.Environment(autoescape=False)  # noqa: S701 (text bodies are not HTML)

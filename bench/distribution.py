@@ -52,10 +52,12 @@ async def seed(project_id: str, count: int) -> None:
 
 
 async def distribute(project_id: str, campaign: Campaign, count: int) -> float:
-    job = await distribute_campaign(project_id, campaign.key, CHANNELS)
+    job = await distribute_campaign(
+        project_id=project_id, campaign_id=campaign.key, channels=CHANNELS
+    )
     assert job.total == count, (job.total, count)
     started = time.perf_counter()
-    assert await run_pending_jobs(handlers=job_handlers(LINKS)) == 1
+    assert await run_pending_jobs(handlers=job_handlers(links=LINKS)) == 1
     elapsed = time.perf_counter() - started
     done = await Job.get(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done

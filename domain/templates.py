@@ -81,7 +81,7 @@ class CheckedTemplate:
 
 
 # Renders the content with sample data and raises DomainError when it would fail at send time.
-# Lives in delivery/rendering.py (check_template); domain only calls it.
+# Lives in delivery/rendering/checks.py (check_template); domain only calls it.
 TemplateCheck = Callable[[TemplateContent], CheckedTemplate]
 
 

@@ -6,10 +6,11 @@ from enum import Enum
 
 import strawberry
 
-from delivery.rendering import resolve_template
+from delivery.rendering import CompiledTemplate, resolve_template
 from domain import automation, events
 from domain.callers import CallerKind
 from domain.errors import DomainError, NotFound
+from domain.messages import MessageChannel
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
@@ -17,6 +18,13 @@ from schema.loyalty import IsAdminOrSameCustomer
 from schema.messages import MessageChannelEnum
 from schema.permissions import IsAdmin
 from schema.types import JSON, Connection, UserError, connection
+
+
+async def _check_template(
+    project_id: str, template_ref: str, channel: MessageChannel
+) -> CompiledTemplate:
+    """resolve_template in the positional shape domain.automation's TemplateCheck calls."""
+    return await resolve_template(project_id=project_id, template_ref=template_ref, channel=channel)
 
 
 @strawberry.enum(name="AutomationStatus")
@@ -421,9 +429,7 @@ class AutomationMutation:
             cancel_on=input.cancel_on,
             period_days=input.frequency.period_days if input.frequency else None,
         )
-        created = await automation.create_automation(
-            info.context.project_id, data, resolve_template
-        )
+        created = await automation.create_automation(info.context.project_id, data, _check_template)
         return AutomationPayload(automation=AutomationType(doc=created))
 
     @strawberry.mutation(
@@ -447,7 +453,7 @@ class AutomationMutation:
             period_days=input.frequency.period_days if input.frequency else None,
         )
         updated = await automation.update_automation(
-            info.context.project_id, str(id), changes, resolve_template
+            info.context.project_id, str(id), changes, _check_template
         )
         return AutomationPayload(automation=AutomationType(doc=updated))
 

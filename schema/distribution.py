@@ -92,7 +92,9 @@ class DistributionQuery:
     )
     async def distribution(self, info: Info, id: strawberry.ID) -> DistributionType | None:
         try:
-            job = await distribution.get_distribution(info.context.project_id, str(id))
+            job = await distribution.get_distribution(
+                project_id=info.context.project_id, job_id=str(id)
+            )
         except NotFound:
             return None
         return DistributionType.from_job(job)
@@ -118,11 +120,11 @@ class DistributionMutation:
     ) -> DistributeCampaignPayload:
         job_channels = [MessageChannel(channel.value) for channel in channels]
         job = await distribution.distribute_campaign(
-            info.context.project_id,
-            str(campaign_id),
-            job_channels,
-            filter.to_domain() if filter is not None else None,
-            template_id,
+            project_id=info.context.project_id,
+            campaign_id=str(campaign_id),
+            channels=job_channels,
+            where=filter.to_domain() if filter is not None else None,
+            template_ref=template_id,
             segment_id=str(segment_id) if segment_id is not None else None,
         )
         warnings = await channel_warnings(info, job_channels)

@@ -62,7 +62,7 @@ class TemplateType:
     @classmethod
     def from_builtin(cls, compiled: rendering.CompiledTemplate) -> "TemplateType":
         sms = (
-            rendering.builtin_sms_info(compiled.name)
+            rendering.builtin_sms_info(name=compiled.name)
             if compiled.channel == MessageChannel.SMS
             else None
         )
@@ -147,7 +147,7 @@ class TemplateQuery:
         self, info: Info, channel: MessageChannelEnum | None = None
     ) -> list[TemplateType]:
         wanted = _channel(channel)
-        builtins = rendering.builtin_templates(wanted or MessageChannel.EMAIL)
+        builtins = rendering.builtin_templates(channel=wanted or MessageChannel.EMAIL)
         stored = await templates.list_templates(info.context.project_id, wanted)
         return [TemplateType.from_builtin(t) for t in builtins] + [
             TemplateType.from_doc(t) for t in stored

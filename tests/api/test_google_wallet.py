@@ -48,7 +48,7 @@ async def a_code(tenant: Tenant, display: str = "GIFT-42", customer_id: str = ""
 def claims_of(settings: Settings, location: str) -> dict[str, object]:
     assert location.startswith("https://pay.google.com/gp/v/save/")
     assert len(location) < 1800
-    public = google.service_account(settings).public_key_pem
+    public = google.service_account(settings=settings).public_key_pem
     token = location.removeprefix(google.SAVE_URL)
     decoded: dict[str, object] = jwt.decode(token, public, algorithms=["RS256"], audience="google")
     return decoded
@@ -73,7 +73,7 @@ async def test_a_good_token_redirects_to_a_signed_save_link(
     payload = claims["payload"]
     assert isinstance(payload, dict)
     [sent] = payload["offerObjects"]
-    assert sent["id"] == google.offer_object_id(ISSUER, code)
+    assert sent["id"] == google.offer_object_id(issuer_id=ISSUER, code=code)
     assert sent["barcode"]["value"] == "GIFT42"
     assert problems("OfferObject", sent) == []
     assert [c["id"] for c in payload["offerClasses"]] == [sent["classId"]]
@@ -126,7 +126,7 @@ async def test_the_same_code_in_two_projects_opens_the_one_its_token_names(
         payload = claims_of(settings, response.headers["location"])["payload"]
         assert isinstance(payload, dict)
         [sent] = payload["offerObjects"]
-        assert sent["id"] == google.offer_object_id(ISSUER, code)
+        assert sent["id"] == google.offer_object_id(issuer_id=ISSUER, code=code)
     assert {w.project_id async for w in WalletPass.find_all()} == {
         tenant.project_id,
         other_tenant.project_id,
@@ -223,7 +223,7 @@ async def test_the_coupon_page_offers_both_wallets_once_real_credentials_are_set
     wallet_buttons = r'<a class="button wallet" id="[a-z-]+" href="([^"]+)"[^>]*>([^<]+)</a>'
     # A development key signs links Google refuses: no button that would fail on a phone.
     assert re.findall(wallet_buttons, (await http.get("/c/GIFT42")).text) == []
-    google.development_account(settings.data_dir)
+    google.development_account(data_dir=settings.data_dir)
     app.state.settings = settings.model_copy(
         update={
             "google_service_account_file": settings.data_dir / google.DEVELOPMENT_KEY_FILE,

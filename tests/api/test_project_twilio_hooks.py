@@ -8,8 +8,8 @@ from domain.messages import MessageStatus
 from domain.projects import MessagingChanges, update_messaging
 from domain.providers import TwilioChanges
 from tests.api.test_hooks import post_signed, reload, sent_sms, status_form
-from tests.conftest import Tenant
 from tests.delivery.fakes import AUTH_TOKEN
+from tests.factories import Tenant
 
 PROJECT_SID = "AC" + "fedcba9876543210" * 2
 PROJECT_TOKEN = "e" * 32

@@ -18,7 +18,7 @@ from templates import PACKAGED, MissingTemplateFile, TemplateFiles
 def shipped_templates_afterwards() -> Iterator[None]:
     """Rendering keeps the process's choice of templates: later tests get the shipped ones."""
     yield
-    rendering.use_template_files(TemplateFiles())
+    rendering.use_template_files(files=TemplateFiles())
 
 
 def test_shipped_files_are_found_from_the_package_whatever_the_working_directory(
@@ -51,7 +51,7 @@ async def overridden(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.
 async def test_override_folder_replaces_built_ins_pages_and_images(
     overridden: httpx.AsyncClient,
 ) -> None:
-    coupon = rendering.builtin_template("coupon", MessageChannel.EMAIL)
+    coupon = rendering.builtin_template(name="coupon", channel=MessageChannel.EMAIL)
     assert coupon.subject_source == "Yours: {{ offer.campaign }}"
     # Files the folder does not hold still come from the package.
     assert coupon.text_source == (PACKAGED / "email" / "coupon.txt").read_text()

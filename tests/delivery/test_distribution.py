@@ -51,7 +51,7 @@ LINKS = Links(base_url="http://testserver", secret_key="distribution-test-secret
 
 async def run_jobs() -> int:
     """Runs the waiting jobs, distributions included, as the app's runner does."""
-    return await run_pending_jobs(handlers=job_handlers(LINKS))
+    return await run_pending_jobs(handlers=job_handlers(links=LINKS))
 
 
 async def reload(job: Job) -> Job:
@@ -114,7 +114,9 @@ async def assert_reached_once(
             assert message is not None and message.to == address
             assert message.code == code_of[customer.key]
             assert message.campaign_id == job.params["campaign_id"]
-            assert message.idempotency_key == idempotency_key(job.key, customer.key, channel)
+            assert message.idempotency_key == idempotency_key(
+                job_id=job.key, customer_id=customer.key, channel=channel
+            )
             consented = customer.consents.email if channel == EMAIL else customer.consents.sms
             if consented:
                 assert message.status == MessageStatus.QUEUED and message.open
@@ -130,7 +132,9 @@ async def assert_reached_once(
 async def test_every_customer_gets_one_code_and_one_message_per_channel(tenant: Tenant) -> None:
     campaign = await make_campaign(project_id=tenant.project_id)
     customers = await make_customers(project_id=tenant.project_id, count=300, erased_every=25)
-    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS])
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL, SMS]
+    )
     assert (job.kind, job.status, job.total, job.done) == (
         "distribute_campaign",
         JobStatus.QUEUED,
@@ -155,14 +159,16 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
     # Two codes per customer allowed: a careless retry would hand out a second one.
     campaign = await make_campaign(project_id=tenant.project_id, codes_per_customer=2)
     customers = await make_customers(project_id=tenant.project_id, count=150)
-    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS], batch_size=50)
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL, SMS], batch_size=50
+    )
 
-    first = JobRunner("first", lease=timedelta(seconds=30), handlers=job_handlers(LINKS))
+    first = JobRunner("first", lease=timedelta(seconds=30), handlers=job_handlers(links=LINKS))
     leased = await first.lease_next()
     assert leased is not None and leased.id == job.id
-    ids = await next_customer_ids(leased)
+    ids = await next_customer_ids(job=leased)
     assert len(ids) == 150
-    await run_batch(first, leased, ids[:50], LINKS)
+    await run_batch(runner=first, job=leased, ids=ids[:50], links=LINKS)
     job = await reload(job)
     assert (job.batch, job.done, job.total) == (1, 50, 150)
     assert job.progress == pytest.approx(1 / 3)
@@ -172,7 +178,9 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
     assert after_one["queued"] + after_one["suppressed"] == len(await job_messages(job))
 
     # The second batch dies part-way: some of its customers have codes and messages already.
-    crashing = asyncio.create_task(run_batch(first, leased, ids[50:100], LINKS))
+    crashing = asyncio.create_task(
+        run_batch(runner=first, job=leased, ids=ids[50:100], links=LINKS)
+    )
     await until_messages(job, after_one["queued"] + after_one["suppressed"] + 20)
     crashing.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -183,7 +191,7 @@ async def test_a_batch_redone_after_a_crash_queues_and_publishes_nothing_twice(
     await Job.get_pymongo_collection().update_one(
         {"_id": job.id}, {"$set": {"lease_until": utc_now() - timedelta(seconds=1)}}
     )
-    assert await JobRunner("second", handlers=job_handlers(LINKS)).run_pending() == 1
+    assert await JobRunner("second", handlers=job_handlers(links=LINKS)).run_pending() == 1
 
     job = await reload(job)
     assert job.status == JobStatus.SUCCEEDED, job.errors
@@ -213,17 +221,32 @@ async def test_filters_choose_the_customers(tenant: Tenant, other_tenant: Tenant
     await insert_customers(customers=later)
     await make_customers(project_id=other_tenant.project_id, count=10)
     vip = DistributionFilter(tags=("VIP ",))
-    tagged = await distribute_campaign(tenant.project_id, campaign.key, [SMS], vip)
+    tagged = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[SMS], where=vip
+    )
     consenting = DistributionFilter(consented=True)
-    either = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS], consenting)
+    either = await distribute_campaign(
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        channels=[EMAIL, SMS],
+        where=consenting,
+    )
     recent = await distribute_campaign(
-        tenant.project_id, campaign.key, [EMAIL], DistributionFilter(created_after=since)
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        channels=[EMAIL],
+        where=DistributionFilter(created_after=since),
     )
     early = await distribute_campaign(
-        tenant.project_id, campaign.key, [EMAIL], DistributionFilter(created_before=since)
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        channels=[EMAIL],
+        where=DistributionFilter(created_before=since),
     )
     by_email = DistributionFilter(email=" C7@Example.com")
-    seventh = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], by_email)
+    seventh = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL], where=by_email
+    )
     assert await run_jobs() == 5
 
     async def reached(job: Job) -> set[str]:
@@ -254,7 +277,9 @@ async def test_a_campaign_out_of_codes_ends_the_job_failed_keeping_what_was_done
     campaign = await make_campaign(project_id=tenant.project_id, codes=CodeConfig(pattern="#"))
     await make_pool(campaign=campaign, displays=[f"POOL{i}" for i in range(10)])
     customers = await make_customers(project_id=tenant.project_id, count=30)
-    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=20)
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL], batch_size=20
+    )
     assert await run_jobs() == 1
 
     job = await reload(job)
@@ -273,11 +298,15 @@ async def test_a_campaign_out_of_codes_ends_the_job_failed_keeping_what_was_done
 async def test_a_campaign_ended_mid_way_stops_the_job(tenant: Tenant) -> None:
     campaign = await make_campaign(project_id=tenant.project_id)
     await make_customers(project_id=tenant.project_id, count=20)
-    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL], batch_size=10)
-    runner = JobRunner(handlers=job_handlers(LINKS))
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL], batch_size=10
+    )
+    runner = JobRunner(handlers=job_handlers(links=LINKS))
     leased = await runner.lease_next()
     assert leased is not None
-    await run_batch(runner, leased, (await next_customer_ids(leased))[:10], LINKS)
+    await run_batch(
+        runner=runner, job=leased, ids=(await next_customer_ids(job=leased))[:10], links=LINKS
+    )
     campaign.status = CampaignStatus.ENDED
     await campaign.save()
     await runner.run_job(leased)
@@ -305,60 +334,97 @@ async def test_refused_requests_write_nothing(tenant: Tenant, other_tenant: Tena
     foreign = await make_campaign(project_id=other_tenant.project_id)
     now = utc_now()
     cases: list[tuple[str, str, Any]] = [
-        ("NOT_FOUND", "campaignId", distribute_campaign(project_id, foreign.key, [EMAIL])),
-        ("NOT_FOUND", "campaignId", distribute_campaign(project_id, "nope", [EMAIL])),
-        ("CAMPAIGN_ENDED", "campaignId", distribute_campaign(project_id, ended.key, [EMAIL])),
+        (
+            "NOT_FOUND",
+            "campaignId",
+            distribute_campaign(project_id=project_id, campaign_id=foreign.key, channels=[EMAIL]),
+        ),
+        (
+            "NOT_FOUND",
+            "campaignId",
+            distribute_campaign(project_id=project_id, campaign_id="nope", channels=[EMAIL]),
+        ),
+        (
+            "CAMPAIGN_ENDED",
+            "campaignId",
+            distribute_campaign(project_id=project_id, campaign_id=ended.key, channels=[EMAIL]),
+        ),
         (
             "CAMPAIGN_NOT_DISCOUNT",
             "campaignId",
-            distribute_campaign(project_id, loyalty.key, [EMAIL]),
-        ),
-        ("INVALID_CHANNELS", "channels", distribute_campaign(project_id, campaign.key, [])),
-        (
-            "INVALID_CHANNELS",
-            "channels",
-            distribute_campaign(project_id, campaign.key, [EMAIL, EMAIL]),
+            distribute_campaign(project_id=project_id, campaign_id=loyalty.key, channels=[EMAIL]),
         ),
         (
             "INVALID_CHANNELS",
             "channels",
-            distribute_campaign(project_id, campaign.key, [MessageChannel.APPLE_PUSH]),
+            distribute_campaign(project_id=project_id, campaign_id=campaign.key, channels=[]),
+        ),
+        (
+            "INVALID_CHANNELS",
+            "channels",
+            distribute_campaign(
+                project_id=project_id, campaign_id=campaign.key, channels=[EMAIL, EMAIL]
+            ),
+        ),
+        (
+            "INVALID_CHANNELS",
+            "channels",
+            distribute_campaign(
+                project_id=project_id,
+                campaign_id=campaign.key,
+                channels=[MessageChannel.APPLE_PUSH],
+            ),
         ),
         (
             "NOT_FOUND",
             "templateId",
-            distribute_campaign(project_id, campaign.key, [EMAIL], None, "builtin:nope"),
+            distribute_campaign(
+                project_id=project_id,
+                campaign_id=campaign.key,
+                channels=[EMAIL],
+                where=None,
+                template_ref="builtin:nope",
+            ),
         ),
         (
             "CHANNEL_MISMATCH",
             "channel",
-            distribute_campaign(project_id, campaign.key, [SMS, EMAIL], None, sms_template.key),
+            distribute_campaign(
+                project_id=project_id,
+                campaign_id=campaign.key,
+                channels=[SMS, EMAIL],
+                where=None,
+                template_ref=sms_template.key,
+            ),
         ),
         (
             "INVALID_EMAIL",
             "filter.email",
             distribute_campaign(
-                project_id, campaign.key, [EMAIL], DistributionFilter(email="not an email")
+                project_id=project_id,
+                campaign_id=campaign.key,
+                channels=[EMAIL],
+                where=DistributionFilter(email="not an email"),
             ),
         ),
         (
             "INVALID",
             "filter.createdAfter",
             distribute_campaign(
-                project_id,
-                campaign.key,
-                [EMAIL],
-                DistributionFilter(created_after=now, created_before=now),
+                project_id=project_id,
+                campaign_id=campaign.key,
+                channels=[EMAIL],
+                where=DistributionFilter(created_after=now, created_before=now),
             ),
         ),
         (
             "INVALID",
             "filter.createdAfter",
             distribute_campaign(
-                project_id,
-                campaign.key,
-                [EMAIL],
-                DistributionFilter(created_after=now, created_before=now - timedelta(days=1)),
+                project_id=project_id,
+                campaign_id=campaign.key,
+                channels=[EMAIL],
+                where=DistributionFilter(created_after=now, created_before=now - timedelta(days=1)),
             ),
         ),
     ]
@@ -376,7 +442,9 @@ async def test_a_distribution_reaches_only_its_own_project(
     campaign = await make_campaign(project_id=tenant.project_id)
     mine = await make_customers(project_id=tenant.project_id, count=6)
     theirs = await make_customers(project_id=other_tenant.project_id, count=6)
-    job = await distribute_campaign(tenant.project_id, campaign.key, [EMAIL, SMS])
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL, SMS]
+    )
     assert job.total == 6
     assert await run_jobs() == 1
     reached = {m.customer_id for m in await job_messages(job)}
@@ -402,17 +470,24 @@ async def test_a_segment_chooses_the_customers_with_the_filter(tenant: Tenant) -
         {"all": [{"field": "consents.sms", "op": "eq", "value": False}]},
     )
     by_static = await distribute_campaign(
-        tenant.project_id,
-        campaign.key,
-        [EMAIL],
-        DistributionFilter(tags=("vip",)),
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        channels=[EMAIL],
+        where=DistributionFilter(tags=("vip",)),
         segment_id=static.key,
     )
     everyone_static = await distribute_campaign(
-        tenant.project_id, campaign.key, [EMAIL], segment_id=static.key, batch_size=4
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        channels=[EMAIL],
+        segment_id=static.key,
+        batch_size=4,
     )
     by_dynamic = await distribute_campaign(
-        tenant.project_id, campaign.key, [SMS], segment_id=dynamic.key
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        channels=[SMS],
+        segment_id=dynamic.key,
     )
     assert (await reload(by_dynamic)).total == sum(1 for c in live if not c.consents.sms)
     assert await run_jobs() == 3
@@ -428,7 +503,10 @@ async def test_a_segment_chooses_the_customers_with_the_filter(tenant: Tenant) -
 
     with pytest.raises(DomainError) as unknown:
         await distribute_campaign(
-            tenant.project_id, campaign.key, [EMAIL], segment_id=str(ObjectId())
+            project_id=tenant.project_id,
+            campaign_id=campaign.key,
+            channels=[EMAIL],
+            segment_id=str(ObjectId()),
         )
     assert unknown.value.problems[0].field == "segmentId"
 
@@ -460,7 +538,9 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
     experiment, template = await variant_experiment(project_id, campaign.key)
     await make_customers(project_id=project_id, count=40)
 
-    job = await distribute_campaign(project_id, campaign.key, [EMAIL, SMS])
+    job = await distribute_campaign(
+        project_id=project_id, campaign_id=campaign.key, channels=[EMAIL, SMS]
+    )
     assert await run_jobs() == 1
     codes = {code.code: code for code in await campaign_codes(project_id, campaign.key)}
     sent = await job_messages(job)
@@ -475,7 +555,13 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
     assert {m.template_id for m in sent if m.channel == EMAIL} == {template.key, "builtin:coupon"}
 
     # A template asked for is sent to every variant.
-    asked = await distribute_campaign(project_id, campaign.key, [EMAIL], None, "builtin:welcome")
+    asked = await distribute_campaign(
+        project_id=project_id,
+        campaign_id=campaign.key,
+        channels=[EMAIL],
+        where=None,
+        template_ref="builtin:welcome",
+    )
     assert await run_jobs() == 1
     assert {m.template_id for m in await job_messages(asked)} == {"builtin:welcome"}
 

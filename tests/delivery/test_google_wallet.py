@@ -126,7 +126,7 @@ async def test_every_class_and_object_validates_against_the_discovery_schema(
     project = await branded(tenant)
     campaign, code = await offer(tenant)
 
-    full = google.offer_class(ISSUER, campaign, project)
+    full = google.offer_class(issuer_id=ISSUER, campaign=campaign, project=project)
     assert_valid("OfferClass", full)
     assert full["issuerName"] == full["provider"] == "Café Zoë"
     assert (full["title"], full["redemptionChannel"], full["reviewStatus"]) == (
@@ -138,7 +138,13 @@ async def test_every_class_and_object_validates_against_the_discovery_schema(
     assert full["titleImage"]["sourceUri"]["uri"] == "https://cdn.example.com/logo.png"
     assert (full["details"], full["finePrint"]) == (campaign.description, campaign.terms)
 
-    active = google.offer_object(ISSUER, code, campaign, "http://testserver/c/SPRINGAB12", NOW)
+    active = google.offer_object(
+        issuer_id=ISSUER,
+        code=code,
+        campaign=campaign,
+        coupon_url="http://testserver/c/SPRINGAB12",
+        now=NOW,
+    )
     assert_valid("OfferObject", active)
     assert active["state"] == "ACTIVE"
     assert active["barcode"] == {
@@ -158,16 +164,16 @@ async def test_every_class_and_object_validates_against_the_discovery_schema(
     ended = campaign.model_copy(update={"status": CampaignStatus.ENDED})
     unbounded = campaign.model_copy(update={"starts_at": None, "ends_at": None})
     states = {
-        "used": google.offer_object(ISSUER, used, campaign, now=NOW),
+        "used": google.offer_object(issuer_id=ISSUER, code=used, campaign=campaign, now=NOW),
         "past its end": google.offer_object(
-            ISSUER, code, campaign, now=datetime(2032, 1, 1, tzinfo=UTC)
+            issuer_id=ISSUER, code=code, campaign=campaign, now=datetime(2032, 1, 1, tzinfo=UTC)
         ),
-        "ended": google.offer_object(ISSUER, code, ended, now=NOW),
-        "paused": google.offer_object(ISSUER, code, paused, now=NOW),
+        "ended": google.offer_object(issuer_id=ISSUER, code=code, campaign=ended, now=NOW),
+        "paused": google.offer_object(issuer_id=ISSUER, code=code, campaign=paused, now=NOW),
         "not started": google.offer_object(
-            ISSUER, code, campaign, now=datetime(2029, 1, 1, tzinfo=UTC)
+            issuer_id=ISSUER, code=code, campaign=campaign, now=datetime(2029, 1, 1, tzinfo=UTC)
         ),
-        "no window": google.offer_object(ISSUER, code, unbounded, now=NOW),
+        "no window": google.offer_object(issuer_id=ISSUER, code=code, campaign=unbounded, now=NOW),
     }
     for made in states.values():
         assert_valid("OfferObject", made)
@@ -185,11 +191,15 @@ async def test_every_class_and_object_validates_against_the_discovery_schema(
     ada = await member(tenant)
     card = await earn(tenant, ada, points, 150, "welcome")
     assert card.tier == "Gold"
-    klass = google.loyalty_class(ISSUER, points, project, "http://testserver")
+    klass = google.loyalty_class(
+        issuer_id=ISSUER, campaign=points, project=project, base_url="http://testserver"
+    )
     assert_valid("LoyaltyClass", klass)
     assert klass["programName"] == "Café points"
     assert klass["programLogo"]["sourceUri"]["uri"] == "https://cdn.example.com/logo.png"
-    card_object = google.loyalty_object(ISSUER, card, points, ada, NOW)
+    card_object = google.loyalty_object(
+        issuer_id=ISSUER, card=card, campaign=points, customer=ada, now=NOW
+    )
     assert_valid("LoyaltyObject", card_object)
     assert card_object["loyaltyPoints"] == {"label": "Points", "balance": {"int": 150}}
     assert card_object["barcode"]["value"] == card_object["accountId"] == ada.key
@@ -201,17 +211,26 @@ async def test_every_class_and_object_validates_against_the_discovery_schema(
     plain = await branded(tenant, logo_url="", shop_url="", primary_color="#123")
     nameless = await member(tenant, name="")
     bare = await earn(tenant, nameless, points, 5, "hi")
-    klass = google.loyalty_class(ISSUER, points, plain, "http://testserver")
+    klass = google.loyalty_class(
+        issuer_id=ISSUER, campaign=points, project=plain, base_url="http://testserver"
+    )
     assert_valid("LoyaltyClass", klass)
     assert klass["programLogo"]["sourceUri"]["uri"] == "http://testserver/passes/google/logo.png"
     paused_program = points.model_copy(update={"status": CampaignStatus.PAUSED})
-    bare_object = google.loyalty_object(ISSUER, bare, paused_program, nameless, NOW)
+    bare_object = google.loyalty_object(
+        issuer_id=ISSUER, card=bare, campaign=paused_program, customer=nameless, now=NOW
+    )
     assert_valid("LoyaltyObject", bare_object)
     assert bare_object["state"] == "INACTIVE"
     assert "accountName" not in bare_object and "textModulesData" not in bare_object
     no_discount = campaign.model_copy(update={"discount": None, "description": "", "terms": ""})
-    assert_valid("OfferClass", google.offer_class(ISSUER, no_discount, plain))
-    assert google.offer_class(ISSUER, no_discount, plain)["title"] == "Spring sale"
+    assert_valid(
+        "OfferClass", google.offer_class(issuer_id=ISSUER, campaign=no_discount, project=plain)
+    )
+    assert (
+        google.offer_class(issuer_id=ISSUER, campaign=no_discount, project=plain)["title"]
+        == "Spring sale"
+    )
 
 
 def test_the_schema_check_rejects_what_google_would() -> None:
@@ -232,19 +251,19 @@ def test_the_schema_check_rejects_what_google_would() -> None:
 
 
 def public_key(settings: Settings) -> bytes:
-    return google.service_account(settings).public_key_pem
+    return google.service_account(settings=settings).public_key_pem
 
 
 async def test_the_save_link_is_a_jwt_google_can_verify(tenant: Tenant, settings: Settings) -> None:
     project = await branded(tenant)
     campaign, code = await offer(tenant)
 
-    link = google.offer_save_link(settings, code, campaign, project)
+    link = google.offer_save_link(settings=settings, code=code, campaign=campaign, project=project)
 
     assert link.url.startswith("https://pay.google.com/gp/v/save/")
     assert len(link.url) < 1800
     token = link.url.removeprefix(google.SAVE_URL)
-    account = google.service_account(settings)
+    account = google.service_account(settings=settings)
     assert jwt.get_unverified_header(token) == {
         "alg": "RS256",
         "kid": account.private_key_id,
@@ -256,8 +275,10 @@ async def test_the_save_link_is_a_jwt_google_can_verify(tenant: Tenant, settings
     assert claims["origins"] == ["http://testserver"]
     assert abs(claims["iat"] - datetime.now(UTC).timestamp()) < 300
     coupon_url = "http://testserver/c/SPRINGAB12"
-    full_class = google.offer_class(ISSUER, campaign, project)
-    full_object = google.offer_object(ISSUER, code, campaign, coupon_url)
+    full_class = google.offer_class(issuer_id=ISSUER, campaign=campaign, project=project)
+    full_object = google.offer_object(
+        issuer_id=ISSUER, code=code, campaign=campaign, coupon_url=coupon_url
+    )
     [sent_class] = claims["payload"]["offerClasses"]
     [sent_object] = claims["payload"]["offerObjects"]
     # What did not fit was dropped in the documented order, and nothing else.
@@ -280,7 +301,9 @@ async def test_the_save_link_is_a_jwt_google_can_verify(tenant: Tenant, settings
     # A plain brand and campaign fit whole.
     plain = await branded(tenant, logo_url="", shop_url="")
     short, short_code = await offer(tenant, "PLAIN-1", description="", terms="")
-    whole = google.offer_save_link(settings, short_code, short, plain)
+    whole = google.offer_save_link(
+        settings=settings, code=short_code, campaign=short, project=plain
+    )
     whole_claims = jwt.decode(
         whole.url.removeprefix(google.SAVE_URL),
         public_key(settings),
@@ -288,9 +311,14 @@ async def test_the_save_link_is_a_jwt_google_can_verify(tenant: Tenant, settings
         audience="google",
     )
     assert whole_claims["payload"] == {
-        "offerClasses": [google.offer_class(ISSUER, short, plain)],
+        "offerClasses": [google.offer_class(issuer_id=ISSUER, campaign=short, project=plain)],
         "offerObjects": [
-            google.offer_object(ISSUER, short_code, short, "http://testserver/c/PLAIN1")
+            google.offer_object(
+                issuer_id=ISSUER,
+                code=short_code,
+                campaign=short,
+                coupon_url="http://testserver/c/PLAIN1",
+            )
         ],
     }
 
@@ -321,7 +349,7 @@ async def test_long_names_keep_the_link_under_1800_characters(
         terms="t" * 10_000,
     )
 
-    link = google.offer_save_link(settings, code, campaign, project)
+    link = google.offer_save_link(settings=settings, code=code, campaign=campaign, project=project)
 
     assert len(link.url) < 1800
     claims = jwt.decode(
@@ -332,23 +360,27 @@ async def test_long_names_keep_the_link_under_1800_characters(
     )
     objects = claims["payload"]["offerObjects"]
     assert objects[0]["barcode"]["value"] == code.code
-    assert objects[0]["classId"] == google.offer_class_id(ISSUER, campaign)
+    assert objects[0]["classId"] == google.offer_class_id(issuer_id=ISSUER, campaign=campaign)
     assert_valid("OfferObject", objects[0])
     # The class did not fit: the link names the class to insert over REST first.
     assert "offerClasses" not in claims["payload"]
-    assert link.class_to_insert == google.offer_class(ISSUER, campaign, project)
+    assert link.class_to_insert == google.offer_class(
+        issuer_id=ISSUER, campaign=campaign, project=project
+    )
     assert_valid("OfferClass", link.class_to_insert)
 
     points = await program(tenant, name="P" * 200)
     ada = await member(tenant, name="N" * 200)
     card = await earn(tenant, ada, points, 7, "hi")
-    card_link = google.loyalty_save_link(settings, card, points, project, ada)
+    card_link = google.loyalty_save_link(
+        settings=settings, card=card, campaign=points, project=project, customer=ada
+    )
     assert len(card_link.url) < 1800
 
 
 def test_the_development_key_is_made_once_and_kept(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "var", mongodb_uri="mongodb://unused")
-    first = google.service_account(settings)
+    first = google.service_account(settings=settings)
     path = tmp_path / "var" / "wallet" / "dev" / "google-service-account.json"
     assert path.exists() and first.development
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -356,7 +388,9 @@ def test_the_development_key_is_made_once_and_kept(tmp_path: Path) -> None:
     assert "DEVELOPMENT" in info["description"] and info["client_email"].endswith(".invalid")
     assert list(path.parent.iterdir()) == [path]
 
-    again = google.service_account(Settings(data_dir=tmp_path / "var", mongodb_uri="mongodb://x"))
+    again = google.service_account(
+        settings=Settings(data_dir=tmp_path / "var", mongodb_uri="mongodb://x")
+    )
     assert again.info == first.info
     assert not Settings(data_dir=tmp_path / "var").google_configured
     with pytest.raises(ValueError, match="numeric"):
@@ -368,10 +402,10 @@ def test_the_development_key_is_made_once_and_kept(tmp_path: Path) -> None:
 
 async def issue(settings: Settings, tenant: Tenant, code: Code, campaign: Campaign) -> None:
     await google.mark_issued(
-        tenant.project_id,
-        PassKind.COUPON,
-        campaign.key,
-        google.offer_object_id(settings.google_issuer_id, code),
+        project_id=tenant.project_id,
+        kind=PassKind.COUPON,
+        campaign_id=campaign.key,
+        wallet_object_id=google.offer_object_id(issuer_id=settings.google_issuer_id, code=code),
         code=code.code,
     )
 
@@ -399,14 +433,16 @@ async def test_a_redeemed_code_is_patched_completed(tenant: Tenant, settings: Se
     await issue(settings, tenant, code, campaign)
     stored = await WalletPass.find_one({"project_id": tenant.project_id})
     assert stored is not None and stored.google_issued
-    assert stored.google_object_id == google.offer_object_id(ISSUER, code)
+    assert stored.google_object_id == google.offer_object_id(issuer_id=ISSUER, code=code)
 
     await redeem(tenant, code)
 
     [update] = await google_updates(tenant.project_id)
-    assert update.to == google.offer_object_id(ISSUER, code)
+    assert update.to == google.offer_object_id(issuer_id=ISSUER, code=code)
     http = HttpMockSequence([({"status": "200"}, '{"state": "COMPLETED"}')])
-    provider_id = await google.send_google_update(settings, update, tenant.project, http=http)
+    provider_id = await google.send_google_update(
+        settings=settings, message=update, project=tenant.project, http=http
+    )
 
     assert provider_id == f"google:{update.to}"
     [(uri, method, body, _headers)] = http.request_sequence
@@ -421,9 +457,13 @@ async def test_a_changed_balance_is_patched(tenant: Tenant, settings: Settings) 
     points = await program(tenant)
     ada = await member(tenant)
     card = await earn(tenant, ada, points, 40, "hi")
-    object_id = google.loyalty_object_id(ISSUER, card)
+    object_id = google.loyalty_object_id(issuer_id=ISSUER, card=card)
     await google.mark_issued(
-        tenant.project_id, PassKind.STORE_CARD, points.key, object_id, card_id=card.key
+        project_id=tenant.project_id,
+        kind=PassKind.STORE_CARD,
+        campaign_id=points.key,
+        wallet_object_id=object_id,
+        card_id=card.key,
     )
 
     await earn(tenant, ada, points, 75, "bonus")
@@ -431,7 +471,9 @@ async def test_a_changed_balance_is_patched(tenant: Tenant, settings: Settings) 
     updates = await google_updates(tenant.project_id)
     assert updates and {update.to for update in updates} == {object_id}
     http = HttpMockSequence([({"status": "200"}, "{}")])
-    await google.send_google_update(settings, updates[-1], tenant.project, http=http)
+    await google.send_google_update(
+        settings=settings, message=updates[-1], project=tenant.project, http=http
+    )
     [(uri, method, body, _headers)] = http.request_sequence
     assert (method, uri.split("?")[0]) == (
         "PATCH",
@@ -451,12 +493,14 @@ async def test_google_answers_decide_retry_or_give_up(tenant: Tenant, settings: 
         project_id=tenant.project_id,
         channel=MessageChannel.GOOGLE_UPDATE,
         code=code.code,
-        to=google.offer_object_id(ISSUER, code),
+        to=google.offer_object_id(issuer_id=ISSUER, code=code),
     )
 
     async def answer(status: str) -> str:
         http = HttpMockSequence([({"status": status}, '{"error": {"message": "no"}}')])
-        return await google.send_google_update(settings, message, tenant.project, http=http)
+        return await google.send_google_update(
+            settings=settings, message=message, project=tenant.project, http=http
+        )
 
     # Never saved by anyone: nothing to update, settled with a note.
     assert await answer("404") == f"google:not-saved:{message.to}"
@@ -468,7 +512,9 @@ async def test_google_answers_decide_retry_or_give_up(tenant: Tenant, settings: 
             await answer(status)
     gone = message.model_copy(update={"code": "NOSUCHCODE"})
     with pytest.raises(PermanentSendError):
-        await google.send_google_update(settings, gone, tenant.project, http=HttpMockSequence([]))
+        await google.send_google_update(
+            settings=settings, message=gone, project=tenant.project, http=HttpMockSequence([])
+        )
 
 
 # --- through the outbox worker, with a local server standing in for Google -----------------
@@ -535,7 +581,7 @@ def fake_google() -> Iterator[FakeGoogle]:
 
 def configured(settings: Settings, fake: FakeGoogle, tmp_path: Path) -> Settings:
     """A service-account key file (as Google issues them) whose token endpoint is the fake."""
-    info = dict(google.service_account(settings).info)
+    info = dict(google.service_account(settings=settings).info)
     info["token_uri"] = f"{fake.url}/token"
     info["client_email"] = "wallet@engage-test.iam.gserviceaccount.com"
     key_file = tmp_path / "service-account.json"
@@ -606,7 +652,7 @@ async def test_sandbox_projects_and_unconfigured_services_sink_updates(
         assert (update.status, update.sink) == (MessageStatus.SENT, True)
         [record] = sink.read_log(settings.sink_dir, project_id, "pushes.log")
         assert record["message_id"] == update.key
-        assert record["object_id"] == google.offer_object_id(ISSUER, wallet_code)
+        assert record["object_id"] == google.offer_object_id(issuer_id=ISSUER, code=wallet_code)
         assert (record["method"], record["resource"]) == ("PATCH", "offerObject")
         assert record["body"] == {"state": "COMPLETED"}
 
@@ -616,11 +662,11 @@ async def test_a_class_left_out_of_a_link_is_inserted_once(
 ) -> None:
     project = await branded(tenant)
     campaign, _ = await offer(tenant)
-    klass = google.offer_class(ISSUER, campaign, project)
+    klass = google.offer_class(issuer_id=ISSUER, campaign=campaign, project=project)
     http = HttpMockSequence([({"status": "200"}, "{}"), ({"status": "409"}, "{}")])
 
-    assert google.insert_class(settings, klass, http=http) is True
-    assert google.insert_class(settings, klass, http=http) is False
+    assert google.insert_class(settings=settings, klass=klass, http=http) is True
+    assert google.insert_class(settings=settings, klass=klass, http=http) is False
 
     for uri, method, body, _headers in http.request_sequence:
         assert (method, uri.split("?")[0]) == (
@@ -629,12 +675,14 @@ async def test_a_class_left_out_of_a_link_is_inserted_once(
         )
         assert json.loads(body) == klass
     with pytest.raises(TransientSendError):
-        google.insert_class(settings, klass, http=HttpMockSequence([({"status": "500"}, "{}")]))
+        google.insert_class(
+            settings=settings, klass=klass, http=HttpMockSequence([({"status": "500"}, "{}")])
+        )
 
 
 def test_the_shipped_discovery_document_is_the_one_the_client_uses(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, mongodb_uri="mongodb://unused")
-    service = google.wallet_service(settings, http=HttpMockSequence([]))
+    service = google.wallet_service(settings=settings, http=HttpMockSequence([]))
     request = service.offerobject().patch(resourceId=f"{ISSUER}.x", body={"state": "EXPIRED"})
     assert request.method == "PATCH"
     assert request.uri.startswith(

@@ -11,9 +11,9 @@ from delivery.worker import OutboxWorker, Outcome
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import MessagingChanges, update_messaging
 from domain.providers import SmtpChanges, TwilioChanges
-from tests.conftest import Tenant
 from tests.delivery.fakes import FakeSmtpServer, FakeTwilioServer
 from tests.delivery.test_worker import a_customer, queue_raw, reload
+from tests.factories import Tenant
 
 SECOND_SID = "AC" + "fedcba9876543210" * 2
 SECOND_TOKEN = "e" * 32

@@ -41,7 +41,7 @@ def sms(text: str) -> TemplateContent:
 
 def refusal(content: TemplateContent, max_sms_segments: int = 3) -> list[tuple[str, str | None]]:
     with pytest.raises(DomainError) as refused:
-        check_template(content, max_sms_segments=max_sms_segments)
+        check_template(content=content, max_sms_segments=max_sms_segments)
     return [(problem.code, problem.field) for problem in refused.value.problems]
 
 
@@ -113,24 +113,28 @@ def test_every_problem_is_reported_with_its_field() -> None:
 
 def test_sms_over_the_segment_limit_is_refused() -> None:
     body = "{{ brand.name }} " + "x" * 300 + " Reply STOP to opt out"
-    assert check_template(sms(body), max_sms_segments=3).sms_segments == 3
+    assert check_template(content=sms(body), max_sms_segments=3).sms_segments == 3
     assert refusal(sms(body), max_sms_segments=2) == [("SMS_TOO_LONG", "text")]
-    checked = check_template(sms("Привет {{ customer.first_name }}! STOP"), max_sms_segments=1)
+    checked = check_template(
+        content=sms("Привет {{ customer.first_name }}! STOP"), max_sms_segments=1
+    )
     assert (checked.sms_encoding, checked.sms_segments) == ("UCS-2", 1)
 
 
 def test_needs_code_follows_the_variables_used() -> None:
-    assert check_template(email("{{ code.display }}" + FOOTER), max_sms_segments=3).needs_code
-    assert check_template(sms("{{ offer.text }} STOP"), max_sms_segments=3).needs_code
-    assert check_template(sms("{{ wallet.apple_url }} STOP"), max_sms_segments=3).needs_code
+    assert check_template(
+        content=email("{{ code.display }}" + FOOTER), max_sms_segments=3
+    ).needs_code
+    assert check_template(content=sms("{{ offer.text }} STOP"), max_sms_segments=3).needs_code
+    assert check_template(content=sms("{{ wallet.apple_url }} STOP"), max_sms_segments=3).needs_code
     assert not check_template(
-        email("{{ loyalty.points }} {{ referral_link }}" + FOOTER), max_sms_segments=3
+        content=email("{{ loyalty.points }} {{ referral_link }}" + FOOTER), max_sms_segments=3
     ).needs_code
 
 
 def test_every_builtin_passes_its_own_check() -> None:
     for channel in (EMAIL, SMS):
-        for template in rendering.builtin_templates(channel):
+        for template in rendering.builtin_templates(channel=channel):
             content = TemplateContent(
                 name=template.name,
                 channel=channel,
@@ -138,7 +142,7 @@ def test_every_builtin_passes_its_own_check() -> None:
                 html=template.html_source,
                 text=template.text_source,
             )
-            checked = check_template(content, max_sms_segments=3)
+            checked = check_template(content=content, max_sms_segments=3)
             assert checked.needs_code == (template.name not in {"referral_invitation", "points"}), (
                 template.name
             )
@@ -148,9 +152,9 @@ def test_builtin_email_footer_keeps_its_words_apart() -> None:
     sample = rendering.sample_context()
     without_shop = {**sample, "brand": dataclasses.replace(sample["brand"], shop_url="")}
     for name in rendering.BUILTIN_NAMES:
-        template = rendering.builtin_template(name, EMAIL)
+        template = rendering.builtin_template(name=name, channel=EMAIL)
         for context, between in ((sample, "Visit the shop &middot; "), (without_shop, "")):
-            html = rendering.render(template, context).html
+            html = rendering.render(template=template, context=context).html
             # As a mail client shows the HTML: tags gone, white space folded.
             shown = " ".join(re.sub(r"<[^>]+>", " ", html).split())
             assert f"from Sample Shop. {between}Unsubscribe" in shown, name
@@ -166,7 +170,7 @@ def test_html_body_without_text_gets_a_plain_text_part() -> None:
         html="<html><head><style>p{}</style></head><body><p>Hi {{ customer.first_name }}</p>"
         '<p><a href="{{ code.url }}">Open</a></p>' + FOOTER + "</body></html>",
     )
-    rendered = rendering.render(template, rendering.sample_context())
+    rendered = rendering.render(template=template, context=rendering.sample_context())
     assert rendered.text.splitlines()[0] == "Hi Alexandra"
     assert "Open (https://engage.example.com/c/SUMMER7KQ29XZP)" in rendered.text
     assert "p{}" not in rendered.text
@@ -312,15 +316,24 @@ async def test_send_time_errors_are_typed(tenant: Tenant, other_tenant: Tenant) 
 
 async def test_compiled_once_per_version(tenant: Tenant) -> None:
     template = await store(tenant, email("one" + FOOTER))
-    first = await resolve_template(tenant.project_id, template.key, EMAIL)
-    assert await resolve_template(tenant.project_id, template.key, EMAIL) is first
+    first = await resolve_template(
+        project_id=tenant.project_id, template_ref=template.key, channel=EMAIL
+    )
+    assert (
+        await resolve_template(
+            project_id=tenant.project_id, template_ref=template.key, channel=EMAIL
+        )
+        is first
+    )
 
     check = rendering.template_check(max_sms_segments=3)
     changed = await update_template(
         tenant.project_id, template.key, TemplateChanges(html="two" + FOOTER), check
     )
     assert changed.version == 2
-    second = await resolve_template(tenant.project_id, template.key, EMAIL)
+    second = await resolve_template(
+        project_id=tenant.project_id, template_ref=template.key, channel=EMAIL
+    )
     assert second is not first and second.html_source.startswith("two")
 
 
@@ -341,13 +354,15 @@ async def test_a_refused_update_changes_nothing(tenant: Tenant) -> None:
 
 async def test_a_batch_renders_from_one_prefix(tenant: Tenant) -> None:
     customer, code = await published(tenant, name="Ann")
-    template = await resolve_template(tenant.project_id, "builtin:coupon", EMAIL)
+    template = await resolve_template(
+        project_id=tenant.project_id, template_ref="builtin:coupon", channel=EMAIL
+    )
     campaign = await Campaign.get(code.campaign_id)
     assert campaign is not None
     prefix = rendering.context_prefix(
         base_url=BASE_URL, secret_key=SECRET, project=tenant.project, campaign=campaign
     )
-    context = rendering.message_context(prefix, channel=EMAIL, customer=customer, code=code)
-    batch = rendering.render(template, context)
+    context = rendering.message_context(prefix=prefix, channel=EMAIL, customer=customer, code=code)
+    batch = rendering.render(template=template, context=context)
     single = await send(tenant, "builtin:coupon", EMAIL, customer=customer, code=code)
     assert batch == single

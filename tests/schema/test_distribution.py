@@ -64,7 +64,7 @@ async def test_a_distribution_is_queued_run_and_reported(tenant: Tenant) -> None
         0,
     )
 
-    assert await run_pending_jobs(handlers=job_handlers(LINKS)) == 1
+    assert await run_pending_jobs(handlers=job_handlers(links=LINKS)) == 1
 
     found = (await tenant.gql(DISTRIBUTION, {"id": queued["id"]}))["distribution"]
     assert found["job"]["status"] == "SUCCEEDED" and found["job"]["progress"] == 1.0

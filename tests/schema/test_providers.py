@@ -12,10 +12,9 @@ from delivery import provider_check
 from delivery.sms import close_sms_clients
 from delivery.worker import OutboxWorker
 from domain.projects import Project
-from tests.conftest import Tenant
 from tests.delivery.fakes import FakeSmtpServer, FakeTwilioServer
-from tests.domain.test_codes import make_campaign
-from tests.schema.test_messages import make_customer
+from tests.factories import Tenant, make_campaign
+from tests.schema.test_messages import reachable_customer
 
 SMTP_PASSWORD = "smtp-secret-Password-4242"
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
@@ -310,8 +309,8 @@ async def test_test_messaging_without_a_provider_or_with_a_bad_address_is_a_user
 async def test_sends_without_a_provider_carry_a_warning_and_the_message_says_sink(
     tenant: Tenant, settings: Settings
 ) -> None:
-    customer_id = await make_customer(tenant)
-    campaign = await make_campaign(tenant.project_id)
+    customer_id = await reachable_customer(tenant)
+    campaign = await make_campaign(project_id=tenant.project_id)
     code = await a_code(tenant, campaign.key, customer_id)
 
     sent = (await tenant.gql(SEND, {"customerId": customer_id, "channel": "EMAIL", "code": code}))[
@@ -339,8 +338,8 @@ async def test_sends_without_a_provider_carry_a_warning_and_the_message_says_sin
 async def test_a_project_with_its_own_provider_gets_no_warning_and_a_sandbox_says_so(
     tenant: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    customer_id = await make_customer(tenant)
-    campaign = await make_campaign(tenant.project_id)
+    customer_id = await reachable_customer(tenant)
+    campaign = await make_campaign(project_id=tenant.project_id)
     variables = {
         "customerId": customer_id,
         "channel": "EMAIL",

@@ -1,0 +1,88 @@
+"""Google Wallet: offer and loyalty classes and objects, signed save links, object updates."""
+
+from delivery.wallet.google.accounts import (
+    DEVELOPMENT_EMAIL,
+    DEVELOPMENT_KEY_FILE,
+    ServiceAccount,
+    development_account,
+    service_account,
+)
+from delivery.wallet.google.objects import (
+    LOYALTY_OBJECT,
+    OFFER_OBJECT,
+    default_logo_url,
+    loyalty_class,
+    loyalty_class_id,
+    loyalty_object,
+    loyalty_object_id,
+    loyalty_points,
+    loyalty_state,
+    offer_class,
+    offer_class_id,
+    offer_object,
+    offer_object_id,
+    offer_state,
+    tier_modules,
+)
+from delivery.wallet.google.save_links import (
+    LOYALTY_OPTIONAL,
+    MAX_LINK_LENGTH,
+    OFFER_OPTIONAL,
+    SAVE_URL,
+    SaveLink,
+    loyalty_save_link,
+    mark_issued,
+    offer_save_link,
+    origins,
+    sign_save_jwt,
+)
+
+# Imported for its effect too: registers the GOOGLE_UPDATE channel's sender.
+from delivery.wallet.google.updates import (
+    ObjectUpdate,
+    current_update,
+    send_google_update,
+    sink_google_update,
+)
+from delivery.wallet.google.wallet_api import SCOPE, insert_class, patch_object, wallet_service
+
+__all__ = [
+    "DEVELOPMENT_EMAIL",
+    "DEVELOPMENT_KEY_FILE",
+    "LOYALTY_OBJECT",
+    "LOYALTY_OPTIONAL",
+    "MAX_LINK_LENGTH",
+    "OFFER_OBJECT",
+    "OFFER_OPTIONAL",
+    "SAVE_URL",
+    "SCOPE",
+    "ObjectUpdate",
+    "SaveLink",
+    "ServiceAccount",
+    "current_update",
+    "default_logo_url",
+    "development_account",
+    "insert_class",
+    "loyalty_class",
+    "loyalty_class_id",
+    "loyalty_object",
+    "loyalty_object_id",
+    "loyalty_points",
+    "loyalty_save_link",
+    "loyalty_state",
+    "mark_issued",
+    "offer_class",
+    "offer_class_id",
+    "offer_object",
+    "offer_object_id",
+    "offer_save_link",
+    "offer_state",
+    "origins",
+    "patch_object",
+    "send_google_update",
+    "service_account",
+    "sign_save_jwt",
+    "sink_google_update",
+    "tier_modules",
+    "wallet_service",
+]
