@@ -5,7 +5,8 @@ recency on the days since the last order (fewer days score higher), frequency on
 count, monetary on the total spent. Each value counts `c`, how many of the `n` values are
 equal to it or below (so equal values share the best position of their tie), and
 score = ceil(5 * c / n): equal values always get the same score, the best values always score 5
-(when everyone ordered today, everyone is R5) and each score holds about a fifth of the customers. Customers without orders get 0, 0, 0 and the group "prospect".
+(when everyone ordered today, everyone is R5) and each score holds about a fifth of the
+customers. Customers without orders get 0, 0, 0 and the group "prospect".
 """
 
 from dataclasses import dataclass
