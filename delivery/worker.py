@@ -166,6 +166,9 @@ class OutboxWorker:
             wake = sms_quiet_until(project, customer)
             if wake is not None:
                 await messages.defer(message, self.owner, wake)
+                # Messaging changed meanwhile: its wake-up may have run before this hold.
+                if await projects.settings_version(project.key) != project.settings_version:
+                    await messages.wake_quiet_held(project.key)
                 return Outcome.DEFERRED
         return None
 

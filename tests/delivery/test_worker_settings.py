@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 
 from api.settings import Settings
-from delivery.worker import OutboxWorker
+from delivery.worker import OutboxWorker, Outcome
+from domain import messages
 from domain.common import utc_now
 from domain.messages import MessageChannel, MessageStatus
+from domain.projects import get_project
 from tests.conftest import Tenant
 from tests.delivery.fakes import FakeTwilioServer
 from tests.delivery.test_worker import a_customer, queue_raw, reload
@@ -70,3 +72,26 @@ async def test_a_new_sender_applies_to_the_next_message(
     assert await worker.run_until_idle() == 1
 
     assert [call.form["From"] for call in twilio.sent()] == ["+14155550100", "Engage"]
+
+
+async def test_a_hold_judged_under_rules_changed_meanwhile_is_released(
+    tenant: Tenant, settings: Settings, twilio: FakeTwilioServer
+) -> None:
+    now = utc_now()
+    await update_messaging(
+        tenant,
+        quietStart=(now - timedelta(hours=1)).strftime("%H:%M"),
+        quietEnd=(now + timedelta(hours=2)).strftime("%H:%M"),
+    )
+    customer_id = await a_customer(tenant, attributes={"timezone": "UTC"})
+    [message] = await queue_raw(tenant.project_id, customer_id, MessageChannel.SMS)
+    worker = OutboxWorker(settings.model_copy(update=twilio.settings()), concurrency=1)
+    leased = await messages.lease_message(worker.owner)
+    assert leased is not None and leased.id == message.id
+    # The worker read the project, then quiet hours were switched off before it held the SMS.
+    stale = await get_project(tenant.project_id)
+    await update_messaging(tenant, quietHours=False)
+    assert await worker._before_customer_send(leased, stale) == Outcome.DEFERRED
+
+    assert await worker.run_until_idle() == 1
+    assert (await reload(message)).status == MessageStatus.SENT
