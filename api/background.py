@@ -9,6 +9,7 @@ from delivery.automation import AutomationExecutor
 from domain.events import dispatch_pending_events, emit_birthday_events, emit_dormant_events
 from domain.jobs import JobRunner
 from domain.loyalty import expire_points
+from domain.loyalty_repair import repair_stale_cards
 from domain.orders import apply_pending_order_effects
 from domain.referrals import release_due_rewards
 from domain.rfm import queue_due_rfm
@@ -20,8 +21,8 @@ IDLE_SECONDS = 1.0
 ERROR_SECONDS = 5.0
 # How long stopping waits for the runner to hand its job back before giving up on it.
 STOP_SECONDS = 10.0
-# How often the loop finishes order effects that a crashed process left undone, and releases
-# referral rewards whose hold has passed.
+# How often the loop finishes order effects and loyalty ledger entries that a crashed process
+# left undone, and releases referral rewards whose hold has passed.
 SWEEP_SECONDS = 30.0
 # Points expire at most this long after their time; a run with nothing due is one query.
 EXPIRY_SECONDS = 300.0
@@ -34,14 +35,16 @@ EVENT_SWEEP_SECONDS = 900.0
 async def run_jobs_forever(
     runner: JobRunner, idle_seconds: float = IDLE_SECONDS, error_seconds: float = ERROR_SECONDS
 ) -> None:
-    """Runs jobs one after another, the order effects sweep every SWEEP_SECONDS and queues the
-    daily RFM jobs that are due; sleeps when no job waits; never dies of an error."""
+    """Runs jobs one after another, the order effects and loyalty repair sweeps every
+    SWEEP_SECONDS and queues the daily RFM jobs that are due; sleeps when no job waits; never
+    dies of an error."""
     next_sweep = next_rfm = 0.0
     while True:
         try:
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + SWEEP_SECONDS
                 await apply_pending_order_effects()
+                await repair_stale_cards()
                 await release_due_rewards()
             if time.monotonic() >= next_rfm:
                 next_rfm = time.monotonic() + RFM_CHECK_SECONDS

@@ -5,7 +5,6 @@ import contextlib
 import logging
 import os
 import socket
-import time
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,7 +23,7 @@ from delivery.outbox import consent_refusal
 from delivery.polling import drain, poll_forever
 from delivery.wallet import apns as _apns  # noqa: F401 (registers APPLE_PUSH)
 from delivery.wallet import google as _google_wallet  # noqa: F401 (registers GOOGLE_UPDATE)
-from domain import messages
+from domain import messages, projects
 from domain.common import object_id, utc_now
 from domain.customers import Customer
 from domain.errors import NotFound
@@ -35,8 +34,6 @@ from domain.quiet_hours import parse_clock, quiet_until, zone_or
 log = logging.getLogger("engage.worker")
 
 IDLE_SECONDS = 0.5
-# Projects change rarely; a worker re-reads one at most this often.
-PROJECT_CACHE_SECONDS = 30.0
 STOP_SECONDS = 10.0
 
 
@@ -68,18 +65,25 @@ class OutboxWorker:
         self.owner = owner or _worker_name()
         self.lease = lease or timedelta(seconds=settings.worker_lease_seconds)
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
-        self._projects: dict[str, tuple[float, Project | None]] = {}
+        self._projects: dict[str, Project] = {}
 
     async def _project(self, project_id: str) -> Project | None:
-        cached = self._projects.get(project_id)
-        if cached is not None and time.monotonic() - cached[0] < PROJECT_CACHE_SECONDS:
-            return cached[1]
+        """The project as it stands: the copy held while its settings version is unchanged, so
+        a change made through any process applies to the next message."""
         # A database error propagates: the message's lease runs out and it is tried again.
-        project = None
         with contextlib.suppress(NotFound):
+            version = await projects.settings_version(project_id)
+            cached = self._projects.get(project_id)
+            if version is None:
+                self._projects.pop(project_id, None)
+                return None
+            if cached is not None and cached.settings_version == version:
+                return cached
             project = await Project.get(object_id(project_id, "project"))
-        self._projects[project_id] = (time.monotonic(), project)
-        return project
+            if project is not None:
+                self._projects[project_id] = project
+            return project
+        return None
 
     async def run_one(self) -> Outcome | None:
         """Leases and handles one due message; None when nothing is due."""
@@ -165,6 +169,9 @@ class OutboxWorker:
             wake = sms_quiet_until(project, customer)
             if wake is not None:
                 await messages.defer(message, self.owner, wake)
+                # Messaging changed meanwhile: its wake-up may have run before this hold.
+                if await projects.settings_version(project.key) != project.settings_version:
+                    await messages.wake_quiet_held(project.key)
                 return Outcome.DEFERRED
         return None
 

@@ -120,10 +120,12 @@ class ScheduledAction(Document):
     event_id: str
     event_name: str
     triggered_at: datetime
-    # When it is due; while leased, when the lease ends.
+    # When it is due; leasing never moves it (older records leased before lease_until existed
+    # carry their lease's end here, and are read that way).
     due_at: datetime
     status: ActionStatus = ActionStatus.PENDING
     lease_owner: str = ""
+    lease_until: datetime = EPOCH
     attempts: int = 0
     # Set once every check passed and the frequency slot is held: a retry after a crash then
     # finishes the action instead of judging it again.
@@ -729,13 +731,18 @@ async def lease_due_action(
     """Takes the action due first: pending and due, or leased by an executor whose lease ran
     out. Only the lease holder may settle it."""
     now = as_utc(now) if now is not None else utc_now()
-    raw = await ScheduledAction.get_pymongo_collection().find_one_and_update(
-        {"status": ActionStatus.PENDING.value, "due_at": {"$lte": now}},
-        {"$set": {"lease_owner": owner, "due_at": now + lease}, "$inc": {"attempts": 1}},
-        sort=[("due_at", 1)],
-        return_document=ReturnDocument.AFTER,
-    )
-    return None if raw is None else ScheduledAction.model_validate(raw)
+    due = {"status": ActionStatus.PENDING.value, "due_at": {"$lte": now}}
+    take = {"$set": {"lease_owner": owner, "lease_until": now + lease}, "$inc": {"attempts": 1}}
+    actions = ScheduledAction.get_pymongo_collection()
+    # Two indexed queries rather than one $or, which the embedded server scans in Python: the
+    # second finds records written before lease_until existed, whose due_at held the lease.
+    for free in ({"lease_until": {"$lte": now}}, {"lease_until": None}):
+        raw = await actions.find_one_and_update(
+            {**due, **free}, take, sort=[("due_at", 1)], return_document=ReturnDocument.AFTER
+        )
+        if raw is not None:
+            return ScheduledAction.model_validate(raw)
+    return None
 
 
 async def _held(action: ScheduledAction, owner: str, fields: dict[str, Any]) -> bool:
@@ -770,7 +777,9 @@ async def retry_later(action: ScheduledAction, owner: str, error: str, now: date
         return failed
     wait = RETRY_BASE * 2 ** max(0, action.attempts - 1)
     return await _held(
-        action, owner, {"lease_owner": "", "due_at": now + wait, "detail": error[:500]}
+        action,
+        owner,
+        {"lease_owner": "", "lease_until": EPOCH, "due_at": now + wait, "detail": error[:500]},
     )
 
 

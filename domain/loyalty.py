@@ -125,6 +125,8 @@ class LedgerEntry(Document):
             IndexModel([("card_id", 1), ("created_at", 1)]),
             IndexModel([("project_id", 1), ("source", 1), ("kind", 1)]),
             IndexModel([("expires", 1), ("remaining", 1), ("expires_at", 1)]),
+            # The repair sweep's query: entries a dead process left unapplied.
+            IndexModel([("applied", 1), ("created_at", 1)]),
         ]
 
     @property
@@ -967,7 +969,11 @@ class Repair:
 
 
 async def repair_card(
-    project_id: str, campaign_id: str, customer_id: str, force: bool = False
+    project_id: str,
+    campaign_id: str,
+    customer_id: str,
+    force: bool = False,
+    now: datetime | None = None,
 ) -> Repair:
     """Finishes entries a dead process left half-written, then recounts the balance and the
     lots from the ledger. Entries younger than STALE_AGE are in flight and left alone unless
@@ -978,7 +984,8 @@ async def repair_card(
     if card is None:
         return Repair(0, 0, 0)
     before = card.balance
-    cutoff = utc_now() if force else utc_now() - STALE_AGE
+    moment = now or utc_now()
+    cutoff = moment if force else moment - STALE_AGE
     finished = 0
     unapplied = await LedgerEntry.find(
         {"card_id": card.key, "applied": False, "created_at": {"$lte": cutoff}}

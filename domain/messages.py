@@ -77,6 +77,8 @@ class Message(Document):
     # NEVER once settled.
     due_at: datetime = Field(default_factory=utc_now)
     lease_owner: str = ""
+    # Waiting for the end of quiet hours: a change of the project's messaging wakes it.
+    held_by_quiet_hours: bool = False
     attempts: int = 0
     max_attempts: int = MAX_ATTEMPTS
     # The provider's id: Twilio's MessageSid, the SMTP Message-ID.
@@ -143,6 +145,7 @@ async def lease_message(owner: str, lease: timedelta = LEASE) -> Message | None:
                 "status": MessageStatus.SENDING.value,
                 "lease_owner": owner,
                 "due_at": now + lease,
+                "held_by_quiet_hours": False,
                 "updated_at": now,
             },
             "$inc": {"attempts": 1},
@@ -253,9 +256,24 @@ async def defer(message: Message, owner: str, until: datetime) -> bool:
             "status": MessageStatus.QUEUED.value,
             "lease_owner": "",
             "due_at": until,
+            "held_by_quiet_hours": True,
             "attempts": max(0, message.attempts - 1),
         },
     )
+
+
+async def wake_quiet_held(project_id: str) -> int:
+    """Makes the project's messages waiting for the end of quiet hours due now, to be judged
+    again under its current rules; returns how many."""
+    result = await _messages().update_many(
+        {
+            "project_id": project_id,
+            "status": MessageStatus.QUEUED.value,
+            "held_by_quiet_hours": True,
+        },
+        {"$set": {"due_at": utc_now(), "held_by_quiet_hours": False, "updated_at": utc_now()}},
+    )
+    return int(result.modified_count)
 
 
 class ProviderStatus(StrEnum):

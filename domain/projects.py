@@ -11,6 +11,7 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
+from domain import messages
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import DomainError, NotFound, Problem
 from domain.providers import (
@@ -77,6 +78,9 @@ class Project(Document):
     sandbox: bool = False
     brand: Brand = Field(default_factory=Brand)
     messaging: Messaging = Field(default_factory=Messaging)
+    # Raised by every change of brand or messaging: workers in any process compare it with the
+    # copy they hold.
+    settings_version: int = 0
     created_at: datetime = Field(default_factory=utc_now)
 
     class Settings:
@@ -182,7 +186,10 @@ async def update_brand(project_id: str, changes: BrandChanges) -> Project:
     if values:
         await Project.get_pymongo_collection().update_one(
             {"_id": object_id(project_id, "project")},
-            {"$set": {f"brand.{name}": value for name, value in values.items()}},
+            {
+                "$set": {f"brand.{name}": value for name, value in values.items()},
+                "$inc": {"settings_version": 1},
+            },
         )
     return await get_project(project_id)
 
@@ -308,9 +315,22 @@ async def update_messaging(
     if values:
         await Project.get_pymongo_collection().update_one(
             {"_id": object_id(project_id, "project")},
-            {"$set": {f"messaging.{name}": value for name, value in values.items()}},
+            {
+                "$set": {f"messaging.{name}": value for name, value in values.items()},
+                "$inc": {"settings_version": 1},
+            },
         )
+        # Held SMS are judged again under the new rules (quiet hours switched off: sent now).
+        await messages.wake_quiet_held(project_id)
     return await get_project(project_id)
+
+
+async def settings_version(project_id: str) -> int | None:
+    """The project's settings version, one indexed read; None when it does not exist."""
+    found = await Project.get_pymongo_collection().find_one(
+        {"_id": object_id(project_id, "project")}, {"settings_version": 1}
+    )
+    return None if found is None else int(found.get("settings_version", 0))
 
 
 async def get_project(project_id: str) -> Project:

@@ -2,10 +2,11 @@
 
 Scores are ranked over the project's customers who have ordered (erased ones left out):
 recency on the days since the last order (fewer days score higher), frequency on the orders
-count, monetary on the total spent. Each value gets its average rank `a` among the `n` values
-sorted ascending (0-based; equal values share the mean of the positions they cover), and
-score = 1 + floor(5 * a / n), so equal values always get the same score and each score holds
-about a fifth of the customers. Customers without orders get 0, 0, 0 and the group "prospect".
+count, monetary on the total spent. Each value counts `c`, how many of the `n` values are
+equal to it or below (so equal values share the best position of their tie), and
+score = ceil(5 * c / n): equal values always get the same score, the best values always score 5
+(when everyone ordered today, everyone is R5) and each score holds about a fifth of the
+customers. Customers without orders get 0, 0, 0 and the group "prospect".
 """
 
 from dataclasses import dataclass
@@ -81,8 +82,8 @@ def quintile_cuts(values: list[float]) -> list[float]:
         j = i
         while j + 1 < n and ordered[j + 1] == ordered[i]:
             j += 1
-        # Average 0-based rank of the tied run i..j is (i + j) / 2; floor(5 * a / n) exactly.
-        score = 1 + (5 * (i + j)) // (2 * n)
+        # The tied run i..j counts j + 1 values at or below it, the best position of the tie.
+        score = -(-5 * (j + 1) // n)
         for s in range(2, score + 1):
             cuts[s - 2] = min(cuts[s - 2], ordered[i])
         i = j + 1

@@ -46,10 +46,17 @@ class OrderMetrics:
 @strawberry.type(name="Rfm")
 class RfmType:
     recency: int = strawberry.field(
-        description="1-5, 5 for the most recent buyers; 0 without orders."
+        description="1-5, 5 for the most recent buyers (ties share the best score); "
+        "0 without orders."
     )
-    frequency: int = strawberry.field(description="1-5 by orders count; 0 without orders.")
-    monetary: int = strawberry.field(description="1-5 by total spent; 0 without orders.")
+    frequency: int = strawberry.field(
+        description="1-5 by orders count, 5 for the most orders (ties share the best score); "
+        "0 without orders."
+    )
+    monetary: int = strawberry.field(
+        description="1-5 by total spent, 5 for the most spent (ties share the best score); "
+        "0 without orders."
+    )
     group: str = strawberry.field(
         description="champions, loyal, potential_loyalists, new, promising, needs_attention, "
         "about_to_sleep, at_risk, cannot_lose_them, hibernating, lost; prospect without orders."

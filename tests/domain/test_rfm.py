@@ -32,27 +32,29 @@ BUYERS = {
     "I": (200, 1, 3_000),
     "J": (400, 1, 1_000),
 }
-# Worked by hand: n = 10 buyers, score = 1 + floor(5 * a / 10) = 1 + floor(a / 2), where a is
-# the value's average 0-based rank in ascending order.
+# Worked by hand: n = 10 buyers, score = ceil(5 * c / 10) = 1 + floor(a / 2), where c = a + 1
+# counts the values at or below it and a is its 0-based rank in ascending order; a tied run takes
+# its highest rank (the best score of the tie), so the top of each measure always scores 5.
 # Recency ranks minus the days: J 0, I 1, H 2, G 3, F 4, E 5, D 6, C 7, A and B tie on 8 and 9
-#   (a = 8.5): J 1, I 1 (0.5), H 2, G 2 (1.5), F 3, E 3 (2.5), D 4, C 4 (3.5), A 5, B 5 (4.25).
-# Frequency: 1 x3 (H I J, a = 1) -> 1; 2 (G, 3) -> 2; 3 x2 (E F, a = 4.5) -> 3; 5 (D, 6) -> 4;
-#   8 x2 (B C, a = 7.5) -> 4 (C alone at 8 would have scored 5); 10 (A, 9) -> 5.
-# Monetary: 1000 (J, 0) -> 1; 3000 x2 (H I, a = 1.5) -> 1; 5000 (G, 3) -> 2; 9000 (F, 4) -> 3;
-#   12000 (E, 5) -> 3; 20000 (D, 6) -> 4; 30000 x2 (B C, a = 7.5) -> 4; 50000 (A, 9) -> 5.
-# Groups from (R, F): A (5,5) and B (5,4) champions, C and D (4,4) loyal, E and F (3,3)
-#   needs_attention, G (2,2) and H (2,1) hibernating, I and J (1,1) lost.
+#   (a = 9): J 1, I 1, H 2, G 2, F 3, E 3, D 4, C 4, A 5, B 5.
+# Frequency: 1 x3 (H I J on 0-2, a = 2) -> 2; 2 (G, 3) -> 2; 3 x2 (E F on 4-5, a = 5) -> 3;
+#   5 (D, 6) -> 4; 8 x2 (B C on 7-8, a = 8) -> 5 (the mean rank 7.5 would have given 4); 10 (A, 9)
+#   -> 5. Nobody scores F1: the lowest tie covers more than a fifth.
+# Monetary: 1000 (J, 0) -> 1; 3000 x2 (H I on 1-2, a = 2) -> 2; 5000 (G, 3) -> 2; 9000 (F, 4) -> 3;
+#   12000 (E, 5) -> 3; 20000 (D, 6) -> 4; 30000 x2 (B C on 7-8, a = 8) -> 5; 50000 (A, 9) -> 5.
+# Groups from (R, F): A and B (5,5) champions, C (4,5) and D (4,4) loyal, E and F (3,3)
+#   needs_attention, G and H (2,2) hibernating, I and J (1,2) hibernating.
 EXPECTED = {
     "A": (5, 5, 5, "champions"),
-    "B": (5, 4, 4, "champions"),
-    "C": (4, 4, 4, "loyal"),
+    "B": (5, 5, 5, "champions"),
+    "C": (4, 5, 5, "loyal"),
     "D": (4, 4, 4, "loyal"),
     "E": (3, 3, 3, "needs_attention"),
     "F": (3, 3, 3, "needs_attention"),
     "G": (2, 2, 2, "hibernating"),
-    "H": (2, 1, 1, "hibernating"),
-    "I": (1, 1, 1, "lost"),
-    "J": (1, 1, 1, "lost"),
+    "H": (2, 2, 2, "hibernating"),
+    "I": (1, 2, 2, "hibernating"),
+    "J": (1, 2, 1, "hibernating"),
     "K": (0, 0, 0, "prospect"),
     "L": (0, 0, 0, "prospect"),
 }
@@ -98,11 +100,19 @@ async def scores(customers: dict[str, Customer]) -> dict[str, tuple[int, int, in
 def test_quintile_cuts_give_ties_one_score() -> None:
     values = [1, 1, 1, 2, 3, 3, 5, 8, 8, 10]
     cuts = quintile_cuts(values)
-    assert cuts == [2, 3, 5, 10]
-    assert [score(v, cuts) for v in values] == [1, 1, 1, 2, 3, 3, 4, 4, 4, 5]
-    # All equal: every value has the middle rank.
-    assert [score(7, quintile_cuts([7] * 10))] == [3]
+    # Ties take the best rank they cover: 1 x3 -> rank 2, 3 x2 -> 5, 8 x2 -> 8.
+    assert cuts == [1, 3, 5, 8]
+    assert [score(v, cuts) for v in values] == [2, 2, 2, 2, 3, 3, 4, 5, 5, 5]
+    # All equal: every value shares the best rank, so all score 5.
+    assert [score(7, quintile_cuts([7] * 10))] == [5]
     assert quintile_cuts([]) == [float("inf")] * 4
+
+
+def test_the_best_tie_scores_five_and_the_others_by_their_best_rank() -> None:
+    # n = 5: one rank per quintile. Ties at the top and at the bottom.
+    values = [4, 4, 6, 9, 9]
+    cuts = quintile_cuts(values)
+    assert [score(v, cuts) for v in values] == [2, 2, 3, 5, 5]
 
 
 def test_group_map_covers_every_r_and_f() -> None:
@@ -136,6 +146,36 @@ async def test_the_job_scores_every_customer_as_computed_by_hand(
     assert found["erased"] == (0, 0, 0, "") and found["other"] == (0, 0, 0, "")
     champion = await Customer.get(customers["A"].id)
     assert champion is not None and champion.rfm.computed_at == AS_OF
+
+
+async def test_when_everyone_ordered_today_the_best_customer_is_a_champion(
+    tenant: Tenant,
+) -> None:
+    # Everyone's last order is today: a one-way tie on recency, which the mean rank scored R3.
+    today = {"best": (40, 90_000), "mid": (6, 20_000), "low": (2, 4_000), "one": (1, 1_000)}
+    made: dict[str, Customer] = {}
+    for index, (name, (orders, spent)) in enumerate(today.items()):
+        last = AS_OF - timedelta(minutes=5 + 60 * index)
+        made[name] = Customer(
+            project_id=tenant.project_id,
+            name=name,
+            metrics=OrderMetrics(
+                orders_count=orders, total_spent=spent, first_order_at=last, last_order_at=last
+            ),
+        )
+        await made[name].insert()
+
+    await recompute_rfm(tenant.project_id, AS_OF)
+    assert await run_pending_jobs() == 1
+
+    found = await scores(made)
+    assert {name: found[name][0] for name in today} == dict.fromkeys(today, 5)
+    # n = 4, score = ceil(5 * c / 4), c counting the values at or below: F and M alike,
+    # best c = 4 -> 5, mid c = 3 -> ceil(3.75) = 4, low c = 2 -> ceil(2.5) = 3, one c = 1 -> 2.
+    assert found["best"] == (5, 5, 5, "champions")
+    assert found["mid"] == (5, 4, 4, "champions")
+    assert found["low"] == (5, 3, 3, "potential_loyalists")
+    assert found["one"] == (5, 2, 2, "potential_loyalists")
 
 
 async def test_a_resumed_job_keeps_its_cuts_and_skips_what_is_done(

@@ -202,9 +202,9 @@ async def test_recompute_rfm_scores_customers(tenant: Tenant) -> None:
     await run_pending_jobs()
 
     scored = (await tenant.gql(CUSTOMER_RFM, {"id": buyer.key}))["customer"]["rfm"]
-    # One buyer: rank 0 of 1 on every measure, so 1 everywhere, and (1, 1) is "lost".
-    assert (scored["recency"], scored["frequency"], scored["monetary"]) == (1, 1, 1)
-    assert scored["group"] == "lost" and scored["computedAt"]
+    # One buyer is the best of one on every measure: ceil(5 * 1 / 1) = 5, and (5, 5) champions.
+    assert (scored["recency"], scored["frequency"], scored["monetary"]) == (5, 5, 5)
+    assert scored["group"] == "champions" and scored["computedAt"]
     none = (await tenant.gql(CUSTOMER_RFM, {"id": prospect.key}))["customer"]["rfm"]
     assert (none["recency"], none["group"]) == (0, "prospect")
     prospects = await create(
