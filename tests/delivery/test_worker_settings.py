@@ -12,9 +12,9 @@ from domain import messages
 from domain.common import utc_now
 from domain.messages import MessageChannel, MessageStatus
 from domain.projects import get_project
-from tests.conftest import Tenant
 from tests.delivery.fakes import FakeTwilioServer
 from tests.delivery.test_worker import a_customer, queue_raw, reload
+from tests.factories import Tenant
 
 UPDATE_MESSAGING = """
 mutation ($input: MessagingInput!) {

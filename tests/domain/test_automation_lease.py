@@ -5,15 +5,15 @@ from datetime import timedelta
 
 from domain import automation
 from domain.automation import LEASE, ActionStatus, ScheduledAction
-from tests.conftest import Tenant
-from tests.domain.test_automation import T0, abandon, actions_of, cart_automation, executor, shopper
+from tests.domain.test_automation import T0, abandon, actions_of, cart_automation, executor
+from tests.factories import Tenant, make_shopper
 
 DUE = T0 + timedelta(hours=1)
 
 
 async def test_a_performed_action_keeps_its_due_time(tenant: Tenant) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart")
 
     assert await executor().run_due(DUE + timedelta(minutes=7)) == 1
@@ -29,7 +29,7 @@ async def test_a_lease_that_ran_out_is_taken_over_without_moving_the_due_time(
     tenant: Tenant,
 ) -> None:
     await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart")
 
     leased = await automation.lease_due_action("crashed", DUE)
@@ -47,7 +47,7 @@ async def test_a_record_leased_before_lease_until_existed_is_read_by_its_due_tim
     tenant: Tenant,
 ) -> None:
     found = await cart_automation(tenant.project_id)
-    ada = await shopper(tenant.project_id)
+    ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart")
     [action] = await actions_of(found)
     # As an earlier version left it: leased by a process that died, the lease's end in due_at.

@@ -16,8 +16,8 @@ from domain.common import utc_now
 from domain.jobs import JobRunner
 from domain.loyalty import LedgerEntry, LoyaltyCard
 from domain.loyalty_repair import repair_stale_cards
-from tests.conftest import Tenant
 from tests.domain.test_loyalty import assert_consistent, card_of, funded
+from tests.factories import Tenant
 
 # Adds 7 points, and freezes (until killed) when the driver is asked to mark the entry applied:
 # the entry is inserted and the card moved, the mark is never written.

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 from domain import automation, events
 from domain.automation import ActionStatus, ScheduledAction
 from domain.messages import Message
-from tests.conftest import Tenant
-from tests.domain.test_automation import abandon, cart_automation, executor, shopper, statuses
-from tests.domain.test_redemptions import make_campaign, make_code
+from tests.domain.test_automation import abandon, cart_automation, executor, statuses
+from tests.factories import Tenant, make_campaign, make_code, make_shopper
 from tests.schema.test_analytics import STATS
 
 SECOND = datetime(2026, 5, 4, 12, 0, 51, tzinfo=UTC)
@@ -19,10 +18,15 @@ def at(milliseconds: int) -> datetime:
 
 
 async def test_campaign_stats_window_with_a_fractional_bound(tenant: Tenant) -> None:
-    campaign = await make_campaign(tenant.project_id, name="Spring")
+    campaign = await make_campaign(project_id=tenant.project_id, name="Spring")
     # Three codes published inside one second, at .115, .600 and .700.
     for index, milliseconds in enumerate((115, 600, 700)):
-        await make_code(campaign, f"SPRING-{index}", assigned=True, published_at=at(milliseconds))
+        await make_code(
+            campaign=campaign,
+            display=f"SPRING-{index}",
+            assigned=True,
+            published_at=at(milliseconds),
+        )
 
     async def published(start: str | None, end: str | None) -> int:
         variables = {"id": campaign.key, "from": start, "to": end}
@@ -41,7 +45,8 @@ async def test_an_order_in_the_same_second_after_the_cart_cancels_the_automation
     tenant: Tenant,
 ) -> None:
     found = await cart_automation(tenant.project_id)
-    ada, bob = await shopper(tenant.project_id), await shopper(tenant.project_id, "Bob")
+    ada = await make_shopper(project_id=tenant.project_id)
+    bob = await make_shopper(project_id=tenant.project_id, name="Bob")
     await abandon(tenant.project_id, ada, at(115), "ada-cart")
     await abandon(tenant.project_id, bob, at(115), "bob-cart")
 
