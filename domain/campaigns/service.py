@@ -1,4 +1,4 @@
-"""Campaigns: the offer, its validity window, limits, rules and how its codes look."""
+"""Campaign operations: create, update, pause or end, and look campaigns up."""
 
 import functools
 import math
