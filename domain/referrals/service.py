@@ -1,5 +1,4 @@
-"""Referral programs: one link per referrer, referees attached once, the referrer rewarded once
-after the referee's first qualifying order, and held long enough for a refund to cancel it."""
+"""Referral operations: links and clicks, applying a code, rewards, sweeps and totals."""
 
 import asyncio
 import contextlib
