@@ -1,4 +1,4 @@
-"""GraphQL for campaigns: the Campaign type, its inputs, queries and mutations."""
+"""GraphQL queries and mutations for campaigns: read, create, update, pause, resume, end."""
 
 import typing
 from datetime import datetime
