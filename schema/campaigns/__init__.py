@@ -1,17 +1,13 @@
 """GraphQL for campaigns: the Campaign type, its inputs, queries and mutations."""
 
+from schema.campaigns.inputs import CampaignInputType, DiscountInputType, RulesInputType
 from schema.campaigns.resolvers import (
     CampaignFilter,
-    CampaignInputType,
     CampaignMutation,
     CampaignPayload,
     CampaignQuery,
-    CampaignType,
-    DiscountInputType,
-    DiscountType,
-    RulesInputType,
-    RulesType,
 )
+from schema.campaigns.types import CampaignType, DiscountType, RulesType
 
 __all__ = [
     "CampaignFilter",
