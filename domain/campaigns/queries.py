@@ -17,7 +17,7 @@ async def get_campaign(project_id: str, campaign_id: str, field: str = "campaign
     return campaign
 
 
-async def campaigns_by_id(project_id: str, campaign_ids: list[str]) -> dict[str, Campaign]:
+async def campaigns_by_id(*, project_id: str, campaign_ids: list[str]) -> dict[str, Campaign]:
     """The project's campaigns among the ids, in one query, by id; unknown ids are left out."""
     found = await Campaign.find(
         {"_id": {"$in": object_ids(campaign_ids)}, "project_id": project_id}
@@ -26,6 +26,7 @@ async def campaigns_by_id(project_id: str, campaign_ids: list[str]) -> dict[str,
 
 
 async def list_campaigns(
+    *,
     project_id: str,
     first: int,
     after: str | None,

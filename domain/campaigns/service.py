@@ -54,7 +54,7 @@ def _duplicate_code() -> DomainError:
     )
 
 
-async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
+async def create_campaign(*, project_id: str, data: CampaignInput) -> Campaign:
     problems: list[Problem] = []
     try:
         values = validated_fields(data, None)
@@ -91,7 +91,7 @@ async def create_campaign(project_id: str, data: CampaignInput) -> Campaign:
     return campaign
 
 
-async def update_campaign(project_id: str, campaign_id: str, data: CampaignInput) -> Campaign:
+async def update_campaign(*, project_id: str, campaign_id: str, data: CampaignInput) -> Campaign:
     current = await get_campaign(project_id, campaign_id, "id")
     values = validated_fields(data, current)
     wrong = await _referral_reference_problems(project_id, values.get("referral"))
@@ -117,7 +117,7 @@ def _storable(value: Any) -> Any:
 
 
 async def set_campaign_status(
-    project_id: str, campaign_id: str, status: CampaignStatus | str
+    *, project_id: str, campaign_id: str, status: CampaignStatus | str
 ) -> Campaign:
     """ACTIVE and PAUSED switch freely; ENDED is final."""
     wanted = CampaignStatus(status)

@@ -49,7 +49,7 @@ class CampaignQuery:
         kind = None if wanted.kind is None else campaigns.CampaignKind(wanted.kind.value)
         status = None if wanted.status is None else campaigns.CampaignStatus(wanted.status.value)
         page = await campaigns.list_campaigns(
-            info.context.project_id, first, after, kind=kind, status=status
+            project_id=info.context.project_id, first=first, after=after, kind=kind, status=status
         )
         return connection(page, CampaignType.from_doc)
 
@@ -57,7 +57,9 @@ class CampaignQuery:
 async def _set_status(
     info: Info, id: strawberry.ID, status: campaigns.CampaignStatus
 ) -> CampaignPayload:
-    campaign = await campaigns.set_campaign_status(info.context.project_id, str(id), status)
+    campaign = await campaigns.set_campaign_status(
+        project_id=info.context.project_id, campaign_id=str(id), status=status
+    )
     return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
 
@@ -66,7 +68,9 @@ class CampaignMutation:
     @strawberry.mutation(permission_classes=[IsAdmin])
     @payload
     async def create_campaign(self, info: Info, input: CampaignInputType) -> CampaignPayload:
-        campaign = await campaigns.create_campaign(info.context.project_id, input.to_domain())
+        campaign = await campaigns.create_campaign(
+            project_id=info.context.project_id, data=input.to_domain()
+        )
         return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Changes only the fields given.")
@@ -75,7 +79,7 @@ class CampaignMutation:
         self, info: Info, id: strawberry.ID, input: CampaignInputType
     ) -> CampaignPayload:
         campaign = await campaigns.update_campaign(
-            info.context.project_id, str(id), input.to_domain()
+            project_id=info.context.project_id, campaign_id=str(id), data=input.to_domain()
         )
         return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 

@@ -61,8 +61,8 @@ async def make_program(project_id: str, **referral: Any) -> Program:
     }
     settings.update(referral)
     program = await create_campaign(
-        project_id,
-        CampaignInput(
+        project_id=project_id,
+        data=CampaignInput(
             name="Bring a friend",
             kind=CampaignKind.REFERRAL,
             referral=ReferralConfigInput(**settings),
@@ -138,7 +138,9 @@ async def test_unknown_codes_and_inactive_programs_are_refused(tenant: Tenant) -
     link = await referral_link(tenant.project_id, program.id, referrer.key)
 
     await refused("NOT_FOUND", apply_referral_code(tenant.project_id, "NOPE-1234", referee.key))
-    await set_campaign_status(tenant.project_id, program.id, CampaignStatus.PAUSED)
+    await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=program.id, status=CampaignStatus.PAUSED
+    )
     await refused(
         "PROGRAM_NOT_ACTIVE", apply_referral_code(tenant.project_id, link.code, referee.key)
     )
@@ -224,7 +226,9 @@ async def test_a_welcome_reward_that_cannot_be_given_leaves_nothing(tenant: Tena
     referrer = await make_customer(tenant.project_id)
     referee = await make_customer(tenant.project_id)
     link = await referral_link(tenant.project_id, program.id, referrer.key)
-    await set_campaign_status(tenant.project_id, program.welcome_id, CampaignStatus.ENDED)
+    await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=program.welcome_id, status=CampaignStatus.ENDED
+    )
 
     await refused("CAMPAIGN_ENDED", apply_referral_code(tenant.project_id, link.code, referee.key))
 
@@ -399,8 +403,8 @@ async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
 
     with pytest.raises(DomainError) as caught:
         await create_campaign(
-            tenant.project_id,
-            CampaignInput(
+            project_id=tenant.project_id,
+            data=CampaignInput(
                 name="Refer",
                 kind=CampaignKind.REFERRAL,
                 referral=ReferralConfigInput(
@@ -420,7 +424,9 @@ async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
     }
     await refused(
         "REQUIRED",
-        create_campaign(tenant.project_id, CampaignInput(name="R", kind=CampaignKind.REFERRAL)),
+        create_campaign(
+            project_id=tenant.project_id, data=CampaignInput(name="R", kind=CampaignKind.REFERRAL)
+        ),
     )
     with pytest.raises(DomainError) as wrong:
         await make_program(tenant.project_id, welcome_campaign_id="0" * 24)
