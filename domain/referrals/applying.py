@@ -35,7 +35,7 @@ async def _give_back_slot(code: ReferralCode) -> None:
     )
 
 
-async def apply_referral_code(project_id: str, raw_code: str, customer_id: str) -> Referral:
+async def apply_referral_code(*, project_id: str, raw_code: str, customer_id: str) -> Referral:
     """Attaches the customer to the code's referrer and gives the welcome reward. A repeat with
     the same code returns the first referral; a refusal writes nothing."""
     normalized = normalize_code(raw_code or "")
@@ -45,7 +45,7 @@ async def apply_referral_code(project_id: str, raw_code: str, customer_id: str) 
     if code is None:
         raise NotFound("referral code", "code")
     campaign = await get_campaign(project_id, code.campaign_id, "code")
-    problem = program_problem(campaign, utc_now())
+    problem = program_problem(campaign=campaign, now=utc_now())
     if problem is not None:
         raise DomainError(problem.code, problem.problems[0].message, "code")
     assert campaign.referral is not None

@@ -15,11 +15,11 @@ GENERATION_ATTEMPTS = 10
 MAX_USER_AGENT = 300
 
 
-async def referral_link(project_id: str, campaign_id: str, customer_id: str) -> ReferralCode:
+async def referral_link(*, project_id: str, campaign_id: str, customer_id: str) -> ReferralCode:
     """The customer's code in the program, made on first call. The unique index on
     (project, program, referrer) decides between concurrent first calls."""
     campaign = await get_campaign(project_id, campaign_id)
-    problem = program_problem(campaign, utc_now())
+    problem = program_problem(campaign=campaign, now=utc_now())
     if problem is not None:
         raise problem
     referrer_id = (await get_live_customer(project_id, customer_id)).key
@@ -50,7 +50,7 @@ async def referral_link(project_id: str, campaign_id: str, customer_id: str) -> 
 
 
 async def my_referral_link(
-    project_id: str, customer_id: str, campaign_id: str | None = None
+    *, project_id: str, customer_id: str, campaign_id: str | None = None
 ) -> ReferralCode | None:
     """The customer's code in the given program, or in the project's newest running one; None
     when the project runs no referral program."""
@@ -66,15 +66,17 @@ async def my_referral_link(
             )
             .sort("-created_at")
             .to_list()
-            if program_problem(campaign, utc_now()) is None
+            if program_problem(campaign=campaign, now=utc_now()) is None
         ]
         if not running:
             return None
         campaign_id = running[0].key
-    return await referral_link(project_id, campaign_id, customer_id)
+    return await referral_link(
+        project_id=project_id, campaign_id=campaign_id, customer_id=customer_id
+    )
 
 
-async def find_public_referral_code(raw: str) -> ReferralCode | None:
+async def find_public_referral_code(*, raw: str) -> ReferralCode | None:
     """A code looked up without its project; a code present in several projects is not guessed."""
     normalized = normalize_code(raw)
     if not normalized or len(normalized) > MAX_CODE_LENGTH:
@@ -83,7 +85,7 @@ async def find_public_referral_code(raw: str) -> ReferralCode | None:
     return found[0] if len(found) == 1 else None
 
 
-async def record_click(code: ReferralCode, ip: str, user_agent: str, secret_key: str) -> str:
+async def record_click(*, code: ReferralCode, ip: str, user_agent: str, secret_key: str) -> str:
     """Records the visit and returns the program's landing URL, with `ref=<code>` while the
     program runs."""
     campaign = await get_campaign(code.project_id, code.campaign_id)
@@ -91,7 +93,7 @@ async def record_click(code: ReferralCode, ip: str, user_agent: str, secret_key:
         project_id=code.project_id,
         campaign_id=code.campaign_id,
         code_id=code.key,
-        ip_hash=hash_ip(ip, secret_key),
+        ip_hash=hash_ip(ip=ip, secret_key=secret_key),
         user_agent=user_agent[:MAX_USER_AGENT],
     ).insert()
     await ReferralCode.get_pymongo_collection().update_one(
@@ -102,5 +104,5 @@ async def record_click(code: ReferralCode, ip: str, user_agent: str, secret_key:
         campaign.ends_at is not None and utc_now() >= campaign.ends_at
     ):
         # The program no longer refers anyone: the visitor lands without a code to apply.
-        return landing_with_ref(landing, None)
-    return landing_with_ref(landing, code.code)
+        return landing_with_ref(landing_url=landing, code=None)
+    return landing_with_ref(landing_url=landing, code=code.code)

@@ -10,7 +10,7 @@ from domain.referrals.models import Referral, ReferralCode, ReferralStatus
 
 
 async def list_referrals(
-    project_id: str, campaign_id: str, referrer_id: str | None, first: int, after: str | None
+    *, project_id: str, campaign_id: str, referrer_id: str | None, first: int, after: str | None
 ) -> Page[Referral]:
     campaign = await get_campaign(project_id, campaign_id)
     query: dict[str, Any] = {
@@ -34,7 +34,7 @@ class ReferralTotals:
 
 
 async def referral_totals(
-    project_id: str, campaign_id: str, referrer_id: str | None = None
+    *, project_id: str, campaign_id: str, referrer_id: str | None = None
 ) -> ReferralTotals:
     campaign = await get_campaign(project_id, campaign_id)
     scope: dict[str, Any] = {"project_id": project_id, "campaign_id": campaign.key}

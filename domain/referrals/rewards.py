@@ -20,7 +20,7 @@ def _qualifies(config: ReferralConfig, amount: Any) -> bool:
     return bool(amount.currency == minimum.currency and amount.amount >= minimum.amount)
 
 
-async def on_order_recorded(order: Any) -> None:
+async def on_order_recorded(*, order: Any) -> None:
     """The referee's first qualifying order moves the referral PENDING -> QUALIFIED, once: the
     conditional update on the status lets exactly one of several concurrent orders through."""
     if not order.customer_id:
@@ -69,10 +69,10 @@ async def on_order_recorded(order: Any) -> None:
                 dedupe_key=f"referral.qualified:{referral.key}",
             )
         if moved.modified_count == 1 and campaign.referral.hold_days == 0:
-            await grant_reward(referral.key, campaign, now)
+            await grant_reward(referral_id=referral.key, campaign=campaign, now=now)
 
 
-async def on_order_reversed(order: Any) -> None:
+async def on_order_reversed(*, order: Any) -> None:
     """A refund while the reward is held cancels it; a reward already given stays given."""
     if not order.customer_id:
         return
@@ -87,7 +87,7 @@ async def on_order_reversed(order: Any) -> None:
     )
 
 
-async def grant_reward(referral_id: str, campaign: Campaign, now: datetime) -> bool:
+async def grant_reward(*, referral_id: str, campaign: Campaign, now: datetime) -> bool:
     """QUALIFIED -> REWARDED once, by a conditional update, then the reward itself."""
     moved = await Referral.get_pymongo_collection().update_one(
         {"_id": ObjectId(referral_id), "status": ReferralStatus.QUALIFIED.value},
@@ -103,11 +103,11 @@ async def grant_reward(referral_id: str, campaign: Campaign, now: datetime) -> b
         return False
     referral = await Referral.get(ObjectId(referral_id))
     if referral is not None:
-        await give_reward(referral, campaign)
+        await give_reward(referral=referral, campaign=campaign)
     return True
 
 
-async def give_reward(referral: Referral, campaign: Campaign) -> None:
+async def give_reward(*, referral: Referral, campaign: Campaign) -> None:
     """Idempotent: the code is published once (remembered on the referral) and points are
     earned under a ledger key unique to the referral."""
     config = campaign.referral

@@ -11,7 +11,7 @@ from domain.errors import DomainError
 from domain.referrals.models import ReferralCode
 
 
-def program_problem(campaign: Campaign, now: datetime) -> DomainError | None:
+def program_problem(*, campaign: Campaign, now: datetime) -> DomainError | None:
     if campaign.kind != CampaignKind.REFERRAL or campaign.referral is None:
         return DomainError("NOT_REFERRAL", "this campaign is not a referral program", "campaignId")
     ended = campaign.ends_at is not None and now >= as_utc(campaign.ends_at)
@@ -21,16 +21,16 @@ def program_problem(campaign: Campaign, now: datetime) -> DomainError | None:
     return None
 
 
-def referral_url(base_url: str, code: ReferralCode) -> str:
+def referral_url(*, base_url: str, code: ReferralCode) -> str:
     return f"{base_url.rstrip('/')}/r/{quote(code.code, safe='')}"
 
 
-def hash_ip(ip: str, secret_key: str) -> str:
+def hash_ip(*, ip: str, secret_key: str) -> str:
     """Keyed with the service's secret, so a stored hash cannot be reversed by trying IPs."""
     return hmac.new(secret_key.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
-def landing_with_ref(landing_url: str, code: str | None) -> str:
+def landing_with_ref(*, landing_url: str, code: str | None) -> str:
     """The landing URL with its own query kept and `ref` set to the code (removed for None)."""
     parts = urlsplit(landing_url)
     kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "ref"]

@@ -14,7 +14,7 @@ from domain.referrals.rewards import give_reward, grant_reward
 REWARD_LEASE = timedelta(seconds=30)
 
 
-async def release_due_rewards(now: datetime | None = None, project_id: str | None = None) -> int:
+async def release_due_rewards(*, now: datetime | None = None, project_id: str | None = None) -> int:
     """Grants every held reward whose hold has passed and finishes rewards a crash left; returns
     how many it granted. Safe to run anywhere, any time: each reward is given once."""
     moment = as_utc(now) if now is not None else utc_now()
@@ -26,7 +26,9 @@ async def release_due_rewards(now: datetime | None = None, project_id: str | Non
     campaigns: dict[str, Campaign | None] = {}
     for referral in due:
         campaign = await _cached_campaign(referral, campaigns)
-        if campaign is not None and await grant_reward(referral.key, campaign, moment):
+        if campaign is not None and await grant_reward(
+            referral_id=referral.key, campaign=campaign, now=moment
+        ):
             granted += 1
     stalled = await Referral.find(
         {**scope, "reward_pending": True, "rewarded_at": {"$lt": utc_now() - REWARD_LEASE}}
@@ -34,7 +36,7 @@ async def release_due_rewards(now: datetime | None = None, project_id: str | Non
     for referral in stalled:
         campaign = await _cached_campaign(referral, campaigns)
         if campaign is not None:
-            await give_reward(referral, campaign)
+            await give_reward(referral=referral, campaign=campaign)
     return granted
 
 
