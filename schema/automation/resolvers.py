@@ -1,4 +1,4 @@
-"""GraphQL for customer events and automations: trackEvent, automations and their actions."""
+"""GraphQL queries and mutations for automations and customer events."""
 
 import typing
 from datetime import datetime
