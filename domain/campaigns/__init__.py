@@ -1,8 +1,6 @@
 """Campaigns: the offer, its validity window, limits, rules and how its codes look."""
 
-from domain.campaigns.code_rules import (
-    NUMERIC_LENGTHS,
-)
+from domain.campaigns.code_rules import NUMERIC_LENGTHS
 from domain.campaigns.inputs import (
     UNSET,
     CampaignInput,
@@ -32,16 +30,8 @@ from domain.campaigns.models import (
     ReferrerReward,
     Rules,
 )
-from domain.campaigns.queries import (
-    campaigns_by_id,
-    get_campaign,
-    list_campaigns,
-)
-from domain.campaigns.service import (
-    create_campaign,
-    set_campaign_status,
-    update_campaign,
-)
+from domain.campaigns.queries import campaigns_by_id, get_campaign, list_campaigns
+from domain.campaigns.service import create_campaign, set_campaign_status, update_campaign
 
 # domain.experiments checks a variant's overrides with the same rules, under this name.
 from domain.campaigns.validation import validated_fields as _validated
