@@ -25,7 +25,7 @@ class ProblemList:
 
 
 def enum_value(
-    kind: type[E], value: E | str, code: str, field: str, problems: ProblemList
+    *, kind: type[E], value: E | str, code: str, field: str, problems: ProblemList
 ) -> E | None:
     try:
         return kind(value)
@@ -35,7 +35,7 @@ def enum_value(
         return None
 
 
-def money_value(value: MoneyLike | None, field: str, problems: ProblemList) -> Money | None:
+def money_value(*, value: MoneyLike | None, field: str, problems: ProblemList) -> Money | None:
     if value is None:
         return None
     try:
@@ -45,7 +45,7 @@ def money_value(value: MoneyLike | None, field: str, problems: ProblemList) -> M
         return None
 
 
-def limit_value(value: int | None, field: str, problems: ProblemList) -> int | None:
+def limit_value(*, value: int | None, field: str, problems: ProblemList) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         problems.add("INVALID_LIMIT", "a limit must be a positive whole number or null", field)
         return None

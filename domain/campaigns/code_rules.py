@@ -35,14 +35,23 @@ def _pattern_text(value: str, problems: ProblemList) -> str:
 
 
 def validated_code_config(
-    given: CodeConfigInput | None, current: CodeConfig | None, problems: ProblemList
+    *, given: CodeConfigInput | None, current: CodeConfig | None, problems: ProblemList
 ) -> CodeConfig:
     base = current or CodeConfig()
     if given is None:
         return base
     mode = base.mode
     if given.mode is not None:
-        mode = enum_value(CodeMode, given.mode, "INVALID_CODE_MODE", "codes.mode", problems) or mode
+        mode = (
+            enum_value(
+                kind=CodeMode,
+                value=given.mode,
+                code="INVALID_CODE_MODE",
+                field="codes.mode",
+                problems=problems,
+            )
+            or mode
+        )
     same_mode = mode == base.mode
     numeric = mode == CodeMode.NUMERIC
     prefix = (

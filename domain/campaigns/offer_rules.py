@@ -11,7 +11,7 @@ MAX_ATTRIBUTES_BYTES = 16_000
 
 
 def validated_discount(
-    given: DiscountInput | None, current: Discount | None, problems: ProblemList
+    *, given: DiscountInput | None, current: Discount | None, problems: ProblemList
 ) -> Discount | None:
     if given is None:
         return current
@@ -19,7 +19,13 @@ def validated_discount(
     if raw_type is None:
         problems.add("REQUIRED", "a discount needs a type", "discount.type")
         return current
-    kind = enum_value(DiscountType, raw_type, "INVALID_DISCOUNT_TYPE", "discount.type", problems)
+    kind = enum_value(
+        kind=DiscountType,
+        value=raw_type,
+        code="INVALID_DISCOUNT_TYPE",
+        field="discount.type",
+        problems=problems,
+    )
     if kind is None:
         return current
     # Switching type drops the old type's amounts: they would not apply to the new one.
@@ -27,24 +33,30 @@ def validated_discount(
     scope = base.scope if current is None else current.scope
     if given.scope is not None:
         scope = (
-            enum_value(DiscountScope, given.scope, "INVALID_SCOPE", "discount.scope", problems)
+            enum_value(
+                kind=DiscountScope,
+                value=given.scope,
+                code="INVALID_SCOPE",
+                field="discount.scope",
+                problems=problems,
+            )
             or scope
         )
     percent_off = given.percent_off if given.percent_off is not None else base.percent_off
     amount_off = (
         base.amount_off
         if given.amount_off is None
-        else money_value(given.amount_off, "discount.amountOff", problems)
+        else money_value(value=given.amount_off, field="discount.amountOff", problems=problems)
     )
     fixed_price = (
         base.fixed_price
         if given.fixed_price is None
-        else money_value(given.fixed_price, "discount.fixedPrice", problems)
+        else money_value(value=given.fixed_price, field="discount.fixedPrice", problems=problems)
     )
     max_discount = (
         base.max_discount
         if given.max_discount is UNSET
-        else money_value(given.max_discount, "discount.maxDiscount", problems)
+        else money_value(value=given.max_discount, field="discount.maxDiscount", problems=problems)
     )
     fields = {
         "percentOff": (percent_off, DiscountType.PERCENT),
@@ -95,7 +107,7 @@ def validated_discount(
 
 
 def validated_limits(
-    given: LimitsInput | None, current: Limits | None, standalone: bool, problems: ProblemList
+    *, given: LimitsInput | None, current: Limits | None, standalone: bool, problems: ProblemList
 ) -> Limits:
     # A unique code is single-use unless said otherwise; a shared standalone code is not.
     defaults = current or Limits(per_code=None if standalone else 1)
@@ -111,7 +123,7 @@ def validated_limits(
         if value is UNSET:
             values[name] = getattr(defaults, name)
         else:
-            values[name] = limit_value(value, f"limits.{field}", problems)
+            values[name] = limit_value(value=value, field=f"limits.{field}", problems=problems)
     return Limits(**values)
 
 
@@ -138,7 +150,7 @@ def _numbers(
 
 
 def validated_rules(
-    given: RulesInput | None, current: Rules | None, problems: ProblemList
+    *, given: RulesInput | None, current: Rules | None, problems: ProblemList
 ) -> Rules:
     base = current or Rules()
     if given is None:
@@ -146,7 +158,7 @@ def validated_rules(
     min_order = (
         base.min_order
         if given.min_order is UNSET
-        else money_value(given.min_order, "rules.minOrder", problems)
+        else money_value(value=given.min_order, field="rules.minOrder", problems=problems)
     )
     if min_order is not None and min_order.amount < 0:
         problems.add("INVALID_AMOUNT", "minOrder must be 0 or more", "rules.minOrder")
@@ -185,7 +197,7 @@ def validated_rules(
     )
 
 
-def check_same_currency(discount: Discount | None, rules: Rules, problems: ProblemList) -> None:
+def check_same_currency(*, discount: Discount | None, rules: Rules, problems: ProblemList) -> None:
     amounts: list[tuple[str, Money | None]] = [("rules.minOrder", rules.min_order)]
     if discount is not None:
         amounts = [

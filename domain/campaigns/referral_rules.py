@@ -44,7 +44,7 @@ def _referrer_reward(
 
 
 def validated_referral(
-    given: ReferralConfigInput | None, current: ReferralConfig | None, problems: ProblemList
+    *, given: ReferralConfigInput | None, current: ReferralConfig | None, problems: ProblemList
 ) -> ReferralConfig | None:
     wanted = given or ReferralConfigInput()
     landing = current.landing_url if current else ""
@@ -56,7 +56,9 @@ def validated_referral(
         )
     min_order = current.min_order if current else None
     if wanted.min_order is not UNSET:
-        min_order = money_value(wanted.min_order, "referral.minOrder", problems)
+        min_order = money_value(
+            value=wanted.min_order, field="referral.minOrder", problems=problems
+        )
         if min_order is not None and min_order.amount < 0:
             problems.add("INVALID_AMOUNT", "minOrder must be 0 or more", "referral.minOrder")
     hold_days = current.hold_days if current else 0
@@ -71,7 +73,9 @@ def validated_referral(
     cap = current.max_referrals_per_referrer if current else None
     if wanted.max_referrals_per_referrer is not UNSET:
         cap = limit_value(
-            wanted.max_referrals_per_referrer, "referral.maxReferralsPerReferrer", problems
+            value=wanted.max_referrals_per_referrer,
+            field="referral.maxReferralsPerReferrer",
+            problems=problems,
         )
     welcome = current.welcome_campaign_id if current else ""
     if wanted.welcome_campaign_id is not None:

@@ -64,7 +64,16 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
         values["name"] = name
     kind = current.kind if current is not None else CampaignKind.DISCOUNT
     if data.kind is not None:
-        kind = enum_value(CampaignKind, data.kind, "INVALID_KIND", "kind", problems) or kind
+        kind = (
+            enum_value(
+                kind=CampaignKind,
+                value=data.kind,
+                code="INVALID_KIND",
+                field="kind",
+                problems=problems,
+            )
+            or kind
+        )
     values["kind"] = kind
     for field in ("description", "terms"):
         text = getattr(data, field)
@@ -91,11 +100,15 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
             standalone = normalized
             values["standalone_code"] = normalized
 
-    discount = validated_discount(data.discount, current.discount if current else None, problems)
+    discount = validated_discount(
+        given=data.discount, current=current.discount if current else None, problems=problems
+    )
     if kind == CampaignKind.DISCOUNT and discount is None:
         problems.add("REQUIRED", "a DISCOUNT campaign needs a discount", "discount")
     values["discount"] = discount
-    rules = validated_rules(data.rules, current.rules if current else None, problems)
+    rules = validated_rules(
+        given=data.rules, current=current.rules if current else None, problems=problems
+    )
     values["rules"] = rules
     if (
         discount is not None
@@ -107,12 +120,15 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
             "an ELIGIBLE_ITEMS discount needs rules.skus or rules.categories",
             "discount.scope",
         )
-    check_same_currency(discount, rules, problems)
+    check_same_currency(discount=discount, rules=rules, problems=problems)
     values["limits"] = validated_limits(
-        data.limits, current.limits if current else None, standalone is not None, problems
+        given=data.limits,
+        current=current.limits if current else None,
+        standalone=standalone is not None,
+        problems=problems,
     )
     values["codes"] = validated_code_config(
-        data.codes, current.codes if current else None, problems
+        given=data.codes, current=current.codes if current else None, problems=problems
     )
 
     starts_at = current.starts_at if current else None
@@ -135,13 +151,13 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
         problems.add("NOT_APPLICABLE", "loyalty applies to LOYALTY campaigns only", "loyalty")
     if kind == CampaignKind.REFERRAL:
         values["referral"] = validated_referral(
-            data.referral, current.referral if current else None, problems
+            given=data.referral, current=current.referral if current else None, problems=problems
         )
     elif data.referral is not None:
         problems.add("NOT_APPLICABLE", "referral applies to REFERRAL campaigns only", "referral")
     if data.codes_per_customer is not None:
         values["codes_per_customer"] = limit_value(
-            data.codes_per_customer, "codesPerCustomer", problems
+            value=data.codes_per_customer, field="codesPerCustomer", problems=problems
         )
     if data.release_limits_on_refund is not None:
         values["release_limits_on_refund"] = data.release_limits_on_refund
