@@ -217,7 +217,7 @@ async def coupon_page(request: Request) -> HTMLResponse:
 
 async def referral_redirect(request: Request) -> Response:
     """Records the click and sends the visitor on to the program's landing page."""
-    code = await referrals.find_public_referral_code(request.path_params["code"])
+    code = await referrals.find_public_referral_code(raw=request.path_params["code"])
     settings: Settings = request.app.state.settings
     if code is None:
         # An unknown code names no program, so no landing page but the configured one.
@@ -230,10 +230,10 @@ async def referral_redirect(request: Request) -> Response:
         return not_found(request)
     try:
         target = await referrals.record_click(
-            code,
-            client_address(request, settings.trusted_proxy_hops),
-            request.headers.get("user-agent", ""),
-            settings.secret_key,
+            code=code,
+            ip=client_address(request, settings.trusted_proxy_hops),
+            user_agent=request.headers.get("user-agent", ""),
+            secret_key=settings.secret_key,
         )
     except NotFound:
         return not_found(request)

@@ -35,7 +35,9 @@ POS_SCAN = RoutePolicy("pos-scan", lambda s: s.rate_limit_pos_scans_per_address,
 
 def address_subject(request: Request, settings: Settings) -> str:
     """The client's address as an HMAC: counters must not store addresses in the clear."""
-    return hash_ip(client_address(request, settings.trusted_proxy_hops), settings.secret_key)
+    return hash_ip(
+        ip=client_address(request, settings.trusted_proxy_hops), secret_key=settings.secret_key
+    )
 
 
 def too_many_requests(retry_after: int) -> Response:

@@ -249,7 +249,7 @@ async def experiments_results(
     """experiment_results of several experiments of the project, by id: each figure is read
     once for all of them. One whose campaign cannot be found is left out."""
     ids = [e.campaign_id for e in experiments if e.project_id == project_id]
-    found = await campaigns_by_id(project_id, ids)
+    found = await campaigns_by_id(project_id=project_id, campaign_ids=ids)
     mine = {e.key: e for e in experiments if e.project_id == project_id and e.campaign_id in found}
     campaign_of = {key: found[e.campaign_id] for key, e in mine.items()}
     moment = as_utc(now or utc_now())
@@ -434,9 +434,9 @@ async def promote_variant(
     try:
         if variant.discount is not None or variant.rules is not None:
             campaign = await update_campaign(
-                project_id,
-                experiment.campaign_id,
-                CampaignInput(
+                project_id=project_id,
+                campaign_id=experiment.campaign_id,
+                data=CampaignInput(
                     discount=_as_input(variant.discount) if variant.discount else None,
                     rules=_rules_input(variant.rules) if variant.rules else None,
                 ),

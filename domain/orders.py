@@ -241,7 +241,7 @@ async def _apply_effects(order: Order) -> None:
         await loyalty.earn_for_order(
             order.project_id, order.customer_id, order.order_id, order.amount
         )
-        await referrals.on_order_recorded(order)
+        await referrals.on_order_recorded(order=order)
         # Keyed by the order: a retried effect emits nothing twice.
         await events.emit(
             order.project_id,
@@ -267,7 +267,7 @@ async def _apply_reversal(order: Order) -> None:
     if order.customer_id:
         await _move_metrics(order, "reversal", -1)
         await loyalty.reverse_for_order(order.project_id, order.customer_id, order.order_id)
-        await referrals.on_order_reversed(order)
+        await referrals.on_order_reversed(order=order)
     await _release_limits(order)
     await Order.get_pymongo_collection().update_one(
         {"_id": order.id, "reversal_pending": True}, {"$set": {"reversal_pending": False}}

@@ -117,7 +117,9 @@ class Loaders:
         return in_order(ids, _same, await customers_by_id(self.project_id, ids), None)
 
     async def _campaigns(self, ids: list[str]) -> list[Campaign | None]:
-        return in_order(ids, _same, await campaigns_by_id(self.project_id, ids), None)
+        return in_order(
+            ids, _same, await campaigns_by_id(project_id=self.project_id, campaign_ids=ids), None
+        )
 
     async def _message_redemptions(self, message_ids: list[str]) -> list[Redemption | None]:
         found = await redemptions_by_message(self.project_id, message_ids)

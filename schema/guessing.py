@@ -30,7 +30,7 @@ def _buckets(info: Info, scope: str, per_key: str, per_address: str) -> list[Buc
         Bucket(
             SERVICE_WIDE,
             f"{scope}:address",
-            hash_ip(context.client_address, context.settings.secret_key),
+            hash_ip(ip=context.client_address, secret_key=context.settings.secret_key),
             parse_rates(per_address),
         ),
     ]

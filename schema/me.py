@@ -44,14 +44,14 @@ class Me:
         self, info: Info, campaign_id: strawberry.ID | None = None
     ) -> str | None:
         code = await referrals.my_referral_link(
-            info.context.project_id,
-            self.customer_id,
-            str(campaign_id) if campaign_id is not None else None,
+            project_id=info.context.project_id,
+            customer_id=self.customer_id,
+            campaign_id=str(campaign_id) if campaign_id is not None else None,
         )
         return (
             None
             if code is None
-            else referrals.referral_url(info.context.settings.public_base_url, code)
+            else referrals.referral_url(base_url=info.context.settings.public_base_url, code=code)
         )
 
 

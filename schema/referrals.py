@@ -106,11 +106,11 @@ class ReferralQuery:
         after: str | None = None,
     ) -> Connection[ReferralType]:
         page = await referrals.list_referrals(
-            info.context.project_id,
-            str(campaign_id),
-            None if referrer_id is None else str(referrer_id),
-            first,
-            after,
+            project_id=info.context.project_id,
+            campaign_id=str(campaign_id),
+            referrer_id=None if referrer_id is None else str(referrer_id),
+            first=first,
+            after=after,
         )
         return connection(page, ReferralType.from_doc)
 
@@ -123,9 +123,9 @@ class ReferralQuery:
         self, info: Info, campaign_id: strawberry.ID, referrer_id: strawberry.ID | None = None
     ) -> ReferralStatsType:
         totals = await referrals.referral_totals(
-            info.context.project_id,
-            str(campaign_id),
-            None if referrer_id is None else str(referrer_id),
+            project_id=info.context.project_id,
+            campaign_id=str(campaign_id),
+            referrer_id=None if referrer_id is None else str(referrer_id),
         )
         return ReferralStatsType(
             clicks=totals.clicks,
@@ -148,11 +148,13 @@ class ReferralMutation:
         self, info: Info, customer_id: strawberry.ID, campaign_id: strawberry.ID
     ) -> ReferralLinkPayload:
         code = await referrals.referral_link(
-            info.context.project_id, str(campaign_id), str(customer_id)
+            project_id=info.context.project_id,
+            campaign_id=str(campaign_id),
+            customer_id=str(customer_id),
         )
         return ReferralLinkPayload(
             code=code.code,
-            url=referrals.referral_url(info.context.settings.public_base_url, code),
+            url=referrals.referral_url(base_url=info.context.settings.public_base_url, code=code),
             clicks=code.clicks,
         )
 
@@ -167,6 +169,6 @@ class ReferralMutation:
         self, info: Info, code: str, customer_id: strawberry.ID
     ) -> ReferralPayload:
         referral = await referrals.apply_referral_code(
-            info.context.project_id, code, str(customer_id)
+            project_id=info.context.project_id, raw_code=code, customer_id=str(customer_id)
         )
         return ReferralPayload(referral=ReferralType.from_doc(referral))

@@ -15,7 +15,6 @@ from domain.campaigns import (
     Discount,
     DiscountType,
     Limits,
-    LoyaltyConfig,
     ReferralConfigInput,
     ReferrerRewardInput,
     create_campaign,
@@ -23,6 +22,7 @@ from domain.campaigns import (
 from domain.codes import Code, normalize_code
 from domain.common import Money
 from domain.customers import Consents, Customer
+from domain.loyalty_config import LoyaltyConfig
 from domain.orders import OrderInput
 
 TEN_PERCENT = Discount(type=DiscountType.PERCENT, percent_off=10)
@@ -139,8 +139,8 @@ async def make_referral_program(*, project_id: str, **referral: Any) -> Referral
     }
     settings.update(referral)
     program = await create_campaign(
-        project_id,
-        CampaignInput(
+        project_id=project_id,
+        data=CampaignInput(
             name="Bring a friend",
             kind=CampaignKind.REFERRAL,
             referral=ReferralConfigInput(**settings),

@@ -193,7 +193,7 @@ async def customer_extras(
         if campaign is not None and campaign.kind == CampaignKind.REFERRAL:
             query["campaign_id"] = campaign.key
         found = await ReferralCode.find(query).sort("-created_at").limit(1).to_list()
-        link = referral_url(prefix.base_url, found[0]) if found else ""
+        link = referral_url(base_url=prefix.base_url, code=found[0]) if found else ""
     if "loyalty" in template.uses:
         query = {**owner, "customer_id": customer_id}
         if campaign is not None and campaign.kind == CampaignKind.LOYALTY:

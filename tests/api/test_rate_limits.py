@@ -167,12 +167,16 @@ class TestBehindOneProxy:
     ) -> None:
         program = await make_referral_program(project_id=tenant.project_id)
         referrer = await make_customer(project_id=tenant.project_id, name="Ada")
-        code = (await referral_link(tenant.project_id, program.id, referrer.key)).code
+        code = (
+            await referral_link(
+                project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+            )
+        ).code
         response = await http.get(f"/r/{code}", headers={"X-Forwarded-For": "203.0.113.7"})
         assert response.status_code == 302
         click = await ReferralClick.find_one({"project_id": tenant.project_id})
         assert click is not None
-        assert click.ip_hash == hash_ip("203.0.113.7", settings.secret_key)
+        assert click.ip_hash == hash_ip(ip="203.0.113.7", secret_key=settings.secret_key)
 
 
 class TestSwitchedOff:

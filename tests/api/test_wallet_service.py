@@ -232,7 +232,9 @@ async def test_pausing_a_campaign_moves_all_its_passes_and_pushes_registered_one
     await downloaded_pass(http, settings, tenant, "SAVE10B")
     before = {p.serial: p for p in await WalletPass.find_all().to_list()}
 
-    await set_campaign_status(tenant.project_id, campaign_id, "PAUSED")
+    await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=campaign_id, status="PAUSED"
+    )
     after = {p.serial: p for p in await WalletPass.find_all().to_list()}
     assert all(after[s].last_updated > before[s].last_updated for s in before)
     assert all(after[s].updated_at > before[s].updated_at for s in before)

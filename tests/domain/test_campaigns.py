@@ -55,8 +55,8 @@ async def test_a_pattern_with_placeholders_is_accepted_and_generates_matching_co
     tenant: Tenant,
 ) -> None:
     campaign = await create_campaign(
-        tenant.project_id,
-        ten_percent(codes=CodeConfigInput(pattern="summer-####-##", prefix="x")),
+        project_id=tenant.project_id,
+        data=ten_percent(codes=CodeConfigInput(pattern="summer-####-##", prefix="x")),
     )
     assert campaign.codes.pattern == "SUMMER-####-##"
     assert code_space(campaign.codes) == len(campaign.codes.charset) ** 6
@@ -69,8 +69,8 @@ async def test_numeric_codes_keep_their_length_with_prefix_and_check_digit(
     tenant: Tenant,
 ) -> None:
     campaign = await create_campaign(
-        tenant.project_id,
-        ten_percent(codes=CodeConfigInput(mode="NUMERIC", length=13, prefix="99", luhn=True)),
+        project_id=tenant.project_id,
+        data=ten_percent(codes=CodeConfigInput(mode="NUMERIC", length=13, prefix="99", luhn=True)),
     )
     assert campaign.codes.charset == DIGITS
     for _ in range(20):
@@ -80,10 +80,12 @@ async def test_numeric_codes_keep_their_length_with_prefix_and_check_digit(
 
 async def test_switching_code_mode_takes_the_new_modes_defaults(tenant: Tenant) -> None:
     campaign = await create_campaign(
-        tenant.project_id, ten_percent(codes=CodeConfigInput(pattern="AB-###"))
+        project_id=tenant.project_id, data=ten_percent(codes=CodeConfigInput(pattern="AB-###"))
     )
     numeric = await update_campaign(
-        tenant.project_id, campaign.key, CampaignInput(codes=CodeConfigInput(mode="NUMERIC"))
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        data=CampaignInput(codes=CodeConfigInput(mode="NUMERIC")),
     )
     assert numeric.codes.mode == CodeMode.NUMERIC
     assert (numeric.codes.length, numeric.codes.charset, numeric.codes.pattern) == (
@@ -94,17 +96,21 @@ async def test_switching_code_mode_takes_the_new_modes_defaults(tenant: Tenant) 
 
 
 async def test_an_update_keeps_counters_and_status_moved_meanwhile(tenant: Tenant) -> None:
-    campaign = await create_campaign(tenant.project_id, ten_percent(standalone_code="KEEP1"))
+    campaign = await create_campaign(
+        project_id=tenant.project_id, data=ten_percent(standalone_code="KEEP1")
+    )
     # Redemptions and pausing happen beside the admin's edit.
     await Campaign.get_pymongo_collection().update_one(
         {"_id": campaign.id}, {"$inc": {"redeemed_count": 7, "codes_count": 2}}
     )
-    await set_campaign_status(tenant.project_id, campaign.key, CampaignStatus.PAUSED)
+    await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=campaign.key, status=CampaignStatus.PAUSED
+    )
 
     updated = await update_campaign(
-        tenant.project_id,
-        campaign.key,
-        CampaignInput(name="Renamed", limits=LimitsInput(per_customer=2)),
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        data=CampaignInput(name="Renamed", limits=LimitsInput(per_customer=2)),
     )
     assert (updated.name, updated.redeemed_count, updated.codes_count) == ("Renamed", 7, 3)
     assert updated.status == CampaignStatus.PAUSED
@@ -115,17 +121,17 @@ async def test_an_update_keeps_counters_and_status_moved_meanwhile(tenant: Tenan
 
 async def test_unset_keeps_and_none_clears(tenant: Tenant) -> None:
     campaign = await create_campaign(
-        tenant.project_id,
-        ten_percent(
+        project_id=tenant.project_id,
+        data=ten_percent(
             starts_at=datetime(2025, 6, 1, tzinfo=UTC),
             limits=LimitsInput(per_code=5, total=10),
             rules=RulesInput(min_order=Eur(1_000), skus=["TEE"]),
         ),
     )
     updated = await update_campaign(
-        tenant.project_id,
-        campaign.key,
-        CampaignInput(
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        data=CampaignInput(
             starts_at=None,
             limits=LimitsInput(total=None),
             rules=RulesInput(min_order=UNSET, skus=[]),
@@ -138,22 +144,32 @@ async def test_unset_keeps_and_none_clears(tenant: Tenant) -> None:
 
 
 async def test_an_empty_standalone_code_is_no_code(tenant: Tenant) -> None:
-    campaign = await create_campaign(tenant.project_id, ten_percent(standalone_code=" "))
+    campaign = await create_campaign(
+        project_id=tenant.project_id, data=ten_percent(standalone_code=" ")
+    )
     assert campaign.standalone_code is None and campaign.codes_count == 0
     assert campaign.limits.per_code == 1
     again = await update_campaign(
-        tenant.project_id, campaign.key, CampaignInput(standalone_code="")
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        data=CampaignInput(standalone_code=""),
     )
     assert again.standalone_code is None
     with pytest.raises(DomainError) as error:
-        await update_campaign(tenant.project_id, campaign.key, CampaignInput(standalone_code="X1Y"))
+        await update_campaign(
+            project_id=tenant.project_id,
+            campaign_id=campaign.key,
+            data=CampaignInput(standalone_code="X1Y"),
+        )
     assert problems(error) == {("IMMUTABLE", "standaloneCode")}
 
 
 async def test_racing_creations_of_one_standalone_code_leave_one_campaign(tenant: Tenant) -> None:
     results = await asyncio.gather(
         *(
-            create_campaign(tenant.project_id, ten_percent(name=f"C{i}", standalone_code="RACE"))
+            create_campaign(
+                project_id=tenant.project_id, data=ten_percent(name=f"C{i}", standalone_code="RACE")
+            )
             for i in range(6)
         ),
         return_exceptions=True,
@@ -169,8 +185,8 @@ async def test_racing_creations_of_one_standalone_code_leave_one_campaign(tenant
 
 async def test_a_referral_campaign_needs_no_discount(tenant: Tenant) -> None:
     campaign = await create_campaign(
-        tenant.project_id,
-        CampaignInput(
+        project_id=tenant.project_id,
+        data=CampaignInput(
             name="Friends",
             kind="REFERRAL",
             referral=ReferralConfigInput(landing_url="https://shop.example/"),
@@ -182,19 +198,25 @@ async def test_a_referral_campaign_needs_no_discount(tenant: Tenant) -> None:
         "UTC",
     )
     with pytest.raises(DomainError) as error:
-        await create_campaign(tenant.project_id, CampaignInput(name="Sale"))
+        await create_campaign(project_id=tenant.project_id, data=CampaignInput(name="Sale"))
     assert problems(error) == {("REQUIRED", "discount")}
 
 
 async def test_status_changes_and_the_end_is_final(tenant: Tenant) -> None:
-    campaign = await create_campaign(tenant.project_id, ten_percent())
-    paused = await set_campaign_status(tenant.project_id, campaign.key, "PAUSED")
+    campaign = await create_campaign(project_id=tenant.project_id, data=ten_percent())
+    paused = await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=campaign.key, status="PAUSED"
+    )
     assert paused.status == CampaignStatus.PAUSED
-    ended = await set_campaign_status(tenant.project_id, campaign.key, CampaignStatus.ENDED)
+    ended = await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=campaign.key, status=CampaignStatus.ENDED
+    )
     assert ended.status == CampaignStatus.ENDED
     for wanted in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
         with pytest.raises(DomainError) as error:
-            await set_campaign_status(tenant.project_id, campaign.key, wanted)
+            await set_campaign_status(
+                project_id=tenant.project_id, campaign_id=campaign.key, status=wanted
+            )
         assert problems(error) == {("CAMPAIGN_ENDED", "id")}
     stored = await Campaign.get(campaign.id)
     assert stored is not None and stored.status == CampaignStatus.ENDED
@@ -203,15 +225,23 @@ async def test_status_changes_and_the_end_is_final(tenant: Tenant) -> None:
 async def test_another_projects_campaign_is_not_found_and_not_changed(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    campaign = await create_campaign(tenant.project_id, ten_percent())
+    campaign = await create_campaign(project_id=tenant.project_id, data=ten_percent())
     for change in (
-        set_campaign_status(other_tenant.project_id, campaign.key, CampaignStatus.ENDED),
-        update_campaign(other_tenant.project_id, campaign.key, CampaignInput(name="Mine")),
+        set_campaign_status(
+            project_id=other_tenant.project_id,
+            campaign_id=campaign.key,
+            status=CampaignStatus.ENDED,
+        ),
+        update_campaign(
+            project_id=other_tenant.project_id,
+            campaign_id=campaign.key,
+            data=CampaignInput(name="Mine"),
+        ),
     ):
         with pytest.raises(DomainError) as error:
             await change
         assert problems(error) == {("NOT_FOUND", "id")}
     stored = await Campaign.get(campaign.id)
     assert stored is not None and (stored.name, stored.status) == ("Summer", CampaignStatus.ACTIVE)
-    page = await list_campaigns(other_tenant.project_id, 10, None)
+    page = await list_campaigns(project_id=other_tenant.project_id, first=10, after=None)
     assert page.items == [] and await page.total() == 0

@@ -125,8 +125,12 @@ async def test_a_qualified_referral_emits_for_the_referrer(tenant: Tenant) -> No
     referee = await make_customer(
         project_id=tenant.project_id, name="Referee", email="e@example.com"
     )
-    code = await referral_link(tenant.project_id, program.id, referrer.key)
-    await apply_referral_code(tenant.project_id, code.code, referee.key)
+    code = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
+    await apply_referral_code(
+        project_id=tenant.project_id, raw_code=code.code, customer_id=referee.key
+    )
     await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
     await record_order(tenant.project_id, order_input(order_id="second", customer=referee))
     [event] = await named(tenant.project_id, "referral.qualified")

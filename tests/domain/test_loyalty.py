@@ -270,12 +270,13 @@ async def test_tiers_by_spending_need_a_currency(tenant: Tenant) -> None:
     for given, problem in cases:
         with pytest.raises(DomainError) as refused:
             await create_campaign(
-                tenant.project_id, CampaignInput(name="Points", kind="LOYALTY", loyalty=given)
+                project_id=tenant.project_id,
+                data=CampaignInput(name="Points", kind="LOYALTY", loyalty=given),
             )
         assert {(p.code, p.field) for p in refused.value.problems} == {problem}
     campaign = await create_campaign(
-        tenant.project_id,
-        CampaignInput(
+        project_id=tenant.project_id,
+        data=CampaignInput(
             name="Points",
             kind="LOYALTY",
             loyalty=LoyaltyConfigInput(tier_basis="SPENT", currency="eur"),
@@ -463,8 +464,8 @@ async def test_repair_leaves_entries_in_flight_alone(tenant: Tenant) -> None:
 async def test_an_invalid_program_or_reward_writes_nothing(tenant: Tenant) -> None:
     with pytest.raises(DomainError) as refused:
         await create_campaign(
-            tenant.project_id,
-            CampaignInput(
+            project_id=tenant.project_id,
+            data=CampaignInput(
                 name="Points",
                 kind="LOYALTY",
                 loyalty=LoyaltyConfigInput(
@@ -495,8 +496,8 @@ async def test_an_invalid_program_or_reward_writes_nothing(tenant: Tenant) -> No
     }
     with pytest.raises(DomainError) as misplaced:
         await create_campaign(
-            tenant.project_id,
-            CampaignInput(name="Sale", loyalty=LoyaltyConfigInput(points_per_order=1)),
+            project_id=tenant.project_id,
+            data=CampaignInput(name="Sale", loyalty=LoyaltyConfigInput(points_per_order=1)),
         )
     assert misplaced.value.code in {"NOT_APPLICABLE", "REQUIRED"}
     assert await Campaign.find({"project_id": tenant.project_id}).count() == 0
@@ -521,8 +522,8 @@ async def test_an_invalid_program_or_reward_writes_nothing(tenant: Tenant) -> No
 
 async def test_a_program_is_created_with_its_sorted_tiers(tenant: Tenant) -> None:
     campaign = await create_campaign(
-        tenant.project_id,
-        CampaignInput(
+        project_id=tenant.project_id,
+        data=CampaignInput(
             name="Points",
             kind="LOYALTY",
             loyalty=LoyaltyConfigInput(

@@ -70,8 +70,12 @@ async def attached(tenant: Tenant, **referral: Any) -> tuple[ReferralProgram, Cu
     program = await make_referral_program(project_id=tenant.project_id, **referral)
     referrer = await make_customer(project_id=tenant.project_id, email="ann@example.com")
     referee = await make_customer(project_id=tenant.project_id, email="bob@example.com")
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
-    await apply_referral_code(tenant.project_id, link.code, referee.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
+    await apply_referral_code(
+        project_id=tenant.project_id, raw_code=link.code, customer_id=referee.key
+    )
     return program, referrer, referee
 
 
@@ -82,13 +86,22 @@ async def test_a_link_is_one_code_per_referrer_even_when_asked_twenty_times_at_o
     referrer = await make_customer(project_id=tenant.project_id)
 
     links = await asyncio.gather(
-        *(referral_link(tenant.project_id, program.id, referrer.key) for _ in range(20))
+        *(
+            referral_link(
+                project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+            )
+            for _ in range(20)
+        )
     )
 
     assert len({link.code for link in links}) == 1
     assert await ReferralCode.find({"project_id": tenant.project_id}).count() == 1
     other = await make_customer(project_id=tenant.project_id)
-    assert (await referral_link(tenant.project_id, program.id, other.key)).code != links[0].code
+    assert (
+        await referral_link(
+            project_id=tenant.project_id, campaign_id=program.id, customer_id=other.key
+        )
+    ).code != links[0].code
 
 
 async def test_applying_a_code_attaches_the_referee_and_gives_the_welcome_code(
@@ -102,7 +115,9 @@ async def test_applying_a_code_attaches_the_referee_and_gives_the_welcome_code(
     welcome = await codes_of(referee, program.welcome_id)
     assert [str(code.id) for code in welcome] == [referral.welcome_code_id]
     # A retry with the same code returns the referral and gives no second welcome code.
-    again = await apply_referral_code(tenant.project_id, referral.code.lower(), referee.key)
+    again = await apply_referral_code(
+        project_id=tenant.project_id, raw_code=referral.code.lower(), customer_id=referee.key
+    )
     assert again.id == referral.id
     assert len(await codes_of(referee, program.welcome_id)) == 1
 
@@ -111,12 +126,24 @@ async def test_unknown_codes_and_inactive_programs_are_refused(tenant: Tenant) -
     program = await make_referral_program(project_id=tenant.project_id)
     referrer = await make_customer(project_id=tenant.project_id)
     referee = await make_customer(project_id=tenant.project_id)
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
 
-    await refused("NOT_FOUND", apply_referral_code(tenant.project_id, "NOPE-1234", referee.key))
-    await set_campaign_status(tenant.project_id, program.id, CampaignStatus.PAUSED)
     await refused(
-        "PROGRAM_NOT_ACTIVE", apply_referral_code(tenant.project_id, link.code, referee.key)
+        "NOT_FOUND",
+        apply_referral_code(
+            project_id=tenant.project_id, raw_code="NOPE-1234", customer_id=referee.key
+        ),
+    )
+    await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=program.id, status=CampaignStatus.PAUSED
+    )
+    await refused(
+        "PROGRAM_NOT_ACTIVE",
+        apply_referral_code(
+            project_id=tenant.project_id, raw_code=link.code, customer_id=referee.key
+        ),
     )
     assert await Referral.find({"project_id": tenant.project_id}).count() == 0
 
@@ -126,13 +153,18 @@ async def test_self_referral_is_refused_by_id_email_or_phone(tenant: Tenant) -> 
     referrer = await make_customer(
         project_id=tenant.project_id, email="ann@example.com", phone="+33612345678"
     )
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
     same_email = await make_customer(project_id=tenant.project_id, email="ann@example.com")
     same_phone = await make_customer(project_id=tenant.project_id, phone="+33612345678")
 
     for customer in (referrer, same_email, same_phone):
         await refused(
-            "SELF_REFERRAL", apply_referral_code(tenant.project_id, link.code, customer.key)
+            "SELF_REFERRAL",
+            apply_referral_code(
+                project_id=tenant.project_id, raw_code=link.code, customer_id=customer.key
+            ),
         )
     assert await Referral.find({"project_id": tenant.project_id}).count() == 0
     assert (await ReferralCode.get(link.id)).referrals_count == 0  # type: ignore[union-attr]
@@ -141,10 +173,15 @@ async def test_self_referral_is_refused_by_id_email_or_phone(tenant: Tenant) -> 
 async def test_a_referred_customer_cannot_take_a_second_referrer(tenant: Tenant) -> None:
     program, _, referee = await attached(tenant)
     second = await make_customer(project_id=tenant.project_id)
-    other_link = await referral_link(tenant.project_id, program.id, second.key)
+    other_link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=second.key
+    )
 
     await refused(
-        "ALREADY_REFERRED", apply_referral_code(tenant.project_id, other_link.code, referee.key)
+        "ALREADY_REFERRED",
+        apply_referral_code(
+            project_id=tenant.project_id, raw_code=other_link.code, customer_id=referee.key
+        ),
     )
     assert (await referral_of(referee)).code_id != other_link.key
     assert (await ReferralCode.get(other_link.id)).referrals_count == 0  # type: ignore[union-attr]
@@ -155,9 +192,16 @@ async def test_a_customer_who_already_ordered_is_refused(tenant: Tenant) -> None
     referrer = await make_customer(project_id=tenant.project_id)
     buyer = await make_customer(project_id=tenant.project_id)
     await record_order(tenant.project_id, order_input(order_id="w-1", customer=buyer))
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
 
-    await refused("ALREADY_ORDERED", apply_referral_code(tenant.project_id, link.code, buyer.key))
+    await refused(
+        "ALREADY_ORDERED",
+        apply_referral_code(
+            project_id=tenant.project_id, raw_code=link.code, customer_id=buyer.key
+        ),
+    )
     assert await codes_of(buyer, program.welcome_id) == []
 
 
@@ -166,11 +210,16 @@ async def test_the_referrer_cap_holds_under_concurrent_referees(tenant: Tenant) 
         project_id=tenant.project_id, max_referrals_per_referrer=3
     )
     referrer = await make_customer(project_id=tenant.project_id)
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
     referees = [await make_customer(project_id=tenant.project_id) for _ in range(12)]
 
     results = await asyncio.gather(
-        *(apply_referral_code(tenant.project_id, link.code, r.key) for r in referees),
+        *(
+            apply_referral_code(project_id=tenant.project_id, raw_code=link.code, customer_id=r.key)
+            for r in referees
+        ),
         return_exceptions=True,
     )
 
@@ -187,17 +236,26 @@ async def test_one_referee_applying_at_once_takes_one_slot_of_the_cap(tenant: Te
     )
     referrer = await make_customer(project_id=tenant.project_id)
     referee = await make_customer(project_id=tenant.project_id)
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
 
     results = await asyncio.gather(
-        *(apply_referral_code(tenant.project_id, link.code, referee.key) for _ in range(10))
+        *(
+            apply_referral_code(
+                project_id=tenant.project_id, raw_code=link.code, customer_id=referee.key
+            )
+            for _ in range(10)
+        )
     )
 
     assert len({r.id for r in results}) == 1
     # The losers of the race gave their slot back: one more referee still fits.
     assert (await ReferralCode.get(link.id)).referrals_count == 1  # type: ignore[union-attr]
     another = await make_customer(project_id=tenant.project_id)
-    await apply_referral_code(tenant.project_id, link.code, another.key)
+    await apply_referral_code(
+        project_id=tenant.project_id, raw_code=link.code, customer_id=another.key
+    )
     assert len(await codes_of(referee, program.welcome_id)) == 1
 
 
@@ -207,10 +265,19 @@ async def test_a_welcome_reward_that_cannot_be_given_leaves_nothing(tenant: Tena
     )
     referrer = await make_customer(project_id=tenant.project_id)
     referee = await make_customer(project_id=tenant.project_id)
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
-    await set_campaign_status(tenant.project_id, program.welcome_id, CampaignStatus.ENDED)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
+    await set_campaign_status(
+        project_id=tenant.project_id, campaign_id=program.welcome_id, status=CampaignStatus.ENDED
+    )
 
-    await refused("CAMPAIGN_ENDED", apply_referral_code(tenant.project_id, link.code, referee.key))
+    await refused(
+        "CAMPAIGN_ENDED",
+        apply_referral_code(
+            project_id=tenant.project_id, raw_code=link.code, customer_id=referee.key
+        ),
+    )
 
     assert await Referral.find({"project_id": tenant.project_id}).count() == 0
     assert (await ReferralCode.get(link.id)).referrals_count == 0  # type: ignore[union-attr]
@@ -249,7 +316,7 @@ async def test_twenty_different_first_orders_at_once_qualify_one(tenant: Tenant)
         order = (
             await record_order(tenant.project_id, order_input(order_id=order_id, customer=referee))
         ).order
-        await on_order_recorded(order)
+        await on_order_recorded(order=order)
 
     referral = await referral_of(referee)
     assert referral.status == ReferralStatus.REWARDED
@@ -273,7 +340,7 @@ async def test_twenty_qualifying_hooks_at_once_reward_once(tenant: Tenant) -> No
     for order in orders:
         await order.insert()
 
-    await asyncio.gather(*(on_order_recorded(order) for order in orders))
+    await asyncio.gather(*(on_order_recorded(order=order) for order in orders))
 
     referral = await referral_of(referee)
     assert referral.status == ReferralStatus.REWARDED
@@ -305,7 +372,7 @@ async def test_a_refund_inside_the_hold_cancels_the_reward(tenant: Tenant) -> No
     await set_order_status(tenant.project_id, "first", "REFUNDED")
 
     assert (await referral_of(referee)).status == ReferralStatus.CANCELLED
-    assert await release_due_rewards(utc_now() + timedelta(days=15)) == 0
+    assert await release_due_rewards(now=utc_now() + timedelta(days=15)) == 0
     assert (await referral_of(referee)).status == ReferralStatus.CANCELLED
     assert await codes_of(referrer, program.reward_id) == []
 
@@ -313,11 +380,11 @@ async def test_a_refund_inside_the_hold_cancels_the_reward(tenant: Tenant) -> No
 async def test_a_refund_after_the_release_keeps_the_reward(tenant: Tenant) -> None:
     program, referrer, referee = await attached(tenant, hold_days=14)
     await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
-    assert await release_due_rewards(utc_now() + timedelta(days=13)) == 0
+    assert await release_due_rewards(now=utc_now() + timedelta(days=13)) == 0
     assert await codes_of(referrer, program.reward_id) == []
 
-    assert await release_due_rewards(utc_now() + timedelta(days=15)) == 1
-    assert await release_due_rewards(utc_now() + timedelta(days=16)) == 0
+    assert await release_due_rewards(now=utc_now() + timedelta(days=15)) == 1
+    assert await release_due_rewards(now=utc_now() + timedelta(days=16)) == 0
     await set_order_status(tenant.project_id, "first", "REFUNDED")
 
     referral = await referral_of(referee)
@@ -350,7 +417,7 @@ async def test_points_rewards_are_earned_once(tenant: Tenant) -> None:
     )
 
     later = utc_now() + timedelta(days=2)
-    granted = await asyncio.gather(*(release_due_rewards(later) for _ in range(10)))
+    granted = await asyncio.gather(*(release_due_rewards(now=later) for _ in range(10)))
 
     assert sum(granted) == 1
     card = await find_card(tenant.project_id, program.key, referrer.key)
@@ -361,15 +428,19 @@ async def test_points_rewards_are_earned_once(tenant: Tenant) -> None:
 
 async def test_totals_count_clicks_and_states(tenant: Tenant) -> None:
     program, referrer, referee = await attached(tenant, hold_days=3)
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
     await ReferralCode.get_pymongo_collection().update_one(
         {"_id": link.id}, {"$inc": {"clicks": 4}}
     )
     waiting = await make_customer(project_id=tenant.project_id)
-    await apply_referral_code(tenant.project_id, link.code, waiting.key)
+    await apply_referral_code(
+        project_id=tenant.project_id, raw_code=link.code, customer_id=waiting.key
+    )
     await record_order(tenant.project_id, order_input(order_id="first", customer=referee))
 
-    totals = await referral_totals(tenant.project_id, program.id)
+    totals = await referral_totals(project_id=tenant.project_id, campaign_id=program.id)
 
     assert (totals.clicks, totals.referrals, totals.pending, totals.qualified) == (4, 2, 1, 1)
     assert (totals.rewarded, totals.cancelled) == (0, 0)
@@ -380,14 +451,26 @@ async def test_codes_and_programs_stay_in_their_project(
 ) -> None:
     program = await make_referral_program(project_id=tenant.project_id)
     referrer = await make_customer(project_id=tenant.project_id)
-    link = await referral_link(tenant.project_id, program.id, referrer.key)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
     stranger = await make_customer(project_id=other_tenant.project_id)
 
     await refused(
-        "NOT_FOUND", apply_referral_code(other_tenant.project_id, link.code, stranger.key)
+        "NOT_FOUND",
+        apply_referral_code(
+            project_id=other_tenant.project_id, raw_code=link.code, customer_id=stranger.key
+        ),
     )
-    await refused("NOT_FOUND", referral_link(other_tenant.project_id, program.id, stranger.key))
-    await refused("NOT_FOUND", referral_totals(other_tenant.project_id, program.id))
+    await refused(
+        "NOT_FOUND",
+        referral_link(
+            project_id=other_tenant.project_id, campaign_id=program.id, customer_id=stranger.key
+        ),
+    )
+    await refused(
+        "NOT_FOUND", referral_totals(project_id=other_tenant.project_id, campaign_id=program.id)
+    )
 
 
 async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
@@ -397,8 +480,8 @@ async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
 
     with pytest.raises(DomainError) as caught:
         await create_campaign(
-            tenant.project_id,
-            CampaignInput(
+            project_id=tenant.project_id,
+            data=CampaignInput(
                 name="Refer",
                 kind=CampaignKind.REFERRAL,
                 referral=ReferralConfigInput(
@@ -418,7 +501,10 @@ async def test_a_program_needs_a_landing_url_and_campaigns_of_the_right_kind(
     }
     await refused(
         "REQUIRED",
-        create_campaign(tenant.project_id, CampaignInput(name="R", kind=CampaignKind.REFERRAL)),
+        create_campaign(
+            project_id=tenant.project_id,
+            data=CampaignInput(name="R", kind=CampaignKind.REFERRAL),
+        ),
     )
     with pytest.raises(DomainError) as wrong:
         await make_referral_program(project_id=tenant.project_id, welcome_campaign_id="0" * 24)

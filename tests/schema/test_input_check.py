@@ -179,7 +179,9 @@ async def test_the_domain_refuses_control_characters_in_campaigns_and_templates(
     tenant: Tenant,
 ) -> None:
     with pytest.raises(DomainError) as campaign:
-        await campaigns.create_campaign(tenant.project_id, CampaignInput(name="Summer\x00"))
+        await campaigns.create_campaign(
+            project_id=tenant.project_id, data=CampaignInput(name="Summer\x00")
+        )
     assert ("INVALID_CHARACTERS", "name") in [(p.code, p.field) for p in campaign.value.problems]
     assert await Campaign.find({"project_id": tenant.project_id}).count() == 0
     content = TemplateContent(

@@ -121,7 +121,7 @@ async def test_the_link_records_the_click_and_redirects_with_ref(
     clicks = await ReferralClick.find({"project_id": tenant.project_id}).to_list()
     assert len(clicks) == 1
     # httpx's ASGI transport presents the client as 127.0.0.1.
-    assert clicks[0].ip_hash == hash_ip("127.0.0.1", settings.secret_key)
+    assert clicks[0].ip_hash == hash_ip(ip="127.0.0.1", secret_key=settings.secret_key)
     assert clicks[0].user_agent.startswith("Phone/1.0") and len(clicks[0].user_agent) == 300
     stored = await ReferralClick.get_pymongo_collection().find_one({})
     assert "127.0.0.1" not in repr(stored)

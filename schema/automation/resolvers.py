@@ -1,0 +1,182 @@
+"""GraphQL queries and mutations for automations and customer events."""
+
+from datetime import datetime
+
+import strawberry
+
+from delivery.rendering import CompiledTemplate, resolve_template
+from domain import automation, events
+from domain.callers import CallerKind
+from domain.errors import DomainError, NotFound
+from domain.messages import MessageChannel
+from schema.automation.enums import AutomationStatusEnum
+from schema.automation.inputs import (
+    AutomationConditionsInput,
+    AutomationInput,
+    AutomationUpdateInput,
+)
+from schema.automation.types import AutomationType, CustomerEventType
+from schema.context import Info
+from schema.errors import payload
+from schema.loyalty import IsAdminOrSameCustomer
+from schema.permissions import IsAdmin
+from schema.types import JSON, Connection, UserError, connection
+
+
+async def _check_template(
+    project_id: str, template_ref: str, channel: MessageChannel
+) -> CompiledTemplate:
+    """resolve_template in the positional shape domain.automation's TemplateCheck calls."""
+    return await resolve_template(project_id=project_id, template_ref=template_ref, channel=channel)
+
+
+def _segment_ids(conditions: AutomationConditionsInput | None) -> list[str] | None:
+    if conditions is None or conditions.segment_ids is None:
+        return None
+    return [str(value) for value in conditions.segment_ids]
+
+
+@strawberry.type
+class TrackEventPayload:
+    event: CustomerEventType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AutomationPayload:
+    automation: AutomationType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AutomationQuery:
+    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    async def automations(
+        self,
+        info: Info,
+        status: AutomationStatusEnum | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[AutomationType]:
+        page = await automation.list_automations(
+            info.context.project_id,
+            automation.AutomationStatus(status.value) if status else None,
+            first,
+            after,
+        )
+        return connection(page, lambda doc: AutomationType(doc=doc))
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def automation(self, info: Info, id: strawberry.ID) -> AutomationType | None:
+        try:
+            found = await automation.get_automation(info.context.project_id, str(id))
+        except NotFound:
+            return None
+        return AutomationType(doc=found)
+
+    @strawberry.field(permission_classes=[IsAdmin], description="A customer's events, oldest first")
+    async def customer_events(
+        self,
+        info: Info,
+        customer_id: strawberry.ID,
+        name: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[CustomerEventType]:
+        page = await events.list_events(
+            info.context.project_id, str(customer_id), name, first, after
+        )
+        return connection(page, lambda doc: CustomerEventType(doc=doc))
+
+
+@strawberry.type
+class AutomationMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdminOrSameCustomer],
+        description="Records an event of the customer (cart.abandoned, say) and schedules the "
+        "automations it triggers. A repeated idempotencyKey returns the first event. A customer "
+        "token may track its own events, at the present time.",
+    )
+    @payload
+    async def track_event(
+        self,
+        info: Info,
+        customer_id: strawberry.ID,
+        name: str,
+        properties: JSON | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> TrackEventPayload:
+        by_customer = info.context.caller.kind == CallerKind.CUSTOMER
+        if by_customer and at is not None:
+            raise DomainError("INVALID", "a customer token's events happen now", "at")
+        event = await events.track_event(
+            info.context.project_id,
+            str(customer_id),
+            name,
+            properties,
+            at,
+            idempotency_key,
+            source="customer" if by_customer else "api",
+        )
+        return TrackEventPayload(event=CustomerEventType(doc=event))
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    @payload
+    async def create_automation(self, info: Info, input: AutomationInput) -> AutomationPayload:
+        data = automation.AutomationInput(
+            name=input.name,
+            trigger=input.trigger,
+            action=input.action.to_domain(),
+            conditions=input.conditions.properties if input.conditions else None,
+            segment_ids=_segment_ids(input.conditions),
+            delay=input.delay.to_domain() if input.delay else None,
+            cancel_on=input.cancel_on,
+            period_days=input.frequency.period_days if input.frequency else None,
+        )
+        created = await automation.create_automation(info.context.project_id, data, _check_template)
+        return AutomationPayload(automation=AutomationType(doc=created))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Changes apply to every action performed from now on, already scheduled "
+        "ones included.",
+    )
+    @payload
+    async def update_automation(
+        self, info: Info, id: strawberry.ID, input: AutomationUpdateInput
+    ) -> AutomationPayload:
+        conditions = input.conditions
+        changes = automation.AutomationChanges(
+            name=input.name,
+            trigger=input.trigger,
+            action=input.action.to_domain() if input.action else None,
+            conditions=conditions.properties if conditions else None,
+            segment_ids=_segment_ids(conditions),
+            delay=input.delay.to_domain() if input.delay else None,
+            cancel_on=input.cancel_on,
+            period_days=input.frequency.period_days if input.frequency else None,
+        )
+        updated = await automation.update_automation(
+            info.context.project_id, str(id), changes, _check_template
+        )
+        return AutomationPayload(automation=AutomationType(doc=updated))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Schedules nothing new; pending actions are skipped when they fall due.",
+    )
+    @payload
+    async def pause_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
+        paused = await automation.set_automation_status(
+            info.context.project_id, str(id), automation.AutomationStatus.PAUSED
+        )
+        return AutomationPayload(automation=AutomationType(doc=paused))
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    @payload
+    async def resume_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
+        resumed = await automation.set_automation_status(
+            info.context.project_id, str(id), automation.AutomationStatus.ACTIVE
+        )
+        return AutomationPayload(automation=AutomationType(doc=resumed))
