@@ -20,8 +20,8 @@ from domain.callers import Caller
 from domain.campaigns import Campaign, campaigns_by_id
 from domain.customers import Customer, customers_by_id
 from domain.errors import DomainError, NotFound
-from domain.experiment_results import ExperimentResults, experiments_results
 from domain.experiments import Experiment
+from domain.experiments.results import ExperimentResults, experiments_results
 from domain.loyalty import (
     Expiring,
     LedgerEntry,

@@ -5,8 +5,9 @@ from enum import Enum
 
 import strawberry
 
-from domain import experiment_results, experiments
+from domain import experiments
 from domain.errors import NotFound
+from domain.experiments import results as experiment_results
 from domain.stats_tests import ProportionTest
 from schema.campaigns import (
     CampaignType,

@@ -13,7 +13,6 @@ from domain.common import Money, utc_now
 from domain.customers import Customer
 from domain.discounts import Order as CheckedOrder
 from domain.errors import DomainError
-from domain.experiment_results import experiment_results, promote_variant
 from domain.experiments import (
     BUCKETS,
     HOLDOUT,
@@ -29,6 +28,7 @@ from domain.experiments import (
     start_experiment,
     stop_experiment,
 )
+from domain.experiments.results import experiment_results, promote_variant
 from domain.orders import Order, OrderInput, OrderStatus, record_order
 from domain.redemptions import RedemptionChannel, redeem_code, validate_code
 from domain.stats_tests import two_proportion_z_test

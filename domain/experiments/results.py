@@ -1,6 +1,6 @@
 """An experiment's results per arm, from the orders and redemptions since each customer's
-assignment, and the promotion of a variant to its campaign. Above domain.experiments, which
-orders and redemptions build on."""
+assignment, and the promotion of a variant to its campaign. Above domain.experiments' other
+modules, which orders and redemptions build on."""
 
 import contextlib
 from collections import Counter
@@ -23,7 +23,7 @@ from domain.campaigns import (
 from domain.code_models import Code
 from domain.common import as_utc, utc_now
 from domain.errors import DomainError, NotFound
-from domain.experiments import (
+from domain.experiments.service import (
     HOLDOUT,
     Experiment,
     ExperimentAssignment,
