@@ -23,14 +23,8 @@ from domain.campaigns import (
 from domain.code_models import Code
 from domain.common import as_utc, utc_now
 from domain.errors import DomainError, NotFound
-from domain.experiments.service import (
-    HOLDOUT,
-    Experiment,
-    ExperimentAssignment,
-    ExperimentStatus,
-    get_experiment,
-    stop_experiment,
-)
+from domain.experiments.models import HOLDOUT, Experiment, ExperimentAssignment, ExperimentStatus
+from domain.experiments.service import get_experiment, stop_experiment
 from domain.orders import Order, OrderStatus
 from domain.redemptions import Redemption, RedemptionStatus
 from domain.stats_tests import ProportionTest, two_proportion_z_test

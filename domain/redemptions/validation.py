@@ -11,7 +11,7 @@ from domain.codes import Code, find_code, normalize_code
 from domain.common import Money, as_utc, utc_now
 from domain.customers import Customer
 from domain.discounts import Order
-from domain.experiments import offer_for_code
+from domain.experiments.offers import offer_for_code
 from domain.redemptions.models import CustomerRedemptionCounter, DailyRedemptionCounter
 from domain.redemptions.reasons import Reason, customer_reasons, order_reasons, window_reasons
 
