@@ -8,6 +8,7 @@ import strawberry
 from domain import experiments
 from domain.errors import NotFound
 from domain.experiments import results as experiment_results
+from domain.experiments.promotion import promote_variant
 from domain.stats_tests import ProportionTest
 from schema.campaigns import (
     CampaignType,
@@ -361,9 +362,7 @@ class ExperimentMutation:
     async def promote_winner(
         self, info: Info, id: strawberry.ID, variant_key: str | None = None
     ) -> PromoteWinnerPayload:
-        experiment, campaign = await experiment_results.promote_variant(
-            info.context.project_id, str(id), variant_key
-        )
+        experiment, campaign = await promote_variant(info.context.project_id, str(id), variant_key)
         return PromoteWinnerPayload(
             experiment=ExperimentType.from_doc(experiment),
             campaign=CampaignType.from_doc(campaign),

@@ -28,7 +28,8 @@ from domain.experiments import (
     start_experiment,
     stop_experiment,
 )
-from domain.experiments.results import experiment_results, promote_variant
+from domain.experiments.promotion import promote_variant
+from domain.experiments.results import experiment_results
 from domain.orders import Order, OrderInput, OrderStatus, record_order
 from domain.redemptions import RedemptionChannel, redeem_code, validate_code
 from domain.stats_tests import two_proportion_z_test
