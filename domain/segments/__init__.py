@@ -1,6 +1,16 @@
 """Segments: static member lists and dynamic filters evaluated by the database; membership."""
 
-from domain.segments.service import (
+from domain.segments.evaluation import (
+    MAX_SAMPLE,
+    customer_in_segments,
+    match_query,
+    segment_customer_ids,
+    segment_sample,
+    segment_samples,
+    segment_size,
+    segment_sizes,
+)
+from domain.segments.filters import (
     ATTRIBUTE_KEY,
     COMPARISONS,
     EARLIEST,
@@ -8,37 +18,37 @@ from domain.segments.service import (
     MAX_CONDITIONS,
     MAX_DAYS,
     MAX_DEPTH,
-    MAX_IDS_PER_CALL,
     MAX_IN_VALUES,
-    MAX_LISTED_UNKNOWN,
-    MAX_NAME,
-    MAX_SAMPLE,
-    MAX_STATIC_MEMBERS,
     MAX_TEXT_VALUE,
     OPS_BY_KIND,
     RELATIVE,
     FieldKind,
+    check_filter,
+)
+from domain.segments.matching import (
+    compile_filter,
+    matches,
+)
+from domain.segments.members import (
+    MAX_IDS_PER_CALL,
+    MAX_LISTED_UNKNOWN,
+    MAX_STATIC_MEMBERS,
     MembersChange,
+    add_members,
+    forget_customer,
+    remove_members,
+)
+from domain.segments.models import (
     Segment,
     SegmentKind,
     SegmentMember,
-    add_members,
-    check_filter,
-    compile_filter,
+)
+from domain.segments.service import (
+    MAX_NAME,
     create_segment,
-    customer_in_segments,
     delete_segment,
-    forget_customer,
     get_segment,
     list_segments,
-    match_query,
-    matches,
-    remove_members,
-    segment_customer_ids,
-    segment_sample,
-    segment_samples,
-    segment_size,
-    segment_sizes,
     update_segment,
 )
 
