@@ -120,7 +120,7 @@ class Loaders:
         return in_order(ids, _same, await campaigns_by_id(self.project_id, ids), None)
 
     async def _message_redemptions(self, message_ids: list[str]) -> list[Redemption | None]:
-        found = await redemptions_by_message(self.project_id, message_ids)
+        found = await redemptions_by_message(project_id=self.project_id, message_ids=message_ids)
         return in_order(message_ids, _same, found, None)
 
     async def _segment_sizes(self, segments: list[Segment]) -> list[int]:

@@ -60,7 +60,9 @@ async def validate_and_count(
 ) -> Validation:
     """validate_code, counted per campaign when the code exists; the caller's data is untouched."""
     moment = as_utc(now) if now is not None else utc_now()
-    result = await validate_code(project_id, raw_code, customer_id, order, moment)
+    result = await validate_code(
+        project_id=project_id, raw_code=raw_code, customer_id=customer_id, order=order, now=moment
+    )
     if result.code is not None:
         await count_validation(project_id, result.code.campaign_id, moment)
     return result

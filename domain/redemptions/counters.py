@@ -61,7 +61,7 @@ class _Counter:
 
 
 def counters_of(
-    redemption: Redemption, campaign: Campaign | None, now: datetime | None = None
+    *, redemption: Redemption, campaign: Campaign | None, now: datetime | None = None
 ) -> list[_Counter]:
     """The counters a redemption takes, in the order it takes them. Without the campaign
     (giving back) the limits do not matter."""
@@ -115,7 +115,7 @@ async def give_back_all(counters: list[_Counter]) -> None:
         await counter.give_back()
 
 
-async def take_counters(redemption: Redemption, campaign: Campaign, now: datetime) -> None:
+async def take_counters(*, redemption: Redemption, campaign: Campaign, now: datetime) -> None:
     """Takes every counter or none. A refusal gives back what was taken and raises its reason.
 
     Without transactions a counter taken by a request that is refused further on is held for a
@@ -124,7 +124,7 @@ async def take_counters(redemption: Redemption, campaign: Campaign, now: datetim
     """
     taken: list[_Counter] = []
     try:
-        for counter in counters_of(redemption, campaign, now):
+        for counter in counters_of(redemption=redemption, campaign=campaign, now=now):
             if not await counter.take():
                 await give_back_all(taken)
                 taken = []

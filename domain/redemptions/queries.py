@@ -9,7 +9,7 @@ from domain.pagination import Page, paginate
 from domain.redemptions.models import Redemption
 
 
-async def get_redemption(project_id: str, redemption_id: str) -> Redemption:
+async def get_redemption(*, project_id: str, redemption_id: str) -> Redemption:
     redemption = await Redemption.find_one(
         {"_id": object_id(redemption_id, "redemption"), "project_id": project_id}
     )
@@ -18,7 +18,9 @@ async def get_redemption(project_id: str, redemption_id: str) -> Redemption:
     return redemption
 
 
-async def redemptions_by_message(project_id: str, message_ids: list[str]) -> dict[str, Redemption]:
+async def redemptions_by_message(
+    *, project_id: str, message_ids: list[str]
+) -> dict[str, Redemption]:
     """The redemption attributed to each message, in one query; the first made when several
     were (a code usable more than once); messages without one are left out."""
     found = (
@@ -35,6 +37,7 @@ async def redemptions_by_message(project_id: str, message_ids: list[str]) -> dic
 
 
 async def list_redemptions(
+    *,
     project_id: str,
     first: int,
     after: str | None,

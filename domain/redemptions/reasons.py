@@ -77,7 +77,7 @@ def reason_error(reasons: list[Reason]) -> DomainError:
     return DomainError.of([Problem(r.value, *REASON_DETAILS[r]) for r in reasons])
 
 
-def window_reasons(campaign: Campaign, now: datetime) -> list[Reason]:
+def window_reasons(*, campaign: Campaign, now: datetime) -> list[Reason]:
     reasons: list[Reason] = []
     if rules.not_started(campaign.starts_at, now):
         reasons.append(Reason.NOT_STARTED)
@@ -104,7 +104,7 @@ def needs_customer(campaign: Campaign) -> bool:
 
 
 def customer_reasons(
-    campaign: Campaign, code: Code, customer_id: str | None, customer: Customer | None
+    *, campaign: Campaign, code: Code, customer_id: str | None, customer: Customer | None
 ) -> list[Reason]:
     """Rules about who redeems. Segments are async and checked by the caller."""
     if not customer_id:
@@ -125,7 +125,7 @@ def customer_reasons(
     return reasons
 
 
-def order_reasons(campaign: Campaign, order: Order | None) -> tuple[list[Reason], Money | None]:
+def order_reasons(*, campaign: Campaign, order: Order | None) -> tuple[list[Reason], Money | None]:
     """Rules about the order, and the discount when it can be computed."""
     wanted = campaign.rules
     discount = campaign.discount

@@ -60,7 +60,7 @@ async def _earlier_attempt(project_id: str, key: str, code: str) -> tuple[Redemp
             return earlier, waited
         waited = True
         if as_utc(earlier.created_at) < utc_now() - STALE_CLAIM_AGE:
-            await reconcile_campaign(project_id, earlier.campaign_id)
+            await reconcile_campaign(project_id=project_id, campaign_id=earlier.campaign_id)
             continue
         if loop.time() > deadline:
             raise DomainError(
@@ -73,6 +73,7 @@ async def _earlier_attempt(project_id: str, key: str, code: str) -> tuple[Redemp
 
 
 async def redeem_code(
+    *,
     project_id: str,
     raw_code: str,
     customer_id: str | None,
@@ -100,7 +101,14 @@ async def redeem_code(
     code_value = normalize_code(raw_code)
     # Each turn either settles or finds an earlier attempt with the key that was refused.
     for _ in range(5):
-        check = await evaluate(project_id, raw_code, customer_id, order, moment, False)
+        check = await evaluate(
+            project_id=project_id,
+            raw_code=raw_code,
+            customer_id=customer_id,
+            order=order,
+            now=moment,
+            with_limits=False,
+        )
         refusal = check.reasons or _already_at_limit(check)
         if refusal:
             if key is not None:
@@ -146,7 +154,7 @@ async def redeem_code(
 async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Redemption:
     collection = Redemption.get_pymongo_collection()
     try:
-        await take_counters(claim, campaign, now)
+        await take_counters(redemption=claim, campaign=campaign, now=now)
     except BaseException:
         with contextlib.suppress(Exception):
             await collection.delete_one({"_id": claim.id, "status": RedemptionStatus.PENDING.value})
@@ -169,7 +177,7 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
     )
     if result.matched_count == 0:
         # Reconciliation took the claim for a dead process's and removed it.
-        await give_back_all(counters_of(claim, None))
+        await give_back_all(counters_of(redemption=claim, campaign=None))
         raise DomainError(
             "REDEMPTION_EXPIRED", "the redemption took too long and was cancelled; retry", "code"
         )
@@ -181,7 +189,7 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
     return claim
 
 
-async def rollback_redemption(project_id: str, redemption_id: str, reason: str) -> Redemption:
+async def rollback_redemption(*, project_id: str, redemption_id: str, reason: str) -> Redemption:
     """Undoes a redemption exactly once: one conditional flip, then every counter given back."""
     oid = object_id(redemption_id, "redemption")
     collection = Redemption.get_pymongo_collection()
@@ -197,14 +205,14 @@ async def rollback_redemption(project_id: str, redemption_id: str, reason: str) 
         return_document=ReturnDocument.AFTER,
     )
     if flipped is None:
-        existing = await get_redemption(project_id, redemption_id)
+        existing = await get_redemption(project_id=project_id, redemption_id=redemption_id)
         if existing.status == RedemptionStatus.ROLLED_BACK:
             raise DomainError(
                 "ALREADY_ROLLED_BACK", "this redemption was already rolled back", "id"
             )
         raise DomainError("NOT_COMPLETED", "this redemption has not completed yet", "id")
     redemption = Redemption.model_validate(flipped)
-    await give_back_all(counters_of(redemption, None))
+    await give_back_all(counters_of(redemption=redemption, campaign=None))
     await collection.update_one({"_id": oid}, {"$set": {"holds_counters": False}})
     redemption.holds_counters = False
     await wallet_content_changed(project_id, code=redemption.code)

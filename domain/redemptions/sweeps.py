@@ -38,7 +38,7 @@ class Reconciliation:
     rollbacks_completed: int = 0
 
 
-async def reconcile_campaign(project_id: str, campaign_id: str) -> Reconciliation:
+async def reconcile_campaign(*, project_id: str, campaign_id: str) -> Reconciliation:
     """Recomputes every counter of a campaign from its redemptions and says what it corrected.
 
     Counters are set by compare-and-set against the value read before counting, so a counter

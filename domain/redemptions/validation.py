@@ -32,7 +32,9 @@ class Validation:
         return not self.reasons
 
 
-async def customer_in_segments(project_id: str, customer: Customer, segment_ids: list[str]) -> bool:
+async def customer_in_segments(
+    *, project_id: str, customer: Customer, segment_ids: list[str]
+) -> bool:
     """Whether the customer belongs to at least one of the segments: the one place segments
     plug into validation. Unknown or deleted segments hold nobody."""
     return await segments.customer_in_segments(project_id, customer, segment_ids)
@@ -75,6 +77,7 @@ async def _limit_reasons(
 
 
 async def evaluate(
+    *,
     project_id: str,
     raw_code: str,
     customer_id: str | None,
@@ -98,17 +101,21 @@ async def evaluate(
     reasons: list[Reason] = []
     if campaign.kind != CampaignKind.DISCOUNT:
         reasons.append(Reason.CAMPAIGN_NOT_DISCOUNT)
-    reasons += window_reasons(campaign, now)
-    reasons += customer_reasons(campaign, code, customer_id, customer)
+    reasons += window_reasons(campaign=campaign, now=now)
+    reasons += customer_reasons(
+        campaign=campaign, code=code, customer_id=customer_id, customer=customer
+    )
     if (
         campaign.rules.segment_ids
         and customer is not None
-        and not await customer_in_segments(project_id, customer, campaign.rules.segment_ids)
+        and not await customer_in_segments(
+            project_id=project_id, customer=customer, segment_ids=campaign.rules.segment_ids
+        )
     ):
         reasons.append(Reason.NOT_IN_SEGMENT)
     if with_limits:
         reasons += await _limit_reasons(campaign, code, customer_id, day)
-    for_order, discount = order_reasons(campaign, order)
+    for_order, discount = order_reasons(campaign=campaign, order=order)
     reasons += for_order
     return Validation(
         reasons=reasons,
@@ -121,6 +128,7 @@ async def evaluate(
 
 
 async def validate_code(
+    *,
     project_id: str,
     raw_code: str,
     customer_id: str | None,
@@ -130,4 +138,11 @@ async def validate_code(
     """Every reason the code cannot be redeemed now, limits included, and the discount it would
     give. Writes nothing."""
     moment = as_utc(now) if now is not None else utc_now()
-    return await evaluate(project_id, raw_code, customer_id or None, order, moment, True)
+    return await evaluate(
+        project_id=project_id,
+        raw_code=raw_code,
+        customer_id=customer_id or None,
+        order=order,
+        now=moment,
+        with_limits=True,
+    )

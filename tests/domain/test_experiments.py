@@ -181,13 +181,20 @@ async def test_publish_assigns_variants_and_holds_out(tenant: Tenant) -> None:
         again = await publish_code(tenant.project_id, campaign.key, customer.key)
         assert (code.variant, code.experiment_id) == (arm, experiment.key)
         assert again.id == code.id
-        check = await validate_code(tenant.project_id, code.code, customer.key, order)
+        check = await validate_code(
+            project_id=tenant.project_id, raw_code=code.code, customer_id=customer.key, order=order
+        )
         assert check.discount == (eur(2_000) if arm == "pct20" else eur(500))
     assert await Code.find({"project_id": tenant.project_id, "variant": ""}).count() == 1
     assert (await publish_code(tenant.project_id, campaign.key, early.key)).id == early_code.id
-    assert (await validate_code(tenant.project_id, early_code.code, early.key, order)).discount == (
-        eur(1_000)
-    )
+    assert (
+        await validate_code(
+            project_id=tenant.project_id,
+            raw_code=early_code.code,
+            customer_id=early.key,
+            order=order,
+        )
+    ).discount == (eur(1_000))
     stored = await ExperimentAssignment.find({"experiment_id": experiment.key}).to_list()
     assert {a.customer_id: a.variant for a in stored} == expected
     assert all(a.holdout == (a.variant == HOLDOUT) for a in stored)
@@ -216,13 +223,13 @@ async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
     for n, customer in enumerate(pct[:3]):
         code = codes[customer.key].code
         await redeem_code(
-            project_id,
-            code,
-            customer.key,
-            CheckedOrder(id=f"p{n}", amount=eur(10_000)),
-            None,
-            RedemptionChannel.ONLINE,
-            "",
+            project_id=project_id,
+            raw_code=code,
+            customer_id=customer.key,
+            order=CheckedOrder(id=f"p{n}", amount=eur(10_000)),
+            idempotency_key=None,
+            channel=RedemptionChannel.ONLINE,
+            api_key_id="",
         )
         await record_order(
             project_id,
@@ -236,13 +243,13 @@ async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
     )
     # eur5: one redeems on a 50.00 order; one order was placed before the assignment (left out).
     await redeem_code(
-        project_id,
-        codes[flat[0].key].code,
-        flat[0].key,
-        CheckedOrder(id="f0", amount=eur(5_000)),
-        None,
-        RedemptionChannel.ONLINE,
-        "",
+        project_id=project_id,
+        raw_code=codes[flat[0].key].code,
+        customer_id=flat[0].key,
+        order=CheckedOrder(id="f0", amount=eur(5_000)),
+        idempotency_key=None,
+        channel=RedemptionChannel.ONLINE,
+        api_key_id="",
     )
     await record_order(
         project_id, OrderInput(order_id="f0", amount=eur(4_500), customer_id=flat[0].key)
@@ -333,7 +340,10 @@ async def test_winner_needs_significance_and_promotion_changes_the_offer(tenant:
     code = await publish_code(project_id, campaign.key, newcomer.key)
     assert code.variant == ""
     check = await validate_code(
-        project_id, code.code, newcomer.key, CheckedOrder(amount=eur(9_000))
+        project_id=project_id,
+        raw_code=code.code,
+        customer_id=newcomer.key,
+        order=CheckedOrder(amount=eur(9_000)),
     )
     assert check.discount == eur(500)
 
@@ -364,7 +374,13 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     small, large = CheckedOrder(amount=eur(3_000)), CheckedOrder(amount=eur(6_000))
 
     async def reasons(code: Code, order: CheckedOrder, at: datetime) -> set[str]:
-        check = await validate_code(project_id, code.code, code.customer_id, order, at)
+        check = await validate_code(
+            project_id=project_id,
+            raw_code=code.code,
+            customer_id=code.customer_id,
+            order=order,
+            now=at,
+        )
         return {reason.value for reason in check.reasons}
 
     assert await reasons(held["strict"], small, morning) == {"MIN_ORDER_NOT_MET"}
@@ -376,11 +392,25 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     strict_code, owner = held["strict"].code, held["strict"].customer_id
     with pytest.raises(DomainError) as below:
         await redeem_code(
-            project_id, strict_code, owner, small, None, RedemptionChannel.ONLINE, "", morning
+            project_id=project_id,
+            raw_code=strict_code,
+            customer_id=owner,
+            order=small,
+            idempotency_key=None,
+            channel=RedemptionChannel.ONLINE,
+            api_key_id="",
+            now=morning,
         )
     assert below.value.code == "MIN_ORDER_NOT_MET"
     redeemed = await redeem_code(
-        project_id, strict_code, owner, large, None, RedemptionChannel.ONLINE, "", morning
+        project_id=project_id,
+        raw_code=strict_code,
+        customer_id=owner,
+        order=large,
+        idempotency_key=None,
+        channel=RedemptionChannel.ONLINE,
+        api_key_id="",
+        now=morning,
     )
     assert redeemed.variant == "strict"
 
