@@ -142,7 +142,7 @@ class Loaders:
     async def _experiment_results(
         self, experiments: list[Experiment]
     ) -> list[ExperimentResults | BaseException]:
-        found = await experiments_results(self.project_id, experiments)
+        found = await experiments_results(project_id=self.project_id, experiments=experiments)
         # Left out: an experiment whose campaign cannot be found, refused as when alone.
         return [found.get(e.key) or NotFound("campaign", "campaignId") for e in experiments]
 

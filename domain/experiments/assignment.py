@@ -25,13 +25,13 @@ class Holdout(DomainError):
         )
 
 
-def bucket(experiment_id: str, customer_id: str) -> int:
+def bucket(*, experiment_id: str, customer_id: str) -> int:
     """0..9,999 from sha256: the same experiment and customer give the same bucket anywhere."""
     digest = hashlib.sha256(f"{experiment_id}:{customer_id}".encode()).hexdigest()
     return int(digest, 16) % BUCKETS
 
 
-def arm_for_bucket(position: int, arms: list[tuple[str, int]]) -> str:
+def arm_for_bucket(*, position: int, arms: list[tuple[str, int]]) -> str:
     """The arm whose share of the cumulative weights holds the bucket (integer arithmetic)."""
     total = sum(weight for _, weight in arms)
     cumulative = 0
@@ -42,9 +42,11 @@ def arm_for_bucket(position: int, arms: list[tuple[str, int]]) -> str:
     return arms[-1][0]
 
 
-def assign(experiment_id: str, customer_id: str, arms: list[tuple[str, int]]) -> str:
+def assign(*, experiment_id: str, customer_id: str, arms: list[tuple[str, int]]) -> str:
     """The customer's arm: deterministic, so it is sticky without being stored first."""
-    return arm_for_bucket(bucket(experiment_id, customer_id), arms)
+    return arm_for_bucket(
+        position=bucket(experiment_id=experiment_id, customer_id=customer_id), arms=arms
+    )
 
 
 @dataclass(frozen=True)
@@ -66,24 +68,24 @@ class Arm:
         return {"experiment_id": self.experiment_id, "variant": self.key}
 
 
-async def running_experiment(project_id: str, campaign_id: str) -> Experiment | None:
+async def running_experiment(*, project_id: str, campaign_id: str) -> Experiment | None:
     return await Experiment.find_one({"project_id": project_id, "running_campaign_id": campaign_id})
 
 
-async def arm_of(campaign: Campaign, customer_id: str) -> Arm | None:
+async def arm_of(*, campaign: Campaign, customer_id: str) -> Arm | None:
     """The customer's arm in the campaign's running experiment; None without one."""
-    experiment = await running_experiment(campaign.project_id, campaign.key)
+    experiment = await running_experiment(project_id=campaign.project_id, campaign_id=campaign.key)
     if experiment is None:
         return None
     return Arm(
         project_id=campaign.project_id,
         experiment_id=experiment.key,
         campaign_id=campaign.key,
-        key=assign(experiment.key, customer_id, experiment.arms),
+        key=assign(experiment_id=experiment.key, customer_id=customer_id, arms=experiment.arms),
     )
 
 
-async def record_assignment(arm: Arm, customer_id: str) -> None:
+async def record_assignment(*, arm: Arm, customer_id: str) -> None:
     """Stores the assignment once; a later call (or a concurrent one) keeps the first time."""
     with contextlib.suppress(DuplicateKeyError):
         await ExperimentAssignment.get_pymongo_collection().update_one(

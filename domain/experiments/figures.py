@@ -23,6 +23,7 @@ def _arm_keys(experiment: Experiment) -> list[str]:
 
 
 async def arm_sums(
+    *,
     collection: Any,
     match: dict[str, Any],
     experiments: list[Experiment],
@@ -63,7 +64,7 @@ class ConversionWindow:
 
 
 async def arm_conversions(
-    project_id: str, windows: dict[str, ConversionWindow], currencies: dict[str, str]
+    *, project_id: str, windows: dict[str, ConversionWindow], currencies: dict[str, str]
 ) -> tuple[dict[ArmOf, dict[str, int]], dict[str, str]]:
     """Per experiment arm: converted customers, orders and revenue; and each experiment's
     currency (its campaign's, else the one most of its converted orders were in). Orders are

@@ -19,7 +19,7 @@ async def _experiment_of_code(code: Code) -> Experiment | None:
     )
 
 
-async def offer_for_code(campaign: Campaign, code: Code) -> Campaign:
+async def offer_for_code(*, campaign: Campaign, code: Code) -> Campaign:
     """The campaign as the code's holder gets it: a code published in a variant with its own
     discount or rules keeps them, even after the experiment stopped or another was promoted."""
     experiment = await _experiment_of_code(code)
@@ -34,7 +34,7 @@ async def offer_for_code(campaign: Campaign, code: Code) -> Campaign:
     return campaign.model_copy(update=own) if own else campaign
 
 
-async def template_for_code(code: Code, channel: str) -> str:
+async def template_for_code(*, code: Code, channel: str) -> str:
     """The template publishCode(channel) sends: the code's variant's, else the one promoted on
     the campaign, when made for that channel; "" for the default."""
     experiment = await _experiment_of_code(code)

@@ -47,17 +47,17 @@ def _as_input(discount: Discount) -> DiscountInput:
 
 
 async def promote_variant(
-    project_id: str, experiment_id: str, variant_key: str | None = None
+    *, project_id: str, experiment_id: str, variant_key: str | None = None
 ) -> tuple[Experiment, Campaign]:
     """Makes a variant's discount and rules the campaign's (through updateCampaign) and stops
     the experiment. Without a key the significant winner is promoted, and none refuses; a key given
     promotes that variant whatever the results say. A retry after a crash finishes the job."""
-    experiment = await get_experiment(project_id, experiment_id)
+    experiment = await get_experiment(project_id=project_id, experiment_id=experiment_id)
     if experiment.status == ExperimentStatus.DRAFT or experiment.started_at is None:
         raise DomainError("EXPERIMENT_NOT_STARTED", "the experiment has not run", "id")
     key = (variant_key or "").strip()
     if not key:
-        results = await experiment_results(project_id, experiment_id)
+        results = await experiment_results(project_id=project_id, experiment_id=experiment_id)
         if results.winner is None:
             raise DomainError(
                 "NO_SIGNIFICANT_WINNER",
@@ -81,7 +81,7 @@ async def promote_variant(
         {"$set": {"promoted": True, "promoted_variant": key, "promoted_at": utc_now()}},
     )
     if claimed.modified_count == 0:
-        current = await get_experiment(project_id, experiment_id)
+        current = await get_experiment(project_id=project_id, experiment_id=experiment_id)
         if current.promoted_variant != key:
             raise DomainError(
                 "ALREADY_PROMOTED",
@@ -109,5 +109,5 @@ async def promote_variant(
             )
         raise
     with contextlib.suppress(DomainError):
-        await stop_experiment(project_id, experiment_id)
-    return await get_experiment(project_id, experiment_id), campaign
+        await stop_experiment(project_id=project_id, experiment_id=experiment_id)
+    return await get_experiment(project_id=project_id, experiment_id=experiment_id), campaign

@@ -81,20 +81,20 @@ def _campaign_currency(campaign: Campaign) -> str:
 
 
 async def experiment_results(
-    project_id: str, experiment_id: str, now: datetime | None = None
+    *, project_id: str, experiment_id: str, now: datetime | None = None
 ) -> ExperimentResults:
     """Figures per arm. Conversion and revenue count paid orders from each customer's assignment
     to the stop (or now); redeemed and discount cost count every successful redemption of the
     codes published in the experiment, since a code keeps its variant's offer after the stop."""
-    experiment = await get_experiment(project_id, experiment_id)
-    found = await experiments_results(project_id, [experiment], now)
+    experiment = await get_experiment(project_id=project_id, experiment_id=experiment_id)
+    found = await experiments_results(project_id=project_id, experiments=[experiment], now=now)
     if experiment.key not in found:
         raise NotFound("campaign", "campaignId")
     return found[experiment.key]
 
 
 async def experiments_results(
-    project_id: str, experiments: list[Experiment], now: datetime | None = None
+    *, project_id: str, experiments: list[Experiment], now: datetime | None = None
 ) -> dict[str, ExperimentResults]:
     """experiment_results of several experiments of the project, by id: each figure is read
     once for all of them. One whose campaign cannot be found is left out."""
@@ -120,19 +120,26 @@ async def experiments_results(
             return [{"$eq": ["$campaign_id", experiment.campaign_id]}]
 
         figures["assigned"] = await arm_sums(
-            ExperimentAssignment.get_pymongo_collection(), {"project_id": project_id}, started, 1
+            collection=ExperimentAssignment.get_pymongo_collection(),
+            match={"project_id": project_id},
+            experiments=started,
+            sum_of=1,
         )
         figures["issued"] = await arm_sums(
-            Code.get_pymongo_collection(),
-            {"project_id": project_id, "assigned": True},
-            started,
-            1,
-            in_campaign,
+            collection=Code.get_pymongo_collection(),
+            match={"project_id": project_id, "assigned": True},
+            experiments=started,
+            sum_of=1,
+            also=in_campaign,
         )
         redemptions = Redemption.get_pymongo_collection()
         succeeded = {"project_id": project_id, "status": RedemptionStatus.SUCCEEDED.value}
-        figures["redeemed"] = await arm_sums(redemptions, succeeded, started, 1, in_campaign)
-        conversions, chosen = await arm_conversions(project_id, windows, currencies)
+        figures["redeemed"] = await arm_sums(
+            collection=redemptions, match=succeeded, experiments=started, sum_of=1, also=in_campaign
+        )
+        conversions, chosen = await arm_conversions(
+            project_id=project_id, windows=windows, currencies=currencies
+        )
         currencies |= chosen
 
         def in_campaign_and_currency(experiment: Experiment) -> list[dict[str, Any]]:
@@ -140,7 +147,11 @@ async def experiments_results(
             return [*in_campaign(experiment), {"$eq": ["$discount.currency", currency]}]
 
         figures["discount_cost"] = await arm_sums(
-            redemptions, succeeded, started, "$discount.amount", in_campaign_and_currency
+            collection=redemptions,
+            match=succeeded,
+            experiments=started,
+            sum_of="$discount.amount",
+            also=in_campaign_and_currency,
         )
     return {
         key: _results(experiment, currencies[key], windows.get(key), figures, conversions)

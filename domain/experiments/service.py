@@ -24,7 +24,7 @@ from domain.experiments.validation import (
 from domain.pagination import Page, paginate
 
 
-async def create_experiment(project_id: str, data: ExperimentInput) -> Experiment:
+async def create_experiment(*, project_id: str, data: ExperimentInput) -> Experiment:
     """A DRAFT experiment; every problem is collected and nothing is written unless none."""
     campaign = await get_campaign(project_id, data.campaign_id)
     problems = campaign_problems(campaign)
@@ -40,7 +40,9 @@ async def create_experiment(project_id: str, data: ExperimentInput) -> Experimen
             )
         )
     variants = [
-        await checked_variant(project_id, campaign, index, given, problems)
+        await checked_variant(
+            project_id=project_id, campaign=campaign, index=index, given=given, problems=problems
+        )
         for index, given in enumerate(data.variants[:MAX_VARIANTS])
     ]
     repeated = [key for key, n in Counter(v.key for v in variants).items() if n > 1 and key]
@@ -75,7 +77,7 @@ async def create_experiment(project_id: str, data: ExperimentInput) -> Experimen
     return experiment
 
 
-async def get_experiment(project_id: str, experiment_id: str, field: str = "id") -> Experiment:
+async def get_experiment(*, project_id: str, experiment_id: str, field: str = "id") -> Experiment:
     experiment = await Experiment.find_one(
         {"_id": object_id(experiment_id, "experiment", field), "project_id": project_id}
     )
@@ -85,7 +87,7 @@ async def get_experiment(project_id: str, experiment_id: str, field: str = "id")
 
 
 async def list_experiments(
-    project_id: str, first: int, after: str | None, campaign_id: str | None = None
+    *, project_id: str, first: int, after: str | None, campaign_id: str | None = None
 ) -> Page[Experiment]:
     query: dict[str, Any] = {"project_id": project_id}
     if campaign_id:
@@ -101,9 +103,9 @@ def _wrong_status(experiment: Experiment, wanted: str) -> DomainError:
     )
 
 
-async def start_experiment(project_id: str, experiment_id: str) -> Experiment:
+async def start_experiment(*, project_id: str, experiment_id: str) -> Experiment:
     """DRAFT -> RUNNING; the partial unique index refuses a second running one per campaign."""
-    experiment = await get_experiment(project_id, experiment_id)
+    experiment = await get_experiment(project_id=project_id, experiment_id=experiment_id)
     problems = campaign_problems(await get_campaign(project_id, experiment.campaign_id))
     if problems:
         raise DomainError.of(problems)
@@ -129,11 +131,13 @@ async def start_experiment(project_id: str, experiment_id: str) -> Experiment:
             "id",
         ) from None
     if result.modified_count == 0:
-        raise _wrong_status(await get_experiment(project_id, experiment_id), "not DRAFT")
-    return await get_experiment(project_id, experiment_id)
+        raise _wrong_status(
+            await get_experiment(project_id=project_id, experiment_id=experiment_id), "not DRAFT"
+        )
+    return await get_experiment(project_id=project_id, experiment_id=experiment_id)
 
 
-async def stop_experiment(project_id: str, experiment_id: str) -> Experiment:
+async def stop_experiment(*, project_id: str, experiment_id: str) -> Experiment:
     """RUNNING (or DRAFT, abandoned) -> STOPPED, once; codes already given keep their offer."""
     oid = object_id(experiment_id, "experiment")
     result = await Experiment.get_pymongo_collection().update_one(
@@ -150,7 +154,7 @@ async def stop_experiment(project_id: str, experiment_id: str) -> Experiment:
             }
         },
     )
-    experiment = await get_experiment(project_id, experiment_id)
+    experiment = await get_experiment(project_id=project_id, experiment_id=experiment_id)
     if result.modified_count == 0:
         raise _wrong_status(experiment, "already stopped")
     return experiment

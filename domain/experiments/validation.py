@@ -50,7 +50,7 @@ def is_weight(value: Any) -> bool:
 
 
 async def checked_variant(
-    project_id: str, campaign: Campaign, index: int, given: VariantInput, problems: list[Problem]
+    *, project_id: str, campaign: Campaign, index: int, given: VariantInput, problems: list[Problem]
 ) -> Variant:
     where = f"variants.{index}"
     key = given.key.strip()

@@ -95,7 +95,7 @@ async def evaluate(
         # Nothing else can be said about a code that does not exist.
         return Validation(reasons=[Reason.NOT_FOUND])
     # A code published in an experiment's variant gets that variant's discount.
-    campaign = await offer_for_code(campaign, code)
+    campaign = await offer_for_code(campaign=campaign, code=code)
     day = rules.day_key(now, campaign.timezone)
     customer = await _find_customer(project_id, customer_id) if customer_id else None
     reasons: list[Reason] = []

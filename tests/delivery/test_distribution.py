@@ -476,9 +476,10 @@ async def variant_experiment(
     await template.insert()
     variants = [VariantInput(key="a", template_id=template.key), VariantInput(key="b")]
     created = await create_experiment(
-        project_id, ExperimentInput(campaign_id=campaign_key, name="Copy test", variants=variants)
+        project_id=project_id,
+        data=ExperimentInput(campaign_id=campaign_key, name="Copy test", variants=variants),
     )
-    return await start_experiment(project_id, created.key), template
+    return await start_experiment(project_id=project_id, experiment_id=created.key), template
 
 
 async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> None:
@@ -509,7 +510,11 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
     # publishCode(channel) sends the variant's template too.
     newcomers = [customer_of(project_id, 1000 + i) for i in range(20)]
     await insert_all(newcomers)
-    chosen = next(c for c in newcomers if assign(experiment.key, c.key, experiment.arms) == "a")
+    chosen = next(
+        c
+        for c in newcomers
+        if assign(experiment_id=experiment.key, customer_id=c.key, arms=experiment.arms) == "a"
+    )
     links = Links(base_url="https://shop.example", secret_key="distribution-test-secret")
     code, message = await publish_and_queue(links, project_id, campaign.key, chosen.key, EMAIL)
     assert code.variant == "a"

@@ -492,8 +492,8 @@ async def test_a_segment_an_experiment_variant_targets_is_not_deleted(tenant: Te
     campaign = await make_campaign(tenant.project_id, name="Spring test")
     targeted = VariantInput(key="a", rules=RulesInput(segment_ids=[segment.key]))
     await create_experiment(
-        tenant.project_id,
-        ExperimentInput(
+        project_id=tenant.project_id,
+        data=ExperimentInput(
             campaign_id=campaign.key, name="t", variants=[targeted, VariantInput(key="b")]
         ),
     )
