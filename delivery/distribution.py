@@ -168,7 +168,11 @@ async def distribute_campaign(
     matching customer (of the segment, when one is given) a code of the campaign and a
     message by each channel."""
     campaign = await get_campaign(project_id, campaign_id)
-    segment = await get_segment(project_id, segment_id, "segmentId") if segment_id else None
+    segment = (
+        await get_segment(project_id=project_id, segment_id=segment_id, field="segmentId")
+        if segment_id
+        else None
+    )
     check_gives_codes(campaign)
     chosen = _checked_channels(channels)
     audience = _checked_filter(where or DistributionFilter())
@@ -188,7 +192,7 @@ async def distribute_campaign(
         total = segment.members_count
     else:
         total = await Customer.get_pymongo_collection().count_documents(
-            _with(query, consent, match_query(segment, segment_now))
+            _with(query, consent, match_query(segment=segment, now=segment_now))
         )
     # Customers made after the count are left out: the job's id bounds the walk.
     job_id = ObjectId()
@@ -418,7 +422,7 @@ async def _job_segment(job: Job) -> Segment | None:
     if not segment_id:
         return None
     try:
-        return await get_segment(job.project_id, segment_id)
+        return await get_segment(project_id=job.project_id, segment_id=segment_id)
     except NotFound:
         raise JobFailed(
             f"stopped after {job.done:,} of {job.total:,} customers: the segment was deleted"
@@ -431,7 +435,7 @@ async def _next_members(
     """A static segment: its members after the cursor, in id order, that match the filter.
     Members the filter leaves out are walked past until some match or none are left."""
     after = str(job.params.get("after") or "") or None
-    async for chunk in segment_customer_ids(segment, after=after, batch_size=limit):
+    async for chunk in segment_customer_ids(segment=segment, after=after, batch_size=limit):
         ids = [ObjectId(customer_id) for customer_id in chunk]
         rows = (
             await Customer.get_pymongo_collection()
@@ -456,7 +460,7 @@ async def next_customer_ids(job: Job, limit: int = ID_CHUNK) -> list[Any]:
         bounds["$gt"] = ObjectId(after)
     in_segment = None
     if segment is not None:
-        in_segment = match_query(segment, _aware(job.params.get("segment_now")))
+        in_segment = match_query(segment=segment, now=_aware(job.params.get("segment_now")))
     match = _with({**query, "_id": bounds}, consent, in_segment)
     rows = (
         await Customer.get_pymongo_collection()

@@ -124,14 +124,14 @@ class Loaders:
         return in_order(message_ids, _same, found, None)
 
     async def _segment_sizes(self, segments: list[Segment]) -> list[int]:
-        found = await segment_sizes(self.project_id, segments)
+        found = await segment_sizes(project_id=self.project_id, segments=segments)
         return in_order(segments, lambda segment: segment.key, found, 0)
 
     async def _segment_samples(
         self, keys: list[tuple[Segment, int]]
     ) -> list[list[Customer] | BaseException]:
         async def load(segments: list[Segment], first: int) -> Mapping[str, Any]:
-            return await segment_samples(self.project_id, segments, first)
+            return await segment_samples(project_id=self.project_id, segments=segments, first=first)
 
         return await by_arguments(keys, load, lambda segment: segment.key)
 

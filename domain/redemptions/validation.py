@@ -37,7 +37,9 @@ async def customer_in_segments(
 ) -> bool:
     """Whether the customer belongs to at least one of the segments: the one place segments
     plug into validation. Unknown or deleted segments hold nobody."""
-    return await segments.customer_in_segments(project_id, customer, segment_ids)
+    return await segments.customer_in_segments(
+        project_id=project_id, customer=customer, segment_ids=segment_ids
+    )
 
 
 async def _find_customer(project_id: str, customer_id: str) -> Customer | None:

@@ -15,23 +15,29 @@ from domain.segments.models import Segment, SegmentKind, SegmentMember
 MAX_SAMPLE = 100
 
 
-def match_query(segment: Segment, now: datetime | None = None) -> dict[str, Any]:
+def match_query(*, segment: Segment, now: datetime | None = None) -> dict[str, Any]:
     """A dynamic segment's customers as a MongoDB query."""
     if segment.kind != SegmentKind.DYNAMIC:
         raise ValueError("only dynamic segments have a customer query")
-    return compile_filter(segment.project_id, segment.filter, now or utc_now())
+    return compile_filter(
+        project_id=segment.project_id, filter=segment.filter, now=now or utc_now()
+    )
 
 
-async def segment_size(segment: Segment, now: datetime | None = None) -> int:
+async def segment_size(*, segment: Segment, now: datetime | None = None) -> int:
     """Counted by the database: the kept count for a static segment; for a dynamic one
     count_documents, an aggregation ($match then a $sum) that returns only the number."""
     if segment.kind == SegmentKind.STATIC:
         return segment.members_count
-    return int(await Customer.get_pymongo_collection().count_documents(match_query(segment, now)))
+    return int(
+        await Customer.get_pymongo_collection().count_documents(
+            match_query(segment=segment, now=now)
+        )
+    )
 
 
 async def segment_sizes(
-    project_id: str, segments: list[Segment], now: datetime | None = None
+    *, project_id: str, segments: list[Segment], now: datetime | None = None
 ) -> dict[str, int]:
     """segment_size of several segments of the project, by id: the kept counts of static ones;
     dynamic ones together in one read of the project's customers, each matched as
@@ -40,11 +46,13 @@ async def segment_sizes(
     mine = {s.key: s for s in segments if s.project_id == project_id}
     sizes = {key: s.members_count for key, s in mine.items() if s.kind == SegmentKind.STATIC}
     dynamic = {
-        key: match_query(s, moment) for key, s in mine.items() if s.kind == SegmentKind.DYNAMIC
+        key: match_query(segment=s, now=moment)
+        for key, s in mine.items()
+        if s.kind == SegmentKind.DYNAMIC
     }
     if len(dynamic) == 1:
         [key] = dynamic
-        sizes[key] = await segment_size(mine[key], moment)
+        sizes[key] = await segment_size(segment=mine[key], now=moment)
         return sizes
     if not dynamic:
         return sizes
@@ -55,7 +63,7 @@ async def segment_sizes(
     )
     async for doc in cursor:
         for key, query in dynamic.items():
-            counts[key] += matches(query, doc)
+            counts[key] += matches(query=query, doc=doc)
     return sizes | counts
 
 
@@ -72,7 +80,7 @@ def _fields_of(query: dict[str, Any]) -> set[str]:
 
 
 async def segment_sample(
-    segment: Segment, first: int, now: datetime | None = None
+    *, segment: Segment, first: int, now: datetime | None = None
 ) -> list[Customer]:
     """The first `first` members in customer id order."""
     if not 0 <= first <= MAX_SAMPLE:
@@ -80,7 +88,12 @@ async def segment_sample(
     if first == 0:
         return []
     if segment.kind == SegmentKind.DYNAMIC:
-        return await Customer.find(match_query(segment, now)).sort("_id").limit(first).to_list()
+        return (
+            await Customer.find(match_query(segment=segment, now=now))
+            .sort("_id")
+            .limit(first)
+            .to_list()
+        )
     rows = (
         await SegmentMember.get_pymongo_collection()
         .find({"project_id": segment.project_id, "segment_id": segment.key}, {"customer_id": 1})
@@ -102,7 +115,7 @@ async def segment_sample(
 
 
 async def segment_samples(
-    project_id: str, segments: list[Segment], first: int, now: datetime | None = None
+    *, project_id: str, segments: list[Segment], first: int, now: datetime | None = None
 ) -> dict[str, list[Customer]]:
     """segment_sample of several segments of the project, by id, in at most three reads: the
     static ones' first members together, then those customers; dynamic ones in one walk of the
@@ -121,7 +134,7 @@ async def segment_samples(
         samples |= await _static_samples(project_id, static, first)
     if len(dynamic) == 1:
         [(key, segment)] = dynamic.items()
-        samples[key] = await segment_sample(segment, first, moment)
+        samples[key] = await segment_sample(segment=segment, first=first, now=moment)
     elif dynamic:
         samples |= await _dynamic_samples(project_id, dynamic, first, moment)
     return samples
@@ -157,7 +170,7 @@ async def _static_samples(
 async def _dynamic_samples(
     project_id: str, segments: dict[str, Segment], first: int, now: datetime
 ) -> dict[str, list[Customer]]:
-    queries = {key: match_query(segment, now) for key, segment in segments.items()}
+    queries = {key: match_query(segment=segment, now=now) for key, segment in segments.items()}
     samples: dict[str, list[Customer]] = {key: [] for key in segments}
     cursor = Customer.get_pymongo_collection().find(
         {"project_id": project_id, "erased": False}, sort=[("_id", 1)]
@@ -167,14 +180,18 @@ async def _dynamic_samples(
         if not unfilled:
             break
         for key in unfilled:
-            if matches(queries[key], doc):
+            if matches(query=queries[key], doc=doc):
                 samples[key].append(Customer.model_validate(doc))
     await cursor.close()
     return samples
 
 
 async def segment_customer_ids(
-    segment: Segment, after: str | None = None, batch_size: int = 1_000, now: datetime | None = None
+    *,
+    segment: Segment,
+    after: str | None = None,
+    batch_size: int = 1_000,
+    now: datetime | None = None,
 ) -> AsyncIterator[list[str]]:
     """The segment's customer ids in batches, from one database cursor: static segments walk
     their member records, dynamic ones the matching customers, both in customer id order.
@@ -191,7 +208,7 @@ async def segment_customer_ids(
         )
         field = "customer_id"
     else:
-        query = match_query(segment, now)
+        query = match_query(segment=segment, now=now)
         if after:
             query["_id"] = {"$gt": ObjectId(after)}
         cursor = (
@@ -211,6 +228,7 @@ async def segment_customer_ids(
         yield batch
 
 
+# Positional too while domain.automation, which calls it that way, is being rewritten.
 async def customer_in_segments(
     project_id: str, customer: Customer, segment_ids: list[str], now: datetime | None = None
 ) -> bool:
@@ -235,4 +253,6 @@ async def customer_in_segments(
     raw = await Customer.get_pymongo_collection().find_one(
         {"_id": customer.id, "project_id": project_id}
     )
-    return raw is not None and any(matches(match_query(segment, now), raw) for segment in dynamic)
+    return raw is not None and any(
+        matches(query=match_query(segment=segment, now=now), doc=raw) for segment in dynamic
+    )

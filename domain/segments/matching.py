@@ -49,7 +49,7 @@ def _compile_node(node: dict[str, Any], now: datetime) -> dict[str, Any]:
     return _compile_condition(node, now)
 
 
-def compile_filter(project_id: str, filter: dict[str, Any], now: datetime) -> dict[str, Any]:
+def compile_filter(*, project_id: str, filter: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The MongoDB query matching the filter's customers in the project, erased ones never."""
     # The condition always sits inside $and: the embedded server evaluates $and with MongoDB's
     # semantics, while some bare top-level forms (array equality, dates) it matches wrongly.
@@ -125,15 +125,15 @@ def _operator(values: list[Any], op: str, wanted: Any) -> bool:
     raise ValueError(f"no matcher for {op}")
 
 
-def matches(query: dict[str, Any], doc: dict[str, Any]) -> bool:
+def matches(*, query: dict[str, Any], doc: dict[str, Any]) -> bool:
     """Whether the document matches a query made by compile_filter."""
     for key, condition in query.items():
         if key == "$and":
-            ok = all(matches(part, doc) for part in condition)
+            ok = all(matches(query=part, doc=doc) for part in condition)
         elif key == "$or":
-            ok = any(matches(part, doc) for part in condition)
+            ok = any(matches(query=part, doc=doc) for part in condition)
         elif key == "$nor":
-            ok = not any(matches(part, doc) for part in condition)
+            ok = not any(matches(query=part, doc=doc) for part in condition)
         else:
             values = _resolve(doc, key.split("."))
             if (

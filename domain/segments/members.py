@@ -38,7 +38,7 @@ def _given_ids(customer_ids: list[str]) -> list[str]:
 
 
 async def _static_segment(project_id: str, segment_id: str) -> Segment:
-    segment = await get_segment(project_id, segment_id, "segmentId")
+    segment = await get_segment(project_id=project_id, segment_id=segment_id, field="segmentId")
     if segment.kind != SegmentKind.STATIC:
         raise DomainError("NOT_STATIC", "members are added to static segments only", "segmentId")
     return segment
@@ -95,7 +95,9 @@ async def _insert_members(documents: list[dict[str, Any]]) -> int:
     return await insert_new(SegmentMember.get_pymongo_collection(), documents)
 
 
-async def add_members(project_id: str, segment_id: str, customer_ids: list[str]) -> MembersChange:
+async def add_members(
+    *, project_id: str, segment_id: str, customer_ids: list[str]
+) -> MembersChange:
     """Adds customers to a static segment. Ids that are not the project's (erased or unknown)
     refuse the whole call, listed in the error, and nothing is written; members already in
     are counted as unchanged."""
@@ -136,14 +138,14 @@ async def add_members(project_id: str, segment_id: str, customer_ids: list[str])
         raise
     await _move_count(segment, inserted - len(ids))
     return MembersChange(
-        segment=await get_segment(project_id, segment.key),
+        segment=await get_segment(project_id=project_id, segment_id=segment.key),
         changed=inserted,
         unchanged=len(given) - inserted,
     )
 
 
 async def remove_members(
-    project_id: str, segment_id: str, customer_ids: list[str]
+    *, project_id: str, segment_id: str, customer_ids: list[str]
 ) -> MembersChange:
     """Removes customers from a static segment; ids that are not members are counted as
     unchanged."""
@@ -156,13 +158,13 @@ async def remove_members(
     removed = int(result.deleted_count)
     await _move_count(segment, -removed)
     return MembersChange(
-        segment=await get_segment(project_id, segment.key),
+        segment=await get_segment(project_id=project_id, segment_id=segment.key),
         changed=removed,
         unchanged=len(given) - removed,
     )
 
 
-async def forget_customer(project_id: str, customer_id: str) -> None:
+async def forget_customer(*, project_id: str, customer_id: str) -> None:
     """Takes an erased customer out of every static segment, each count moved once."""
     members = SegmentMember.get_pymongo_collection()
     async for row in members.find({"project_id": project_id, "customer_id": customer_id}):

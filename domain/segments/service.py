@@ -34,6 +34,7 @@ def _checked_filter(kind: SegmentKind, filter: Any) -> dict[str, Any]:
     return check_filter(filter)
 
 
+# Positional too while domain.automation, which calls it that way, is being rewritten.
 async def get_segment(project_id: str, segment_id: str, field: str = "id") -> Segment:
     segment = await Segment.find_one(
         {"_id": object_id(segment_id, "segment", field), "project_id": project_id}
@@ -43,12 +44,12 @@ async def get_segment(project_id: str, segment_id: str, field: str = "id") -> Se
     return segment
 
 
-async def list_segments(project_id: str, first: int, after: str | None) -> Page[Segment]:
+async def list_segments(*, project_id: str, first: int, after: str | None) -> Page[Segment]:
     return await paginate(Segment, {"project_id": project_id}, first, after)
 
 
 async def create_segment(
-    project_id: str, name: str, kind: SegmentKind, filter: Any = None
+    *, project_id: str, name: str, kind: SegmentKind, filter: Any = None
 ) -> Segment:
     segment = Segment(
         project_id=project_id,
@@ -66,10 +67,10 @@ async def create_segment(
 
 
 async def update_segment(
-    project_id: str, segment_id: str, name: str | None = None, filter: Any = None
+    *, project_id: str, segment_id: str, name: str | None = None, filter: Any = None
 ) -> Segment:
     """Renames the segment and/or replaces a dynamic segment's filter; the kind stays."""
-    segment = await get_segment(project_id, segment_id)
+    segment = await get_segment(project_id=project_id, segment_id=segment_id)
     values: dict[str, Any] = {"updated_at": utc_now()}
     if name is not None:
         values["name"] = _clean_name(name)
@@ -83,14 +84,14 @@ async def update_segment(
         raise DomainError(
             "DUPLICATE_NAME", "a segment with this name already exists", "name"
         ) from None
-    return await get_segment(project_id, segment_id)
+    return await get_segment(project_id=project_id, segment_id=segment_id)
 
 
-async def delete_segment(project_id: str, segment_id: str) -> Segment:
+async def delete_segment(*, project_id: str, segment_id: str) -> Segment:
     """Deletes the segment and its members; refused while a campaign that has not ended
     targets it, by its own rules or an experiment variant's (whose codes keep them), since
     that campaign would then match nobody."""
-    segment = await get_segment(project_id, segment_id)
+    segment = await get_segment(project_id=project_id, segment_id=segment_id)
     live = {"$in": [CampaignStatus.ACTIVE.value, CampaignStatus.PAUSED.value]}
     users = await Campaign.find(
         {"project_id": project_id, "rules.segment_ids": segment.key, "status": live}

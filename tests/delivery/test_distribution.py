@@ -420,13 +420,17 @@ async def test_a_segment_chooses_the_customers_with_the_filter(tenant: Tenant) -
     # A static segment of every third live customer, walked in small chunks so that whole
     # chunks of members are left out by the filter.
     members = live[::3]
-    static = await segments.create_segment(tenant.project_id, "thirds", SegmentKind.STATIC)
-    await segments.add_members(tenant.project_id, static.key, [c.key for c in members])
+    static = await segments.create_segment(
+        project_id=tenant.project_id, name="thirds", kind=SegmentKind.STATIC
+    )
+    await segments.add_members(
+        project_id=tenant.project_id, segment_id=static.key, customer_ids=[c.key for c in members]
+    )
     dynamic = await segments.create_segment(
-        tenant.project_id,
-        "no sms consent",
-        SegmentKind.DYNAMIC,
-        {"all": [{"field": "consents.sms", "op": "eq", "value": False}]},
+        project_id=tenant.project_id,
+        name="no sms consent",
+        kind=SegmentKind.DYNAMIC,
+        filter={"all": [{"field": "consents.sms", "op": "eq", "value": False}]},
     )
     by_static = await distribute_campaign(
         tenant.project_id,
