@@ -224,7 +224,10 @@ class RedemptionQuery:
             result = await code_attempt(
                 info,
                 lambda: analytics.validate_and_count(
-                    info.context.project_id, code, customer, parsed_order
+                    project_id=info.context.project_id,
+                    raw_code=code,
+                    customer_id=customer,
+                    order=parsed_order,
                 ),
                 lambda found: redemptions.Reason.NOT_FOUND in found.reasons,
             )

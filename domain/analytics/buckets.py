@@ -169,7 +169,7 @@ async def _exact_rows(
     return [Row(bucket, parts, n, amount) for parts, (n, amount) in totals.items()]
 
 
-async def event_rows(source: Source, buckets: Buckets, window: Window) -> list[Row]:
+async def event_rows(*, source: Source, buckets: Buckets, window: Window) -> list[Row]:
     """Hourly rows of the events inside the window, exact at its ends."""
     kept = []
     cut: set[datetime] = set()

@@ -91,7 +91,7 @@ def _window(start: datetime | None, end: datetime | None) -> Window:
     return Window(as_utc(start) if start else None, as_utc(end) if end else None)
 
 
-def campaign_order_source(project_id: str, campaign_id: str) -> Source:
+def campaign_order_source(*, project_id: str, campaign_id: str) -> Source:
     return Source(
         Order.get_pymongo_collection(),
         {
@@ -106,6 +106,7 @@ def campaign_order_source(project_id: str, campaign_id: str) -> Source:
 
 
 async def campaign_stats(
+    *,
     project_id: str,
     campaign_id: str,
     start: datetime | None = None,
@@ -118,44 +119,46 @@ async def campaign_stats(
     scope = {"project_id": project_id, "campaign_id": campaign.key}
 
     published_rows = await event_rows(
-        Source(Code.get_pymongo_collection(), {**scope, "assigned": True}, "published_at"),
-        buckets,
-        window,
+        source=Source(Code.get_pymongo_collection(), {**scope, "assigned": True}, "published_at"),
+        buckets=buckets,
+        window=window,
     )
     message_rows = await event_rows(
-        Source(
+        source=Source(
             Message.get_pymongo_collection(),
             {**scope, "status": {"$in": [s.value for s in SENT_STATUSES]}},
             "sent_at",
             ("channel", "status"),
         ),
-        buckets,
-        window,
+        buckets=buckets,
+        window=window,
     )
     pass_rows = await event_rows(
-        Source(
+        source=Source(
             WalletPass.get_pymongo_collection(),
             {**scope, "kind": PassKind.COUPON.value},
             "created_at",
         ),
-        buckets,
-        window,
+        buckets=buckets,
+        window=window,
     )
     google_rows = await event_rows(
-        Source(
+        source=Source(
             WalletPass.get_pymongo_collection(),
             {**scope, "kind": PassKind.COUPON.value, "google_issued": True},
             "created_at",
         ),
-        buckets,
-        window,
+        buckets=buckets,
+        window=window,
     )
     registration_rows = await event_rows(
-        Source(PassRegistration.get_pymongo_collection(), scope, "created_at"), buckets, window
+        source=Source(PassRegistration.get_pymongo_collection(), scope, "created_at"),
+        buckets=buckets,
+        window=window,
     )
     validated_by_bucket = await _validations(scope, buckets, window)
     redemption_rows = await event_rows(
-        Source(
+        source=Source(
             Redemption.get_pymongo_collection(),
             {
                 **scope,
@@ -167,26 +170,30 @@ async def campaign_stats(
             ("status", "discount.currency", "message_channel"),
             "discount.amount",
         ),
-        buckets,
-        window,
+        buckets=buckets,
+        window=window,
     )
-    order_rows = await event_rows(campaign_order_source(project_id, campaign.key), buckets, window)
+    order_rows = await event_rows(
+        source=campaign_order_source(project_id=project_id, campaign_id=campaign.key),
+        buckets=buckets,
+        window=window,
+    )
     all_order_rows = await event_rows(
-        Source(
+        source=Source(
             Order.get_pymongo_collection(),
             {"project_id": project_id, "status": OrderStatus.PAID.value},
             "created_at",
             ("amount.currency",),
             "amount.amount",
         ),
-        buckets,
-        window,
+        buckets=buckets,
+        window=window,
     )
 
     succeeded = [r for r in redemption_rows if r.parts[0] == RedemptionStatus.SUCCEEDED.value]
-    revenue, orders_by_currency = by_currency(order_rows, 0)
-    discounts, redemptions_by_currency = by_currency(succeeded, 1)
-    all_revenue, all_orders = by_currency(all_order_rows, 0)
+    revenue, orders_by_currency = by_currency(rows=order_rows, index=0)
+    discounts, redemptions_by_currency = by_currency(rows=succeeded, index=1)
+    all_revenue, all_orders = by_currency(rows=all_order_rows, index=0)
     currency = (
         configured_currency(campaign)
         or next(iter(c for c, _ in orders_by_currency.most_common(1)), None)
@@ -232,13 +239,13 @@ async def campaign_stats(
         discount_cost=Money(amount=discounts[currency], currency=currency),
         discount_by_currency=money_list(discounts),
         average_basket=(
-            Money(amount=average(revenue[currency], orders_with), currency=currency)
+            Money(amount=average(total=revenue[currency], count=orders_with), currency=currency)
             if orders_with
             else None
         ),
         orders_without=sum(all_orders.values()) - sum(orders_by_currency.values()),
         average_basket_without=(
-            Money(amount=average(revenue_without, orders_without), currency=currency)
+            Money(amount=average(total=revenue_without, count=orders_without), currency=currency)
             if orders_without
             else None
         ),

@@ -26,11 +26,11 @@ def configured_currency(campaign: Campaign) -> str | None:
     return None
 
 
-def average(total: int, count: int) -> int:
+def average(*, total: int, count: int) -> int:
     return int((Decimal(total) / Decimal(count)).quantize(Decimal(1), ROUND_HALF_EVEN))
 
 
-def by_currency(rows: Iterable[Row], index: int) -> tuple[Counter[str], Counter[str]]:
+def by_currency(*, rows: Iterable[Row], index: int) -> tuple[Counter[str], Counter[str]]:
     """(amount, count) per currency, the currency being parts[index]."""
     amounts: Counter[str] = Counter()
     counts: Counter[str] = Counter()

@@ -29,11 +29,11 @@ class TopCampaign:
         """What the campaign's paid orders of the same 30 days brought, in its currency."""
         campaign = self.campaign
         orders = await event_rows(
-            campaign_order_source(campaign.project_id, campaign.key),
-            Buckets.for_zone(campaign.timezone, self.until),
-            Window(self.until - timedelta(days=TOP_CAMPAIGNS_DAYS), self.until + HOUR),
+            source=campaign_order_source(project_id=campaign.project_id, campaign_id=campaign.key),
+            buckets=Buckets.for_zone(campaign.timezone, self.until),
+            window=Window(self.until - timedelta(days=TOP_CAMPAIGNS_DAYS), self.until + HOUR),
         )
-        revenue, counts = by_currency(orders, 0)
+        revenue, counts = by_currency(rows=orders, index=0)
         currency = (
             configured_currency(campaign)
             or next(iter(c for c, _ in counts.most_common(1)), None)
@@ -100,7 +100,9 @@ async def _grouped_sum(collection: Any, match: dict[str, Any], key: str, value: 
     return {str(row["_id"]): (int(row["n"]), int(row["c"])) async for row in cursor}
 
 
-async def project_overview(project_id: str, now: datetime | None = None, top: int = 5) -> Overview:
+async def project_overview(
+    *, project_id: str, now: datetime | None = None, top: int = 5
+) -> Overview:
     """Active campaigns, today's redemptions (in the project's messaging time zone), the most
     redeemed campaigns of the last 30 days (most first), the loyalty liability and referral
     conversion."""
@@ -126,25 +128,25 @@ async def project_overview(project_id: str, now: datetime | None = None, top: in
     redeemed = Redemption.get_pymongo_collection()
     succeeded = {"project_id": project_id, "status": RedemptionStatus.SUCCEEDED.value}
     today = await event_rows(
-        Source(
+        source=Source(
             redeemed,
             succeeded,
             "completed_at",
             narrowing={"day": {"$in": _day_keys(moment, 1, 0)}},
         ),
-        buckets,
-        Window(local_midnight, moment + HOUR),
+        buckets=buckets,
+        window=Window(local_midnight, moment + HOUR),
     )
     recent = await event_rows(
-        Source(
+        source=Source(
             redeemed,
             succeeded,
             "completed_at",
             ("campaign_id",),
             narrowing={"day": {"$in": _day_keys(moment, TOP_CAMPAIGNS_DAYS, 0)}},
         ),
-        buckets,
-        Window(moment - timedelta(days=TOP_CAMPAIGNS_DAYS), moment + HOUR),
+        buckets=buckets,
+        window=Window(moment - timedelta(days=TOP_CAMPAIGNS_DAYS), moment + HOUR),
     )
     by_campaign: Counter[str] = Counter()
     for row in recent:

@@ -33,7 +33,7 @@ class ValidationCounter(Document):
         ]
 
 
-async def count_validation(project_id: str, campaign_id: str, now: datetime) -> None:
+async def count_validation(*, project_id: str, campaign_id: str, now: datetime) -> None:
     """One `$inc` once the hour's counter exists. The embedded server's upsert does not
     increment an existing document, so the first call of an hour creates it at 0 first (the
     unique index makes racing creators one document) and increments it then."""
@@ -52,6 +52,7 @@ async def count_validation(project_id: str, campaign_id: str, now: datetime) -> 
 
 
 async def validate_and_count(
+    *,
     project_id: str,
     raw_code: str,
     customer_id: str | None,
@@ -64,5 +65,7 @@ async def validate_and_count(
         project_id=project_id, raw_code=raw_code, customer_id=customer_id, order=order, now=moment
     )
     if result.code is not None:
-        await count_validation(project_id, result.code.campaign_id, moment)
+        await count_validation(
+            project_id=project_id, campaign_id=result.code.campaign_id, now=moment
+        )
     return result
