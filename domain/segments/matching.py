@@ -5,8 +5,6 @@ from typing import Any
 
 from domain.segments.filters import COMPARISONS, EARLIEST, FieldKind, field_kind, parse_date
 
-# The filter language: compiling
-
 
 def _compile_condition(node: dict[str, Any], now: datetime) -> dict[str, Any]:
     field, op, value = node["field"], node["op"], node["value"]
