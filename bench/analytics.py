@@ -215,16 +215,16 @@ async def segment_line(uri: str, name: str, project_id: str, customers: int) -> 
             ]
         )
     segment = await create_segment(
-        project_id,
-        "repeat buyers",
-        SegmentKind.DYNAMIC,
-        {"field": "metrics.orders_count", "op": "gte", "value": 2},
+        project_id=project_id,
+        name="repeat buyers",
+        kind=SegmentKind.DYNAMIC,
+        filter={"field": "metrics.orders_count", "op": "gte", "value": 2},
     )
     timings = []
     size = 0
     for _ in range(RUNS):
         started = time.perf_counter()
-        size = await segment_size(segment)
+        size = await segment_size(segment=segment)
         timings.append(time.perf_counter() - started)
     await client.close()
     expected = sum(1 for i in range(customers) if i % 5 >= 2)

@@ -31,7 +31,11 @@ async def _variant_template(project_id: str, raw_code: str, channel: MessageChan
     """Without a template of its own, an action sends what publishCode(channel) would: the
     code's experiment variant's template for the channel, or "" for the default."""
     code = await find_code(project_id, raw_code)
-    return await experiments.template_for_code(code, channel.value) if code is not None else ""
+    return (
+        await experiments.template_for_code(code=code, channel=channel.value)
+        if code is not None
+        else ""
+    )
 
 
 class AutomationExecutor:

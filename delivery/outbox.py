@@ -182,7 +182,9 @@ async def publish_and_queue(
     if channel is None:
         return code, None
     # An experiment's variant (or the promoted one) may bring its own template for the channel.
-    template = await experiments.template_for_code(code, channel.value) or DEFAULT_TEMPLATE
+    template = (
+        await experiments.template_for_code(code=code, channel=channel.value) or DEFAULT_TEMPLATE
+    )
     message = await queue_message(
         links_for,
         project_id,

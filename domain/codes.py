@@ -230,7 +230,7 @@ async def _assign_claimed(
     """Fills a claimed slot; if that fails, the slot is given back so the limit stays exact."""
     try:
         if arm is not None:
-            await experiments.record_assignment(arm, customer_id)
+            await experiments.record_assignment(arm=arm, customer_id=customer_id)
         return await _take_free_code(campaign, customer_id, arm.code_fields if arm else None)
     except BaseException:
         await CodeAssignment.get_pymongo_collection().update_one(
@@ -278,12 +278,12 @@ async def publish_code(
 
     customer_id = customer.key
     owner = {"project_id": project_id, "campaign_id": campaign.key, "customer_id": customer_id}
-    arm = await experiments.arm_of(campaign, customer_id) if enroll else None
+    arm = await experiments.arm_of(campaign=campaign, customer_id=customer_id) if enroll else None
     if arm is not None and arm.holdout:
         held = await Code.find(owner).to_list()
         if held:
             return _preferred(held, campaign)
-        await experiments.record_assignment(arm, customer_id)
+        await experiments.record_assignment(arm=arm, customer_id=customer_id)
         raise experiments.Holdout()
     assignments = CodeAssignment.get_pymongo_collection()
     # A concurrent publish may create it first: the unique index keeps it one document.

@@ -20,6 +20,6 @@ async def create_customer(project_id: str, data: CustomerInput, source: str) -> 
 async def erase_customer(project_id: str, customer_id: str, actor: str) -> Customer:
     """GDPR erasure: personal fields go, a tombstone and an audit entry stay."""
     await erase_customer_record(project_id, customer_id)
-    await segments.forget_customer(project_id, customer_id)
+    await segments.forget_customer(project_id=project_id, customer_id=customer_id)
     await audit.record(project_id, "customer.erased", customer_id, actor)
     return await get_customer(project_id, customer_id)

@@ -302,7 +302,9 @@ async def _release_limits(order: Order) -> None:
             continue
         try:
             await rollback_redemption(
-                order.project_id, redemption.key, f"order {order.order_id} {order.status.value}"
+                project_id=order.project_id,
+                redemption_id=redemption.key,
+                reason=f"order {order.order_id} {order.status.value}",
             )
         except DomainError as error:
             # Another reversal of this order rolled it back first.

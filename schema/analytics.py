@@ -283,10 +283,12 @@ class AnalyticsQuery:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
     ) -> CampaignStatsType:
-        stats = await analytics.campaign_stats(info.context.project_id, str(campaign_id), from_, to)
+        stats = await analytics.campaign_stats(
+            project_id=info.context.project_id, campaign_id=str(campaign_id), start=from_, end=to
+        )
         return CampaignStatsType(doc=stats)
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def project_overview(self, info: Info) -> ProjectOverviewType:
-        overview = await analytics.project_overview(info.context.project_id)
+        overview = await analytics.project_overview(project_id=info.context.project_id)
         return ProjectOverviewType(doc=overview)

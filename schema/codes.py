@@ -115,7 +115,7 @@ class CodeType:
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[RedemptionType]:
         page = await list_redemptions(
-            info.context.project_id, first, after, code_id=str(self.doc.id)
+            project_id=info.context.project_id, first=first, after=after, code_id=str(self.doc.id)
         )
         return connection(page, RedemptionType.from_doc)
 

@@ -20,8 +20,8 @@ from domain.callers import Caller
 from domain.campaigns import Campaign, campaigns_by_id
 from domain.customers import Customer, customers_by_id
 from domain.errors import DomainError, NotFound
-from domain.experiment_results import ExperimentResults, experiments_results
 from domain.experiments import Experiment
+from domain.experiments.results import ExperimentResults, experiments_results
 from domain.loyalty import (
     Expiring,
     LedgerEntry,
@@ -122,18 +122,18 @@ class Loaders:
         )
 
     async def _message_redemptions(self, message_ids: list[str]) -> list[Redemption | None]:
-        found = await redemptions_by_message(self.project_id, message_ids)
+        found = await redemptions_by_message(project_id=self.project_id, message_ids=message_ids)
         return in_order(message_ids, _same, found, None)
 
     async def _segment_sizes(self, segments: list[Segment]) -> list[int]:
-        found = await segment_sizes(self.project_id, segments)
+        found = await segment_sizes(project_id=self.project_id, segments=segments)
         return in_order(segments, lambda segment: segment.key, found, 0)
 
     async def _segment_samples(
         self, keys: list[tuple[Segment, int]]
     ) -> list[list[Customer] | BaseException]:
         async def load(segments: list[Segment], first: int) -> Mapping[str, Any]:
-            return await segment_samples(self.project_id, segments, first)
+            return await segment_samples(project_id=self.project_id, segments=segments, first=first)
 
         return await by_arguments(keys, load, lambda segment: segment.key)
 
@@ -144,7 +144,7 @@ class Loaders:
     async def _experiment_results(
         self, experiments: list[Experiment]
     ) -> list[ExperimentResults | BaseException]:
-        found = await experiments_results(self.project_id, experiments)
+        found = await experiments_results(project_id=self.project_id, experiments=experiments)
         # Left out: an experiment whose campaign cannot be found, refused as when alone.
         return [found.get(e.key) or NotFound("campaign", "campaignId") for e in experiments]
 

@@ -5,8 +5,10 @@ from enum import Enum
 
 import strawberry
 
-from domain import experiment_results, experiments
+from domain import experiments
 from domain.errors import NotFound
+from domain.experiments import results as experiment_results
+from domain.experiments.promotion import promote_variant
 from domain.stats_tests import ProportionTest
 from schema.campaigns import (
     CampaignType,
@@ -302,7 +304,9 @@ class ExperimentQuery:
     )
     async def experiment(self, info: Info, id: strawberry.ID) -> ExperimentType | None:
         try:
-            found = await experiments.get_experiment(info.context.project_id, str(id))
+            found = await experiments.get_experiment(
+                project_id=info.context.project_id, experiment_id=str(id)
+            )
         except NotFound:
             return None
         return ExperimentType.from_doc(found)
@@ -316,7 +320,10 @@ class ExperimentQuery:
         after: str | None = None,
     ) -> Connection[ExperimentType]:
         page = await experiments.list_experiments(
-            info.context.project_id, first, after, str(campaign_id) if campaign_id else None
+            project_id=info.context.project_id,
+            first=first,
+            after=after,
+            campaign_id=str(campaign_id) if campaign_id else None,
         )
         return connection(page, ExperimentType.from_doc)
 
@@ -328,7 +335,9 @@ class ExperimentMutation:
     )
     @payload
     async def create_experiment(self, info: Info, input: ExperimentInputType) -> ExperimentPayload:
-        created = await experiments.create_experiment(info.context.project_id, input.to_domain())
+        created = await experiments.create_experiment(
+            project_id=info.context.project_id, data=input.to_domain()
+        )
         return ExperimentPayload(experiment=ExperimentType.from_doc(created))
 
     @strawberry.mutation(
@@ -338,7 +347,9 @@ class ExperimentMutation:
     )
     @payload
     async def start_experiment(self, info: Info, id: strawberry.ID) -> ExperimentPayload:
-        started = await experiments.start_experiment(info.context.project_id, str(id))
+        started = await experiments.start_experiment(
+            project_id=info.context.project_id, experiment_id=str(id)
+        )
         return ExperimentPayload(experiment=ExperimentType.from_doc(started))
 
     @strawberry.mutation(
@@ -347,7 +358,9 @@ class ExperimentMutation:
     )
     @payload
     async def stop_experiment(self, info: Info, id: strawberry.ID) -> ExperimentPayload:
-        stopped = await experiments.stop_experiment(info.context.project_id, str(id))
+        stopped = await experiments.stop_experiment(
+            project_id=info.context.project_id, experiment_id=str(id)
+        )
         return ExperimentPayload(experiment=ExperimentType.from_doc(stopped))
 
     @strawberry.mutation(
@@ -360,8 +373,8 @@ class ExperimentMutation:
     async def promote_winner(
         self, info: Info, id: strawberry.ID, variant_key: str | None = None
     ) -> PromoteWinnerPayload:
-        experiment, campaign = await experiment_results.promote_variant(
-            info.context.project_id, str(id), variant_key
+        experiment, campaign = await promote_variant(
+            project_id=info.context.project_id, experiment_id=str(id), variant_key=variant_key
         )
         return PromoteWinnerPayload(
             experiment=ExperimentType.from_doc(experiment),

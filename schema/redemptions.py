@@ -224,7 +224,10 @@ class RedemptionQuery:
             result = await code_attempt(
                 info,
                 lambda: analytics.validate_and_count(
-                    info.context.project_id, code, customer, parsed_order
+                    project_id=info.context.project_id,
+                    raw_code=code,
+                    customer_id=customer,
+                    order=parsed_order,
                 ),
                 lambda found: redemptions.Reason.NOT_FOUND in found.reasons,
             )
@@ -246,7 +249,9 @@ class RedemptionQuery:
     @strawberry.field(permission_classes=[IsStaff])
     async def redemption(self, info: Info, id: strawberry.ID) -> RedemptionType | None:
         try:
-            found = await redemptions.get_redemption(info.context.project_id, str(id))
+            found = await redemptions.get_redemption(
+                project_id=info.context.project_id, redemption_id=str(id)
+            )
         except NotFound:
             return None
         return RedemptionType.from_doc(found)
@@ -262,9 +267,9 @@ class RedemptionQuery:
         code: str | None = None,
     ) -> Connection[RedemptionType]:
         page = await redemptions.list_redemptions(
-            info.context.project_id,
-            first,
-            after,
+            project_id=info.context.project_id,
+            first=first,
+            after=after,
             campaign_id=str(campaign_id) if campaign_id else None,
             customer_id=str(customer_id) if customer_id else None,
             code=code,
@@ -300,11 +305,11 @@ class RedemptionMutation:
         redemption = await code_attempt(
             info,
             lambda: redemptions.redeem_code(
-                caller.project_id,
-                code,
-                customer,
-                _order(order),
-                idempotency_key,
+                project_id=caller.project_id,
+                raw_code=code,
+                customer_id=customer,
+                order=_order(order),
+                idempotency_key=idempotency_key,
                 channel=redemptions.RedemptionChannel.POS
                 if caller.kind == CallerKind.POS
                 else redemptions.RedemptionChannel.ONLINE,
@@ -323,6 +328,6 @@ class RedemptionMutation:
         self, info: Info, id: strawberry.ID, reason: str | None = None
     ) -> RedemptionPayload:
         redemption = await redemptions.rollback_redemption(
-            info.context.project_id, str(id), reason or ""
+            project_id=info.context.project_id, redemption_id=str(id), reason=reason or ""
         )
         return RedemptionPayload(redemption=RedemptionType.from_doc(redemption))

@@ -118,7 +118,9 @@ class SegmentQuery:
     )
     async def segment(self, info: Info, id: strawberry.ID) -> SegmentType | None:
         try:
-            found = await segments.get_segment(info.context.project_id, str(id))
+            found = await segments.get_segment(
+                project_id=info.context.project_id, segment_id=str(id)
+            )
         except NotFound:
             return None
         return SegmentType.from_doc(found)
@@ -127,7 +129,9 @@ class SegmentQuery:
     async def segments(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[SegmentType]:
-        page = await segments.list_segments(info.context.project_id, first, after)
+        page = await segments.list_segments(
+            project_id=info.context.project_id, first=first, after=after
+        )
         return connection(page, SegmentType.from_doc)
 
 
@@ -137,10 +141,10 @@ class SegmentMutation:
     @payload
     async def create_segment(self, info: Info, input: SegmentInput) -> SegmentPayload:
         segment = await segments.create_segment(
-            info.context.project_id,
-            input.name,
-            segments.SegmentKind(input.kind.value),
-            typing.cast(typing.Any, input.filter),
+            project_id=info.context.project_id,
+            name=input.name,
+            kind=segments.SegmentKind(input.kind.value),
+            filter=typing.cast(typing.Any, input.filter),
         )
         return SegmentPayload(segment=SegmentType.from_doc(segment))
 
@@ -150,7 +154,10 @@ class SegmentMutation:
         self, info: Info, id: strawberry.ID, input: SegmentUpdateInput
     ) -> SegmentPayload:
         segment = await segments.update_segment(
-            info.context.project_id, str(id), input.name, typing.cast(typing.Any, input.filter)
+            project_id=info.context.project_id,
+            segment_id=str(id),
+            name=input.name,
+            filter=typing.cast(typing.Any, input.filter),
         )
         return SegmentPayload(segment=SegmentType.from_doc(segment))
 
@@ -161,7 +168,9 @@ class SegmentMutation:
     )
     @payload
     async def delete_segment(self, info: Info, id: strawberry.ID) -> SegmentPayload:
-        segment = await segments.delete_segment(info.context.project_id, str(id))
+        segment = await segments.delete_segment(
+            project_id=info.context.project_id, segment_id=str(id)
+        )
         return SegmentPayload(segment=SegmentType.from_doc(segment))
 
     @strawberry.mutation(
@@ -175,7 +184,9 @@ class SegmentMutation:
         self, info: Info, segment_id: strawberry.ID, customer_ids: list[strawberry.ID]
     ) -> AddSegmentMembersPayload:
         change = await segments.add_members(
-            info.context.project_id, str(segment_id), [str(i) for i in customer_ids]
+            project_id=info.context.project_id,
+            segment_id=str(segment_id),
+            customer_ids=[str(i) for i in customer_ids],
         )
         return AddSegmentMembersPayload(
             segment=SegmentType.from_doc(change.segment),
@@ -192,7 +203,9 @@ class SegmentMutation:
         self, info: Info, segment_id: strawberry.ID, customer_ids: list[strawberry.ID]
     ) -> RemoveSegmentMembersPayload:
         change = await segments.remove_members(
-            info.context.project_id, str(segment_id), [str(i) for i in customer_ids]
+            project_id=info.context.project_id,
+            segment_id=str(segment_id),
+            customer_ids=[str(i) for i in customer_ids],
         )
         return RemoveSegmentMembersPayload(
             segment=SegmentType.from_doc(change.segment),

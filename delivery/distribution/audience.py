@@ -46,7 +46,7 @@ async def _next_members(
     """A static segment: its members after the cursor, in id order, that match the filter.
     Members the filter leaves out are walked past until some match or none are left."""
     after = str(job.params.get("after") or "") or None
-    async for chunk in segment_customer_ids(segment, after=after, batch_size=limit):
+    async for chunk in segment_customer_ids(segment=segment, after=after, batch_size=limit):
         ids = [ObjectId(customer_id) for customer_id in chunk]
         rows = (
             await Customer.get_pymongo_collection()
@@ -71,7 +71,7 @@ async def next_customer_ids(*, job: Job, limit: int = ID_CHUNK) -> list[Any]:
         bounds["$gt"] = ObjectId(after)
     in_segment = None
     if segment is not None:
-        in_segment = match_query(segment, aware(moment=job.params.get("segment_now")))
+        in_segment = match_query(segment=segment, now=aware(moment=job.params.get("segment_now")))
     match = all_of({**query, "_id": bounds}, consent, in_segment)
     rows = (
         await Customer.get_pymongo_collection()

@@ -60,7 +60,9 @@ async def _template_for(batch: Batch, code: Code, channel: MessageChannel) -> st
         return batch.template_ref
     key = (code.experiment_id, code.variant, channel)
     if key not in batch.variant_templates:
-        batch.variant_templates[key] = await experiments.template_for_code(code, channel.value)
+        batch.variant_templates[key] = await experiments.template_for_code(
+            code=code, channel=channel.value
+        )
     return batch.variant_templates[key] or None
 
 

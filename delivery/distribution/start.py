@@ -74,7 +74,7 @@ async def distribute_campaign(
         total = segment.members_count
     else:
         total = await Customer.get_pymongo_collection().count_documents(
-            all_of(query, consent, match_query(segment, segment_now))
+            all_of(query, consent, match_query(segment=segment, now=segment_now))
         )
     # Customers made after the count are left out: the job's id bounds the walk.
     job_id = ObjectId()

@@ -81,7 +81,10 @@ async def test_an_action_without_a_template_sends_the_variant_template(tenant: T
     campaign_id = found.action.campaign_id
     experiment, template = await variant_experiment(tenant.project_id, campaign_id)
     shoppers = [await make_shopper(project_id=tenant.project_id, name=f"S{i}") for i in range(12)]
-    arms = {s.key: assign(experiment.key, s.key, experiment.arms) for s in shoppers}
+    arms = {
+        s.key: assign(experiment_id=experiment.key, customer_id=s.key, arms=experiment.arms)
+        for s in shoppers
+    }
     assert set(arms.values()) == {"a", "b"}
     for n, customer in enumerate(shoppers):
         await abandon(tenant.project_id, customer, T0, f"cart-{n}")

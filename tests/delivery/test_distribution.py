@@ -461,13 +461,17 @@ async def test_a_segment_chooses_the_customers_with_the_filter(tenant: Tenant) -
     # A static segment of every third live customer, walked in small chunks so that whole
     # chunks of members are left out by the filter.
     members = live[::3]
-    static = await segments.create_segment(tenant.project_id, "thirds", SegmentKind.STATIC)
-    await segments.add_members(tenant.project_id, static.key, [c.key for c in members])
+    static = await segments.create_segment(
+        project_id=tenant.project_id, name="thirds", kind=SegmentKind.STATIC
+    )
+    await segments.add_members(
+        project_id=tenant.project_id, segment_id=static.key, customer_ids=[c.key for c in members]
+    )
     dynamic = await segments.create_segment(
-        tenant.project_id,
-        "no sms consent",
-        SegmentKind.DYNAMIC,
-        {"all": [{"field": "consents.sms", "op": "eq", "value": False}]},
+        project_id=tenant.project_id,
+        name="no sms consent",
+        kind=SegmentKind.DYNAMIC,
+        filter={"all": [{"field": "consents.sms", "op": "eq", "value": False}]},
     )
     by_static = await distribute_campaign(
         project_id=tenant.project_id,
@@ -527,9 +531,10 @@ async def variant_experiment(
     await template.insert()
     variants = [VariantInput(key="a", template_id=template.key), VariantInput(key="b")]
     created = await create_experiment(
-        project_id, ExperimentInput(campaign_id=campaign_key, name="Copy test", variants=variants)
+        project_id=project_id,
+        data=ExperimentInput(campaign_id=campaign_key, name="Copy test", variants=variants),
     )
-    return await start_experiment(project_id, created.key), template
+    return await start_experiment(project_id=project_id, experiment_id=created.key), template
 
 
 async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> None:
@@ -568,7 +573,11 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
     # publishCode(channel) sends the variant's template too.
     newcomers = [audience_member(project_id=project_id, index=1000 + i) for i in range(20)]
     await insert_customers(customers=newcomers)
-    chosen = next(c for c in newcomers if assign(experiment.key, c.key, experiment.arms) == "a")
+    chosen = next(
+        c
+        for c in newcomers
+        if assign(experiment_id=experiment.key, customer_id=c.key, arms=experiment.arms) == "a"
+    )
     links = Links(base_url="https://shop.example", secret_key="distribution-test-secret")
     code, message = await publish_and_queue(links, project_id, campaign.key, chosen.key, EMAIL)
     assert code.variant == "a"

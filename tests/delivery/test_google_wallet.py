@@ -412,13 +412,13 @@ async def issue(settings: Settings, tenant: Tenant, code: Code, campaign: Campai
 
 async def redeem(tenant: Tenant, code: Code) -> None:
     await redeem_code(
-        tenant.project_id,
-        code.code,
-        None,
-        Order(id="o-1", amount={"amount": 5000, "currency": "EUR"}),
-        "order-1",
-        RedemptionChannel.POS,
-        "test",
+        project_id=tenant.project_id,
+        raw_code=code.code,
+        customer_id=None,
+        order=Order(id="o-1", amount={"amount": 5000, "currency": "EUR"}),
+        idempotency_key="order-1",
+        channel=RedemptionChannel.POS,
+        api_key_id="test",
     )
 
 

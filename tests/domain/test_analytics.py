@@ -190,11 +190,19 @@ async def seed(project_id: str) -> Scenario:
         created_at=at(4, 10, 5),
     ).insert()
 
-    await validate_and_count(project_id, "SPRA", None, None, now=at(4, 13))
-    await validate_and_count(project_id, "spr-a", None, None, now=at(4, 13, 40))
-    await validate_and_count(project_id, "SPRE", None, None, now=at(5, 9))
+    await validate_and_count(
+        project_id=project_id, raw_code="SPRA", customer_id=None, order=None, now=at(4, 13)
+    )
+    await validate_and_count(
+        project_id=project_id, raw_code="spr-a", customer_id=None, order=None, now=at(4, 13, 40)
+    )
+    await validate_and_count(
+        project_id=project_id, raw_code="SPRE", customer_id=None, order=None, now=at(5, 9)
+    )
     # Unknown codes are nobody's validations.
-    await validate_and_count(project_id, "NOPE", None, None, now=at(5, 9))
+    await validate_and_count(
+        project_id=project_id, raw_code="NOPE", customer_id=None, order=None, now=at(5, 9)
+    )
     return Scenario(spring=spring, other=other)
 
 
@@ -212,7 +220,7 @@ def daily(stats: object) -> list[tuple[date, int, int, int, int, int]]:
 async def test_campaign_stats_over_the_whole_life_match_the_hand_count(tenant: Tenant) -> None:
     scenario = await seed(tenant.project_id)
 
-    stats = await campaign_stats(tenant.project_id, scenario.spring.key)
+    stats = await campaign_stats(project_id=tenant.project_id, campaign_id=scenario.spring.key)
 
     assert stats.currency == "EUR"
     assert stats.issued == 6
@@ -250,7 +258,10 @@ async def test_campaign_stats_in_a_window_cut_inside_hours(tenant: Tenant) -> No
     # Both ends fall inside an hour: o9 (12:45) is in, o1 (12:00) out; o2 (21:30) in, o10
     # (21:50) out.
     stats = await campaign_stats(
-        tenant.project_id, scenario.spring.key, at(4, 12, 30), at(5, 21, 45)
+        project_id=tenant.project_id,
+        campaign_id=scenario.spring.key,
+        start=at(4, 12, 30),
+        end=at(5, 21, 45),
     )
 
     assert stats.issued == 6
@@ -280,7 +291,12 @@ async def test_campaign_stats_in_a_window_cut_inside_hours(tenant: Tenant) -> No
 async def test_an_empty_window_has_no_roi_and_no_rate(tenant: Tenant) -> None:
     scenario = await seed(tenant.project_id)
 
-    stats = await campaign_stats(tenant.project_id, scenario.spring.key, at(20, 0), at(21, 0))
+    stats = await campaign_stats(
+        project_id=tenant.project_id,
+        campaign_id=scenario.spring.key,
+        start=at(20, 0),
+        end=at(21, 0),
+    )
 
     assert (stats.published, stats.redeemed, stats.redemption_rate) == (0, 0, 0.0)
     assert stats.roi is None
@@ -305,8 +321,8 @@ async def test_another_projects_campaign_is_not_found_and_its_data_is_not_counte
     ).insert()
 
     with pytest.raises(NotFound):
-        await campaign_stats(other_tenant.project_id, scenario.spring.key)
-    stats = await campaign_stats(tenant.project_id, scenario.spring.key)
+        await campaign_stats(project_id=other_tenant.project_id, campaign_id=scenario.spring.key)
+    stats = await campaign_stats(project_id=tenant.project_id, campaign_id=scenario.spring.key)
     assert stats.redeemed == 3
 
 
@@ -319,7 +335,7 @@ async def test_recorded_orders_carry_the_campaigns_of_their_codes(tenant: Tenant
     )
 
     assert recorded.order.campaign_ids == [scenario.spring.key]
-    stats = await campaign_stats(tenant.project_id, scenario.spring.key)
+    stats = await campaign_stats(project_id=tenant.project_id, campaign_id=scenario.spring.key)
     assert stats.orders_attributed == 6
     assert money(stats.revenue) == (35_200, "EUR")
 
@@ -381,7 +397,7 @@ async def test_project_overview_matches_the_hand_count(tenant: Tenant) -> None:
     ).insert()
 
     # 12:00 in Paris on May 6: today began at 22:00 UTC on May 5.
-    overview = await project_overview(tenant.project_id, now=at(6, 10))
+    overview = await project_overview(project_id=tenant.project_id, now=at(6, 10))
 
     assert overview.timezone == "Europe/Paris"
     # Spring, Points and Friends; Other is paused and Winter has ended.
@@ -401,6 +417,8 @@ async def test_project_overview_matches_the_hand_count(tenant: Tenant) -> None:
     assert overview.referral_conversion == pytest.approx(0.2)
 
     # Thirty days later Spring's redemptions have left the ranking.
-    later = await project_overview(tenant.project_id, now=at(31, 12) + (at(6, 0) - at(1, 0)))
+    later = await project_overview(
+        project_id=tenant.project_id, now=at(31, 12) + (at(6, 0) - at(1, 0))
+    )
     assert later.top_campaigns == []
     assert later.redemptions_today == 0

@@ -341,10 +341,10 @@ async def test_automations_and_events_stay_in_their_project(
 
 async def test_segment_conditions_are_checked_when_the_action_is_due(tenant: Tenant) -> None:
     vip = await segments.create_segment(
-        tenant.project_id,
-        "VIP",
-        segments.SegmentKind.DYNAMIC,
-        {"field": "attributes.tier", "op": "eq", "value": "vip"},
+        project_id=tenant.project_id,
+        name="VIP",
+        kind=segments.SegmentKind.DYNAMIC,
+        filter={"field": "attributes.tier", "op": "eq", "value": "vip"},
     )
     with pytest.raises(DomainError) as refused:
         await cart_automation(tenant.project_id, segment_ids=["65f000000000000000000001"])

@@ -13,7 +13,6 @@ from domain.common import utc_now
 from domain.customers import Customer
 from domain.discounts import Order as CheckedOrder
 from domain.errors import DomainError
-from domain.experiment_results import experiment_results, promote_variant
 from domain.experiments import (
     BUCKETS,
     HOLDOUT,
@@ -29,6 +28,8 @@ from domain.experiments import (
     start_experiment,
     stop_experiment,
 )
+from domain.experiments.promotion import promote_variant
+from domain.experiments.results import experiment_results
 from domain.orders import Order, OrderInput, OrderStatus, record_order
 from domain.redemptions import RedemptionChannel, redeem_code, validate_code
 from domain.stats_tests import two_proportion_z_test
@@ -39,13 +40,26 @@ EXPERIMENT_ID = "665f1c2e9b1e8a0012345678"
 
 def test_assignment_is_sticky_and_deterministic() -> None:
     arms = [("a", 50), ("b", 50)]
-    first = [assign(EXPERIMENT_ID, f"{i:024x}", arms) for i in range(1_000)]
-    second = [assign(EXPERIMENT_ID, f"{i:024x}", arms) for i in range(1_000)]
+    first = [
+        assign(experiment_id=EXPERIMENT_ID, customer_id=f"{i:024x}", arms=arms)
+        for i in range(1_000)
+    ]
+    second = [
+        assign(experiment_id=EXPERIMENT_ID, customer_id=f"{i:024x}", arms=arms)
+        for i in range(1_000)
+    ]
     assert first == second
     # The hash is sha256 of "experiment:customer" mod 10,000, fixed once and for all.
-    assert bucket(EXPERIMENT_ID, "cust-1") == bucket(EXPERIMENT_ID, "cust-1") < BUCKETS
+    assert (
+        bucket(experiment_id=EXPERIMENT_ID, customer_id="cust-1")
+        == bucket(experiment_id=EXPERIMENT_ID, customer_id="cust-1")
+        < BUCKETS
+    )
     # Another experiment shuffles the same customers differently.
-    other = [assign("665f1c2e9b1e8a0087654321", f"{i:024x}", arms) for i in range(1_000)]
+    other = [
+        assign(experiment_id="665f1c2e9b1e8a0087654321", customer_id=f"{i:024x}", arms=arms)
+        for i in range(1_000)
+    ]
     assert other != first
 
 
@@ -61,7 +75,10 @@ def test_assignment_is_sticky_and_deterministic() -> None:
 )
 def test_assignment_follows_the_weights_within_two_percent(arms: list[tuple[str, int]]) -> None:
     total = sum(weight for _, weight in arms)
-    counts = Counter(assign(EXPERIMENT_ID, f"{i:024x}", arms) for i in range(100_000))
+    counts = Counter(
+        assign(experiment_id=EXPERIMENT_ID, customer_id=f"{i:024x}", arms=arms)
+        for i in range(100_000)
+    )
     for key, weight in arms:
         share = counts[key] / 100_000
         expected = weight / total
@@ -70,12 +87,12 @@ def test_assignment_follows_the_weights_within_two_percent(arms: list[tuple[str,
 
 def test_buckets_map_onto_cumulative_weights() -> None:
     arms = [("a", 45), ("b", 45), (HOLDOUT, 10)]
-    assert arm_for_bucket(0, arms) == "a"
-    assert arm_for_bucket(4_499, arms) == "a"
-    assert arm_for_bucket(4_500, arms) == "b"
-    assert arm_for_bucket(8_999, arms) == "b"
-    assert arm_for_bucket(9_000, arms) == HOLDOUT
-    assert arm_for_bucket(9_999, arms) == HOLDOUT
+    assert arm_for_bucket(position=0, arms=arms) == "a"
+    assert arm_for_bucket(position=4_499, arms=arms) == "a"
+    assert arm_for_bucket(position=4_500, arms=arms) == "b"
+    assert arm_for_bucket(position=8_999, arms=arms) == "b"
+    assert arm_for_bucket(position=9_000, arms=arms) == HOLDOUT
+    assert arm_for_bucket(position=9_999, arms=arms) == HOLDOUT
 
 
 def two_variants(holdout: int = 0) -> list[VariantInput]:
@@ -96,15 +113,15 @@ def two_variants(holdout: int = 0) -> list[VariantInput]:
 
 async def running(project_id: str, campaign: Campaign, holdout: int = 1) -> Experiment:
     created = await create_experiment(
-        project_id,
-        ExperimentInput(
+        project_id=project_id,
+        data=ExperimentInput(
             campaign_id=campaign.key,
             name="Offer test",
             variants=two_variants(),
             holdout_weight=holdout,
         ),
     )
-    return await start_experiment(project_id, created.key)
+    return await start_experiment(project_id=project_id, experiment_id=created.key)
 
 
 async def test_one_running_experiment_per_campaign_even_when_started_together(
@@ -113,13 +130,14 @@ async def test_one_running_experiment_per_campaign_even_when_started_together(
     campaign = await make_campaign(project_id=tenant.project_id)
     drafts = [
         await create_experiment(
-            tenant.project_id,
-            ExperimentInput(campaign_id=campaign.key, name=f"e{i}", variants=two_variants()),
+            project_id=tenant.project_id,
+            data=ExperimentInput(campaign_id=campaign.key, name=f"e{i}", variants=two_variants()),
         )
         for i in range(4)
     ]
     outcomes = await asyncio.gather(
-        *(start_experiment(tenant.project_id, d.key) for d in drafts), return_exceptions=True
+        *(start_experiment(project_id=tenant.project_id, experiment_id=d.key) for d in drafts),
+        return_exceptions=True,
     )
     started = [o for o in outcomes if isinstance(o, Experiment)]
     refused = [o for o in outcomes if isinstance(o, DomainError)]
@@ -130,12 +148,14 @@ async def test_one_running_experiment_per_campaign_even_when_started_together(
     )
     assert statuses == {ExperimentStatus.RUNNING: 1, ExperimentStatus.DRAFT: 3}
     # Once stopped, another one may run; a stopped one cannot run again.
-    await stop_experiment(tenant.project_id, started[0].key)
+    await stop_experiment(project_id=tenant.project_id, experiment_id=started[0].key)
     with pytest.raises(DomainError) as stopped:
-        await start_experiment(tenant.project_id, started[0].key)
+        await start_experiment(project_id=tenant.project_id, experiment_id=started[0].key)
     assert stopped.value.code == "EXPERIMENT_STOPPED"
     other = next(d for d in drafts if d.key != started[0].key)
-    assert (await start_experiment(tenant.project_id, other.key)).status == ExperimentStatus.RUNNING
+    assert (
+        await start_experiment(project_id=tenant.project_id, experiment_id=other.key)
+    ).status == ExperimentStatus.RUNNING
 
 
 async def test_publish_assigns_variants_and_holds_out(tenant: Tenant) -> None:
@@ -145,7 +165,10 @@ async def test_publish_assigns_variants_and_holds_out(tenant: Tenant) -> None:
     early_code = await publish_code(tenant.project_id, campaign.key, early.key)
     experiment = await running(tenant.project_id, campaign)
     customers = await make_customers(project_id=tenant.project_id, count=30)
-    expected = {c.key: assign(experiment.key, c.key, experiment.arms) for c in customers}
+    expected = {
+        c.key: assign(experiment_id=experiment.key, customer_id=c.key, arms=experiment.arms)
+        for c in customers
+    }
     assert set(expected.values()) == {"pct20", "eur5", HOLDOUT}
     order = CheckedOrder(amount=eur(10_000))
     for customer in customers:
@@ -159,13 +182,20 @@ async def test_publish_assigns_variants_and_holds_out(tenant: Tenant) -> None:
         again = await publish_code(tenant.project_id, campaign.key, customer.key)
         assert (code.variant, code.experiment_id) == (arm, experiment.key)
         assert again.id == code.id
-        check = await validate_code(tenant.project_id, code.code, customer.key, order)
+        check = await validate_code(
+            project_id=tenant.project_id, raw_code=code.code, customer_id=customer.key, order=order
+        )
         assert check.discount == (eur(2_000) if arm == "pct20" else eur(500))
     assert await Code.find({"project_id": tenant.project_id, "variant": ""}).count() == 1
     assert (await publish_code(tenant.project_id, campaign.key, early.key)).id == early_code.id
-    assert (await validate_code(tenant.project_id, early_code.code, early.key, order)).discount == (
-        eur(1_000)
-    )
+    assert (
+        await validate_code(
+            project_id=tenant.project_id,
+            raw_code=early_code.code,
+            customer_id=early.key,
+            order=order,
+        )
+    ).discount == (eur(1_000))
     stored = await ExperimentAssignment.find({"experiment_id": experiment.key}).to_list()
     assert {a.customer_id: a.variant for a in stored} == expected
     assert all(a.holdout == (a.variant == HOLDOUT) for a in stored)
@@ -181,7 +211,9 @@ async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
     customers = await make_customers(project_id=project_id, count=40)
     arms: dict[str, list[Customer]] = {"pct20": [], "eur5": [], HOLDOUT: []}
     for customer in customers:
-        arms[assign(experiment.key, customer.key, experiment.arms)].append(customer)
+        arms[
+            assign(experiment_id=experiment.key, customer_id=customer.key, arms=experiment.arms)
+        ].append(customer)
     codes: dict[str, Code] = {}
     for customer in customers:
         try:
@@ -194,13 +226,13 @@ async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
     for n, customer in enumerate(pct[:3]):
         code = codes[customer.key].code
         await redeem_code(
-            project_id,
-            code,
-            customer.key,
-            CheckedOrder(id=f"p{n}", amount=eur(10_000)),
-            None,
-            RedemptionChannel.ONLINE,
-            "",
+            project_id=project_id,
+            raw_code=code,
+            customer_id=customer.key,
+            order=CheckedOrder(id=f"p{n}", amount=eur(10_000)),
+            idempotency_key=None,
+            channel=RedemptionChannel.ONLINE,
+            api_key_id="",
         )
         await record_order(
             project_id,
@@ -214,13 +246,13 @@ async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
     )
     # eur5: one redeems on a 50.00 order; one order was placed before the assignment (left out).
     await redeem_code(
-        project_id,
-        codes[flat[0].key].code,
-        flat[0].key,
-        CheckedOrder(id="f0", amount=eur(5_000)),
-        None,
-        RedemptionChannel.ONLINE,
-        "",
+        project_id=project_id,
+        raw_code=codes[flat[0].key].code,
+        customer_id=flat[0].key,
+        order=CheckedOrder(id="f0", amount=eur(5_000)),
+        idempotency_key=None,
+        channel=RedemptionChannel.ONLINE,
+        api_key_id="",
     )
     await record_order(
         project_id, OrderInput(order_id="f0", amount=eur(4_500), customer_id=flat[0].key)
@@ -244,7 +276,7 @@ async def test_results_match_a_hand_computation(tenant: Tenant) -> None:
 
     await set_order_status(project_id, "h1", OrderStatus.CANCELLED)
 
-    results = await experiment_results(project_id, experiment.key)
+    results = await experiment_results(project_id=project_id, experiment_id=experiment.key)
     by_key = {arm.key: arm for arm in results.variants}
     assert results.currency == "EUR"
     pct_result, flat_result, holdout = by_key["pct20"], by_key["eur5"], results.holdout
@@ -283,35 +315,43 @@ async def test_winner_needs_significance_and_promotion_changes_the_offer(tenant:
     customers = await make_customers(project_id=project_id, count=60)
     for customer in customers:
         await publish_code(project_id, campaign.key, customer.key)
-    results = await experiment_results(project_id, experiment.key)
+    results = await experiment_results(project_id=project_id, experiment_id=experiment.key)
     # Nobody ordered: no winner, and promotion without a key is refused, writing nothing.
     assert results.winner is None
     with pytest.raises(DomainError) as refused:
-        await promote_variant(project_id, experiment.key)
+        await promote_variant(project_id=project_id, experiment_id=experiment.key)
     assert refused.value.code == "NO_SIGNIFICANT_WINNER"
     assert (await Campaign.get(campaign.id)).discount == campaign.discount  # type: ignore[union-attr]
     # Everyone on eur5 orders, nobody on pct20: eur5 beats the runner-up.
     for n, customer in enumerate(customers):
-        if assign(experiment.key, customer.key, experiment.arms) == "eur5":
+        if (
+            assign(experiment_id=experiment.key, customer_id=customer.key, arms=experiment.arms)
+            == "eur5"
+        ):
             await record_order(
                 project_id,
                 OrderInput(order_id=f"o{n}", amount=eur(1_000), customer_id=customer.key),
             )
-    results = await experiment_results(project_id, experiment.key)
+    results = await experiment_results(project_id=project_id, experiment_id=experiment.key)
     assert results.decision is not None and results.decision.against == "pct20"
     assert results.winner == "eur5"
-    promoted, updated = await promote_variant(project_id, experiment.key)
+    promoted, updated = await promote_variant(project_id=project_id, experiment_id=experiment.key)
     assert promoted.status == ExperimentStatus.STOPPED and promoted.promoted_variant == "eur5"
     assert updated.discount == Discount(type=DiscountType.AMOUNT, amount_off=eur(500))
     with pytest.raises(DomainError) as again:
-        await promote_variant(project_id, experiment.key, "pct20")
+        await promote_variant(
+            project_id=project_id, experiment_id=experiment.key, variant_key="pct20"
+        )
     assert again.value.code == "ALREADY_PROMOTED"
     # New customers get the promoted offer without a variant.
     newcomer = (await make_customers(project_id=project_id, count=1))[0]
     code = await publish_code(project_id, campaign.key, newcomer.key)
     assert code.variant == ""
     check = await validate_code(
-        project_id, code.code, newcomer.key, CheckedOrder(amount=eur(9_000))
+        project_id=project_id,
+        raw_code=code.code,
+        customer_id=newcomer.key,
+        order=CheckedOrder(amount=eur(9_000)),
     )
     assert check.discount == eur(500)
 
@@ -323,14 +363,14 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     campaign = await make_campaign(project_id=project_id)
     strict = VariantInput(key="strict", rules=RulesInput(min_order=eur(5_000), hours=[9, 10]))
     created = await create_experiment(
-        project_id,
-        ExperimentInput(
+        project_id=project_id,
+        data=ExperimentInput(
             campaign_id=campaign.key, name="Rules", variants=[strict, VariantInput(key="open")]
         ),
     )
     assert created.variants[0].rules == Rules(min_order=eur(5_000), hours=[9, 10])
     assert created.variants[1].rules is None
-    experiment = await start_experiment(project_id, created.key)
+    experiment = await start_experiment(project_id=project_id, experiment_id=created.key)
     customers = await make_customers(project_id=project_id, count=20)
     codes = [await publish_code(project_id, campaign.key, c.key) for c in customers]
     held = {
@@ -342,7 +382,13 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     small, large = CheckedOrder(amount=eur(3_000)), CheckedOrder(amount=eur(6_000))
 
     async def reasons(code: Code, order: CheckedOrder, at: datetime) -> set[str]:
-        check = await validate_code(project_id, code.code, code.customer_id, order, at)
+        check = await validate_code(
+            project_id=project_id,
+            raw_code=code.code,
+            customer_id=code.customer_id,
+            order=order,
+            now=at,
+        )
         return {reason.value for reason in check.reasons}
 
     assert await reasons(held["strict"], small, morning) == {"MIN_ORDER_NOT_MET"}
@@ -354,19 +400,33 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
     strict_code, owner = held["strict"].code, held["strict"].customer_id
     with pytest.raises(DomainError) as below:
         await redeem_code(
-            project_id, strict_code, owner, small, None, RedemptionChannel.ONLINE, "", morning
+            project_id=project_id,
+            raw_code=strict_code,
+            customer_id=owner,
+            order=small,
+            idempotency_key=None,
+            channel=RedemptionChannel.ONLINE,
+            api_key_id="",
+            now=morning,
         )
     assert below.value.code == "MIN_ORDER_NOT_MET"
     redeemed = await redeem_code(
-        project_id, strict_code, owner, large, None, RedemptionChannel.ONLINE, "", morning
+        project_id=project_id,
+        raw_code=strict_code,
+        customer_id=owner,
+        order=large,
+        idempotency_key=None,
+        channel=RedemptionChannel.ONLINE,
+        api_key_id="",
+        now=morning,
     )
     assert redeemed.variant == "strict"
 
     # Rules are checked as updateCampaign checks them, on the variant's field.
     with pytest.raises(DomainError) as refused:
         await create_experiment(
-            project_id,
-            ExperimentInput(
+            project_id=project_id,
+            data=ExperimentInput(
                 campaign_id=campaign.key,
                 name="Bad",
                 variants=[VariantInput(key="a", rules=RulesInput(hours=[25])), VariantInput("b")],
@@ -374,6 +434,8 @@ async def test_a_variant_with_its_own_rules_validates_and_promotes_by_them(
         )
     assert refused.value.problems[0].field == "variants.0.rules.hours"
 
-    _, promoted = await promote_variant(project_id, experiment.key, "strict")
+    _, promoted = await promote_variant(
+        project_id=project_id, experiment_id=experiment.key, variant_key="strict"
+    )
     assert promoted.rules == Rules(min_order=eur(5_000), hours=[9, 10])
     assert promoted.discount == campaign.discount

@@ -241,11 +241,11 @@ async def test_an_order_cannot_be_set_back_to_paid(tenant: Tenant) -> None:
 
 async def redeem_for_order(project_id: str, order_id: str, customer: Customer) -> str:
     redemption = await redeem_code(
-        project_id,
-        "SUMMER-20",
-        customer.key,
-        OrderSnapshot(id=order_id, amount=eur(5_000)),
-        None,
+        project_id=project_id,
+        raw_code="SUMMER-20",
+        customer_id=customer.key,
+        order=OrderSnapshot(id=order_id, amount=eur(5_000)),
+        idempotency_key=None,
         channel=RedemptionChannel.ONLINE,
         api_key_id="",
     )
@@ -268,13 +268,17 @@ async def test_a_refund_releases_the_codes_limits_only_when_the_campaign_says_so
     await record_order(
         tenant.project_id, order_input(order_id="web-1", customer=customer, codes=["summer-20"])
     )
-    used = await validate_code(tenant.project_id, "SUMMER-20", customer.key, None)
+    used = await validate_code(
+        project_id=tenant.project_id, raw_code="SUMMER-20", customer_id=customer.key, order=None
+    )
     assert Reason.CODE_LIMIT_REACHED in used.reasons
 
     await set_order_status(tenant.project_id, "web-1", OrderStatus.REFUNDED)
     await apply_pending_order_effects(tenant.project_id, now=utc_now() + timedelta(hours=1))
 
-    after = await validate_code(tenant.project_id, "SUMMER-20", customer.key, None)
+    after = await validate_code(
+        project_id=tenant.project_id, raw_code="SUMMER-20", customer_id=customer.key, order=None
+    )
     assert after.valid is releases
     statuses = [
         r.status for r in await Redemption.find({"project_id": tenant.project_id}).to_list()

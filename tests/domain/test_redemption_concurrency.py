@@ -142,7 +142,13 @@ async def main(uri, database, project_id, attempts):
     async def one():
         try:
             redemption = await redeem_code(
-                project_id, "summer-20", None, None, None, RedemptionChannel.POS, "worker"
+                project_id=project_id,
+                raw_code="summer-20",
+                customer_id=None,
+                order=None,
+                idempotency_key=None,
+                channel=RedemptionChannel.POS,
+                api_key_id="worker",
             )
             return str(redemption.id)
         except DomainError as error:

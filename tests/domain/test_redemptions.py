@@ -53,7 +53,9 @@ async def redeem(
         "now": NOON,
     }
     arguments.update(fields)
-    return await redeem_code(project_id, code, customer_id, **arguments)
+    return await redeem_code(
+        project_id=project_id, raw_code=code, customer_id=customer_id, **arguments
+    )
 
 
 async def reasons_of(project_id: str, **fields: Any) -> list[str]:
@@ -77,13 +79,24 @@ async def counters(campaign: Campaign, code: Code) -> tuple[int, int]:
 async def test_valid_code_gives_its_discount(tenant: Tenant) -> None:
     campaign = await make_campaign(project_id=tenant.project_id)
     await make_code(campaign=campaign)
-    result = await validate_code(tenant.project_id, "summer 20", None, order(12_345), now=NOON)
+    result = await validate_code(
+        project_id=tenant.project_id,
+        raw_code="summer 20",
+        customer_id=None,
+        order=order(12_345),
+        now=NOON,
+    )
     assert result.valid and result.reasons == []
     assert result.discount == eur(1_234)
 
 
 async def test_unknown_code_stops_at_not_found(tenant: Tenant) -> None:
-    result = await validate_code(tenant.project_id, "NOPE", "not-an-id", order(1, "XXX"))
+    result = await validate_code(
+        project_id=tenant.project_id,
+        raw_code="NOPE",
+        customer_id="not-an-id",
+        order=order(1, "XXX"),
+    )
     assert result.reasons == [Reason.NOT_FOUND]
     assert result.discount is None
 
@@ -122,7 +135,11 @@ async def test_validation_lists_every_failing_reason_and_writes_nothing(tenant: 
     before = await document_counts()
 
     result = await validate_code(
-        tenant.project_id, "Summer-20", customer.key, order(1_000), now=NOON
+        project_id=tenant.project_id,
+        raw_code="Summer-20",
+        customer_id=customer.key,
+        order=order(1_000),
+        now=NOON,
     )
 
     assert not result.valid
@@ -148,19 +165,29 @@ async def test_customer_rules(tenant: Tenant) -> None:
     project = tenant.project_id
     campaign = await make_campaign(project_id=project, rules=Rules(first_order_only=True))
     await make_code(campaign=campaign)
-    assert (await validate_code(project, "SUMMER20", None, order())).reasons == [
-        Reason.CUSTOMER_REQUIRED
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=None, order=order()
+        )
+    ).reasons == [Reason.CUSTOMER_REQUIRED]
     missing = "64b000000000000000000000"
-    assert (await validate_code(project, "SUMMER20", missing, order())).reasons == [
-        Reason.CUSTOMER_NOT_FOUND
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=missing, order=order()
+        )
+    ).reasons == [Reason.CUSTOMER_NOT_FOUND]
     erased = await make_customer(project_id=project, erased=True)
-    assert (await validate_code(project, "SUMMER20", erased.key, order())).reasons == [
-        Reason.CUSTOMER_NOT_FOUND
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=erased.key, order=order()
+        )
+    ).reasons == [Reason.CUSTOMER_NOT_FOUND]
     newcomer = await make_customer(project_id=project)
-    assert (await validate_code(project, "SUMMER20", newcomer.key, order())).valid
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=newcomer.key, order=order()
+        )
+    ).valid
 
 
 async def test_tags_attributes_and_segments(tenant: Tenant) -> None:
@@ -172,20 +199,30 @@ async def test_tags_attributes_and_segments(tenant: Tenant) -> None:
     matching = await make_customer(
         project_id=project, tags=["vip"], attributes={"tier": "gold", "x": 1}
     )
-    assert (await validate_code(project, "SUMMER20", matching.key, order())).valid
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=matching.key, order=order()
+        )
+    ).valid
     wrong_type = await make_customer(project_id=project, tags=["staff"], attributes={"tier": True})
-    assert (await validate_code(project, "SUMMER20", wrong_type.key, order())).reasons == [
-        Reason.ATTRIBUTES_NOT_MATCHED
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=wrong_type.key, order=order()
+        )
+    ).reasons == [Reason.ATTRIBUTES_NOT_MATCHED]
 
     segmented = await make_campaign(project_id=project, rules=Rules(segment_ids=["seg-1"]))
     await make_code(campaign=segmented, display="SEGMENTED")
-    assert (await validate_code(project, "SEGMENTED", matching.key, order())).reasons == [
-        Reason.NOT_IN_SEGMENT
-    ]
-    assert (await validate_code(project, "SEGMENTED", None, order())).reasons == [
-        Reason.CUSTOMER_REQUIRED
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SEGMENTED", customer_id=matching.key, order=order()
+        )
+    ).reasons == [Reason.NOT_IN_SEGMENT]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SEGMENTED", customer_id=None, order=order()
+        )
+    ).reasons == [Reason.CUSTOMER_REQUIRED]
 
 
 async def test_assigned_code_belongs_to_its_customer(tenant: Tenant) -> None:
@@ -194,12 +231,22 @@ async def test_assigned_code_belongs_to_its_customer(tenant: Tenant) -> None:
     owner = await make_customer(project_id=project)
     stranger = await make_customer(project_id=project)
     await make_code(campaign=campaign, assigned=True, customer_id=owner.key)
-    assert (await validate_code(project, "SUMMER20", owner.key, order())).valid
-    assert (await validate_code(project, "SUMMER20", stranger.key, order())).reasons == [
-        Reason.NOT_ASSIGNED_TO_CUSTOMER
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=owner.key, order=order()
+        )
+    ).valid
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=stranger.key, order=order()
+        )
+    ).reasons == [Reason.NOT_ASSIGNED_TO_CUSTOMER]
     # Without a named customer, holding the code is enough.
-    assert (await validate_code(project, "SUMMER20", None, order())).valid
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=None, order=order()
+        )
+    ).valid
 
 
 async def test_campaign_state_and_kind(tenant: Tenant) -> None:
@@ -210,11 +257,29 @@ async def test_campaign_state_and_kind(tenant: Tenant) -> None:
     await make_code(campaign=past, display="PAST")
     referral = await make_campaign(project_id=project, kind=CampaignKind.REFERRAL, discount=None)
     await make_code(campaign=referral, display="FRIEND")
-    assert (await validate_code(project, "ENDED", None, order(), NOON)).reasons == [Reason.EXPIRED]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="ENDED", customer_id=None, order=order(), now=NOON
+        )
+    ).reasons == [Reason.EXPIRED]
     # ends_at is exclusive.
-    assert (await validate_code(project, "PAST", None, order(), NOON)).reasons == [Reason.EXPIRED]
-    assert (await validate_code(project, "PAST", None, order(), NOON - timedelta(seconds=1))).valid
-    friend = await validate_code(project, "FRIEND", None, order(), NOON)
+    assert (
+        await validate_code(
+            project_id=project, raw_code="PAST", customer_id=None, order=order(), now=NOON
+        )
+    ).reasons == [Reason.EXPIRED]
+    assert (
+        await validate_code(
+            project_id=project,
+            raw_code="PAST",
+            customer_id=None,
+            order=order(),
+            now=NOON - timedelta(seconds=1),
+        )
+    ).valid
+    friend = await validate_code(
+        project_id=project, raw_code="FRIEND", customer_id=None, order=order(), now=NOON
+    )
     assert friend.reasons == [Reason.CAMPAIGN_NOT_DISCOUNT]
     assert friend.discount is None
 
@@ -229,18 +294,34 @@ async def test_order_rules(tenant: Tenant) -> None:
     await make_code(campaign=campaign)
     shoes = OrderItem(sku="S-1", quantity=1, price=eur(3_000), category="shoes")
     hat = OrderItem(sku="H-1", quantity=1, price=eur(3_000), category="hats")
-    assert (await validate_code(project, "SUMMER20", None, order(3_000, items=[shoes]))).valid
-    assert (await validate_code(project, "SUMMER20", None, order(3_000, items=[hat]))).reasons == [
-        Reason.NO_ELIGIBLE_ITEMS
-    ]
-    assert (await validate_code(project, "SUMMER20", None, None)).reasons == [
+    assert (
+        await validate_code(
+            project_id=project,
+            raw_code="SUMMER20",
+            customer_id=None,
+            order=order(3_000, items=[shoes]),
+        )
+    ).valid
+    assert (
+        await validate_code(
+            project_id=project,
+            raw_code="SUMMER20",
+            customer_id=None,
+            order=order(3_000, items=[hat]),
+        )
+    ).reasons == [Reason.NO_ELIGIBLE_ITEMS]
+    assert (
+        await validate_code(project_id=project, raw_code="SUMMER20", customer_id=None, order=None)
+    ).reasons == [
         Reason.MIN_ORDER_NOT_MET,
         Reason.NO_ELIGIBLE_ITEMS,
     ]
     dollars = Order(amount=Money(amount=3_000, currency="USD"), items=[shoes])
-    assert (await validate_code(project, "SUMMER20", None, dollars)).reasons == [
-        Reason.CURRENCY_MISMATCH
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=None, order=dollars
+        )
+    ).reasons == [Reason.CURRENCY_MISMATCH]
 
 
 async def test_daily_limit_counts_the_campaign_day(tenant: Tenant) -> None:
@@ -252,9 +333,11 @@ async def test_daily_limit_counts_the_campaign_day(tenant: Tenant) -> None:
     first = await redeem(project, now=late)
     assert first.day == "2025-06-11"
     assert await reasons_of(project, now=NOON) == [Reason.DAILY_LIMIT_REACHED]
-    assert (await validate_code(project, "SUMMER20", None, order(), NOON)).reasons == [
-        Reason.DAILY_LIMIT_REACHED
-    ]
+    assert (
+        await validate_code(
+            project_id=project, raw_code="SUMMER20", customer_id=None, order=order(), now=NOON
+        )
+    ).reasons == [Reason.DAILY_LIMIT_REACHED]
     # The next Paris day has its own counter.
     assert (await redeem(project, now=NOON + timedelta(days=1))).day == "2025-06-12"
 
@@ -328,7 +411,9 @@ async def test_rollback_gives_back_and_the_code_can_be_redeemed_again(tenant: Te
     first = await redeem(project, customer_id=customer.key)
     assert await reasons_of(project, customer_id=customer.key) == [Reason.CODE_LIMIT_REACHED]
 
-    rolled_back = await rollback_redemption(project, first.key, "  order cancelled ")
+    rolled_back = await rollback_redemption(
+        project_id=project, redemption_id=first.key, reason="  order cancelled "
+    )
 
     assert rolled_back.status == RedemptionStatus.ROLLED_BACK
     assert rolled_back.rollback_reason == "order cancelled"
@@ -346,13 +431,13 @@ async def test_second_rollback_is_refused(tenant: Tenant) -> None:
     campaign = await make_campaign(project_id=project)
     code = await make_code(campaign=campaign)
     redemption = await redeem(project)
-    await rollback_redemption(project, redemption.key, "")
+    await rollback_redemption(project_id=project, redemption_id=redemption.key, reason="")
     with pytest.raises(DomainError) as refused:
-        await rollback_redemption(project, redemption.key, "")
+        await rollback_redemption(project_id=project, redemption_id=redemption.key, reason="")
     assert refused.value.code == "ALREADY_ROLLED_BACK"
     assert await counters(campaign, code) == (0, 0)
     with pytest.raises(DomainError) as missing:
-        await rollback_redemption(project, "not-an-id", "")
+        await rollback_redemption(project_id=project, redemption_id="not-an-id", reason="")
     assert missing.value.code == "NOT_FOUND"
 
 
@@ -379,7 +464,7 @@ async def test_a_refused_attempt_leaves_the_key_free_for_a_retry(tenant: Tenant)
     code = await make_code(campaign=campaign)
     taken = await redeem(project)
     assert await reasons_of(project, idempotency_key="till-7") == [Reason.CODE_LIMIT_REACHED]
-    await rollback_redemption(project, taken.key, "wrong customer")
+    await rollback_redemption(project_id=project, redemption_id=taken.key, reason="wrong customer")
     retried = await redeem(project, idempotency_key="till-7")
     assert retried.status == RedemptionStatus.SUCCEEDED
     assert await counters(campaign, code) == (1, 1)
@@ -405,7 +490,7 @@ async def test_reconciliation_fixes_corrupted_counters(tenant: Tenant) -> None:
     await redeem(project, customer_id=alice.key)
     await redeem(project, "WINTER10", bob.key)
     rolled = await redeem(project, "WINTER10", bob.key)
-    await rollback_redemption(project, rolled.key, "")
+    await rollback_redemption(project_id=project, redemption_id=rolled.key, reason="")
     # Corrupt every kind of counter.
     await Code.get_pymongo_collection().update_one(
         {"_id": first_code.id}, {"$set": {"redeemed_count": 7}}
@@ -424,7 +509,7 @@ async def test_reconciliation_fixes_corrupted_counters(tenant: Tenant) -> None:
         {"campaign_id": campaign.key}, {"$set": {"redeemed_count": 1}}
     )
 
-    report = await reconcile_campaign(project, campaign.key)
+    report = await reconcile_campaign(project_id=project, campaign_id=campaign.key)
 
     fixed = {(c.counter, c.key): (c.was, c.now) for c in report.corrections}
     assert fixed == {
@@ -437,7 +522,9 @@ async def test_reconciliation_fixes_corrupted_counters(tenant: Tenant) -> None:
     }
     assert await counters(campaign, first_code) == (2, 3)
     assert await counters(campaign, second_code) == (1, 3)
-    assert (await reconcile_campaign(project, campaign.key)).corrections == []
+    assert (
+        await reconcile_campaign(project_id=project, campaign_id=campaign.key)
+    ).corrections == []
 
 
 async def test_reconciliation_clears_a_claim_left_by_a_dead_process(tenant: Tenant) -> None:
@@ -461,7 +548,7 @@ async def test_reconciliation_clears_a_claim_left_by_a_dead_process(tenant: Tena
         {"_id": campaign.id}, {"$inc": {"redeemed_count": 1}}
     )
 
-    report = await reconcile_campaign(project, campaign.key)
+    report = await reconcile_campaign(project_id=project, campaign_id=campaign.key)
 
     assert report.stale_claims_removed == 1
     assert await counters(campaign, code) == (0, 0)

@@ -251,26 +251,34 @@ async def test_dynamic_membership_equals_the_reference_on_10000_customers(
     segments: list[Segment] = []
 
     for i, raw in enumerate(FILTERS):
-        segment = await create_segment(tenant.project_id, f"s{i}", SegmentKind.DYNAMIC, raw)
+        segment = await create_segment(
+            project_id=tenant.project_id, name=f"s{i}", kind=SegmentKind.DYNAMIC, filter=raw
+        )
         expected = {str(doc["_id"]) for doc in mine if reference(segment.filter, doc)}
         assert 50 < len(expected) < len(mine) - 50, (i, len(expected))
         sizes[segment.key] = len(expected)
         segments.append(segment)
 
-        assert await segment_size(segment, NOW) == len(expected), i
+        assert await segment_size(segment=segment, now=NOW) == len(expected), i
         walked = [
-            cid async for batch in segment_customer_ids(segment, None, 2_000, NOW) for cid in batch
+            cid
+            async for batch in segment_customer_ids(
+                segment=segment, after=None, batch_size=2_000, now=NOW
+            )
+            for cid in batch
         ]
         assert walked == sorted(walked, key=ObjectId) and set(walked) == expected, i
         firsts[segment.key] = walked[:10]
         if i == 0:
             resumed = [
                 cid
-                async for batch in segment_customer_ids(segment, walked[9], 500, NOW)
+                async for batch in segment_customer_ids(
+                    segment=segment, after=walked[9], batch_size=500, now=NOW
+                )
                 for cid in batch
             ]
             assert resumed == walked[10:]
-            sample = await segment_sample(segment, 10, NOW)
+            sample = await segment_sample(segment=segment, first=10, now=NOW)
             assert [c.key for c in sample] == walked[:10]
 
         # The check campaigns make, one customer at a time, agrees with the database.
@@ -281,8 +289,10 @@ async def test_dynamic_membership_equals_the_reference_on_10000_customers(
             assert in_it == (str(doc["_id"]) in expected), (i, doc["_id"])
 
     # All of them counted at once (a page of segments) agree with the reference too.
-    assert await segment_sizes(tenant.project_id, segments, NOW) == sizes
-    samples = await segment_samples(tenant.project_id, segments, 10, NOW)
+    assert await segment_sizes(project_id=tenant.project_id, segments=segments, now=NOW) == sizes
+    samples = await segment_samples(
+        project_id=tenant.project_id, segments=segments, first=10, now=NOW
+    )
     assert {key: [c.key for c in found] for key, found in samples.items()} == firsts
 
 
@@ -336,20 +346,28 @@ def test_invalid_filters_are_refused_with_the_path_of_each_bad_node() -> None:
 async def test_an_invalid_filter_writes_nothing(tenant: Tenant) -> None:
     bad = {"field": "metrics.total_spent", "op": "between", "value": [1, 2]}
     with pytest.raises(DomainError) as refused:
-        await create_segment(tenant.project_id, "Big", SegmentKind.DYNAMIC, bad)
+        await create_segment(
+            project_id=tenant.project_id, name="Big", kind=SegmentKind.DYNAMIC, filter=bad
+        )
     assert refused.value.problems[0].field == "filter.op"
     assert await Segment.find_all().count() == 0
 
     good = {"field": "tags", "op": "contains", "value": "Vip"}
-    segment = await create_segment(tenant.project_id, "Big", SegmentKind.DYNAMIC, good)
+    segment = await create_segment(
+        project_id=tenant.project_id, name="Big", kind=SegmentKind.DYNAMIC, filter=good
+    )
     assert segment.filter == {"field": "tags", "op": "contains", "value": "vip"}
     with pytest.raises(DomainError):
-        await update_segment(tenant.project_id, segment.key, name="Bigger", filter=bad)
+        await update_segment(
+            project_id=tenant.project_id, segment_id=segment.key, name="Bigger", filter=bad
+        )
     assert (await get_segment(tenant.project_id, segment.key)).name == "Big"
     with pytest.raises(DomainError, match="static segment has members"):
-        await create_segment(tenant.project_id, "List", SegmentKind.STATIC, good)
+        await create_segment(
+            project_id=tenant.project_id, name="List", kind=SegmentKind.STATIC, filter=good
+        )
     with pytest.raises(DomainError) as duplicate:
-        await create_segment(tenant.project_id, "Big", SegmentKind.STATIC)
+        await create_segment(project_id=tenant.project_id, name="Big", kind=SegmentKind.STATIC)
     assert duplicate.value.code == "DUPLICATE_NAME"
 
 
@@ -360,25 +378,41 @@ async def test_static_members_in_bulk(tenant: Tenant) -> None:
     ]
     await Customer.get_pymongo_collection().insert_many(docs)
     ids = [str(doc["_id"]) for doc in docs]
-    segment = await create_segment(tenant.project_id, "Imported", SegmentKind.STATIC)
+    segment = await create_segment(
+        project_id=tenant.project_id, name="Imported", kind=SegmentKind.STATIC
+    )
 
-    first = await add_members(tenant.project_id, segment.key, ids[:10_000])
+    first = await add_members(
+        project_id=tenant.project_id, segment_id=segment.key, customer_ids=ids[:10_000]
+    )
     # Half of these are in already; repeats inside one call count once.
-    second = await add_members(tenant.project_id, segment.key, ids[5_000:15_000])
-    third = await add_members(tenant.project_id, segment.key, ids[15_000:] + ids[15_000:15_100])
+    second = await add_members(
+        project_id=tenant.project_id, segment_id=segment.key, customer_ids=ids[5_000:15_000]
+    )
+    third = await add_members(
+        project_id=tenant.project_id,
+        segment_id=segment.key,
+        customer_ids=ids[15_000:] + ids[15_000:15_100],
+    )
 
     assert (first.changed, first.unchanged) == (10_000, 0)
     assert (second.changed, second.unchanged) == (5_000, 5_000)
     assert (third.changed, third.unchanged) == (5_000, 100)
     assert third.segment.members_count == 20_000
-    assert await segment_size(third.segment) == 20_000
+    assert await segment_size(segment=third.segment) == 20_000
     assert await SegmentMember.find({"segment_id": segment.key}).count() == 20_000
-    sample = await segment_sample(third.segment, 10)
+    sample = await segment_sample(segment=third.segment, first=10)
     assert [c.key for c in sample] == sorted(ids)[:10]
-    walked = [i async for batch in segment_customer_ids(third.segment, None, 3_000) for i in batch]
+    walked = [
+        i
+        async for batch in segment_customer_ids(segment=third.segment, after=None, batch_size=3_000)
+        for i in batch
+    ]
     assert walked == sorted(ids)
 
-    removed = await remove_members(tenant.project_id, segment.key, ids[:100] + ids[:100])
+    removed = await remove_members(
+        project_id=tenant.project_id, segment_id=segment.key, customer_ids=ids[:100] + ids[:100]
+    )
     assert (removed.changed, removed.unchanged) == (100, 100)
     assert removed.segment.members_count == 19_900
     customer = await Customer.get(docs[500]["_id"])
@@ -389,7 +423,11 @@ async def test_static_members_in_bulk(tenant: Tenant) -> None:
     assert not await customer_in_segments(tenant.project_id, outside, [segment.key])
 
     with pytest.raises(DomainError, match="1 to 10,000"):
-        await add_members(tenant.project_id, segment.key, ids[: MAX_IDS_PER_CALL + 1])
+        await add_members(
+            project_id=tenant.project_id,
+            segment_id=segment.key,
+            customer_ids=ids[: MAX_IDS_PER_CALL + 1],
+        )
 
 
 async def test_unknown_ids_refuse_the_whole_call(tenant: Tenant, other_tenant: Tenant) -> None:
@@ -397,11 +435,13 @@ async def test_unknown_ids_refuse_the_whole_call(tenant: Tenant, other_tenant: T
     theirs = await make_customer(project_id=other_tenant.project_id, name="stranger")
     gone = await make_customer(project_id=tenant.project_id, name="gone")
     await erase_customer(tenant.project_id, gone.key, "test")
-    segment = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
+    segment = await create_segment(
+        project_id=tenant.project_id, name="List", kind=SegmentKind.STATIC
+    )
 
     given = [ours[0].key, theirs.key, ours[1].key, "not-an-id", gone.key]
     with pytest.raises(DomainError) as refused:
-        await add_members(tenant.project_id, segment.key, given)
+        await add_members(project_id=tenant.project_id, segment_id=segment.key, customer_ids=given)
 
     assert [(p.code, p.field) for p in refused.value.problems] == [
         ("UNKNOWN_CUSTOMER", "customerIds.1"),
@@ -412,35 +452,41 @@ async def test_unknown_ids_refuse_the_whole_call(tenant: Tenant, other_tenant: T
     assert await SegmentMember.find_all().count() == 0
     assert (await get_segment(tenant.project_id, segment.key)).members_count == 0
     dynamic = await create_segment(
-        tenant.project_id,
-        "Dyn",
-        SegmentKind.DYNAMIC,
-        {"field": "tags", "op": "contains", "value": "x"},
+        project_id=tenant.project_id,
+        name="Dyn",
+        kind=SegmentKind.DYNAMIC,
+        filter={"field": "tags", "op": "contains", "value": "x"},
     )
     with pytest.raises(DomainError) as not_static:
-        await add_members(tenant.project_id, dynamic.key, [ours[0].key])
+        await add_members(
+            project_id=tenant.project_id, segment_id=dynamic.key, customer_ids=[ours[0].key]
+        )
     assert not_static.value.code == "NOT_STATIC"
 
 
 async def test_erased_customers_leave_every_segment(tenant: Tenant) -> None:
     ada = await make_customer(project_id=tenant.project_id, name="Ada", tags=["vip"])
     bob = await make_customer(project_id=tenant.project_id, name="Bob", tags=["vip"])
-    listed = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
-    vips = await create_segment(
-        tenant.project_id,
-        "VIP",
-        SegmentKind.DYNAMIC,
-        {"field": "tags", "op": "contains", "value": "vip"},
+    listed = await create_segment(
+        project_id=tenant.project_id, name="List", kind=SegmentKind.STATIC
     )
-    await add_members(tenant.project_id, listed.key, [ada.key, bob.key])
-    assert await segment_size(vips) == 2
+    vips = await create_segment(
+        project_id=tenant.project_id,
+        name="VIP",
+        kind=SegmentKind.DYNAMIC,
+        filter={"field": "tags", "op": "contains", "value": "vip"},
+    )
+    await add_members(
+        project_id=tenant.project_id, segment_id=listed.key, customer_ids=[ada.key, bob.key]
+    )
+    assert await segment_size(segment=vips) == 2
 
     await erase_customer(tenant.project_id, ada.key, "test")
 
     listed = await get_segment(tenant.project_id, listed.key)
-    assert await segment_size(listed) == 1
-    assert [c.key for c in await segment_sample(listed, 10)] == [bob.key]
-    assert await segment_size(vips) == 1
+    assert await segment_size(segment=listed) == 1
+    assert [c.key for c in await segment_sample(segment=listed, first=10)] == [bob.key]
+    assert await segment_size(segment=vips) == 1
     assert not await customer_in_segments(tenant.project_id, ada, [listed.key, vips.key])
 
 
@@ -448,38 +494,46 @@ async def test_segments_belong_to_their_project(tenant: Tenant, other_tenant: Te
     ours = await make_customer(project_id=tenant.project_id, name="Ada", tags=["vip"])
     theirs = await make_customer(project_id=other_tenant.project_id, name="Eve", tags=["vip"])
     vips = await create_segment(
-        other_tenant.project_id,
-        "VIP",
-        SegmentKind.DYNAMIC,
-        {"field": "tags", "op": "contains", "value": "vip"},
+        project_id=other_tenant.project_id,
+        name="VIP",
+        kind=SegmentKind.DYNAMIC,
+        filter={"field": "tags", "op": "contains", "value": "vip"},
     )
-    listed = await create_segment(other_tenant.project_id, "List", SegmentKind.STATIC)
-    await add_members(other_tenant.project_id, listed.key, [theirs.key])
+    listed = await create_segment(
+        project_id=other_tenant.project_id, name="List", kind=SegmentKind.STATIC
+    )
+    await add_members(
+        project_id=other_tenant.project_id, segment_id=listed.key, customer_ids=[theirs.key]
+    )
 
     with pytest.raises(DomainError):
         await get_segment(tenant.project_id, vips.key)
     with pytest.raises(DomainError):
-        await add_members(tenant.project_id, listed.key, [ours.key])
+        await add_members(
+            project_id=tenant.project_id, segment_id=listed.key, customer_ids=[ours.key]
+        )
     assert not await customer_in_segments(tenant.project_id, ours, [vips.key, listed.key])
     assert await customer_in_segments(other_tenant.project_id, theirs, [vips.key, listed.key])
-    assert [c.key for c in await segment_sample(vips, 10)] == [theirs.key]
+    assert [c.key for c in await segment_sample(segment=vips, first=10)] == [theirs.key]
 
 
 async def test_a_segment_a_campaign_targets_is_not_deleted(tenant: Tenant) -> None:
     ada = await make_customer(project_id=tenant.project_id, name="Ada")
-    segment = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
-    await add_members(tenant.project_id, segment.key, [ada.key])
+    segment = await create_segment(
+        project_id=tenant.project_id, name="List", kind=SegmentKind.STATIC
+    )
+    await add_members(project_id=tenant.project_id, segment_id=segment.key, customer_ids=[ada.key])
     campaign = await make_campaign(
         project_id=tenant.project_id, rules=Rules(segment_ids=[segment.key])
     )
 
     with pytest.raises(DomainError) as refused:
-        await delete_segment(tenant.project_id, segment.key)
+        await delete_segment(project_id=tenant.project_id, segment_id=segment.key)
     assert refused.value.code == "SEGMENT_IN_USE"
 
     campaign.status = CampaignStatus.ENDED
     await campaign.save()
-    await delete_segment(tenant.project_id, segment.key)
+    await delete_segment(project_id=tenant.project_id, segment_id=segment.key)
     assert await Segment.find_all().count() == 0
     assert await SegmentMember.find_all().count() == 0
 
@@ -488,23 +542,27 @@ async def test_a_segment_an_experiment_variant_targets_is_not_deleted(tenant: Te
     from domain.campaigns import RulesInput
     from domain.experiments import ExperimentInput, VariantInput, create_experiment
 
-    segment = await create_segment(tenant.project_id, "List", SegmentKind.STATIC)
-    unused = await create_segment(tenant.project_id, "Other", SegmentKind.STATIC)
+    segment = await create_segment(
+        project_id=tenant.project_id, name="List", kind=SegmentKind.STATIC
+    )
+    unused = await create_segment(
+        project_id=tenant.project_id, name="Other", kind=SegmentKind.STATIC
+    )
     campaign = await make_campaign(project_id=tenant.project_id, name="Spring test")
     targeted = VariantInput(key="a", rules=RulesInput(segment_ids=[segment.key]))
     await create_experiment(
-        tenant.project_id,
-        ExperimentInput(
+        project_id=tenant.project_id,
+        data=ExperimentInput(
             campaign_id=campaign.key, name="t", variants=[targeted, VariantInput(key="b")]
         ),
     )
 
     with pytest.raises(DomainError) as refused:
-        await delete_segment(tenant.project_id, segment.key)
+        await delete_segment(project_id=tenant.project_id, segment_id=segment.key)
     assert refused.value.code == "SEGMENT_IN_USE" and "Spring test" in str(refused.value)
-    await delete_segment(tenant.project_id, unused.key)
+    await delete_segment(project_id=tenant.project_id, segment_id=unused.key)
 
     campaign.status = CampaignStatus.ENDED
     await campaign.save()
-    await delete_segment(tenant.project_id, segment.key)
+    await delete_segment(project_id=tenant.project_id, segment_id=segment.key)
     assert await Segment.find_all().count() == 0

@@ -151,7 +151,9 @@ async def test_totals_beyond_32_bits_are_served_whole(tenant: Tenant) -> None:
     await Order.get_pymongo_collection().update_many(
         {"project_id": tenant.project_id}, {"$set": {"amount.amount": 1_000_000_000}}
     )
-    expected = await analytics.campaign_stats(tenant.project_id, scenario.spring.key)
+    expected = await analytics.campaign_stats(
+        project_id=tenant.project_id, campaign_id=scenario.spring.key
+    )
     assert expected.revenue.amount > 2**31
 
     whole = (await tenant.gql(STATS, {"id": scenario.spring.key}))["campaignStats"]

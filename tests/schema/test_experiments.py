@@ -109,7 +109,7 @@ async def test_experiment_end_to_end(tenant: Tenant) -> None:
     while min(len(m) for m in members.values()) < 6:
         customer_id = (await gql(CUSTOMER, {"n": f"c{n}"}))["createCustomer"]["customer"]["id"]
         n += 1
-        arm = assign(experiment_id, customer_id, arms)
+        arm = assign(experiment_id=experiment_id, customer_id=customer_id, arms=arms)
         members[arm].append(customer_id)
         published = (await gql(PUBLISH, {"c": campaign_id, "u": customer_id}))["publishCode"]
         if arm == HOLDOUT:

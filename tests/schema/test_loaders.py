@@ -529,7 +529,9 @@ async def test_every_loader_answers_only_from_the_callers_project(
     for name in ("vips", "vips again"):
         values = {"name": name, "kind": "DYNAMIC", "filter": rule}
         created = (await other.gql(CREATE_SEGMENT, {"input": values}))["createSegment"]
-        segments.append(await get_segment(other.project_id, created["segment"]["id"]))
+        segments.append(
+            await get_segment(project_id=other.project_id, segment_id=created["segment"]["id"])
+        )
     action = {"type": "SEND_CODE", "campaignId": campaign_id, "channel": "EMAIL"}
     values = {"name": "Cart", "trigger": "cart.abandoned", "action": action}
     automation_id = (await other.gql(CREATE_AUTOMATION, {"input": values}))["createAutomation"][
