@@ -136,6 +136,10 @@ def check_graphql_get(query_params: Mapping[str, str], settings: Settings) -> Re
     return check_graphql_params(params, settings)
 
 
+def is_multipart(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "multipart/form-data"
+
+
 def check_graphql_body(body: bytes, content_type: str, settings: Settings) -> Refusal | None:
     """A JSON body must be an object with a bounded query and variables; other content types are
     left to Strawberry (which accepts only JSON, or multipart when uploads are on)."""
