@@ -1,6 +1,7 @@
 """History import: customers and orders from JSON lines or CSV, run as resumable jobs that skip
 bad rows (reported per row), store each customer or order once, and move customer metrics."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -193,7 +194,10 @@ async def _customers_named(project_id: str, field: str, values: set[str]) -> dic
     found: dict[str, list[str]] = {}
     rows = (
         await Customer.get_pymongo_collection()
-        .find({"project_id": project_id, field: {"$in": sorted(values)}, "erased": False})
+        .find(
+            {"project_id": project_id, field: {"$in": sorted(values)}, "erased": False},
+            {field: 1},
+        )
         .to_list()
     )
     for row in rows:
@@ -349,6 +353,14 @@ async def _import_batch(runner: JobRunner, job: Job, records: list[Record]) -> N
     job.params = params
 
 
+def _grouped_date(value: datetime | str) -> datetime:
+    """nx-27017 answers $min/$max of dates in $group with extended-JSON text; MongoDB with a
+    date."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(json.loads(value)["$date"])
+    return as_utc(value)
+
+
 def _with_imported(metrics: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
     moments = [group["first"], group["last"], metrics.get("first_order_at")]
     moments.append(metrics.get("last_order_at"))
@@ -404,23 +416,34 @@ async def _count_group(job: Job, groups: dict[str, dict[str, Any]]) -> None:
 
 async def _count_in_metrics(runner: JobRunner, job: Job) -> None:
     """Adds the job's paid orders to their customers' metrics, once per customer and job."""
-    # Grouped here: nx-27017's $group answers $min/$max of dates as extended-JSON text.
-    groups: dict[str, dict[str, Any]] = {}
-    cursor = Order.get_pymongo_collection().find(
-        {"project_id": job.project_id, "import_job": job.key},
-        {"customer_id": 1, "amount": 1, "created_at": 1, "status": 1},
-    )
-    async for row in cursor:
-        if not row["customer_id"] or row["status"] != OrderStatus.PAID.value:
-            continue
-        group = groups.setdefault(
-            row["customer_id"],
-            {"orders": 0, "spent": 0, "first": row["created_at"], "last": row["created_at"]},
-        )
-        group["orders"] += 1
-        group["spent"] += int(row["amount"]["amount"])
-        group["first"] = min(group["first"], row["created_at"])
-        group["last"] = max(group["last"], row["created_at"])
+    pipeline: list[dict[str, Any]] = [
+        {
+            "$match": {
+                "project_id": job.project_id,
+                "import_job": job.key,
+                "status": OrderStatus.PAID.value,
+            }
+        },
+        {
+            "$group": {
+                "_id": "$customer_id",
+                "orders": {"$sum": 1},
+                "spent": {"$sum": "$amount.amount"},
+                "first": {"$min": "$created_at"},
+                "last": {"$max": "$created_at"},
+            }
+        },
+    ]
+    cursor = await Order.get_pymongo_collection().aggregate(pipeline)
+    groups = {
+        str(row["_id"]): {
+            **row,
+            "first": _grouped_date(row["first"]),
+            "last": _grouped_date(row["last"]),
+        }
+        for row in await cursor.to_list()
+        if row["_id"]
+    }
     keys = sorted(groups)
     for start in range(0, len(keys), METRICS_BATCH):
         await runner.renew(job)

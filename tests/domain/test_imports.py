@@ -273,3 +273,32 @@ async def test_imports_stay_in_their_project(tenant: Tenant, other_tenant: Tenan
 
     assert await row_errors(job) == [(1, "customerSourceId", "UNKNOWN_CUSTOMER")]
     assert (await customer(tenant.project_id, "c-1")).metrics.orders_count == 0
+
+
+async def test_five_thousand_orders_in_batches_count_exactly(tenant: Tenant) -> None:
+    """The suite's size; bench/import.py runs 100,000 (about 90 s on the embedded server)."""
+    customers = jsonl(*({"sourceId": f"s-{n}", "createdAt": "2019-01-01"} for n in range(200)))
+    await finished(await import_customers(tenant.project_id, customers, max_bytes=LIMIT))
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "id": f"o-{n}",
+            "customerSourceId": f"s-{n % 200}",
+            "amount": 100 + n,
+            "currency": "EUR",
+            "createdAt": (start + timedelta(hours=n)).isoformat(),
+        }
+        for n in range(5_000)
+    ]
+
+    job = await finished(await import_orders(tenant.project_id, jsonl(*rows), max_bytes=LIMIT))
+
+    assert job.batch == 3 and job.done == 5_000
+    assert imports.counts_of(job) == imports.ImportCounts(imported=5_000, unchanged=0, failed=0)
+    assert await Order.find({"project_id": tenant.project_id}).count() == 5_000
+    seventh = await customer(tenant.project_id, "s-7")
+    mine = range(7, 5_000, 200)
+    assert seventh.metrics.orders_count == len(mine) == 25
+    assert seventh.metrics.total_spent == sum(100 + n for n in mine)
+    assert seventh.metrics.first_order_at == start + timedelta(hours=7)
+    assert seventh.metrics.last_order_at == start + timedelta(hours=mine[-1])
