@@ -451,6 +451,16 @@ async def _count_in_metrics(runner: JobRunner, job: Job) -> None:
 
 
 async def _run_import(runner: JobRunner, job: Job) -> None:
+    try:
+        await _import_rows(runner, job)
+    except Exception:
+        if job.attempts >= jobs.MAX_ATTEMPTS:
+            # The runner ends the job as FAILED: its file, personal data, goes with it.
+            await delete_file(job.project_id, job.key)
+        raise
+
+
+async def _import_rows(runner: JobRunner, job: Job) -> None:
     text = decode(await load_file(job.project_id, job.key))
     skip = job.batch * job.batch_size
     batch: list[Record] = []

@@ -12,9 +12,16 @@ from domain.customers import Customer
 from domain.errors import DomainError
 from domain.event_models import CUSTOMER_CREATED, ORDER_RECORDED
 from domain.events import CustomerEvent
-from domain.import_files import ImportChunk, decode, load_file, read_records
+from domain.import_files import (
+    ImportChunk,
+    decode,
+    delete_file,
+    load_file,
+    read_records,
+    store_file,
+)
 from domain.imports import ImportRowError, import_customers, import_orders
-from domain.jobs import Job, JobRunner, JobStatus, run_pending_jobs
+from domain.jobs import MAX_ATTEMPTS, Job, JobRunner, JobStatus, run_pending_jobs
 from domain.orders import Order, OrderStatus
 from tests.conftest import Tenant
 from tests.domain.test_loyalty import card_of, make_program
@@ -302,3 +309,21 @@ async def test_five_thousand_orders_in_batches_count_exactly(tenant: Tenant) -> 
     assert seventh.metrics.total_spent == sum(100 + n for n in mine)
     assert seventh.metrics.first_order_at == start + timedelta(hours=7)
     assert seventh.metrics.last_order_at == start + timedelta(hours=mine[-1])
+
+
+async def test_a_job_that_fails_for_good_deletes_its_file(tenant: Tenant) -> None:
+    job = await import_customers(tenant.project_id, CUSTOMERS, max_bytes=LIMIT)
+    # A damaged file on the last attempt the runner allows.
+    await delete_file(tenant.project_id, job.key)
+    await store_file(tenant.project_id, job.key, b"\xff\xfe")
+    await Job.get_pymongo_collection().update_one(
+        {"_id": job.id}, {"$set": {"attempts": MAX_ATTEMPTS - 1}}
+    )
+
+    await run_pending_jobs()
+
+    failed = await Job.get(job.id)
+    assert failed is not None and failed.status == JobStatus.FAILED
+    assert "not UTF-8" in failed.errors[0]
+    assert await ImportChunk.find({"job_id": job.key}).count() == 0
+    assert await Customer.find({"project_id": tenant.project_id}).count() == 0
