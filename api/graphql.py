@@ -22,6 +22,7 @@ from api.request_limits import (
     body_too_large,
     check_graphql_body,
     check_graphql_get,
+    check_graphql_multipart,
     declared_too_large,
     graphql_error,
     is_multipart,
@@ -39,6 +40,10 @@ GRAPHIQL_CDN = "https://unpkg.com"
 log = logging.getLogger("engage.graphql")
 
 _UNAUTHENTICATED = Refusal(401, "UNAUTHENTICATED", "a valid API key or customer token is required")
+
+
+# Uploads are import files, which only admin keys may send.
+_UPLOAD_FORBIDDEN = Refusal(403, "FORBIDDEN", "only admin keys may upload files")
 
 
 def refuse(refusal: Refusal, who: str) -> Response:
@@ -174,7 +179,12 @@ class GraphQLEndpoint:
                 refusal = body_too_large(limit)
             else:
                 content_type = request.headers.get("content-type", "")
-                refusal = check_graphql_body(body, content_type, self.settings)
+                if upload and caller.kind != CallerKind.ADMIN:
+                    refusal = _UPLOAD_FORBIDDEN
+                elif upload:
+                    refusal = await check_graphql_multipart(scope, body, self.settings)
+                else:
+                    refusal = check_graphql_body(body, content_type, self.settings)
                 receive = replay(body)
         if refusal is not None:
             await refuse(refusal, caller.log_name)(scope, receive, send)
