@@ -11,14 +11,35 @@ from domain.customers import ConsentsInput, Customer, CustomerInput, new_custome
 from domain.discounts import OrderItemInput
 from domain.errors import DomainError, Problem
 from domain.orders import Order, OrderInput, OrderStatus, checked_order
+from domain.storable import text_problem, value_problems
 
 CUSTOMER_FIELDS = frozenset(
-    {"sourceId", "email", "phone", "name", "tags", "attributes", "consents", "createdAt"}
-    | {"consentEmail", "consentSms"}
+    {
+        "sourceId",
+        "email",
+        "phone",
+        "name",
+        "tags",
+        "attributes",
+        "consents",
+        "consentEmail",
+        "consentSms",
+        "createdAt",
+    }
 )
 ORDER_FIELDS = frozenset(
-    {"id", "customerSourceId", "customerEmail", "amount", "currency", "items", "codes"}
-    | {"status", "createdAt", "placedAt"}
+    {
+        "id",
+        "customerSourceId",
+        "customerEmail",
+        "amount",
+        "currency",
+        "items",
+        "codes",
+        "status",
+        "createdAt",
+        "placedAt",
+    }
 )
 # History cannot be in the future; a day allows for clocks and time zones written as UTC.
 FUTURE_SLACK = timedelta(days=1)
@@ -169,6 +190,19 @@ def customer_row(project_id: str, values: dict[str, Any], now: datetime) -> Cust
     return customer
 
 
+# Fields that are one line of text; others may hold line breaks (none do today but JSON text).
+SINGLE_LINE_ORDER_FIELDS = ("id", "customerSourceId", "customerEmail", "currency", "status")
+
+
+def _storable(values: dict[str, Any], checked: Checked) -> None:
+    """No control characters, and integers that fit in 64 bits, as GraphQL input is checked."""
+    checked.problems.extend(value_problems(values, None))
+    for name in SINGLE_LINE_ORDER_FIELDS:
+        value = values.get(name)
+        if isinstance(value, str) and (problem := text_problem(value, name)) is not None:
+            checked.problems.append(problem)
+
+
 def _items(values: dict[str, Any], currency: str | None, checked: Checked) -> list[OrderItemInput]:
     raw = _structured(values, "items", list, checked) or []
     items: list[OrderItemInput] = []
@@ -187,9 +221,9 @@ def _items(values: dict[str, Any], currency: str | None, checked: Checked) -> li
         made = checked.run(lambda: money(price, item_currency, f"{where}.currency"))  # noqa: B023
         if made is not None:
             category = _text(item, "category", checked) or ""
-            items.append(
-                OrderItemInput(sku=sku, quantity=quantity or 1, price=made, category=category)
-            )
+            # An item without a quantity is one of it; a given quantity is checked as given.
+            count = 1 if quantity is None else quantity
+            items.append(OrderItemInput(sku=sku, quantity=count, price=made, category=category))
     return items
 
 
@@ -197,6 +231,7 @@ def order_row(project_id: str, values: dict[str, Any], now: datetime) -> OrderRo
     """The order recordOrder would store, placed at the row's createdAt (or placedAt)."""
     checked = Checked()
     _unknown_fields(values, ORDER_FIELDS, checked)
+    _storable(values, checked)
     order_id = _text(values, "id", checked) or ""
     currency = _text(values, "currency", checked)
     amount_value = _integer(values, "amount", checked)
@@ -220,19 +255,19 @@ def order_row(project_id: str, values: dict[str, Any], now: datetime) -> OrderRo
     source_id = (_text(values, "customerSourceId", checked) or "").strip()
     email = (_text(values, "customerEmail", checked) or "").strip()
     if email and not source_id:
-        email = checked.run(lambda: normalize_email(email)) or ""
-        for problem in checked.problems:
-            if problem.field == "email":
-                checked.problems[checked.problems.index(problem)] = Problem(
-                    problem.code, problem.message, "customerEmail"
-                )
+        try:
+            email = normalize_email(email)
+        except DomainError as error:
+            named = [Problem(p.code, p.message, "customerEmail") for p in error.problems]
+            checked.problems += named
     order = checked.run(
         lambda: checked_order(
             project_id, OrderInput(order_id=order_id, amount=amount, items=items, codes=codes)
         )
     )
     if checked.problems or order is None or placed_at is None:
-        raise DomainError.of(checked.problems)
+        # A value can fail more than one check in the same way (a NUL in the id, say).
+        raise DomainError.of(list(dict.fromkeys(checked.problems)))
     order.created_at = placed_at
     order.status = OrderStatus(status_text)
     order.effects_pending = False

@@ -264,6 +264,29 @@ async def test_a_job_resumed_after_a_crash_duplicates_nothing(tenant: Tenant) ->
     assert (await customer(tenant.project_id, "c-2")).metrics == bob.metrics
 
 
+async def test_values_the_database_cannot_hold_are_reported(tenant: Tenant) -> None:
+    rows = jsonl(
+        {"id": "big", "amount": 2**70, "currency": "EUR", "createdAt": "2022-01-01T00:00:00Z"},
+        {"id": "nul\u0000", "amount": 1, "currency": "EUR", "createdAt": "2022-01-01T00:00:00Z"},
+        {
+            "id": "none",
+            "currency": "EUR",
+            "createdAt": "2022-01-01T00:00:00Z",
+            "items": [{"sku": "tea", "quantity": 0, "price": 100}],
+        },
+        {"id": "fine", "amount": 1, "currency": "EUR", "createdAt": "2022-01-01T00:00:00Z"},
+    )
+
+    job = await finished(await import_orders(tenant.project_id, rows, max_bytes=LIMIT))
+
+    assert await row_errors(job) == [
+        (1, "amount", "INVALID_VALUE"),
+        (2, "id", "INVALID_CHARACTERS"),
+        (3, "items[0].quantity", "INVALID"),
+    ]
+    assert imports.counts_of(job) == imports.ImportCounts(imported=1, unchanged=0, failed=3)
+
+
 async def test_imports_stay_in_their_project(tenant: Tenant, other_tenant: Tenant) -> None:
     await finished(await import_customers(tenant.project_id, CUSTOMERS, max_bytes=LIMIT))
     orders = jsonl(
