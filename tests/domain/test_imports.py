@@ -23,8 +23,10 @@ from domain.import_files import (
 from domain.imports import ImportRowError, import_customers, import_orders
 from domain.jobs import MAX_ATTEMPTS, Job, JobRunner, JobStatus, run_pending_jobs
 from domain.orders import Order, OrderStatus
+from domain.rfm import recompute_rfm
 from tests.conftest import Tenant
 from tests.domain.test_loyalty import card_of, make_program
+from tests.domain.test_rfm import AS_OF, BUYERS, EXPECTED
 
 LIMIT = 10 * 1024 * 1024
 
@@ -351,3 +353,34 @@ async def test_a_job_that_fails_for_good_deletes_its_file(tenant: Tenant) -> Non
     assert "not UTF-8" in failed.errors[0]
     assert await ImportChunk.find({"job_id": job.key}).count() == 0
     assert await Customer.find({"project_id": tenant.project_id}).count() == 0
+
+
+async def test_imported_history_is_what_rfm_scores(tenant: Tenant) -> None:
+    """The hand-worked RFM example, brought as a shop's history instead of written metrics."""
+    people = jsonl(*({"sourceId": name, "createdAt": "2020-01-01"} for name in EXPECTED))
+    await finished(await import_customers(tenant.project_id, people, max_bytes=LIMIT))
+    orders: list[dict[str, Any]] = []
+    for name, (days, count, spent) in BUYERS.items():
+        for n in range(count):
+            orders.append(
+                {
+                    "id": f"{name}-{n}",
+                    "customerSourceId": name,
+                    "amount": spent // count + (spent % count if n == 0 else 0),
+                    "currency": "EUR",
+                    "createdAt": (AS_OF - timedelta(days=days + 7 * n)).isoformat(),
+                }
+            )
+    await finished(await import_orders(tenant.project_id, jsonl(*orders), max_bytes=LIMIT))
+
+    await recompute_rfm(tenant.project_id, now=AS_OF)
+    await run_pending_jobs()
+
+    for name, (recency, frequency, monetary, group) in EXPECTED.items():
+        rfm = (await customer(tenant.project_id, name)).rfm
+        assert (rfm.recency, rfm.frequency, rfm.monetary, rfm.group) == (
+            recency,
+            frequency,
+            monetary,
+            group,
+        ), name
