@@ -1,4 +1,4 @@
-"""The `engage` command: serve, worker, create-project, export-schema."""
+"""The `engage` command: serve, worker, create-project, import, export-schema."""
 
 import argparse
 import asyncio
@@ -124,6 +124,21 @@ def worker(settings: Settings) -> None:
         sys.exit(f"engage: {error}")
 
 
+def import_file(settings: Settings, kind: str, path: Path, project: str, effects: bool) -> None:
+    """Imports a file into a project through the service's database; exits 1 when the job
+    failed or the file was refused."""
+    from api.import_command import ImportCommandError, run_import
+    from domain.jobs import JobStatus
+
+    try:
+        with database_uri(settings, for_serve=False) as (uri, _):
+            job = asyncio.run(run_import(uri, settings, kind, path, project, effects))
+    except (ImportCommandError, EmbeddedDatabaseError) as error:
+        sys.exit(f"engage: {error}")
+    if job.status != JobStatus.SUCCEEDED:
+        sys.exit(1)
+
+
 def export_schema(path: Path) -> None:
     from schema.build import schema_sdl
 
@@ -141,6 +156,17 @@ def main(argv: list[str] | None = None) -> None:
     project_cmd.add_argument("name")
     project_cmd.add_argument("--sandbox", action="store_true")
     commands.add_parser("worker", help="send the outbox (also runs inside serve)")
+    import_cmd = commands.add_parser(
+        "import", help="import customers or orders from a JSON lines or CSV file"
+    )
+    import_cmd.add_argument("kind", choices=["customers", "orders"])
+    import_cmd.add_argument("file", type=Path)
+    import_cmd.add_argument("--project", required=True, help="the project's id or name")
+    import_cmd.add_argument(
+        "--apply-effects",
+        action="store_true",
+        help="give each new row the effects creating it now would have (points, events)",
+    )
     schema_cmd = commands.add_parser("export-schema", help="write schema/schema.graphql")
     schema_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "schema" / "schema.graphql")
     args = parser.parse_args(argv)
@@ -155,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
         create_project(settings, args.name, args.sandbox)
     elif args.command == "worker":
         worker(settings)
+    elif args.command == "import":
+        import_file(settings, args.kind, args.file, args.project, args.apply_effects)
     elif args.command == "export-schema":
         export_schema(args.out)
 

@@ -22,12 +22,15 @@ from api.request_limits import (
     body_too_large,
     check_graphql_body,
     check_graphql_get,
+    check_graphql_multipart,
     declared_too_large,
     graphql_error,
+    is_multipart,
     read_body,
     replay,
 )
 from api.settings import Settings
+from domain.callers import CallerKind
 from schema.build import build_schema
 from schema.context import Context, Loaders
 
@@ -37,6 +40,10 @@ GRAPHIQL_CDN = "https://unpkg.com"
 log = logging.getLogger("engage.graphql")
 
 _UNAUTHENTICATED = Refusal(401, "UNAUTHENTICATED", "a valid API key or customer token is required")
+
+
+# Uploads are import files, which only admin keys may send.
+_UPLOAD_FORBIDDEN = Refusal(403, "FORBIDDEN", "only admin keys may upload files")
 
 
 def refuse(refusal: Refusal, who: str) -> Response:
@@ -111,6 +118,9 @@ class EngageGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            # Import files arrive as multipart uploads; every request needs a bearer token, so
+            # a form posted from another site cannot use a browser's credentials.
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
 
@@ -146,12 +156,19 @@ class GraphQLEndpoint:
             await graphiql_page(request, self.graphql.settings)(scope, receive, send)
             return
         limit = self.settings.graphql_max_body_bytes
-        if declared_too_large(scope, limit):
+        upload = is_multipart(request.headers.get("content-type", ""))
+        if declared_too_large(scope, limit + self.settings.import_max_bytes if upload else limit):
             await refuse(body_too_large(limit), "anonymous")(scope, receive, send)
             return
         caller = await authenticate(bearer_token(request))
         if caller is None:
             await refuse(_UNAUTHENTICATED, "anonymous")(scope, receive, send)
+            return
+        if upload and caller.kind == CallerKind.ADMIN:
+            # Only admin keys import files; the operation's own part keeps the usual bound.
+            limit += self.settings.import_max_bytes
+        if declared_too_large(scope, limit):
+            await refuse(body_too_large(limit), caller.log_name)(scope, receive, send)
             return
         if request.method == "GET":
             refusal = check_graphql_get(request.query_params, self.settings)
@@ -162,7 +179,12 @@ class GraphQLEndpoint:
                 refusal = body_too_large(limit)
             else:
                 content_type = request.headers.get("content-type", "")
-                refusal = check_graphql_body(body, content_type, self.settings)
+                if upload and caller.kind != CallerKind.ADMIN:
+                    refusal = _UPLOAD_FORBIDDEN
+                elif upload:
+                    refusal = await check_graphql_multipart(scope, body, self.settings)
+                else:
+                    refusal = check_graphql_body(body, content_type, self.settings)
                 receive = replay(body)
         if refusal is not None:
             await refuse(refusal, caller.log_name)(scope, receive, send)

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -134,6 +137,37 @@ def check_graphql_get(query_params: Mapping[str, str], settings: Settings) -> Re
         if isinstance(params["variables"], Refusal):
             return params["variables"]
     return check_graphql_params(params, settings)
+
+
+def is_multipart(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "multipart/form-data"
+
+
+# A file upload carries one file; the other parts are `operations` and `map`.
+MULTIPART_MAX_FILES = 1
+MULTIPART_MAX_FIELDS = 2
+
+
+async def check_graphql_multipart(scope: Scope, body: bytes, settings: Settings) -> Refusal | None:
+    """A multipart body (a file upload) holds one file and an `operations` object bounded as a
+    JSON body is."""
+    request = Request(scope, replay(body))
+    try:
+        async with request.form(
+            max_files=MULTIPART_MAX_FILES, max_fields=MULTIPART_MAX_FIELDS
+        ) as form:
+            operations = form.get("operations")
+    except (HTTPException, MultiPartException, ValueError) as error:
+        detail = getattr(error, "detail", None) or getattr(error, "message", None) or str(error)
+        return Refusal(400, "BAD_REQUEST", f"the multipart body cannot be read: {detail}")
+    if not isinstance(operations, str):
+        return Refusal(400, "BAD_REQUEST", "a multipart request needs an operations field")
+    decoded = decode_json(operations.encode())
+    if isinstance(decoded, Refusal):
+        return decoded
+    if not isinstance(decoded, dict):
+        return Refusal(400, "BAD_REQUEST", "operations must be a JSON object")
+    return check_graphql_params(decoded, settings)
 
 
 def check_graphql_body(body: bytes, content_type: str, settings: Settings) -> Refusal | None:

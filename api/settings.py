@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Request bounds, checked before anything is parsed. 512 KiB holds addSegmentMembers'
     # 10,000 ids; a larger POST /graphql body is refused with 413.
     graphql_max_body_bytes: int = 512 * 1024
+    # An import file's size (importCustomers/importOrders, `engage import`): a multipart POST
+    # /graphql from an admin key may carry this much more than graphql_max_body_bytes.
+    import_max_bytes: int = 64 * 1024 * 1024
     # Characters in a query document; a longer one is refused before the parser sees it.
     graphql_max_query_length: int = 20_000
     # Only documents up to this many characters enter the parse and validation caches.

@@ -77,6 +77,11 @@ class Customer(Document):
     metrics_version: int = 0
     # The latest order effects applied to metrics, so a retried effect is not counted twice.
     metrics_effects: list[str] = Field(default_factory=list)
+    # The import jobs whose orders are counted in metrics, so a resumed job counts them once.
+    metrics_imports: list[str] = Field(default_factory=list)
+    # The import job and batch that stored this customer ("" when created otherwise).
+    import_job: str = ""
+    import_batch: int = 0
     rfm: Rfm = Field(default_factory=Rfm)
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
@@ -97,6 +102,7 @@ class Customer(Document):
             IndexModel([("project_id", 1), ("tags", 1)]),
             IndexModel([("project_id", 1), ("created_at", 1)]),
             IndexModel([("project_id", 1), ("rfm.group", 1)]),
+            IndexModel([("project_id", 1), ("import_job", 1), ("import_batch", 1)]),
         ]
 
     @property
@@ -247,12 +253,22 @@ def _consent_changes(
     return updates, changes
 
 
-async def insert_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
-    """Stores a new customer; domain.customer_lifecycle.create_customer also emits its event."""
+def new_customer(
+    project_id: str, data: CustomerInput, source: str, created_at: datetime | None = None
+) -> Customer:
+    """A customer checked field by field (DomainError listing every problem), not yet stored."""
     values = _validated_fields(data)
     _, changes = _consent_changes(Consents(), data.consents, source)
     consents = Consents(**{c.channel.value.lower(): c.granted for c in changes})
     customer = Customer(project_id=project_id, consents=consents, consent_log=changes, **values)
+    if created_at is not None:
+        customer.created_at = customer.updated_at = created_at
+    return customer
+
+
+async def insert_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
+    """Stores a new customer; domain.customer_lifecycle.create_customer also emits its event."""
+    customer = new_customer(project_id, data, source)
     try:
         await customer.insert()
     except DuplicateKeyError:

@@ -164,11 +164,14 @@ class JobRunner:
     def _jobs() -> Any:
         return Job.get_pymongo_collection()
 
-    async def lease_next(self) -> Job | None:
-        """Takes the oldest job that is queued or whose runner's lease has run out."""
+    async def lease_next(self, only: Any = None) -> Job | None:
+        """Takes the oldest job that is queued or whose runner's lease has run out (`only`: that
+        job's id, for a command that runs its own job and no other)."""
         now = utc_now()
+        wanted: dict[str, Any] = {} if only is None else {"_id": only}
         raw = await self._jobs().find_one_and_update(
             {
+                **wanted,
                 "status": {"$in": [JobStatus.QUEUED.value, JobStatus.RUNNING.value]},
                 "lease_until": {"$lt": now},
             },

@@ -11,6 +11,8 @@ from domain.consent import Suppression
 from domain.customers import Customer, CustomerToken
 from domain.events import CustomerEvent, EventSweep
 from domain.experiments import Experiment, ExperimentAssignment
+from domain.import_files import ImportChunk
+from domain.imports import ImportRowError
 from domain.jobs import Job
 from domain.loyalty import Exchange, LedgerEntry, LoyaltyCard, Reward
 from domain.messages import Message
@@ -39,6 +41,8 @@ def document_models() -> list[type[Document]]:
         CustomerRedemptionCounter,
         DailyRedemptionCounter,
         Job,
+        ImportChunk,
+        ImportRowError,
         LoyaltyCard,
         LedgerEntry,
         Reward,

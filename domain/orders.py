@@ -59,6 +59,9 @@ class Order(Document):
     effects_pending: bool = True
     # True from a cancellation or refund until everything the order gave is reversed.
     reversal_pending: bool = False
+    # The import job and batch that stored this order ("" when recorded otherwise).
+    import_job: str = ""
+    import_batch: int = 0
 
     class Settings:
         name = "orders"
@@ -70,6 +73,7 @@ class Order(Document):
             IndexModel([("project_id", 1), ("campaign_ids", 1)]),
             IndexModel([("effects_pending", 1), ("created_at", 1)]),
             IndexModel([("reversal_pending", 1), ("status_changed_at", 1)]),
+            IndexModel([("project_id", 1), ("import_job", 1), ("import_batch", 1)]),
         ]
 
     @property
@@ -91,6 +95,19 @@ class Recorded:
     order: Order
     # False when the order id was already recorded: the first order is returned unchanged.
     created: bool
+
+
+def checked_order(project_id: str, data: OrderInput) -> Order:
+    """The order recordOrder would store, every field checked (DomainError lists every problem);
+    the customer is not looked up and nothing is written."""
+    return _validated(project_id, data)
+
+
+async def apply_order_effects(order: Order) -> None:
+    """What recordOrder does after storing an order: metrics, points, referrals, events; each
+    applied once however often this runs."""
+    if order.effects_pending:
+        await _apply_effects(order)
 
 
 def _validated(project_id: str, data: OrderInput) -> Order:

@@ -25,6 +25,7 @@ from schema.distribution import DistributionMutation, DistributionQuery
 from schema.error_log import is_unexpected, log_errors
 from schema.errors import DomainErrorCodes
 from schema.experiments import ExperimentMutation, ExperimentQuery
+from schema.imports import ImportMutation
 from schema.input_check import check_inputs_of
 from schema.introspection import IntrospectionForAdmins
 from schema.jobs import JobMutation, JobQuery
@@ -71,6 +72,7 @@ Mutation = merge_types(
         CodeMutation,
         RedemptionMutation,
         JobMutation,
+        ImportMutation,
         LoyaltyMutation,
         OrderMutation,
         ReferralMutation,

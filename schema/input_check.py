@@ -16,8 +16,11 @@ from domain.storable import text_problem, value_problems
 from schema.context import Info
 from schema.types import UserError
 
-# Input fields whose text legitimately spans lines (template bodies, descriptions, reasons).
-MULTILINE_FIELDS = frozenset({"text", "html", "description", "terms", "reason", "relevantText"})
+# Input fields whose text legitimately spans lines (template bodies, descriptions, reasons,
+# an import's inline rows).
+MULTILINE_FIELDS = frozenset(
+    {"text", "html", "description", "terms", "reason", "relevantText", "data"}
+)
 # Every mutation takes its object as `input`; its fields are named without that prefix, as the
 # domain's own errors name them.
 _UNNAMED_ARGUMENT = "input"

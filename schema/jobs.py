@@ -5,12 +5,13 @@ from enum import Enum
 
 import strawberry
 
-from domain import jobs
+from domain import imports, jobs
 from domain.errors import NotFound
 from schema.context import Info
 from schema.errors import payload
+from schema.import_reports import ImportRowErrorType
 from schema.permissions import IsAdmin
-from schema.types import UserError
+from schema.types import Connection, UserError, connection
 
 
 @strawberry.enum(name="JobStatus")
@@ -32,9 +33,28 @@ class JobType:
     errors: list[str] = strawberry.field(description="Why the job failed; empty otherwise.")
     created_at: datetime
     finished_at: datetime | None
+    rows_imported: int = strawberry.field(
+        default=0, description="Imports: rows stored so far; 0 for other jobs."
+    )
+    rows_unchanged: int = strawberry.field(
+        default=0, description="Imports: rows already stored (same sourceId or order id)."
+    )
+    rows_failed: int = strawberry.field(
+        default=0, description="Imports: rows skipped for a problem listed in rowErrors."
+    )
+
+    @strawberry.field(
+        description="Imports: each problem of a skipped row (the first 10,000 rows' are kept)."
+    )
+    async def row_errors(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[ImportRowErrorType]:
+        page = await imports.list_row_errors(info.context.project_id, str(self.id), first, after)
+        return connection(page, ImportRowErrorType.from_doc)
 
     @classmethod
     def from_doc(cls, doc: jobs.Job) -> "JobType":
+        counts = imports.counts_of(doc)
         return cls(
             id=strawberry.ID(doc.key),
             kind=doc.kind,
@@ -45,6 +65,9 @@ class JobType:
             errors=list(doc.errors),
             created_at=doc.created_at,
             finished_at=doc.finished_at,
+            rows_imported=counts.imported,
+            rows_unchanged=counts.unchanged,
+            rows_failed=counts.failed,
         )
 
 
