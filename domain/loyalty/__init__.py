@@ -52,6 +52,7 @@ from domain.loyalty.sweeps import (
     Repair,
     expire_points,
     repair_card,
+    repair_stale_cards,
 )
 from domain.loyalty.tiers import (
     retier,
@@ -96,6 +97,7 @@ __all__ = [
     "order_points",
     "record_event",
     "repair_card",
+    "repair_stale_cards",
     "retier",
     "reverse_for_order",
 ]

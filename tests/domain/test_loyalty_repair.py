@@ -14,8 +14,7 @@ from api.background import run_jobs_forever
 from api.settings import PROJECT_ROOT, Settings
 from domain.common import utc_now
 from domain.jobs import JobRunner
-from domain.loyalty import LedgerEntry, LoyaltyCard
-from domain.loyalty_repair import repair_stale_cards
+from domain.loyalty import LedgerEntry, LoyaltyCard, repair_stale_cards
 from tests.domain.test_loyalty import assert_consistent, card_of, funded
 from tests.factories import Tenant
 
