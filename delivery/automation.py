@@ -90,12 +90,12 @@ class AutomationExecutor:
         key = f"automation:{action.key}"
         if spec.type == ActionType.AWARD_POINTS:
             await grant_points(
-                action.project_id,
-                spec.campaign_id,
-                action.customer_id,
-                spec.points,
-                key,
-                f"automation {automation.name}",
+                project_id=action.project_id,
+                campaign_id=spec.campaign_id,
+                customer_id=action.customer_id,
+                points=spec.points,
+                key=key,
+                reason=f"automation {automation.name}",
             )
             return f"{spec.points} points awarded"
         code = action.code

@@ -147,14 +147,17 @@ class Loaders:
         return [found.get(e.key) or NotFound("campaign", "campaignId") for e in experiments]
 
     async def _expiring_points(self, cards: list[LoyaltyCard]) -> list[list[Expiring]]:
-        found = await expiring_soon_by_card(self.project_id, cards)
+        found = await expiring_soon_by_card(project_id=self.project_id, cards=cards)
         return [found.get(card.key, []) for card in cards]
 
     async def _ledgers(
         self, keys: list[tuple[LoyaltyCard, PageArguments]]
     ) -> list[Page[LedgerEntry] | BaseException]:
         async def load(cards: list[LoyaltyCard], page: PageArguments) -> Mapping[str, Any]:
-            return await ledger_pages(self.project_id, cards, *page)
+            first, after = page
+            return await ledger_pages(
+                project_id=self.project_id, cards=cards, first=first, after=after
+            )
 
         return await by_arguments(keys, load, lambda card: card.key)
 

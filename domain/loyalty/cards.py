@@ -13,14 +13,14 @@ from domain.loyalty.rules import card_owner
 from domain.loyalty_config import LoyaltyConfig
 
 
-async def loyalty_campaign(project_id: str, campaign_id: str) -> tuple[Campaign, LoyaltyConfig]:
+async def loyalty_campaign(*, project_id: str, campaign_id: str) -> tuple[Campaign, LoyaltyConfig]:
     campaign = await get_campaign(project_id, campaign_id)
     if campaign.kind != CampaignKind.LOYALTY:
         raise DomainError("NOT_LOYALTY", "this campaign is not a loyalty program", "campaignId")
     return campaign, campaign.loyalty or LoyaltyConfig()
 
 
-async def active_loyalty_campaigns(project_id: str, now: datetime) -> list[Campaign]:
+async def active_loyalty_campaigns(*, project_id: str, now: datetime) -> list[Campaign]:
     found = await Campaign.find(
         {
             "project_id": project_id,
@@ -36,9 +36,9 @@ async def active_loyalty_campaigns(project_id: str, now: datetime) -> list[Campa
     ]
 
 
-async def ensure_card(project_id: str, campaign_id: str, customer_id: str) -> LoyaltyCard:
+async def ensure_card(*, project_id: str, campaign_id: str, customer_id: str) -> LoyaltyCard:
     """The customer's card in the program, made on first use."""
-    owner = card_owner(project_id, campaign_id, customer_id)
+    owner = card_owner(project_id=project_id, campaign_id=campaign_id, customer_id=customer_id)
     found = await LoyaltyCard.find_one(owner)
     if found is not None:
         return found
@@ -66,7 +66,7 @@ async def ensure_card(project_id: str, campaign_id: str, customer_id: str) -> Lo
     return card
 
 
-async def customer_cards(project_id: str, customer_id: str) -> list[LoyaltyCard]:
+async def customer_cards(*, project_id: str, customer_id: str) -> list[LoyaltyCard]:
     """The customer's cards in the project's programs: stored ones, plus an empty one (not
     stored) for each active program the customer has no card in yet; oldest program first."""
     stored = await LoyaltyCard.find(
@@ -74,14 +74,20 @@ async def customer_cards(project_id: str, customer_id: str) -> list[LoyaltyCard]
     ).to_list()
     held = {card.campaign_id for card in stored}
     empty = [
-        LoyaltyCard(**card_owner(project_id, campaign.key, customer_id))
-        for campaign in await active_loyalty_campaigns(project_id, utc_now())
+        LoyaltyCard(
+            **card_owner(project_id=project_id, campaign_id=campaign.key, customer_id=customer_id)
+        )
+        for campaign in await active_loyalty_campaigns(project_id=project_id, now=utc_now())
         if campaign.key not in held
     ]
     return sorted(stored + empty, key=lambda card: card.campaign_id)
 
 
-async def find_card(project_id: str, campaign_id: str, customer_id: str) -> LoyaltyCard:
+async def find_card(*, project_id: str, campaign_id: str, customer_id: str) -> LoyaltyCard:
     """The stored card, or an empty one (not stored) for a customer who has none yet."""
-    card = await LoyaltyCard.find_one(card_owner(project_id, campaign_id, customer_id))
-    return card or LoyaltyCard(**card_owner(project_id, campaign_id, customer_id))
+    card = await LoyaltyCard.find_one(
+        card_owner(project_id=project_id, campaign_id=campaign_id, customer_id=customer_id)
+    )
+    return card or LoyaltyCard(
+        **card_owner(project_id=project_id, campaign_id=campaign_id, customer_id=customer_id)
+    )

@@ -2,9 +2,9 @@
 
 import functools
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from domain import events
 from domain.campaigns import Campaign, CampaignStatus
@@ -26,26 +26,43 @@ from domain.loyalty.tiers import follow_tier
 from domain.loyalty_config import LoyaltyConfig
 
 
+class PointsFor(Protocol):
+    """The points an earning gives at the card's tier multiplier."""
+
+    def __call__(self, *, multiplier: Decimal) -> int: ...
+
+
 async def _earn(
     campaign: Campaign,
     config: LoyaltyConfig,
     customer_id: str,
-    points_for: Callable[[Decimal], int],
+    points_for: PointsFor,
     key: str,
     reason: str,
     source: str,
     now: datetime,
     spent: int = 0,
 ) -> None:
-    card = await ensure_card(campaign.project_id, campaign.key, customer_id)
-    points = points_for(config.multiplier(card.tier))
+    card = await ensure_card(
+        project_id=campaign.project_id, campaign_id=campaign.key, customer_id=customer_id
+    )
+    points = points_for(multiplier=config.multiplier(card.tier))
     if points <= 0 and spent <= 0:
         return
-    entry = new_entry(card, LedgerKind.EARN, max(points, 0), key, reason, source, config, now)
+    entry = new_entry(
+        card=card,
+        kind=LedgerKind.EARN,
+        points=max(points, 0),
+        key=key,
+        reason=reason,
+        source=source,
+        config=config,
+        now=now,
+    )
     entry.spent = spent
-    after = await write_entry(entry, tier_window(config))
+    after = await write_entry(entry=entry, window=tier_window(config=config))
     if after is not None:
-        await follow_tier(after, config, now)
+        await follow_tier(card=after, config=config, now=now)
         # Automations decide which thresholds matter (conditions {"crossed": N}).
         await events.emit(
             campaign.project_id,
@@ -64,6 +81,7 @@ async def _earn(
 
 
 async def earn_for_order(
+    *,
     project_id: str,
     customer_id: str,
     order_id: str,
@@ -73,13 +91,13 @@ async def earn_for_order(
     """Earns points in every active loyalty program of the project, once per order, and counts
     the amount toward tiers by spending."""
     now = as_utc(now) if now is not None else utc_now()
-    for campaign in await active_loyalty_campaigns(project_id, now):
+    for campaign in await active_loyalty_campaigns(project_id=project_id, now=now):
         config = campaign.loyalty or LoyaltyConfig()
         await _earn(
             campaign,
             config,
             customer_id,
-            functools.partial(order_points, config, amount),
+            functools.partial(order_points, config=config, amount=amount),
             f"order:{order_id}",
             f"order {order_id}",
             order_id,
@@ -88,7 +106,7 @@ async def earn_for_order(
         )
 
 
-async def reverse_for_order(project_id: str, customer_id: str, order_id: str) -> None:
+async def reverse_for_order(*, project_id: str, customer_id: str, order_id: str) -> None:
     """Takes back what an order earned, once; never more than the card still holds."""
     earned = await LedgerEntry.find(
         {
@@ -132,33 +150,33 @@ async def _reverse(earn: LedgerEntry, now: datetime) -> None:
             created_at=now,
         )
         try:
-            after = await write_entry(entry, tier_window(config))
+            after = await write_entry(entry=entry, window=tier_window(config=config))
         except DomainError:
             # Points were spent meanwhile: take back what is left now.
             continue
         if after is not None:
-            await take_lots(earn.card_id, points, first_lot=earn)
-            await follow_tier(after, config, now)
+            await take_lots(card_id=earn.card_id, points=points, first_lot=earn)
+            await follow_tier(card=after, config=config, now=now)
         return
     raise DomainError("BUSY", "the card keeps changing; retry", "orderId")
 
 
 async def grant_points(
-    project_id: str, campaign_id: str, customer_id: str, points: int, key: str, reason: str
+    *, project_id: str, campaign_id: str, customer_id: str, points: int, key: str, reason: str
 ) -> None:
     """Earns exactly `points` (no tier multiplier: the points were promised), once per `key`."""
-    campaign, config = await loyalty_campaign(project_id, campaign_id)
+    campaign, config = await loyalty_campaign(project_id=project_id, campaign_id=campaign_id)
     await _earn(
-        campaign, config, customer_id, lambda _multiplier: points, key, reason, key, utc_now()
+        campaign, config, customer_id, lambda multiplier: points, key, reason, key, utc_now()
     )
 
 
 async def record_event(
-    project_id: str, customer_id: str, campaign_id: str, name: str, idempotency_key: str
+    *, project_id: str, customer_id: str, campaign_id: str, name: str, idempotency_key: str
 ) -> LoyaltyCard:
     """Earns the program's points for a named event, once per idempotency key."""
-    key = checked_key(idempotency_key)
-    campaign, config = await loyalty_campaign(project_id, campaign_id)
+    key = checked_key(raw=idempotency_key)
+    campaign, config = await loyalty_campaign(project_id=project_id, campaign_id=campaign_id)
     customer_id = (await get_live_customer(project_id, customer_id)).key
     event = name.strip()
     if event not in config.events:
@@ -176,11 +194,11 @@ async def record_event(
         event,
         utc_now(),
     )
-    return await find_card(project_id, campaign.key, customer_id)
+    return await find_card(project_id=project_id, campaign_id=campaign.key, customer_id=customer_id)
 
 
 async def adjust_points(
-    project_id: str, customer_id: str, campaign_id: str, points: int, reason: str, actor: str
+    *, project_id: str, customer_id: str, campaign_id: str, points: int, reason: str, actor: str
 ) -> LoyaltyCard:
     """An admin's correction, with its reason; a card never goes below zero."""
     problems: list[Problem] = []
@@ -191,14 +209,23 @@ async def adjust_points(
         problems.append(Problem("REQUIRED", f"a reason of 1 to {MAX_REASON} characters", "reason"))
     if problems:
         raise DomainError.of(problems)
-    campaign, config = await loyalty_campaign(project_id, campaign_id)
+    campaign, config = await loyalty_campaign(project_id=project_id, campaign_id=campaign_id)
     customer_id = (await get_live_customer(project_id, customer_id)).key
-    card = await ensure_card(project_id, campaign.key, customer_id)
+    card = await ensure_card(
+        project_id=project_id, campaign_id=campaign.key, customer_id=customer_id
+    )
     now = utc_now()
     entry = new_entry(
-        card, LedgerKind.ADJUST, points, f"adjust:{uuid.uuid4().hex}", text, actor, config, now
+        card=card,
+        kind=LedgerKind.ADJUST,
+        points=points,
+        key=f"adjust:{uuid.uuid4().hex}",
+        reason=text,
+        source=actor,
+        config=config,
+        now=now,
     )
-    await write_entry(entry)
+    await write_entry(entry=entry)
     if points < 0:
-        await take_lots(card.key, -points)
-    return await find_card(project_id, campaign.key, customer_id)
+        await take_lots(card_id=card.key, points=-points)
+    return await find_card(project_id=project_id, campaign_id=campaign.key, customer_id=customer_id)

@@ -18,7 +18,9 @@ from domain.loyalty.rules import insufficient_points
 from domain.wallet import wallet_content_changed
 
 
-async def apply_entry(entry: LedgerEntry, window: timedelta | None = None) -> dict[str, Any] | None:
+async def apply_entry(
+    *, entry: LedgerEntry, window: timedelta | None = None
+) -> dict[str, Any] | None:
     """Moves the entry's points (and its share of the tier window sums) onto its card once;
     returns the card as it stands after, or None when a debit would go below zero. `window`
     None: the window is not known here, so the card is marked for a recount."""
@@ -46,12 +48,12 @@ async def apply_entry(entry: LedgerEntry, window: timedelta | None = None) -> di
         card = await cards.find_one({"_id": object_id(entry.card_id, "card")})
         if card is None or entry_id not in card.get("inflight", []):
             return None
-    await settle_entry(entry)
+    await settle_entry(entry=entry)
     await wallet_content_changed(card["project_id"], card_id=entry.card_id)
     return card
 
 
-async def settle_entry(entry: LedgerEntry) -> None:
+async def settle_entry(*, entry: LedgerEntry) -> None:
     await LedgerEntry.get_pymongo_collection().update_one(
         {"_id": entry.id, "applied": False}, {"$set": {"applied": True}}
     )
@@ -61,7 +63,9 @@ async def settle_entry(entry: LedgerEntry) -> None:
     entry.applied = True
 
 
-async def write_entry(entry: LedgerEntry, window: timedelta | None = None) -> dict[str, Any] | None:
+async def write_entry(
+    *, entry: LedgerEntry, window: timedelta | None = None
+) -> dict[str, Any] | None:
     """Inserts and applies the entry and returns the card after it; None when its key was
     written before (or is in flight). A debit that does not fit the balance is removed again
     and raises INSUFFICIENT_POINTS."""
@@ -69,7 +73,7 @@ async def write_entry(entry: LedgerEntry, window: timedelta | None = None) -> di
         await entry.insert()
     except DuplicateKeyError:
         return None
-    card = await apply_entry(entry, window)
+    card = await apply_entry(entry=entry, window=window)
     if card is None:
         # Never applied, so never part of the ledger's sum: the key is free for a later try.
         await LedgerEntry.get_pymongo_collection().delete_one({"_id": entry.id, "applied": False})
@@ -77,7 +81,7 @@ async def write_entry(entry: LedgerEntry, window: timedelta | None = None) -> di
     return card
 
 
-async def take_lots(card_id: str, points: int, first_lot: LedgerEntry | None = None) -> None:
+async def take_lots(*, card_id: str, points: int, first_lot: LedgerEntry | None = None) -> None:
     """Takes `points` from the card's positive entries, oldest first (`first_lot` before all)."""
     collection = LedgerEntry.get_pymongo_collection()
     left = points
@@ -106,14 +110,14 @@ async def take_lots(card_id: str, points: int, first_lot: LedgerEntry | None = N
             left -= take
 
 
-async def finish_entry(entry: LedgerEntry, card: LoyaltyCard) -> bool:
+async def finish_entry(*, entry: LedgerEntry, card: LoyaltyCard) -> bool:
     """Completes an entry whose writer died; False when it was a debit that no longer fits
     (it is removed: it never took effect)."""
     if entry.key_id in card.inflight:
         # Already on the balance: only the mark is missing.
-        await settle_entry(entry)
+        await settle_entry(entry=entry)
         return True
-    if await apply_entry(entry):
+    if await apply_entry(entry=entry):
         return True
     await LedgerEntry.get_pymongo_collection().delete_one({"_id": entry.id, "applied": False})
     return False

@@ -11,7 +11,7 @@ from domain.pagination import Page, empty_page, paginate, paginate_each
 EXPIRING_SOON = timedelta(days=30)
 
 
-async def ledger_sum(card_id: str) -> int:
+async def ledger_sum(*, card_id: str) -> int:
     rows = (
         await LedgerEntry.get_pymongo_collection()
         .find({"card_id": card_id, "applied": True}, {"points": 1})
@@ -20,7 +20,7 @@ async def ledger_sum(card_id: str) -> int:
     return sum(int(row["points"]) for row in rows)
 
 
-async def list_ledger(card: LoyaltyCard, first: int, after: str | None) -> Page[LedgerEntry]:
+async def list_ledger(*, card: LoyaltyCard, first: int, after: str | None) -> Page[LedgerEntry]:
     query: dict[str, Any] = {"card_id": card.key if card.id else "", "applied": True}
     if card.id is None:
         query["project_id"] = ""
@@ -28,7 +28,7 @@ async def list_ledger(card: LoyaltyCard, first: int, after: str | None) -> Page[
 
 
 async def ledger_pages(
-    project_id: str, cards: list[LoyaltyCard], first: int, after: str | None
+    *, project_id: str, cards: list[LoyaltyCard], first: int, after: str | None
 ) -> dict[str, Page[LedgerEntry]]:
     """list_ledger of the project's cards in one query, by card id; a card not stored yet has
     an empty ledger."""
@@ -45,14 +45,14 @@ class Expiring:
     at: datetime
 
 
-async def expiring_soon(card: LoyaltyCard, now: datetime | None = None) -> list[Expiring]:
+async def expiring_soon(*, card: LoyaltyCard, now: datetime | None = None) -> list[Expiring]:
     """Points that expire within EXPIRING_SOON, soonest first, per expiry moment."""
-    found = await expiring_soon_by_card(card.project_id, [card], now)
+    found = await expiring_soon_by_card(project_id=card.project_id, cards=[card], now=now)
     return found.get(card.key, []) if card.id is not None else []
 
 
 async def expiring_soon_by_card(
-    project_id: str, cards: list[LoyaltyCard], now: datetime | None = None
+    *, project_id: str, cards: list[LoyaltyCard], now: datetime | None = None
 ) -> dict[str, list[Expiring]]:
     """expiring_soon of the project's cards in one query, by card id. Cards not stored yet
     (the empty one shown for a program without points) are left out: nothing expires there."""

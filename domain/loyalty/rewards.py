@@ -47,7 +47,7 @@ class RewardInput:
     discount_campaign_id: str | None = None
 
 
-async def create_reward(project_id: str, data: RewardInput) -> Reward:
+async def create_reward(*, project_id: str, data: RewardInput) -> Reward:
     problems: list[Problem] = []
     name = (data.name or "").strip()
     if not name or len(name) > MAX_NAME:
@@ -56,7 +56,7 @@ async def create_reward(project_id: str, data: RewardInput) -> Reward:
         problems.append(Problem("INVALID_POINTS", "cost must be more than 0 points", "cost"))
     campaign_id = ""
     try:
-        campaign, _ = await loyalty_campaign(project_id, data.campaign_id)
+        campaign, _ = await loyalty_campaign(project_id=project_id, campaign_id=data.campaign_id)
         campaign_id = campaign.key
     except DomainError as error:
         problems.extend(error.problems)
@@ -83,7 +83,7 @@ async def create_reward(project_id: str, data: RewardInput) -> Reward:
     return reward
 
 
-async def get_reward(project_id: str, reward_id: str) -> Reward:
+async def get_reward(*, project_id: str, reward_id: str) -> Reward:
     reward = await Reward.find_one(
         {"_id": object_id(reward_id, "reward", "rewardId"), "project_id": project_id}
     )
@@ -92,7 +92,7 @@ async def get_reward(project_id: str, reward_id: str) -> Reward:
     return reward
 
 
-async def list_rewards(project_id: str, campaign_id: str) -> list[Reward]:
+async def list_rewards(*, project_id: str, campaign_id: str) -> list[Reward]:
     return (
         await Reward.find({"project_id": project_id, "campaign_id": campaign_id})
         .sort("cost")
@@ -111,7 +111,11 @@ async def _result(exchange: Exchange) -> ExchangeResult:
     code = None
     if exchange.code_id:
         code = await codes.Code.get(object_id(exchange.code_id, "code"))
-    card = await find_card(exchange.project_id, exchange.campaign_id, exchange.customer_id)
+    card = await find_card(
+        project_id=exchange.project_id,
+        campaign_id=exchange.campaign_id,
+        customer_id=exchange.customer_id,
+    )
     return ExchangeResult(exchange=exchange, code=code, card=card)
 
 
@@ -122,13 +126,13 @@ async def _reward_code(reward: Reward, customer_id: str) -> codes.Code:
 
 
 async def exchange_points(
-    project_id: str, customer_id: str, reward_id: str, idempotency_key: str
+    *, project_id: str, customer_id: str, reward_id: str, idempotency_key: str
 ) -> ExchangeResult:
     """Debits the reward's cost once per idempotency key and gives the reward; a repeated key
     returns the first exchange. The balance never goes below zero, however many race."""
-    key = checked_key(idempotency_key)
-    reward = await get_reward(project_id, reward_id)
-    campaign, _ = await loyalty_campaign(project_id, reward.campaign_id)
+    key = checked_key(raw=idempotency_key)
+    reward = await get_reward(project_id=project_id, reward_id=reward_id)
+    campaign, _ = await loyalty_campaign(project_id=project_id, campaign_id=reward.campaign_id)
     customer_id = (await get_live_customer(project_id, customer_id)).key
     if campaign.status != CampaignStatus.ACTIVE:
         raise DomainError("CAMPAIGN_NOT_ACTIVE", "the program is not active", "rewardId")
@@ -202,30 +206,32 @@ async def _complete(claim: Exchange, reward: Reward) -> ExchangeResult:
     """Debits, takes the points from the oldest lots, gives the code, marks the claim done.
     Each step is safe to run again after a crash: the debit's entry key makes it once."""
     exchanges = Exchange.get_pymongo_collection()
-    card = await ensure_card(claim.project_id, claim.campaign_id, claim.customer_id)
+    card = await ensure_card(
+        project_id=claim.project_id, campaign_id=claim.campaign_id, customer_id=claim.customer_id
+    )
     campaign = await Campaign.get(object_id(claim.campaign_id, "campaign"))
     config = (campaign.loyalty if campaign else None) or LoyaltyConfig()
     spend_key = f"spend:{claim.id}"
     spend = await LedgerEntry.find_one({"card_id": card.key, "key": spend_key})
     if spend is None:
         spend = new_entry(
-            card,
-            LedgerKind.SPEND,
-            -claim.cost,
-            spend_key,
-            f"exchanged for {reward.name}",
-            reward.key,
-            config,
-            utc_now(),
+            card=card,
+            kind=LedgerKind.SPEND,
+            points=-claim.cost,
+            key=spend_key,
+            reason=f"exchanged for {reward.name}",
+            source=reward.key,
+            config=config,
+            now=utc_now(),
         )
         try:
-            await write_entry(spend)
+            await write_entry(entry=spend)
         except DomainError:
             # Refused: the key is free again so a retry is judged afresh.
             await exchanges.delete_one({"_id": claim.id, "status": "PENDING"})
             raise
-        await take_lots(card.key, claim.cost)
-    elif not spend.applied and not await finish_entry(spend, card):
+        await take_lots(card_id=card.key, points=claim.cost)
+    elif not spend.applied and not await finish_entry(entry=spend, card=card):
         # The dead attempt's debit never fitted: refused as it would have been then.
         await exchanges.delete_one({"_id": claim.id, "status": "PENDING"})
         raise insufficient_points()
@@ -249,14 +255,14 @@ async def _complete(claim: Exchange, reward: Reward) -> ExchangeResult:
 async def _refund(claim: Exchange, card: LoyaltyCard, config: LoyaltyConfig) -> None:
     """Gives the points back when the reward cannot be given, and frees the idempotency key."""
     refund = new_entry(
-        card,
-        LedgerKind.ADJUST,
-        claim.cost,
-        f"refund:{claim.id}",
-        "the reward's code could not be given",
-        claim.reward_id,
-        config,
-        utc_now(),
+        card=card,
+        kind=LedgerKind.ADJUST,
+        points=claim.cost,
+        key=f"refund:{claim.id}",
+        reason="the reward's code could not be given",
+        source=claim.reward_id,
+        config=config,
+        now=utc_now(),
     )
-    await write_entry(refund)
+    await write_entry(entry=refund)
     await Exchange.get_pymongo_collection().delete_one({"_id": claim.id, "status": "PENDING"})

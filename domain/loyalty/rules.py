@@ -21,11 +21,11 @@ def insufficient_points() -> DomainError:
     return DomainError("INSUFFICIENT_POINTS", "the card does not have enough points", "points")
 
 
-def card_owner(project_id: str, campaign_id: str, customer_id: str) -> dict[str, str]:
+def card_owner(*, project_id: str, campaign_id: str, customer_id: str) -> dict[str, str]:
     return {"project_id": project_id, "campaign_id": campaign_id, "customer_id": customer_id}
 
 
-def checked_key(raw: str) -> str:
+def checked_key(*, raw: str) -> str:
     key = (raw or "").strip()
     if not key:
         raise DomainError("REQUIRED", "an idempotency key is required", "idempotencyKey")
@@ -36,18 +36,19 @@ def checked_key(raw: str) -> str:
     return key
 
 
-def order_points(config: LoyaltyConfig, amount: Money, multiplier: Decimal) -> int:
+def order_points(*, config: LoyaltyConfig, amount: Money, multiplier: Decimal) -> int:
     """Points an order earns: per major unit spent plus per order, times the tier multiplier."""
     major = Decimal(max(amount.amount, 0)).scaleb(-minor_unit_digits(amount.currency))
     per_unit = config.rounded(major * Decimal(str(config.points_per_unit)))
     return max(config.rounded((per_unit + config.points_per_order) * multiplier), 0)
 
 
-def tier_window(config: LoyaltyConfig) -> timedelta:
+def tier_window(*, config: LoyaltyConfig) -> timedelta:
     return timedelta(days=config.tier_window_days)
 
 
 def new_entry(
+    *,
     card: LoyaltyCard,
     kind: LedgerKind,
     points: int,

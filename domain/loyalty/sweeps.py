@@ -23,6 +23,7 @@ class Repair:
 
 
 async def repair_card(
+    *,
     project_id: str,
     campaign_id: str,
     customer_id: str,
@@ -34,7 +35,9 @@ async def repair_card(
     `force` (the caller knows nothing else writes to this card)."""
     cards = LoyaltyCard.get_pymongo_collection()
     ledger = LedgerEntry.get_pymongo_collection()
-    card = await LoyaltyCard.find_one(card_owner(project_id, campaign_id, customer_id))
+    card = await LoyaltyCard.find_one(
+        card_owner(project_id=project_id, campaign_id=campaign_id, customer_id=customer_id)
+    )
     if card is None:
         return Repair(0, 0, 0)
     before = card.balance
@@ -45,7 +48,7 @@ async def repair_card(
         {"card_id": card.key, "applied": False, "created_at": {"$lte": cutoff}}
     ).to_list()
     for entry in unapplied:
-        await finish_entry(entry, card)
+        await finish_entry(entry=entry, card=card)
         finished += 1
     # Entries marked applied while their id stayed in `inflight` (a crash after the mark).
     fresh = await LoyaltyCard.get(card.id)
@@ -70,7 +73,7 @@ async def repair_card(
         result = await cards.update_one(recount, {"$set": {"balance": total}})
         if result.matched_count:
             await _recount_lots(entries)
-    await retier(card.key)
+    await retier(card_id=card.key)
     after = await LoyaltyCard.get(card.id)
     return Repair(before, after.balance if after else total, finished)
 
@@ -97,7 +100,7 @@ async def _recount_lots(entries: list[LedgerEntry]) -> None:
             await collection.update_one({"_id": lot.id}, {"$set": {"remaining": left[lot.key_id]}})
 
 
-async def expire_points(now: datetime | None = None, batch: int = 1000) -> int:
+async def expire_points(*, now: datetime | None = None, batch: int = 1000) -> int:
     """Writes one EXPIRE entry for each positive entry past its expiry with points left, and
     looks again at tiers whose window has moved. Running it twice changes nothing more."""
     moment = as_utc(now) if now is not None else utc_now()
@@ -126,7 +129,7 @@ async def expire_points(now: datetime | None = None, batch: int = 1000) -> int:
     )
     # Expiry leaves the tier window sums alone: only cards whose window moved are recounted.
     for card_id in {str(row["_id"]) for row in due}:
-        await retier(card_id, moment)
+        await retier(card_id=card_id, now=moment)
     return written
 
 
@@ -152,7 +155,7 @@ async def _expire_lot(lot: LedgerEntry, now: datetime) -> bool:
         created_at=now,
     )
     try:
-        done = await write_entry(entry)
+        done = await write_entry(entry=entry)
     except DomainError:
         done = None
     if done is None:
@@ -162,7 +165,7 @@ async def _expire_lot(lot: LedgerEntry, now: datetime) -> bool:
     return True
 
 
-async def repair_stale_cards(now: datetime | None = None, limit: int = REPAIR_BATCH) -> int:
+async def repair_stale_cards(*, now: datetime | None = None, limit: int = REPAIR_BATCH) -> int:
     """Runs repair_card on every card with an entry left unapplied for longer than STALE_AGE
     (inserted, maybe moved onto the balance, never marked); returns how many cards."""
     moment = now or utc_now()
@@ -178,5 +181,7 @@ async def repair_stale_cards(now: datetime | None = None, limit: int = REPAIR_BA
         if len(owners) >= limit:
             break
     for project_id, campaign_id, customer_id in sorted(owners):
-        await repair_card(project_id, campaign_id, customer_id, now=moment)
+        await repair_card(
+            project_id=project_id, campaign_id=campaign_id, customer_id=customer_id, now=moment
+        )
     return len(owners)

@@ -18,11 +18,11 @@ from domain.loyalty_config import LoyaltyConfig, TierBasis
 from domain.wallet import wallet_content_changed
 
 
-async def follow_tier(card: dict[str, Any], config: LoyaltyConfig, now: datetime) -> None:
+async def follow_tier(*, card: dict[str, Any], config: LoyaltyConfig, now: datetime) -> None:
     """Sets the tier from the card's running window sums; recounts them from the ledger first
     when an entry they count has left the window."""
     if as_utc(card["tier_review_at"]) <= now:
-        await retier(str(card["_id"]), now)
+        await retier(card_id=str(card["_id"]), now=now)
         return
     points, spent = int(card.get("window_points", 0)), int(card.get("window_spent", 0))
     held = config.tier_for(spent if config.tier_basis == TierBasis.SPENT else points)
@@ -38,7 +38,7 @@ async def follow_tier(card: dict[str, Any], config: LoyaltyConfig, now: datetime
         await wallet_content_changed(card["project_id"], card_id=str(card["_id"]))
 
 
-async def retier(card_id: str, now: datetime | None = None) -> None:
+async def retier(*, card_id: str, now: datetime | None = None) -> None:
     """Recounts the card's tier window sums from its ledger and sets its tier from them."""
     moment = as_utc(now) if now is not None else utc_now()
     cards = LoyaltyCard.get_pymongo_collection()
@@ -49,7 +49,7 @@ async def retier(card_id: str, now: datetime | None = None) -> None:
             return
         campaign = await Campaign.get(object_id(card["campaign_id"], "campaign"))
         config = (campaign.loyalty if campaign else None) or LoyaltyConfig()
-        since = moment - tier_window(config)
+        since = moment - tier_window(config=config)
         # Equality on the card only (an index prefix); the few other conditions are read here.
         rows = await ledger.find(
             {"card_id": card_id},
@@ -67,7 +67,7 @@ async def retier(card_id: str, now: datetime | None = None) -> None:
         spent = sum(int(row.get("spent", 0)) for row in counted)
         held = config.tier_for(spent if config.tier_basis == TierBasis.SPENT else points)
         review = (
-            min(as_utc(row["window_at"]) for row in counted) + tier_window(config)
+            min(as_utc(row["window_at"]) for row in counted) + tier_window(config=config)
             if counted
             else NEVER
         )

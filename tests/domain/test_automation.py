@@ -251,7 +251,9 @@ async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
     await executor("dies").perform(leased, decision.automation)
     # Another takes the action over when the lease ends; the points are not given twice.
     assert await executor().run_due(T0 + timedelta(minutes=5)) == 1
-    card = await find_card(tenant.project_id, program.key, ada.key)
+    card = await find_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=ada.key
+    )
     assert card.balance == 150
     assert await statuses(found) == ["DONE"]
     assert action.key == leased.key
@@ -273,14 +275,37 @@ async def test_points_threshold_fires_when_the_balance_crosses_it(tenant: Tenant
     ada = await make_shopper(project_id=tenant.project_id)
     from domain.loyalty import grant_points
 
-    await grant_points(tenant.project_id, program.key, ada.key, 400, "g1", "test")
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=400,
+        key="g1",
+        reason="test",
+    )
     assert await actions_of(found) == []
-    await grant_points(tenant.project_id, program.key, ada.key, 200, "g2", "test")
-    await grant_points(tenant.project_id, program.key, ada.key, 200, "g3", "test")
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=200,
+        key="g2",
+        reason="test",
+    )
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=200,
+        key="g3",
+        reason="test",
+    )
     [action] = await actions_of(found)
     assert action.event_name == "points.changed"
     await executor().run_due()
-    assert (await find_card(tenant.project_id, bonus.key, ada.key)).balance == 50
+    assert (
+        await find_card(project_id=tenant.project_id, campaign_id=bonus.key, customer_id=ada.key)
+    ).balance == 50
 
 
 async def test_paused_automations_schedule_nothing_and_skip_what_was_pending(
