@@ -1,65 +1,84 @@
-"""Automations: an event triggers, after a durable delay, a code sent or points awarded."""
+"""Automations: an event triggers, after a durable delay, a code sent or points awarded, unless a
+cancelling event came first, at most once per customer per period."""
 
-from domain.automation.service import (
+from domain.automation.active import (
     CACHE_SECONDS,
-    DEFAULT_PERIOD_DAYS,
-    DEFAULT_TEMPLATE,
-    EPOCH,
+    active_automations,
+    dormancy_lengths,
+    forget,
+    projects_listening_to,
+)
+from domain.automation.conditions import (
+    MAX_CONDITIONS_BYTES,
+    OPERATORS,
+    POINTS_THRESHOLD,
+    PROPERTY_PATH,
+    conditions_match,
+    listens_to,
+    trigger_names,
+    triggers_for,
+)
+from domain.automation.decisions import (
+    Decision,
+    cancelling_event,
+    customer_in_segments,
+    decide,
+)
+from domain.automation.leasing import (
     LEASE,
     MAX_ATTEMPTS,
+    RETRY_BASE,
+    lease_due_action,
+    note_progress,
+    retry_later,
+    settle,
+)
+from domain.automation.models import (
+    DEFAULT_PERIOD_DAYS,
+    EPOCH,
+    ActionStatus,
+    ActionType,
+    Automation,
+    AutomationAction,
+    AutomationRun,
+    AutomationStatus,
+    ScheduledAction,
+)
+from domain.automation.results import (
+    STATS_BY_STATUS,
+    AutomationStats,
+    automation_stats,
+    automations_stats,
+    list_scheduled_actions,
+    scheduled_action_pages,
+)
+from domain.automation.runs import (
+    claim_run,
+    release_run,
+)
+from domain.automation.scheduling import (
+    dispatch,
+)
+from domain.automation.service import (
+    create_automation,
+    get_automation,
+    list_automations,
+    set_automation_status,
+    update_automation,
+)
+from domain.automation.validation import (
+    DEFAULT_TEMPLATE,
     MAX_CANCEL_ON,
-    MAX_CONDITIONS_BYTES,
     MAX_DELAY,
     MAX_NAME,
     MAX_PERIOD_DAYS,
     MAX_POINTS,
     MAX_SEGMENTS,
-    OPERATORS,
-    POINTS_THRESHOLD,
-    PROPERTY_PATH,
-    RETRY_BASE,
-    STATS_BY_STATUS,
     ActionInput,
-    ActionStatus,
-    ActionType,
-    Automation,
-    AutomationAction,
     AutomationChanges,
     AutomationInput,
-    AutomationRun,
-    AutomationStats,
-    AutomationStatus,
-    Decision,
     DelayInput,
-    ScheduledAction,
     TemplateCheck,
-    active_automations,
-    automation_stats,
-    automations_stats,
-    cancelling_event,
-    claim_run,
-    conditions_match,
-    create_automation,
-    customer_in_segments,
-    decide,
-    dispatch,
-    dormancy_lengths,
-    forget,
-    get_automation,
-    lease_due_action,
-    list_automations,
-    list_scheduled_actions,
-    listens_to,
-    note_progress,
-    projects_listening_to,
-    release_run,
-    retry_later,
-    scheduled_action_pages,
-    set_automation_status,
-    settle,
-    trigger_names,
-    triggers_for,
-    update_automation,
 )
 
 __all__ = [
