@@ -354,17 +354,19 @@ class AutomationQuery:
         after: str | None = None,
     ) -> Connection[AutomationType]:
         page = await automation.list_automations(
-            info.context.project_id,
-            automation.AutomationStatus(status.value) if status else None,
-            first,
-            after,
+            project_id=info.context.project_id,
+            status=automation.AutomationStatus(status.value) if status else None,
+            first=first,
+            after=after,
         )
         return connection(page, lambda doc: AutomationType(doc=doc))
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def automation(self, info: Info, id: strawberry.ID) -> AutomationType | None:
         try:
-            found = await automation.get_automation(info.context.project_id, str(id))
+            found = await automation.get_automation(
+                project_id=info.context.project_id, automation_id=str(id)
+            )
         except NotFound:
             return None
         return AutomationType(doc=found)
@@ -429,7 +431,9 @@ class AutomationMutation:
             cancel_on=input.cancel_on,
             period_days=input.frequency.period_days if input.frequency else None,
         )
-        created = await automation.create_automation(info.context.project_id, data, _check_template)
+        created = await automation.create_automation(
+            project_id=info.context.project_id, data=data, template_check=_check_template
+        )
         return AutomationPayload(automation=AutomationType(doc=created))
 
     @strawberry.mutation(
@@ -453,7 +457,10 @@ class AutomationMutation:
             period_days=input.frequency.period_days if input.frequency else None,
         )
         updated = await automation.update_automation(
-            info.context.project_id, str(id), changes, _check_template
+            project_id=info.context.project_id,
+            automation_id=str(id),
+            changes=changes,
+            template_check=_check_template,
         )
         return AutomationPayload(automation=AutomationType(doc=updated))
 
@@ -464,7 +471,9 @@ class AutomationMutation:
     @payload
     async def pause_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
         paused = await automation.set_automation_status(
-            info.context.project_id, str(id), automation.AutomationStatus.PAUSED
+            project_id=info.context.project_id,
+            automation_id=str(id),
+            status=automation.AutomationStatus.PAUSED,
         )
         return AutomationPayload(automation=AutomationType(doc=paused))
 
@@ -472,6 +481,8 @@ class AutomationMutation:
     @payload
     async def resume_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
         resumed = await automation.set_automation_status(
-            info.context.project_id, str(id), automation.AutomationStatus.ACTIVE
+            project_id=info.context.project_id,
+            automation_id=str(id),
+            status=automation.AutomationStatus.ACTIVE,
         )
         return AutomationPayload(automation=AutomationType(doc=resumed))

@@ -136,7 +136,7 @@ class Loaders:
         return await by_arguments(keys, load, lambda segment: segment.key)
 
     async def _automation_stats(self, ids: list[str]) -> list[AutomationStats]:
-        found = await automations_stats(self.project_id, ids)
+        found = await automations_stats(project_id=self.project_id, automation_ids=ids)
         return in_order(ids, _same, found, AutomationStats())
 
     async def _experiment_results(
@@ -165,7 +165,14 @@ class Loaders:
         self, keys: list[tuple[str, ActionPageArguments]]
     ) -> list[Page[ScheduledAction] | BaseException]:
         async def load(ids: list[str], page: ActionPageArguments) -> Mapping[str, Any]:
-            return await scheduled_action_pages(self.project_id, ids, *page)
+            status, first, after = page
+            return await scheduled_action_pages(
+                project_id=self.project_id,
+                automation_ids=ids,
+                status=status,
+                first=first,
+                after=after,
+            )
 
         return await by_arguments(keys, load, _same)
 

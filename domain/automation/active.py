@@ -16,11 +16,11 @@ CACHE_SECONDS = 5.0
 _active: dict[str, tuple[float, list[Automation]]] = {}
 
 
-def forget(project_id: str) -> None:
+def forget(*, project_id: str) -> None:
     _active.pop(project_id, None)
 
 
-async def active_automations(project_id: str, fresh: bool = False) -> list[Automation]:
+async def active_automations(*, project_id: str, fresh: bool = False) -> list[Automation]:
     cached = _active.get(project_id)
     if not fresh and cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
@@ -39,7 +39,7 @@ async def dormancy_lengths() -> list[tuple[str, int]]:
     return sorted({(a.project_id, int(a.conditions["days"])) for a in found})
 
 
-async def projects_listening_to(trigger: str) -> list[str]:
+async def projects_listening_to(*, trigger: str) -> list[str]:
     found = await Automation.find(
         {"status": AutomationStatus.ACTIVE.value, "trigger": trigger}
     ).to_list()

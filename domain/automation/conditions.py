@@ -20,21 +20,21 @@ OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "exist
 PROPERTY_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
-def triggers_for(event_name: str) -> set[str]:
+def triggers_for(*, event_name: str) -> set[str]:
     names = {event_name}
     if event_name == POINTS_CHANGED:
         names.add(POINTS_THRESHOLD)
     return names
 
 
-def trigger_names(trigger: str) -> set[str]:
+def trigger_names(*, trigger: str) -> set[str]:
     """The event names a trigger listens to."""
     return {POINTS_CHANGED} if trigger == POINTS_THRESHOLD else {trigger}
 
 
-def listens_to(automations: list[Automation], event_name: str) -> list[Automation]:
+def listens_to(*, automations: list[Automation], event_name: str) -> list[Automation]:
     """The automations the event may trigger or cancel."""
-    triggers = triggers_for(event_name)
+    triggers = triggers_for(event_name=event_name)
     return [a for a in automations if a.trigger in triggers or event_name in a.cancel_on]
 
 
@@ -74,7 +74,7 @@ def _holds(operator: str, expected: Any, found: bool, value: Any) -> bool:
         return False
 
 
-def conditions_match(conditions: dict[str, Any], properties: dict[str, Any]) -> bool:
+def conditions_match(*, conditions: dict[str, Any], properties: dict[str, Any]) -> bool:
     """Every condition holds. A key names a property (dotted for nested ones) and its value is
     the property's value, or an object of operators (eq ne gt gte lt lte in nin exists).
     `crossed: N` holds when a points.changed event moved the balance from below N to N or more."""
@@ -93,7 +93,7 @@ def conditions_match(conditions: dict[str, Any], properties: dict[str, Any]) -> 
     return True
 
 
-def check_conditions(raw: Any, trigger: str) -> dict[str, Any]:
+def check_conditions(*, raw: Any, trigger: str) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

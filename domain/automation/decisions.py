@@ -24,7 +24,7 @@ class Decision:
 
 
 async def cancelling_event(
-    action: ScheduledAction, automation: Automation, now: datetime
+    *, action: ScheduledAction, automation: Automation, now: datetime
 ) -> CustomerEvent | None:
     """A cancelOn event of the customer after the trigger and up to now."""
     for name in automation.cancel_on:
@@ -42,13 +42,13 @@ async def cancelling_event(
 
 
 async def customer_in_segments(
-    project_id: str, customer: Customer, segment_ids: list[str], now: datetime
+    *, project_id: str, customer: Customer, segment_ids: list[str], now: datetime
 ) -> bool:
     """In at least one of the segments, as they stand at `now`."""
     return bool(await segments.customer_in_segments(project_id, customer, segment_ids, now))
 
 
-async def decide(action: ScheduledAction, owner: str, now: datetime) -> Decision:
+async def decide(*, action: ScheduledAction, owner: str, now: datetime) -> Decision:
     """Checks a leased action again at its time: the automation still active, no cancelling
     event, the customer still there and in the segments, and the frequency slot free."""
     automation = await Automation.find_one(
@@ -61,7 +61,7 @@ async def decide(action: ScheduledAction, owner: str, now: datetime) -> Decision
         return Decision(automation)
     if automation.status != AutomationStatus.ACTIVE:
         return Decision(automation, ActionStatus.SKIPPED, "the automation is paused")
-    cancel = await cancelling_event(action, automation, now)
+    cancel = await cancelling_event(action=action, automation=automation, now=now)
     if cancel is not None:
         return Decision(
             automation, ActionStatus.CANCELLED, f"cancelled by {cancel.name} ({cancel.key})"
@@ -72,15 +72,15 @@ async def decide(action: ScheduledAction, owner: str, now: datetime) -> Decision
     if customer is None or customer.erased:
         return Decision(automation, ActionStatus.SKIPPED, "the customer was erased")
     if automation.segment_ids and not await customer_in_segments(
-        action.project_id, customer, automation.segment_ids, now
+        project_id=action.project_id, customer=customer, segment_ids=automation.segment_ids, now=now
     ):
         return Decision(automation, ActionStatus.SKIPPED, "the customer is not in the segments")
-    if not await claim_run(action, automation, now):
+    if not await claim_run(action=action, automation=automation, now=now):
         period = "once ever" if automation.period_days == 0 else f"{automation.period_days} days"
         return Decision(
             automation, ActionStatus.SKIPPED, f"the customer was acted on already ({period})"
         )
-    if not await note_progress(action, owner, claimed=True):
+    if not await note_progress(action=action, owner=owner, claimed=True):
         # The lease went to another executor meanwhile; it holds the same slot now.
         return Decision(automation, ActionStatus.SKIPPED, "lease lost")
     return Decision(automation)

@@ -15,7 +15,7 @@ RETRY_BASE = timedelta(seconds=30)
 
 
 async def lease_due_action(
-    owner: str, now: datetime | None = None, lease: timedelta = LEASE
+    *, owner: str, now: datetime | None = None, lease: timedelta = LEASE
 ) -> ScheduledAction | None:
     """Takes the action due first: pending and due, or leased by an executor whose lease ran
     out. Only the lease holder may settle it."""
@@ -34,7 +34,7 @@ async def lease_due_action(
     return None
 
 
-async def write_while_held(action: ScheduledAction, owner: str, fields: dict[str, Any]) -> bool:
+async def write_while_held(*, action: ScheduledAction, owner: str, fields: dict[str, Any]) -> bool:
     """Writes `fields` only while `owner` holds the lease."""
     result = await ScheduledAction.get_pymongo_collection().update_one(
         {"_id": action.id, "lease_owner": owner, "status": ActionStatus.PENDING.value},
@@ -43,30 +43,39 @@ async def write_while_held(action: ScheduledAction, owner: str, fields: dict[str
     return bool(result.modified_count)
 
 
-async def note_progress(action: ScheduledAction, owner: str, **fields: Any) -> bool:
+async def note_progress(*, action: ScheduledAction, owner: str, **fields: Any) -> bool:
     for name, value in fields.items():
         setattr(action, name, value)
-    return await write_while_held(action, owner, fields)
+    return await write_while_held(action=action, owner=owner, fields=fields)
 
 
 async def settle(
-    action: ScheduledAction, owner: str, status: ActionStatus, detail: str, now: datetime
+    *, action: ScheduledAction, owner: str, status: ActionStatus, detail: str, now: datetime
 ) -> bool:
     action.status = status
     return await write_while_held(
-        action, owner, {"status": status.value, "detail": detail[:500], "finished_at": now}
+        action=action,
+        owner=owner,
+        fields={"status": status.value, "detail": detail[:500], "finished_at": now},
     )
 
 
-async def retry_later(action: ScheduledAction, owner: str, error: str, now: datetime) -> bool:
+async def retry_later(*, action: ScheduledAction, owner: str, error: str, now: datetime) -> bool:
     """Hands the action back for a later attempt, or fails it after MAX_ATTEMPTS."""
     if action.attempts >= MAX_ATTEMPTS:
-        failed = await settle(action, owner, ActionStatus.FAILED, error, now)
-        await release_run(action)
+        failed = await settle(
+            action=action, owner=owner, status=ActionStatus.FAILED, detail=error, now=now
+        )
+        await release_run(action=action)
         return failed
     wait = RETRY_BASE * 2 ** max(0, action.attempts - 1)
     return await write_while_held(
-        action,
-        owner,
-        {"lease_owner": "", "lease_until": EPOCH, "due_at": now + wait, "detail": error[:500]},
+        action=action,
+        owner=owner,
+        fields={
+            "lease_owner": "",
+            "lease_until": EPOCH,
+            "due_at": now + wait,
+            "detail": error[:500],
+        },
     )

@@ -19,8 +19,10 @@ class AutomationStats:
     failed: int = 0
 
 
-async def automation_stats(project_id: str, automation_id: str) -> AutomationStats:
-    return (await automations_stats(project_id, [automation_id]))[automation_id]
+async def automation_stats(*, project_id: str, automation_id: str) -> AutomationStats:
+    return (await automations_stats(project_id=project_id, automation_ids=[automation_id]))[
+        automation_id
+    ]
 
 
 # Each figure of AutomationStats and the action status it counts.
@@ -34,7 +36,7 @@ STATS_BY_STATUS = {
 
 
 async def automations_stats(
-    project_id: str, automation_ids: list[str]
+    *, project_id: str, automation_ids: list[str]
 ) -> dict[str, AutomationStats]:
     """Each automation's scheduled actions counted by status, in one aggregation."""
     wanted = list(dict.fromkeys(automation_ids))
@@ -60,6 +62,7 @@ async def automations_stats(
 
 
 async def list_scheduled_actions(
+    *,
     project_id: str,
     automation_id: str,
     status: ActionStatus | None,
@@ -73,6 +76,7 @@ async def list_scheduled_actions(
 
 
 async def scheduled_action_pages(
+    *,
     project_id: str,
     automation_ids: list[str],
     status: ActionStatus | None,

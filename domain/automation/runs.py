@@ -8,7 +8,7 @@ from domain.automation.models import EPOCH, Automation, AutomationRun, Scheduled
 from domain.common import as_utc
 
 
-async def claim_run(action: ScheduledAction, automation: Automation, now: datetime) -> bool:
+async def claim_run(*, action: ScheduledAction, automation: Automation, now: datetime) -> bool:
     """Takes the customer's frequency slot for this action: free, or held by an action more
     than the period ago (never, for period 0), or already held by this very action."""
     runs = AutomationRun.get_pymongo_collection()
@@ -59,7 +59,7 @@ async def claim_run(action: ScheduledAction, automation: Automation, now: dateti
     return False
 
 
-async def release_run(action: ScheduledAction) -> None:
+async def release_run(*, action: ScheduledAction) -> None:
     """A failed action gives the slot back to whoever held it before."""
     runs = AutomationRun.get_pymongo_collection()
     run = await runs.find_one(

@@ -12,15 +12,15 @@ from domain.event_models import (
 )
 
 
-async def dispatch(event: CustomerEvent, automations: list[Automation], now: datetime) -> None:
+async def dispatch(*, event: CustomerEvent, automations: list[Automation], now: datetime) -> None:
     """Schedules the actions the event triggers and cancels the pending ones it cancels. Both
     are safe to repeat: an event schedules once per automation, a cancellation once."""
-    triggers = triggers_for(event.name)
+    triggers = triggers_for(event_name=event.name)
     at = as_utc(event.at)
     for automation in automations:
         if automation.trigger not in triggers:
             continue
-        if not conditions_match(automation.conditions, event.properties):
+        if not conditions_match(conditions=automation.conditions, properties=event.properties):
             continue
         action = ScheduledAction(
             project_id=event.project_id,

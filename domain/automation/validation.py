@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from domain import segments
 from domain.automation.conditions import check_conditions, trigger_names
@@ -24,7 +24,13 @@ MAX_SEGMENTS = 20
 MAX_POINTS = 1_000_000
 DEFAULT_TEMPLATE = "builtin:coupon"
 
-TemplateCheck = Callable[[str, str, MessageChannel], Awaitable[Any]]
+
+class TemplateCheck(Protocol):
+    """Resolves a template reference for a channel; raises DomainError when it cannot be used."""
+
+    def __call__(
+        self, *, project_id: str, template_ref: str, channel: MessageChannel
+    ) -> Awaitable[Any]: ...
 
 
 @dataclass
@@ -136,7 +142,11 @@ async def _checked_action(
     template = (data.template_id or "").strip()
     if template_check is not None:
         try:
-            await template_check(project_id, template or DEFAULT_TEMPLATE, channel)
+            await template_check(
+                project_id=project_id,
+                template_ref=template or DEFAULT_TEMPLATE,
+                channel=channel,
+            )
         except DomainError as error:
             raise DomainError(error.code, error.problems[0].message, "action.templateId") from None
     return AutomationAction(
@@ -145,7 +155,7 @@ async def _checked_action(
 
 
 async def validated_automation(
-    project_id: str, data: AutomationInput, template_check: TemplateCheck | None
+    *, project_id: str, data: AutomationInput, template_check: TemplateCheck | None
 ) -> dict[str, Any]:
     """Every field checked, every problem collected; nothing is written."""
     problems: list[Problem] = []
@@ -165,7 +175,7 @@ async def validated_automation(
     await check("trigger", lambda: check_name(data.trigger, "trigger"))
     trigger = values.get("trigger", "")
     if trigger:
-        await check("conditions", lambda: check_conditions(data.conditions, trigger))
+        await check("conditions", lambda: check_conditions(raw=data.conditions, trigger=trigger))
     await check("segment_ids", lambda: _segment_ids(project_id, data.segment_ids))
     await check("delay_seconds", lambda: _delay_seconds(data.delay))
 
@@ -173,7 +183,7 @@ async def validated_automation(
         names = sorted({check_name(raw, "cancelOn") for raw in data.cancel_on or []})
         if len(names) > MAX_CANCEL_ON:
             raise DomainError("INVALID", f"at most {MAX_CANCEL_ON} cancelling events", "cancelOn")
-        if trigger and trigger_names(trigger) & set(names):
+        if trigger and trigger_names(trigger=trigger) & set(names):
             raise DomainError(
                 "INVALID", "the trigger cannot also cancel its own action", "cancelOn"
             )

@@ -39,8 +39,8 @@ async def named(project_id: str, name: str) -> list[CustomerEvent]:
 async def listen(project_id: str, trigger: str, program: Campaign, **conditions: object) -> str:
     """An automation on `trigger`, so the sweeps look at the project."""
     found = await create_automation(
-        project_id,
-        AutomationInput(
+        project_id=project_id,
+        data=AutomationInput(
             name=trigger,
             trigger=trigger,
             conditions=dict(conditions),
