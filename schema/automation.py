@@ -6,11 +6,10 @@ from enum import Enum
 
 import strawberry
 
-from delivery.rendering import CompiledTemplate, resolve_template
+from delivery.rendering import resolve_template
 from domain import automation, events
 from domain.callers import CallerKind
 from domain.errors import DomainError, NotFound
-from domain.messages import MessageChannel
 from schema.context import Info
 from schema.customers import CustomerType
 from schema.errors import payload
@@ -18,13 +17,6 @@ from schema.loyalty import IsAdminOrSameCustomer
 from schema.messages import MessageChannelEnum
 from schema.permissions import IsAdmin
 from schema.types import JSON, Connection, UserError, connection
-
-
-async def _check_template(
-    project_id: str, template_ref: str, channel: MessageChannel
-) -> CompiledTemplate:
-    """resolve_template in the positional shape domain.automation's TemplateCheck calls."""
-    return await resolve_template(project_id=project_id, template_ref=template_ref, channel=channel)
 
 
 @strawberry.enum(name="AutomationStatus")
@@ -432,7 +424,7 @@ class AutomationMutation:
             period_days=input.frequency.period_days if input.frequency else None,
         )
         created = await automation.create_automation(
-            project_id=info.context.project_id, data=data, template_check=_check_template
+            project_id=info.context.project_id, data=data, template_check=resolve_template
         )
         return AutomationPayload(automation=AutomationType(doc=created))
 
@@ -460,7 +452,7 @@ class AutomationMutation:
             project_id=info.context.project_id,
             automation_id=str(id),
             changes=changes,
-            template_check=_check_template,
+            template_check=resolve_template,
         )
         return AutomationPayload(automation=AutomationType(doc=updated))
 
