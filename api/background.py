@@ -8,8 +8,7 @@ import time
 from delivery.automation import AutomationExecutor
 from domain.events import dispatch_pending_events, emit_birthday_events, emit_dormant_events
 from domain.jobs import JobRunner
-from domain.loyalty import expire_points
-from domain.loyalty_repair import repair_stale_cards
+from domain.loyalty import expire_points, repair_stale_cards
 from domain.orders import apply_pending_order_effects
 from domain.referrals import release_due_rewards
 from domain.rfm import queue_due_rfm

@@ -52,7 +52,7 @@ class AutomationExecutor:
     async def run_one(self, now: datetime | None = None) -> str | None:
         """Leases and handles one due action; None when nothing is due."""
         now = as_utc(now) if now is not None else utc_now()
-        action = await automations.lease_due_action(self.owner, now, self.lease)
+        action = await automations.lease_due_action(owner=self.owner, now=now, lease=self.lease)
         if action is None:
             return None
         return await self.handle(action, now)
@@ -64,27 +64,35 @@ class AutomationExecutor:
     async def handle(self, action: ScheduledAction, now: datetime) -> str:
         """Returns the status the action was settled with ("LOST" when its lease went)."""
         try:
-            decision = await automations.decide(action, self.owner, now)
+            decision = await automations.decide(action=action, owner=self.owner, now=now)
             if decision.status is not None or decision.automation is None:
                 status = decision.status or ActionStatus.SKIPPED
-                settled = await automations.settle(action, self.owner, status, decision.detail, now)
+                settled = await automations.settle(
+                    action=action, owner=self.owner, status=status, detail=decision.detail, now=now
+                )
                 return status.value if settled else "LOST"
             detail = await self.perform(action, decision.automation)
         except DomainError as error:
             # The caller's configuration refuses it (no address, campaign ended): not retried.
             await automations.settle(
-                action, self.owner, ActionStatus.FAILED, f"{error.code}: {error}", now
+                action=action,
+                owner=self.owner,
+                status=ActionStatus.FAILED,
+                detail=f"{error.code}: {error}",
+                now=now,
             )
-            await automations.release_run(action)
+            await automations.release_run(action=action)
             return ActionStatus.FAILED.value
         except asyncio.CancelledError:
             raise
         except Exception as error:
             log.exception("automation executor %s: action %s failed", self.owner, action.key)
             reason = f"{type(error).__name__}: {error}"
-            await automations.retry_later(action, self.owner, reason, now)
+            await automations.retry_later(action=action, owner=self.owner, error=reason, now=now)
             return "RETRY"
-        settled = await automations.settle(action, self.owner, ActionStatus.DONE, detail, now)
+        settled = await automations.settle(
+            action=action, owner=self.owner, status=ActionStatus.DONE, detail=detail, now=now
+        )
         return ActionStatus.DONE.value if settled else "LOST"
 
     async def perform(self, action: ScheduledAction, automation: Automation) -> str:
@@ -94,25 +102,25 @@ class AutomationExecutor:
         key = f"automation:{action.key}"
         if spec.type == ActionType.AWARD_POINTS:
             await grant_points(
-                action.project_id,
-                spec.campaign_id,
-                action.customer_id,
-                spec.points,
-                key,
-                f"automation {automation.name}",
+                project_id=action.project_id,
+                campaign_id=spec.campaign_id,
+                customer_id=action.customer_id,
+                points=spec.points,
+                key=key,
+                reason=f"automation {automation.name}",
             )
             return f"{spec.points} points awarded"
         code = action.code
         if not code:
             published = await publish_code(action.project_id, spec.campaign_id, action.customer_id)
             code = published.code
-            await automations.note_progress(action, self.owner, code=code)
+            await automations.note_progress(action=action, owner=self.owner, code=code)
         channel = MessageChannel(spec.channel)
         template = spec.template_id or await _variant_template(action.project_id, code, channel)
         message = await queue_message(
             self.links, action.project_id, action.customer_id, channel, template, code, key
         )
-        await automations.note_progress(action, self.owner, message_id=message.key)
+        await automations.note_progress(action=action, owner=self.owner, message_id=message.key)
         if message.error:
             return f"code {code}; message {message.key} {message.status.value}: {message.error}"
         return f"code {code}; message {message.key} {message.status.value}"

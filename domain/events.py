@@ -160,8 +160,8 @@ async def _store(
 ) -> tuple[CustomerEvent, bool]:
     """emit, also saying whether the event is new (False: its dedupe key was stored before)."""
     now = as_utc(now) if now is not None else utc_now()
-    listening = await automation.active_automations(project_id)
-    interested = automation.listens_to(listening, name)
+    listening = await automation.active_automations(project_id=project_id)
+    interested = automation.listens_to(automations=listening, event_name=name)
     event = CustomerEvent(
         project_id=project_id,
         customer_id=customer_id,
@@ -182,7 +182,7 @@ async def _store(
         # Its first writer dispatches it, or dispatch_pending_events does if that writer died.
         return earlier, False
     if interested:
-        await automation.dispatch(event, interested, now)
+        await automation.dispatch(event=event, automations=interested, now=now)
         await CustomerEvent.get_pymongo_collection().update_one(
             {"_id": event.id}, {"$set": {"dispatch_pending": False}}
         )
@@ -200,8 +200,12 @@ async def dispatch_pending_events(
     ).limit(1000)
     done = 0
     for event in await stale.to_list():
-        listening = await automation.active_automations(event.project_id, fresh=True)
-        await automation.dispatch(event, automation.listens_to(listening, event.name), now)
+        listening = await automation.active_automations(project_id=event.project_id, fresh=True)
+        await automation.dispatch(
+            event=event,
+            automations=automation.listens_to(automations=listening, event_name=event.name),
+            now=now,
+        )
         await CustomerEvent.get_pymongo_collection().update_one(
             {"_id": event.id}, {"$set": {"dispatch_pending": False}}
         )
@@ -319,7 +323,7 @@ async def emit_birthday_events(now: datetime | None = None) -> int:
     (YYYY-MM-DD or MM-DD) is today in the project's time zone, once per year."""
     now = as_utc(now) if now is not None else utc_now()
     emitted = 0
-    for project_id in await automation.projects_listening_to(BIRTHDAY):
+    for project_id in await automation.projects_listening_to(trigger=BIRTHDAY):
         project = await Project.get(object_id(project_id, "project"))
         if project is None:
             continue

@@ -256,7 +256,10 @@ async def _apply_effects(order: Order) -> None:
     if order.customer_id:
         await _move_metrics(order, "order", 1)
         await loyalty.earn_for_order(
-            order.project_id, order.customer_id, order.order_id, order.amount
+            project_id=order.project_id,
+            customer_id=order.customer_id,
+            order_id=order.order_id,
+            amount=order.amount,
         )
         await referrals.on_order_recorded(order=order)
         # Keyed by the order: a retried effect emits nothing twice.
@@ -283,7 +286,9 @@ async def _apply_effects(order: Order) -> None:
 async def _apply_reversal(order: Order) -> None:
     if order.customer_id:
         await _move_metrics(order, "reversal", -1)
-        await loyalty.reverse_for_order(order.project_id, order.customer_id, order.order_id)
+        await loyalty.reverse_for_order(
+            project_id=order.project_id, customer_id=order.customer_id, order_id=order.order_id
+        )
         await referrals.on_order_reversed(order=order)
     await _release_limits(order)
     await Order.get_pymongo_collection().update_one(

@@ -138,7 +138,7 @@ class Loaders:
         return await by_arguments(keys, load, lambda segment: segment.key)
 
     async def _automation_stats(self, ids: list[str]) -> list[AutomationStats]:
-        found = await automations_stats(self.project_id, ids)
+        found = await automations_stats(project_id=self.project_id, automation_ids=ids)
         return in_order(ids, _same, found, AutomationStats())
 
     async def _experiment_results(
@@ -149,14 +149,17 @@ class Loaders:
         return [found.get(e.key) or NotFound("campaign", "campaignId") for e in experiments]
 
     async def _expiring_points(self, cards: list[LoyaltyCard]) -> list[list[Expiring]]:
-        found = await expiring_soon_by_card(self.project_id, cards)
+        found = await expiring_soon_by_card(project_id=self.project_id, cards=cards)
         return [found.get(card.key, []) for card in cards]
 
     async def _ledgers(
         self, keys: list[tuple[LoyaltyCard, PageArguments]]
     ) -> list[Page[LedgerEntry] | BaseException]:
         async def load(cards: list[LoyaltyCard], page: PageArguments) -> Mapping[str, Any]:
-            return await ledger_pages(self.project_id, cards, *page)
+            first, after = page
+            return await ledger_pages(
+                project_id=self.project_id, cards=cards, first=first, after=after
+            )
 
         return await by_arguments(keys, load, lambda card: card.key)
 
@@ -164,7 +167,14 @@ class Loaders:
         self, keys: list[tuple[str, ActionPageArguments]]
     ) -> list[Page[ScheduledAction] | BaseException]:
         async def load(ids: list[str], page: ActionPageArguments) -> Mapping[str, Any]:
-            return await scheduled_action_pages(self.project_id, ids, *page)
+            status, first, after = page
+            return await scheduled_action_pages(
+                project_id=self.project_id,
+                automation_ids=ids,
+                status=status,
+                first=first,
+                after=after,
+            )
 
         return await by_arguments(keys, load, _same)
 

@@ -185,13 +185,19 @@ class LoyaltyQuery:
         self, info: Info, customer_id: strawberry.ID, campaign_id: strawberry.ID
     ) -> LoyaltyCardType:
         project_id = info.context.project_id
-        campaign, _ = await loyalty.loyalty_campaign(project_id, str(campaign_id))
-        card = await loyalty.find_card(project_id, campaign.key, str(customer_id))
+        campaign, _ = await loyalty.loyalty_campaign(
+            project_id=project_id, campaign_id=str(campaign_id)
+        )
+        card = await loyalty.find_card(
+            project_id=project_id, campaign_id=campaign.key, customer_id=str(customer_id)
+        )
         return LoyaltyCardType.from_doc(card)
 
     @strawberry.field(permission_classes=[IsAdminOrCustomer], description="Cheapest first.")
     async def rewards(self, info: Info, campaign_id: strawberry.ID) -> list[RewardType]:
-        found = await loyalty.list_rewards(info.context.project_id, str(campaign_id))
+        found = await loyalty.list_rewards(
+            project_id=info.context.project_id, campaign_id=str(campaign_id)
+        )
         return [RewardType.from_doc(reward) for reward in found]
 
 
@@ -201,8 +207,8 @@ class LoyaltyMutation:
     @payload
     async def create_reward(self, info: Info, input: RewardInputType) -> RewardPayload:
         reward = await loyalty.create_reward(
-            info.context.project_id,
-            loyalty.RewardInput(
+            project_id=info.context.project_id,
+            data=loyalty.RewardInput(
                 campaign_id=str(input.campaign_id),
                 name=input.name,
                 cost=input.cost,
@@ -227,7 +233,10 @@ class LoyaltyMutation:
         idempotency_key: str,
     ) -> ExchangePayload:
         result = await loyalty.exchange_points(
-            info.context.project_id, str(customer_id), str(reward_id), idempotency_key
+            project_id=info.context.project_id,
+            customer_id=str(customer_id),
+            reward_id=str(reward_id),
+            idempotency_key=idempotency_key,
         )
         return ExchangePayload(
             code=None if result.code is None else CodeType.from_doc(result.code),
@@ -248,11 +257,11 @@ class LoyaltyMutation:
         reason: str,
     ) -> LoyaltyCardPayload:
         card = await loyalty.adjust_points(
-            info.context.project_id,
-            str(customer_id),
-            str(campaign_id),
-            points,
-            reason,
+            project_id=info.context.project_id,
+            customer_id=str(customer_id),
+            campaign_id=str(campaign_id),
+            points=points,
+            reason=reason,
             actor=info.context.caller.actor,
         )
         return LoyaltyCardPayload(card=LoyaltyCardType.from_doc(card))
@@ -272,6 +281,10 @@ class LoyaltyMutation:
         idempotency_key: str,
     ) -> LoyaltyCardPayload:
         card = await loyalty.record_event(
-            info.context.project_id, str(customer_id), str(campaign_id), name, idempotency_key
+            project_id=info.context.project_id,
+            customer_id=str(customer_id),
+            campaign_id=str(campaign_id),
+            name=name,
+            idempotency_key=idempotency_key,
         )
         return LoyaltyCardPayload(card=LoyaltyCardType.from_doc(card))

@@ -32,7 +32,9 @@ class Me:
         "and an empty one for each active program."
     )
     async def loyalty_cards(self, info: Info) -> list[LoyaltyCardType]:
-        cards = await loyalty.customer_cards(info.context.project_id, self.customer_id)
+        cards = await loyalty.customer_cards(
+            project_id=info.context.project_id, customer_id=self.customer_id
+        )
         return [LoyaltyCardType.from_doc(card) for card in cards]
 
     @strawberry.field(

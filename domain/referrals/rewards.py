@@ -133,10 +133,10 @@ async def give_reward(*, referral: Referral, campaign: Campaign) -> None:
 
 async def _earn_points(referral: Referral, loyalty_campaign_id: str, points: int) -> None:
     await loyalty.grant_points(
-        referral.project_id,
-        loyalty_campaign_id,
-        referral.referrer_id,
-        points,
-        f"referral:{referral.key}",
-        f"referral of customer {referral.referee_id}",
+        project_id=referral.project_id,
+        campaign_id=loyalty_campaign_id,
+        customer_id=referral.referrer_id,
+        points=points,
+        key=f"referral:{referral.key}",
+        reason=f"referral of customer {referral.referee_id}",
     )

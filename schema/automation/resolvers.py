@@ -4,11 +4,10 @@ from datetime import datetime
 
 import strawberry
 
-from delivery.rendering import CompiledTemplate, resolve_template
+from delivery.rendering import resolve_template
 from domain import automation, events
 from domain.callers import CallerKind
 from domain.errors import DomainError, NotFound
-from domain.messages import MessageChannel
 from schema.automation.enums import AutomationStatusEnum
 from schema.automation.inputs import (
     AutomationConditionsInput,
@@ -21,13 +20,6 @@ from schema.errors import payload
 from schema.loyalty import IsAdminOrSameCustomer
 from schema.permissions import IsAdmin
 from schema.types import JSON, Connection, UserError, connection
-
-
-async def _check_template(
-    project_id: str, template_ref: str, channel: MessageChannel
-) -> CompiledTemplate:
-    """resolve_template in the positional shape domain.automation's TemplateCheck calls."""
-    return await resolve_template(project_id=project_id, template_ref=template_ref, channel=channel)
 
 
 def _segment_ids(conditions: AutomationConditionsInput | None) -> list[str] | None:
@@ -59,17 +51,19 @@ class AutomationQuery:
         after: str | None = None,
     ) -> Connection[AutomationType]:
         page = await automation.list_automations(
-            info.context.project_id,
-            automation.AutomationStatus(status.value) if status else None,
-            first,
-            after,
+            project_id=info.context.project_id,
+            status=automation.AutomationStatus(status.value) if status else None,
+            first=first,
+            after=after,
         )
         return connection(page, lambda doc: AutomationType(doc=doc))
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def automation(self, info: Info, id: strawberry.ID) -> AutomationType | None:
         try:
-            found = await automation.get_automation(info.context.project_id, str(id))
+            found = await automation.get_automation(
+                project_id=info.context.project_id, automation_id=str(id)
+            )
         except NotFound:
             return None
         return AutomationType(doc=found)
@@ -134,7 +128,9 @@ class AutomationMutation:
             cancel_on=input.cancel_on,
             period_days=input.frequency.period_days if input.frequency else None,
         )
-        created = await automation.create_automation(info.context.project_id, data, _check_template)
+        created = await automation.create_automation(
+            project_id=info.context.project_id, data=data, template_check=resolve_template
+        )
         return AutomationPayload(automation=AutomationType(doc=created))
 
     @strawberry.mutation(
@@ -158,7 +154,10 @@ class AutomationMutation:
             period_days=input.frequency.period_days if input.frequency else None,
         )
         updated = await automation.update_automation(
-            info.context.project_id, str(id), changes, _check_template
+            project_id=info.context.project_id,
+            automation_id=str(id),
+            changes=changes,
+            template_check=resolve_template,
         )
         return AutomationPayload(automation=AutomationType(doc=updated))
 
@@ -169,7 +168,9 @@ class AutomationMutation:
     @payload
     async def pause_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
         paused = await automation.set_automation_status(
-            info.context.project_id, str(id), automation.AutomationStatus.PAUSED
+            project_id=info.context.project_id,
+            automation_id=str(id),
+            status=automation.AutomationStatus.PAUSED,
         )
         return AutomationPayload(automation=AutomationType(doc=paused))
 
@@ -177,6 +178,8 @@ class AutomationMutation:
     @payload
     async def resume_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
         resumed = await automation.set_automation_status(
-            info.context.project_id, str(id), automation.AutomationStatus.ACTIVE
+            project_id=info.context.project_id,
+            automation_id=str(id),
+            status=automation.AutomationStatus.ACTIVE,
         )
         return AutomationPayload(automation=AutomationType(doc=resumed))

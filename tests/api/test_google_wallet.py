@@ -187,7 +187,14 @@ async def test_a_loyalty_card_gets_its_own_save_link(
     await ada.insert()
     variables = {"customerId": ada.key, "campaignId": program.key}
     assert (await tenant.gql(CARD_URL, variables))["loyaltyCard"]["googleWalletUrl"] is None
-    await loyalty.grant_points(tenant.project_id, program.key, ada.key, 30, "welcome", "test")
+    await loyalty.grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=30,
+        key="welcome",
+        reason="test",
+    )
 
     card = (await tenant.gql(CARD_URL, variables))["loyaltyCard"]
     response = await http.get(local(card["googleWalletUrl"]))
@@ -200,7 +207,9 @@ async def test_a_loyalty_card_gets_its_own_save_link(
     assert problems("LoyaltyClass", klass) == [] and problems("LoyaltyObject", sent) == []
     assert sent["loyaltyPoints"] == {"label": "Points", "balance": {"int": 30}}
     assert sent["accountName"] == "Ada" and sent["classId"] == klass["id"]
-    stored = await loyalty.find_card(tenant.project_id, program.key, ada.key)
+    stored = await loyalty.find_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=ada.key
+    )
     wallet_pass = await WalletPass.find_one({"project_id": tenant.project_id})
     assert wallet_pass is not None and wallet_pass.google_issued
     assert (wallet_pass.kind, wallet_pass.card_id) == (PassKind.STORE_CARD, stored.key)

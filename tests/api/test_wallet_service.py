@@ -253,7 +253,9 @@ async def test_a_loyalty_balance_change_moves_the_store_card(
     ]
     program_id = created["campaign"]["id"]
     customer = await create_customer(tenant.project_id, CustomerInput(name="Bo"), source="test")
-    card = await loyalty.ensure_card(tenant.project_id, program_id, customer.key)
+    card = await loyalty.ensure_card(
+        project_id=tenant.project_id, campaign_id=program_id, customer_id=customer.key
+    )
     token = links.pass_link_token(
         settings.secret_key, tenant.project_id, links.card_pass_subject(card.key)
     )
@@ -261,7 +263,14 @@ async def test_a_loyalty_balance_change_moves_the_store_card(
     assert response.status_code == 200
     before = await wallet.find_pass(tenant.project_id, card_id=card.key)
     assert before is not None
-    await loyalty.grant_points(tenant.project_id, program_id, customer.key, 40, "k", "bonus")
+    await loyalty.grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program_id,
+        customer_id=customer.key,
+        points=40,
+        key="k",
+        reason="bonus",
+    )
     after = await wallet.find_pass(tenant.project_id, card_id=card.key)
     assert after is not None and after.last_updated > before.last_updated
 

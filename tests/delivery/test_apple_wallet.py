@@ -198,8 +198,17 @@ async def test_store_card_carries_balance_tier_and_member(
     assert created["errors"] == []
     program_id = created["campaign"]["id"]
     customer = await create_customer(tenant.project_id, CustomerInput(name="Ada"), source="test")
-    await loyalty.grant_points(tenant.project_id, program_id, customer.key, 150, "welcome", "hi")
-    card = await loyalty.find_card(tenant.project_id, program_id, customer.key)
+    await loyalty.grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program_id,
+        customer_id=customer.key,
+        points=150,
+        key="welcome",
+        reason="hi",
+    )
+    card = await loyalty.find_card(
+        project_id=tenant.project_id, campaign_id=program_id, customer_id=customer.key
+    )
 
     token = links.pass_link_token(
         settings.secret_key, tenant.project_id, links.card_pass_subject(card.key)

@@ -24,7 +24,7 @@ async def test_an_executor_dying_after_its_lease_hands_the_action_on(tenant: Ten
     found = await cart_automation(tenant.project_id)
     ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart-1")
-    dead = await automation.lease_due_action("dead", DUE)
+    dead = await automation.lease_due_action(owner="dead", now=DUE)
     assert dead is not None
     survivor = AutomationExecutor(LINKS, owner="survivor")
     # While the lease runs nobody else touches the action.
@@ -36,7 +36,9 @@ async def test_an_executor_dying_after_its_lease_hands_the_action_on(tenant: Ten
     assert message.to == "ada@example.com" and message.code == action.code
     assert message.idempotency_key == f"automation:{action.key}"
     # The dead executor cannot settle what it no longer holds.
-    assert not await automation.settle(dead, "dead", ActionStatus.FAILED, "late", DUE)
+    assert not await automation.settle(
+        action=dead, owner="dead", status=ActionStatus.FAILED, detail="late", now=DUE
+    )
 
 
 async def test_an_executor_dying_after_sending_does_not_send_twice(tenant: Tenant) -> None:
@@ -44,9 +46,9 @@ async def test_an_executor_dying_after_sending_does_not_send_twice(tenant: Tenan
     ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart-1")
     crashing = AutomationExecutor(LINKS, owner="crashing")
-    leased = await automation.lease_due_action(crashing.owner, DUE)
+    leased = await automation.lease_due_action(owner=crashing.owner, now=DUE)
     assert leased is not None
-    decision = await automation.decide(leased, crashing.owner, DUE)
+    decision = await automation.decide(action=leased, owner=crashing.owner, now=DUE)
     assert decision.automation is not None and decision.status is None
     await crashing.perform(leased, decision.automation)
     # It died here: the code is published and the message queued, the action still PENDING.

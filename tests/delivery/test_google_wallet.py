@@ -116,8 +116,17 @@ async def member(tenant: Tenant, name: str = "Ada Lovelace") -> Customer:
 async def earn(
     tenant: Tenant, customer: Customer, campaign: Campaign, points: int, key: str
 ) -> loyalty.LoyaltyCard:
-    await loyalty.grant_points(tenant.project_id, campaign.key, customer.key, points, key, "test")
-    return await loyalty.find_card(tenant.project_id, campaign.key, customer.key)
+    await loyalty.grant_points(
+        project_id=tenant.project_id,
+        campaign_id=campaign.key,
+        customer_id=customer.key,
+        points=points,
+        key=key,
+        reason="test",
+    )
+    return await loyalty.find_card(
+        project_id=tenant.project_id, campaign_id=campaign.key, customer_id=customer.key
+    )
 
 
 async def test_every_class_and_object_validates_against_the_discovery_schema(

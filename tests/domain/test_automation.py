@@ -55,7 +55,7 @@ async def cart_automation(project_id: str, **fields: Any) -> Automation:
         "cancel_on": ["order.recorded"],
     }
     values.update(fields)
-    return await create_automation(project_id, AutomationInput(**values))
+    return await create_automation(project_id=project_id, data=AutomationInput(**values))
 
 
 async def abandon(project_id: str, customer: Customer, at: datetime, key: str = "") -> Any:
@@ -126,18 +126,25 @@ async def test_refused_automations_say_why_and_write_nothing(tenant: Tenant) -> 
 
 def test_conditions_on_event_properties() -> None:
     properties = {"total": 4200, "currency": "EUR", "cart": {"items": 3}, "vip": False}
-    assert conditions_match({}, properties)
-    assert conditions_match({"currency": "EUR", "total": {"gte": 4000, "lt": 5000}}, properties)
-    assert conditions_match({"cart.items": {"in": [2, 3]}, "coupon": {"exists": False}}, properties)
-    assert conditions_match({"vip": False, "currency": {"ne": "USD"}}, properties)
-    assert not conditions_match({"currency": "USD"}, properties)
-    assert not conditions_match({"total": {"gt": 4200}}, properties)
-    assert not conditions_match({"missing": {"gte": 1}}, properties)
-    assert not conditions_match({"currency": {"gt": 3}}, properties)
-    assert not conditions_match({"cart.items": {"nin": [3]}}, properties)
-    assert conditions_match({"crossed": 500}, {"old": 400, "new": 500})
-    assert not conditions_match({"crossed": 500}, {"old": 500, "new": 700})
-    assert not conditions_match({"crossed": 500}, {"old": 100, "new": 499})
+    assert conditions_match(conditions={}, properties=properties)
+    assert conditions_match(
+        conditions={"currency": "EUR", "total": {"gte": 4000, "lt": 5000}}, properties=properties
+    )
+    assert conditions_match(
+        conditions={"cart.items": {"in": [2, 3]}, "coupon": {"exists": False}},
+        properties=properties,
+    )
+    assert conditions_match(
+        conditions={"vip": False, "currency": {"ne": "USD"}}, properties=properties
+    )
+    assert not conditions_match(conditions={"currency": "USD"}, properties=properties)
+    assert not conditions_match(conditions={"total": {"gt": 4200}}, properties=properties)
+    assert not conditions_match(conditions={"missing": {"gte": 1}}, properties=properties)
+    assert not conditions_match(conditions={"currency": {"gt": 3}}, properties=properties)
+    assert not conditions_match(conditions={"cart.items": {"nin": [3]}}, properties=properties)
+    assert conditions_match(conditions={"crossed": 500}, properties={"old": 400, "new": 500})
+    assert not conditions_match(conditions={"crossed": 500}, properties={"old": 500, "new": 700})
+    assert not conditions_match(conditions={"crossed": 500}, properties={"old": 100, "new": 499})
 
 
 async def test_a_matching_event_schedules_one_durable_action(tenant: Tenant) -> None:
@@ -176,7 +183,7 @@ async def test_an_order_cancels_eagerly_and_the_executor_checks_again(tenant: Te
     assert by_customer[ada.key].status == ActionStatus.CANCELLED
     assert "order.recorded" in by_customer[ada.key].detail
     # Bob's action is leased when his order arrives, so only the executor's check can stop it.
-    leased = await automation.lease_due_action("gone", T0 + timedelta(hours=1))
+    leased = await automation.lease_due_action(owner="gone", now=T0 + timedelta(hours=1))
     assert leased is not None and leased.customer_id == bob.key
     await events.emit(tenant.project_id, bob.key, "order.recorded", at=T0 + timedelta(minutes=61))
     assert (await ScheduledAction.get(leased.id)).status == ActionStatus.PENDING  # type: ignore[union-attr]
@@ -233,8 +240,8 @@ async def test_fifty_identical_triggers_schedule_once(tenant: Tenant) -> None:
 async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id)
     found = await create_automation(
-        tenant.project_id,
-        AutomationInput(
+        project_id=tenant.project_id,
+        data=AutomationInput(
             name="Welcome points",
             trigger="customer.created",
             action=ActionInput(type="AWARD_POINTS", campaign_id=program.key, points=150),
@@ -244,14 +251,16 @@ async def test_award_points_once_even_when_retried(tenant: Tenant) -> None:
     await events.emit(tenant.project_id, ada.key, "customer.created", at=T0)
     # The first executor awards the points and dies before marking the action done.
     [action] = await actions_of(found)
-    leased = await automation.lease_due_action("dies", T0)
+    leased = await automation.lease_due_action(owner="dies", now=T0)
     assert leased is not None
-    decision = await automation.decide(leased, "dies", T0)
+    decision = await automation.decide(action=leased, owner="dies", now=T0)
     assert decision.status is None and decision.automation is not None
     await executor("dies").perform(leased, decision.automation)
     # Another takes the action over when the lease ends; the points are not given twice.
     assert await executor().run_due(T0 + timedelta(minutes=5)) == 1
-    card = await find_card(tenant.project_id, program.key, ada.key)
+    card = await find_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=ada.key
+    )
     assert card.balance == 150
     assert await statuses(found) == ["DONE"]
     assert action.key == leased.key
@@ -261,8 +270,8 @@ async def test_points_threshold_fires_when_the_balance_crosses_it(tenant: Tenant
     program = await make_loyalty_program(project_id=tenant.project_id)
     bonus = await make_loyalty_program(project_id=tenant.project_id)
     found = await create_automation(
-        tenant.project_id,
-        AutomationInput(
+        project_id=tenant.project_id,
+        data=AutomationInput(
             name="500 club",
             trigger="points.threshold",
             conditions={"crossed": 500, "campaignId": program.key},
@@ -273,14 +282,37 @@ async def test_points_threshold_fires_when_the_balance_crosses_it(tenant: Tenant
     ada = await make_shopper(project_id=tenant.project_id)
     from domain.loyalty import grant_points
 
-    await grant_points(tenant.project_id, program.key, ada.key, 400, "g1", "test")
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=400,
+        key="g1",
+        reason="test",
+    )
     assert await actions_of(found) == []
-    await grant_points(tenant.project_id, program.key, ada.key, 200, "g2", "test")
-    await grant_points(tenant.project_id, program.key, ada.key, 200, "g3", "test")
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=200,
+        key="g2",
+        reason="test",
+    )
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=200,
+        key="g3",
+        reason="test",
+    )
     [action] = await actions_of(found)
     assert action.event_name == "points.changed"
     await executor().run_due()
-    assert (await find_card(tenant.project_id, bonus.key, ada.key)).balance == 50
+    assert (
+        await find_card(project_id=tenant.project_id, campaign_id=bonus.key, customer_id=ada.key)
+    ).balance == 50
 
 
 async def test_paused_automations_schedule_nothing_and_skip_what_was_pending(
@@ -289,16 +321,20 @@ async def test_paused_automations_schedule_nothing_and_skip_what_was_pending(
     found = await cart_automation(tenant.project_id)
     ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "1")
-    await set_automation_status(tenant.project_id, found.key, AutomationStatus.PAUSED)
+    await set_automation_status(
+        project_id=tenant.project_id, automation_id=found.key, status=AutomationStatus.PAUSED
+    )
     await abandon(tenant.project_id, ada, T0, "2")
     await executor().run_due(T0 + timedelta(hours=2))
     assert await statuses(found) == ["SKIPPED"]
-    resumed = await set_automation_status(tenant.project_id, found.key, AutomationStatus.ACTIVE)
+    resumed = await set_automation_status(
+        project_id=tenant.project_id, automation_id=found.key, status=AutomationStatus.ACTIVE
+    )
     assert resumed.status == AutomationStatus.ACTIVE
     await abandon(tenant.project_id, ada, T0 + timedelta(hours=3), "3")
     await executor().run_due(T0 + timedelta(hours=5))
     assert await statuses(found) == ["DONE", "SKIPPED"]
-    stats = await automation.automation_stats(tenant.project_id, found.key)
+    stats = await automation.automation_stats(project_id=tenant.project_id, automation_id=found.key)
     assert (stats.triggered, stats.executed, stats.skipped, stats.scheduled) == (2, 1, 1, 0)
 
 
@@ -326,7 +362,7 @@ async def test_automations_and_events_stay_in_their_project(
     await abandon(other_tenant.project_id, stranger, T0, "x")
     assert await actions_of(found) == []
     with pytest.raises(NotFound):
-        await get_automation(other_tenant.project_id, found.key)
+        await get_automation(project_id=other_tenant.project_id, automation_id=found.key)
     with pytest.raises(DomainError) as refused:
         await events.track_event(other_tenant.project_id, ada.key, "cart.abandoned")
     assert refused.value.code == "NOT_FOUND"

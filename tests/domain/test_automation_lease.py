@@ -32,13 +32,16 @@ async def test_a_lease_that_ran_out_is_taken_over_without_moving_the_due_time(
     ada = await make_shopper(project_id=tenant.project_id)
     await abandon(tenant.project_id, ada, T0, "cart")
 
-    leased = await automation.lease_due_action("crashed", DUE)
+    leased = await automation.lease_due_action(owner="crashed", now=DUE)
     assert leased is not None and leased.due_at == DUE and leased.lease_until == DUE + LEASE
     # Held: nobody else takes it, even though it is due.
     assert (
-        await automation.lease_due_action("other", DUE + LEASE - timedelta(milliseconds=1)) is None
+        await automation.lease_due_action(
+            owner="other", now=DUE + LEASE - timedelta(milliseconds=1)
+        )
+        is None
     )
-    taken = await automation.lease_due_action("other", DUE + LEASE)
+    taken = await automation.lease_due_action(owner="other", now=DUE + LEASE)
     assert taken is not None and taken.id == leased.id
     assert (taken.lease_owner, taken.attempts, taken.due_at) == ("other", 2, DUE)
 
@@ -58,7 +61,7 @@ async def test_a_record_leased_before_lease_until_existed_is_read_by_its_due_tim
             "$unset": {"lease_until": ""},
         },
     )
-    assert await automation.lease_due_action("new", DUE + timedelta(seconds=30)) is None
+    assert await automation.lease_due_action(owner="new", now=DUE + timedelta(seconds=30)) is None
     assert await executor().run_due(DUE + LEASE) == 1
     [done] = await actions_of(found)
     assert done.status == ActionStatus.DONE and done.attempts == 2

@@ -39,8 +39,8 @@ async def named(project_id: str, name: str) -> list[CustomerEvent]:
 async def listen(project_id: str, trigger: str, program: Campaign, **conditions: object) -> str:
     """An automation on `trigger`, so the sweeps look at the project."""
     found = await create_automation(
-        project_id,
-        AutomationInput(
+        project_id=project_id,
+        data=AutomationInput(
             name=trigger,
             trigger=trigger,
             conditions=dict(conditions),
@@ -107,9 +107,30 @@ async def test_customer_creation_and_orders_emit_their_events_once(tenant: Tenan
 async def test_earning_points_emits_the_balance_before_and_after(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id)
     ada = await make_shopper(project_id=tenant.project_id)
-    await grant_points(tenant.project_id, program.key, ada.key, 300, "g1", "welcome")
-    await grant_points(tenant.project_id, program.key, ada.key, 300, "g1", "welcome")
-    await grant_points(tenant.project_id, program.key, ada.key, 250, "g2", "bonus")
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=300,
+        key="g1",
+        reason="welcome",
+    )
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=300,
+        key="g1",
+        reason="welcome",
+    )
+    await grant_points(
+        project_id=tenant.project_id,
+        campaign_id=program.key,
+        customer_id=ada.key,
+        points=250,
+        key="g2",
+        reason="bonus",
+    )
     changes = sorted(
         (e.properties["old"], e.properties["new"], e.properties["delta"])
         for e in await named(tenant.project_id, "points.changed")

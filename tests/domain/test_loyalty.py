@@ -41,14 +41,16 @@ pytestmark = pytest.mark.usefixtures("tenant")
 
 
 async def card_of(program: Campaign, customer: Customer) -> LoyaltyCard:
-    return await find_card(program.project_id, program.key, customer.key)
+    return await find_card(
+        project_id=program.project_id, campaign_id=program.key, customer_id=customer.key
+    )
 
 
 async def assert_consistent(program: Campaign, customer: Customer) -> LoyaltyCard:
     """The balance is the ledger's sum, nothing is half-written, and the unused points of the
     positive entries add up to the balance too."""
     card = await card_of(program, customer)
-    assert card.balance == await ledger_sum(card.key)
+    assert card.balance == await ledger_sum(card_id=card.key)
     assert card.balance >= 0
     assert card.inflight == []
     assert await LedgerEntry.find({"card_id": card.key, "applied": False}).count() == 0
@@ -68,7 +70,12 @@ async def funded(tenant: Tenant, points: int, **config: Any) -> tuple[Campaign, 
     program = await make_loyalty_program(project_id=tenant.project_id, **config)
     customer = await make_customer(project_id=tenant.project_id)
     await adjust_points(
-        tenant.project_id, customer.key, program.key, points, "opening balance", "test"
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        campaign_id=program.key,
+        points=points,
+        reason="opening balance",
+        actor="test",
     )
     return program, customer
 
@@ -91,7 +98,10 @@ async def test_an_order_earns_per_major_unit_with_its_rounding(
     program = await make_loyalty_program(project_id=tenant.project_id, **config)
     customer = await make_customer(project_id=tenant.project_id)
     await earn_for_order(
-        tenant.project_id, customer.key, "o-1", Money(amount=amount, currency=currency)
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-1",
+        amount=Money(amount=amount, currency=currency),
     )
     card = await assert_consistent(program, customer)
     assert card.balance == expected
@@ -103,9 +113,19 @@ async def test_the_same_order_earns_once_even_when_recorded_concurrently(tenant:
     program = await make_loyalty_program(project_id=tenant.project_id, points_per_order=10)
     customer = await make_customer(project_id=tenant.project_id)
     await asyncio.gather(
-        *(earn_for_order(tenant.project_id, customer.key, "o-1", eur(5_000)) for _ in range(20))
+        *(
+            earn_for_order(
+                project_id=tenant.project_id,
+                customer_id=customer.key,
+                order_id="o-1",
+                amount=eur(5_000),
+            )
+            for _ in range(20)
+        )
     )
-    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(5_000))
+    await earn_for_order(
+        project_id=tenant.project_id, customer_id=customer.key, order_id="o-1", amount=eur(5_000)
+    )
     card = await assert_consistent(program, customer)
     assert card.balance == 60
     assert len(await entries(card)) == 1
@@ -119,7 +139,9 @@ async def test_every_active_program_earns_and_paused_or_other_kinds_do_not(tenan
     await paused.set({"status": "PAUSED"})
     await make_campaign(project_id=tenant.project_id)
     customer = await make_customer(project_id=tenant.project_id)
-    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(1_000))
+    await earn_for_order(
+        project_id=tenant.project_id, customer_id=customer.key, order_id="o-1", amount=eur(1_000)
+    )
     assert (await card_of(first, customer)).balance == 10
     assert (await card_of(second, customer)).balance == 30
     assert (await card_of(paused, customer)).id is None
@@ -128,12 +150,21 @@ async def test_every_active_program_earns_and_paused_or_other_kinds_do_not(tenan
 async def test_reversing_an_order_twice_takes_its_points_back_once(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id)
     customer = await make_customer(project_id=tenant.project_id)
-    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(4_000))
-    await earn_for_order(tenant.project_id, customer.key, "o-2", eur(1_000))
-    await asyncio.gather(
-        *(reverse_for_order(tenant.project_id, customer.key, "o-1") for _ in range(10))
+    await earn_for_order(
+        project_id=tenant.project_id, customer_id=customer.key, order_id="o-1", amount=eur(4_000)
     )
-    await reverse_for_order(tenant.project_id, customer.key, "o-1")
+    await earn_for_order(
+        project_id=tenant.project_id, customer_id=customer.key, order_id="o-2", amount=eur(1_000)
+    )
+    await asyncio.gather(
+        *(
+            reverse_for_order(
+                project_id=tenant.project_id, customer_id=customer.key, order_id="o-1"
+            )
+            for _ in range(10)
+        )
+    )
+    await reverse_for_order(project_id=tenant.project_id, customer_id=customer.key, order_id="o-1")
     card = await assert_consistent(program, customer)
     assert card.balance == 10
     assert card.earned_total == 10
@@ -144,9 +175,18 @@ async def test_reversing_an_order_twice_takes_its_points_back_once(tenant: Tenan
 async def test_a_reversal_takes_at_most_what_is_left_and_says_so(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id)
     customer = await make_customer(project_id=tenant.project_id)
-    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(5_000))
-    await adjust_points(tenant.project_id, customer.key, program.key, -35, "used at the till", "k")
-    await reverse_for_order(tenant.project_id, customer.key, "o-1")
+    await earn_for_order(
+        project_id=tenant.project_id, customer_id=customer.key, order_id="o-1", amount=eur(5_000)
+    )
+    await adjust_points(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        campaign_id=program.key,
+        points=-35,
+        reason="used at the till",
+        actor="k",
+    )
+    await reverse_for_order(project_id=tenant.project_id, customer_id=customer.key, order_id="o-1")
     card = await assert_consistent(program, customer)
     assert card.balance == 0
     [reverse] = await entries(card, LedgerKind.REVERSE)
@@ -158,11 +198,29 @@ async def test_an_event_earns_its_points_once_per_key(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id, events={"review": 25})
     customer = await make_customer(project_id=tenant.project_id)
     for _ in range(3):
-        await record_event(tenant.project_id, customer.key, program.key, "review", "rev-1")
-    card = await record_event(tenant.project_id, customer.key, program.key, "review", "rev-2")
+        await record_event(
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            campaign_id=program.key,
+            name="review",
+            idempotency_key="rev-1",
+        )
+    card = await record_event(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        campaign_id=program.key,
+        name="review",
+        idempotency_key="rev-2",
+    )
     assert card.balance == 50
     with pytest.raises(DomainError) as refused:
-        await record_event(tenant.project_id, customer.key, program.key, "signup", "s-1")
+        await record_event(
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            campaign_id=program.key,
+            name="signup",
+            idempotency_key="s-1",
+        )
     assert refused.value.code == "UNKNOWN_EVENT"
     await assert_consistent(program, customer)
 
@@ -178,18 +236,36 @@ async def test_tiers_move_up_with_earning_and_down_with_reversal_and_time(tenant
     )
     customer = await make_customer(project_id=tenant.project_id)
     start = utc_now() - timedelta(days=10)
-    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(12_000), now=start)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-1",
+        amount=eur(12_000),
+        now=start,
+    )
     assert (await card_of(program, customer)).tier == "Silver"
     # Silver earns 1.5 points per euro: 120 + 150 = 270, still below Gold.
-    await earn_for_order(tenant.project_id, customer.key, "o-2", eur(10_000), now=start)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-2",
+        amount=eur(10_000),
+        now=start,
+    )
     card = await card_of(program, customer)
     assert (card.balance, card.tier) == (270, "Silver")
-    await earn_for_order(tenant.project_id, customer.key, "o-3", eur(2_000), now=start)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-3",
+        amount=eur(2_000),
+        now=start,
+    )
     assert (await card_of(program, customer)).tier == "Gold"
-    await reverse_for_order(tenant.project_id, customer.key, "o-3")
+    await reverse_for_order(project_id=tenant.project_id, customer_id=customer.key, order_id="o-3")
     assert (await card_of(program, customer)).tier == "Silver"
     # Thirty days after earning, the points have left the window: no tier.
-    await expire_points(start + timedelta(days=31))
+    await expire_points(now=start + timedelta(days=31))
     card = await assert_consistent(program, customer)
     assert (card.tier, card.balance) == ("", 270)
 
@@ -209,23 +285,39 @@ async def test_tiers_by_amount_spent_count_the_programs_currency_only(tenant: Te
     customer = await make_customer(project_id=tenant.project_id)
     start = utc_now() - timedelta(days=10)
     # No points at all: spending still counts toward the tier.
-    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(12_000), now=start)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-1",
+        amount=eur(12_000),
+        now=start,
+    )
     card = await card_of(program, customer)
     assert (card.tier, card.balance, card.window_spent) == ("Silver", 0, 12_000)
     await earn_for_order(
-        tenant.project_id, customer.key, "o-usd", Money(amount=90_000, currency="USD"), now=start
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-usd",
+        amount=Money(amount=90_000, currency="USD"),
+        now=start,
     )
     assert (await card_of(program, customer)).tier == "Silver"
-    await earn_for_order(tenant.project_id, customer.key, "o-2", eur(20_000), now=start)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-2",
+        amount=eur(20_000),
+        now=start,
+    )
     assert (await card_of(program, customer)).tier == "Gold"
-    await reverse_for_order(tenant.project_id, customer.key, "o-2")
+    await reverse_for_order(project_id=tenant.project_id, customer_id=customer.key, order_id="o-2")
     card = await card_of(program, customer)
     assert (card.tier, card.window_spent) == ("Silver", 12_000)
     # A reversal repeated changes nothing more.
-    await reverse_for_order(tenant.project_id, customer.key, "o-2")
+    await reverse_for_order(project_id=tenant.project_id, customer_id=customer.key, order_id="o-2")
     assert (await card_of(program, customer)).window_spent == 12_000
     # Once the orders leave the window the spending no longer counts: down to no tier.
-    await expire_points(start + timedelta(days=31))
+    await expire_points(now=start + timedelta(days=31))
     card = await assert_consistent(program, customer)
     assert (card.tier, card.window_spent) == ("", 0)
 
@@ -241,17 +333,35 @@ async def test_window_sums_are_recounted_when_an_earning_leaves_the_window(
     customer = await make_customer(project_id=tenant.project_id)
     now = utc_now()
     await earn_for_order(
-        tenant.project_id, customer.key, "old", eur(9_000), now=now - timedelta(days=40)
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="old",
+        amount=eur(9_000),
+        now=now - timedelta(days=40),
     )
     # The old order is outside the window by now: 90 + 50 points is not Silver.
-    await earn_for_order(tenant.project_id, customer.key, "new", eur(5_000), now=now)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="new",
+        amount=eur(5_000),
+        now=now,
+    )
     card = await card_of(program, customer)
     assert (card.tier, card.window_points, card.balance) == ("", 50, 140)
-    await earn_for_order(tenant.project_id, customer.key, "next", eur(5_000), now=now)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="next",
+        amount=eur(5_000),
+        now=now,
+    )
     card = await card_of(program, customer)
     assert (card.tier, card.window_points) == ("Silver", 100)
     # The card's sums match a recount from its ledger.
-    await repair_card(tenant.project_id, program.key, customer.key)
+    await repair_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     assert (await card_of(program, customer)).window_points == 100
 
 
@@ -292,28 +402,38 @@ async def test_expiry_takes_the_oldest_points_first_and_runs_once(tenant: Tenant
     start = utc_now() - timedelta(days=60)
     for day in range(12):
         await earn_for_order(
-            tenant.project_id, customer.key, f"o-{day}", eur(10_000), now=start + timedelta(day)
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            order_id=f"o-{day}",
+            amount=eur(10_000),
+            now=start + timedelta(day),
         )
     reward = await create_reward(
-        tenant.project_id, RewardInput(campaign_id=program.key, name="Mug", cost=250)
+        project_id=tenant.project_id,
+        data=RewardInput(campaign_id=program.key, name="Mug", cost=250),
     )
     # 1200 points in lots of 100: spending 250 empties the first two lots and half the third.
-    await exchange_points(tenant.project_id, customer.key, reward.key, "x-1")
+    await exchange_points(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        reward_id=reward.key,
+        idempotency_key="x-1",
+    )
     card = await assert_consistent(program, customer)
     lots = await entries(card, LedgerKind.EARN)
     assert [lot.remaining for lot in lots[:4]] == [0, 0, 50, 100]
 
     # Days 0 to 4 are 30 days old at day 34: their 50 + 100 + 100 points expire, in batches.
-    assert await expire_points(start + timedelta(days=34), batch=2) == 3
-    assert await expire_points(start + timedelta(days=34), batch=2) == 0
+    assert await expire_points(now=start + timedelta(days=34), batch=2) == 3
+    assert await expire_points(now=start + timedelta(days=34), batch=2) == 0
     card = await assert_consistent(program, customer)
     assert card.balance == 1200 - 250 - 250
     expired = await entries(card, LedgerKind.EXPIRE)
     assert sorted(-e.points for e in expired) == [50, 100, 100]
     assert {e.source for e in expired} == {lot.key_id for lot in lots[2:5]}
 
-    assert await expire_points(start + timedelta(days=100)) == 7
-    assert await expire_points(start + timedelta(days=100)) == 0
+    assert await expire_points(now=start + timedelta(days=100)) == 7
+    assert await expire_points(now=start + timedelta(days=100)) == 0
     card = await assert_consistent(program, customer)
     assert card.balance == 0
 
@@ -322,23 +442,39 @@ async def test_points_expiring_soon_are_grouped_by_moment(tenant: Tenant) -> Non
     program = await make_loyalty_program(project_id=tenant.project_id, expiry_days=40)
     customer = await make_customer(project_id=tenant.project_id)
     now = utc_now()
-    await earn_for_order(tenant.project_id, customer.key, "o-1", eur(1_000), now=now)
     await earn_for_order(
-        tenant.project_id, customer.key, "o-2", eur(2_000), now=now - timedelta(days=20)
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-1",
+        amount=eur(1_000),
+        now=now,
     )
-    soon = await expiring_soon(await card_of(program, customer), now)
+    await earn_for_order(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-2",
+        amount=eur(2_000),
+        now=now - timedelta(days=20),
+    )
+    soon = await expiring_soon(card=await card_of(program, customer), now=now)
     assert [(item.points, item.at) for item in soon] == [(20, now + timedelta(days=20))]
 
 
 async def test_exchanges_racing_for_one_balance_never_overdraw(tenant: Tenant) -> None:
     program, customer = await funded(tenant, 100)
     reward = await create_reward(
-        tenant.project_id, RewardInput(campaign_id=program.key, name="Coffee", cost=10)
+        project_id=tenant.project_id,
+        data=RewardInput(campaign_id=program.key, name="Coffee", cost=10),
     )
 
     async def exchange(n: int) -> str:
         try:
-            await exchange_points(tenant.project_id, customer.key, reward.key, f"k-{n}")
+            await exchange_points(
+                project_id=tenant.project_id,
+                customer_id=customer.key,
+                reward_id=reward.key,
+                idempotency_key=f"k-{n}",
+            )
         except DomainError as error:
             return error.code
         return "exchanged"
@@ -356,13 +492,21 @@ async def test_one_key_sent_many_times_at_once_exchanges_once(tenant: Tenant) ->
     program, customer = await funded(tenant, 100)
     discount = await make_campaign(project_id=tenant.project_id, codes_per_customer=1)
     reward = await create_reward(
-        tenant.project_id,
-        RewardInput(
+        project_id=tenant.project_id,
+        data=RewardInput(
             campaign_id=program.key, name="10% off", cost=30, discount_campaign_id=discount.key
         ),
     )
     results = await asyncio.gather(
-        *(exchange_points(tenant.project_id, customer.key, reward.key, "same") for _ in range(20))
+        *(
+            exchange_points(
+                project_id=tenant.project_id,
+                customer_id=customer.key,
+                reward_id=reward.key,
+                idempotency_key="same",
+            )
+            for _ in range(20)
+        )
     )
     assert {str(r.exchange.id) for r in results} == {str(results[0].exchange.id)}
     assert {r.code.code for r in results if r.code} == {
@@ -371,26 +515,53 @@ async def test_one_key_sent_many_times_at_once_exchanges_once(tenant: Tenant) ->
     card = await assert_consistent(program, customer)
     assert card.balance == 70
     # A second key gives a second, different code although the campaign gives one per customer.
-    again = await exchange_points(tenant.project_id, customer.key, reward.key, "other")
+    again = await exchange_points(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        reward_id=reward.key,
+        idempotency_key="other",
+    )
     assert again.code is not None and results[0].code is not None
     assert again.code.code != results[0].code.code
     assert await Code.find({"customer_id": customer.key}).count() == 2
     with pytest.raises(DomainError) as reused:
         other = await make_customer(project_id=tenant.project_id)
-        await exchange_points(tenant.project_id, other.key, reward.key, "same")
+        await exchange_points(
+            project_id=tenant.project_id,
+            customer_id=other.key,
+            reward_id=reward.key,
+            idempotency_key="same",
+        )
     assert reused.value.code == "IDEMPOTENCY_KEY_REUSED"
 
 
 async def test_a_refused_exchange_frees_its_key(tenant: Tenant) -> None:
     program, customer = await funded(tenant, 5)
     reward = await create_reward(
-        tenant.project_id, RewardInput(campaign_id=program.key, name="Mug", cost=10)
+        project_id=tenant.project_id, data=RewardInput(campaign_id=program.key, name="Mug", cost=10)
     )
     with pytest.raises(DomainError) as refused:
-        await exchange_points(tenant.project_id, customer.key, reward.key, "k")
+        await exchange_points(
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            reward_id=reward.key,
+            idempotency_key="k",
+        )
     assert refused.value.code == "INSUFFICIENT_POINTS"
-    await adjust_points(tenant.project_id, customer.key, program.key, 5, "top up", "test")
-    result = await exchange_points(tenant.project_id, customer.key, reward.key, "k")
+    await adjust_points(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        campaign_id=program.key,
+        points=5,
+        reason="top up",
+        actor="test",
+    )
+    result = await exchange_points(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        reward_id=reward.key,
+        idempotency_key="k",
+    )
     assert result.card.balance == 0
     await assert_consistent(program, customer)
 
@@ -398,12 +569,33 @@ async def test_a_refused_exchange_frees_its_key(tenant: Tenant) -> None:
 async def test_adjustments_never_take_a_card_below_zero(tenant: Tenant) -> None:
     program, customer = await funded(tenant, 30)
     with pytest.raises(DomainError) as refused:
-        await adjust_points(tenant.project_id, customer.key, program.key, -31, "too much", "k")
+        await adjust_points(
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            campaign_id=program.key,
+            points=-31,
+            reason="too much",
+            actor="k",
+        )
     assert refused.value.code == "INSUFFICIENT_POINTS"
     with pytest.raises(DomainError) as invalid:
-        await adjust_points(tenant.project_id, customer.key, program.key, 0, " ", "k")
+        await adjust_points(
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            campaign_id=program.key,
+            points=0,
+            reason=" ",
+            actor="k",
+        )
     assert {p.code for p in invalid.value.problems} == {"INVALID_POINTS", "REQUIRED"}
-    card = await adjust_points(tenant.project_id, customer.key, program.key, -30, "all", "k")
+    card = await adjust_points(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        campaign_id=program.key,
+        points=-30,
+        reason="all",
+        actor="k",
+    )
     assert card.balance == 0
     card = await assert_consistent(program, customer)
     adjustments = await entries(card, LedgerKind.ADJUST)
@@ -415,7 +607,9 @@ async def test_adjustments_never_take_a_card_below_zero(tenant: Tenant) -> None:
 
 async def test_repair_finishes_entries_a_crash_left_half_written(tenant: Tenant) -> None:
     program, customer = await funded(tenant, 10)
-    card = await ensure_card(tenant.project_id, program.key, customer.key)
+    card = await ensure_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     old = utc_now() - timedelta(minutes=5)
     # Crashed after inserting its entry, before moving the balance.
     lost = LedgerEntry(
@@ -438,16 +632,22 @@ async def test_repair_finishes_entries_a_crash_left_half_written(tenant: Tenant)
         {"_id": card.id}, {"$inc": {"balance": 5}, "$push": {"inflight": str(moved.id)}}
     )
     assert (await card_of(program, customer)).balance == 15
-    repair = await repair_card(tenant.project_id, program.key, customer.key)
+    repair = await repair_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     assert (repair.entries_finished, repair.balance_after) == (2, 22)
     await assert_consistent(program, customer)
-    again = await repair_card(tenant.project_id, program.key, customer.key)
+    again = await repair_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     assert (again.entries_finished, again.balance_after) == (0, 22)
 
 
 async def test_repair_leaves_entries_in_flight_alone(tenant: Tenant) -> None:
     program, customer = await funded(tenant, 10)
-    card = await ensure_card(tenant.project_id, program.key, customer.key)
+    card = await ensure_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     await LedgerEntry(
         project_id=tenant.project_id,
         campaign_id=program.key,
@@ -457,7 +657,9 @@ async def test_repair_leaves_entries_in_flight_alone(tenant: Tenant) -> None:
         points=7,
         key="order:fresh",
     ).insert()
-    repair = await repair_card(tenant.project_id, program.key, customer.key)
+    repair = await repair_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     assert (repair.entries_finished, repair.balance_after) == (0, 10)
 
 
@@ -506,8 +708,8 @@ async def test_an_invalid_program_or_reward_writes_nothing(tenant: Tenant) -> No
     discount = await make_campaign(project_id=tenant.project_id)
     with pytest.raises(DomainError) as bad_reward:
         await create_reward(
-            tenant.project_id,
-            RewardInput(
+            project_id=tenant.project_id,
+            data=RewardInput(
                 campaign_id=discount.key, name=" ", cost=0, discount_campaign_id=program.key
             ),
         )
@@ -545,20 +747,44 @@ async def test_one_project_cannot_touch_another_projects_program(
 ) -> None:
     program, customer = await funded(tenant, 50)
     reward = await create_reward(
-        tenant.project_id, RewardInput(campaign_id=program.key, name="Mug", cost=10)
+        project_id=tenant.project_id, data=RewardInput(campaign_id=program.key, name="Mug", cost=10)
     )
     stranger = await make_customer(project_id=other_tenant.project_id)
     with pytest.raises(DomainError) as unknown_reward:
-        await exchange_points(other_tenant.project_id, stranger.key, reward.key, "k")
+        await exchange_points(
+            project_id=other_tenant.project_id,
+            customer_id=stranger.key,
+            reward_id=reward.key,
+            idempotency_key="k",
+        )
     assert unknown_reward.value.code == "NOT_FOUND"
     with pytest.raises(DomainError) as unknown_program:
-        await adjust_points(other_tenant.project_id, stranger.key, program.key, 5, "x", "k")
+        await adjust_points(
+            project_id=other_tenant.project_id,
+            customer_id=stranger.key,
+            campaign_id=program.key,
+            points=5,
+            reason="x",
+            actor="k",
+        )
     assert unknown_program.value.code == "NOT_FOUND"
     with pytest.raises(DomainError) as unknown_customer:
-        await adjust_points(tenant.project_id, stranger.key, program.key, 5, "x", "k")
+        await adjust_points(
+            project_id=tenant.project_id,
+            customer_id=stranger.key,
+            campaign_id=program.key,
+            points=5,
+            reason="x",
+            actor="k",
+        )
     assert unknown_customer.value.code == "NOT_FOUND"
     # An order of the other project earns nothing in this project's program.
-    await earn_for_order(other_tenant.project_id, customer.key, "o-1", eur(10_000))
+    await earn_for_order(
+        project_id=other_tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-1",
+        amount=eur(10_000),
+    )
     assert (await card_of(program, customer)).balance == 50
 
 
@@ -566,7 +792,11 @@ async def test_the_background_loop_expires_points(tenant: Tenant) -> None:
     program = await make_loyalty_program(project_id=tenant.project_id, expiry_days=1)
     customer = await make_customer(project_id=tenant.project_id)
     await earn_for_order(
-        tenant.project_id, customer.key, "o-1", eur(1_000), now=utc_now() - timedelta(days=2)
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-1",
+        amount=eur(1_000),
+        now=utc_now() - timedelta(days=2),
     )
     loop = asyncio.create_task(expire_points_forever(every_seconds=0.01))
     try:
@@ -589,9 +819,11 @@ async def test_the_background_loop_expires_points(tenant: Tenant) -> None:
 async def test_a_retry_finishes_an_exchange_whose_process_died(tenant: Tenant) -> None:
     program, customer = await funded(tenant, 50)
     reward = await create_reward(
-        tenant.project_id, RewardInput(campaign_id=program.key, name="Mug", cost=20)
+        project_id=tenant.project_id, data=RewardInput(campaign_id=program.key, name="Mug", cost=20)
     )
-    card = await ensure_card(tenant.project_id, program.key, customer.key)
+    card = await ensure_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     old = utc_now() - timedelta(minutes=5)
     # The dead attempt claimed the key and wrote its debit, but moved no points.
     claim = Exchange(
@@ -615,14 +847,26 @@ async def test_a_retry_finishes_an_exchange_whose_process_died(tenant: Tenant) -
         key=f"spend:{claim.id}",
         created_at=old,
     ).insert()
-    result = await exchange_points(tenant.project_id, customer.key, reward.key, "k")
+    result = await exchange_points(
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        reward_id=reward.key,
+        idempotency_key="k",
+    )
     assert result.exchange.id == claim.id
     assert result.card.balance == 30
     assert len(await entries(card, LedgerKind.SPEND)) == 1
     assert (
-        await exchange_points(tenant.project_id, customer.key, reward.key, "k")
+        await exchange_points(
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            reward_id=reward.key,
+            idempotency_key="k",
+        )
     ).card.balance == 30
-    await repair_card(tenant.project_id, program.key, customer.key)
+    await repair_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=customer.key
+    )
     await assert_consistent(program, customer)
 
 
@@ -633,18 +877,43 @@ async def test_earning_reversing_spending_and_expiring_at_once_keep_the_ledger_e
     customer = await make_customer(project_id=tenant.project_id)
     old = utc_now() - timedelta(days=40)
     for n in range(10):
-        await earn_for_order(tenant.project_id, customer.key, f"old-{n}", eur(1_000), now=old)
+        await earn_for_order(
+            project_id=tenant.project_id,
+            customer_id=customer.key,
+            order_id=f"old-{n}",
+            amount=eur(1_000),
+            now=old,
+        )
     reward = await create_reward(
-        tenant.project_id, RewardInput(campaign_id=program.key, name="Coffee", cost=15)
+        project_id=tenant.project_id,
+        data=RewardInput(campaign_id=program.key, name="Coffee", cost=15),
     )
 
     async def exchange(n: int) -> None:
         with contextlib.suppress(DomainError):
-            await exchange_points(tenant.project_id, customer.key, reward.key, f"k-{n}")
+            await exchange_points(
+                project_id=tenant.project_id,
+                customer_id=customer.key,
+                reward_id=reward.key,
+                idempotency_key=f"k-{n}",
+            )
 
     await asyncio.gather(
-        *(earn_for_order(tenant.project_id, customer.key, f"o-{n}", eur(2_000)) for n in range(20)),
-        *(reverse_for_order(tenant.project_id, customer.key, f"o-{n}") for n in range(0, 20, 2)),
+        *(
+            earn_for_order(
+                project_id=tenant.project_id,
+                customer_id=customer.key,
+                order_id=f"o-{n}",
+                amount=eur(2_000),
+            )
+            for n in range(20)
+        ),
+        *(
+            reverse_for_order(
+                project_id=tenant.project_id, customer_id=customer.key, order_id=f"o-{n}"
+            )
+            for n in range(0, 20, 2)
+        ),
         *(exchange(n) for n in range(20)),
         expire_points(),
         expire_points(),

@@ -14,8 +14,7 @@ from api.background import run_jobs_forever
 from api.settings import PROJECT_ROOT, Settings
 from domain.common import utc_now
 from domain.jobs import JobRunner
-from domain.loyalty import LedgerEntry, LoyaltyCard
-from domain.loyalty_repair import repair_stale_cards
+from domain.loyalty import LedgerEntry, LoyaltyCard, repair_stale_cards
 from tests.domain.test_loyalty import assert_consistent, card_of, funded
 from tests.factories import Tenant
 
@@ -46,7 +45,14 @@ AsyncCollection.update_one = freezing_update_one
 
 async def main():
     await init_database(make_client(uri), database)
-    await adjust_points(project_id, customer_id, campaign_id, 7, "killed mid-entry", "test")
+    await adjust_points(
+        project_id=project_id,
+        customer_id=customer_id,
+        campaign_id=campaign_id,
+        points=7,
+        reason="killed mid-entry",
+        actor="test",
+    )
 
 
 asyncio.run(main())
@@ -123,5 +129,5 @@ async def test_the_sweep_leaves_entries_still_being_written_alone(
     assert await repair_stale_cards() == 0
     assert (await card_of(program, customer)).inflight != []
     # A minute later it counts as abandoned, and one sweep repairs it.
-    assert await repair_stale_cards(utc_now() + timedelta(minutes=2)) == 1
+    assert await repair_stale_cards(now=utc_now() + timedelta(minutes=2)) == 1
     await assert_consistent(program, customer)

@@ -359,7 +359,9 @@ async def test_a_reversal_left_pending_is_finished_once(tenant: Tenant) -> None:
 
 async def points_of(campaign: Campaign, customer: Customer) -> tuple[int, int]:
     """The card's balance and the sum of its ledger, which must always agree."""
-    card = await find_card(campaign.project_id, campaign.key, customer.key)
+    card = await find_card(
+        project_id=campaign.project_id, campaign_id=campaign.key, customer_id=customer.key
+    )
     entries = await LedgerEntry.find(
         {"project_id": campaign.project_id, "customer_id": customer.key}
     ).to_list()

@@ -420,7 +420,9 @@ async def test_points_rewards_are_earned_once(tenant: Tenant) -> None:
     granted = await asyncio.gather(*(release_due_rewards(now=later) for _ in range(10)))
 
     assert sum(granted) == 1
-    card = await find_card(tenant.project_id, program.key, referrer.key)
+    card = await find_card(
+        project_id=tenant.project_id, campaign_id=program.key, customer_id=referrer.key
+    )
     assert card.balance == 250
     entries = await LedgerEntry.find({"card_id": card.key}).to_list()
     assert [e.points for e in entries] == [250]

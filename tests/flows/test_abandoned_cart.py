@@ -130,7 +130,9 @@ async def test_abandoned_carts_get_one_code_unless_they_order(
     start = utc_now()
     assert await executor.run_due(start + timedelta(minutes=59)) == 0
     # Cy's action is leased by an executor that is then stopped (a restart mid-way).
-    stopped = await automation.lease_due_action("stopped", start + timedelta(hours=1, seconds=1))
+    stopped = await automation.lease_due_action(
+        owner="stopped", now=start + timedelta(hours=1, seconds=1)
+    )
     assert stopped is not None
     await executor.run_due(start + timedelta(hours=1, seconds=1))
     # After the stopped executor's lease runs out, another executor takes Cy's action.

@@ -56,7 +56,7 @@ async def test_an_order_in_the_same_second_after_the_cart_cancels_the_automation
     assert ada_action is not None and ada_action.status == ActionStatus.CANCELLED
 
     # Bob's action is leased when his order comes, so the executor's own check must see it.
-    leased = await automation.lease_due_action("gone", at(115) + timedelta(hours=1))
+    leased = await automation.lease_due_action(owner="gone", now=at(115) + timedelta(hours=1))
     assert leased is not None and leased.customer_id == bob.key
     await events.emit(tenant.project_id, bob.key, "order.recorded", at=at(116))
     assert await executor().run_due(SECOND + timedelta(hours=2)) == 1

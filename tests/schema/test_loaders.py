@@ -541,7 +541,7 @@ async def test_every_loader_answers_only_from_the_callers_project(
     program = await make_campaign(other, "Points", kind="LOYALTY", loyalty={"expiryDays": 10})
     variables = {"customerId": ada, "campaignId": program}
     assert (await other.gql(ADJUST, variables))["adjustPoints"]["errors"] == []
-    card = await find_card(other.project_id, program, ada)
+    card = await find_card(project_id=other.project_id, campaign_id=program, customer_id=ada)
 
     async def read(loaders: Loaders) -> tuple[Any, ...]:
         return (

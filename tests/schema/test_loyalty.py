@@ -126,7 +126,10 @@ async def test_earning_spending_and_the_card_with_its_ledger(tenant: Tenant) -> 
     discount = await make_campaign(project_id=tenant.project_id)
     reward_id = await create_reward(tenant, program_id, 30, discountCampaignId=discount.key)
     await earn_for_order(
-        tenant.project_id, customer.key, "o-1", Money(amount=4_550, currency="EUR")
+        project_id=tenant.project_id,
+        customer_id=customer.key,
+        order_id="o-1",
+        amount=Money(amount=4_550, currency="EUR"),
     )
     event = {"customerId": customer.key, "campaignId": program_id, "name": "review", "key": "r"}
     assert (await tenant.gql(EVENT, event))["recordLoyaltyEvent"]["card"]["points"] == 71
@@ -172,9 +175,11 @@ async def test_a_hundred_exchanges_racing_over_graphql_succeed_ten_times(tenant:
     outcomes = await asyncio.gather(*(exchange(n) for n in range(100)))
     assert outcomes.count("exchanged") == 10
     assert outcomes.count("INSUFFICIENT_POINTS") == 90
-    card = await find_card(tenant.project_id, program_id, customer.key)
+    card = await find_card(
+        project_id=tenant.project_id, campaign_id=program_id, customer_id=customer.key
+    )
     assert card.balance == 0
-    assert await ledger_sum(card.key) == 0
+    assert await ledger_sum(card_id=card.key) == 0
     assert await LedgerEntry.find({"card_id": card.key}).count() == 11
 
 
@@ -226,7 +231,9 @@ async def test_a_customer_token_exchanges_and_reads_its_own_card_only(tenant: Te
     ]:
         body = (await caller.raw(query, variables)).json()
         assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN"}, query
-    other_card = await find_card(tenant.project_id, program_id, other.key)
+    other_card = await find_card(
+        project_id=tenant.project_id, campaign_id=program_id, customer_id=other.key
+    )
     assert other_card.balance == 20
 
 
@@ -248,7 +255,11 @@ async def test_projects_see_only_their_own_programs(tenant: Tenant, other_tenant
     reward_vars = {"input": {"campaignId": program_id, "name": "Mug", "cost": 5}}
     stolen = (await other_tenant.gql(CREATE_REWARD, reward_vars))["createReward"]
     assert stolen["errors"] == [{"code": "NOT_FOUND", "field": "campaignId"}]
-    assert (await find_card(tenant.project_id, program_id, customer.key)).balance == 20
+    assert (
+        await find_card(
+            project_id=tenant.project_id, campaign_id=program_id, customer_id=customer.key
+        )
+    ).balance == 20
 
 
 ME = """
