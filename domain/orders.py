@@ -25,10 +25,10 @@ from domain.redemptions import Redemption, RedemptionStatus, rollback_redemption
 
 
 class OrderError(ErrorCode):
-    """Returned by recordOrder and the order status mutations."""
+    """Returned by recordOrder and updateOrderStatus."""
 
     INVALID_STATUS = "INVALID_STATUS"
-    # recordOrder's status change refused: ORDER_ALREADY_<status>.
+    # updateOrderStatus refused: ORDER_ALREADY_<status>.
     ORDER_ALREADY_PAID = "ORDER_ALREADY_PAID"
     ORDER_ALREADY_CANCELLED = "ORDER_ALREADY_CANCELLED"
     ORDER_ALREADY_REFUNDED = "ORDER_ALREADY_REFUNDED"

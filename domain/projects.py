@@ -26,7 +26,7 @@ from domain.quiet_hours import parse_clock
 
 
 class ProjectError(ErrorCode):
-    """Returned by the project and API key mutations."""
+    """Returned by createApiKey, revokeApiKey and the project mutations."""
 
     ALREADY_REVOKED = "ALREADY_REVOKED"
 
