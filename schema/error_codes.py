@@ -13,6 +13,7 @@ from domain.customers import CustomerError
 from domain.errors import CommonError, ErrorCode
 from domain.event_models import EventError
 from domain.experiments.errors import ExperimentError
+from domain.import_errors import DataImportError
 from domain.loyalty_errors import LoyaltyError
 from domain.messages import MessageError
 from domain.orders import OrderError
@@ -38,6 +39,7 @@ _DOCUMENTED: dict[type[ErrorCode], tuple[str, str]] = {
     SegmentError: ("SegmentError", "the segment mutations and queries"),
     ExperimentError: ("ExperimentError", "the experiment mutations and publishCode (HOLDOUT)"),
     AutomationError: ("AutomationError", "the automation mutations"),
+    DataImportError: ("DataImportError", "importCustomers, importOrders and their row problems"),
     EventError: ("EventError", "trackEvent and automation triggers naming an event"),
     ProjectError: ("ProjectError", "createApiKey, revokeApiKey and the project mutations"),
     TemplateError: ("TemplateError", "the template mutations"),
