@@ -14,7 +14,12 @@ import delivery
 import domain
 import schema
 from api.settings import Settings
+from delivery.errors import DeliveryError
+from delivery.providers import SinkReason
 from domain.errors import CommonError, DomainError, ErrorCode
+from domain.experiments.errors import ExperimentError
+from domain.experiments.models import ExperimentStatus
+from domain.orders import OrderError, OrderStatus
 from schema.build import build_schema
 
 
@@ -71,3 +76,13 @@ def test_codes_keep_their_wire_values() -> None:
     error = DomainError(CommonError.INVALID, "first must be between 0 and 100", "first")
     assert error.code == "INVALID"
     assert f"{error.code}" == "INVALID"
+
+
+def test_codes_built_from_a_status_or_reason_are_members() -> None:
+    # These codes are looked up by value at run time: a new status must come with its code.
+    for status in ExperimentStatus:
+        assert ExperimentError(f"EXPERIMENT_{status.value}")
+    for order_status in OrderStatus:
+        assert OrderError(f"ORDER_ALREADY_{order_status.value}")
+    for reason in SinkReason:
+        assert DeliveryError(reason.value)
