@@ -5,12 +5,13 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from delivery.errors import DeliveryError
 from delivery.rendering import render_message
 from domain import consent, experiments, links
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, CodeKind, find_code, publish_code
 from domain.customers import Customer, contact_address, get_live_customer
-from domain.errors import DomainError, NotFound
+from domain.errors import CommonError, DomainError, NotFound
 from domain.messages import (
     NEVER,
     Message,
@@ -55,10 +56,12 @@ def _check_carried_by(code: Code, customer: Customer) -> None:
     if code.kind != CodeKind.STANDALONE and code.customer_id != customer.key:
         if code.customer_id:
             raise DomainError(
-                "CODE_OF_ANOTHER_CUSTOMER", "this code belongs to another customer", "code"
+                DeliveryError.CODE_OF_ANOTHER_CUSTOMER,
+                "this code belongs to another customer",
+                "code",
             )
         raise DomainError(
-            "CODE_NOT_PUBLISHED",
+            DeliveryError.CODE_NOT_PUBLISHED,
             "publish the code to this customer first (publishCode), so its use is tracked",
             "code",
         )
@@ -92,7 +95,7 @@ async def queue_message(
     reading them again. `probably_new` skips looking the idempotency key up before rendering:
     the unique index still turns a repeat into the first message."""
     if channel not in CUSTOMER_CHANNELS:
-        raise DomainError("INVALID_CHANNEL", "messages go by EMAIL or SMS", "channel")
+        raise DomainError(CommonError.INVALID_CHANNEL, "messages go by EMAIL or SMS", "channel")
     key = check_idempotency_key(idempotency_key)
     if key is not None and not probably_new:
         earlier = await _existing(project_id, key)
@@ -102,11 +105,11 @@ async def queue_message(
     if customer is None or customer.project_id != project_id or customer.key != customer_id:
         customer = await get_live_customer(project_id, customer_id)
     elif customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
+        raise DomainError(CommonError.ERASED, "this customer was erased", "customerId")
     address = contact_address(customer, channel)
     if not address:
         what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
-        raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")
+        raise DomainError(DeliveryError.NO_ADDRESS, f"the customer has no {what}", "customerId")
     if code is not None and raw_code and code.project_id == project_id and code.code == raw_code:
         _check_carried_by(code, customer)
     else:
@@ -173,11 +176,11 @@ async def publish_and_queue(
     if channel is not None:
         # Checked before the code is published, so a refused request writes nothing.
         if channel not in CUSTOMER_CHANNELS:
-            raise DomainError("INVALID_CHANNEL", "messages go by EMAIL or SMS", "channel")
+            raise DomainError(CommonError.INVALID_CHANNEL, "messages go by EMAIL or SMS", "channel")
         customer = await get_live_customer(project_id, customer_id)
         if not contact_address(customer, channel):
             what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
-            raise DomainError("NO_ADDRESS", f"the customer has no {what}", "customerId")
+            raise DomainError(DeliveryError.NO_ADDRESS, f"the customer has no {what}", "customerId")
     code = await publish_code(project_id, campaign_id, customer_id)
     if channel is None:
         return code, None

@@ -12,7 +12,8 @@ from twilio.base.exceptions import TwilioRestException
 from delivery import email, providers, sms
 from delivery.channels import Envelope, SendError
 from delivery.config import ProviderSettings
-from domain.errors import DomainError
+from delivery.errors import DeliveryError
+from domain.errors import CommonError, DomainError
 from domain.messages import MessageChannel
 from domain.projects import Project
 
@@ -59,9 +60,9 @@ def _refusal(source: providers.ProviderSource, error: BaseException) -> Provider
 def _checked_recipient(channel: MessageChannel, to: str) -> str:
     to = to.strip()
     if channel == MessageChannel.EMAIL and not _EMAIL.match(to):
-        raise DomainError("INVALID", "to is an email address", "to")
+        raise DomainError(CommonError.INVALID, "to is an email address", "to")
     if channel == MessageChannel.SMS and not _E164.match(to):
-        raise DomainError("INVALID", "to is an E.164 phone number", "to")
+        raise DomainError(CommonError.INVALID, "to is an E.164 phone number", "to")
     return to
 
 
@@ -71,11 +72,11 @@ async def check_provider(
     """Sends a test to `to` through the provider the project's messages use, now; DomainError
     when there is none to test (a sandbox project, no provider) or `to` is not an address."""
     if channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
-        raise DomainError("INVALID", "channel is EMAIL or SMS", "channel")
+        raise DomainError(CommonError.INVALID, "channel is EMAIL or SMS", "channel")
     to = _checked_recipient(channel, to)
     reason = providers.sink_reason(settings, project, channel)
     if reason is not None:
-        raise DomainError(reason.value, providers.SINK_MESSAGES[reason], "channel")
+        raise DomainError(DeliveryError(reason.value), providers.SINK_MESSAGES[reason], "channel")
     source = providers.provider_source(settings, project, channel)
     assert source is not None  # sink_reason is None only when there is a provider
     envelope = Envelope(

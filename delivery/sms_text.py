@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Literal
 
+from delivery.errors import DeliveryError
 from domain.errors import DomainError
 
 # GSM 03.38 basic character set (the escape character itself left out: it cannot be typed).
@@ -59,7 +60,7 @@ def check_sms_length(text: str, max_segments: int, field: str = "text") -> SmsIn
     info = sms_info(text)
     if info.segments > max_segments:
         raise DomainError(
-            "SMS_TOO_LONG",
+            DeliveryError.SMS_TOO_LONG,
             f"the message needs {info.segments} {info.encoding} segments "
             f"({info.characters} characters); at most {max_segments} are allowed",
             field,

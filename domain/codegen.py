@@ -3,6 +3,7 @@
 import secrets
 
 from domain.campaigns import DEFAULT_CHARSET, DIGITS, NUMERIC_LENGTHS, CodeConfig, CodeMode
+from domain.code_errors import CodeError
 from domain.errors import DomainError
 
 # A campaign may use at most 1 / SPACE_SHARE of its possible codes, so guessing one stays hard.
@@ -103,7 +104,9 @@ def check_code_space(config: CodeConfig, existing: int, count: int) -> None:
     base = len(charset_of(config))
     if base < 2:
         raise DomainError(
-            "INVALID_CHARSET", "charset needs at least 2 distinct letters or digits", "charset"
+            CodeError.INVALID_CHARSET,
+            "charset needs at least 2 distinct letters or digits",
+            "charset",
         )
     needed = existing + count
     space = code_space(config)
@@ -124,7 +127,7 @@ def check_code_space(config: CodeConfig, existing: int, count: int) -> None:
         advice = f"use a length of at least {positions} characters"
     held = f" (with the campaign's {existing:,})" if existing else ""
     raise DomainError(
-        "CODE_SPACE_TOO_SMALL",
+        CodeError.CODE_SPACE_TOO_SMALL,
         f"{count:,} codes{held} would use more than 1% of the {space:,} possible codes, "
         f"which makes them guessable; {advice}",
         "count",

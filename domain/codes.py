@@ -20,6 +20,7 @@ from domain.campaigns import (
     DiscountType,
     get_campaign,
 )
+from domain.code_errors import CodeError
 
 # Stored below campaigns and experiments; callers keep using them from here.
 from domain.code_models import Code as Code
@@ -31,7 +32,7 @@ from domain.codegen import SPACE_SHARE, check_code_space, code_space
 from domain.codegen import new_code as random_code
 from domain.common import Money, minor_unit_digits, utc_now
 from domain.customers import Customer, get_customer
-from domain.errors import DomainError, NotFound
+from domain.errors import CommonError, DomainError, NotFound
 
 # Longer input cannot be a code; refusing it early keeps lookups cheap.
 MAX_CODE_LENGTH = 64
@@ -106,7 +107,7 @@ async def _standalone_code(campaign: Campaign) -> Code:
         found = await Code.find_one({"project_id": campaign.project_id, "code": normalized})
     if found is None or found.campaign_id != campaign.key:
         raise DomainError(
-            "STANDALONE_CODE_TAKEN",
+            CodeError.STANDALONE_CODE_TAKEN,
             "the campaign's standalone code belongs to another campaign",
             "campaignId",
         )
@@ -117,12 +118,12 @@ def check_gives_codes(campaign: Campaign) -> None:
     """Refuses to make or hand out codes for a campaign that is not a discount or has ended."""
     if campaign.kind != CampaignKind.DISCOUNT:
         raise DomainError(
-            "CAMPAIGN_NOT_DISCOUNT", "only discount campaigns have codes", "campaignId"
+            CommonError.CAMPAIGN_NOT_DISCOUNT, "only discount campaigns have codes", "campaignId"
         )
     if campaign.status == CampaignStatus.ENDED or (
         campaign.ends_at is not None and utc_now() >= campaign.ends_at
     ):
-        raise DomainError("CAMPAIGN_ENDED", "the campaign has ended", "campaignId")
+        raise DomainError(CommonError.CAMPAIGN_ENDED, "the campaign has ended", "campaignId")
 
 
 # Above this the limit cannot be stored as a 64-bit integer, and no campaign gets near it.
@@ -151,7 +152,9 @@ async def reserve_codes(
         )
         check_code_space(campaign.codes, int((current or {}).get("codes_reserved", most)), count)
         raise DomainError(
-            "CODE_SPACE_TOO_SMALL", "the campaign's codes are too short for more codes", "count"
+            CodeError.CODE_SPACE_TOO_SMALL,
+            "the campaign's codes are too short for more codes",
+            "count",
         )
 
 
@@ -199,7 +202,7 @@ async def _take_free_code(
         )
         return code
     raise DomainError(
-        "CODE_SPACE_EXHAUSTED",
+        CommonError.CODE_SPACE_EXHAUSTED,
         "no unused code could be generated: make the campaign's codes longer",
         "campaignId",
     )
@@ -271,7 +274,7 @@ async def publish_code(
         except NotFound:
             raise NotFound("customer", "customerId") from None
     if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
+        raise DomainError(CommonError.ERASED, "this customer was erased", "customerId")
     check_gives_codes(campaign)
     if campaign.standalone_code:
         return await _standalone_code(campaign)
@@ -324,7 +327,7 @@ async def _await_claimed_codes(
         if assignment is None or len(codes) >= assignment["claimed"]:
             if codes:
                 return _preferred(codes, campaign)
-            raise DomainError("NO_CODE", "no code could be published", "campaignId")
+            raise DomainError(CodeError.NO_CODE, "no code could be published", "campaignId")
         if utc_now() - assignment["claimed_at"] > CLAIM_LEASE:
             # The claim's owner stopped before assigning a code: this call finishes its work.
             taken = await assignments.find_one_and_update(

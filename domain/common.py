@@ -12,7 +12,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import BaseModel, field_validator
 
-from domain.errors import DomainError, NotFound
+from domain.errors import CommonError, DomainError, NotFound
 
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 # ISO 4217 currencies whose minor unit is not the cent.
@@ -60,7 +60,7 @@ def money(amount: int, currency: str, field: str = "amount") -> Money:
     """Builds Money from caller input, raising a DomainError instead of a ValidationError."""
     currency = currency.upper()
     if not CURRENCY_PATTERN.match(currency):
-        raise DomainError("INVALID_CURRENCY", "currency must be an ISO 4217 code", field)
+        raise DomainError(CommonError.INVALID_CURRENCY, "currency must be an ISO 4217 code", field)
     return Money(amount=amount, currency=currency)
 
 

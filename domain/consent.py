@@ -18,7 +18,7 @@ from domain.customers import (
     normalize_email,
     normalize_phone,
 )
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from domain.messages import Message, MessageChannel, MessageStatus
 
 # The project of a suppression that holds in every project: an SMS STOP sent to the shared number.
@@ -48,7 +48,9 @@ def _channel(channel: Channel | MessageChannel | str) -> Channel:
     try:
         return Channel(str(channel))
     except ValueError:
-        raise DomainError("INVALID_CHANNEL", f"{channel} has no consent", "channel") from None
+        raise DomainError(
+            CommonError.INVALID_CHANNEL, f"{channel} has no consent", "channel"
+        ) from None
 
 
 def normalize_address(channel: Channel | MessageChannel | str, address: str) -> str:
@@ -160,7 +162,7 @@ async def grant_consent(
     kind = _channel(channel)
     customer = await get_customer(project_id, customer_id)
     if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
+        raise DomainError(CommonError.ERASED, "this customer was erased", "customerId")
     await _set_consent({"_id": customer.id, "project_id": project_id}, kind, True, source)
     address = contact_address(customer, kind)
     if address:

@@ -14,9 +14,21 @@ from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from domain.common import hash_secret, new_secret, object_id, object_ids, utc_now
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
 from domain.pagination import Page, paginate
 from domain.storable import document_key_problems, text_problem, value_problems
+
+
+class CustomerError(ErrorCode):
+    """Returned by createCustomer, updateCustomer, eraseCustomer and customer lookups."""
+
+    ALREADY_ERASED = "ALREADY_ERASED"
+    CUSTOMER_AMBIGUOUS = "CUSTOMER_AMBIGUOUS"
+    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+    DUPLICATE_SOURCE_ID = "DUPLICATE_SOURCE_ID"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_PHONE = "INVALID_PHONE"
+
 
 CUSTOMER_TOKEN_PREFIX = "ect"  # noqa: S105
 CUSTOMER_TOKEN_LIFETIME = timedelta(days=30)
@@ -159,7 +171,9 @@ def normalize_email(raw: str) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
-        raise DomainError("INVALID_EMAIL", f"email is not valid: {error}", "email") from None
+        raise DomainError(
+            CustomerError.INVALID_EMAIL, f"email is not valid: {error}", "email"
+        ) from None
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
@@ -170,7 +184,7 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         raise DomainError(
-            "INVALID_PHONE",
+            CustomerError.INVALID_PHONE,
             "phone must be a valid number in international format, such as +33612345678",
             "phone",
         )
@@ -180,7 +194,7 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
 def _clean_tags(tags: list[str]) -> list[str]:
     cleaned = sorted({tag.strip().lower() for tag in tags if tag.strip()})
     if len(cleaned) > MAX_TAGS:
-        raise DomainError("INVALID", f"a customer has at most {MAX_TAGS} tags", "tags")
+        raise DomainError(CommonError.INVALID, f"a customer has at most {MAX_TAGS} tags", "tags")
     return cleaned
 
 
@@ -209,7 +223,9 @@ def _validated_fields(data: CustomerInput) -> dict[str, Any]:
     if data.source_id is not None:
         source_id = data.source_id.strip()
         if not source_id or len(source_id) > 200:
-            problems.append(Problem("INVALID", "sourceId must be 1 to 200 characters", "sourceId"))
+            problems.append(
+                Problem(CommonError.INVALID, "sourceId must be 1 to 200 characters", "sourceId")
+            )
         values["source_id"] = source_id
     if data.email is not None:
         check("email", lambda: normalize_email(data.email) if data.email.strip() else None)
@@ -219,9 +235,11 @@ def _validated_fields(data: CustomerInput) -> dict[str, Any]:
         values["name"] = data.name.strip()[:200]
     if data.attributes is not None:
         if not isinstance(data.attributes, dict):
-            problems.append(Problem("INVALID", "attributes must be an object", "attributes"))
+            problems.append(
+                Problem(CommonError.INVALID, "attributes must be an object", "attributes")
+            )
         elif len(repr(data.attributes)) > MAX_ATTRIBUTES_BYTES:
-            problems.append(Problem("INVALID", "attributes are too large", "attributes"))
+            problems.append(Problem(CommonError.INVALID, "attributes are too large", "attributes"))
         elif stored_problems := [
             *value_problems(data.attributes, "attributes"),
             *document_key_problems(data.attributes, "attributes"),
@@ -273,7 +291,9 @@ async def insert_customer(project_id: str, data: CustomerInput, source: str) -> 
         await customer.insert()
     except DuplicateKeyError:
         raise DomainError(
-            "DUPLICATE_SOURCE_ID", "a customer with this sourceId already exists", "sourceId"
+            CustomerError.DUPLICATE_SOURCE_ID,
+            "a customer with this sourceId already exists",
+            "sourceId",
         ) from None
     return customer
 
@@ -309,7 +329,7 @@ async def get_live_customer(
     except NotFound:
         raise NotFound("customer", field) from None
     if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", field)
+        raise DomainError(CommonError.ERASED, "this customer was erased", field)
     return customer
 
 
@@ -325,7 +345,7 @@ async def update_customer(
 ) -> Customer:
     customer = await get_customer(project_id, customer_id)
     if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "id")
+        raise DomainError(CommonError.ERASED, "this customer was erased", "id")
     values = _validated_fields(data)
     consent_updates, changes = _consent_changes(customer.consents, data.consents, source)
     update: dict[str, Any] = {"$set": {**values, **consent_updates, "updated_at": utc_now()}}
@@ -337,7 +357,9 @@ async def update_customer(
         )
     except DuplicateKeyError:
         raise DomainError(
-            "DUPLICATE_SOURCE_ID", "a customer with this sourceId already exists", "sourceId"
+            CustomerError.DUPLICATE_SOURCE_ID,
+            "a customer with this sourceId already exists",
+            "sourceId",
         ) from None
     return await get_customer(project_id, customer_id)
 
@@ -386,7 +408,7 @@ async def erase_customer_record(project_id: str, customer_id: str) -> None:
         },
     )
     if result.modified_count == 0:
-        raise DomainError("ALREADY_ERASED", "this customer was already erased", "id")
+        raise DomainError(CustomerError.ALREADY_ERASED, "this customer was already erased", "id")
     await CustomerToken.get_pymongo_collection().delete_many(
         {"project_id": project_id, "customer_id": customer_id}
     )
@@ -395,7 +417,7 @@ async def erase_customer_record(project_id: str, customer_id: str) -> None:
 async def issue_customer_token(project_id: str, customer_id: str) -> str:
     customer = await get_customer(project_id, customer_id)
     if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
+        raise DomainError(CommonError.ERASED, "this customer was erased", "customerId")
     secret = new_secret(CUSTOMER_TOKEN_PREFIX)
     await CustomerToken(
         project_id=project_id,
@@ -439,7 +461,7 @@ async def find_customer_id_by_contact(project_id: str, lookup: ContactLookup) ->
     given = lookup.given()
     if len(given) != 1:
         raise DomainError(
-            "INVALID",
+            CommonError.INVALID,
             "give one of customerEmail, customerPhone or customerSourceId",
             given[1][0] if len(given) > 1 else "customerEmail",
         )
@@ -453,10 +475,12 @@ async def find_customer_id_by_contact(project_id: str, lookup: ContactLookup) ->
         query["source_id"] = value
     found = await Customer.get_pymongo_collection().find(query, {"_id": 1}).limit(2).to_list()
     if not found:
-        raise DomainError("CUSTOMER_NOT_FOUND", "no customer has this " + _WHAT[field], field)
+        raise DomainError(
+            CustomerError.CUSTOMER_NOT_FOUND, "no customer has this " + _WHAT[field], field
+        )
     if len(found) > 1:
         raise DomainError(
-            "CUSTOMER_AMBIGUOUS",
+            CustomerError.CUSTOMER_AMBIGUOUS,
             f"several customers have this {_WHAT[field]}: use the shop's customer id",
             field,
         )

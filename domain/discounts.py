@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from domain.campaigns import Discount, DiscountScope, DiscountType, Rules
 from domain.common import Money
-from domain.errors import DomainError, Problem
+from domain.errors import CommonError, DomainError, Problem
 
 
 class OrderItem(BaseModel):
@@ -38,7 +38,7 @@ class Order(BaseModel):
 class CurrencyMismatch(DomainError):
     def __init__(self, expected: str, found: str, field: str | None = "order") -> None:
         super().__init__(
-            "CURRENCY_MISMATCH", f"expected amounts in {expected}, found {found}", field
+            CommonError.CURRENCY_MISMATCH, f"expected amounts in {expected}, found {found}", field
         )
 
 
@@ -61,17 +61,27 @@ def make_order(
     for index, item in enumerate(items):
         where = f"order.items[{index}]"
         if not item.sku.strip():
-            problems.append(Problem("INVALID", "an item needs a sku", f"{where}.sku"))
+            problems.append(Problem(CommonError.INVALID, "an item needs a sku", f"{where}.sku"))
         if item.quantity < 1:
-            problems.append(Problem("INVALID", "quantity must be at least 1", f"{where}.quantity"))
+            problems.append(
+                Problem(CommonError.INVALID, "quantity must be at least 1", f"{where}.quantity")
+            )
         if item.price.amount < 0:
-            problems.append(Problem("INVALID", "a price cannot be negative", f"{where}.price"))
+            problems.append(
+                Problem(CommonError.INVALID, "a price cannot be negative", f"{where}.price")
+            )
     if amount is not None and amount.amount < 0:
-        problems.append(Problem("INVALID", "the order amount cannot be negative", "order.amount"))
+        problems.append(
+            Problem(CommonError.INVALID, "the order amount cannot be negative", "order.amount")
+        )
     if shipping is not None and shipping.amount < 0:
-        problems.append(Problem("INVALID", "shipping cannot be negative", "order.shipping"))
+        problems.append(
+            Problem(CommonError.INVALID, "shipping cannot be negative", "order.shipping")
+        )
     if amount is None and not items:
-        problems.append(Problem("INVALID", "an order needs an amount or items", "order.amount"))
+        problems.append(
+            Problem(CommonError.INVALID, "an order needs an amount or items", "order.amount")
+        )
     if problems:
         raise DomainError.of(problems)
     order_items = [

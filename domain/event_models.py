@@ -10,7 +10,16 @@ from pydantic import Field
 from pymongo import IndexModel
 
 from domain.common import utc_now
-from domain.errors import DomainError
+from domain.errors import DomainError, ErrorCode
+
+
+class EventError(ErrorCode):
+    """Returned by trackEvent and the automation triggers naming an event."""
+
+    INVALID_EVENT_NAME = "INVALID_EVENT_NAME"
+    PROPERTIES_TOO_LARGE = "PROPERTIES_TOO_LARGE"
+    RESERVED_EVENT = "RESERVED_EVENT"
+
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 
@@ -83,7 +92,7 @@ def check_name(raw: str, field: str = "name") -> str:
     name = (raw or "").strip()
     if not NAME_PATTERN.match(name):
         raise DomainError(
-            "INVALID_EVENT_NAME",
+            EventError.INVALID_EVENT_NAME,
             "an event name is 1 to 64 characters: a lower-case letter, then letters, digits, "
             "'_' or '.'",
             field,

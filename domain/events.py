@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from domain import automation
 from domain.common import as_utc, object_id, utc_now
 from domain.customers import Customer
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, NotFound, Problem
 
 # The names and documents live below automation; emitting callers keep using them from here.
 from domain.event_models import (
@@ -23,6 +23,7 @@ from domain.event_models import (
     BUILT_IN,
     CUSTOMER_DORMANT,
     CustomerEvent,
+    EventError,
     EventSweep,
     check_name,
 )
@@ -50,14 +51,16 @@ def check_properties(raw: Any, field: str = "properties") -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise DomainError("INVALID", "properties must be a JSON object", field)
+        raise DomainError(CommonError.INVALID, "properties must be a JSON object", field)
     try:
         size = len(json.dumps(raw, separators=(",", ":"), default=str))
     except (TypeError, ValueError):
-        raise DomainError("INVALID", "properties must be plain JSON", field) from None
+        raise DomainError(CommonError.INVALID, "properties must be plain JSON", field) from None
     if size > MAX_PROPERTIES_BYTES:
         raise DomainError(
-            "PROPERTIES_TOO_LARGE", f"properties are at most {MAX_PROPERTIES_BYTES} bytes", field
+            EventError.PROPERTIES_TOO_LARGE,
+            f"properties are at most {MAX_PROPERTIES_BYTES} bytes",
+            field,
         )
     return raw
 
@@ -69,7 +72,7 @@ async def _live_customer(project_id: str, customer_id: str) -> Customer:
     if customer is None:
         raise NotFound("customer", "customerId")
     if customer.erased:
-        raise DomainError("ERASED", "this customer was erased", "customerId")
+        raise DomainError(CommonError.ERASED, "this customer was erased", "customerId")
     return customer
 
 
@@ -93,7 +96,7 @@ async def track_event(
         checked_name = check_name(name)
         if checked_name in BUILT_IN:
             raise DomainError(
-                "RESERVED_EVENT",
+                EventError.RESERVED_EVENT,
                 f"{checked_name} is emitted by Engage and cannot be tracked",
                 "name",
             )
@@ -105,14 +108,14 @@ async def track_event(
         problems += error.problems
     moment = as_utc(at) if at is not None else now
     if moment > now + FUTURE_SKEW:
-        problems.append(Problem("INVALID", "an event cannot happen in the future", "at"))
+        problems.append(Problem(CommonError.INVALID, "an event cannot happen in the future", "at"))
     key = None
     if idempotency_key is not None:
         key = idempotency_key.strip()
         if not 1 <= len(key) <= MAX_KEY:
             problems.append(
                 Problem(
-                    "INVALID",
+                    CommonError.INVALID,
                     f"an idempotency key has 1 to {MAX_KEY} characters",
                     "idempotencyKey",
                 )

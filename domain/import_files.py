@@ -17,6 +17,7 @@ from pymongo import IndexModel
 from domain.bulk import insert_new
 from domain.common import utc_now
 from domain.errors import DomainError
+from domain.import_errors import DataImportError
 
 # Well under MongoDB's 16 MB document limit, and small enough to insert in one round trip.
 CHUNK_BYTES = 1024 * 1024
@@ -64,7 +65,9 @@ def decode(data: bytes) -> str:
         # A byte order mark is what spreadsheet programs put before a CSV export.
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DomainError("INVALID_FILE", "the file is not UTF-8 text", "file") from None
+        raise DomainError(
+            DataImportError.INVALID_FILE, "the file is not UTF-8 text", "file"
+        ) from None
 
 
 def read_records(text: str, file_format: str) -> Iterator[Record]:

@@ -9,8 +9,9 @@ from typing import Any
 from domain.common import money
 from domain.customers import ConsentsInput, Customer, CustomerInput, new_customer, normalize_email
 from domain.discounts import OrderItemInput
-from domain.errors import DomainError, Problem
-from domain.orders import Order, OrderInput, OrderStatus, checked_order
+from domain.errors import CommonError, DomainError, ErrorCode, Problem
+from domain.import_errors import DataImportError
+from domain.orders import Order, OrderError, OrderInput, OrderStatus, checked_order
 from domain.storable import text_problem, value_problems
 
 CUSTOMER_FIELDS = frozenset(
@@ -67,13 +68,13 @@ class Checked:
             self.problems.extend(error.problems)
             return None
 
-    def add(self, code: str, message: str, name: str) -> None:
+    def add(self, code: ErrorCode, message: str, name: str) -> None:
         self.problems.append(Problem(code, message, name))
 
 
 def _unknown_fields(values: dict[str, Any], known: frozenset[str], checked: Checked) -> None:
     for name in sorted(set(values) - known):
-        checked.add("UNKNOWN_FIELD", f"{name!r} is not a field of this import", name)
+        checked.add(DataImportError.UNKNOWN_FIELD, f"{name!r} is not a field of this import", name)
 
 
 def _text(values: dict[str, Any], name: str, checked: Checked) -> str | None:
@@ -81,7 +82,7 @@ def _text(values: dict[str, Any], name: str, checked: Checked) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        checked.add("INVALID", f"{name} must be text", name)
+        checked.add(CommonError.INVALID, f"{name} must be text", name)
         return None
     return str(value)
 
@@ -94,7 +95,7 @@ def _integer(values: dict[str, Any], name: str, checked: Checked) -> int | None:
         return int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    checked.add("INVALID", f"{name} must be a whole number (money in minor units)", name)
+    checked.add(CommonError.INVALID, f"{name} must be a whole number (money in minor units)", name)
     return None
 
 
@@ -104,7 +105,7 @@ def _boolean(values: dict[str, Any], name: str, checked: Checked) -> bool | None
         return value
     if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
         return value.strip().lower() in {"true", "1"}
-    checked.add("INVALID", f"{name} must be true or false", name)
+    checked.add(CommonError.INVALID, f"{name} must be true or false", name)
     return None
 
 
@@ -115,10 +116,10 @@ def _structured(values: dict[str, Any], name: str, kind: type, checked: Checked)
         try:
             value = json.loads(value)
         except (ValueError, RecursionError):
-            checked.add("INVALID", f"{name} must be JSON", name)
+            checked.add(CommonError.INVALID, f"{name} must be JSON", name)
             return None
     if value is not None and not isinstance(value, kind):
-        checked.add("INVALID", f"{name} must be a JSON {kind.__name__}", name)
+        checked.add(CommonError.INVALID, f"{name} must be a JSON {kind.__name__}", name)
         return None
     return value
 
@@ -130,7 +131,7 @@ def _list_of_text(values: dict[str, Any], name: str, checked: Checked) -> list[s
         return [part for part in value.split("|") if part.strip()]
     found = _structured(values, name, list, checked)
     if found is not None and not all(isinstance(item, str) for item in found):
-        checked.add("INVALID", f"{name} must be a list of text", name)
+        checked.add(CommonError.INVALID, f"{name} must be a list of text", name)
         return None
     return found
 
@@ -138,20 +139,22 @@ def _list_of_text(values: dict[str, Any], name: str, checked: Checked) -> list[s
 def parse_moment(value: Any, name: str, now: datetime) -> datetime:
     """ISO 8601; without an offset the time is taken as UTC."""
     if not isinstance(value, str):
-        raise DomainError("INVALID_DATE", f"{name} must be an ISO 8601 date and time", name)
+        raise DomainError(
+            DataImportError.INVALID_DATE, f"{name} must be an ISO 8601 date and time", name
+        )
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise DomainError(
-            "INVALID_DATE", f"{name} must be an ISO 8601 date and time", name
+            DataImportError.INVALID_DATE, f"{name} must be an ISO 8601 date and time", name
         ) from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     # Millisecond precision, as stored, so the value reads back as written.
     moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     if moment > now + FUTURE_SLACK:
-        raise DomainError("INVALID_DATE", f"{name} is in the future", name)
+        raise DomainError(DataImportError.INVALID_DATE, f"{name} is in the future", name)
     if moment < EARLIEST:
-        raise DomainError("INVALID_DATE", f"{name} is before 1970", name)
+        raise DomainError(DataImportError.INVALID_DATE, f"{name} is before 1970", name)
     return moment
 
 
@@ -161,7 +164,9 @@ def customer_row(project_id: str, values: dict[str, Any], now: datetime) -> Cust
     _unknown_fields(values, CUSTOMER_FIELDS, checked)
     source_id = _text(values, "sourceId", checked)
     if source_id is None or not source_id.strip():
-        checked.add("REQUIRED", "sourceId is required: it makes the import repeatable", "sourceId")
+        checked.add(
+            CommonError.REQUIRED, "sourceId is required: it makes the import repeatable", "sourceId"
+        )
     consents = _structured(values, "consents", dict, checked) or {}
     email_consent = _boolean({"consentEmail": consents.get("email")}, "consentEmail", checked)
     sms_consent = _boolean({"consentSms": consents.get("sms")}, "consentSms", checked)
@@ -209,14 +214,16 @@ def _items(values: dict[str, Any], currency: str | None, checked: Checked) -> li
     for index, item in enumerate(raw):
         where = f"items.{index}"
         if not isinstance(item, dict):
-            checked.add("INVALID", "an item must be an object", where)
+            checked.add(CommonError.INVALID, "an item must be an object", where)
             continue
         sku = _text(item, "sku", checked) or ""
         quantity = _integer(item, "quantity", checked)
         price = _integer(item, "price", checked)
         item_currency = _text(item, "currency", checked) or currency
         if price is None or item_currency is None:
-            checked.add("REQUIRED", "an item needs a price and a currency", f"{where}.price")
+            checked.add(
+                CommonError.REQUIRED, "an item needs a price and a currency", f"{where}.price"
+            )
             continue
         made = checked.run(lambda: money(price, item_currency, f"{where}.currency"))  # noqa: B023
         if made is not None:
@@ -238,20 +245,22 @@ def order_row(project_id: str, values: dict[str, Any], now: datetime) -> OrderRo
     amount = None
     if amount_value is not None:
         if currency is None:
-            checked.add("REQUIRED", "an amount needs a currency", "currency")
+            checked.add(CommonError.REQUIRED, "an amount needs a currency", "currency")
         else:
             amount = checked.run(lambda: money(amount_value, currency, "currency"))
     items = _items(values, currency, checked)
     codes = _list_of_text(values, "codes", checked) or []
     status_text = (_text(values, "status", checked) or OrderStatus.PAID.value).strip().upper()
     if status_text not in OrderStatus.__members__:
-        checked.add("INVALID_STATUS", "status must be PAID, CANCELLED or REFUNDED", "status")
+        checked.add(
+            OrderError.INVALID_STATUS, "status must be PAID, CANCELLED or REFUNDED", "status"
+        )
     moment_field = "createdAt" if "createdAt" in values else "placedAt"
     placed_at = None
     if moment_field in values:
         placed_at = checked.run(lambda: parse_moment(values[moment_field], moment_field, now))
     else:
-        checked.add("REQUIRED", "createdAt (or placedAt) is required", "createdAt")
+        checked.add(CommonError.REQUIRED, "createdAt (or placedAt) is required", "createdAt")
     source_id = (_text(values, "customerSourceId", checked) or "").strip()
     email = (_text(values, "customerEmail", checked) or "").strip()
     if email and not source_id:

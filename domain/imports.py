@@ -16,7 +16,8 @@ from domain.bulk import count_matching, insert_new
 from domain.codes import Code
 from domain.common import as_utc, utc_now
 from domain.customers import Customer
-from domain.errors import DomainError, Problem
+from domain.errors import CommonError, DomainError, Problem
+from domain.import_errors import DataImportError
 from domain.import_files import (
     CSV,
     Record,
@@ -91,12 +92,18 @@ def _check_columns(text: str, kind: str) -> None:
     known = CUSTOMER_FIELDS if kind == IMPORT_CUSTOMERS else ORDER_FIELDS
     required = "sourceId" if kind == IMPORT_CUSTOMERS else "id"
     problems = [
-        Problem("UNKNOWN_COLUMN", f"{name!r} is not a field of this import", f"file.{name}")
+        Problem(
+            DataImportError.UNKNOWN_COLUMN,
+            f"{name!r} is not a field of this import",
+            f"file.{name}",
+        )
         for name in header
         if name not in known
     ]
     if required not in header:
-        problems.append(Problem("REQUIRED", f"the header needs a {required} column", "file"))
+        problems.append(
+            Problem(CommonError.REQUIRED, f"the header needs a {required} column", "file")
+        )
     if problems:
         raise DomainError.of(problems)
 
@@ -107,18 +114,22 @@ async def queue_import(
     """Checks the file as a whole, stores it, and queues the job that imports its rows.
     Refused files (too large, not UTF-8, unknown CSV columns, no rows) leave nothing behind."""
     if len(data) > max_bytes:
-        raise DomainError("FILE_TOO_LARGE", f"the file is larger than {max_bytes} bytes", "file")
+        raise DomainError(
+            DataImportError.FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes", "file"
+        )
     text = decode(data)
     if not text.strip():
-        raise DomainError("EMPTY_FILE", "the file holds no rows", "file")
+        raise DomainError(DataImportError.EMPTY_FILE, "the file holds no rows", "file")
     file_format = detect_format(text)
     if file_format == CSV:
         _check_columns(text, kind)
     total = sum(1 for _ in read_records(text, file_format))
     if total == 0:
-        raise DomainError("EMPTY_FILE", "the file holds no rows", "file")
+        raise DomainError(DataImportError.EMPTY_FILE, "the file holds no rows", "file")
     if total > MAX_ROWS:
-        raise DomainError("TOO_MANY_ROWS", f"an import holds at most {MAX_ROWS:,} rows", "file")
+        raise DomainError(
+            DataImportError.TOO_MANY_ROWS, f"an import holds at most {MAX_ROWS:,} rows", "file"
+        )
     job_id = ObjectId()
     # The file is stored before the job exists, so a job never runs without it.
     await store_file(project_id, str(job_id), data)
@@ -167,7 +178,7 @@ class _Batch:
 
 
 def _unreadable(record: Record) -> list[Problem]:
-    return [Problem("UNREADABLE", record.unreadable, None)]
+    return [Problem(DataImportError.UNREADABLE, record.unreadable, None)]
 
 
 def _customer_batch(job: Job, records: list[Record]) -> _Batch:
@@ -220,14 +231,18 @@ def _customer_of(
         ids = by_source.get(row.customer_source_id, [])
         if not ids:
             return "", Problem(
-                "UNKNOWN_CUSTOMER", "no customer has this sourceId", "customerSourceId"
+                DataImportError.UNKNOWN_CUSTOMER,
+                "no customer has this sourceId",
+                "customerSourceId",
             )
         return ids[0], None
     if row.customer_email:
         ids = by_email.get(row.customer_email, [])
         if len(ids) != 1:
             message = "no customer has this email" if not ids else "several customers share it"
-            code = "UNKNOWN_CUSTOMER" if not ids else "AMBIGUOUS_CUSTOMER"
+            code = (
+                DataImportError.UNKNOWN_CUSTOMER if not ids else DataImportError.AMBIGUOUS_CUSTOMER
+            )
             return "", Problem(code, message, "customerEmail")
         return ids[0], None
     # Neither given: an anonymous order, as recordOrder allows.

@@ -17,6 +17,7 @@ from pymongo import IndexModel, ReturnDocument
 
 from domain.bulk import count_matching, insert_new
 from domain.campaigns import Campaign, CampaignStatus, CodeConfig, get_campaign
+from domain.code_errors import CodeError
 from domain.codegen import new_codes
 from domain.codes import Code, check_gives_codes, normalize_code, reserve_codes
 from domain.common import object_id, utc_now
@@ -108,12 +109,14 @@ async def generate_codes(
 ) -> Job:
     """Checks the request and queues a job that makes exactly `count` new codes."""
     if isinstance(count, bool) or not 1 <= count <= MAX_GENERATE:
-        raise DomainError("INVALID_COUNT", f"count must be between 1 and {MAX_GENERATE:,}", "count")
+        raise DomainError(
+            CodeError.INVALID_COUNT, f"count must be between 1 and {MAX_GENERATE:,}", "count"
+        )
     campaign = await get_campaign(project_id, campaign_id)
     check_gives_codes(campaign)
     if campaign.standalone_code:
         raise DomainError(
-            "STANDALONE_CAMPAIGN",
+            CodeError.STANDALONE_CAMPAIGN,
             "this campaign uses one standalone code and has no generated codes",
             "campaignId",
         )

@@ -10,7 +10,8 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from domain.common import CURRENCY_PATTERN
-from domain.errors import Problem
+from domain.errors import CommonError, ErrorCode, Problem
+from domain.loyalty_errors import LoyaltyError
 
 MAX_EVENTS = 100
 MAX_TIERS = 20
@@ -119,37 +120,47 @@ def validated_loyalty(
         return base, []
     problems: list[Problem] = []
 
-    def add(code: str, message: str, field: str) -> None:
+    def add(code: ErrorCode, message: str, field: str) -> None:
         problems.append(Problem(code, message, f"loyalty.{field}"))
 
     per_unit = base.points_per_unit if given.points_per_unit is None else given.points_per_unit
     if not math.isfinite(per_unit) or per_unit < 0 or per_unit > 1_000_000:
-        add("INVALID_POINTS", "pointsPerUnit must be between 0 and 1000000", "pointsPerUnit")
+        add(
+            CommonError.INVALID_POINTS,
+            "pointsPerUnit must be between 0 and 1000000",
+            "pointsPerUnit",
+        )
     rounding = base.rounding
     if given.rounding is not None:
         try:
             rounding = PointsRounding(given.rounding)
         except ValueError:
-            add("INVALID_ROUNDING", "rounding must be FLOOR or HALF_EVEN", "rounding")
+            add(LoyaltyError.INVALID_ROUNDING, "rounding must be FLOOR or HALF_EVEN", "rounding")
     per_order = base.points_per_order if given.points_per_order is None else given.points_per_order
     if not _whole(per_order) or not 0 <= per_order <= 1_000_000:
         add(
-            "INVALID_POINTS", "pointsPerOrder must be a whole number 0 to 1000000", "pointsPerOrder"
+            CommonError.INVALID_POINTS,
+            "pointsPerOrder must be a whole number 0 to 1000000",
+            "pointsPerOrder",
         )
 
     events = dict(base.events)
     if given.events is not None:
         events = {}
         if len(given.events) > MAX_EVENTS:
-            add("INVALID", f"at most {MAX_EVENTS} events", "events")
+            add(CommonError.INVALID, f"at most {MAX_EVENTS} events", "events")
         for raw_name, points in given.events:
             name = raw_name.strip()
             if not name or len(name) > MAX_NAME:
-                add("INVALID_EVENT", f"an event name is 1 to {MAX_NAME} characters", "events")
+                add(
+                    LoyaltyError.INVALID_EVENT,
+                    f"an event name is 1 to {MAX_NAME} characters",
+                    "events",
+                )
             elif name in events:
-                add("DUPLICATE_EVENT", f"event {name} is listed twice", "events")
+                add(LoyaltyError.DUPLICATE_EVENT, f"event {name} is listed twice", "events")
             elif not _whole(points) or not 0 < points <= 1_000_000:
-                add("INVALID_POINTS", f"event {name} needs 1 to 1000000 points", "events")
+                add(CommonError.INVALID_POINTS, f"event {name} needs 1 to 1000000 points", "events")
             else:
                 events[name] = points
 
@@ -157,25 +168,39 @@ def validated_loyalty(
     if given.tiers is not None:
         tiers = []
         if len(given.tiers) > MAX_TIERS:
-            add("INVALID", f"at most {MAX_TIERS} tiers", "tiers")
+            add(CommonError.INVALID, f"at most {MAX_TIERS} tiers", "tiers")
         names: set[str] = set()
         thresholds: set[int] = set()
         for tier in given.tiers:
             name = tier.name.strip()
             if not name or len(name) > MAX_NAME:
-                add("INVALID_TIER", f"a tier name is 1 to {MAX_NAME} characters", "tiers")
+                add(
+                    LoyaltyError.INVALID_TIER, f"a tier name is 1 to {MAX_NAME} characters", "tiers"
+                )
                 continue
             if name in names:
-                add("DUPLICATE_TIER", f"tier {name} is listed twice", "tiers")
+                add(LoyaltyError.DUPLICATE_TIER, f"tier {name} is listed twice", "tiers")
                 continue
             if not _whole(tier.threshold) or tier.threshold < 0:
-                add("INVALID_TIER", f"tier {name} needs a threshold of 0 or more", "tiers")
+                add(
+                    LoyaltyError.INVALID_TIER,
+                    f"tier {name} needs a threshold of 0 or more",
+                    "tiers",
+                )
                 continue
             if tier.threshold in thresholds:
-                add("DUPLICATE_TIER", f"two tiers have threshold {tier.threshold}", "tiers")
+                add(
+                    LoyaltyError.DUPLICATE_TIER,
+                    f"two tiers have threshold {tier.threshold}",
+                    "tiers",
+                )
                 continue
             if not math.isfinite(tier.multiplier) or not 0 < tier.multiplier <= 100:
-                add("INVALID_TIER", f"tier {name} needs a multiplier above 0, at most 100", "tiers")
+                add(
+                    LoyaltyError.INVALID_TIER,
+                    f"tier {name} needs a multiplier above 0, at most 100",
+                    "tiers",
+                )
                 continue
             names.add(name)
             thresholds.add(tier.threshold)
@@ -186,25 +211,31 @@ def validated_loyalty(
 
     window = base.tier_window_days if given.tier_window_days is None else given.tier_window_days
     if not _whole(window) or not 1 <= window <= MAX_DAYS:
-        add("INVALID_DAYS", f"tierWindowDays must be 1 to {MAX_DAYS}", "tierWindowDays")
+        add(CommonError.INVALID_DAYS, f"tierWindowDays must be 1 to {MAX_DAYS}", "tierWindowDays")
     basis = base.tier_basis
     if given.tier_basis is not None:
         try:
             basis = TierBasis(given.tier_basis)
         except ValueError:
-            add("INVALID_TIER_BASIS", "tierBasis must be POINTS or SPENT", "tierBasis")
+            add(LoyaltyError.INVALID_TIER_BASIS, "tierBasis must be POINTS or SPENT", "tierBasis")
     currency = base.currency if given.currency is None else given.currency.strip().upper()
     if currency and not CURRENCY_PATTERN.match(currency):
-        add("INVALID_CURRENCY", "currency must be an ISO 4217 code", "currency")
+        add(CommonError.INVALID_CURRENCY, "currency must be an ISO 4217 code", "currency")
     elif basis == TierBasis.SPENT and not currency:
         add(
-            "REQUIRED", "tiers by amount spent need the currency spending is counted in", "currency"
+            CommonError.REQUIRED,
+            "tiers by amount spent need the currency spending is counted in",
+            "currency",
         )
     expiry = base.expiry_days
     if not isinstance(given.expiry_days, _Unset):
         expiry = given.expiry_days
         if expiry is not None and (not _whole(expiry) or not 1 <= expiry <= MAX_DAYS):
-            add("INVALID_DAYS", f"expiryDays must be 1 to {MAX_DAYS}, or null", "expiryDays")
+            add(
+                CommonError.INVALID_DAYS,
+                f"expiryDays must be 1 to {MAX_DAYS}, or null",
+                "expiryDays",
+            )
     if problems:
         return base, problems
     return (

@@ -12,8 +12,15 @@ from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 
 from domain.common import object_id, utc_now
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, ErrorCode, NotFound
 from domain.pagination import Page, paginate
+
+
+class MessageError(ErrorCode):
+    """Returned by sendMessage."""
+
+    INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
+
 
 # A worker that stops answering loses its messages to another worker after this long.
 LEASE = timedelta(seconds=60)
@@ -377,7 +384,7 @@ def check_idempotency_key(key: str | None) -> str | None:
     key = key.strip()
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise DomainError(
-            "INVALID_IDEMPOTENCY_KEY",
+            MessageError.INVALID_IDEMPOTENCY_KEY,
             f"an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} characters",
             "idempotencyKey",
         )

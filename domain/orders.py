@@ -20,8 +20,19 @@ from domain.codes import Code, normalize_code
 from domain.common import Money, as_utc, utc_now
 from domain.customers import Customer
 from domain.discounts import OrderItem, OrderItemInput, make_order, order_currency_problems
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
 from domain.redemptions import Redemption, RedemptionStatus, rollback_redemption
+
+
+class OrderError(ErrorCode):
+    """Returned by recordOrder and updateOrderStatus."""
+
+    INVALID_STATUS = "INVALID_STATUS"
+    # updateOrderStatus refused: ORDER_ALREADY_<status>.
+    ORDER_ALREADY_PAID = "ORDER_ALREADY_PAID"
+    ORDER_ALREADY_CANCELLED = "ORDER_ALREADY_CANCELLED"
+    ORDER_ALREADY_REFUNDED = "ORDER_ALREADY_REFUNDED"
+
 
 MAX_ORDER_ID = 200
 MAX_CODES = 20
@@ -115,12 +126,18 @@ def _validated(project_id: str, data: OrderInput) -> Order:
     problems: list[Problem] = []
     order_id = data.order_id.strip()
     if not order_id or len(order_id) > MAX_ORDER_ID:
-        problems.append(Problem("INVALID", f"id must be 1 to {MAX_ORDER_ID} characters", "id"))
+        problems.append(
+            Problem(CommonError.INVALID, f"id must be 1 to {MAX_ORDER_ID} characters", "id")
+        )
     if len(data.items) > MAX_ITEMS:
-        problems.append(Problem("INVALID", f"an order has at most {MAX_ITEMS} items", "items"))
+        problems.append(
+            Problem(CommonError.INVALID, f"an order has at most {MAX_ITEMS} items", "items")
+        )
     codes = sorted({normalize_code(code) for code in data.codes} - {""})
     if len(codes) > MAX_CODES:
-        problems.append(Problem("INVALID", f"an order has at most {MAX_CODES} codes", "codes"))
+        problems.append(
+            Problem(CommonError.INVALID, f"an order has at most {MAX_CODES} codes", "codes")
+        )
     try:
         checked = make_order(order_id, data.amount, data.items, None)
     except DomainError as error:
@@ -133,7 +150,7 @@ def _validated(project_id: str, data: OrderInput) -> Order:
     if checked is not None and order_currency_problems(checked):
         problems.append(
             Problem(
-                "CURRENCY_MISMATCH",
+                CommonError.CURRENCY_MISMATCH,
                 f"every item is priced in the order's currency ({checked.currency})",
                 "items",
             )
@@ -198,7 +215,9 @@ async def record_order(project_id: str, data: OrderInput) -> Recorded:
 
 def _already_reversed(status: OrderStatus) -> DomainError:
     return DomainError(
-        f"ORDER_ALREADY_{status.value}", f"this order is already {status.value.lower()}", "id"
+        OrderError(f"ORDER_ALREADY_{status.value}"),
+        f"this order is already {status.value.lower()}",
+        "id",
     )
 
 
@@ -211,7 +230,7 @@ async def set_order_status(project_id: str, order_id: str, status: OrderStatus |
         wanted = OrderStatus.PAID
     if wanted == OrderStatus.PAID:
         raise DomainError(
-            "INVALID_STATUS", "an order can only become CANCELLED or REFUNDED", "status"
+            OrderError.INVALID_STATUS, "an order can only become CANCELLED or REFUNDED", "status"
         )
     order = await get_order(project_id, order_id)
     if order.status != OrderStatus.PAID:

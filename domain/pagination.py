@@ -10,7 +10,7 @@ from beanie import Document
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 
 D = TypeVar("D", bound=Document)
 T = TypeVar("T")
@@ -38,7 +38,7 @@ def decode_cursor(cursor: str) -> ObjectId:
             raise ValueError(raw)
         return ObjectId(raw[3:])
     except (ValueError, InvalidId, UnicodeDecodeError):
-        raise DomainError("INVALID_CURSOR", "the cursor is not valid", "after") from None
+        raise DomainError(CommonError.INVALID_CURSOR, "the cursor is not valid", "after") from None
 
 
 async def paginate(model: type[D], query: dict[str, Any], first: int, after: str | None) -> Page[D]:
@@ -56,7 +56,7 @@ async def paginate(model: type[D], query: dict[str, Any], first: int, after: str
 
 def _checked_first(first: int) -> None:
     if first < 0 or first > MAX_PAGE:
-        raise DomainError("INVALID", f"first must be between 0 and {MAX_PAGE}", "first")
+        raise DomainError(CommonError.INVALID, f"first must be between 0 and {MAX_PAGE}", "first")
 
 
 async def _no_documents() -> int:

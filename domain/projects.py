@@ -13,7 +13,7 @@ from pymongo import IndexModel
 
 from domain import messages
 from domain.common import hash_secret, new_secret, object_id, utc_now
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
 from domain.providers import (
     SmtpChanges,
     SmtpServer,
@@ -23,6 +23,13 @@ from domain.providers import (
     changed_twilio,
 )
 from domain.quiet_hours import parse_clock
+
+
+class ProjectError(ErrorCode):
+    """Returned by createApiKey, revokeApiKey and the project mutations."""
+
+    ALREADY_REVOKED = "ALREADY_REVOKED"
+
 
 API_KEY_PREFIX = "ek"
 # last_used_at is a hint, not an audit trail: writing it on every request would double the
@@ -120,7 +127,7 @@ class IssuedKey:
 async def create_project(name: str, sandbox: bool = False) -> tuple[Project, IssuedKey]:
     name = name.strip()
     if not name:
-        raise DomainError("INVALID", "a project needs a name", "name")
+        raise DomainError(CommonError.INVALID, "a project needs a name", "name")
     project = Project(name=name, sandbox=sandbox, brand=Brand(name=name))
     await project.insert()
     issued = await create_api_key(project.key, Role.ADMIN, name="initial admin key")
@@ -148,7 +155,9 @@ def _brand_changes(changes: BrandChanges) -> dict[str, str]:
     if changes.name is not None:
         name = changes.name.strip()
         if not 1 <= len(name) <= 100:
-            problems.append(Problem("INVALID", "a brand name has 1 to 100 characters", "name"))
+            problems.append(
+                Problem(CommonError.INVALID, "a brand name has 1 to 100 characters", "name")
+            )
         values["name"] = name
     for field, value in (
         ("primaryColor", changes.primary_color),
@@ -157,7 +166,9 @@ def _brand_changes(changes: BrandChanges) -> dict[str, str]:
         if value is None:
             continue
         if not _COLOR.match(value.strip()):
-            problems.append(Problem("INVALID", "a color is written #RGB or #RRGGBB", field))
+            problems.append(
+                Problem(CommonError.INVALID, "a color is written #RGB or #RRGGBB", field)
+            )
         values[_snake(field)] = value.strip().lower()
     for field, value, secure_only in (
         ("logoUrl", changes.logo_url, True),
@@ -169,7 +180,7 @@ def _brand_changes(changes: BrandChanges) -> dict[str, str]:
         scheme_ok = url.startswith("https://") or (not secure_only and url.startswith("http://"))
         if url and (len(url) > 2000 or not _URL.match(url) or not scheme_ok):
             wanted = "an https:// URL" if secure_only else "an http(s):// URL"
-            problems.append(Problem("INVALID", f"{field} must be {wanted}", field))
+            problems.append(Problem(CommonError.INVALID, f"{field} must be {wanted}", field))
         values[_snake(field)] = url
     if problems:
         raise DomainError.of(problems)
@@ -222,7 +233,9 @@ def _messaging_changes(changes: MessagingChanges) -> dict[str, object]:
         sender = changes.email_from.strip()
         if sender and not _looks_like_sender(sender):
             problems.append(
-                Problem("INVALID", 'emailFrom is "Name <address>" or an address', "emailFrom")
+                Problem(
+                    CommonError.INVALID, 'emailFrom is "Name <address>" or an address', "emailFrom"
+                )
             )
         values["email_from"] = sender
     if changes.sms_from is not None:
@@ -230,7 +243,7 @@ def _messaging_changes(changes: MessagingChanges) -> dict[str, object]:
         if sender and not _SMS_SENDER.match(sender):
             problems.append(
                 Problem(
-                    "INVALID",
+                    CommonError.INVALID,
                     "smsFrom is an E.164 number or a sender id of up to 11 letters and digits",
                     "smsFrom",
                 )
@@ -242,7 +255,7 @@ def _messaging_changes(changes: MessagingChanges) -> dict[str, object]:
             values["timezone"] = changes.timezone.strip()
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(
-                Problem("INVALID_TIMEZONE", "timezone must be an IANA zone", "timezone")
+                Problem(CommonError.INVALID_TIMEZONE, "timezone must be an IANA zone", "timezone")
             )
     if changes.quiet_hours is not None:
         values["quiet_hours"] = changes.quiet_hours
@@ -273,7 +286,9 @@ def _provider_changes(
         (changes.clear_twilio, changes.twilio, "twilio"),
     ):
         if clear and given is not None:
-            problems.append(Problem("INVALID", f"{field} cannot be set and cleared at once", field))
+            problems.append(
+                Problem(CommonError.INVALID, f"{field} cannot be set and cleared at once", field)
+            )
         elif clear:
             values[field] = None
     try:
@@ -364,7 +379,7 @@ async def revoke_api_key(project_id: str, key_id: str) -> ApiKey:
     if api_key is None:
         raise NotFound("API key")
     if result.modified_count == 0:
-        raise DomainError("ALREADY_REVOKED", "this API key was already revoked", "id")
+        raise DomainError(ProjectError.ALREADY_REVOKED, "this API key was already revoked", "id")
     return api_key
 
 

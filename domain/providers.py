@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from domain.errors import DomainError, Problem
+from domain.errors import CommonError, DomainError, Problem
 from domain.secret_box import SealedSecret, open_sealed, seal
 
 SMTP_SECURITIES = ("none", "starttls", "tls")
@@ -102,37 +102,43 @@ def changed_smtp(
     if changes.host is not None:
         values["host"] = changes.host.strip().lower()
     if not values.get("host") or not _valid_host(values["host"]):
-        problems.append(Problem("INVALID", "host is a host name or an IP address", "smtp.host"))
+        problems.append(
+            Problem(CommonError.INVALID, "host is a host name or an IP address", "smtp.host")
+        )
     if changes.port is not None:
         values["port"] = changes.port
     if not 1 <= int(values.get("port", 587)) <= 65535:
-        problems.append(Problem("INVALID", "port is between 1 and 65535", "smtp.port"))
+        problems.append(Problem(CommonError.INVALID, "port is between 1 and 65535", "smtp.port"))
     if changes.security is not None:
         values["security"] = changes.security.strip().lower()
     if values.get("security", "starttls") not in SMTP_SECURITIES:
-        problems.append(Problem("INVALID", "security is none, starttls or tls", "smtp.security"))
+        problems.append(
+            Problem(CommonError.INVALID, "security is none, starttls or tls", "smtp.security")
+        )
     if changes.username is not None:
         username = changes.username.strip()
         if len(username) > 200:
-            problems.append(Problem("INVALID", "username is too long", "smtp.username"))
+            problems.append(Problem(CommonError.INVALID, "username is too long", "smtp.username"))
         values["username"] = username
     if changes.from_address is not None:
         address = changes.from_address.strip()
         if address and not _EMAIL_ADDRESS.match(address):
             problems.append(
-                Problem("INVALID", "fromAddress is an email address", "smtp.fromAddress")
+                Problem(CommonError.INVALID, "fromAddress is an email address", "smtp.fromAddress")
             )
         values["from_address"] = address
     if changes.password is not None:
         if len(changes.password) > MAX_PASSWORD:
-            problems.append(Problem("INVALID", "password is too long", "smtp.password"))
+            problems.append(Problem(CommonError.INVALID, "password is too long", "smtp.password"))
         elif changes.password:
             context = secret_context(project_id, "smtp.password")
             values["password"] = seal(secret_key, changes.password, context).model_dump()
         else:
             values["password"] = None
     if values.get("password") and not values.get("username"):
-        problems.append(Problem("INVALID", "a password needs a username", "smtp.username"))
+        problems.append(
+            Problem(CommonError.INVALID, "a password needs a username", "smtp.username")
+        )
     if problems:
         raise DomainError.of(problems)
     return SmtpServer.model_validate(values)
@@ -148,7 +154,11 @@ def changed_twilio(
         values["account_sid"] = changes.account_sid.strip()
     if not _ACCOUNT_SID.match(values.get("account_sid", "")):
         problems.append(
-            Problem("INVALID", "accountSid is AC followed by 32 hex digits", "twilio.accountSid")
+            Problem(
+                CommonError.INVALID,
+                "accountSid is AC followed by 32 hex digits",
+                "twilio.accountSid",
+            )
         )
     if changes.auth_token is not None:
         token = changes.auth_token.strip()
@@ -156,16 +166,18 @@ def changed_twilio(
             context = secret_context(project_id, "twilio.authToken")
             values["auth_token"] = seal(secret_key, token, context).model_dump()
         else:
-            problems.append(Problem("INVALID", "authToken is 32 hex digits", "twilio.authToken"))
+            problems.append(
+                Problem(CommonError.INVALID, "authToken is 32 hex digits", "twilio.authToken")
+            )
     elif not values.get("auth_token"):
-        problems.append(Problem("REQUIRED", "authToken is required", "twilio.authToken"))
+        problems.append(Problem(CommonError.REQUIRED, "authToken is required", "twilio.authToken"))
     if changes.sender is not None:
         values["sender"] = changes.sender.strip()
     sender = values.get("sender", "")
     if not (_E164.match(sender) or _MESSAGING_SERVICE_SID.match(sender)):
         problems.append(
             Problem(
-                "INVALID",
+                CommonError.INVALID,
                 "from is an E.164 number or a Messaging Service SID (MG and 32 hex digits)",
                 "twilio.from",
             )

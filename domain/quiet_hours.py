@@ -4,7 +4,7 @@ import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -12,7 +12,9 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 def parse_clock(value: str, field: str) -> time:
     match = _CLOCK.match(value.strip())
     if match is None:
-        raise DomainError("INVALID_TIME", "a time of day is written HH:MM, 00:00 to 23:59", field)
+        raise DomainError(
+            CommonError.INVALID_TIME, "a time of day is written HH:MM, 00:00 to 23:59", field
+        )
     return time(int(match.group(1)), int(match.group(2)))
 
 

@@ -19,7 +19,7 @@ from limits import RateLimitItem, parse_many
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 
 # The project of counters kept per client address: one address is one guesser in every project.
 SERVICE_WIDE = ""
@@ -43,7 +43,7 @@ class RateLimitWindow(Document):
 
 class RateLimited(DomainError):
     def __init__(self, retry_after: int) -> None:
-        super().__init__("RATE_LIMITED", f"too many attempts; retry in {retry_after} s")
+        super().__init__(CommonError.RATE_LIMITED, f"too many attempts; retry in {retry_after} s")
         self.retry_after = retry_after
 
 

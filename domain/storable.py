@@ -3,12 +3,12 @@
 import re
 from typing import Any
 
-from domain.errors import Problem
+from domain.errors import CommonError, Problem
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-INVALID_CHARACTERS = "INVALID_CHARACTERS"
-INVALID_VALUE = "INVALID_VALUE"
+INVALID_CHARACTERS = CommonError.INVALID_CHARACTERS
+INVALID_VALUE = CommonError.INVALID_VALUE
 
 # C0 controls, DEL and lone surrogates (which cannot be encoded for the database at all).
 _SINGLE_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")

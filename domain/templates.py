@@ -9,9 +9,17 @@ from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 
 from domain.common import object_id, utc_now
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
 from domain.messages import MessageChannel
 from domain.storable import text_problem
+
+
+class TemplateError(ErrorCode):
+    """Returned by the template mutations."""
+
+    BUILT_IN_TEMPLATE = "BUILT_IN_TEMPLATE"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+
 
 BUILTIN_PREFIX = "builtin:"
 MAX_NAME = 100
@@ -100,37 +108,59 @@ def validated_content(content: TemplateContent) -> TemplateContent:
     ]
     name = content.name.strip()
     if not 1 <= len(name) <= MAX_NAME:
-        problems.append(Problem("INVALID", f"a name has 1 to {MAX_NAME} characters", "name"))
+        problems.append(
+            Problem(CommonError.INVALID, f"a name has 1 to {MAX_NAME} characters", "name")
+        )
     if content.channel not in TEMPLATE_CHANNELS:
-        problems.append(Problem("INVALID", "a template is for EMAIL or SMS", "channel"))
+        problems.append(Problem(CommonError.INVALID, "a template is for EMAIL or SMS", "channel"))
     subject = content.subject.strip()
     if content.channel == MessageChannel.SMS:
         if subject or content.html.strip():
             problems.append(
-                Problem("INVALID", "an SMS template has a text only, no subject or html", "html")
+                Problem(
+                    CommonError.INVALID,
+                    "an SMS template has a text only, no subject or html",
+                    "html",
+                )
             )
         if not content.text.strip():
-            problems.append(Problem("REQUIRED", "an SMS template needs a text", "text"))
+            problems.append(Problem(CommonError.REQUIRED, "an SMS template needs a text", "text"))
         elif len(content.text) > MAX_SMS:
             problems.append(
-                Problem("TOO_LARGE", f"an SMS template has at most {MAX_SMS} characters", "text")
+                Problem(
+                    CommonError.TOO_LARGE,
+                    f"an SMS template has at most {MAX_SMS} characters",
+                    "text",
+                )
             )
     else:
         if not subject:
-            problems.append(Problem("REQUIRED", "an email template needs a subject", "subject"))
+            problems.append(
+                Problem(CommonError.REQUIRED, "an email template needs a subject", "subject")
+            )
         elif len(subject) > MAX_SUBJECT:
             problems.append(
-                Problem("TOO_LARGE", f"a subject has at most {MAX_SUBJECT} characters", "subject")
+                Problem(
+                    CommonError.TOO_LARGE,
+                    f"a subject has at most {MAX_SUBJECT} characters",
+                    "subject",
+                )
             )
         if not content.html.strip():
-            problems.append(Problem("REQUIRED", "an email template needs an html body", "html"))
+            problems.append(
+                Problem(CommonError.REQUIRED, "an email template needs an html body", "html")
+            )
         elif len(content.html) > MAX_HTML:
             problems.append(
-                Problem("TOO_LARGE", f"an html body has at most {MAX_HTML} characters", "html")
+                Problem(
+                    CommonError.TOO_LARGE, f"an html body has at most {MAX_HTML} characters", "html"
+                )
             )
         if len(content.text) > MAX_TEXT:
             problems.append(
-                Problem("TOO_LARGE", f"a text body has at most {MAX_TEXT} characters", "text")
+                Problem(
+                    CommonError.TOO_LARGE, f"a text body has at most {MAX_TEXT} characters", "text"
+                )
             )
     if problems:
         raise DomainError.of(problems)
@@ -201,7 +231,9 @@ async def update_template(
         if raw is not None:
             return MessageTemplate.model_validate(raw)
     raise DomainError(
-        "CONCURRENT_UPDATE", "the template kept changing while this update was checked", "id"
+        TemplateError.CONCURRENT_UPDATE,
+        "the template kept changing while this update was checked",
+        "id",
     )
 
 
@@ -212,7 +244,9 @@ def is_builtin_ref(template_ref: str) -> bool:
 async def get_template(project_id: str, template_id: str, field: str = "id") -> MessageTemplate:
     if is_builtin_ref(template_id):
         raise DomainError(
-            "BUILT_IN_TEMPLATE", "built-in templates cannot be changed: create your own", field
+            TemplateError.BUILT_IN_TEMPLATE,
+            "built-in templates cannot be changed: create your own",
+            field,
         )
     template = await MessageTemplate.find_one(
         {"_id": object_id(template_id, "template", field), "project_id": project_id}

@@ -22,6 +22,7 @@ from schema.codes import CodeMutation, CodeQuery
 from schema.config import SchemaSettings
 from schema.customers import CustomerMutation, CustomerQuery
 from schema.distribution import DistributionMutation, DistributionQuery
+from schema.error_codes import ERROR_CODE_TYPES
 from schema.error_log import is_unexpected, log_errors
 from schema.errors import DomainErrorCodes
 from schema.experiments import ExperimentMutation, ExperimentQuery
@@ -110,6 +111,8 @@ def build_schema(settings: SchemaSettings) -> strawberry.Schema:
     schema = EngageSchema(
         query=Query,
         mutation=Mutation,
+        # No field returns the error code enums: listed so that the schema documents them.
+        types=ERROR_CODE_TYPES,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={Long: LONG_SCALAR}),
         extensions=[
             # Factories: an extension is built per request. Parsing and validating a small query

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from domain.customers import ContactLookup, find_customer_id_by_contact
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from domain.rate_limits import (
     NOTHING_TAKEN,
     SERVICE_WIDE,
@@ -107,5 +107,7 @@ async def customer_id_argument(
     if not lookup.given():
         return customer_id
     if customer_id:
-        raise DomainError("INVALID", "give customerId or a customer lookup, not both", "customerId")
+        raise DomainError(
+            CommonError.INVALID, "give customerId or a customer lookup, not both", "customerId"
+        )
     return await customer_lookup(info, lookup)

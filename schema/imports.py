@@ -5,7 +5,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from domain import imports
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from schema.context import Info
 from schema.errors import payload
 from schema.jobs import JobType
@@ -33,7 +33,9 @@ class ImportPayload:
 async def _file_bytes(file: Upload | None, data: str | None, limit: int) -> bytes:
     """Exactly one of the upload and the inline text, read up to one byte past `limit`."""
     if (file is None) == (data is None):
-        raise DomainError("INVALID", "give either file or data, not both or neither", "file")
+        raise DomainError(
+            CommonError.INVALID, "give either file or data, not both or neither", "file"
+        )
     if data is not None:
         return data.encode()
     read: bytes = await file.read(limit + 1)  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from domain.common import Money as DomainMoney
 from domain.common import money
 from domain.errors import DomainError
 from domain.pagination import Page
+from schema.error_codes import USER_ERROR_CODE_DESCRIPTION
 
 __all__ = [
     "JSON",
@@ -29,7 +30,7 @@ T = TypeVar("T")
 
 @strawberry.type(description="A problem with the request that the caller can fix.")
 class UserError:
-    code: str
+    code: str = strawberry.field(description=USER_ERROR_CODE_DESCRIPTION)
     field: str | None
     message: str
 

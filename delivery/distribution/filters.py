@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from delivery.errors import DeliveryError
 from domain.customers import normalize_email
-from domain.errors import DomainError, Problem
+from domain.errors import CommonError, DomainError, Problem
 from domain.messages import MessageChannel
 
 DISTRIBUTION_CHANNELS = (MessageChannel.EMAIL, MessageChannel.SMS)
@@ -65,7 +66,11 @@ def checked_filter(*, where: DistributionFilter) -> DistributionFilter:
     after, before = aware(moment=where.created_after), aware(moment=where.created_before)
     if after is not None and before is not None and after >= before:
         problems.append(
-            Problem("INVALID", "createdAfter must be before createdBefore", "filter.createdAfter")
+            Problem(
+                CommonError.INVALID,
+                "createdAfter must be before createdBefore",
+                "filter.createdAfter",
+            )
         )
     if problems:
         raise DomainError.of(problems)
@@ -85,7 +90,9 @@ def checked_channels(*, channels: Sequence[MessageChannel]) -> list[MessageChann
         or len(distinct) != len(channels)
         or any(channel not in DISTRIBUTION_CHANNELS for channel in distinct)
     ):
-        raise DomainError("INVALID_CHANNELS", "give EMAIL, SMS or both, each once", "channels")
+        raise DomainError(
+            DeliveryError.INVALID_CHANNELS, "give EMAIL, SMS or both, each once", "channels"
+        )
     return distinct
 
 

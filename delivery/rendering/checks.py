@@ -14,10 +14,11 @@ from jinja2.exceptions import SecurityError, UndefinedError
 
 from delivery.rendering.builtins import builtin_template
 from delivery.rendering.compile import compile_template
+from delivery.rendering.errors import RenderingError
 from delivery.rendering.render import RENDER_ERRORS, render_field, render_unchecked
 from delivery.rendering.samples import SAMPLE_BASE_URL, sample_context, sample_unsubscribe_url
 from delivery.sms_text import SmsInfo, check_sms_length, sms_info
-from domain.errors import DomainError, Problem
+from domain.errors import CommonError, DomainError, Problem
 from domain.messages import MessageChannel
 from domain.projects import Brand
 from domain.templates import (
@@ -36,16 +37,18 @@ def _check_field(
     try:
         output = render_field(template=template, context=context)
     except SecurityError as error:
-        problems.append(Problem("UNSAFE_TEMPLATE", str(error), field))
+        problems.append(Problem(RenderingError.UNSAFE_TEMPLATE, str(error), field))
     except UndefinedError as error:
-        problems.append(Problem("UNKNOWN_VARIABLE", str(error), field))
+        problems.append(Problem(RenderingError.UNKNOWN_VARIABLE, str(error), field))
     except (*RENDER_ERRORS, RecursionError) as error:
-        problems.append(Problem("TEMPLATE_ERROR", f"{type(error).__name__}: {error}", field))
+        problems.append(
+            Problem(RenderingError.TEMPLATE_ERROR, f"{type(error).__name__}: {error}", field)
+        )
     else:
         if len(output) > MAX_RENDERED[field]:
             problems.append(
                 Problem(
-                    "TOO_LARGE",
+                    CommonError.TOO_LARGE,
                     f"the rendered {field} has more than {MAX_RENDERED[field]} characters",
                     field,
                 )
@@ -92,7 +95,7 @@ def check_template(
         text = outputs["text"].strip()
         if "STOP" not in text.upper():
             raise DomainError(
-                "MISSING_OPT_OUT",
+                RenderingError.MISSING_OPT_OUT,
                 'an SMS ends with how to opt out, such as "Reply STOP to opt out"',
                 "text",
             )
@@ -102,7 +105,7 @@ def check_template(
         )
     if unsubscribe not in outputs["html"]:
         raise DomainError(
-            "MISSING_UNSUBSCRIBE",
+            RenderingError.MISSING_UNSUBSCRIBE,
             "an email's html links to {{ unsubscribe_url }} so the customer can opt out",
             "html",
         )

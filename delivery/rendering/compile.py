@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from jinja2 import Template, TemplateError, TemplateSyntaxError
 
+from delivery.rendering.errors import RenderingError
 from delivery.rendering.sandbox import HTML_ENV, TEXT_ENV, static_problems
 from domain.errors import DomainError, Problem
 from domain.messages import MessageChannel
@@ -43,7 +44,9 @@ def _compile_field(
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError as error:
-        problems.append(Problem("TEMPLATE_SYNTAX", f"line {error.lineno}: {error.message}", field))
+        problems.append(
+            Problem(RenderingError.TEMPLATE_SYNTAX, f"line {error.lineno}: {error.message}", field)
+        )
         return None
     found, names = static_problems(tree=tree, field=field)
     problems.extend(found)
@@ -53,7 +56,7 @@ def _compile_field(
     try:
         return environment.from_string(tree)
     except TemplateError as error:
-        problems.append(Problem("TEMPLATE_SYNTAX", str(error), field))
+        problems.append(Problem(RenderingError.TEMPLATE_SYNTAX, str(error), field))
         return None
 
 

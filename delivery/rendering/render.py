@@ -13,6 +13,7 @@ from delivery.rendering.context import (
     customer_extras,
     message_context,
 )
+from delivery.rendering.errors import RenderingError
 from delivery.rendering.html_text import html_to_text
 from delivery.rendering.resolve import resolve_template
 from delivery.sms_text import SmsInfo, sms_info
@@ -64,7 +65,9 @@ def render(*, template: CompiledTemplate, context: Mapping[str, Any]) -> Rendere
     except (*RENDER_ERRORS, RecursionError) as error:
         # A template that passed its check should not get here; the message fails, typed.
         raise DomainError(
-            "RENDER_FAILED", f"template {template.name!r} failed to render: {error}", "templateId"
+            RenderingError.RENDER_FAILED,
+            f"template {template.name!r} failed to render: {error}",
+            "templateId",
         ) from None
 
 
@@ -79,7 +82,7 @@ async def render_for(
     """One message of a batch: `campaign` is the code's when the prefix's is another one."""
     if template.needs_code and code is None:
         raise DomainError(
-            "CODE_REQUIRED", f"template {template.name!r} needs a code to send", "code"
+            RenderingError.CODE_REQUIRED, f"template {template.name!r} needs a code to send", "code"
         )
     if code is not None:
         if prefix.campaign_doc is not None and code.campaign_id == prefix.campaign_id:

@@ -4,7 +4,8 @@ from collections import OrderedDict
 
 from delivery.rendering.builtins import builtin_template
 from delivery.rendering.compile import CompiledTemplate, compile_template
-from domain.errors import DomainError, NotFound
+from delivery.rendering.errors import RenderingError
+from domain.errors import CommonError, DomainError, NotFound
 from domain.messages import MessageChannel
 from domain.templates import (
     BUILTIN_PREFIX,
@@ -21,7 +22,7 @@ _compiled: OrderedDict[tuple[str, int], CompiledTemplate] = OrderedDict()
 
 def _check_channel(channel: MessageChannel) -> None:
     if channel not in TEMPLATE_CHANNELS:
-        raise DomainError("INVALID_CHANNEL", "templates are for EMAIL or SMS", "channel")
+        raise DomainError(CommonError.INVALID_CHANNEL, "templates are for EMAIL or SMS", "channel")
 
 
 async def resolve_template(
@@ -38,7 +39,7 @@ async def resolve_template(
         raise NotFound("template", "templateId") from None
     if stored.channel != channel:
         raise DomainError(
-            "CHANNEL_MISMATCH",
+            RenderingError.CHANNEL_MISMATCH,
             f"template {stored.name!r} is for {stored.channel.value}, not {channel.value}",
             "channel",
         )

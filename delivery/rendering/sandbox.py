@@ -7,6 +7,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from delivery.rendering.errors import RenderingError
 from delivery.rendering.variables import VARIABLES
 from domain.errors import Problem
 
@@ -64,7 +65,11 @@ def static_problems(*, tree: nodes.Template, field: str) -> tuple[list[Problem],
     assigned = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
     for loader in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         problems.append(
-            Problem("UNSAFE_TEMPLATE", f"line {loader.lineno}: templates cannot load others", field)
+            Problem(
+                RenderingError.UNSAFE_TEMPLATE,
+                f"line {loader.lineno}: templates cannot load others",
+                field,
+            )
         )
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         assert isinstance(node, nodes.Getattr | nodes.Getitem)
@@ -72,7 +77,7 @@ def static_problems(*, tree: nodes.Template, field: str) -> tuple[list[Problem],
         if attribute is not None and attribute.startswith("_"):
             problems.append(
                 Problem(
-                    "UNSAFE_TEMPLATE",
+                    RenderingError.UNSAFE_TEMPLATE,
                     f"line {node.lineno}: '{attribute}' cannot be used in a template",
                     field,
                 )
@@ -89,7 +94,7 @@ def static_problems(*, tree: nodes.Template, field: str) -> tuple[list[Problem],
             if fields is not None and attribute not in fields:
                 problems.append(
                     Problem(
-                        "UNKNOWN_VARIABLE",
+                        RenderingError.UNKNOWN_VARIABLE,
                         f"line {node.lineno}: {owner.name} has no '{attribute}'; it has "
                         + ", ".join(sorted(fields)),
                         field,
@@ -102,14 +107,18 @@ def static_problems(*, tree: nodes.Template, field: str) -> tuple[list[Problem],
             continue
         if name.name == "self":
             problems.append(
-                Problem("UNSAFE_TEMPLATE", f"line {name.lineno}: 'self' cannot be used", field)
+                Problem(
+                    RenderingError.UNSAFE_TEMPLATE,
+                    f"line {name.lineno}: 'self' cannot be used",
+                    field,
+                )
             )
         elif name.name in VARIABLES:
             used.add(name.name)
         elif name.name not in GLOBALS:
             problems.append(
                 Problem(
-                    "UNKNOWN_VARIABLE",
+                    RenderingError.UNKNOWN_VARIABLE,
                     f"line {name.lineno}: '{name.name}' is not a template variable; use "
                     + ", ".join(sorted(VARIABLES)),
                     field,

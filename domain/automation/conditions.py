@@ -7,6 +7,7 @@ from typing import Any
 from domain.automation.models import (
     Automation,
 )
+from domain.automation_errors import AutomationError
 from domain.errors import DomainError
 from domain.event_models import (
     CUSTOMER_DORMANT,
@@ -97,10 +98,12 @@ def check_conditions(*, raw: Any, trigger: str) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise DomainError("INVALID_CONDITIONS", "conditions must be a JSON object", "conditions")
+        raise DomainError(
+            AutomationError.INVALID_CONDITIONS, "conditions must be a JSON object", "conditions"
+        )
     if len(json.dumps(raw, default=str)) > MAX_CONDITIONS_BYTES:
         raise DomainError(
-            "INVALID_CONDITIONS",
+            AutomationError.INVALID_CONDITIONS,
             f"conditions are at most {MAX_CONDITIONS_BYTES} bytes",
             "conditions",
         )
@@ -108,35 +111,37 @@ def check_conditions(*, raw: Any, trigger: str) -> dict[str, Any]:
         if path == "crossed":
             if trigger not in (POINTS_CHANGED, POINTS_THRESHOLD):
                 raise DomainError(
-                    "INVALID_CONDITIONS",
+                    AutomationError.INVALID_CONDITIONS,
                     "crossed applies to points.changed and points.threshold only",
                     "conditions",
                 )
             if isinstance(expected, bool) or not isinstance(expected, int) or expected < 1:
                 raise DomainError(
-                    "INVALID_CONDITIONS", "crossed is a positive number of points", "conditions"
+                    AutomationError.INVALID_CONDITIONS,
+                    "crossed is a positive number of points",
+                    "conditions",
                 )
             continue
         if not PROPERTY_PATH.match(path):
             raise DomainError(
-                "INVALID_CONDITIONS", f"{path!r} is not a property name", "conditions"
+                AutomationError.INVALID_CONDITIONS, f"{path!r} is not a property name", "conditions"
             )
         if isinstance(expected, dict):
             unknown = set(expected) - OPERATORS
             if not expected or unknown:
                 raise DomainError(
-                    "INVALID_CONDITIONS",
+                    AutomationError.INVALID_CONDITIONS,
                     f"operators are {', '.join(sorted(OPERATORS))}",
                     "conditions",
                 )
             for operator in ("in", "nin"):
                 if operator in expected and not isinstance(expected[operator], list):
                     raise DomainError(
-                        "INVALID_CONDITIONS", f"{operator} takes a list", "conditions"
+                        AutomationError.INVALID_CONDITIONS, f"{operator} takes a list", "conditions"
                     )
     if trigger == POINTS_THRESHOLD and "crossed" not in raw:
         raise DomainError(
-            "INVALID_CONDITIONS",
+            AutomationError.INVALID_CONDITIONS,
             'points.threshold needs the threshold as conditions {"crossed": N}',
             "conditions",
         )
@@ -144,7 +149,7 @@ def check_conditions(*, raw: Any, trigger: str) -> dict[str, Any]:
         days = raw.get("days")
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
             raise DomainError(
-                "INVALID_CONDITIONS",
+                AutomationError.INVALID_CONDITIONS,
                 'customer.dormant needs the days without an order as conditions {"days": N}',
                 "conditions",
             )

@@ -8,9 +8,10 @@ from typing import Any, Protocol
 from domain import segments
 from domain.automation.conditions import check_conditions, trigger_names
 from domain.automation.models import DEFAULT_PERIOD_DAYS, ActionType, AutomationAction
+from domain.automation_errors import AutomationError
 from domain.campaigns import Campaign, CampaignKind
 from domain.common import object_id
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, NotFound, Problem
 from domain.event_models import (
     check_name,
 )
@@ -81,12 +82,12 @@ def _delay_seconds(delay: DelayInput | None) -> int:
         return 0
     parts = (delay.seconds, delay.minutes, delay.hours, delay.days)
     if any(part < 0 for part in parts):
-        raise DomainError("INVALID_DELAY", "a delay cannot be negative", "delay")
+        raise DomainError(AutomationError.INVALID_DELAY, "a delay cannot be negative", "delay")
     total = timedelta(
         seconds=delay.seconds, minutes=delay.minutes, hours=delay.hours, days=delay.days
     )
     if total > MAX_DELAY:
-        raise DomainError("INVALID_DELAY", "a delay is at most 365 days", "delay")
+        raise DomainError(AutomationError.INVALID_DELAY, "a delay is at most 365 days", "delay")
     return int(total.total_seconds())
 
 
@@ -95,7 +96,7 @@ async def _segment_ids(project_id: str, raw: list[str] | None) -> list[str]:
     if not ids:
         return []
     if len(ids) > MAX_SEGMENTS:
-        raise DomainError("INVALID", f"at most {MAX_SEGMENTS} segments", "segmentIds")
+        raise DomainError(CommonError.INVALID, f"at most {MAX_SEGMENTS} segments", "segmentIds")
     for value in ids:
         await segments.get_segment(project_id, value, "segmentIds")
     return ids
@@ -108,7 +109,9 @@ async def _checked_action(
         kind = ActionType(data.type)
     except ValueError:
         raise DomainError(
-            "INVALID_ACTION", "action type is SEND_CODE or AWARD_POINTS", "action.type"
+            AutomationError.INVALID_ACTION,
+            "action type is SEND_CODE or AWARD_POINTS",
+            "action.type",
         ) from None
     campaign = await Campaign.find_one(
         {
@@ -121,22 +124,30 @@ async def _checked_action(
     if kind == ActionType.AWARD_POINTS:
         if campaign.kind != CampaignKind.LOYALTY:
             raise DomainError(
-                "NOT_LOYALTY", "points are awarded in a loyalty program", "action.campaignId"
+                CommonError.NOT_LOYALTY,
+                "points are awarded in a loyalty program",
+                "action.campaignId",
             )
         points = data.points or 0
         if not 1 <= points <= MAX_POINTS:
-            raise DomainError("INVALID_POINTS", f"points are 1 to {MAX_POINTS}", "action.points")
+            raise DomainError(
+                CommonError.INVALID_POINTS, f"points are 1 to {MAX_POINTS}", "action.points"
+            )
         return AutomationAction(type=kind, campaign_id=campaign.key, points=points)
     if campaign.kind != CampaignKind.DISCOUNT:
         raise DomainError(
-            "CAMPAIGN_NOT_DISCOUNT", "codes come from a discount campaign", "action.campaignId"
+            CommonError.CAMPAIGN_NOT_DISCOUNT,
+            "codes come from a discount campaign",
+            "action.campaignId",
         )
     try:
         channel = MessageChannel(data.channel or "")
     except ValueError:
         channel = MessageChannel.APPLE_PUSH
     if channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
-        raise DomainError("INVALID_CHANNEL", "codes are sent by EMAIL or SMS", "action.channel")
+        raise DomainError(
+            CommonError.INVALID_CHANNEL, "codes are sent by EMAIL or SMS", "action.channel"
+        )
     # None given: what publishCode(channel) sends, an experiment variant's template or the
     # default; stored as "" so that it stays a choice made per code.
     template = (data.template_id or "").strip()
@@ -170,7 +181,9 @@ async def validated_automation(
 
     name = (data.name or "").strip()
     if not 1 <= len(name) <= MAX_NAME:
-        problems.append(Problem("INVALID", f"a name has 1 to {MAX_NAME} characters", "name"))
+        problems.append(
+            Problem(CommonError.INVALID, f"a name has 1 to {MAX_NAME} characters", "name")
+        )
     values["name"] = name
     await check("trigger", lambda: check_name(data.trigger, "trigger"))
     trigger = values.get("trigger", "")
@@ -182,10 +195,12 @@ async def validated_automation(
     def cancel_names() -> list[str]:
         names = sorted({check_name(raw, "cancelOn") for raw in data.cancel_on or []})
         if len(names) > MAX_CANCEL_ON:
-            raise DomainError("INVALID", f"at most {MAX_CANCEL_ON} cancelling events", "cancelOn")
+            raise DomainError(
+                CommonError.INVALID, f"at most {MAX_CANCEL_ON} cancelling events", "cancelOn"
+            )
         if trigger and trigger_names(trigger=trigger) & set(names):
             raise DomainError(
-                "INVALID", "the trigger cannot also cancel its own action", "cancelOn"
+                CommonError.INVALID, "the trigger cannot also cancel its own action", "cancelOn"
             )
         return names
 
@@ -193,7 +208,11 @@ async def validated_automation(
     period = DEFAULT_PERIOD_DAYS if data.period_days is None else data.period_days
     if not 0 <= period <= MAX_PERIOD_DAYS:
         problems.append(
-            Problem("INVALID", f"periodDays is 0 (once ever) to {MAX_PERIOD_DAYS}", "frequency")
+            Problem(
+                CommonError.INVALID,
+                f"periodDays is 0 (once ever) to {MAX_PERIOD_DAYS}",
+                "frequency",
+            )
         )
     values["period_days"] = period
     await check("action", lambda: _checked_action(project_id, data.action, template_check))

@@ -3,9 +3,10 @@
 from enum import StrEnum
 from typing import TypeVar
 
+from domain.campaigns.errors import CampaignError
 from domain.campaigns.inputs import MoneyLike
 from domain.common import Money, money
-from domain.errors import DomainError, Problem
+from domain.errors import DomainError, ErrorCode, Problem
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -16,7 +17,7 @@ class ProblemList:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def add(self, code: str, message: str, field: str) -> None:
+    def add(self, code: ErrorCode, message: str, field: str) -> None:
         self.items.append(Problem(code, message, field))
 
     def raise_any(self) -> None:
@@ -25,7 +26,7 @@ class ProblemList:
 
 
 def enum_value(
-    *, kind: type[E], value: E | str, code: str, field: str, problems: ProblemList
+    *, kind: type[E], value: E | str, code: ErrorCode, field: str, problems: ProblemList
 ) -> E | None:
     try:
         return kind(value)
@@ -47,6 +48,8 @@ def money_value(*, value: MoneyLike | None, field: str, problems: ProblemList) -
 
 def limit_value(*, value: int | None, field: str, problems: ProblemList) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        problems.add("INVALID_LIMIT", "a limit must be a positive whole number or null", field)
+        problems.add(
+            CampaignError.INVALID_LIMIT, "a limit must be a positive whole number or null", field
+        )
         return None
     return value

@@ -3,8 +3,10 @@
 import re
 
 from domain.campaigns.checks import ProblemList, enum_value
+from domain.campaigns.errors import CampaignError
 from domain.campaigns.inputs import CodeConfigInput
 from domain.campaigns.models import DEFAULT_CHARSET, DIGITS, CodeConfig, CodeMode
+from domain.code_errors import CodeError
 
 MIN_CODE_LENGTH = 4
 # domain.codes refuses longer input at lookup, so no campaign may make longer codes.
@@ -19,7 +21,9 @@ _PATTERN_TEXT = re.compile(r"^[A-Z0-9\-#]*$")
 def _code_text(value: str, field: str, limit: int, problems: ProblemList) -> str:
     text = value.strip().upper()
     if not _CODE_TEXT.match(text) or len(text) > limit:
-        problems.add("INVALID_AFFIX", f"use at most {limit} letters, digits and dashes", field)
+        problems.add(
+            CampaignError.INVALID_AFFIX, f"use at most {limit} letters, digits and dashes", field
+        )
     return text
 
 
@@ -27,7 +31,7 @@ def _pattern_text(value: str, problems: ProblemList) -> str:
     text = value.strip().upper()
     if not _PATTERN_TEXT.match(text) or len(text) > MAX_CODE_LENGTH:
         problems.add(
-            "INVALID_PATTERN",
+            CampaignError.INVALID_PATTERN,
             f"use at most {MAX_CODE_LENGTH} letters, digits, dashes and '#'",
             "codes.pattern",
         )
@@ -46,7 +50,7 @@ def validated_code_config(
             enum_value(
                 kind=CodeMode,
                 value=given.mode,
-                code="INVALID_CODE_MODE",
+                code=CampaignError.INVALID_CODE_MODE,
                 field="codes.mode",
                 problems=problems,
             )
@@ -81,26 +85,36 @@ def validated_code_config(
     else:
         charset = DIGITS if numeric else DEFAULT_CHARSET
     if luhn and not numeric:
-        problems.add("LUHN_NEEDS_NUMERIC", "a Luhn check digit needs NUMERIC codes", "codes.luhn")
+        problems.add(
+            CampaignError.LUHN_NEEDS_NUMERIC, "a Luhn check digit needs NUMERIC codes", "codes.luhn"
+        )
     if numeric:
         if set(charset) != set(DIGITS):
-            problems.add("INVALID_CHARSET", "NUMERIC codes use the digits 0-9", "codes.charset")
+            problems.add(
+                CodeError.INVALID_CHARSET, "NUMERIC codes use the digits 0-9", "codes.charset"
+            )
         charset = DIGITS
         if pattern:
-            problems.add("INVALID_PATTERN", "NUMERIC codes take no pattern", "codes.pattern")
+            problems.add(
+                CampaignError.INVALID_PATTERN, "NUMERIC codes take no pattern", "codes.pattern"
+            )
         if suffix:
-            problems.add("INVALID_AFFIX", "NUMERIC codes take no suffix", "codes.suffix")
+            problems.add(
+                CampaignError.INVALID_AFFIX, "NUMERIC codes take no suffix", "codes.suffix"
+            )
         if not prefix.isdigit() and prefix:
-            problems.add("INVALID_AFFIX", "a NUMERIC code's prefix is digits", "codes.prefix")
+            problems.add(
+                CampaignError.INVALID_AFFIX, "a NUMERIC code's prefix is digits", "codes.prefix"
+            )
         if length not in NUMERIC_LENGTHS:
             problems.add(
-                "INVALID_CODE_LENGTH",
+                CampaignError.INVALID_CODE_LENGTH,
                 "NUMERIC codes are 12 to 16 digits long, check digit and prefix included",
                 "codes.length",
             )
         elif length - len(prefix) - int(luhn) < MIN_CODE_LENGTH:
             problems.add(
-                "INVALID_CODE_LENGTH",
+                CampaignError.INVALID_CODE_LENGTH,
                 f"the prefix leaves fewer than {MIN_CODE_LENGTH} random digits",
                 "codes.prefix",
             )
@@ -115,14 +129,14 @@ def validated_code_config(
         )
     if len(charset) < 2 or not (charset.isascii() and charset.isalnum()):
         problems.add(
-            "INVALID_CHARSET",
+            CodeError.INVALID_CHARSET,
             "charset needs at least 2 distinct letters or digits",
             "codes.charset",
         )
     if pattern is not None:
         if "#" not in pattern:
             problems.add(
-                "INVALID_PATTERN",
+                CampaignError.INVALID_PATTERN,
                 "a pattern needs at least one '#' (a random character)",
                 "codes.pattern",
             )
@@ -130,7 +144,7 @@ def validated_code_config(
     else:
         if not MIN_CODE_LENGTH <= length <= MAX_CODE_LENGTH:
             problems.add(
-                "INVALID_CODE_LENGTH",
+                CampaignError.INVALID_CODE_LENGTH,
                 f"length must be between {MIN_CODE_LENGTH} and {MAX_CODE_LENGTH}",
                 "codes.length",
             )
@@ -138,7 +152,7 @@ def validated_code_config(
     total = body + len(prefix.replace("-", "")) + len(suffix.replace("-", ""))
     if total > MAX_CODE_LENGTH:
         problems.add(
-            "INVALID_CODE_LENGTH",
+            CampaignError.INVALID_CODE_LENGTH,
             f"codes would be {total} characters long; at most {MAX_CODE_LENGTH}",
             "codes.pattern" if pattern else "codes.length",
         )

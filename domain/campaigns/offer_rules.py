@@ -3,9 +3,11 @@
 import math
 
 from domain.campaigns.checks import ProblemList, enum_value, limit_value, money_value
+from domain.campaigns.errors import CampaignError
 from domain.campaigns.inputs import UNSET, DiscountInput, LimitsInput, RulesInput
 from domain.campaigns.models import Discount, DiscountScope, DiscountType, Limits, Rules
 from domain.common import Money
+from domain.errors import CommonError, ErrorCode
 
 MAX_ATTRIBUTES_BYTES = 16_000
 
@@ -17,12 +19,12 @@ def validated_discount(
         return current
     raw_type = given.type if given.type is not None else (current.type if current else None)
     if raw_type is None:
-        problems.add("REQUIRED", "a discount needs a type", "discount.type")
+        problems.add(CommonError.REQUIRED, "a discount needs a type", "discount.type")
         return current
     kind = enum_value(
         kind=DiscountType,
         value=raw_type,
-        code="INVALID_DISCOUNT_TYPE",
+        code=CampaignError.INVALID_DISCOUNT_TYPE,
         field="discount.type",
         problems=problems,
     )
@@ -36,7 +38,7 @@ def validated_discount(
             enum_value(
                 kind=DiscountScope,
                 value=given.scope,
-                code="INVALID_SCOPE",
+                code=CampaignError.INVALID_SCOPE,
                 field="discount.scope",
                 problems=problems,
             )
@@ -67,35 +69,47 @@ def validated_discount(
     for name, (value, owner) in fields.items():
         if value is not None and kind != owner:
             problems.add(
-                "NOT_APPLICABLE",
+                CampaignError.NOT_APPLICABLE,
                 f"{name} applies to {owner.value} discounts only",
                 f"discount.{name}",
             )
     if kind == DiscountType.PERCENT:
         if percent_off is None:
-            problems.add("REQUIRED", "a PERCENT discount needs percentOff", "discount.percentOff")
+            problems.add(
+                CommonError.REQUIRED, "a PERCENT discount needs percentOff", "discount.percentOff"
+            )
         elif not math.isfinite(percent_off) or not 0 < percent_off <= 100:
             problems.add(
-                "INVALID_PERCENT",
+                CampaignError.INVALID_PERCENT,
                 "percentOff must be more than 0 and at most 100",
                 "discount.percentOff",
             )
         if max_discount is not None and max_discount.amount <= 0:
             problems.add(
-                "INVALID_AMOUNT", "maxDiscount must be more than 0", "discount.maxDiscount"
+                CampaignError.INVALID_AMOUNT,
+                "maxDiscount must be more than 0",
+                "discount.maxDiscount",
             )
     if kind == DiscountType.AMOUNT:
         if amount_off is None and given.amount_off is None:
-            problems.add("REQUIRED", "an AMOUNT discount needs amountOff", "discount.amountOff")
+            problems.add(
+                CommonError.REQUIRED, "an AMOUNT discount needs amountOff", "discount.amountOff"
+            )
         elif amount_off is not None and amount_off.amount <= 0:
-            problems.add("INVALID_AMOUNT", "amountOff must be more than 0", "discount.amountOff")
+            problems.add(
+                CampaignError.INVALID_AMOUNT, "amountOff must be more than 0", "discount.amountOff"
+            )
     if kind == DiscountType.FIXED_PRICE:
         if fixed_price is None and given.fixed_price is None:
             problems.add(
-                "REQUIRED", "a FIXED_PRICE discount needs fixedPrice", "discount.fixedPrice"
+                CommonError.REQUIRED,
+                "a FIXED_PRICE discount needs fixedPrice",
+                "discount.fixedPrice",
             )
         elif fixed_price is not None and fixed_price.amount < 0:
-            problems.add("INVALID_AMOUNT", "fixedPrice must be 0 or more", "discount.fixedPrice")
+            problems.add(
+                CampaignError.INVALID_AMOUNT, "fixedPrice must be 0 or more", "discount.fixedPrice"
+            )
     return Discount(
         type=kind,
         percent_off=percent_off if kind == DiscountType.PERCENT else None,
@@ -137,7 +151,7 @@ def _clean_list(values: list[str]) -> list[str]:
 
 
 def _numbers(
-    values: list[int], allowed: range, code: str, field: str, problems: ProblemList
+    values: list[int], allowed: range, code: ErrorCode, field: str, problems: ProblemList
 ) -> list[int]:
     wrong = [v for v in values if v not in allowed]
     if wrong:
@@ -161,13 +175,13 @@ def validated_rules(
         else money_value(value=given.min_order, field="rules.minOrder", problems=problems)
     )
     if min_order is not None and min_order.amount < 0:
-        problems.add("INVALID_AMOUNT", "minOrder must be 0 or more", "rules.minOrder")
+        problems.add(CampaignError.INVALID_AMOUNT, "minOrder must be 0 or more", "rules.minOrder")
     attributes = base.attributes
     if given.attributes is not None:
         if not isinstance(given.attributes, dict):
-            problems.add("INVALID", "attributes must be an object", "rules.attributes")
+            problems.add(CommonError.INVALID, "attributes must be an object", "rules.attributes")
         elif len(repr(given.attributes)) > MAX_ATTRIBUTES_BYTES:
-            problems.add("INVALID", "attributes are too large", "rules.attributes")
+            problems.add(CommonError.INVALID, "attributes are too large", "rules.attributes")
         else:
             attributes = given.attributes
 
@@ -177,11 +191,17 @@ def validated_rules(
     days = base.days_of_week
     if given.days_of_week is not None:
         days = _numbers(
-            given.days_of_week, range(1, 8), "INVALID_DAY_OF_WEEK", "rules.daysOfWeek", problems
+            given.days_of_week,
+            range(1, 8),
+            CampaignError.INVALID_DAY_OF_WEEK,
+            "rules.daysOfWeek",
+            problems,
         )
     hours = base.hours
     if given.hours is not None:
-        hours = _numbers(given.hours, range(24), "INVALID_HOUR", "rules.hours", problems)
+        hours = _numbers(
+            given.hours, range(24), CampaignError.INVALID_HOUR, "rules.hours", problems
+        )
     return Rules(
         min_order=min_order,
         segment_ids=listed(given.segment_ids, base.segment_ids),
@@ -213,7 +233,7 @@ def check_same_currency(*, discount: Discount | None, rules: Rules, problems: Pr
     for field, value in present[1:]:
         if value.currency != currency:
             problems.add(
-                "CURRENCY_MISMATCH",
+                CommonError.CURRENCY_MISMATCH,
                 f"every amount of a campaign is in one currency ({currency})",
                 f"{field}.currency",
             )

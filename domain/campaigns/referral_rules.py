@@ -3,8 +3,10 @@
 from urllib.parse import urlsplit
 
 from domain.campaigns.checks import ProblemList, limit_value, money_value
+from domain.campaigns.errors import CampaignError
 from domain.campaigns.inputs import UNSET, ReferralConfigInput, ReferrerRewardInput
 from domain.campaigns.models import ReferralConfig, ReferrerReward
+from domain.errors import CommonError
 
 MAX_URL = 2_000
 MAX_HOLD_DAYS = 3650
@@ -15,7 +17,11 @@ def _landing_url(value: str, problems: ProblemList) -> str:
     url = value.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
-        problems.add("INVALID_URL", "landingUrl must be an http(s) address", "referral.landingUrl")
+        problems.add(
+            CampaignError.INVALID_URL,
+            "landingUrl must be an http(s) address",
+            "referral.landingUrl",
+        )
     return url
 
 
@@ -32,14 +38,16 @@ def _referrer_reward(
     field = "referral.referrerReward"
     if reward.discount_campaign_id and reward.loyalty_campaign_id:
         problems.add(
-            "INVALID_REWARD",
+            CampaignError.INVALID_REWARD,
             "a referrer reward is a discount code or loyalty points, not both",
             field,
         )
     if reward.loyalty_campaign_id and not 0 < reward.points <= MAX_REFERRAL_POINTS:
-        problems.add("INVALID_POINTS", "points must be more than 0", f"{field}.points")
+        problems.add(CommonError.INVALID_POINTS, "points must be more than 0", f"{field}.points")
     if reward.points and not reward.loyalty_campaign_id:
-        problems.add("REQUIRED", "points need a loyaltyCampaignId", f"{field}.loyaltyCampaignId")
+        problems.add(
+            CommonError.REQUIRED, "points need a loyaltyCampaignId", f"{field}.loyaltyCampaignId"
+        )
     return reward
 
 
@@ -52,7 +60,9 @@ def validated_referral(
         landing = _landing_url(wanted.landing_url, problems)
     elif not landing:
         problems.add(
-            "REQUIRED", "a REFERRAL campaign needs referral.landingUrl", "referral.landingUrl"
+            CommonError.REQUIRED,
+            "a REFERRAL campaign needs referral.landingUrl",
+            "referral.landingUrl",
         )
     min_order = current.min_order if current else None
     if wanted.min_order is not UNSET:
@@ -60,13 +70,15 @@ def validated_referral(
             value=wanted.min_order, field="referral.minOrder", problems=problems
         )
         if min_order is not None and min_order.amount < 0:
-            problems.add("INVALID_AMOUNT", "minOrder must be 0 or more", "referral.minOrder")
+            problems.add(
+                CampaignError.INVALID_AMOUNT, "minOrder must be 0 or more", "referral.minOrder"
+            )
     hold_days = current.hold_days if current else 0
     if wanted.hold_days is not None:
         hold_days = wanted.hold_days
         if not 0 <= hold_days <= MAX_HOLD_DAYS:
             problems.add(
-                "INVALID_DAYS",
+                CommonError.INVALID_DAYS,
                 f"holdDays must be between 0 and {MAX_HOLD_DAYS}",
                 "referral.holdDays",
             )

@@ -5,13 +5,14 @@ from typing import Any
 from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
 
+from domain.campaigns.errors import CampaignError
 from domain.campaigns.inputs import CampaignInput
 from domain.campaigns.models import Campaign, CampaignKind, CampaignStatus, ReferralConfig
 from domain.campaigns.queries import get_campaign
 from domain.campaigns.validation import STANDALONE_CODE, validated_fields
 from domain.code_models import Code, CodeKind, normalize_code
 from domain.common import object_id, utc_now
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, NotFound, Problem
 from domain.wallet import campaign_passes_changed
 
 
@@ -43,14 +44,16 @@ async def _referral_reference_problems(project_id: str, config: Any) -> list[Pro
             continue
         if found.kind != kind:
             problems.append(
-                Problem("WRONG_CAMPAIGN_KIND", f"must be a {kind.value} campaign", field)
+                Problem(
+                    CampaignError.WRONG_CAMPAIGN_KIND, f"must be a {kind.value} campaign", field
+                )
             )
     return problems
 
 
 def _duplicate_code() -> DomainError:
     return DomainError(
-        "DUPLICATE_CODE", "this code is already used in the project", "standaloneCode"
+        CampaignError.DUPLICATE_CODE, "this code is already used in the project", "standaloneCode"
     )
 
 
@@ -138,7 +141,9 @@ async def set_campaign_status(
     campaign = await get_campaign(project_id, campaign_id, "id")
     if result.matched_count == 0 and campaign.status != wanted:
         raise DomainError(
-            "CAMPAIGN_ENDED", "the campaign has ended and cannot be paused or resumed", "id"
+            CommonError.CAMPAIGN_ENDED,
+            "the campaign has ended and cannot be paused or resumed",
+            "id",
         )
     if result.modified_count:
         await campaign_passes_changed(project_id, campaign.key)

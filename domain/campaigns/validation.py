@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from domain.campaigns.checks import ProblemList, enum_value, limit_value
 from domain.campaigns.code_rules import validated_code_config
+from domain.campaigns.errors import CampaignError
 from domain.campaigns.inputs import UNSET, CampaignInput, PassLocationInput
 from domain.campaigns.models import Campaign, CampaignKind, DiscountScope
 from domain.campaigns.offer_rules import (
@@ -18,6 +19,7 @@ from domain.campaigns.offer_rules import (
 from domain.campaigns.referral_rules import validated_referral
 from domain.code_models import normalize_code
 from domain.common import as_utc
+from domain.errors import CommonError
 from domain.loyalty_config import validated_loyalty
 from domain.storable import text_problem
 from domain.wallet import PassLocation
@@ -44,7 +46,9 @@ def _timezone(value: str, problems: ProblemList) -> str:
         known = False
     if not known:
         problems.add(
-            "INVALID_TIMEZONE", "timezone must be an IANA zone such as Europe/Paris", "timezone"
+            CommonError.INVALID_TIMEZONE,
+            "timezone must be an IANA zone such as Europe/Paris",
+            "timezone",
         )
     return zone
 
@@ -56,11 +60,11 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
     if data.name is not None or current is None:
         name = (data.name or "").strip()
         if not name:
-            problems.add("REQUIRED", "a campaign needs a name", "name")
+            problems.add(CommonError.REQUIRED, "a campaign needs a name", "name")
         elif (problem := text_problem(name, "name")) is not None:
             problems.add(problem.code, problem.message, "name")
         elif len(name) > MAX_NAME:
-            problems.add("INVALID", f"name is at most {MAX_NAME} characters", "name")
+            problems.add(CommonError.INVALID, f"name is at most {MAX_NAME} characters", "name")
         values["name"] = name
     kind = current.kind if current is not None else CampaignKind.DISCOUNT
     if data.kind is not None:
@@ -68,7 +72,7 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
             enum_value(
                 kind=CampaignKind,
                 value=data.kind,
-                code="INVALID_KIND",
+                code=CampaignError.INVALID_KIND,
                 field="kind",
                 problems=problems,
             )
@@ -79,7 +83,9 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
         text = getattr(data, field)
         if text is not None:
             if len(text) > MAX_TEXT:
-                problems.add("INVALID", f"{field} is at most {MAX_TEXT} characters", field)
+                problems.add(
+                    CommonError.INVALID, f"{field} is at most {MAX_TEXT} characters", field
+                )
             values[field] = text.strip()
 
     standalone = current.standalone_code if current is not None else None
@@ -87,12 +93,14 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
         normalized = normalize_code(data.standalone_code)
         if current is not None and (normalized or None) != current.standalone_code:
             problems.add(
-                "IMMUTABLE", "standaloneCode cannot change after creation", "standaloneCode"
+                CampaignError.IMMUTABLE,
+                "standaloneCode cannot change after creation",
+                "standaloneCode",
             )
         elif current is None and normalized:
             if not STANDALONE_CODE.match(normalized):
                 problems.add(
-                    "INVALID_CODE",
+                    CampaignError.INVALID_CODE,
                     "a code is 3 to 64 letters, digits or underscores (spaces and dashes are "
                     "ignored)",
                     "standaloneCode",
@@ -104,7 +112,7 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
         given=data.discount, current=current.discount if current else None, problems=problems
     )
     if kind == CampaignKind.DISCOUNT and discount is None:
-        problems.add("REQUIRED", "a DISCOUNT campaign needs a discount", "discount")
+        problems.add(CommonError.REQUIRED, "a DISCOUNT campaign needs a discount", "discount")
     values["discount"] = discount
     rules = validated_rules(
         given=data.rules, current=current.rules if current else None, problems=problems
@@ -116,7 +124,7 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
         and not (rules.skus or rules.categories)
     ):
         problems.add(
-            "SCOPE_NEEDS_ITEMS",
+            CampaignError.SCOPE_NEEDS_ITEMS,
             "an ELIGIBLE_ITEMS discount needs rules.skus or rules.categories",
             "discount.scope",
         )
@@ -138,7 +146,7 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
     if data.ends_at is not UNSET:
         ends_at = None if data.ends_at is None else as_utc(data.ends_at)
     if starts_at is not None and ends_at is not None and as_utc(starts_at) >= as_utc(ends_at):
-        problems.add("INVALID_WINDOW", "endsAt must be after startsAt", "endsAt")
+        problems.add(CampaignError.INVALID_WINDOW, "endsAt must be after startsAt", "endsAt")
     values["starts_at"] = starts_at
     values["ends_at"] = ends_at
     if data.timezone is not None or current is None:
@@ -148,13 +156,17 @@ def validated_fields(data: CampaignInput, current: Campaign | None) -> dict[str,
         problems.items.extend(wrong)
         values["loyalty"] = loyalty
     elif data.loyalty is not None:
-        problems.add("NOT_APPLICABLE", "loyalty applies to LOYALTY campaigns only", "loyalty")
+        problems.add(
+            CampaignError.NOT_APPLICABLE, "loyalty applies to LOYALTY campaigns only", "loyalty"
+        )
     if kind == CampaignKind.REFERRAL:
         values["referral"] = validated_referral(
             given=data.referral, current=current.referral if current else None, problems=problems
         )
     elif data.referral is not None:
-        problems.add("NOT_APPLICABLE", "referral applies to REFERRAL campaigns only", "referral")
+        problems.add(
+            CampaignError.NOT_APPLICABLE, "referral applies to REFERRAL campaigns only", "referral"
+        )
     if data.codes_per_customer is not None:
         values["codes_per_customer"] = limit_value(
             value=data.codes_per_customer, field="codesPerCustomer", problems=problems
@@ -171,17 +183,21 @@ def _pass_locations(given: list[PassLocationInput], problems: ProblemList) -> li
     """Apple Wallet shows at most 10 locations; the text is what the lock screen says."""
     if len(given) > MAX_PASS_LOCATIONS:
         problems.add(
-            "INVALID", f"a pass has at most {MAX_PASS_LOCATIONS} locations", "passLocations"
+            CommonError.INVALID,
+            f"a pass has at most {MAX_PASS_LOCATIONS} locations",
+            "passLocations",
         )
     locations = []
     for index, place in enumerate(given):
         field = f"passLocations.{index}"
         if not -90 <= place.latitude <= 90 or not -180 <= place.longitude <= 180:
-            problems.add("INVALID", "latitude is -90 to 90, longitude -180 to 180", field)
+            problems.add(CommonError.INVALID, "latitude is -90 to 90, longitude -180 to 180", field)
         text = place.relevant_text.strip()
         if len(text) > MAX_RELEVANT_TEXT:
             problems.add(
-                "INVALID", f"relevantText is at most {MAX_RELEVANT_TEXT} characters", field
+                CommonError.INVALID,
+                f"relevantText is at most {MAX_RELEVANT_TEXT} characters",
+                field,
             )
         locations.append(
             PassLocation(latitude=place.latitude, longitude=place.longitude, relevant_text=text)

@@ -11,6 +11,7 @@ from domain.campaigns import (
 )
 from domain.common import utc_now
 from domain.errors import DomainError
+from domain.experiments.errors import ExperimentError
 from domain.experiments.models import BUCKETS, HOLDOUT, Experiment, ExperimentAssignment
 
 
@@ -19,7 +20,7 @@ class Holdout(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "HOLDOUT",
+            ExperimentError.HOLDOUT,
             "the customer is in the experiment's holdout group and gets no code",
             "customerId",
         )

@@ -14,6 +14,7 @@ from domain.campaigns import (
 )
 from domain.common import utc_now
 from domain.errors import DomainError
+from domain.experiments.errors import ExperimentError
 from domain.experiments.models import Experiment, ExperimentStatus
 from domain.experiments.results import experiment_results
 from domain.experiments.service import get_experiment, stop_experiment
@@ -54,13 +55,15 @@ async def promote_variant(
     promotes that variant whatever the results say. A retry after a crash finishes the job."""
     experiment = await get_experiment(project_id=project_id, experiment_id=experiment_id)
     if experiment.status == ExperimentStatus.DRAFT or experiment.started_at is None:
-        raise DomainError("EXPERIMENT_NOT_STARTED", "the experiment has not run", "id")
+        raise DomainError(
+            ExperimentError.EXPERIMENT_NOT_STARTED, "the experiment has not run", "id"
+        )
     key = (variant_key or "").strip()
     if not key:
         results = await experiment_results(project_id=project_id, experiment_id=experiment_id)
         if results.winner is None:
             raise DomainError(
-                "NO_SIGNIFICANT_WINNER",
+                ExperimentError.NO_SIGNIFICANT_WINNER,
                 f"no variant is significantly better at alpha {experiment.alpha}; "
                 "give variantKey to promote one anyway",
                 "id",
@@ -68,10 +71,12 @@ async def promote_variant(
         key = results.winner
     variant = experiment.variant(key)
     if variant is None:
-        raise DomainError("UNKNOWN_VARIANT", "the experiment has no such variant", "variantKey")
+        raise DomainError(
+            ExperimentError.UNKNOWN_VARIANT, "the experiment has no such variant", "variantKey"
+        )
     if experiment.promoted and experiment.promoted_variant != key:
         raise DomainError(
-            "ALREADY_PROMOTED",
+            ExperimentError.ALREADY_PROMOTED,
             f"variant {experiment.promoted_variant!r} was already promoted",
             "id",
         )
@@ -84,7 +89,7 @@ async def promote_variant(
         current = await get_experiment(project_id=project_id, experiment_id=experiment_id)
         if current.promoted_variant != key:
             raise DomainError(
-                "ALREADY_PROMOTED",
+                ExperimentError.ALREADY_PROMOTED,
                 f"variant {current.promoted_variant!r} was already promoted",
                 "id",
             )

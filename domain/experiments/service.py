@@ -9,7 +9,8 @@ from domain.campaigns import (
     get_campaign,
 )
 from domain.common import object_id, utc_now
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, NotFound, Problem
+from domain.experiments.errors import ExperimentError
 from domain.experiments.models import BUCKETS, Experiment, ExperimentStatus
 from domain.experiments.validation import (
     MAX_ALPHA,
@@ -30,11 +31,11 @@ async def create_experiment(*, project_id: str, data: ExperimentInput) -> Experi
     problems = campaign_problems(campaign)
     name = data.name.strip()
     if not name or len(name) > MAX_NAME:
-        problems.append(Problem("INVALID", f"name is 1 to {MAX_NAME} characters", "name"))
+        problems.append(Problem(CommonError.INVALID, f"name is 1 to {MAX_NAME} characters", "name"))
     if not MIN_VARIANTS <= len(data.variants) <= MAX_VARIANTS:
         problems.append(
             Problem(
-                "INVALID_VARIANTS",
+                ExperimentError.INVALID_VARIANTS,
                 f"an experiment has {MIN_VARIANTS} to {MAX_VARIANTS} variants",
                 "variants",
             )
@@ -47,21 +48,33 @@ async def create_experiment(*, project_id: str, data: ExperimentInput) -> Experi
     ]
     repeated = [key for key, n in Counter(v.key for v in variants).items() if n > 1 and key]
     for key in repeated:
-        problems.append(Problem("DUPLICATE_KEY", f"the key {key!r} is used twice", "variants"))
+        problems.append(
+            Problem(ExperimentError.DUPLICATE_KEY, f"the key {key!r} is used twice", "variants")
+        )
     if not is_weight(data.holdout_weight) or data.holdout_weight < 0:
         problems.append(
             Problem(
-                "INVALID_WEIGHT", "holdoutWeight is a whole number, 0 for none", "holdoutWeight"
+                ExperimentError.INVALID_WEIGHT,
+                "holdoutWeight is a whole number, 0 for none",
+                "holdoutWeight",
             )
         )
     elif sum(v.weight for v in variants) + data.holdout_weight > BUCKETS:
         # Each arm then gets at least one of the 10,000 buckets.
         problems.append(
-            Problem("INVALID_WEIGHT", f"the weights add up to at most {BUCKETS}", "variants")
+            Problem(
+                ExperimentError.INVALID_WEIGHT,
+                f"the weights add up to at most {BUCKETS}",
+                "variants",
+            )
         )
     if not 0 < data.alpha <= MAX_ALPHA:
         problems.append(
-            Problem("INVALID_ALPHA", f"alpha is more than 0 and at most {MAX_ALPHA}", "alpha")
+            Problem(
+                ExperimentError.INVALID_ALPHA,
+                f"alpha is more than 0 and at most {MAX_ALPHA}",
+                "alpha",
+            )
         )
     if problems:
         raise DomainError.of(problems)
@@ -97,7 +110,7 @@ async def list_experiments(
 
 def _wrong_status(experiment: Experiment, wanted: str) -> DomainError:
     return DomainError(
-        f"EXPERIMENT_{experiment.status.value}",
+        ExperimentError(f"EXPERIMENT_{experiment.status.value}"),
         f"the experiment is {experiment.status}, {wanted}",
         "id",
     )
@@ -126,7 +139,7 @@ async def start_experiment(*, project_id: str, experiment_id: str) -> Experiment
         )
     except DuplicateKeyError:
         raise DomainError(
-            "EXPERIMENT_ALREADY_RUNNING",
+            ExperimentError.EXPERIMENT_ALREADY_RUNNING,
             "another experiment is running on this campaign: stop it first",
             "id",
         ) from None

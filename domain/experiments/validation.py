@@ -14,7 +14,8 @@ from domain.campaigns import (
     RulesInput,
 )
 from domain.common import as_utc, object_id, utc_now
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, NotFound, Problem
+from domain.experiments.errors import ExperimentError
 from domain.experiments.models import HOLDOUT, Variant
 from domain.stats_tests import DEFAULT_ALPHA
 from domain.templates import MessageTemplate
@@ -57,21 +58,27 @@ async def checked_variant(
     if not _KEY.match(key):
         problems.append(
             Problem(
-                "INVALID_KEY",
+                ExperimentError.INVALID_KEY,
                 "a key is 1 to 40 letters, digits, '-' or '_', starting with a letter or digit",
                 f"{where}.key",
             )
         )
     elif key.lower() == HOLDOUT:
-        problems.append(Problem("RESERVED_KEY", "'holdout' names the holdout", f"{where}.key"))
+        problems.append(
+            Problem(ExperimentError.RESERVED_KEY, "'holdout' names the holdout", f"{where}.key")
+        )
     name = given.name.strip() or key
     if len(name) > MAX_NAME:
         problems.append(
-            Problem("INVALID", f"name is at most {MAX_NAME} characters", f"{where}.name")
+            Problem(CommonError.INVALID, f"name is at most {MAX_NAME} characters", f"{where}.name")
         )
     if not is_weight(given.weight) or given.weight < 1:
         problems.append(
-            Problem("INVALID_WEIGHT", "a weight is a whole number of 1 or more", f"{where}.weight")
+            Problem(
+                ExperimentError.INVALID_WEIGHT,
+                "a weight is a whole number of 1 or more",
+                f"{where}.weight",
+            )
         )
     discount, rules = None, None
     if given.discount is not None or given.rules is not None:
@@ -96,7 +103,9 @@ async def checked_variant(
         except NotFound:
             found = None
         if found is None:
-            problems.append(Problem("NOT_FOUND", "template not found", f"{where}.templateId"))
+            problems.append(
+                Problem(CommonError.NOT_FOUND, "template not found", f"{where}.templateId")
+            )
     return Variant(
         key=key,
         name=name,
@@ -110,15 +119,19 @@ async def checked_variant(
 def campaign_problems(campaign: Campaign) -> list[Problem]:
     field_name = "campaignId"
     if campaign.kind != CampaignKind.DISCOUNT:
-        return [Problem("CAMPAIGN_NOT_DISCOUNT", "only discount campaigns have codes", field_name)]
+        return [
+            Problem(
+                CommonError.CAMPAIGN_NOT_DISCOUNT, "only discount campaigns have codes", field_name
+            )
+        ]
     if campaign.status == CampaignStatus.ENDED or (
         campaign.ends_at is not None and utc_now() >= as_utc(campaign.ends_at)
     ):
-        return [Problem("CAMPAIGN_ENDED", "the campaign has ended", field_name)]
+        return [Problem(CommonError.CAMPAIGN_ENDED, "the campaign has ended", field_name)]
     if campaign.standalone_code:
         return [
             Problem(
-                "STANDALONE_CODE",
+                ExperimentError.STANDALONE_CODE,
                 "a code shared by everyone cannot carry a variant: experiments need unique codes",
                 field_name,
             )

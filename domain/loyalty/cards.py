@@ -7,7 +7,7 @@ from pymongo.errors import DuplicateKeyError
 
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, get_campaign
 from domain.common import as_utc, utc_now
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from domain.loyalty.models import NEVER, LoyaltyCard
 from domain.loyalty.rules import card_owner
 from domain.loyalty_config import LoyaltyConfig
@@ -16,7 +16,9 @@ from domain.loyalty_config import LoyaltyConfig
 async def loyalty_campaign(*, project_id: str, campaign_id: str) -> tuple[Campaign, LoyaltyConfig]:
     campaign = await get_campaign(project_id, campaign_id)
     if campaign.kind != CampaignKind.LOYALTY:
-        raise DomainError("NOT_LOYALTY", "this campaign is not a loyalty program", "campaignId")
+        raise DomainError(
+            CommonError.NOT_LOYALTY, "this campaign is not a loyalty program", "campaignId"
+        )
     return campaign, campaign.loyalty or LoyaltyConfig()
 
 

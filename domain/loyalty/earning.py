@@ -10,7 +10,7 @@ from domain import events
 from domain.campaigns import Campaign, CampaignStatus
 from domain.common import Money, as_utc, object_id, utc_now
 from domain.customers import get_live_customer
-from domain.errors import DomainError, Problem
+from domain.errors import CommonError, DomainError, Problem
 from domain.loyalty.cards import active_loyalty_campaigns, ensure_card, find_card, loyalty_campaign
 from domain.loyalty.ledger import take_lots, write_entry
 from domain.loyalty.models import LedgerEntry, LedgerKind, LoyaltyCard
@@ -24,6 +24,7 @@ from domain.loyalty.rules import (
 )
 from domain.loyalty.tiers import follow_tier
 from domain.loyalty_config import LoyaltyConfig
+from domain.loyalty_errors import LoyaltyError
 
 
 class PointsFor(Protocol):
@@ -158,7 +159,7 @@ async def _reverse(earn: LedgerEntry, now: datetime) -> None:
             await take_lots(card_id=earn.card_id, points=points, first_lot=earn)
             await follow_tier(card=after, config=config, now=now)
         return
-    raise DomainError("BUSY", "the card keeps changing; retry", "orderId")
+    raise DomainError(CommonError.BUSY, "the card keeps changing; retry", "orderId")
 
 
 async def grant_points(
@@ -180,9 +181,13 @@ async def record_event(
     customer_id = (await get_live_customer(project_id, customer_id)).key
     event = name.strip()
     if event not in config.events:
-        raise DomainError("UNKNOWN_EVENT", "the program gives no points for this event", "name")
+        raise DomainError(
+            LoyaltyError.UNKNOWN_EVENT, "the program gives no points for this event", "name"
+        )
     if campaign.status != CampaignStatus.ACTIVE:
-        raise DomainError("CAMPAIGN_NOT_ACTIVE", "the program is not active", "campaignId")
+        raise DomainError(
+            LoyaltyError.CAMPAIGN_NOT_ACTIVE, "the program is not active", "campaignId"
+        )
     points = config.events[event]
     await _earn(
         campaign,
@@ -203,10 +208,12 @@ async def adjust_points(
     """An admin's correction, with its reason; a card never goes below zero."""
     problems: list[Problem] = []
     if points == 0 or abs(points) > MAX_POINTS:
-        problems.append(Problem("INVALID_POINTS", "points must be non-zero", "points"))
+        problems.append(Problem(CommonError.INVALID_POINTS, "points must be non-zero", "points"))
     text = (reason or "").strip()
     if not text or len(text) > MAX_REASON:
-        problems.append(Problem("REQUIRED", f"a reason of 1 to {MAX_REASON} characters", "reason"))
+        problems.append(
+            Problem(CommonError.REQUIRED, f"a reason of 1 to {MAX_REASON} characters", "reason")
+        )
     if problems:
         raise DomainError.of(problems)
     campaign, config = await loyalty_campaign(project_id=project_id, campaign_id=campaign_id)

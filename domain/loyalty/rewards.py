@@ -10,7 +10,7 @@ from domain import codes
 from domain.campaigns import Campaign, CampaignStatus, get_campaign
 from domain.common import as_utc, object_id, utc_now
 from domain.customers import get_live_customer
-from domain.errors import DomainError, NotFound, Problem
+from domain.errors import CommonError, DomainError, NotFound, Problem
 from domain.loyalty.cards import (
     ensure_card,
     find_card,
@@ -34,6 +34,7 @@ from domain.loyalty.rules import (
     new_entry,
 )
 from domain.loyalty_config import LoyaltyConfig
+from domain.loyalty_errors import LoyaltyError
 
 # How long a retry waits for the first exchange with the same idempotency key to finish.
 FIRST_ATTEMPT_WAIT = timedelta(seconds=30)
@@ -51,9 +52,13 @@ async def create_reward(*, project_id: str, data: RewardInput) -> Reward:
     problems: list[Problem] = []
     name = (data.name or "").strip()
     if not name or len(name) > MAX_NAME:
-        problems.append(Problem("REQUIRED", f"a name of 1 to {MAX_NAME} characters", "name"))
+        problems.append(
+            Problem(CommonError.REQUIRED, f"a name of 1 to {MAX_NAME} characters", "name")
+        )
     if isinstance(data.cost, bool) or not 0 < data.cost <= MAX_POINTS:
-        problems.append(Problem("INVALID_POINTS", "cost must be more than 0 points", "cost"))
+        problems.append(
+            Problem(CommonError.INVALID_POINTS, "cost must be more than 0 points", "cost")
+        )
     campaign_id = ""
     try:
         campaign, _ = await loyalty_campaign(project_id=project_id, campaign_id=data.campaign_id)
@@ -135,7 +140,7 @@ async def exchange_points(
     campaign, _ = await loyalty_campaign(project_id=project_id, campaign_id=reward.campaign_id)
     customer_id = (await get_live_customer(project_id, customer_id)).key
     if campaign.status != CampaignStatus.ACTIVE:
-        raise DomainError("CAMPAIGN_NOT_ACTIVE", "the program is not active", "rewardId")
+        raise DomainError(LoyaltyError.CAMPAIGN_NOT_ACTIVE, "the program is not active", "rewardId")
     if reward.discount_campaign_id:
         # Refused before any point moves when the reward's codes can no longer be given.
         codes.check_gives_codes(
@@ -160,7 +165,7 @@ async def exchange_points(
                 return await _result(earlier)
             claim = earlier
         return await _complete(claim, reward)
-    raise DomainError("EXCHANGE_IN_PROGRESS", "retry later", "idempotencyKey")
+    raise DomainError(LoyaltyError.EXCHANGE_IN_PROGRESS, "retry later", "idempotencyKey")
 
 
 async def _earlier_exchange(
@@ -178,7 +183,7 @@ async def _earlier_exchange(
             return None
         if earlier.customer_id != customer_id or earlier.reward_id != reward_id:
             raise DomainError(
-                "IDEMPOTENCY_KEY_REUSED",
+                CommonError.IDEMPOTENCY_KEY_REUSED,
                 "this idempotency key was used for another exchange",
                 "idempotencyKey",
             )
@@ -194,7 +199,7 @@ async def _earlier_exchange(
             continue
         if loop.time() > deadline:
             raise DomainError(
-                "EXCHANGE_IN_PROGRESS",
+                LoyaltyError.EXCHANGE_IN_PROGRESS,
                 "an exchange with this idempotency key is still in progress; retry later",
                 "idempotencyKey",
             )

@@ -4,9 +4,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from domain.common import Money, minor_unit_digits
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from domain.loyalty.models import LedgerEntry, LedgerKind, LoyaltyCard
 from domain.loyalty_config import LoyaltyConfig
+from domain.loyalty_errors import LoyaltyError
 
 # An entry or exchange still unfinished after this long belongs to a process that died mid-way.
 STALE_AGE = timedelta(minutes=1)
@@ -18,7 +19,9 @@ MAX_POINTS = 1_000_000_000
 
 
 def insufficient_points() -> DomainError:
-    return DomainError("INSUFFICIENT_POINTS", "the card does not have enough points", "points")
+    return DomainError(
+        LoyaltyError.INSUFFICIENT_POINTS, "the card does not have enough points", "points"
+    )
 
 
 def card_owner(*, project_id: str, campaign_id: str, customer_id: str) -> dict[str, str]:
@@ -28,10 +31,12 @@ def card_owner(*, project_id: str, campaign_id: str, customer_id: str) -> dict[s
 def checked_key(*, raw: str) -> str:
     key = (raw or "").strip()
     if not key:
-        raise DomainError("REQUIRED", "an idempotency key is required", "idempotencyKey")
+        raise DomainError(CommonError.REQUIRED, "an idempotency key is required", "idempotencyKey")
     if len(key) > MAX_KEY:
         raise DomainError(
-            "INVALID", f"an idempotency key has at most {MAX_KEY} characters", "idempotencyKey"
+            CommonError.INVALID,
+            f"an idempotency key has at most {MAX_KEY} characters",
+            "idempotencyKey",
         )
     return key
 

@@ -1,7 +1,6 @@
 """Why a code cannot be redeemed: the reason codes and the pure rules that find them."""
 
 from datetime import datetime
-from enum import StrEnum
 
 from domain import rules
 from domain.campaigns import Campaign, CampaignStatus, DiscountScope
@@ -15,10 +14,10 @@ from domain.discounts import (
     eligible_items,
     order_currency_problems,
 )
-from domain.errors import DomainError, Problem
+from domain.errors import DomainError, ErrorCode, Problem
 
 
-class Reason(StrEnum):
+class Reason(ErrorCode):
     """Why a code cannot be redeemed: stable codes that clients switch on."""
 
     NOT_FOUND = "NOT_FOUND"
@@ -74,7 +73,7 @@ REASON_DETAILS: dict[Reason, tuple[str, str]] = {
 
 
 def reason_error(reasons: list[Reason]) -> DomainError:
-    return DomainError.of([Problem(r.value, *REASON_DETAILS[r]) for r in reasons])
+    return DomainError.of([Problem(r, *REASON_DETAILS[r]) for r in reasons])
 
 
 def window_reasons(*, campaign: Campaign, now: datetime) -> list[Reason]:

@@ -11,9 +11,10 @@ from domain.campaigns import Campaign
 from domain.codes import normalize_code
 from domain.common import as_utc, object_id, utc_now
 from domain.discounts import Order
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from domain.messages import carrier_of
 from domain.redemptions.counters import counters_of, give_back_all, take_counters
+from domain.redemptions.errors import RedemptionError
 from domain.redemptions.models import Redemption, RedemptionChannel, RedemptionStatus
 from domain.redemptions.queries import get_redemption
 from domain.redemptions.reasons import Reason, reason_error
@@ -52,7 +53,7 @@ async def _earlier_attempt(project_id: str, key: str, code: str) -> tuple[Redemp
             return None, waited
         if earlier.code != code:
             raise DomainError(
-                "IDEMPOTENCY_KEY_REUSED",
+                CommonError.IDEMPOTENCY_KEY_REUSED,
                 "this idempotency key was used to redeem another code",
                 "idempotencyKey",
             )
@@ -64,7 +65,7 @@ async def _earlier_attempt(project_id: str, key: str, code: str) -> tuple[Redemp
             continue
         if loop.time() > deadline:
             raise DomainError(
-                "REDEMPTION_IN_PROGRESS",
+                RedemptionError.REDEMPTION_IN_PROGRESS,
                 "a request with this idempotency key is still in progress; retry later",
                 "idempotencyKey",
             )
@@ -93,7 +94,7 @@ async def redeem_code(
     key = (idempotency_key or "").strip() or None
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise DomainError(
-            "INVALID",
+            CommonError.INVALID,
             f"an idempotency key has at most {MAX_IDEMPOTENCY_KEY} characters",
             "idempotencyKey",
         )
@@ -145,7 +146,7 @@ async def redeem_code(
             continue
         return await _complete(claim, check.campaign, moment)
     raise DomainError(
-        "REDEMPTION_IN_PROGRESS",
+        RedemptionError.REDEMPTION_IN_PROGRESS,
         "requests with this idempotency key keep being refused and retried; retry later",
         "idempotencyKey",
     )
@@ -179,7 +180,9 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
         # Reconciliation took the claim for a dead process's and removed it.
         await give_back_all(counters_of(redemption=claim, campaign=None))
         raise DomainError(
-            "REDEMPTION_EXPIRED", "the redemption took too long and was cancelled; retry", "code"
+            RedemptionError.REDEMPTION_EXPIRED,
+            "the redemption took too long and was cancelled; retry",
+            "code",
         )
     claim.status = RedemptionStatus.SUCCEEDED
     claim.completed_at = completed_at
@@ -208,9 +211,11 @@ async def rollback_redemption(*, project_id: str, redemption_id: str, reason: st
         existing = await get_redemption(project_id=project_id, redemption_id=redemption_id)
         if existing.status == RedemptionStatus.ROLLED_BACK:
             raise DomainError(
-                "ALREADY_ROLLED_BACK", "this redemption was already rolled back", "id"
+                RedemptionError.ALREADY_ROLLED_BACK, "this redemption was already rolled back", "id"
             )
-        raise DomainError("NOT_COMPLETED", "this redemption has not completed yet", "id")
+        raise DomainError(
+            RedemptionError.NOT_COMPLETED, "this redemption has not completed yet", "id"
+        )
     redemption = Redemption.model_validate(flipped)
     await give_back_all(counters_of(redemption=redemption, campaign=None))
     await collection.update_one({"_id": oid}, {"$set": {"holds_counters": False}})

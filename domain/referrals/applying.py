@@ -10,7 +10,8 @@ from domain.campaigns import ReferralConfig, get_campaign
 from domain.codes import MAX_CODE_LENGTH, normalize_code, publish_code
 from domain.common import as_utc, utc_now
 from domain.customers import Customer, get_customer, get_live_customer
-from domain.errors import DomainError, NotFound
+from domain.errors import CommonError, DomainError, NotFound
+from domain.referrals.errors import ReferralError
 from domain.referrals.models import Referral, ReferralCode
 from domain.referrals.rules import program_problem
 
@@ -57,7 +58,7 @@ async def apply_referral_code(*, project_id: str, raw_code: str, customer_id: st
     if referrer.erased:
         raise NotFound("referral code", "code")
     if _same_person(referee, referrer):
-        raise DomainError("SELF_REFERRAL", "a customer cannot refer themselves", "code")
+        raise DomainError(ReferralError.SELF_REFERRAL, "a customer cannot refer themselves", "code")
     owner = {"project_id": project_id, "campaign_id": campaign.key, "referee_id": referee.key}
     for _ in range(ATTACH_ATTEMPTS):
         earlier = await _settled_referral(owner)
@@ -65,7 +66,7 @@ async def apply_referral_code(*, project_id: str, raw_code: str, customer_id: st
             return await _repeat(earlier, code, campaign.referral)
         if referee.metrics.orders_count > 0:
             raise DomainError(
-                "ALREADY_ORDERED",
+                ReferralError.ALREADY_ORDERED,
                 "referral codes are for customers before their first order",
                 "code",
             )
@@ -82,7 +83,9 @@ async def apply_referral_code(*, project_id: str, raw_code: str, customer_id: st
             # Another attempt for this referee is under way: its outcome decides this one.
             continue
         return await _attach(referral, code, campaign.referral)
-    raise DomainError("BUSY", "the customer is being referred by another request; retry", "code")
+    raise DomainError(
+        CommonError.BUSY, "the customer is being referred by another request; retry", "code"
+    )
 
 
 async def _settled_referral(owner: dict[str, Any]) -> Referral | None:
@@ -113,7 +116,9 @@ async def _attach(referral: Referral, code: ReferralCode, config: ReferralConfig
     if slot.modified_count == 0:
         await Referral.get_pymongo_collection().delete_one({"_id": referral.id})
         raise DomainError(
-            "REFERRER_CAP_REACHED", "this referrer has brought as many customers as allowed", "code"
+            ReferralError.REFERRER_CAP_REACHED,
+            "this referrer has brought as many customers as allowed",
+            "code",
         )
     try:
         await _welcome(referral, config)
@@ -132,7 +137,9 @@ async def _attach(referral: Referral, code: ReferralCode, config: ReferralConfig
 async def _repeat(earlier: Referral, code: ReferralCode, config: ReferralConfig) -> Referral:
     if earlier.code_id != code.key:
         raise DomainError(
-            "ALREADY_REFERRED", "this customer was already referred in this program", "code"
+            ReferralError.ALREADY_REFERRED,
+            "this customer was already referred in this program",
+            "code",
         )
     # A retry finishes a welcome reward that a crash may have left ungiven.
     await _welcome(earlier, config)

@@ -7,7 +7,7 @@ from domain.codegen import new_code as random_code
 from domain.codes import MAX_CODE_LENGTH, Code, normalize_code
 from domain.common import utc_now
 from domain.customers import get_live_customer
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from domain.referrals.models import ReferralClick, ReferralCode
 from domain.referrals.rules import hash_ip, landing_with_ref, program_problem
 
@@ -43,7 +43,7 @@ async def referral_link(*, project_id: str, campaign_id: str, customer_id: str) 
             continue
         return made
     raise DomainError(
-        "CODE_SPACE_EXHAUSTED",
+        CommonError.CODE_SPACE_EXHAUSTED,
         "no unused code could be made: make the campaign's codes longer",
         "campaignId",
     )

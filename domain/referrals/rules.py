@@ -8,16 +8,21 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus
 from domain.common import as_utc
 from domain.errors import DomainError
+from domain.referrals.errors import ReferralError
 from domain.referrals.models import ReferralCode
 
 
 def program_problem(*, campaign: Campaign, now: datetime) -> DomainError | None:
     if campaign.kind != CampaignKind.REFERRAL or campaign.referral is None:
-        return DomainError("NOT_REFERRAL", "this campaign is not a referral program", "campaignId")
+        return DomainError(
+            ReferralError.NOT_REFERRAL, "this campaign is not a referral program", "campaignId"
+        )
     ended = campaign.ends_at is not None and now >= as_utc(campaign.ends_at)
     early = campaign.starts_at is not None and now < as_utc(campaign.starts_at)
     if campaign.status != CampaignStatus.ACTIVE or ended or early:
-        return DomainError("PROGRAM_NOT_ACTIVE", "the referral program is not active", "campaignId")
+        return DomainError(
+            ReferralError.PROGRAM_NOT_ACTIVE, "the referral program is not active", "campaignId"
+        )
     return None
 
 

@@ -8,7 +8,7 @@ from bson import ObjectId
 
 from domain.common import utc_now
 from domain.customers import Customer
-from domain.errors import DomainError
+from domain.errors import CommonError, DomainError
 from domain.segments.matching import compile_filter, matches
 from domain.segments.models import Segment, SegmentKind, SegmentMember
 
@@ -84,7 +84,7 @@ async def segment_sample(
 ) -> list[Customer]:
     """The first `first` members in customer id order."""
     if not 0 <= first <= MAX_SAMPLE:
-        raise DomainError("INVALID", f"first must be between 0 and {MAX_SAMPLE}", "first")
+        raise DomainError(CommonError.INVALID, f"first must be between 0 and {MAX_SAMPLE}", "first")
     if first == 0:
         return []
     if segment.kind == SegmentKind.DYNAMIC:
@@ -121,7 +121,7 @@ async def segment_samples(
     static ones' first members together, then those customers; dynamic ones in one walk of the
     project's customers in id order, each matched as customer_in_segments does."""
     if not 0 <= first <= MAX_SAMPLE:
-        raise DomainError("INVALID", f"first must be between 0 and {MAX_SAMPLE}", "first")
+        raise DomainError(CommonError.INVALID, f"first must be between 0 and {MAX_SAMPLE}", "first")
     moment = now or utc_now()
     mine = {s.key: s for s in segments if s.project_id == project_id}
     # Another project's segment samples nobody.

@@ -16,6 +16,7 @@ from typing import Any
 from domain.common import as_utc
 from domain.errors import DomainError, Problem
 from domain.rfm import GROUPS
+from domain.segments.errors import SegmentError
 
 MAX_CONDITIONS = 100
 MAX_DEPTH = 6
@@ -73,7 +74,7 @@ EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def _problem(path: str, message: str) -> Problem:
-    return Problem("INVALID_FILTER", message, path)
+    return Problem(SegmentError.INVALID_FILTER, message, path)
 
 
 def field_kind(field: Any) -> FieldKind | None:

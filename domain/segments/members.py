@@ -8,7 +8,8 @@ from bson import ObjectId
 from domain.bulk import count_matching, insert_new
 from domain.common import utc_now
 from domain.customers import Customer
-from domain.errors import DomainError, Problem
+from domain.errors import CommonError, DomainError, Problem
+from domain.segments.errors import SegmentError
 from domain.segments.models import Segment, SegmentKind, SegmentMember
 from domain.segments.service import get_segment
 
@@ -32,7 +33,9 @@ class MembersChange:
 def _given_ids(customer_ids: list[str]) -> list[str]:
     if not 0 < len(customer_ids) <= MAX_IDS_PER_CALL:
         raise DomainError(
-            "INVALID", f"give 1 to {MAX_IDS_PER_CALL:,} customer ids per call", "customerIds"
+            CommonError.INVALID,
+            f"give 1 to {MAX_IDS_PER_CALL:,} customer ids per call",
+            "customerIds",
         )
     return list(dict.fromkeys(str(i).strip() for i in customer_ids))
 
@@ -40,7 +43,9 @@ def _given_ids(customer_ids: list[str]) -> list[str]:
 async def _static_segment(project_id: str, segment_id: str) -> Segment:
     segment = await get_segment(project_id=project_id, segment_id=segment_id, field="segmentId")
     if segment.kind != SegmentKind.STATIC:
-        raise DomainError("NOT_STATIC", "members are added to static segments only", "segmentId")
+        raise DomainError(
+            SegmentError.NOT_STATIC, "members are added to static segments only", "segmentId"
+        )
     return segment
 
 
@@ -60,7 +65,7 @@ def _unknown_error(given: list[str], unknown: list[str]) -> DomainError:
     index = {customer_id: i for i, customer_id in reversed(list(enumerate(given)))}
     problems = [
         Problem(
-            "UNKNOWN_CUSTOMER",
+            SegmentError.UNKNOWN_CUSTOMER,
             f"{customer_id} is not a customer of this project",
             f"customerIds.{index.get(customer_id, 0)}",
         )
@@ -69,7 +74,7 @@ def _unknown_error(given: list[str], unknown: list[str]) -> DomainError:
     if len(unknown) > MAX_LISTED_UNKNOWN:
         problems.append(
             Problem(
-                "UNKNOWN_CUSTOMER",
+                SegmentError.UNKNOWN_CUSTOMER,
                 f"and {len(unknown) - MAX_LISTED_UNKNOWN:,} more ids are not customers",
                 "customerIds",
             )
@@ -118,7 +123,7 @@ async def add_members(
     )
     if reserved.matched_count == 0:
         raise DomainError(
-            "SEGMENT_FULL",
+            SegmentError.SEGMENT_FULL,
             f"a static segment holds at most {MAX_STATIC_MEMBERS:,} members",
             "customerIds",
         )

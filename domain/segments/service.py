@@ -6,9 +6,10 @@ from pymongo.errors import DuplicateKeyError
 
 from domain.campaigns import Campaign, CampaignStatus
 from domain.common import object_id, utc_now
-from domain.errors import DomainError, NotFound
+from domain.errors import CommonError, DomainError, NotFound
 from domain.experiments import Experiment
 from domain.pagination import Page, paginate
+from domain.segments.errors import SegmentError
 from domain.segments.filters import check_filter
 from domain.segments.models import Segment, SegmentKind, SegmentMember
 
@@ -18,7 +19,7 @@ MAX_NAME = 200
 def _clean_name(name: str) -> str:
     cleaned = name.strip()
     if not 0 < len(cleaned) <= MAX_NAME:
-        raise DomainError("INVALID", f"name must be 1 to {MAX_NAME} characters", "name")
+        raise DomainError(CommonError.INVALID, f"name must be 1 to {MAX_NAME} characters", "name")
     return cleaned
 
 
@@ -26,11 +27,13 @@ def _checked_filter(kind: SegmentKind, filter: Any) -> dict[str, Any]:
     if kind == SegmentKind.STATIC:
         if filter:
             raise DomainError(
-                "FILTER_ON_STATIC", "a static segment has members, not a filter", "filter"
+                SegmentError.FILTER_ON_STATIC,
+                "a static segment has members, not a filter",
+                "filter",
             )
         return {}
     if filter is None:
-        raise DomainError("INVALID_FILTER", "a dynamic segment needs a filter", "filter")
+        raise DomainError(SegmentError.INVALID_FILTER, "a dynamic segment needs a filter", "filter")
     return check_filter(filter)
 
 
@@ -61,7 +64,7 @@ async def create_segment(
         await segment.insert()
     except DuplicateKeyError:
         raise DomainError(
-            "DUPLICATE_NAME", "a segment with this name already exists", "name"
+            SegmentError.DUPLICATE_NAME, "a segment with this name already exists", "name"
         ) from None
     return segment
 
@@ -82,7 +85,7 @@ async def update_segment(
         )
     except DuplicateKeyError:
         raise DomainError(
-            "DUPLICATE_NAME", "a segment with this name already exists", "name"
+            SegmentError.DUPLICATE_NAME, "a segment with this name already exists", "name"
         ) from None
     return await get_segment(project_id=project_id, segment_id=segment_id)
 
@@ -116,7 +119,9 @@ async def delete_segment(*, project_id: str, segment_id: str) -> Segment:
     if users:
         names = ", ".join(sorted({campaign.name for campaign in users}))
         raise DomainError(
-            "SEGMENT_IN_USE", f"campaigns target this segment: {names}; end them first", "id"
+            SegmentError.SEGMENT_IN_USE,
+            f"campaigns target this segment: {names}; end them first",
+            "id",
         )
     await Segment.get_pymongo_collection().delete_one({"_id": segment.id, "project_id": project_id})
     await SegmentMember.get_pymongo_collection().delete_many(

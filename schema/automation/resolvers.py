@@ -7,7 +7,7 @@ import strawberry
 from delivery.rendering import resolve_template
 from domain import automation, events
 from domain.callers import CallerKind
-from domain.errors import DomainError, NotFound
+from domain.errors import CommonError, DomainError, NotFound
 from schema.automation.enums import AutomationStatusEnum
 from schema.automation.inputs import (
     AutomationConditionsInput,
@@ -103,7 +103,7 @@ class AutomationMutation:
     ) -> TrackEventPayload:
         by_customer = info.context.caller.kind == CallerKind.CUSTOMER
         if by_customer and at is not None:
-            raise DomainError("INVALID", "a customer token's events happen now", "at")
+            raise DomainError(CommonError.INVALID, "a customer token's events happen now", "at")
         event = await events.track_event(
             info.context.project_id,
             str(customer_id),
