@@ -18,6 +18,7 @@ from api.database import make_client
 from api.embedded import EmbeddedDatabase
 from api.settings import DEVELOPMENT_SECRET_FILE, Settings
 from domain import projects
+from tests.engines import SECANTUS, SecantusServer, selected_engine
 from tests.factories import Tenant, make_tenant
 
 GENEROUS_RATE = "1000000/minute"
@@ -59,14 +60,43 @@ WRITTEN = WrittenCollections()
 monitoring.register(WRITTEN)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "embedded_only(reason): measures the embedded server itself (its SQLite plans, our "
+        "launcher's patches, `engage serve` starting it); skipped on the second engine",
+    )
+    selected_engine()
+
+
+def pytest_report_header() -> str:
+    return f"database engine: {selected_engine()}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # On a MongoDB given by address they still run, as they did before there was a second engine.
+    if selected_engine() != SECANTUS:
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"embedded server only: {reason}"))
+
+
 @pytest.fixture(scope="session")
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """ENGAGE_TEST_MONGODB_URI, or an in-memory nx-27017 started for this session."""
+    """ENGAGE_TEST_MONGODB_URI; or the engine ENGAGE_TEST_DATABASE names, started for this
+    session: nx-27017 in memory (the default) or SecantusDB in a temporary data directory."""
     external = os.environ.get("ENGAGE_TEST_MONGODB_URI")
     if external:
         yield external
         return
-    server = EmbeddedDatabase(tmp_path_factory.mktemp("nx"), data_dir=None)
+    server: EmbeddedDatabase | SecantusServer
+    if selected_engine() == SECANTUS:
+        server = SecantusServer(tmp_path_factory.mktemp("secantus"))
+    else:
+        server = EmbeddedDatabase(tmp_path_factory.mktemp("nx"), data_dir=None)
     yield server.start()
     server.stop()
 

@@ -13,6 +13,11 @@ import pytest
 
 from api.embedded import free_port
 
+pytestmark = pytest.mark.embedded_only(
+    reason="`engage serve` starts its own embedded server by design (no MONGODB_URI)"
+    "; it never uses the session's engine"
+)
+
 ENGAGE = str(Path(sys.executable).parent / "engage")
 
 

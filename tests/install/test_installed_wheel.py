@@ -25,6 +25,11 @@ import pytest
 from api.embedded import free_port
 from api.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.embedded_only(
+    reason="the installed wheel starts its own embedded server by design"
+    "; it never uses the session's engine"
+)
+
 # Not copied into the build: what a clone does not hold, and what a run leaves behind.
 LEFT_OUT = shutil.ignore_patterns(
     ".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests"

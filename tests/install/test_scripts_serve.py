@@ -9,10 +9,16 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.embedded import free_port
 from api.settings import PROJECT_ROOT
 from tests.install.test_installed_wheel import LEFT_OUT, clean_environment
+
+pytestmark = pytest.mark.embedded_only(
+    reason="./scripts/serve starts its own embedded server by design"
+    "; it never uses the session's engine"
+)
 
 STAMP = Path(".venv") / ".installed-base"
 
