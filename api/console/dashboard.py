@@ -148,4 +148,5 @@ async def dashboard(request: Request, visit: Visit) -> Response:
     )
 
 
+TEMPLATES = ("dashboard.html",)
 routes: list[BaseRoute] = [Route("/", dashboard, methods=["GET"], name="dashboard")]

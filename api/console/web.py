@@ -294,15 +294,17 @@ def environment(files: TemplateFiles) -> Environment:
     return env
 
 
-CONSOLE_TEMPLATES = ("base.html", "forms.html", "sign_in.html", "message.html")
+CONSOLE_TEMPLATES = ("base.html", "forms.html", "message.html", "confirm.html")
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
-def check_console_templates(files: TemplateFiles) -> None:
-    """Raises MissingTemplateFile at start rather than a 500 on the first visit."""
-    for name in (*CONSOLE_TEMPLATES, *STATIC_FILES):
-        path = name if name.endswith(".html") else f"static/{name}"
-        files.path(f"console/{path}")
+def check_console_templates(files: TemplateFiles, pages: Iterable[str] = ()) -> None:
+    """Raises MissingTemplateFile at start rather than a 500 on the first visit: the shared
+    templates, the static files and `pages` (each area's TEMPLATES)."""
+    for name in (*CONSOLE_TEMPLATES, *pages):
+        files.path(f"console/{name}")
+    for name in STATIC_FILES:
+        files.path(f"console/static/{name}")
 
 
 SECURITY_HEADERS = {
