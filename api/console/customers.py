@@ -57,6 +57,8 @@ async def customers(request: Request, visit: Visit) -> Response:
         {
             "title": f"Customers matching “{query}”" if query else "Customers",
             "area": "customers",
+            # The page's own search form is the same search.
+            "hide_header_search": True,
             "query": query,
             "before": before,
             "found": found,

@@ -20,6 +20,7 @@ from starlette.routing import NoMatchFound
 
 import api.console.charts as charts
 from api.settings import Settings
+from domain.analytics import NO_CURRENCY
 from domain.common import Money, minor_unit_digits, same_secret
 from domain.console import (
     ConsoleRole,
@@ -290,7 +291,9 @@ def environment(files: TemplateFiles) -> Environment:
         Series=charts.Series,
         Bar=charts.Bar,
     )
-    env.filters.update(money=format_money, number=format_number, percent=format_percent)
+    env.filters.update(
+        money=format_money, number=format_number, percent=format_percent, plural=plural
+    )
     return env
 
 
@@ -433,8 +436,9 @@ _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
 
 
 def format_money(value: Money | None) -> str:
-    """Minor units shown in the major unit: "€1,234.50", "12.00 CHF"."""
-    if value is None:
+    """Minor units shown in the major unit: "€1,234.50", "12.00 CHF"; "—" without money (no
+    value, or ISO 4217's XXX: a figure with no currency yet)."""
+    if value is None or value.currency == NO_CURRENCY:
         return "—"
     digits = minor_unit_digits(value.currency)
     sign = "-" if value.amount < 0 else ""
@@ -442,6 +446,11 @@ def format_money(value: Money | None) -> str:
     number = f"{whole:,}" + (f".{part:0{digits}d}" if digits else "")
     symbol = _SYMBOLS.get(value.currency)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {value.currency}"
+
+
+def plural(count: int, word: str, words: str = "") -> str:
+    """ "1 redemption", "2 redemptions"."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
 def format_number(value: int | float) -> str:

@@ -29,7 +29,7 @@ async def test_dashboard_and_customer_pages_show_what_the_api_recorded(
 
     dashboard = (await http.get("/console/")).text
     assert "Redemptions per day" in dashboard and "<svg" in dashboard
-    assert "1 redemptions in 30 days" in dashboard  # the chart's <desc>
+    assert "1 redemption in 30 days" in dashboard  # the chart's <desc>
     assert "€80.00" in dashboard and "Spring sale" in dashboard
     assert "Email messages by status" in dashboard
 
