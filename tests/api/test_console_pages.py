@@ -31,7 +31,7 @@ async def test_dashboard_and_customer_pages_show_what_the_api_recorded(
     assert "Redemptions per day" in dashboard and "<svg" in dashboard
     assert "1 redemption in 30 days" in dashboard  # the chart's <desc>
     assert "€80.00" in dashboard and "Spring sale" in dashboard
-    assert "Email messages by status" in dashboard
+    assert "Email by status" in dashboard and "Email: 1 message" in dashboard
 
     # An exact email, phone or sourceId goes straight to the customer; a name lists them.
     for query in ("ADA@example.com", "+33 6 12 34 56 78", "shop-42"):
