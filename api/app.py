@@ -14,6 +14,7 @@ from api import demo, google_wallet, hooks, pages, pos_scan, wallet
 from api.background import BackgroundJobs
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
+from api.rest import routes as rest
 from api.settings import Settings
 from delivery import distribution, rendering
 from delivery.automation import AutomationExecutor
@@ -92,5 +93,6 @@ def create_app(
         *google_wallet.routes,
         *hooks.routes,
         *wallet.routes,
+        *rest.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
