@@ -12,6 +12,12 @@ import pytest
 
 from tests.api.test_serve import Service
 
+# Nothing here reads the session's database: the drift check compares files, and the examples
+# run against an `engage serve` of their own on its embedded database. One engine is enough.
+pytestmark = pytest.mark.embedded_only(
+    reason="the clients run against their own `engage serve`; the drift check reads no database"
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ROOT / "clients"
 PYTHON_EXAMPLE = CLIENTS / "python" / "examples" / "validate_and_redeem.py"
@@ -95,7 +101,6 @@ def redeemed_once(till: Till, output: str, sale: str) -> None:
     assert retry["redeemCode"]["redemption"]["id"] == lines[1].split()[1]
 
 
-@pytest.mark.embedded_only(reason="the examples run against `engage serve` on its own database")
 def test_python_example_validates_and_redeems(till: Till) -> None:
     ran = run(
         [sys.executable, str(PYTHON_EXAMPLE), till.code, "sale-py"],
@@ -107,7 +112,6 @@ def test_python_example_validates_and_redeems(till: Till) -> None:
     redeemed_once(till, ran.stdout, "sale-py")
 
 
-@pytest.mark.embedded_only(reason="the examples run against `engage serve` on its own database")
 def test_typescript_example_compiles_and_redeems(
     till: Till, generated: subprocess.CompletedProcess[str]
 ) -> None:

@@ -132,6 +132,8 @@ async def test_redeem_once_per_idempotency_key_then_roll_back(shop: Shop) -> Non
     assert retry.json() == redemption
     assert await Redemption.find({"project_id": shop.tenant.project_id}).count() == 1
 
+    unknown = await shop.till.post("/redemptions", {**attempt, "code": "NOPE-1234"})
+    assert problem(unknown, 404, "NOT_FOUND")["field"] == "code"
     used_up = problem(await shop.till.post("/redemptions", attempt), 409, "CODE_LIMIT_REACHED")
     assert used_up["field"] == "code"
 
