@@ -1,6 +1,7 @@
 """The REST API's route table: each operation names its method, path, roles, bodies and
 handler. The Starlette routes and the OpenAPI document are both made from this table."""
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -122,8 +123,15 @@ def _refusal(refusal: Refusal) -> Response:
 
 
 def _refused(caller: str, operation: Operation, response: Response) -> Response:
-    """One log line per refused request: who asked, for what, and the code; never a secret."""
-    log.warning("refused rest %s from %s: %s", operation.operation_id, caller, response.status_code)
+    """One log line per refused request: who asked, for what, and the codes; never a secret."""
+    codes = ",".join(p["code"] for p in json.loads(bytes(response.body))["errors"])
+    log.warning(
+        "refused rest %s from %s: %s %s",
+        operation.operation_id,
+        caller,
+        response.status_code,
+        codes,
+    )
     return response
 
 

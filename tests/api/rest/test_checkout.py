@@ -1,6 +1,7 @@
 """The REST checkout API over HTTP: every route with the roles that may call it, idempotent
 redemption, refusals as problem+json that write nothing, and the guessing limits' 429."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -334,3 +335,23 @@ async def test_guessing_codes_locks_the_key_out_with_retry_after(
     assert (
         await other.post("/codes/validate", {"code": "SPRING-AB12", "customerSourceId": "s-1"})
     ).json()["valid"]
+
+
+async def test_concurrent_retries_redeem_once_and_concurrent_upserts_make_one_customer(
+    shop: Shop,
+) -> None:
+    attempt = {"code": "SPRING-AB12", "customerSourceId": "s-1", "order": ORDER}
+    key = {"Idempotency-Key": "till-1-sale-8"}
+    answers = await asyncio.gather(
+        *(shop.till.post("/redemptions", attempt, key) for _ in range(5))
+    )
+    assert {answer.status_code for answer in answers} == {201}
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert await Redemption.find({"project_id": shop.tenant.project_id}).count() == 1
+
+    upserts = await asyncio.gather(
+        *(shop.admin.put("/customers/crm-9", {"name": f"Bo {n}"}) for n in range(4))
+    )
+    assert sorted(answer.status_code for answer in upserts) == [200, 200, 200, 201]
+    assert len({answer.json()["id"] for answer in upserts}) == 1
+    assert await Customer.find({"source_id": "crm-9"}).count() == 1
