@@ -60,8 +60,11 @@ def problem(
         errors=details,
         retry_after=retry_after,
     )
+    content = body.model_dump(mode="json", by_alias=True)
+    if retry_after is None:
+        del content["retryAfter"]
     return JSONResponse(
-        body.model_dump(mode="json", by_alias=True, exclude_none=retry_after is None),
+        content,
         status_code=status,
         media_type=PROBLEM_JSON,
         headers={"Cache-Control": "no-store", **(headers or {})},

@@ -10,12 +10,14 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from api.rest.routes import document
 from domain import projects
 from domain.campaigns import Limits
 from domain.common import utc_now
 from domain.customers import Customer, issue_customer_token
 from domain.orders import Order
 from domain.redemptions import Redemption
+from tests.api.rest.test_openapi import conforms
 from tests.factories import (
     Tenant,
     make_code,
@@ -90,6 +92,7 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert body["type"] == f"urn:engage:problem:{code}"
     assert body["title"] and body["detail"]
     assert body["errors"][0]["code"] == code
+    conforms(document(), "Problem", body)
     return dict(body)
 
 
@@ -121,6 +124,7 @@ async def test_redeem_once_per_idempotency_key_then_roll_back(shop: Shop) -> Non
     first = await shop.till.post("/redemptions", attempt, key)
     assert first.status_code == 201, first.text
     redemption = first.json()
+    conforms(document(), "Redemption", redemption)
     assert redemption["status"] == "SUCCEEDED"
     assert redemption["channel"] == "POS"
     assert redemption["customerId"] == shop.shopper.key
@@ -160,6 +164,7 @@ async def test_record_an_order_once_per_id(shop: Shop) -> None:
     }
     first = await shop.admin.post("/orders", order)
     assert first.status_code == 201, first.text
+    conforms(document(), "RecordedOrder", first.json())
     assert first.json()["amount"] == {"amount": 2500, "currency": "EUR"}
     assert first.json()["customerId"] == shop.shopper.key
     assert first.json()["codes"] == ["SPRINGAB12"]
@@ -196,6 +201,7 @@ async def test_coupons_and_loyalty_for_admin_and_the_customer_alone(shop: Shop) 
     for reader in (shop.admin, own):
         coupons = await reader.get("/customers/s-1/coupons")
         assert coupons.status_code == 200, coupons.text
+        conforms(document(), "CustomerCoupons", coupons.json())
         [coupon] = coupons.json()["coupons"]
         assert coupon["code"] == "SPRINGAB12"
         assert coupon["status"] == "ACTIVE"
@@ -204,6 +210,7 @@ async def test_coupons_and_loyalty_for_admin_and_the_customer_alone(shop: Shop) 
         assert coupon["url"] == "http://testserver/c/SPRINGAB12"
         loyalty = await reader.get("/customers/s-1/loyalty")
         assert loyalty.status_code == 200, loyalty.text
+        conforms(document(), "LoyaltyBalance", loyalty.json())
         assert loyalty.json() == {
             "customerId": shop.shopper.key,
             "cards": [{"campaignId": program.key, "points": 0, "earnedTotal": 0, "tier": ""}],
