@@ -266,6 +266,13 @@ async def test_bad_input_is_a_typed_problem_that_writes_nothing(shop: Shop) -> N
     )
     problem(not_json, 400, "BAD_REQUEST")
     problem(await admin.post("/orders", [1]), 400, "BAD_REQUEST")
+    bearer = {"Authorization": f"Bearer {admin.token}"}
+    as_text = await admin.http.post(
+        "/v1/orders", content=b"id=o-1", headers={**bearer, "Content-Type": "text/plain"}
+    )
+    problem(as_text, 415, "UNSUPPORTED_MEDIA_TYPE")
+    huge_body = {"id": "o-1", "codes": ["X" * 1000] * 600}
+    problem(await admin.post("/orders", huge_body), 413, "REQUEST_TOO_LARGE")
     missing = problem(await admin.post("/orders", {"amount": {"amount": 1}}), 422, "REQUIRED")
     assert {(e["code"], e["field"]) for e in missing["errors"]} == {
         ("REQUIRED", "id"),
