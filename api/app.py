@@ -16,6 +16,7 @@ from api.console import check_templates as check_console_templates
 from api.console import console_routes
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
+from api.rest import routes as rest
 from api.settings import Settings
 from delivery import distribution, rendering
 from delivery.automation import AutomationExecutor
@@ -96,5 +97,6 @@ def create_app(
         *hooks.routes,
         *wallet.routes,
         Mount("/console", routes=console_routes(), name="console"),
+        *rest.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -1,4 +1,5 @@
-"""The `engage` command: serve, worker, create-project, create-user, import, export-schema."""
+"""The `engage` command: serve, worker, create-project, create-user, import, export-schema,
+export-openapi."""
 
 import argparse
 import asyncio
@@ -180,6 +181,15 @@ def export_schema(path: Path) -> None:
     print(f"wrote {path}")
 
 
+def export_openapi(path: Path) -> None:
+    import json
+
+    from api.rest.routes import document
+
+    path.write_text(json.dumps(document(), indent=2, sort_keys=False) + "\n")
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="engage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     schema_cmd = commands.add_parser("export-schema", help="write schema/schema.graphql")
     schema_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "schema" / "schema.graphql")
+    openapi_cmd = commands.add_parser(
+        "export-openapi", help="write the REST API's OpenAPI document"
+    )
+    openapi_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "clients" / "openapi.json")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -233,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
         import_file(settings, args.kind, args.file, args.project, args.apply_effects)
     elif args.command == "export-schema":
         export_schema(args.out)
+    elif args.command == "export-openapi":
+        export_openapi(args.out)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,17 @@ pytestmark = pytest.mark.embedded_only(
 
 # Not copied into the build: what a clone does not hold, and what a run leaves behind.
 LEFT_OUT = shutil.ignore_patterns(
-    ".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests"
+    ".git",
+    ".venv",
+    ".venv-codegen",
+    "node_modules",
+    "var",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    "tests",
 )
 
 
