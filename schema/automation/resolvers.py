@@ -176,7 +176,8 @@ class AutomationMutation:
             datetime | None,
             strawberry.argument(
                 description=(
-                    "When it happened, ISO 8601, at most 5 minutes ahead of the server; null: now. Customer "
+                    "When it happened, ISO 8601, at most 5 minutes ahead of the server; null: "
+                    "now. Customer "
                     "tokens cannot set it."
                 )
             ),
