@@ -12,6 +12,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.base import get_object_definition
 
 from schema import personal_data
 from schema.analytics import AnalyticsQuery
@@ -87,6 +88,17 @@ Mutation = merge_types(
     ),
 )
 
+
+# merge_types takes no description: set on the merged definitions, before the schema is built.
+get_object_definition(Query, strict=True).description = (
+    "What the caller may read in its project. Each field says which keys may call it: admin keys "
+    "read everything, POS (till) keys the till's fields, a customer token only `me` and its own "
+    "data. Times are UTC ISO 8601; money is in minor units with an ISO 4217 currency."
+)
+get_object_definition(Mutation, strict=True).description = (
+    "What the caller may change in its project. A mutation answers with a payload whose `errors` "
+    "list what was wrong (and then nothing was written); each field says which keys may call it."
+)
 
 check_inputs_of(Query)
 check_inputs_of(Mutation)

@@ -109,7 +109,11 @@ class LoyaltyCardType:
     campaign_id: strawberry.ID = strawberry.field(
         description="The LOYALTY campaign the reward belongs to."
     )
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(
+        description=(
+            "The card holder's id. Readable by admin and POS keys and by the holder's token."
+        )
+    )
     points: int = strawberry.field(description="The balance: the sum of the ledger.")
     earned_total: int = strawberry.field(
         description=(
