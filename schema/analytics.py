@@ -358,9 +358,7 @@ class AnalyticsQuery:
         )
         return CampaignStatsType(doc=stats)
 
-    @strawberry.field(
-        permission_classes=[IsAdmin], description="The project at a glance (admin keys)."
-    )
+    @strawberry.field(permission_classes=[IsAdmin], description="The project at a glance.")
     async def project_overview(self, info: Info) -> ProjectOverviewType:
         overview = await analytics.project_overview(project_id=info.context.project_id)
         return ProjectOverviewType(doc=overview)

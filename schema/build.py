@@ -100,6 +100,21 @@ get_object_definition(Mutation, strict=True).description = (
     "list what was wrong (and then nothing was written); each field says which keys may call it."
 )
 
+
+def _name_callers(root: type) -> None:
+    """Ends each root field's description with who may call it, read from its permission
+    classes, so the documentation cannot drift from the checks."""
+    for field in get_object_definition(root, strict=True).fields:
+        callers = " or ".join(
+            getattr(permission, "callers", "") for permission in field.permission_classes
+        )
+        suffix = f" Callers: {callers}."
+        if callers and not (field.description or "").endswith(suffix):
+            field.description = (field.description or "").rstrip() + suffix
+
+
+_name_callers(Query)
+_name_callers(Mutation)
 check_inputs_of(Query)
 check_inputs_of(Mutation)
 

@@ -16,6 +16,7 @@ from domain.redemptions import list_redemptions
 from schema.campaigns import CampaignType
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.guessing import code_attempt
 from schema.messages import MessageChannelEnum, MessageType, message_links
@@ -25,40 +26,36 @@ from schema.redemptions import RedemptionType
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(
+@described_enum(
     name="CodeKind",
     description="Whether a code belongs to one holder or is shared.",
+    values={
+        "UNIQUE": "A generated code, used by one holder (published to at most one customer).",
+        "STANDALONE": "The campaign's one code shared by everyone (such as SUMMER20).",
+    },
 )
 class CodeKindEnum(Enum):
-    UNIQUE = strawberry.enum_value(
-        "UNIQUE",
-        description="A generated code, used by one holder (published to at most one customer).",
-    )
-    STANDALONE = strawberry.enum_value(
-        "STANDALONE", description="The campaign's one code shared by everyone (such as SUMMER20)."
-    )
+    UNIQUE = "UNIQUE"
+    STANDALONE = "STANDALONE"
 
 
-@strawberry.enum(
+@described_enum(
     name="CodeStatus",
     description="Whether a code can be redeemed now; a used-up code says REDEEMED first.",
+    values={
+        "ACTIVE": "Redeemable now (the campaign's other rules still apply at redemption).",
+        "REDEEMED": "Used up: redeemed as often as the campaign's per-code limit allows.",
+        "PAUSED": "The campaign is paused.",
+        "NOT_STARTED": "The campaign starts later (startsAt is in the future).",
+        "EXPIRED": "The campaign has ended (ENDED, or endsAt has passed).",
+    },
 )
 class CodeStatusEnum(Enum):
-    ACTIVE = strawberry.enum_value(
-        "ACTIVE",
-        description="Redeemable now (the campaign's other rules still apply at redemption).",
-    )
-    REDEEMED = strawberry.enum_value(
-        "REDEEMED",
-        description="Used up: redeemed as often as the campaign's per-code limit allows.",
-    )
-    PAUSED = strawberry.enum_value("PAUSED", description="The campaign is paused.")
-    NOT_STARTED = strawberry.enum_value(
-        "NOT_STARTED", description="The campaign starts later (startsAt is in the future)."
-    )
-    EXPIRED = strawberry.enum_value(
-        "EXPIRED", description="The campaign has ended (ENDED, or endsAt has passed)."
-    )
+    ACTIVE = "ACTIVE"
+    REDEEMED = "REDEEMED"
+    PAUSED = "PAUSED"
+    NOT_STARTED = "NOT_STARTED"
+    EXPIRED = "EXPIRED"
 
 
 @strawberry.type(

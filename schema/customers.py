@@ -10,17 +10,22 @@ import strawberry
 from domain import customer_lifecycle, customers
 from domain.errors import NotFound
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.types import JSON, Connection, UserError, connection
 
 
-@strawberry.enum(
+@described_enum(
     description="A channel a customer consents to be contacted on.",
+    values={
+        "EMAIL": "Marketing email.",
+        "SMS": "Marketing SMS.",
+    },
 )
 class ConsentChannel(Enum):
-    EMAIL = strawberry.enum_value("EMAIL", description="Marketing email.")
-    SMS = strawberry.enum_value("SMS", description="Marketing SMS.")
+    EMAIL = "EMAIL"
+    SMS = "SMS"
 
 
 @strawberry.type(
@@ -341,8 +346,7 @@ class CustomerQuery:
     @strawberry.field(
         permission_classes=[IsAdmin],
         description=(
-            "One customer by id or by sourceId (admin keys); null when not found or when neither "
-            "is given."
+            "One customer by id or by sourceId; null when not found or when neither is given."
         ),
     )
     async def customer(
@@ -374,7 +378,7 @@ class CustomerQuery:
 
     @strawberry.field(
         permission_classes=[IsAdmin],
-        description="The project's customers, oldest first (admin keys).",
+        description="The project's customers, oldest first.",
     )
     async def customers(
         self,
@@ -416,9 +420,7 @@ class CustomerQuery:
 class CustomerMutation:
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description=(
-            "Creates a customer (admin keys); it may start automations on customer.created."
-        ),
+        description="Creates a customer; it may start automations on customer.created.",
     )
     @payload
     async def create_customer(
@@ -433,7 +435,7 @@ class CustomerMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="Changes the fields given of a customer (admin keys).",
+        description="Changes the fields given of a customer.",
     )
     @payload
     async def update_customer(
@@ -456,7 +458,7 @@ class CustomerMutation:
         permission_classes=[IsAdmin],
         description=(
             "Erases a customer's personal data for good (GDPR); a tombstone and an audit entry "
-            "stay. Admin keys."
+            "stay."
         ),
     )
     @payload
@@ -472,9 +474,7 @@ class CustomerMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description=(
-            "Issues a token that lets the customer read their own data through `me` (admin keys)."
-        ),
+        description="Issues a token that lets the customer read their own data through `me`.",
     )
     @payload
     async def issue_customer_token(

@@ -23,6 +23,7 @@ from domain.redemptions.reasons import Reason
 from domain.referrals.errors import ReferralError
 from domain.segments.errors import SegmentError
 from domain.templates import TemplateError
+from schema.described_enums import describe_values
 
 # GraphQL name and the operations that return the codes; no field returns these types (the wire
 # keeps `code: String`), they are in the schema so that clients can generate a switch over them.
@@ -94,8 +95,7 @@ CODE_MEANINGS: dict[ErrorCode, str] = {
     "than letters, digits and dashes (NUMERIC codes: a digit prefix, no suffix).",
     CampaignError.INVALID_AMOUNT: "A money amount is out of range: amountOff above 0, fixedPrice "
     "and minOrder 0 or more.",
-    CampaignError.INVALID_CODE: "A standalone code is not 3 to 64 letters, digits or "
-    "underscores.",
+    CampaignError.INVALID_CODE: "A standalone code is not 3 to 64 letters, digits or underscores.",
     CampaignError.INVALID_CODE_LENGTH: "The code length is out of range (NUMERIC: 12 to 16 "
     "digits, check digit and prefix included).",
     CampaignError.INVALID_CODE_MODE: "The code mode is not ALPHANUMERIC or NUMERIC.",
@@ -172,8 +172,7 @@ CODE_MEANINGS: dict[ErrorCode, str] = {
     "points).",
     LoyaltyError.INVALID_ROUNDING: "Rounding is not FLOOR or HALF_EVEN.",
     LoyaltyError.INVALID_TIER: "A tier is not valid (its name or threshold).",
-    LoyaltyError.INVALID_TIER_BASIS: "tierBasis is not POINTS or SPENT, or SPENT lacks a "
-    "currency.",
+    LoyaltyError.INVALID_TIER_BASIS: "tierBasis is not POINTS or SPENT, or SPENT lacks a currency.",
     LoyaltyError.UNKNOWN_EVENT: "The program gives no points for this event.",
     SegmentError.DUPLICATE_NAME: "A segment with this name already exists in the project.",
     SegmentError.FILTER_ON_STATIC: "A static segment has members, not a filter.",
@@ -191,14 +190,12 @@ CODE_MEANINGS: dict[ErrorCode, str] = {
     ExperimentError.EXPERIMENT_DRAFT: "Refused because the experiment is still a DRAFT.",
     ExperimentError.EXPERIMENT_RUNNING: "Refused because the experiment is RUNNING.",
     ExperimentError.EXPERIMENT_STOPPED: "Refused because the experiment is STOPPED.",
-    ExperimentError.HOLDOUT: "The customer is in the experiment's holdout group and gets no "
-    "code.",
+    ExperimentError.HOLDOUT: "The customer is in the experiment's holdout group and gets no code.",
     ExperimentError.INVALID_ALPHA: "alpha is not more than 0 and at most its maximum.",
     ExperimentError.INVALID_KEY: "A variant key is not 1 to 40 letters, digits, '-' or '_' "
     "starting with a letter or digit.",
     ExperimentError.INVALID_VARIANTS: "The number of variants is out of range.",
-    ExperimentError.INVALID_WEIGHT: "A weight is not a whole number in range (0 for no "
-    "holdout).",
+    ExperimentError.INVALID_WEIGHT: "A weight is not a whole number in range (0 for no holdout).",
     ExperimentError.NO_SIGNIFICANT_WINNER: "No variant is significantly better at the "
     "experiment's alpha; name a variantKey to promote one anyway.",
     ExperimentError.RESERVED_KEY: "The key 'holdout' names the holdout group.",
@@ -231,7 +228,7 @@ CODE_MEANINGS: dict[ErrorCode, str] = {
     RenderingError.CHANNEL_MISMATCH: "The template is for the other channel.",
     RenderingError.CODE_REQUIRED: "The template shows a code, and none was given.",
     RenderingError.MISSING_OPT_OUT: "An SMS template does not end with how to opt out (such as "
-    "\"Reply STOP to opt out\").",
+    '"Reply STOP to opt out").',
     RenderingError.MISSING_UNSUBSCRIBE: "An email template's html does not link to "
     "{{ unsubscribe_url }}.",
     RenderingError.RENDER_FAILED: "The template failed to render with this data.",
@@ -247,8 +244,7 @@ CODE_MEANINGS: dict[ErrorCode, str] = {
     "first (publishCode), so its use is tracked.",
     DeliveryError.CODE_OF_ANOTHER_CUSTOMER: "The code belongs to another customer.",
     DeliveryError.INVALID_CHANNELS: "Channels are not EMAIL, SMS or both, each once.",
-    DeliveryError.NO_ADDRESS: "The customer has no email address or phone number for the "
-    "channel.",
+    DeliveryError.NO_ADDRESS: "The customer has no email address or phone number for the channel.",
     DeliveryError.SMS_TOO_LONG: "The SMS needs more segments than allowed.",
     DeliveryError.SANDBOX: "The project is a sandbox: messages go to the sink, never out.",
     DeliveryError.NO_EMAIL_PROVIDER: "No SMTP server is set for the project or installation.",
@@ -261,8 +257,9 @@ def _documented_enum(kind: type[ErrorCode], name: str, operations: str) -> Any:
     graphql_enum = strawberry.enum(
         kind, name=name, description=f"Values of UserError.code returned by {operations}."
     )
-    for value in graphql_enum.__strawberry_definition__.values:
-        value.description = CODE_MEANINGS.get(kind(value.value))
+    describe_values(
+        graphql_enum, {code.name: CODE_MEANINGS[code] for code in kind if code in CODE_MEANINGS}
+    )
     return graphql_enum
 
 

@@ -19,29 +19,25 @@ from schema.campaigns import (
     RulesType,
 )
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.types import Connection, Long, MoneyTotal, UserError, connection
 
 
-@strawberry.enum(
+@described_enum(
     name="ExperimentStatus",
     description="Where an experiment stands.",
+    values={
+        "DRAFT": "Created, not started: publishCode ignores it and it can still change.",
+        "RUNNING": "publishCode assigns customers to its arms; one per campaign at a time.",
+        "STOPPED": "Final: no new assignments; codes already published keep their variant's offer.",
+    },
 )
 class ExperimentStatusEnum(Enum):
-    DRAFT = strawberry.enum_value(
-        "DRAFT", description="Created, not started: publishCode ignores it and it can still change."
-    )
-    RUNNING = strawberry.enum_value(
-        "RUNNING",
-        description="publishCode assigns customers to its arms; one per campaign at a time.",
-    )
-    STOPPED = strawberry.enum_value(
-        "STOPPED",
-        description=(
-            "Final: no new assignments; codes already published keep their variant's offer."
-        ),
-    )
+    DRAFT = "DRAFT"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
 
 
 @strawberry.type(

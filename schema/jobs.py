@@ -9,24 +9,28 @@ import strawberry
 from domain import imports, jobs
 from domain.errors import NotFound
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.import_reports import ImportRowErrorType
 from schema.permissions import IsAdmin
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(
+@described_enum(
     name="JobStatus",
     description="Where a background job stands.",
+    values={
+        "QUEUED": "Waiting for a worker.",
+        "RUNNING": "A worker is on it; `done` grows.",
+        "SUCCEEDED": "Finished: every item was made (skipped import rows are in rowErrors).",
+        "FAILED": "Stopped; `errors` says why.",
+    },
 )
 class JobStatusEnum(Enum):
-    QUEUED = strawberry.enum_value("QUEUED", description="Waiting for a worker.")
-    RUNNING = strawberry.enum_value("RUNNING", description="A worker is on it; `done` grows.")
-    SUCCEEDED = strawberry.enum_value(
-        "SUCCEEDED",
-        description="Finished: every item was made (skipped import rows are in rowErrors).",
-    )
-    FAILED = strawberry.enum_value("FAILED", description="Stopped; `errors` says why.")
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
 
 
 @strawberry.type(

@@ -11,6 +11,7 @@ from domain import links, loyalty
 from domain.callers import CallerKind
 from schema.codes import CodeType
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin, IsAdminOrCustomer
 from schema.types import Connection, UserError, connection
@@ -21,6 +22,7 @@ class IsAdminOrSameCustomer(BasePermission):
 
     message = "this operation is not allowed for the caller"
     error_extensions = {"code": "FORBIDDEN"}
+    callers = "admin keys, and the token of the customer named by customerId"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         caller = info.context.caller
@@ -31,25 +33,23 @@ class IsAdminOrSameCustomer(BasePermission):
         )
 
 
-@strawberry.enum(
+@described_enum(
     name="LedgerKind",
     description="Why a card's points changed.",
+    values={
+        "EARN": "Points earned: on an order, a loyalty event or a referral.",
+        "SPEND": "Points spent on a reward (exchangePoints).",
+        "EXPIRE": "Points that reached the program's expiry unused.",
+        "ADJUST": "Points added or taken by hand (adjustPoints).",
+        "REVERSE": "Points earned on an order taken back because it was cancelled or refunded.",
+    },
 )
 class LedgerKindEnum(Enum):
-    EARN = strawberry.enum_value(
-        "EARN", description="Points earned: on an order, a loyalty event or a referral."
-    )
-    SPEND = strawberry.enum_value("SPEND", description="Points spent on a reward (exchangePoints).")
-    EXPIRE = strawberry.enum_value(
-        "EXPIRE", description="Points that reached the program's expiry unused."
-    )
-    ADJUST = strawberry.enum_value(
-        "ADJUST", description="Points added or taken by hand (adjustPoints)."
-    )
-    REVERSE = strawberry.enum_value(
-        "REVERSE",
-        description="Points earned on an order taken back because it was cancelled or refunded.",
-    )
+    EARN = "EARN"
+    SPEND = "SPEND"
+    EXPIRE = "EXPIRE"
+    ADJUST = "ADJUST"
+    REVERSE = "REVERSE"
 
 
 @strawberry.type(
@@ -325,7 +325,7 @@ class LoyaltyQuery:
 class LoyaltyMutation:
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="Adds a reward to a loyalty program's catalogue (admin keys).",
+        description="Adds a reward to a loyalty program's catalogue.",
     )
     @payload
     async def create_reward(

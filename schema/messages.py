@@ -11,6 +11,7 @@ from domain import message_stats, messages, projects
 from domain.errors import NotFound
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.projects import ProjectPayload, ProjectType
@@ -23,46 +24,44 @@ from schema.providers import (
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(
+@described_enum(
     name="MessageChannel",
     description="How a message reaches a customer.",
+    values={
+        "EMAIL": "By email, through SMTP.",
+        "SMS": "By SMS, through Twilio.",
+    },
 )
 class MessageChannelEnum(Enum):
-    EMAIL = strawberry.enum_value("EMAIL", description="By email, through SMTP.")
-    SMS = strawberry.enum_value("SMS", description="By SMS, through Twilio.")
+    EMAIL = "EMAIL"
+    SMS = "SMS"
 
 
-@strawberry.enum(
+@described_enum(
     name="MessageStatus",
     description="Where a message of the outbox stands.",
-)
-class MessageStatusEnum(Enum):
-    QUEUED = strawberry.enum_value(
-        "QUEUED",
-        description=(
+    values={
+        "QUEUED": (
             "Waiting to be sent (SMS may wait for the quiet hours to end, failures for a retry)."
         ),
-    )
-    SENDING = strawberry.enum_value("SENDING", description="A worker is sending it now.")
-    SENT = strawberry.enum_value(
-        "SENT", description="The provider accepted it (or it was recorded in the sink)."
-    )
-    DELIVERED = strawberry.enum_value(
-        "DELIVERED", description="The provider reported it delivered (SMS status callbacks)."
-    )
-    UNDELIVERED = strawberry.enum_value(
-        "UNDELIVERED", description="The provider reported it could not be delivered."
-    )
-    FAILED = strawberry.enum_value(
-        "FAILED",
-        description="Sending failed for good (refused, or out of retries); `error` says why.",
-    )
-    SUPPRESSED = strawberry.enum_value(
-        "SUPPRESSED",
-        description=(
+        "SENDING": "A worker is sending it now.",
+        "SENT": "The provider accepted it (or it was recorded in the sink).",
+        "DELIVERED": "The provider reported it delivered (SMS status callbacks).",
+        "UNDELIVERED": "The provider reported it could not be delivered.",
+        "FAILED": "Sending failed for good (refused, or out of retries); `error` says why.",
+        "SUPPRESSED": (
             "Not sent: the customer had not consented or had opted out. Recorded, never sent."
         ),
-    )
+    },
+)
+class MessageStatusEnum(Enum):
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    UNDELIVERED = "UNDELIVERED"
+    FAILED = "FAILED"
+    SUPPRESSED = "SUPPRESSED"
 
 
 @strawberry.type(
@@ -296,9 +295,7 @@ class MessageQuery:
 
     @strawberry.field(
         permission_classes=[IsAdmin],
-        description=(
-            "One message of the outbox (admin keys); null when the project has no such message."
-        ),
+        description="One message of the outbox; null when the project has no such message.",
     )
     async def message(
         self,

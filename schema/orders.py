@@ -11,28 +11,26 @@ from domain.discounts import OrderItemInput
 from domain.errors import NotFound
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.redemptions import OrderItemInputType, OrderItemType
 from schema.types import Money, MoneyInput, UserError
 
 
-@strawberry.enum(
+@described_enum(
     name="OrderStatus",
     description="Where a recorded order stands.",
+    values={
+        "PAID": "Paid: counted in the customer's metrics and loyalty points.",
+        "CANCELLED": "Cancelled: what it gave (metrics, points, referral rewards) was reversed.",
+        "REFUNDED": "Refunded: what it gave (metrics, points, referral rewards) was reversed.",
+    },
 )
 class OrderStatusEnum(Enum):
-    PAID = strawberry.enum_value(
-        "PAID", description="Paid: counted in the customer's metrics and loyalty points."
-    )
-    CANCELLED = strawberry.enum_value(
-        "CANCELLED",
-        description="Cancelled: what it gave (metrics, points, referral rewards) was reversed.",
-    )
-    REFUNDED = strawberry.enum_value(
-        "REFUNDED",
-        description="Refunded: what it gave (metrics, points, referral rewards) was reversed.",
-    )
+    PAID = "PAID"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
 
 
 # "Order" already names the order snapshot a redemption carries.
@@ -141,8 +139,7 @@ class OrderQuery:
     @strawberry.field(
         permission_classes=[IsAdmin],
         description=(
-            "One recorded order by the shop's id (admin keys); null when the project has none "
-            "with this id."
+            "One recorded order by the shop's id; null when the project has none with this id."
         ),
     )
     async def order(

@@ -8,29 +8,26 @@ import strawberry
 
 from domain import projects
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin, IsStaff
 from schema.providers import SmtpServerType, TwilioAccountType
 from schema.types import UserError
 
 
-@strawberry.enum(
+@described_enum(
     description="What an API key may do.",
+    values={
+        "ADMIN": "Everything in its project: setup, customers, campaigns, messages, statistics.",
+        "POS": (
+            "The till: look codes up, validate and redeem them, roll redemptions back, read the "
+            "brand. Sees customer ids only."
+        ),
+    },
 )
 class ApiKeyRole(Enum):
-    ADMIN = strawberry.enum_value(
-        "ADMIN",
-        description=(
-            "Everything in its project: setup, customers, campaigns, messages, statistics."
-        ),
-    )
-    POS = strawberry.enum_value(
-        "POS",
-        description=(
-            "The till: look codes up, validate and redeem them, roll redemptions "
-            "back, read the brand. Sees customer ids only."
-        ),
-    )
+    ADMIN = "ADMIN"
+    POS = "POS"
 
 
 @strawberry.type(
@@ -225,7 +222,7 @@ class RevokeApiKeyPayload:
 class ProjectQuery:
     @strawberry.field(
         permission_classes=[IsAdmin],
-        description="The caller's project and its settings (admin keys).",
+        description="The caller's project and its settings.",
     )
     async def project(self, info: Info) -> ProjectType:
         return ProjectType.from_doc(await projects.get_project(info.context.project_id))
@@ -239,7 +236,7 @@ class ProjectQuery:
 
     @strawberry.field(
         permission_classes=[IsAdmin],
-        description="The project's API keys, oldest first, revoked ones included (admin keys).",
+        description="The project's API keys, oldest first, revoked ones included.",
     )
     async def api_keys(self, info: Info) -> list[ApiKeyType]:
         keys = await projects.list_api_keys(info.context.project_id)
@@ -250,7 +247,7 @@ class ProjectQuery:
 class ProjectMutation:
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="Creates an API key (admin keys); its secret is returned once.",
+        description="Creates an API key; its secret is returned once.",
     )
     @payload
     async def create_api_key(
@@ -290,9 +287,7 @@ class ProjectMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description=(
-            "Revokes an API key for good (admin keys); requests with it are refused from then on."
-        ),
+        description="Revokes an API key for good; requests with it are refused from then on.",
     )
     @payload
     async def revoke_api_key(

@@ -9,21 +9,23 @@ from delivery import provider_check
 from domain import projects
 from domain.messages import MessageChannel
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.messages import MessageChannelEnum
 from schema.permissions import IsAdmin
 from schema.types import UserError
 
 
-@strawberry.enum(description="Whose provider a project's messages go through.")
+@described_enum(
+    description="Whose provider a project's messages go through.",
+    values={
+        "PROJECT": "The project's own SMTP server or Twilio account (set with updateMessaging).",
+        "INSTALLATION": "The installation's provider, from the server's settings.",
+    },
+)
 class MessagingProvider(Enum):
-    PROJECT = strawberry.enum_value(
-        "PROJECT",
-        description="The project's own SMTP server or Twilio account (set with updateMessaging).",
-    )
-    INSTALLATION = strawberry.enum_value(
-        "INSTALLATION", description="The installation's provider, from the server's settings."
-    )
+    PROJECT = "PROJECT"
+    INSTALLATION = "INSTALLATION"
 
 
 @strawberry.type(

@@ -15,37 +15,39 @@ from domain.errors import DomainError, NotFound
 from domain.rate_limits import RateLimited
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.guessing import code_attempt, customer_id_argument
 from schema.permissions import IsAdmin, IsStaff
 from schema.types import Connection, Money, MoneyInput, UserError, connection
 
 
-@strawberry.enum(
+@described_enum(
     name="RedemptionStatus",
     description="Where a redemption stands.",
+    values={
+        "PENDING": "Claimed and being applied; it completes or is cancelled within moments.",
+        "SUCCEEDED": "Completed: the code's discount was given and its limits used.",
+        "ROLLED_BACK": "Undone by rollbackRedemption: the limits it used were given back.",
+    },
 )
 class RedemptionStatusEnum(Enum):
-    PENDING = strawberry.enum_value(
-        "PENDING",
-        description="Claimed and being applied; it completes or is cancelled within moments.",
-    )
-    SUCCEEDED = strawberry.enum_value(
-        "SUCCEEDED", description="Completed: the code's discount was given and its limits used."
-    )
-    ROLLED_BACK = strawberry.enum_value(
-        "ROLLED_BACK",
-        description="Undone by rollbackRedemption: the limits it used were given back.",
-    )
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    ROLLED_BACK = "ROLLED_BACK"
 
 
-@strawberry.enum(
+@described_enum(
     name="RedemptionChannel",
     description="Where a code was redeemed, from the caller's key.",
+    values={
+        "ONLINE": "With an admin key (a shop's checkout).",
+        "POS": "With a POS key (a till).",
+    },
 )
 class RedemptionChannelEnum(Enum):
-    ONLINE = strawberry.enum_value("ONLINE", description="With an admin key (a shop's checkout).")
-    POS = strawberry.enum_value("POS", description="With a POS key (a till).")
+    ONLINE = "ONLINE"
+    POS = "POS"
 
 
 @strawberry.type(
@@ -351,9 +353,7 @@ class RedemptionQuery:
 
     @strawberry.field(
         permission_classes=[IsStaff],
-        description=(
-            "One redemption (admin and POS keys); null when the project has no such redemption."
-        ),
+        description="One redemption; null when the project has no such redemption.",
     )
     async def redemption(
         self,
@@ -370,10 +370,7 @@ class RedemptionQuery:
 
     @strawberry.field(
         permission_classes=[IsAdmin],
-        description=(
-            "The project's redemptions, oldest first (admin keys); the filters given must "
-            "all match."
-        ),
+        description="The project's redemptions, oldest first; the filters given must all match.",
     )
     async def redemptions(
         self,

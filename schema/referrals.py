@@ -9,39 +9,34 @@ import strawberry
 from domain import referrals
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.loyalty import IsAdminOrSameCustomer
 from schema.permissions import IsAdmin
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(
+@described_enum(
     name="ReferralStatus",
     description="Where a referral stands.",
+    values={
+        "PENDING": "The referee applied the code and has not made a qualifying order yet.",
+        "QUALIFIED": (
+            "The referee's first order reached the program's minimum; the referrer's reward is "
+            "held until releaseAt."
+        ),
+        "REWARDED": (
+            "The hold passed and the referrer's reward was given (or rewardError says why it could "
+            "not be)."
+        ),
+        "CANCELLED": "The qualifying order was cancelled or refunded during the hold: no reward.",
+    },
 )
 class ReferralStatusEnum(Enum):
-    PENDING = strawberry.enum_value(
-        "PENDING",
-        description="The referee applied the code and has not made a qualifying order yet.",
-    )
-    QUALIFIED = strawberry.enum_value(
-        "QUALIFIED",
-        description=(
-            "The referee's first order reached the program's minimum; the referrer's "
-            "reward is held until releaseAt."
-        ),
-    )
-    REWARDED = strawberry.enum_value(
-        "REWARDED",
-        description=(
-            "The hold passed and the referrer's reward was given (or rewardError says "
-            "why it could not be)."
-        ),
-    )
-    CANCELLED = strawberry.enum_value(
-        "CANCELLED",
-        description="The qualifying order was cancelled or refunded during the hold: no reward.",
-    )
+    PENDING = "PENDING"
+    QUALIFIED = "QUALIFIED"
+    REWARDED = "REWARDED"
+    CANCELLED = "CANCELLED"
 
 
 @strawberry.type(

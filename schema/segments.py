@@ -11,6 +11,7 @@ from domain import rfm, segments
 from domain.errors import NotFound
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.jobs import JobType
 from schema.permissions import IsAdmin
@@ -22,21 +23,19 @@ FILTER_HELP = (
 )
 
 
-@strawberry.enum(
+@described_enum(
     name="SegmentKind",
     description="How a segment's members are decided.",
-)
-class SegmentKindEnum(Enum):
-    STATIC = strawberry.enum_value(
-        "STATIC",
-        description=(
+    values={
+        "STATIC": (
             "A kept list of customers, changed by addSegmentMembers and removeSegmentMembers."
         ),
-    )
-    DYNAMIC = strawberry.enum_value(
-        "DYNAMIC",
-        description="Every customer who matches the segment's filter at the time it is read.",
-    )
+        "DYNAMIC": "Every customer who matches the segment's filter at the time it is read.",
+    },
+)
+class SegmentKindEnum(Enum):
+    STATIC = "STATIC"
+    DYNAMIC = "DYNAMIC"
 
 
 @strawberry.type(
@@ -210,7 +209,7 @@ class SegmentQuery:
 
     @strawberry.field(
         permission_classes=[IsAdmin],
-        description="The project's segments, oldest first (admin keys).",
+        description="The project's segments, oldest first.",
     )
     async def segments(
         self,
@@ -233,9 +232,7 @@ class SegmentQuery:
 
 @strawberry.type
 class SegmentMutation:
-    @strawberry.mutation(
-        permission_classes=[IsAdmin], description="Creates a segment (admin keys)."
-    )
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Creates a segment.")
     @payload
     async def create_segment(
         self,
@@ -252,7 +249,7 @@ class SegmentMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="Renames a segment or replaces a dynamic one's filter (admin keys).",
+        description="Renames a segment or replaces a dynamic one's filter.",
     )
     @payload
     async def update_segment(

@@ -93,7 +93,7 @@ class AutomationQuery:
 
     @strawberry.field(
         permission_classes=[IsAdmin],
-        description="One automation (admin keys); null when the project has no such automation.",
+        description="One automation; null when the project has no such automation.",
     )
     async def automation(
         self,
@@ -207,7 +207,7 @@ class AutomationMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="Creates an automation (admin keys), ACTIVE from now on.",
+        description="Creates an automation, ACTIVE from now on.",
     )
     @payload
     async def create_automation(

@@ -5,21 +5,23 @@ from enum import Enum
 import strawberry
 
 from domain.loyalty_config import LoyaltyConfig, LoyaltyConfigInput, LoyaltyTierInput
+from schema.described_enums import described_enum
 
 
-@strawberry.enum(
+@described_enum(
     name="PointsRounding",
     description="How fractional points earned on an order become whole points.",
-)
-class PointsRoundingEnum(Enum):
-    FLOOR = strawberry.enum_value("FLOOR", description="Rounded down (12.9 gives 12).")
-    HALF_EVEN = strawberry.enum_value(
-        "HALF_EVEN",
-        description=(
+    values={
+        "FLOOR": "Rounded down (12.9 gives 12).",
+        "HALF_EVEN": (
             "Rounded to the nearest whole point, halves to the even one (12.5 gives 12, 13.5 gives "
             "14)."
         ),
-    )
+    },
+)
+class PointsRoundingEnum(Enum):
+    FLOOR = "FLOOR"
+    HALF_EVEN = "HALF_EVEN"
 
 
 @strawberry.type(
@@ -51,20 +53,17 @@ class LoyaltyEventType:
     points: int = strawberry.field(description="Points the event gives each time it is tracked.")
 
 
-@strawberry.enum(
+@described_enum(
     name="TierBasis",
     description="What decides a card's tier.",
+    values={
+        "POINTS": "Points earned (less reversals) in the rolling window.",
+        "SPENT": "Amount spent in the rolling window, in minor units of the program's currency.",
+    },
 )
 class TierBasisEnum(Enum):
-    POINTS = strawberry.enum_value(
-        "POINTS", description="Points earned (less reversals) in the rolling window."
-    )
-    SPENT = strawberry.enum_value(
-        "SPENT",
-        description=(
-            "Amount spent in the rolling window, in minor units of the program's currency."
-        ),
-    )
+    POINTS = "POINTS"
+    SPENT = "SPENT"
 
 
 @strawberry.type(

@@ -99,9 +99,7 @@ async def _set_status(
 class CampaignMutation:
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description=(
-            "Creates a campaign (admin keys). A DISCOUNT campaign needs a name and a discount."
-        ),
+        description="Creates a campaign. A DISCOUNT campaign needs a name and a discount.",
     )
     @payload
     async def create_campaign(
