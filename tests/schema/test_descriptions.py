@@ -24,8 +24,9 @@ times in UTC ISO 8601), who may read it, its limits and what null means.
                or @strawberry.field(description="...") on a resolver
   argument     name: Annotated[T, strawberry.argument(description="...")] = default
   input field  name: T = strawberry.field(default=..., description="...") on the input class
-  enum value   NAME = strawberry.enum_value("NAME", description="...")
-               error codes (UserError.code enums): a line in CODE_MEANINGS, schema/error_codes.py
+  enum value   @described_enum(description="...", values={"NAME": "...", ...}) on the Enum
+               class (schema/described_enums.py); error codes (the UserError.code enums):
+               a line in CODE_MEANINGS, schema/error_codes.py
 Query and Mutation fields get "Callers: ..." appended from their permission classes
 (schema/build.py), so their descriptions need not name the roles.
 Then rewrite the committed schema with `engage export-schema`."""
