@@ -67,8 +67,8 @@ class MessageStatusEnum(Enum):
 @strawberry.type(
     name="Message",
     description=(
-        "An email or SMS of the outbox. Readable by admin keys; its rendered content and "
-        "address also by the recipient's token."
+        "An email or SMS of the outbox. Readable by admin keys; its address and rendered "
+        "content are the recipient's personal data."
     ),
 )
 class MessageType:

@@ -178,8 +178,8 @@ class TemplatePayload:
 
 @strawberry.type(
     description=(
-        "A template rendered for one customer, as a send would carry it; nothing is sent. The "
-        "rendered parts are readable by admin keys and the customer's own token."
+        "A template rendered for one customer, as a send would carry it; nothing is sent. "
+        "Readable by admin keys."
     ),
 )
 class TemplatePreview:
