@@ -30,8 +30,8 @@ class ConsentChannel(Enum):
 
 @strawberry.type(
     description=(
-        "Whether the customer currently consents to marketing on each channel; sendMessage "
-        "and distributions skip channels without consent."
+        "Whether the customer currently consents to marketing on each channel; a message on a "
+        "channel without consent is recorded as SUPPRESSED, never sent."
     ),
 )
 class Consents:

@@ -416,7 +416,8 @@ class PromoteWinnerPayload:
 @strawberry.type
 class ExperimentQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Null when the project has no such experiment."
+        permission_classes=[IsAdmin],
+        description="One experiment; null when the project has no such experiment.",
     )
     async def experiment(
         self,
@@ -431,7 +432,9 @@ class ExperimentQuery:
             return None
         return ExperimentType.from_doc(found)
 
-    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="The project's experiments, oldest first."
+    )
     async def experiments(
         self,
         info: Info,

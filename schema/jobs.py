@@ -123,7 +123,8 @@ class GenerateCodesPayload:
 @strawberry.type
 class JobQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Null when the project has no such job."
+        permission_classes=[IsAdmin],
+        description="One background job with its progress; null when the project has no such job.",
     )
     async def job(
         self,

@@ -107,7 +107,7 @@ class PointsExpiryType:
 )
 class LoyaltyCardType:
     campaign_id: strawberry.ID = strawberry.field(
-        description="The LOYALTY campaign the reward belongs to."
+        description="The LOYALTY campaign the card is in."
     )
     customer_id: strawberry.ID = strawberry.field(
         description=(
@@ -294,7 +294,7 @@ class LoyaltyQuery:
         ],
         campaign_id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The LOYALTY campaign the reward belongs to."),
+            strawberry.argument(description="The LOYALTY campaign."),
         ],
     ) -> LoyaltyCardType:
         project_id = info.context.project_id
@@ -306,13 +306,16 @@ class LoyaltyQuery:
         )
         return LoyaltyCardType.from_doc(card)
 
-    @strawberry.field(permission_classes=[IsAdminOrCustomer], description="Cheapest first.")
+    @strawberry.field(
+        permission_classes=[IsAdminOrCustomer],
+        description="A loyalty program's rewards, cheapest first.",
+    )
     async def rewards(
         self,
         info: Info,
         campaign_id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The LOYALTY campaign the reward belongs to."),
+            strawberry.argument(description="The LOYALTY campaign."),
         ],
     ) -> list[RewardType]:
         found = await loyalty.list_rewards(
@@ -396,7 +399,7 @@ class LoyaltyMutation:
         customer_id: Annotated[strawberry.ID, strawberry.argument(description="The card holder.")],
         campaign_id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The LOYALTY campaign the reward belongs to."),
+            strawberry.argument(description="The LOYALTY campaign."),
         ],
         points: Annotated[
             int,
@@ -436,7 +439,7 @@ class LoyaltyMutation:
         ],
         campaign_id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The LOYALTY campaign the reward belongs to."),
+            strawberry.argument(description="The LOYALTY campaign."),
         ],
         name: Annotated[
             str,

@@ -192,7 +192,8 @@ class RecomputeRfmPayload:
 @strawberry.type
 class SegmentQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Null when the project has no such segment."
+        permission_classes=[IsAdmin],
+        description="One segment; null when the project has no such segment.",
     )
     async def segment(
         self,

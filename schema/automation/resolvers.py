@@ -65,7 +65,9 @@ class AutomationPayload:
 
 @strawberry.type
 class AutomationQuery:
-    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="The project's automations, oldest first."
+    )
     async def automations(
         self,
         info: Info,

@@ -46,7 +46,8 @@ class CampaignPayload:
 @strawberry.type
 class CampaignQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Null when the project has no such campaign."
+        permission_classes=[IsAdmin],
+        description="One campaign; null when the project has no such campaign.",
     )
     async def campaign(
         self,
@@ -59,7 +60,9 @@ class CampaignQuery:
             return None
         return CampaignType.from_doc(found)
 
-    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="The project's campaigns, oldest first."
+    )
     async def campaigns(
         self,
         info: Info,
@@ -117,7 +120,10 @@ class CampaignMutation:
         )
         return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
-    @strawberry.mutation(permission_classes=[IsAdmin], description="Changes only the fields given.")
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Changes the fields given of a campaign; the others keep their value.",
+    )
     @payload
     async def update_campaign(
         self,
@@ -139,7 +145,8 @@ class CampaignMutation:
         return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin], description="Its codes validate as PAUSED until resumed."
+        permission_classes=[IsAdmin],
+        description="Pauses an ACTIVE campaign: its codes are refused with PAUSED until resumed.",
     )
     @payload
     async def pause_campaign(
@@ -150,7 +157,8 @@ class CampaignMutation:
         return await _set_status(info, id, campaigns.CampaignStatus.PAUSED)
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin], description="An ENDED campaign cannot be resumed."
+        permission_classes=[IsAdmin],
+        description="Makes a PAUSED campaign ACTIVE again; an ENDED one cannot be resumed.",
     )
     @payload
     async def resume_campaign(
@@ -160,7 +168,10 @@ class CampaignMutation:
     ) -> CampaignPayload:
         return await _set_status(info, id, campaigns.CampaignStatus.ACTIVE)
 
-    @strawberry.mutation(permission_classes=[IsAdmin], description="Final: no code works after.")
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Ends the campaign for good: no code of it works after.",
+    )
     @payload
     async def end_campaign(
         self,
