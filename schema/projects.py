@@ -229,7 +229,7 @@ class ProjectQuery:
 
     @strawberry.field(
         permission_classes=[IsStaff],
-        description="The project's brand, as its pages show it; readable with a till key.",
+        description="The project's brand, as its pages show it.",
     )
     async def brand(self, info: Info) -> BrandType:
         return BrandType.from_project(await projects.get_project(info.context.project_id))
