@@ -9,34 +9,53 @@ from .base_model import BaseModel
 
 
 class MoneyInput(BaseModel):
+    """An amount of money: minor units and an ISO 4217 currency."""
+
     amount: int
+    "The amount in the currency's minor units (cents for EUR: 1250 is 12.50)."
     currency: str
+    "The ISO 4217 code, such as EUR (case does not matter)."
 
 
 class OrderInput(BaseModel):
+    """The order a code is checked or redeemed against. Money in minor units; all amounts in one currency, the campaign's."""
+
     id: Optional[str] = None
+    "The shop's order id, stored with the redemption."
     amount: Optional["MoneyInput"] = None
     "Defaults to the items' total."
     items: list["OrderItemInput"] = Field(default_factory=lambda: [])
+    "The order's lines (needed by ELIGIBLE_ITEMS discounts); give items, an amount or both."
     shipping: Optional["MoneyInput"] = None
+    "The shipping amount, 0 or more; what FREE_SHIPPING takes off."
 
 
 class OrderItemInput(BaseModel):
+    """One line of an order."""
+
     sku: str
+    "The item's stock keeping unit, not empty."
     quantity: int
+    "How many, at least 1."
     price: "MoneyInput"
-    "Unit price."
+    "The price of one unit, in minor units."
     category: str = ""
+    "The item's category, matched against rules.categories."
 
 
 class RecordOrderInput(BaseModel):
+    """A paid order, recorded once per id. Money in minor units, one currency."""
+
     id: str
-    "The shop's id: recording it again changes nothing."
+    "The shop's id, 1 to 200 characters: recording it again changes nothing."
     customer_id: Optional[str] = Field(alias="customerId", default=None)
+    "The buyer; null for a guest order (no metrics or points)."
     amount: Optional["MoneyInput"] = None
     "Defaults to the items' total."
     items: list["OrderItemInput"] = Field(default_factory=lambda: [])
+    "The order's lines, at most 500."
     codes: list[str] = Field(default_factory=lambda: [])
+    "The codes used on the order, at most 20 (case, spaces and dashes ignored)."
 
 
 OrderInput.model_rebuild()
