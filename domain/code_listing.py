@@ -1,0 +1,194 @@
+"""A campaign's codes for people: a searchable page of them, and every one of them as CSV,
+read in batches so that a million codes never sit in memory at once."""
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+
+from domain import links
+from domain.campaigns import Campaign
+from domain.codes import Code, code_status, coupon_url, normalize_code, uses_left
+from domain.common import utc_now
+from domain.customers import Customer, customers_by_id
+from domain.pagination import Page, paginate
+
+EXPORT_BATCH = 1_000
+EXPORT_COLUMNS = (
+    "code",
+    "campaign_id",
+    "campaign_name",
+    "status",
+    "uses_allowed",
+    "uses_count",
+    "uses_left",
+    "customer_source_id",
+    "customer_email",
+    "created_at",
+    "starts_at",
+    "expires_at",
+    "last_redeemed_at",
+    "url",
+    "apple_wallet_url",
+    "google_wallet_url",
+)
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CodeState(StrEnum):
+    """What the codes table can be narrowed to."""
+
+    ALL = "all"
+    UNASSIGNED = "unassigned"
+    ASSIGNED = "assigned"
+    REDEEMED = "redeemed"
+
+
+def codes_query(
+    *, project_id: str, campaign_id: str, search: str = "", state: CodeState = CodeState.ALL
+) -> dict[str, Any]:
+    query: dict[str, Any] = {"project_id": project_id, "campaign_id": campaign_id}
+    wanted = normalize_code(search)
+    if wanted:
+        # Codes are random: only the exact code (case, spaces and dashes ignored) finds one.
+        query["code"] = wanted
+    if state == CodeState.UNASSIGNED:
+        query["assigned"] = False
+    elif state == CodeState.ASSIGNED:
+        query["assigned"] = True
+    elif state == CodeState.REDEEMED:
+        query["redeemed_count"] = {"$gt": 0}
+    return query
+
+
+async def list_campaign_codes(
+    *,
+    project_id: str,
+    campaign_id: str,
+    first: int,
+    after: str | None,
+    search: str = "",
+    state: CodeState = CodeState.ALL,
+) -> Page[Code]:
+    """Oldest first, by cursor."""
+    query = codes_query(project_id=project_id, campaign_id=campaign_id, search=search, state=state)
+    return await paginate(Code, query, first, after)
+
+
+@dataclass(frozen=True)
+class ExportLinks:
+    """What the coupon and wallet links in the file are built from."""
+
+    base_url: str
+    secret_key: str
+
+
+def export_file_name(campaign: Campaign, now: datetime) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", campaign.name.lower()).strip("-")[:40] or "campaign"
+    return f"codes-{slug}-{now.astimezone(UTC).strftime('%Y%m%dT%H%MZ')}.csv"
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _row(
+    code: Code,
+    campaign: Campaign,
+    customer: Customer | None,
+    export: ExportLinks,
+    with_email: bool,
+    now: datetime,
+) -> list[str]:
+    left = uses_left(code, campaign)
+    return [
+        _cell(value)
+        for value in (
+            code.display or code.code,
+            campaign.key,
+            campaign.name,
+            code_status(code, campaign, now).value,
+            campaign.limits.per_code,
+            code.redeemed_count,
+            left,
+            customer.source_id if customer else "",
+            (customer.email if customer and with_email and not customer.erased else ""),
+            _time(code.created_at),
+            _time(campaign.starts_at),
+            _time(campaign.ends_at),
+            _time(code.last_redeemed_at),
+            coupon_url(export.base_url, code),
+            links.apple_wallet_url(
+                export.base_url.rstrip("/"), export.secret_key, code.project_id, code.code
+            ),
+            links.google_wallet_url(
+                export.base_url.rstrip("/"), export.secret_key, code.project_id, code.code
+            ),
+        )
+    ]
+
+
+async def code_batches(
+    *, project_id: str, campaign_id: str, batch_size: int = EXPORT_BATCH
+) -> AsyncIterator[list[Code]]:
+    """The campaign's codes in _id order, one bounded query per batch (keyset paging): memory
+    holds one batch, and no server cursor has to stay open while the client downloads."""
+    collection = Code.get_pymongo_collection()
+    last: ObjectId | None = None
+    while True:
+        query: dict[str, Any] = {"project_id": project_id, "campaign_id": campaign_id}
+        if last is not None:
+            query["_id"] = {"$gt": last}
+        raw = await collection.find(query).sort("_id", 1).limit(batch_size).to_list(batch_size)
+        if not raw:
+            return
+        yield [Code.model_validate(doc) for doc in raw]
+        if len(raw) < batch_size:
+            return
+        last = raw[-1]["_id"]
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+async def export_codes_csv(
+    *,
+    campaign: Campaign,
+    export: ExportLinks,
+    with_email: bool,
+    batch_size: int = EXPORT_BATCH,
+) -> AsyncIterator[str]:
+    """The header, then one chunk of CSV text per batch of codes. `with_email` is False for
+    roles that may not read personal data beyond ids (the column stays, empty)."""
+    yield _csv_text([list(EXPORT_COLUMNS)])
+    now = utc_now()
+    async for batch in code_batches(
+        project_id=campaign.project_id, campaign_id=campaign.key, batch_size=batch_size
+    ):
+        owners = await customers_by_id(
+            campaign.project_id, [code.customer_id for code in batch if code.customer_id]
+        )
+        yield _csv_text(
+            [
+                _row(code, campaign, owners.get(code.customer_id), export, with_email, now)
+                for code in batch
+            ]
+        )
