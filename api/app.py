@@ -8,10 +8,12 @@ from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from api import demo, google_wallet, hooks, pages, pos_scan, wallet
 from api.background import BackgroundJobs
+from api.console import console_routes
+from api.console.web import check_console_templates
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
 from api.settings import Settings
@@ -43,6 +45,7 @@ def load_templates(settings: Settings) -> None:
     rendering.use_template_files(files=files)
     rendering.check_builtin_templates()
     pages.check_page_templates(files)
+    check_console_templates(files)
     apple.default_images(files)
 
 
@@ -92,5 +95,6 @@ def create_app(
         *google_wallet.routes,
         *hooks.routes,
         *wallet.routes,
+        Mount("/console", routes=console_routes(), name="console"),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

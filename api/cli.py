@@ -1,4 +1,4 @@
-"""The `engage` command: serve, worker, create-project, import, export-schema."""
+"""The `engage` command: serve, worker, create-project, create-user, import, export-schema."""
 
 import argparse
 import asyncio
@@ -97,6 +97,40 @@ def create_project(settings: Settings, name: str, sandbox: bool) -> None:
         print(asyncio.run(_create_project(uri, settings, name, sandbox)))
 
 
+async def _create_user(uri: str, settings: Settings, project: str, email: str, role: str) -> str:
+    from api.import_command import find_project
+    from domain import console
+
+    client = make_client(uri)
+    try:
+        await init_database(client, settings.database)
+        found = await find_project(project)
+        issued = await console.create_user(
+            project_id=found.key, email=email, role=role, created_by="engage create-user"
+        )
+        user = issued.user
+        return (
+            f"console user {user.email} ({user.role.value}) of project {found.name} "
+            f"({found.key}); password, shown once:\n{issued.password}"
+        )
+    finally:
+        await client.close()
+
+
+def create_user(settings: Settings, project: str, email: str, role: str) -> None:
+    """Adds a console user and prints their one-time password; exits 1 with the reason."""
+    from api.import_command import ImportCommandError
+    from domain.errors import DomainError
+
+    try:
+        with database_uri(settings, for_serve=False) as (uri, _):
+            print(asyncio.run(_create_user(uri, settings, project, email, role)))
+    except (ImportCommandError, EmbeddedDatabaseError) as error:
+        sys.exit(f"engage: {error}")
+    except DomainError as error:
+        sys.exit(f"engage: {error.code}: {error}")
+
+
 async def _run_worker(uri: str, settings: Settings) -> None:
     from delivery.sms import close_sms_clients
     from delivery.worker import OutboxWorker
@@ -155,6 +189,18 @@ def main(argv: list[str] | None = None) -> None:
     project_cmd = commands.add_parser("create-project", help="create a project, print its key")
     project_cmd.add_argument("name")
     project_cmd.add_argument("--sandbox", action="store_true")
+    user_cmd = commands.add_parser(
+        "create-user", help="add a console user to a project, print their one-time password"
+    )
+    user_cmd.add_argument("project", help="the project's id or name")
+    user_cmd.add_argument("email")
+    user_cmd.add_argument(
+        "--role",
+        default="MARKETER",
+        type=str.upper,
+        choices=["OWNER", "MARKETER", "VIEWER"],
+        help="OWNER manages users and API keys; VIEWER only reads (default: MARKETER)",
+    )
     commands.add_parser("worker", help="send the outbox (also runs inside serve)")
     import_cmd = commands.add_parser(
         "import", help="import customers or orders from a JSON lines or CSV file"
@@ -179,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
         serve(settings, args.host or settings.host, args.port or settings.port)
     elif args.command == "create-project":
         create_project(settings, args.name, args.sandbox)
+    elif args.command == "create-user":
+        create_user(settings, args.project, args.email, args.role)
     elif args.command == "worker":
         worker(settings)
     elif args.command == "import":
