@@ -5,10 +5,10 @@ which mounts them under /console with the name "console" (route names "console:<
 
 from starlette.routing import BaseRoute
 
-from api.console import dashboard, sign_in, static
+from api.console import campaigns, dashboard, sign_in, static
 
 # Pages of other areas add their module here.
-AREAS = (static, sign_in, dashboard)
+AREAS = (static, sign_in, dashboard, campaigns)
 
 
 def console_routes() -> list[BaseRoute]:

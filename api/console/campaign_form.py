@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starlette.datastructures import FormData
 
 from domain import campaigns
 from domain.campaigns import (
@@ -22,6 +24,7 @@ from domain.campaigns import (
     PassLocationInput,
     RulesInput,
 )
+from domain.campaigns.validation import validated_fields
 from domain.common import Money, minor_unit_digits
 from domain.errors import CommonError, DomainError, Problem
 
@@ -70,14 +73,6 @@ FIELDS = (
 )
 LIST_FIELDS = frozenset({"rules.daysOfWeek", "rules.hours", "rules.segmentIds"})
 CHECKBOXES = frozenset({"codes.luhn", "releaseLimitsOnRefund", "rules.firstOrderOnly"})
-
-
-class FormData(Protocol):
-    """Starlette's FormData, or any multi-dict like it."""
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def getlist(self, key: str) -> list[Any]: ...
 
 
 def field_of(api_field: str | None) -> str | None:
@@ -187,7 +182,7 @@ class _Reader:
         return numbers
 
 
-@dataclass(frozen=True)
+@dataclass
 class GivenMoney:
     """An amount as typed, in minor units; the domain checks the currency with the rest."""
 
@@ -221,9 +216,12 @@ def _pass_locations(reader: _Reader) -> list[PassLocationInput]:
     return locations
 
 
-def campaign_input(values: Mapping[str, Any], *, creating: bool) -> CampaignInput:
-    """The CampaignInput the form stands for; raises DomainError for inputs that cannot even be
-    read (a word in a number field), so nothing is stored."""
+def campaign_input(
+    values: Mapping[str, Any], *, current: Campaign | None
+) -> tuple[CampaignInput, list[Problem]]:
+    """The CampaignInput the form stands for, and the problems of inputs that could not even be
+    read (a word in a number field): those inputs are left out of the CampaignInput."""
+    creating = current is None
     reader = _Reader(values)
     currency = reader.text("currency").upper()
     discount_type = reader.text("discount.type") or None
@@ -294,9 +292,22 @@ def campaign_input(values: Mapping[str, Any], *, creating: bool) -> CampaignInpu
         pass_locations=_pass_locations(reader),
     )
     reader.whole("plannedCodes")
-    if reader.problems:
-        raise DomainError.of(reader.problems)
-    return data
+    return data, reader.problems
+
+
+def checked_input(values: Mapping[str, Any], *, current: Campaign | None) -> CampaignInput:
+    """The CampaignInput to store, or DomainError with every problem of the form at once: the
+    unreadable inputs' and, for the rest, the very checks createCampaign and updateCampaign
+    make (run here without storing, so that one answer lists them all)."""
+    data, unreadable = campaign_input(values, current=current)
+    if not unreadable:
+        return data
+    try:
+        validated_fields(data, current)
+    except DomainError as error:
+        named = {field_of(p.field) for p in unreadable}
+        unreadable += [p for p in error.problems if field_of(p.field) not in named]
+    raise DomainError.of(unreadable)
 
 
 def planned_codes(values: Mapping[str, Any]) -> int | None:

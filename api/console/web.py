@@ -295,7 +295,12 @@ def environment(files: TemplateFiles) -> Environment:
 
 
 CONSOLE_TEMPLATES = ("base.html", "forms.html", "sign_in.html", "message.html")
-STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC_FILES = {
+    "console.css": "text/css",
+    "console.js": "text/javascript",
+    "campaigns.css": "text/css",
+    "campaigns.js": "text/javascript",
+}
 
 
 def check_console_templates(files: TemplateFiles) -> None:
