@@ -15,7 +15,7 @@ from bson import ObjectId
 from domain import links
 from domain.campaigns import Campaign
 from domain.codes import Code, code_status, coupon_url, normalize_code, uses_left
-from domain.common import utc_now
+from domain.common import object_ids, utc_now
 from domain.customers import Customer, customers_by_id
 from domain.pagination import Page, paginate
 
@@ -192,3 +192,11 @@ async def export_codes_csv(
                 for code in batch
             ]
         )
+
+
+async def codes_by_id(*, project_id: str, code_ids: list[str]) -> dict[str, Code]:
+    """The project's codes among the ids, in one query, by id (to show them as printed)."""
+    found = await Code.find(
+        {"_id": {"$in": object_ids(list(dict.fromkeys(code_ids)))}, "project_id": project_id}
+    ).to_list()
+    return {str(code.id): code for code in found}

@@ -35,6 +35,7 @@ from domain.code_examples import preview_codes
 from domain.code_listing import (
     CodeState,
     ExportLinks,
+    codes_by_id,
     export_codes_csv,
     export_file_name,
     list_campaign_codes,
@@ -67,6 +68,7 @@ DISCOUNT_TYPES = [
     ("FREE_SHIPPING", "Free shipping"),
 ]
 SCOPES = [("ORDER", "The whole order"), ("ELIGIBLE_ITEMS", "Eligible items only (SKUs/categories)")]
+CHANNEL_NAMES = {"EMAIL": "Email", "SMS": "SMS", "ONLINE": "Online", "POS": "Till (POS)"}
 CODE_MODES = [("ALPHANUMERIC", "Letters and digits"), ("NUMERIC", "Digits only (card-like)")]
 
 
@@ -114,7 +116,9 @@ STATUS_CHANGES = {
 
 def _relative(delta: timedelta) -> str:
     seconds = abs(delta.total_seconds())
-    if seconds < 3600:
+    if seconds < 60:
+        amount, unit = max(1, round(seconds)), "second"
+    elif seconds < 3600:
         amount, unit = max(1, round(seconds / 60)), "minute"
     elif seconds < 2 * 86400:
         amount, unit = round(seconds / 3600), "hour"
@@ -159,6 +163,25 @@ def _code_shape(campaign: Campaign) -> str:
         return f"Pattern {codes.prefix}{codes.pattern}{codes.suffix} (# is a random character)"
     parts = [codes.prefix, f"{codes.length} random characters", codes.suffix]
     return " + ".join(part for part in parts if part)
+
+
+def _who(campaign: Campaign) -> str:
+    """The campaign's eligibility rules in a line."""
+    rules = campaign.rules
+    parts = ["first orders only"] if rules.first_order_only else []
+    if rules.segment_ids:
+        parts.append(f"customers in {len(rules.segment_ids)} chosen segment(s)")
+    if rules.customer_tags:
+        parts.append("customers tagged " + ", ".join(rules.customer_tags))
+    if rules.attributes:
+        parts.append(
+            "customers with " + ", ".join(f"{k} = {v}" for k, v in rules.attributes.items())
+        )
+    if rules.skus:
+        parts.append("orders with SKU " + ", ".join(rules.skus))
+    if rules.categories:
+        parts.append("orders with items in " + ", ".join(rules.categories))
+    return "; ".join(parts) if parts else "every customer and order"
 
 
 async def _campaign(visit: Visit, request: Request) -> Campaign:
@@ -209,12 +232,8 @@ async def campaign_list(request: Request, visit: Visit) -> Response:
                 "discount_cost": _moneys(figures.discount_cost),
             }
         )
-    ending_soon = sum(
-        1
-        for c in page.items
-        if c.status == CampaignStatus.ACTIVE
-        and c.ends_at is not None
-        and now < c.ends_at <= now + timedelta(days=7)
+    ending_soon = await campaigns.campaigns_ending(
+        project_id=visit.project_id, after=now, before=now + timedelta(days=7)
     )
     next_link = ""
     if page.has_next and page.items:
@@ -668,7 +687,7 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
     period = f"the last {days} days ({labels[0]} to {labels[-1]}, {zone.key})"
     redemptions_chart = line_chart(
         title=f"Redemptions per day, {period}",
-        description=f"{stats.redeemed:,} redemptions in all"
+        description=f"{stats.redeemed:,} redemption{'' if stats.redeemed == 1 else 's'} in all"
         + (f"; most on {labels[peak]} ({int(redeemed[peak]):,})" if peak is not None else ""),
         labels=labels,
         series=[Series("Redemptions", redeemed)],
@@ -685,8 +704,9 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
     )
     direct = max(0, stats.redeemed - sum(channel.redeemed for channel in stats.channels))
     channel_bars = [
-        Bar(channel.channel.value.title(), float(channel.redeemed)) for channel in stats.channels
-    ] + [Bar("No message (shared or typed)", float(direct))]
+        Bar(CHANNEL_NAMES[channel.channel.value], float(channel.redeemed))
+        for channel in stats.channels
+    ] + [Bar("No message", float(direct))]
     channels_chart = bar_chart(
         title=f"Redemptions by the channel that delivered the code, {period}",
         description=", ".join(f"{bar.label}: {int(bar.value):,}" for bar in channel_bars),
@@ -703,6 +723,7 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
     people: dict[str, Customer] = await customers_by_id(
         visit.project_id, [r.customer_id for r in latest if r.customer_id]
     )
+    printed = await codes_by_id(project_id=visit.project_id, code_ids=[r.code_id for r in latest])
     word, hint, css = status_of(campaign, now)
     saved = request.query_params.get("saved", "")
     count = _count(request.query_params.get("count", ""))
@@ -718,6 +739,7 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
             "css": css,
             "offer": offer_text(campaign.discount),
             "shape": _code_shape(campaign),
+            "who": _who(campaign),
             "stats": stats,
             "totals": totals,
             "revenue_all": _moneys(totals.revenue),
@@ -730,6 +752,8 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
             "zone": zone.key,
             "latest": latest,
             "people": people,
+            "printed": {key: code.display or code.code for key, code in printed.items()},
+            "channel_names": CHANNEL_NAMES,
             "show_personal": visit.can(ConsoleRole.MARKETER),
             "limit_total": _limit(campaign.limits.total),
             "notice": {
@@ -775,11 +799,14 @@ async def redemption_rollback(request: Request, visit: Visit) -> Response:
             return redirect(
                 request, "campaign", query="saved=rolled-back", campaign_id=campaign.key
             )
+    printed = await codes_by_id(project_id=visit.project_id, code_ids=[redemption.code_id])
+    code = printed[redemption.code_id].display if redemption.code_id in printed else redemption.code
     return render(
         request,
         "console/campaigns/rollback.html",
         {
-            "title": f"Roll back the redemption of {redemption.code}?",
+            "title": f"Roll back the redemption of {code}?",
+            "code": code,
             "area": "campaigns",
             "campaign": campaign,
             "redemption": redemption,

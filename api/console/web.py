@@ -290,7 +290,9 @@ def environment(files: TemplateFiles) -> Environment:
         Series=charts.Series,
         Bar=charts.Bar,
     )
-    env.filters.update(money=format_money, number=format_number, percent=format_percent)
+    env.filters.update(
+        money=format_money, number=format_number, percent=format_percent, sentence=capitalised
+    )
     return env
 
 
@@ -391,6 +393,11 @@ class FormErrors:
 
 
 def capitalised(text: str) -> str:
+    """The message as a sentence; one starting with an API field name (endsAt, codes.pattern)
+    keeps it as written, so it still names the field the API names."""
+    first = text.split(" ", 1)[0]
+    if any(char.isupper() or char == "." for char in first[1:]):
+        return text
     return text[:1].upper() + text[1:]
 
 

@@ -32,6 +32,7 @@ from domain.campaigns.models import (
 )
 from domain.campaigns.queries import (
     campaigns_by_id,
+    campaigns_ending,
     campaigns_per_status,
     get_campaign,
     list_campaigns,
@@ -71,6 +72,7 @@ __all__ = [
     "Unset",
     "_validated",
     "campaigns_by_id",
+    "campaigns_ending",
     "campaigns_per_status",
     "create_campaign",
     "get_campaign",

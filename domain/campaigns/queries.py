@@ -1,6 +1,7 @@
 """Reading campaigns: one by id, several at once, a page of a project's campaigns (oldest or
 newest first), and how many there are per status."""
 
+from datetime import datetime
 from typing import Any
 
 from domain.campaigns.models import Campaign, CampaignKind, CampaignStatus
@@ -74,3 +75,14 @@ async def campaigns_per_status(*, project_id: str) -> dict[CampaignStatus, int]:
     )
     counted = {str(row["_id"]): int(row["n"]) async for row in cursor}
     return {status: counted.get(status.value, 0) for status in CampaignStatus}
+
+
+async def campaigns_ending(*, project_id: str, after: datetime, before: datetime) -> int:
+    """Active campaigns whose end falls in (after, before]: the ones about to stop."""
+    return await Campaign.get_pymongo_collection().count_documents(
+        {
+            "project_id": project_id,
+            "status": CampaignStatus.ACTIVE.value,
+            "ends_at": {"$gt": after, "$lte": before},
+        }
+    )

@@ -276,7 +276,7 @@ async def test_the_campaign_page_charts_a_redemption_and_rolls_it_back(
 
         page = await http.get(f"/console/campaigns/{campaign.key}")
         assert page.status_code == 200
-        assert "1 redemptions in all" in page.text and "€6.00" in page.text
+        assert "1 redemption in all" in page.text and "€6.00" in page.text
         assert 'id="window-redemptions">1<' in page.text
         rollback = f"/console/campaigns/{campaign.key}/redemptions/{redemption_id}/rollback"
         assert rollback in page.text
