@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from api import demo, google_wallet, hooks, pages, pos_scan, wallet
 from api.background import BackgroundJobs
+from api.console import check_templates as check_console_templates
 from api.console import console_routes
-from api.console.web import check_console_templates
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
 from api.settings import Settings

@@ -333,3 +333,7 @@ routes: list[BaseRoute] = [
     *code_pages.routes,
     *campaign_page.routes,
 ]
+TEMPLATES = tuple(
+    f"campaigns/{name}.html"
+    for name in ("list", "form", "status", "generate", "job", "codes", "campaign", "rollback")
+)

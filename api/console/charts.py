@@ -10,7 +10,8 @@ from markupsafe import Markup, escape
 
 Formatter = Callable[[float], str]
 
-WIDTH = 640
+# Narrow enough that 14-unit text stays readable when a phone scales the chart down.
+WIDTH = 480
 # Two series are told apart by colour and by dash (colour-blind safe: blue and orange).
 COLORS = ("#1d4ed8", "#c2410c", "#047857", "#7c3aed")
 DASHES = ("", "6 4", "2 3", "10 3 2 3")
@@ -94,7 +95,7 @@ def line_chart(
     """A line per series over `labels` (days, drawn left to right; missing days should be
     given as zero). `y_max` fixes the axis (1.0 for a rate)."""
     ident = _chart_id("chart")
-    height, left, right, top, bottom = 260, 64, 16, 16, 56
+    height, left, right, top, bottom = 250, 58, 30, 14, 56
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     peak = max((v for s in series for v in s.values), default=0)
     ticks = nice_ticks(y_max if y_max is not None else peak)
@@ -113,7 +114,7 @@ def line_chart(
         parts.append(
             Markup(
                 '<line x1="{l}" x2="{r}" y1="{y:.1f}" y2="{y:.1f}" stroke="{g}" stroke-width="1"/>'
-                '<text x="{tx}" y="{ty:.1f}" text-anchor="end" font-size="12" fill="{m}">{t}</text>'
+                '<text x="{tx}" y="{ty:.1f}" text-anchor="end" font-size="14" fill="{m}">{t}</text>'
             ).format(
                 l=left,
                 r=WIDTH - right,
@@ -125,25 +126,26 @@ def line_chart(
                 t=show_tick(tick),
             )
         )
-    # About six day labels whatever the range: every label would overlap on 30 or 90 days.
-    every = max(1, math.ceil(count / 6))
+    # About five day labels whatever the range (every label would overlap on 30 or 90 days),
+    # counted back from the last day so that today is always labelled.
+    every = max(1, math.ceil(count / 5))
     for index, label in enumerate(labels):
-        if index % every and index != count - 1:
-            continue
-        if index != count - 1 and count - 1 - index < every / 2:
+        if (count - 1 - index) % every:
             continue
         parts.append(
             Markup(
                 '<line x1="{x:.1f}" x2="{x:.1f}" y1="{b}" y2="{b2}" stroke="{m}"/>'
-                '<text x="{x:.1f}" y="{ty}" text-anchor="middle" font-size="12" fill="{m}">'
+                '<text x="{x:.1f}" y="{ty}" text-anchor="{a}" font-size="14" fill="{m}">'
                 "{t}</text>"
             ).format(
                 x=x(index),
                 b=top + plot_h,
                 b2=top + plot_h + 5,
-                ty=top + plot_h + 19,
+                ty=top + plot_h + 21,
                 m=MUTED,
                 t=label,
+                # The last day ends at the plot's edge: centred, it would be cut off.
+                a="end" if index == count - 1 and count > 1 else "middle",
             )
         )
     for number, line in enumerate(series):
@@ -168,9 +170,9 @@ def line_chart(
     parts.append(
         Markup(
             '<line x1="{l}" x2="{r}" y1="{b}" y2="{b}" stroke="{i}"/>'
-            '<text x="{cx}" y="{h}" text-anchor="middle" font-size="12" fill="{i}">{xt}</text>'
-            '<text transform="translate(14 {cy}) rotate(-90)" text-anchor="middle" '
-            'font-size="12" fill="{i}">{yt}</text>'
+            '<text x="{cx}" y="{h}" text-anchor="middle" font-size="14" fill="{i}">{xt}</text>'
+            '<text transform="translate(15 {cy}) rotate(-90)" text-anchor="middle" '
+            'font-size="14" fill="{i}">{yt}</text>'
         ).format(
             l=left,
             r=WIDTH - right,
@@ -227,7 +229,7 @@ def bar_chart(
     """Horizontal bars from zero, largest first, each value printed at its bar's end."""
     ident = _chart_id("chart")
     shown = sorted(bars, key=lambda b: -b.value) if sort else list(bars)
-    row_h, top, label_w, right = 30, 8, 200, 90
+    row_h, top, label_w, right = 32, 8, 170, 70
     height = top * 2 + row_h * max(len(shown), 1) + 28
     plot_w = WIDTH - label_w - right
     peak = max((b.value for b in shown), default=0) or 1
@@ -235,12 +237,12 @@ def bar_chart(
     for index, bar in enumerate(shown):
         y = top + index * row_h
         width = plot_w * bar.value / peak
-        label = bar.label if len(bar.label) <= 28 else bar.label[:27] + "…"
+        label = bar.label if len(bar.label) <= 22 else bar.label[:21] + "…"
         parts.append(
             Markup(
-                '<text x="{lx}" y="{ty}" text-anchor="end" font-size="13" fill="{i}">{l}</text>'
+                '<text x="{lx}" y="{ty}" text-anchor="end" font-size="14" fill="{i}">{l}</text>'
                 '<rect x="{x}" y="{y}" width="{w:.1f}" height="{h}" fill="{c}"/>'
-                '<text x="{vx:.1f}" y="{ty}" font-size="13" fill="{i}">{v}</text>'
+                '<text x="{vx:.1f}" y="{ty}" font-size="14" fill="{i}">{v}</text>'
             ).format(
                 lx=label_w - 8,
                 ty=y + row_h / 2 + 4,
@@ -257,7 +259,7 @@ def bar_chart(
         )
     if not shown:
         parts.append(
-            Markup('<text x="{}" y="{}" font-size="13" fill="{}">Nothing yet</text>').format(
+            Markup('<text x="{}" y="{}" font-size="14" fill="{}">Nothing yet</text>').format(
                 label_w, top + row_h / 2 + 4, MUTED
             )
         )
@@ -265,7 +267,7 @@ def bar_chart(
     parts.append(
         Markup(
             '<line x1="{x}" x2="{x}" y1="{t}" y2="{b}" stroke="{i}"/>'
-            '<text x="{cx}" y="{ty}" text-anchor="middle" font-size="12" fill="{i}">{vt}</text>'
+            '<text x="{cx}" y="{ty}" text-anchor="middle" font-size="14" fill="{i}">{vt}</text>'
         ).format(
             x=label_w,
             t=top,

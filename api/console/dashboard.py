@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import api.console.charts as charts
-from api.console.web import Visit, console_page, format_money, has_route, render, url
+from api.console.web import Visit, console_page, format_money, has_route, plural, render, url
 from domain import analytics
 from domain.common import Money, minor_unit_digits
 
@@ -62,12 +62,16 @@ async def dashboard(request: Request, visit: Visit) -> Response:
         f"{day_label(activity.days[0])} to {day_label(activity.days[-1])} ({activity.timezone})"
     )
     busiest = max(range(len(activity.redeemed)), key=lambda i: activity.redeemed[i])
+    peak = (
+        f"busiest day {labels[busiest]} with {activity.redeemed[busiest]:,}. "
+        if activity.redeemed_total
+        else ""
+    )
     redemptions_chart = charts.line_chart(
         title=f"Redemptions per day, {period}",
         description=(
-            f"{activity.redeemed_total:,} redemptions in {DAYS} days, "
-            f"{change(activity.redeemed_total, sum(activity.previous_redeemed))}; "
-            f"busiest day {labels[busiest]} with {activity.redeemed[busiest]:,}. "
+            f"{plural(activity.redeemed_total, 'redemption')} in {DAYS} days, "
+            f"{change(activity.redeemed_total, sum(activity.previous_redeemed))}; {peak}"
             "The dashed line is the 30 days before."
         ),
         labels=labels,
@@ -148,4 +152,5 @@ async def dashboard(request: Request, visit: Visit) -> Response:
     )
 
 
+TEMPLATES = ("dashboard.html",)
 routes: list[BaseRoute] = [Route("/", dashboard, methods=["GET"], name="dashboard")]

@@ -139,6 +139,7 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
+TEMPLATES = ("sign_in.html",)
 routes: list[BaseRoute] = [
     Route("/sign-in", sign_in_page, methods=["GET"], name="sign_in"),
     Route("/sign-in", sign_in, methods=["POST"], name="sign_in_post"),

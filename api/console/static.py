@@ -20,6 +20,7 @@ async def static_file(request: Request) -> Response:
     )
 
 
+TEMPLATES = ()
 routes: list[BaseRoute] = [
     Route("/static/{name}", static_file, methods=["GET", "HEAD"], name="static"),
 ]

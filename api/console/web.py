@@ -20,6 +20,7 @@ from starlette.routing import NoMatchFound
 
 import api.console.charts as charts
 from api.settings import Settings
+from domain.analytics import NO_CURRENCY
 from domain.common import Money, minor_unit_digits, same_secret
 from domain.console import (
     ConsoleRole,
@@ -291,12 +292,16 @@ def environment(files: TemplateFiles) -> Environment:
         Bar=charts.Bar,
     )
     env.filters.update(
-        money=format_money, number=format_number, percent=format_percent, sentence=capitalised
+        money=format_money,
+        number=format_number,
+        percent=format_percent,
+        plural=plural,
+        sentence=capitalised,
     )
     return env
 
 
-CONSOLE_TEMPLATES = ("base.html", "forms.html", "sign_in.html", "message.html")
+CONSOLE_TEMPLATES = ("base.html", "forms.html", "message.html", "confirm.html")
 STATIC_FILES = {
     "console.css": "text/css",
     "console.js": "text/javascript",
@@ -305,11 +310,13 @@ STATIC_FILES = {
 }
 
 
-def check_console_templates(files: TemplateFiles) -> None:
-    """Raises MissingTemplateFile at start rather than a 500 on the first visit."""
-    for name in (*CONSOLE_TEMPLATES, *STATIC_FILES):
-        path = name if name.endswith(".html") else f"static/{name}"
-        files.path(f"console/{path}")
+def check_console_templates(files: TemplateFiles, pages: Iterable[str] = ()) -> None:
+    """Raises MissingTemplateFile at start rather than a 500 on the first visit: the shared
+    templates, the static files and `pages` (each area's TEMPLATES)."""
+    for name in (*CONSOLE_TEMPLATES, *pages):
+        files.path(f"console/{name}")
+    for name in STATIC_FILES:
+        files.path(f"console/static/{name}")
 
 
 SECURITY_HEADERS = {
@@ -443,8 +450,9 @@ _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
 
 
 def format_money(value: Money | None) -> str:
-    """Minor units shown in the major unit: "€1,234.50", "12.00 CHF"."""
-    if value is None:
+    """Minor units shown in the major unit: "€1,234.50", "12.00 CHF"; "—" without money (no
+    value, or ISO 4217's XXX: a figure with no currency yet)."""
+    if value is None or value.currency == NO_CURRENCY:
         return "—"
     digits = minor_unit_digits(value.currency)
     sign = "-" if value.amount < 0 else ""
@@ -452,6 +460,11 @@ def format_money(value: Money | None) -> str:
     number = f"{whole:,}" + (f".{part:0{digits}d}" if digits else "")
     symbol = _SYMBOLS.get(value.currency)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {value.currency}"
+
+
+def plural(count: int, word: str, words: str = "") -> str:
+    """ "1 redemption", "2 redemptions"."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
 def format_number(value: int | float) -> str:
