@@ -45,6 +45,14 @@ from domain.errors import DomainError, NotFound, Problem
 
 CODES_PAGE = 50
 DEFAULT_GENERATE = 1_000
+# The bar moves once per batch: about 20 steps, in batches no smaller than 100 codes (each costs
+# a few round trips) nor larger than the jobs' usual size.
+PROGRESS_STEPS = 20
+SMALLEST_BATCH = 100
+
+
+def progress_batch(count: int) -> int:
+    return min(jobs.BATCH_SIZE, max(SMALLEST_BATCH, -(-count // PROGRESS_STEPS)))
 
 
 # --- generating codes and following the job --------------------------------------------------
@@ -63,7 +71,9 @@ async def campaign_generate(request: Request, visit: Visit) -> Response:
                 raise DomainError(
                     CodeError.INVALID_COUNT, "enter how many codes, such as 1000", "count"
                 )
-            job = await jobs.generate_codes(visit.project_id, campaign.key, count)
+            job = await jobs.generate_codes(
+                visit.project_id, campaign.key, count, batch_size=progress_batch(count)
+            )
         except DomainError as error:
             errors = form_errors(
                 [Problem(p.code, p.message, "count" if p.field else None) for p in error.problems]
