@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from domain import campaigns
 from domain.campaigns import (
+    UNSET,
     Campaign,
     CampaignInput,
     CodeConfigInput,
@@ -23,6 +24,7 @@ from domain.campaigns import (
     LimitsInput,
     PassLocationInput,
     RulesInput,
+    Unset,
 )
 from domain.campaigns.validation import validated_fields
 from domain.common import Money, minor_unit_digits
@@ -268,8 +270,13 @@ def campaign_input(
         customer_tags=reader.words("rules.customerTags"),
         attributes=attributes,
     )
+    per_code: int | Unset | None = reader.whole("limits.perCode")
+    if creating and per_code is None:
+        # Left empty on a new campaign: the API's default, once for a unique code and no
+        # limit for a shared one.
+        per_code = UNSET
     limits = LimitsInput(
-        per_code=reader.whole("limits.perCode"),
+        per_code=per_code,
         per_customer=reader.whole("limits.perCustomer"),
         total=reader.whole("limits.total"),
         per_day=reader.whole("limits.perDay"),
@@ -360,7 +367,7 @@ def new_campaign_values(*, timezone: str, currency: str = "EUR") -> dict[str, An
         "rules.daysOfWeek": [],
         "rules.hours": [],
         "rules.segmentIds": [],
-        "limits.perCode": "1",
+        "limits.perCode": "",
         "codesPerCustomer": "1",
         "releaseLimitsOnRefund": False,
         "rules.firstOrderOnly": False,

@@ -133,6 +133,7 @@ async def test_the_form_shows_the_api_errors_by_its_fields_then_creates_and_edit
                 limits__perCustomer="2",
                 codes__pattern="SPRING-####-####",
                 plannedCodes="1000",
+                limits__perCode="",
             ),
         )
         assert created.status_code == 303, shown_errors(created.text)
@@ -148,6 +149,7 @@ async def test_the_form_shows_the_api_errors_by_its_fields_then_creates_and_edit
         # 09:00 in Paris in winter is 08:00 UTC.
         assert campaign.starts_at == datetime(2026, 12, 24, 8, tzinfo=UTC)
         assert campaign.codes.pattern == "SPRING-####-####"
+        assert campaign.limits.per_code == 1  # left empty: the API's default for unique codes
 
         edit = await http.get(f"/console/campaigns/{campaign.key}/edit")
         assert 'value="SPRING-####-####"' in edit.text and 'value="2026-12-24T09:00"' in edit.text
@@ -260,9 +262,12 @@ async def test_the_campaign_page_charts_a_redemption_and_rolls_it_back(
     app: Starlette, tenant: Tenant
 ) -> None:
     async with console_client(app, tenant, "MARKETER") as (http, csrf):
-        await http.post("/console/campaigns/new", data=form(csrf, standaloneCode="SPRING15"))
+        await http.post(
+            "/console/campaigns/new",
+            data=form(csrf, standaloneCode="SPRING15", limits__perCode=""),
+        )
         campaign = await Campaign.find_one()
-        assert campaign is not None
+        assert campaign is not None and campaign.limits.per_code is None  # a shared code
         till = tenant.gql.as_token(await make_pos_key(tenant=tenant))
         redeemed = await till.__call__(
             REDEEM,
