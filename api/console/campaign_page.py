@@ -136,8 +136,10 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
             "who": rules_text(campaign),
             "stats": stats,
             "totals": totals,
-            "revenue_all": moneys(totals.revenue),
-            "discount_all": moneys(totals.discount_cost),
+            "revenue_all": moneys(totals.revenue or [Money(amount=0, currency=stats.currency)]),
+            "discount_all": moneys(
+                totals.discount_cost or [Money(amount=0, currency=stats.currency)]
+            ),
             "redemptions_chart": redemptions_chart,
             "money_chart": money_chart,
             "channels_chart": channels_chart,

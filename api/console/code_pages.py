@@ -45,10 +45,10 @@ from domain.errors import DomainError, NotFound, Problem
 
 CODES_PAGE = 50
 DEFAULT_GENERATE = 1_000
-# The bar moves once per batch: about 20 steps, in batches no smaller than 100 codes (each costs
+# The bar moves once per batch: about 20 steps, in batches no smaller than 500 codes (each costs
 # a few round trips) nor larger than the jobs' usual size.
 PROGRESS_STEPS = 20
-SMALLEST_BATCH = 100
+SMALLEST_BATCH = 500
 
 
 def progress_batch(count: int) -> int:
