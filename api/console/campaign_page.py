@@ -77,6 +77,15 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
     revenue = [float(entry.revenue.amount if entry else 0) for entry in daily]
     discounts = [float(entry.discount_cost.amount if entry else 0) for entry in daily]
     currency = stats.currency
+    # A campaign with no money anywhere yet (no amount in its offer, no order, no discount
+    # given) has no currency to show amounts in.
+    known = currency != analytics.NO_CURRENCY
+
+    def shown(value: Money) -> str:
+        return format_money(value) if known else "—"
+
+    zero = Money(amount=0, currency=currency)
+
     peak = max(range(len(redeemed)), key=lambda i: redeemed[i]) if any(redeemed) else None
     period = f"the last {days} days ({labels[0]} to {labels[-1]}, {zone.key})"
     redemptions_chart = line_chart(
@@ -89,12 +98,11 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
     )
     money_chart = line_chart(
         title=f"Revenue and discount cost per day, {period}",
-        description=f"Revenue {format_money(stats.revenue)}, discount cost "
-        f"{format_money(stats.discount_cost)}",
+        description=f"Revenue {shown(stats.revenue)}, discount cost {shown(stats.discount_cost)}",
         labels=labels,
         series=[Series("Revenue", revenue), Series("Discount cost", discounts)],
-        y_title=f"Amount ({currency})",
-        value_format=lambda value: _major(value, currency),
+        y_title=f"Amount ({currency})" if known else "Amount",
+        value_format=lambda value: _major(value, currency) if known else f"{value:,.0f}",
     )
     direct = max(0, stats.redeemed - sum(channel.redeemed for channel in stats.channels))
     channel_bars = [
@@ -136,10 +144,10 @@ async def campaign_page(request: Request, visit: Visit) -> Response:
             "who": rules_text(campaign),
             "stats": stats,
             "totals": totals,
-            "revenue_all": moneys(totals.revenue or [Money(amount=0, currency=stats.currency)]),
-            "discount_all": moneys(
-                totals.discount_cost or [Money(amount=0, currency=stats.currency)]
-            ),
+            "revenue_all": moneys(totals.revenue) if totals.revenue else shown(zero),
+            "discount_all": moneys(totals.discount_cost) if totals.discount_cost else shown(zero),
+            "revenue_window": shown(stats.revenue),
+            "discount_window": shown(stats.discount_cost),
             "redemptions_chart": redemptions_chart,
             "money_chart": money_chart,
             "channels_chart": channels_chart,
