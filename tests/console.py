@@ -32,12 +32,14 @@ async def make_console_user(
     return ConsoleUser(email=issued.user.email, password=issued.password, user=issued.user)
 
 
-async def sign_in(http: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+async def sign_in(
+    http: httpx.AsyncClient, email: str, password: str, next: str = ""
+) -> httpx.Response:
     """Opens the sign-in page and sends the form; returns the answer to the POST."""
     page = await http.get("/console/sign-in")
     return await http.post(
         "/console/sign-in",
-        data={"csrf_token": csrf_of(page.text), "email": email, "password": password},
+        data={"csrf_token": csrf_of(page.text), "email": email, "password": password, "next": next},
     )
 
 

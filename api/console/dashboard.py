@@ -104,12 +104,16 @@ async def dashboard(request: Request, visit: Visit) -> Response:
             charts.Bar(STATUS_LABELS.get(row.status, row.status), row.count)
         )
     message_charts = [
-        charts.bar_chart(
-            title=f"{CHANNEL_LABELS.get(channel, channel)} messages by status, last {DAYS} days",
-            description=", ".join(f"{bar.label}: {bar.value:,}" for bar in bars),
-            bars=bars,
-            value_title="Messages",
-            label_title="Status",
+        (
+            CHANNEL_LABELS.get(channel, channel),
+            sum(bar.value for bar in bars),
+            charts.bar_chart(
+                title=f"{CHANNEL_LABELS.get(channel, channel)} by status, last {DAYS} days",
+                description=", ".join(f"{bar.label}: {bar.value:,}" for bar in bars),
+                bars=bars,
+                value_title="Messages",
+                label_title="Status",
+            ),
         )
         for channel, bars in sorted(by_channel.items())
     ]
@@ -145,8 +149,6 @@ async def dashboard(request: Request, visit: Visit) -> Response:
             "redemptions_chart": redemptions_chart,
             "revenue_chart": revenue_chart,
             "message_charts": message_charts,
-            "messages_by_channel": activity.messages_by_channel(),
-            "channel_labels": CHANNEL_LABELS,
             "top_campaigns": top,
         },
     )

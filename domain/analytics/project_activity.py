@@ -54,12 +54,6 @@ class ProjectActivity:
     def revenue_total(self) -> Money:
         return Money(amount=sum(self.revenue), currency=self.currency)
 
-    def messages_by_channel(self) -> dict[str, int]:
-        totals: Counter[str] = Counter()
-        for row in self.messages:
-            totals[row.channel] += row.count
-        return dict(totals)
-
 
 def _per_day(rows: list[Row], buckets: Buckets, days: list[date], pick: str) -> list[int]:
     index = {day: position for position, day in enumerate(days)}

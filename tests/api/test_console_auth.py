@@ -38,8 +38,9 @@ async def test_wrong_passwords_lock_the_account_out_even_for_the_right_password(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     owner = await make_console_user(project_id=tenant.project_id)
-    right = await sign_in(http, owner.email, owner.password)
+    right = await sign_in(http, owner.email, owner.password, next="//evil.example/x")
     assert right.status_code == 303  # a right password costs nothing
+    assert right.headers["location"] == "/console/"  # never another site after sign-in
     http.cookies.clear()
     for _ in range(5):
         wrong = await sign_in(http, owner.email, "not-the-password")

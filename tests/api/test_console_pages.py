@@ -13,7 +13,7 @@ from api.settings import Settings
 from domain import console
 from domain.customers import Customer
 from domain.projects import list_api_keys
-from tests.console import make_console_user, seed_shop, sign_in, signed_in_as
+from tests.console import ConsoleUser, make_console_user, seed_shop, signed_in_as
 from tests.factories import Tenant
 
 ENGAGE = str(Path(sys.executable).parent / "engage")
@@ -31,7 +31,7 @@ async def test_dashboard_and_customer_pages_show_what_the_api_recorded(
     assert "Redemptions per day" in dashboard and "<svg" in dashboard
     assert "1 redemption in 30 days" in dashboard  # the chart's <desc>
     assert "€80.00" in dashboard and "Spring sale" in dashboard
-    assert "Email messages by status" in dashboard
+    assert "Email by status" in dashboard and "Email: 1 message" in dashboard
 
     # An exact email, phone or sourceId goes straight to the customer; a name lists them.
     for query in ("ADA@example.com", "+33 6 12 34 56 78", "shop-42"):
@@ -109,24 +109,25 @@ async def test_create_user_prints_a_one_time_password_that_signs_in(
         "ENGAGE_DATABASE": settings.database,
         "ENGAGE_DATA_DIR": str(settings.data_dir),
     }
-
-    async def create_user(*args: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(
-            subprocess.run,
-            [ENGAGE, "create-user", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    made = await create_user("shop-a", "Boss@Shop.test", "--role", "owner")
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [ENGAGE, "create-user", tenant.project.name, "Boss@Shop.test", "--role", "owner"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
     assert "console user boss@shop.test (OWNER) of project shop-a" in made.stdout
     password = made.stdout.strip().splitlines()[-1]
     user = await console.ConsoleUser.find_one({"email": "boss@shop.test"})
     assert user is not None and password not in user.password_hash
-    assert (await sign_in(http, "boss@shop.test", password)).status_code == 303
+    token = await signed_in_as(http, ConsoleUser("boss@shop.test", password, user))
 
-    again = await create_user(tenant.project_id, "boss@shop.test")
-    assert again.returncode == 1 and "USER_EXISTS" in again.stderr
+    # The same email again, from the Users page: the domain's typed error beside the field.
+    again = await http.post(
+        "/console/settings/users",
+        data={"csrf_token": token, "email": "BOSS@shop.test", "role": "VIEWER"},
+    )
+    assert again.status_code == 400 and "USER_EXISTS" in again.text
+    assert 'id="email-error"' in again.text and 'value="BOSS@shop.test"' in again.text

@@ -3,9 +3,15 @@ customer's page, with screenshots under var/screenshots/console-*.png."""
 
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Size, screenshot
+from tests.browser.conftest import SCREENSHOTS, Size, screenshot
 from tests.console import make_console_user, seed_shop
 from tests.factories import Tenant
+
+
+async def whole_page(page: Page, size: Size, name: str) -> None:
+    """The long pages are looked at whole, not just their first screen."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / f"{name}-{size.name}.png", full_page=True)
 
 
 async def overflows(page: Page) -> bool:
@@ -35,7 +41,7 @@ async def test_a_marketer_signs_in_reads_the_dashboard_and_finds_a_customer(
     await expect(chart).to_be_visible()
     await expect(page.get_by_role("row", name="Spring sale")).to_be_visible()
     assert not await overflows(page)
-    await screenshot(page, size, "console-dashboard")
+    await whole_page(page, size, "console-dashboard")
 
     if size.phone:
         nav = page.get_by_role("navigation", name="Console")
@@ -55,7 +61,7 @@ async def test_a_marketer_signs_in_reads_the_dashboard_and_finds_a_customer(
     await expect(page.get_by_role("rowheader", name=shop.code)).to_be_visible()
     await expect(page.get_by_role("heading", name="Club points: 80 points")).to_be_visible()
     assert not await overflows(page)
-    await screenshot(page, size, "console-customer")
+    await whole_page(page, size, "console-customer")
 
     await page.goto("/console/settings/users")
     await expect(page.get_by_role("heading", name="Users")).to_be_visible()
