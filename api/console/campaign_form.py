@@ -27,6 +27,7 @@ from domain.campaigns import (
     Unset,
 )
 from domain.campaigns.validation import validated_fields
+from domain.code_examples import CodePreview, preview_codes
 from domain.common import Money, minor_unit_digits
 from domain.errors import CommonError, DomainError, Problem
 
@@ -218,6 +219,29 @@ def _pass_locations(reader: _Reader) -> list[PassLocationInput]:
     return locations
 
 
+def _code_config(reader: _Reader) -> CodeConfigInput:
+    mode = reader.text("codes.mode") or CodeMode.ALPHANUMERIC.value
+    charset = reader.text("codes.charset")
+    if mode == CodeMode.NUMERIC.value and charset.upper() == campaigns.DEFAULT_CHARSET:
+        # The letters were the ALPHANUMERIC default shown in the field, not a choice.
+        charset = ""
+    return CodeConfigInput(
+        mode=mode,
+        pattern=reader.text("codes.pattern"),
+        charset=charset or None,
+        length=reader.whole("codes.length"),
+        prefix=reader.text("codes.prefix"),
+        suffix=reader.text("codes.suffix"),
+        luhn=bool(reader.values.get("codes.luhn")),
+    )
+
+
+def code_preview(values: Mapping[str, Any]) -> CodePreview:
+    """Example codes of the form's code settings, read as the form is when saved, and the
+    advice for the planned number of codes."""
+    return preview_codes(given=_code_config(_Reader(values)), planned=planned_codes(values))
+
+
 def campaign_input(
     values: Mapping[str, Any], *, current: Campaign | None
 ) -> tuple[CampaignInput, list[Problem]]:
@@ -235,20 +259,7 @@ def campaign_input(
         fixed_price=reader.money("discount.fixedPrice", currency),
         scope=reader.text("discount.scope") or None,
     )
-    mode = reader.text("codes.mode") or CodeMode.ALPHANUMERIC.value
-    charset = reader.text("codes.charset")
-    if mode == CodeMode.NUMERIC.value and charset.upper() == campaigns.DEFAULT_CHARSET:
-        # The letters were the ALPHANUMERIC default shown in the field, not a choice.
-        charset = ""
-    codes = CodeConfigInput(
-        mode=mode,
-        pattern=reader.text("codes.pattern"),
-        charset=charset or None,
-        length=reader.whole("codes.length"),
-        prefix=reader.text("codes.prefix"),
-        suffix=reader.text("codes.suffix"),
-        luhn=bool(values.get("codes.luhn")),
-    )
+    codes = _code_config(reader)
     zone_name = reader.text("timezone") or "UTC"
     zone = _zone(zone_name)
     attributes: dict[str, Any] | None = {}

@@ -34,8 +34,7 @@ from api.console.web import (
 )
 from domain import campaigns
 from domain.analytics.campaign_totals import campaign_totals
-from domain.campaigns import Campaign, CampaignKind, CampaignStatus, CodeConfigInput, CodeMode
-from domain.code_examples import preview_codes
+from domain.campaigns import Campaign, CampaignKind, CampaignStatus
 from domain.codes import offer_text
 from domain.common import utc_now
 from domain.console import ConsoleRole
@@ -144,25 +143,7 @@ async def _form_page(
     errors: FormErrors | None = None,
     status: int = 200,
 ) -> Response:
-    planned = campaign_form.planned_codes(values)
-    preview = preview_codes(
-        given=CodeConfigInput(
-            mode=values.get("codes.mode") or None,
-            pattern=values.get("codes.pattern") or "",
-            charset=(
-                None
-                if values.get("codes.mode") == CodeMode.NUMERIC.value
-                else values.get("codes.charset") or None
-            ),
-            length=int(values["codes.length"])
-            if str(values.get("codes.length") or "").isdigit()
-            else None,
-            prefix=values.get("codes.prefix") or "",
-            suffix=values.get("codes.suffix") or "",
-            luhn=bool(values.get("codes.luhn")),
-        ),
-        planned=planned,
-    )
+    preview = campaign_form.code_preview(values)
     title = f"Edit {campaign.name}" if campaign else "New campaign"
     return render(
         request,
@@ -242,21 +223,11 @@ async def campaign_edit(request: Request, visit: Visit) -> Response:
 async def code_preview(request: Request, visit: Visit) -> Response:
     """Examples of the codes the form's settings make, for the form's script."""
     params = request.query_params
-    length = params.get("codes.length", "")
-    numeric = params.get("codes.mode") == CodeMode.NUMERIC.value
-    charset = params.get("codes.charset") or None
-    planned = campaign_form.planned_codes({"plannedCodes": params.get("plannedCodes", "")})
-    preview = preview_codes(
-        given=CodeConfigInput(
-            mode=params.get("codes.mode") or None,
-            pattern=params.get("codes.pattern", ""),
-            charset=None if numeric else charset,
-            length=int(length) if length.isdigit() else None,
-            prefix=params.get("codes.prefix", ""),
-            suffix=params.get("codes.suffix", ""),
-            luhn=params.get("codes.luhn") is not None,
-        ),
-        planned=planned,
+    preview = campaign_form.code_preview(
+        {
+            **{name: params.get(name, "") for name in campaign_form.FIELDS},
+            "codes.luhn": params.get("codes.luhn") is not None,
+        }
     )
     return JSONResponse(
         {

@@ -175,6 +175,8 @@ async def test_a_marketer_runs_a_campaign_from_sign_in_to_a_redemption_on_its_ch
     shots["campaign"] = campaign_url
     shots["campaigns"] = campaign_url.rsplit("/", 1)[0]
     shots["campaign-edit"] = f"{campaign_url}/edit"
+    # The code settings with their live example and the room the shape leaves.
+    shots["campaign-edit-codes"] = f"{campaign_url}/edit#codes"
     shots["campaign-pause"] = f"{campaign_url}/status/pause"
     rollback = page.locator("#redemptions a:has-text('Roll back')")
     shots["redemption-rollback"] = str(await rollback.get_attribute("href"))
