@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from bson import ObjectId
-
 from domain import links
 from domain.campaigns import Campaign
 from domain.codes import Code, code_status, coupon_url, normalize_code, uses_left
@@ -146,21 +144,27 @@ def _row(
 async def code_batches(
     *, project_id: str, campaign_id: str, batch_size: int = EXPORT_BATCH
 ) -> AsyncIterator[list[Code]]:
-    """The campaign's codes in _id order, one bounded query per batch (keyset paging): memory
-    holds one batch, and no server cursor has to stay open while the client downloads."""
-    collection = Code.get_pymongo_collection()
-    last: ObjectId | None = None
-    while True:
-        query: dict[str, Any] = {"project_id": project_id, "campaign_id": campaign_id}
-        if last is not None:
-            query["_id"] = {"$gt": last}
-        raw = await collection.find(query).sort("_id", 1).limit(batch_size).to_list(batch_size)
-        if not raw:
-            return
-        yield [Code.model_validate(doc) for doc in raw]
-        if len(raw) < batch_size:
-            return
-        last = raw[-1]["_id"]
+    """The campaign's codes in _id order from one cursor, `batch_size` documents per round trip:
+    memory holds one batch, however many codes there are. (Paging with `_id > last` instead
+    would make the embedded server scan the campaign's codes again for every batch.)"""
+    cursor = (
+        Code.get_pymongo_collection()
+        .find({"project_id": project_id, "campaign_id": campaign_id})
+        .sort("_id", 1)
+        .batch_size(batch_size)
+    )
+    batch: list[Code] = []
+    try:
+        async for raw in cursor:
+            batch.append(Code.model_validate(raw))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+    finally:
+        # A client that stops downloading leaves no cursor open on the server.
+        await cursor.close()
 
 
 def _csv_text(rows: list[list[str]]) -> str:
@@ -183,9 +187,8 @@ async def export_codes_csv(
     async for batch in code_batches(
         project_id=campaign.project_id, campaign_id=campaign.key, batch_size=batch_size
     ):
-        owners = await customers_by_id(
-            campaign.project_id, [code.customer_id for code in batch if code.customer_id]
-        )
+        owner_ids = [code.customer_id for code in batch if code.customer_id]
+        owners = await customers_by_id(campaign.project_id, owner_ids) if owner_ids else {}
         yield _csv_text(
             [
                 _row(code, campaign, owners.get(code.customer_id), export, with_email, now)
