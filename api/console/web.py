@@ -292,13 +292,22 @@ def environment(files: TemplateFiles) -> Environment:
         Bar=charts.Bar,
     )
     env.filters.update(
-        money=format_money, number=format_number, percent=format_percent, plural=plural
+        money=format_money,
+        number=format_number,
+        percent=format_percent,
+        plural=plural,
+        sentence=capitalised,
     )
     return env
 
 
 CONSOLE_TEMPLATES = ("base.html", "forms.html", "message.html", "confirm.html")
-STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC_FILES = {
+    "console.css": "text/css",
+    "console.js": "text/javascript",
+    "campaigns.css": "text/css",
+    "campaigns.js": "text/javascript",
+}
 
 
 def check_console_templates(files: TemplateFiles, pages: Iterable[str] = ()) -> None:
@@ -391,6 +400,11 @@ class FormErrors:
 
 
 def capitalised(text: str) -> str:
+    """The message as a sentence; one starting with an API field name (endsAt, codes.pattern)
+    keeps it as written, so it still names the field the API names."""
+    first = text.split(" ", 1)[0]
+    if any(char.isupper() or char == "." for char in first[1:]):
+        return text
     return text[:1].upper() + text[1:]
 
 

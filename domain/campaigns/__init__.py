@@ -30,7 +30,14 @@ from domain.campaigns.models import (
     ReferrerReward,
     Rules,
 )
-from domain.campaigns.queries import campaigns_by_id, get_campaign, list_campaigns
+from domain.campaigns.queries import (
+    campaigns_by_id,
+    campaigns_ending,
+    campaigns_per_status,
+    get_campaign,
+    list_campaigns,
+    newest_campaigns,
+)
 from domain.campaigns.service import create_campaign, set_campaign_status, update_campaign
 
 # domain.experiments checks a variant's overrides with the same rules, under this name.
@@ -65,9 +72,12 @@ __all__ = [
     "Unset",
     "_validated",
     "campaigns_by_id",
+    "campaigns_ending",
+    "campaigns_per_status",
     "create_campaign",
     "get_campaign",
     "list_campaigns",
+    "newest_campaigns",
     "set_campaign_status",
     "update_campaign",
 ]

@@ -10,6 +10,7 @@ from domain.redemptions.models import (
 )
 from domain.redemptions.queries import (
     get_redemption,
+    latest_redemptions,
     list_redemptions,
     redemptions_by_message,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "customer_in_segments",
     "customer_reasons",
     "get_redemption",
+    "latest_redemptions",
     "list_redemptions",
     "needs_customer",
     "order_reasons",

@@ -1,4 +1,5 @@
-"""Reading redemptions: one by id, a page of them, the ones attributed to messages."""
+"""Reading redemptions: one by id, a page of them, a campaign's latest, the ones attributed to
+messages."""
 
 from typing import Any
 
@@ -6,7 +7,7 @@ from domain.codes import normalize_code
 from domain.common import object_id
 from domain.errors import NotFound
 from domain.pagination import Page, paginate
-from domain.redemptions.models import Redemption
+from domain.redemptions.models import Redemption, RedemptionStatus
 
 
 async def get_redemption(*, project_id: str, redemption_id: str) -> Redemption:
@@ -56,3 +57,21 @@ async def list_redemptions(
     if code:
         query["code"] = normalize_code(code)
     return await paginate(Redemption, query, first, after)
+
+
+async def latest_redemptions(*, project_id: str, campaign_id: str, limit: int) -> list[Redemption]:
+    """The campaign's most recent redemptions, newest first (PENDING claims left out)."""
+    return (
+        await Redemption.find(
+            {
+                "project_id": project_id,
+                "campaign_id": campaign_id,
+                "status": {
+                    "$in": [RedemptionStatus.SUCCEEDED.value, RedemptionStatus.ROLLED_BACK.value]
+                },
+            }
+        )
+        .sort("-_id")
+        .limit(limit)
+        .to_list()
+    )
