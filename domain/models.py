@@ -25,6 +25,7 @@ from domain.rfm import RfmSchedule
 from domain.segments import Segment, SegmentMember
 from domain.templates import MessageTemplate
 from domain.wallet import PassLog, PassRegistration, WalletCounter, WalletPass
+from domain.webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookNotice
 
 
 def document_models() -> list[type[Document]]:
@@ -70,4 +71,8 @@ def document_models() -> list[type[Document]]:
         Experiment,
         ExperimentAssignment,
         RateLimitWindow,
+        Webhook,
+        WebhookDelivery,
+        WebhookAttempt,
+        WebhookNotice,
     ]

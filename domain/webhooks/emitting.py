@@ -1,0 +1,95 @@
+"""Emitting an event: one delivery record per subscribed endpoint, written in one insert, or
+nothing at all (and no database call) when no endpoint listens."""
+
+import hashlib
+import json
+import secrets
+import time
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from pymongo.errors import BulkWriteError
+
+from domain.common import as_utc, utc_now
+from domain.webhooks.models import EVENT_TYPES, WebhookDelivery
+from domain.webhooks.subscriptions import listeners
+
+_DUPLICATE_KEY = 11000
+
+
+def event_id_for(*, project_id: str, dedupe_key: str | None) -> str:
+    """The event's id: derived from its dedupe key, so emitting the same change again (a retry,
+    a repair sweep) gives the same id and is stored once per endpoint."""
+    if dedupe_key is None:
+        return "evt_" + secrets.token_hex(16)
+    digest = hashlib.sha256(f"{project_id}\x00{dedupe_key}".encode()).hexdigest()
+    return "evt_" + digest[:32]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def event_body(*, event_id: str, event_type: str, at: datetime, data: dict[str, Any]) -> str:
+    """The JSON every endpoint receives: id, type, time (UTC, ISO 8601) and the object."""
+    return json.dumps(
+        {"id": event_id, "type": event_type, "time": _plain(at), "data": _plain(data)},
+        separators=(",", ":"),
+        sort_keys=False,
+    )
+
+
+async def emit(
+    *,
+    project_id: str,
+    event_type: str,
+    object_key: str,
+    data: dict[str, Any],
+    dedupe_key: str | None = None,
+    at: datetime | None = None,
+) -> str | None:
+    """Queues the event for every active endpoint of the project subscribed to it; returns its
+    id, or None when none is. Call it right after the change it reports, from the one place the
+    change is made; `dedupe_key` names the change, so a repeat is delivered once."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type}")
+    webhook_ids = await listeners(project_id=project_id, event_type=event_type)
+    if not webhook_ids:
+        return None
+    now = utc_now()
+    event_id = event_id_for(project_id=project_id, dedupe_key=dedupe_key)
+    body = event_body(event_id=event_id, event_type=event_type, at=at or now, data=data)
+    sequence = time.time_ns()
+    rows = [
+        WebhookDelivery(
+            project_id=project_id,
+            webhook_id=webhook_id,
+            event_id=event_id,
+            event_type=event_type,
+            object_key=object_key,
+            sequence=sequence,
+            body=body,
+            due_at=now,
+            created_at=now,
+            updated_at=now,
+        ).model_dump(exclude={"id", "revision_id"})
+        for webhook_id in webhook_ids
+    ]
+    try:
+        await WebhookDelivery.get_pymongo_collection().insert_many(rows, ordered=False)
+    except BulkWriteError as error:
+        # The same change emitted again: the earlier deliveries stand.
+        if any(e.get("code") != _DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise
+    return event_id
