@@ -22,8 +22,14 @@ from delivery.config import DeliverySettings
 from delivery.polling import drain, poll_forever
 from domain.common import utc_now
 from domain.secret_box import SecretKeyMismatch
-from domain.webhooks import Webhook, WebhookDelivery, WebhookStatus, is_private_ip, secret_bytes
-from domain.webhooks import outbox
+from domain.webhooks import (
+    Webhook,
+    WebhookDelivery,
+    WebhookStatus,
+    is_private_ip,
+    outbox,
+    secret_bytes,
+)
 
 log = logging.getLogger("engage.webhooks")
 

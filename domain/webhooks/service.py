@@ -26,7 +26,7 @@ from domain.webhooks.models import (
 )
 from domain.webhooks.subscriptions import forget
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix of every secret, not one)
 SECRET_BYTES = 32
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
