@@ -18,6 +18,7 @@ from domain.messages import (
     MessageChannel,
     MessageStatus,
     check_idempotency_key,
+    emit_status,
 )
 from domain.projects import Project, get_project
 
@@ -161,6 +162,8 @@ async def queue_message(
         if earlier is None:
             raise
         return earlier
+    if refusal:
+        await emit_status(message)
     return message
 
 

@@ -1,7 +1,7 @@
 """Creating and erasing a customer: the steps that reach events and segments, which build on
 domain.customers and so are called from above it."""
 
-from domain import audit, events, segments
+from domain import audit, events, segments, webhooks
 from domain.customers import (
     Customer,
     CustomerInput,
@@ -14,7 +14,18 @@ from domain.customers import (
 async def create_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
     customer = await insert_customer(project_id, data, source)
     await events.emit(project_id, customer.key, events.CUSTOMER_CREATED, at=customer.created_at)
+    await _emit(customer, webhooks.CUSTOMER_CREATED)
     return customer
+
+
+async def _emit(customer: Customer, event_type: str) -> None:
+    await webhooks.emit(
+        project_id=customer.project_id,
+        event_type=event_type,
+        object_key=f"customer:{customer.id}",
+        data=webhooks.objects.customer(customer),
+        dedupe_key=f"{event_type}:{customer.id}",
+    )
 
 
 async def erase_customer(project_id: str, customer_id: str, actor: str) -> Customer:
@@ -22,4 +33,6 @@ async def erase_customer(project_id: str, customer_id: str, actor: str) -> Custo
     await erase_customer_record(project_id, customer_id)
     await segments.forget_customer(project_id=project_id, customer_id=customer_id)
     await audit.record(project_id, "customer.erased", customer_id, actor)
-    return await get_customer(project_id, customer_id)
+    erased = await get_customer(project_id, customer_id)
+    await _emit(erased, webhooks.CUSTOMER_ERASED)
+    return erased

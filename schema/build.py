@@ -41,6 +41,7 @@ from schema.referrals import ReferralMutation, ReferralQuery
 from schema.segments import SegmentMutation, SegmentQuery
 from schema.templates import TemplateMutation, TemplateQuery
 from schema.types import LONG_SCALAR, Long
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 Query = merge_types(
     "Query",
@@ -62,6 +63,7 @@ Query = merge_types(
         AnalyticsQuery,
         AutomationQuery,
         ExperimentQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -84,6 +86,7 @@ Mutation = merge_types(
         TemplateMutation,
         AutomationMutation,
         ExperimentMutation,
+        WebhookMutation,
     ),
 )
 

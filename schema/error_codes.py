@@ -23,6 +23,7 @@ from domain.redemptions.reasons import Reason
 from domain.referrals.errors import ReferralError
 from domain.segments.errors import SegmentError
 from domain.templates import TemplateError
+from domain.webhooks import WebhookError
 
 # GraphQL name and the operations that return the codes; no field returns these types (the wire
 # keeps `code: String`), they are in the schema so that clients can generate a switch over them.
@@ -46,6 +47,7 @@ _DOCUMENTED: dict[type[ErrorCode], tuple[str, str]] = {
     RenderingError: ("RenderingError", "the template mutations, previews and sendMessage"),
     MessageError: ("MessageError", "sendMessage"),
     DeliveryError: ("DeliveryError", "sendMessage, distributeCampaign and testMessaging"),
+    WebhookError: ("WebhookError", "createWebhook"),
 }
 
 ERROR_CODE_TYPES: list[Any] = [

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from domain import webhooks
 from domain.campaigns import Campaign
 from domain.codes import normalize_code
 from domain.common import as_utc, object_id, utc_now
@@ -188,8 +189,20 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
     claim.completed_at = completed_at
     if carrier is not None:
         claim.message_id, claim.message_channel = carrier.key, carrier.channel.value
+    await _emit(claim, webhooks.REDEMPTION_SUCCEEDED)
     await wallet_content_changed(claim.project_id, code=claim.code)
     return claim
+
+
+async def _emit(redemption: Redemption, event_type: str) -> None:
+    """Costs no database call while no webhook of the project listens to `event_type`."""
+    await webhooks.emit(
+        project_id=redemption.project_id,
+        event_type=event_type,
+        object_key=f"redemption:{redemption.id}",
+        data=webhooks.objects.redemption(redemption),
+        dedupe_key=f"{event_type}:{redemption.id}",
+    )
 
 
 async def rollback_redemption(*, project_id: str, redemption_id: str, reason: str) -> Redemption:
@@ -220,5 +233,6 @@ async def rollback_redemption(*, project_id: str, redemption_id: str, reason: st
     await give_back_all(counters_of(redemption=redemption, campaign=None))
     await collection.update_one({"_id": oid}, {"$set": {"holds_counters": False}})
     redemption.holds_counters = False
+    await _emit(redemption, webhooks.REDEMPTION_ROLLED_BACK)
     await wallet_content_changed(project_id, code=redemption.code)
     return redemption

@@ -1,6 +1,7 @@
 """Outbound webhooks: endpoints per project, events emitted where changes happen, and the
 outbox the delivery worker sends from."""
 
+from domain.webhooks import objects
 from domain.webhooks.addresses import check_url, is_private_host, is_private_ip
 from domain.webhooks.emitting import emit, event_body, event_id_for
 from domain.webhooks.models import (
@@ -90,6 +91,7 @@ __all__ = [
     "list_deliveries",
     "list_notices",
     "list_webhooks",
+    "objects",
     "pause_webhook",
     "resume_webhook",
     "secret_bytes",
