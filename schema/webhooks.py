@@ -165,6 +165,10 @@ class WebhookDeliveryType:
         "ids, amounts and statuses, no contact details."
     )
 
+    def personal_data_owner(self) -> str:
+        # Events are the project's, not one customer's: admin keys only.
+        return ""
+
     @strawberry.field(description="Every attempt, oldest first (at most 50).")
     async def attempts(self, info: Info) -> list[WebhookAttemptType]:
         found = await webhooks.attempts_of(
