@@ -217,21 +217,24 @@ class JobRunner:
         if error:
             update["$push"] = {"errors": error}
         # Emitted before the job is marked finished: a runner that dies first leaves the job to
-        # another, which emits again under the same event id.
-        finished = job.model_copy(
-            update={
-                "status": status,
-                "finished_at": now,
-                "errors": [*job.errors, error] if error else job.errors,
-            }
-        )
-        await webhooks.emit(
-            project_id=job.project_id,
-            event_type=webhooks.JOB_FINISHED,
-            object_key=f"job:{job.id}",
-            data=webhooks.objects.job(finished),
-            dedupe_key=f"job.finished:{job.id}",
-        )
+        # another, which emits again under the same event id. Read afresh only when a webhook
+        # listens, since the handlers count `done` in the database.
+        if await webhooks.listens(project_id=job.project_id, event_type=webhooks.JOB_FINISHED):
+            current = await Job.get(job.id) or job
+            finished = current.model_copy(
+                update={
+                    "status": status,
+                    "finished_at": now,
+                    "errors": [*current.errors, error] if error else current.errors,
+                }
+            )
+            await webhooks.emit(
+                project_id=job.project_id,
+                event_type=webhooks.JOB_FINISHED,
+                object_key=f"job:{job.id}",
+                data=webhooks.objects.job(finished),
+                dedupe_key=f"job.finished:{job.id}",
+            )
         await self._jobs().update_one({"_id": job.id, "lease_owner": self.owner}, update)
 
     async def _release(self, job: Job, retry_at: datetime, error: str = "") -> None:

@@ -46,7 +46,7 @@ from domain.webhooks.service import (
     resume_webhook,
     secret_bytes,
 )
-from domain.webhooks.subscriptions import forget
+from domain.webhooks.subscriptions import forget, listens
 
 __all__ = [
     "CODE_PUBLISHED",
@@ -91,6 +91,7 @@ __all__ = [
     "list_deliveries",
     "list_notices",
     "list_webhooks",
+    "listens",
     "objects",
     "pause_webhook",
     "resume_webhook",

@@ -54,3 +54,9 @@ async def listeners(*, project_id: str, event_type: str) -> list[str]:
         for sub in await subscriptions(project_id=project_id)
         if event_type in sub.events
     ]
+
+
+async def listens(*, project_id: str, event_type: str) -> bool:
+    """Whether an active webhook of the project is subscribed to `event_type`: lets a caller
+    skip preparing an event's object when nobody would receive it."""
+    return bool(await listeners(project_id=project_id, event_type=event_type))
