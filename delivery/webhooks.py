@@ -69,7 +69,7 @@ class RefusedAddress(Exception):
     """The endpoint's name resolves to a loopback or private address (production only)."""
 
 
-async def _check_resolved(url: str) -> None:
+async def check_resolved(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -159,7 +159,7 @@ class WebhookWorker:
                 webhook=webhook,
             )
             if self.settings.env == "production":
-                await _check_resolved(webhook.url)
+                await check_resolved(webhook.url)
         except (SecretKeyMismatch, RefusedAddress) as refusal:
             await outbox.record_attempt(
                 delivery, now=now, status_code=0, latency_ms=0, error=str(refusal)
@@ -198,7 +198,12 @@ class WebhookWorker:
         )
         if not error:
             settled = await outbox.mark_succeeded(
-                delivery, self.owner, now, status_code=status_code, latency_ms=latency_ms
+                delivery,
+                self.owner,
+                now,
+                status_code=status_code,
+                latency_ms=latency_ms,
+                was_failing=webhook.failing,
             )
             return Outcome.SUCCEEDED if settled else Outcome.LOST
         await outbox.mark_failed(

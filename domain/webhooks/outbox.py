@@ -139,7 +139,13 @@ async def record_attempt(
 
 
 async def mark_succeeded(
-    delivery: WebhookDelivery, owner: str, now: datetime, *, status_code: int, latency_ms: int
+    delivery: WebhookDelivery,
+    owner: str,
+    now: datetime,
+    *,
+    status_code: int,
+    latency_ms: int,
+    was_failing: bool,
 ) -> bool:
     settled = await _settle(
         delivery,
@@ -156,6 +162,8 @@ async def mark_succeeded(
             "delivered_at": now,
         },
     )
+    if not was_failing:
+        return settled
     # The endpoint answers again: its failure clock stops.
     await Webhook.get_pymongo_collection().update_one(
         {"_id": webhook_oid(delivery), "failing": True}, {"$set": {"failing": False}}

@@ -16,7 +16,7 @@ import pytest
 import standardwebhooks
 
 from api.settings import Settings
-from delivery.webhooks import WebhookWorker
+from delivery.webhooks import RefusedAddress, WebhookWorker, check_resolved
 from domain import webhooks
 from domain.common import utc_now
 from domain.webhooks import DeliveryStatus, WebhookDelivery
@@ -259,3 +259,9 @@ async def test_a_repeated_change_is_one_event_per_endpoint(tenant: Tenant) -> No
     stored = await WebhookDelivery.find({"webhook_id": created.webhook.key}).to_list()
     assert len(stored) == 1
     assert _body(stored[0])["data"] == {"id": "A-1"}
+
+
+async def test_in_production_a_name_resolving_to_a_private_address_is_not_called() -> None:
+    with pytest.raises(RefusedAddress):
+        await check_resolved("http://localhost:8000/hook")
+    await check_resolved("http://93.184.215.14/hook")
