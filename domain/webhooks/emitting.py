@@ -83,7 +83,8 @@ async def emit(
             due_at=now,
             created_at=now,
             updated_at=now,
-        ).model_dump(exclude={"id", "revision_id"})
+            # Without the empty delivered_at: the log's TTL index then never sees an open one.
+        ).model_dump(exclude={"id", "revision_id"}, exclude_none=True)
         for webhook_id in webhook_ids
     ]
     try:

@@ -53,6 +53,9 @@ EVENT_TYPES: tuple[str, ...] = (
     JOB_FINISHED,
 )
 
+# How long the delivery log keeps a delivered event and an attempt.
+LOG_SECONDS = 30 * 24 * 3600
+
 # The due time of a settled or held delivery: past every `due_at <= now`, so the lease query's
 # range on one indexed field skips them (the embedded server cannot use compound indexes).
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -153,6 +156,8 @@ class WebhookDelivery(Document):
             IndexModel([("webhook_id", 1), ("event_id", 1)], unique=True, name="webhook_event"),
             IndexModel([("webhook_id", 1), ("object_key", 1), ("open", 1)]),
             IndexModel([("project_id", 1), ("webhook_id", 1)]),
+            # Only delivered events have the date: failed and pending ones stay in the log.
+            IndexModel([("delivered_at", 1)], expireAfterSeconds=LOG_SECONDS),
         ]
 
     @property
@@ -176,7 +181,10 @@ class WebhookAttempt(Document):
 
     class Settings:
         name = "webhook_attempts"
-        indexes = [IndexModel([("delivery_id", 1), ("number", 1)])]
+        indexes = [
+            IndexModel([("delivery_id", 1), ("number", 1)]),
+            IndexModel([("at", 1)], expireAfterSeconds=LOG_SECONDS),
+        ]
 
 
 class WebhookNotice(Document):
