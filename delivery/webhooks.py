@@ -20,7 +20,7 @@ import httpx
 
 from delivery.config import DeliverySettings
 from delivery.polling import drain, poll_forever
-from domain.common import utc_now
+from domain.common import as_utc, utc_now
 from domain.secret_box import SecretKeyMismatch
 from domain.webhooks import (
     Webhook,
@@ -62,6 +62,8 @@ class Outcome(StrEnum):
     FAILED = "failed"
     HELD = "held"
     WAITING = "waiting"
+    # A prepared event whose change never happened.
+    DROPPED = "dropped"
     LOST = "lost"
 
 
@@ -149,6 +151,15 @@ class WebhookWorker:
         if webhook.status == WebhookStatus.PAUSED:
             await outbox.hold(delivery, self.owner, now)
             return Outcome.HELD
+        if delivery.confirm_pending:
+            # Its writer died between writing the event and making the change, or is slow.
+            if not await outbox.change_made(delivery):
+                if now - as_utc(delivery.created_at) >= outbox.CONFIRM_GIVE_UP:
+                    await outbox.drop(delivery, self.owner)
+                    return Outcome.DROPPED
+                await outbox.recheck_later(delivery, self.owner, now)
+                return Outcome.WAITING
+            await outbox.confirm_found(delivery, self.owner, now)
         earlier = await outbox.earlier_open(delivery)
         if earlier is not None:
             await outbox.wait_for_earlier(delivery, self.owner, now, earlier.due_at)

@@ -3,7 +3,15 @@ outbox the delivery worker sends from."""
 
 from domain.webhooks import objects
 from domain.webhooks.addresses import check_url, is_private_host, is_private_ip
-from domain.webhooks.emitting import emit, event_body, event_id_for
+from domain.webhooks.emitting import (
+    Change,
+    PreparedEvent,
+    confirm_event,
+    emit,
+    event_body,
+    event_id_for,
+    prepare_event,
+)
 from domain.webhooks.models import (
     CODE_PUBLISHED,
     CUSTOMER_CREATED,
@@ -68,9 +76,11 @@ __all__ = [
     "REDEMPTION_SUCCEEDED",
     "REFERRAL_QUALIFIED",
     "REFERRAL_REWARDED",
+    "Change",
     "CreatedWebhook",
     "DeliveryStatus",
     "PauseReason",
+    "PreparedEvent",
     "Webhook",
     "WebhookAttempt",
     "WebhookDelivery",
@@ -79,6 +89,7 @@ __all__ = [
     "WebhookStatus",
     "attempts_of",
     "check_url",
+    "confirm_event",
     "create_webhook",
     "delete_webhook",
     "emit",
@@ -94,6 +105,7 @@ __all__ = [
     "listens",
     "objects",
     "pause_webhook",
+    "prepare_event",
     "resume_webhook",
     "secret_bytes",
 ]

@@ -5,7 +5,8 @@ import hashlib
 import json
 import secrets
 import time
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -16,6 +17,9 @@ from domain.webhooks.models import EVENT_TYPES, WebhookDelivery
 from domain.webhooks.subscriptions import listeners
 
 _DUPLICATE_KEY = 11000
+# A prepared event not confirmed after this long is looked at by the worker: its writer died,
+# or is slow (a redemption's claim lives up to a minute).
+CONFIRM_WAIT = timedelta(seconds=30)
 
 
 def event_id_for(*, project_id: str, dedupe_key: str | None) -> str:
@@ -50,6 +54,22 @@ def event_body(*, event_id: str, event_type: str, at: datetime, data: dict[str, 
     )
 
 
+@dataclass(frozen=True)
+class Change:
+    """How to tell that a change happened: the document `_id` = `document_id` in `collection`
+    has these field values (strings)."""
+
+    collection: str
+    document_id: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    project_id: str
+    event_id: str
+
+
 async def emit(
     *,
     project_id: str,
@@ -60,14 +80,67 @@ async def emit(
     at: datetime | None = None,
 ) -> str | None:
     """Queues the event for every active endpoint of the project subscribed to it; returns its
-    id, or None when none is. Call it right after the change it reports, from the one place the
-    change is made; `dedupe_key` names the change, so a repeat is delivered once."""
+    id, or None when none is. Call it after the change it reports, from the one place the
+    change is made, in a step that a crashed process's repair runs again; `dedupe_key` names
+    the change, so a repeat is delivered once."""
+    return await _store(project_id, event_type, object_key, data, dedupe_key, at, None)
+
+
+async def prepare_event(
+    *,
+    project_id: str,
+    event_type: str,
+    object_key: str,
+    data: dict[str, Any],
+    dedupe_key: str,
+    change: Change,
+    at: datetime | None = None,
+) -> PreparedEvent | None:
+    """For a change no repair step runs again: the event is written before the change, held,
+    and `confirm_event` releases it once the change is made. If the process dies in between,
+    the worker sends it when it finds `change` made, and drops it when it never is. None (and
+    no database call) when no endpoint listens."""
+    event_id = await _store(project_id, event_type, object_key, data, dedupe_key, at, change)
+    return None if event_id is None else PreparedEvent(project_id=project_id, event_id=event_id)
+
+
+async def confirm_event(prepared: PreparedEvent | None) -> None:
+    """The change was made: the prepared event goes out now."""
+    if prepared is None:
+        return
+    await WebhookDelivery.get_pymongo_collection().update_many(
+        {
+            "project_id": prepared.project_id,
+            "event_id": prepared.event_id,
+            "confirm_pending": True,
+        },
+        {"$set": {"confirm_pending": False, "due_at": utc_now()}},
+    )
+
+
+async def _store(
+    project_id: str,
+    event_type: str,
+    object_key: str,
+    data: dict[str, Any],
+    dedupe_key: str | None,
+    at: datetime | None,
+    change: Change | None,
+) -> str | None:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type}")
     webhook_ids = await listeners(project_id=project_id, event_type=event_type)
     if not webhook_ids:
         return None
     now = utc_now()
+    held: dict[str, Any] = {}
+    if change is not None:
+        held = {
+            "confirm_pending": True,
+            "confirm_collection": change.collection,
+            "confirm_id": change.document_id,
+            "confirm_fields": change.fields,
+        }
     event_id = event_id_for(project_id=project_id, dedupe_key=dedupe_key)
     body = event_body(event_id=event_id, event_type=event_type, at=at or now, data=data)
     sequence = time.time_ns()
@@ -80,11 +153,14 @@ async def emit(
             object_key=object_key,
             sequence=sequence,
             body=body,
-            due_at=now,
+            # A prepared event waits for its confirmation; the worker looks after CONFIRM_WAIT.
+            due_at=now + CONFIRM_WAIT if change is not None else now,
             created_at=now,
             updated_at=now,
-            # Without the empty delivered_at: the log's TTL index then never sees an open one.
-        ).model_dump(exclude={"id", "revision_id"}, exclude_none=True)
+            **held,
+        )
+        # Without the empty delivered_at: the log's TTL index then never sees an open one.
+        .model_dump(exclude={"id", "revision_id"}, exclude_none=True)
         for webhook_id in webhook_ids
     ]
     try:

@@ -32,6 +32,11 @@ BACKOFF_CAP = timedelta(hours=2)
 FAILING_PAUSE_AFTER = timedelta(days=1)
 # A delivery waiting for an earlier one of the same object looks again after this long.
 ORDER_WAIT = timedelta(seconds=1)
+# A prepared event whose change is not found this long after it was written never happened
+# (a redemption claim is removed after a minute; a rollback refused): it is dropped.
+CONFIRM_GIVE_UP = timedelta(minutes=10)
+# How long the worker waits before looking again for a prepared event's change.
+CONFIRM_RECHECK = timedelta(seconds=30)
 
 
 def _deliveries() -> Any:
@@ -241,3 +246,40 @@ async def note_failure(webhook: Webhook, now: datetime) -> bool:
         webhook.project_id, "webhook.paused", webhook.key, "engage", reason="failing for a day"
     )
     return True
+
+
+async def change_made(delivery: WebhookDelivery) -> bool:
+    """Whether the change a prepared event announced was made (its writer died before saying)."""
+    collection = WebhookDelivery.get_pymongo_collection().database[delivery.confirm_collection]
+    found = await collection.find_one(
+        {"_id": ObjectId(delivery.confirm_id), **delivery.confirm_fields}, {"_id": 1}
+    )
+    return found is not None
+
+
+async def drop(delivery: WebhookDelivery, owner: str) -> bool:
+    """Removes a prepared event whose change never happened: there is nothing to tell."""
+    result = await _deliveries().delete_one(
+        {"_id": delivery.id, "lease_owner": owner, "status": DeliveryStatus.SENDING.value}
+    )
+    return bool(result.deleted_count)
+
+
+async def confirm_found(delivery: WebhookDelivery, owner: str, now: datetime) -> bool:
+    """The change was found made: the event is an ordinary delivery from now on."""
+    return await _settle(delivery, owner, now, {"confirm_pending": False})
+
+
+async def recheck_later(delivery: WebhookDelivery, owner: str, now: datetime) -> bool:
+    """The change is not (yet) found: looked for again later, without using an attempt."""
+    return await _settle(
+        delivery,
+        owner,
+        now,
+        {
+            "status": DeliveryStatus.QUEUED.value,
+            "lease_owner": "",
+            "due_at": now + CONFIRM_RECHECK,
+            "attempts": max(0, delivery.attempts - 1),
+        },
+    )

@@ -265,3 +265,45 @@ async def test_in_production_a_name_resolving_to_a_private_address_is_not_called
     with pytest.raises(RefusedAddress):
         await check_resolved("http://localhost:8000/hook")
     await check_resolved("http://93.184.215.14/hook")
+
+
+async def test_an_event_written_before_its_change_goes_out_only_if_the_change_was_made(
+    tenant: Tenant, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    """A process that dies between writing an event and making its change never confirms it:
+    the worker looks for the change itself, sends the event if it finds it, drops it if not."""
+    _, secret = await _create(tenant, receiver.url, ["redemption.succeeded"])
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_code(campaign=campaign, display="HOOK-2")
+    redeemed = await tenant.gql(REDEEM, {"code": "HOOK-2"})
+    made_id = redeemed["redeemCode"]["redemption"]["id"]
+    for document_id in (made_id, "0" * 24):
+        await webhooks.prepare_event(
+            project_id=tenant.project_id,
+            event_type=webhooks.REDEMPTION_SUCCEEDED,
+            object_key=f"redemption:{document_id}",
+            data={"id": document_id},
+            dedupe_key=f"unconfirmed:{document_id}",
+            change=webhooks.Change(
+                collection="redemptions", document_id=document_id, fields={"status": "SUCCEEDED"}
+            ),
+        )
+    clock = Clock()
+    worker = _worker(settings, clock)
+    try:
+        # The confirmed event only: the prepared ones wait for their writer a while.
+        await worker.run_until_idle()
+        assert len(receiver.received) == 1
+        clock.ahead = timedelta(minutes=1)
+        await worker.run_until_idle()
+        sent = [_verified(secret, request)["data"]["id"] for request in receiver.received]
+        assert sent == [made_id, made_id]
+        # The change that was never made: looked for again, then dropped.
+        assert await WebhookDelivery.find({"project_id": tenant.project_id}).count() == 3
+        clock.ahead = timedelta(minutes=20)
+        await worker.run_until_idle()
+    finally:
+        await worker.close()
+    assert len(receiver.received) == 2
+    left = await WebhookDelivery.find({"project_id": tenant.project_id}).to_list()
+    assert [d.status for d in left] == [DeliveryStatus.SUCCEEDED] * 2
