@@ -2,6 +2,7 @@
 domain.customers and so are called from above it."""
 
 from domain import audit, events, segments, webhooks
+from domain.common import utc_now
 from domain.customers import (
     Customer,
     CustomerInput,
@@ -30,9 +31,28 @@ async def _emit(customer: Customer, event_type: str) -> None:
 
 async def erase_customer(project_id: str, customer_id: str, actor: str) -> Customer:
     """GDPR erasure: personal fields go, a tombstone and an audit entry stay."""
+    event = None
+    if await webhooks.listens(project_id=project_id, event_type=webhooks.CUSTOMER_ERASED):
+        # Written before the erasure and confirmed after it, so a crash cannot lose it.
+        found = await get_customer(project_id, customer_id)
+        if not found.erased:
+            event = await webhooks.prepare_event(
+                project_id=project_id,
+                event_type=webhooks.CUSTOMER_ERASED,
+                object_key=f"customer:{found.id}",
+                data=webhooks.objects.customer(
+                    found.model_copy(update={"erased": True, "erased_at": utc_now()})
+                ),
+                dedupe_key=f"{webhooks.CUSTOMER_ERASED}:{found.id}",
+                change=webhooks.Change(
+                    collection=Customer.get_collection_name(),
+                    document_id=found.key,
+                    field="erased",
+                    values=(True,),
+                ),
+            )
     await erase_customer_record(project_id, customer_id)
+    await webhooks.confirm_event(event)
     await segments.forget_customer(project_id=project_id, customer_id=customer_id)
     await audit.record(project_id, "customer.erased", customer_id, actor)
-    erased = await get_customer(project_id, customer_id)
-    await _emit(erased, webhooks.CUSTOMER_ERASED)
-    return erased
+    return await get_customer(project_id, customer_id)

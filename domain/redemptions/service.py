@@ -210,7 +210,10 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
 
 async def _prepare(redemption: Redemption, event_type: str) -> webhooks.PreparedEvent | None:
     """The event, written before the status flip it announces, so that a process dying between
-    the two cannot lose it."""
+    the two cannot lose it. A success may be rolled back before the worker looks."""
+    made = [redemption.status.value]
+    if redemption.status == RedemptionStatus.SUCCEEDED:
+        made.append(RedemptionStatus.ROLLED_BACK.value)
     return await webhooks.prepare_event(
         project_id=redemption.project_id,
         event_type=event_type,
@@ -220,7 +223,8 @@ async def _prepare(redemption: Redemption, event_type: str) -> webhooks.Prepared
         change=webhooks.Change(
             collection=Redemption.get_collection_name(),
             document_id=str(redemption.id),
-            fields={"status": redemption.status.value},
+            field="status",
+            values=tuple(made),
         ),
     )
 

@@ -57,11 +57,12 @@ def event_body(*, event_id: str, event_type: str, at: datetime, data: dict[str, 
 @dataclass(frozen=True)
 class Change:
     """How to tell that a change happened: the document `_id` = `document_id` in `collection`
-    has these field values (strings)."""
+    has one of `values` in `field` (the state the change leaves, or one that can follow it)."""
 
     collection: str
     document_id: str
-    fields: dict[str, str]
+    field: str
+    values: tuple[str | bool, ...]
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ async def _store(
             "confirm_pending": True,
             "confirm_collection": change.collection,
             "confirm_id": change.document_id,
-            "confirm_fields": change.fields,
+            "confirm_field": change.field,
+            "confirm_values": list(change.values),
         }
     event_id = event_id_for(project_id=project_id, dedupe_key=dedupe_key)
     body = event_body(event_id=event_id, event_type=event_type, at=at or now, data=data)

@@ -147,11 +147,13 @@ class WebhookDelivery(Document):
     last_error: str = ""
     # Written before its change (prepare_event): True until the writer confirms the change
     # happened. A writer that died first leaves the worker to look for the change itself: the
-    # document `_id` = confirm_id in confirm_collection, with confirm_fields' values.
+    # document `_id` = confirm_id in confirm_collection, whose confirm_field holds one of
+    # confirm_values.
     confirm_pending: bool = False
     confirm_collection: str = ""
     confirm_id: str = ""
-    confirm_fields: dict[str, str] = Field(default_factory=dict)
+    confirm_field: str = ""
+    confirm_values: list[str | bool] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     delivered_at: datetime | None = None

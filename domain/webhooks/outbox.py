@@ -252,7 +252,11 @@ async def change_made(delivery: WebhookDelivery) -> bool:
     """Whether the change a prepared event announced was made (its writer died before saying)."""
     collection = WebhookDelivery.get_pymongo_collection().database[delivery.confirm_collection]
     found = await collection.find_one(
-        {"_id": ObjectId(delivery.confirm_id), **delivery.confirm_fields}, {"_id": 1}
+        {
+            "_id": ObjectId(delivery.confirm_id),
+            delivery.confirm_field: {"$in": delivery.confirm_values},
+        },
+        {"_id": 1},
     )
     return found is not None
 

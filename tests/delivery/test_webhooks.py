@@ -285,7 +285,10 @@ async def test_an_event_written_before_its_change_goes_out_only_if_the_change_wa
             data={"id": document_id},
             dedupe_key=f"unconfirmed:{document_id}",
             change=webhooks.Change(
-                collection="redemptions", document_id=document_id, fields={"status": "SUCCEEDED"}
+                collection="redemptions",
+                document_id=document_id,
+                field="status",
+                values=("SUCCEEDED",),
             ),
         )
     clock = Clock()
