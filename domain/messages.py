@@ -188,17 +188,45 @@ async def emit_status(message: Message) -> None:
     )
 
 
-async def _settle_final(message: Message, owner: str, fields: dict[str, Any]) -> bool:
-    """_settle for a final status, emitting its webhook event."""
-    raw = await _messages().find_one_and_update(
-        {"_id": message.id, "lease_owner": owner, "status": MessageStatus.SENDING.value},
-        {"$set": {**fields, "updated_at": utc_now()}},
-        return_document=ReturnDocument.AFTER,
+async def _prepare_status(
+    message: Message, fields: dict[str, Any]
+) -> webhooks.PreparedEvent | None:
+    """The webhook event of a status the worker is about to write, written first so that a
+    worker dying between the two cannot lose it (see webhooks.prepare_event). None, without a
+    database call, when no webhook listens."""
+    status = MessageStatus(fields["status"])
+    event_type = _EVENT_OF_STATUS.get(status)
+    if event_type is None or message.channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
+        return None
+    if not await webhooks.listens(project_id=message.project_id, event_type=event_type):
+        return None
+    after = message.model_copy(update={**fields, "status": status})
+    # A sent message may be reported delivered or undelivered before the worker looks.
+    made = [status.value]
+    if status == MessageStatus.SENT:
+        made += [MessageStatus.DELIVERED.value, MessageStatus.UNDELIVERED.value]
+    return await webhooks.prepare_event(
+        project_id=message.project_id,
+        event_type=event_type,
+        object_key=f"message:{message.id}",
+        data=webhooks.objects.message(after),
+        dedupe_key=f"{event_type}:{message.id}",
+        change=webhooks.Change(
+            collection=Message.get_collection_name(),
+            document_id=message.key,
+            field="status",
+            values=tuple(made),
+        ),
     )
-    if raw is None:
-        return False
-    await emit_status(Message.model_validate(raw))
-    return True
+
+
+async def _settle_final(message: Message, owner: str, fields: dict[str, Any]) -> bool:
+    """_settle for a final status, with its webhook event."""
+    event = await _prepare_status(message, fields)
+    settled = await _settle(message, owner, fields)
+    if settled:
+        await webhooks.confirm_event(event)
+    return settled
 
 
 async def _settle(message: Message, owner: str, fields: dict[str, Any]) -> bool:
@@ -215,27 +243,27 @@ async def mark_sent(
 ) -> bool:
     """SENT, while `owner` holds the lease; a delivery report that came first is applied."""
     now = utc_now()
+    fields: dict[str, Any] = {
+        "status": MessageStatus.SENT.value,
+        "open": False,
+        "lease_owner": "",
+        "due_at": NEVER,
+        "provider_id": provider_id,
+        "sink": sink,
+        "sink_reason": sink_reason,
+        "sent_at": now,
+        "error": "",
+        "updated_at": now,
+    }
+    event = await _prepare_status(message, fields)
     sent = await _messages().find_one_and_update(
         {"_id": message.id, "lease_owner": owner, "status": MessageStatus.SENDING.value},
-        {
-            "$set": {
-                "status": MessageStatus.SENT.value,
-                "open": False,
-                "lease_owner": "",
-                "due_at": NEVER,
-                "provider_id": provider_id,
-                "sink": sink,
-                "sink_reason": sink_reason,
-                "sent_at": now,
-                "error": "",
-                "updated_at": now,
-            }
-        },
+        {"$set": fields},
         return_document=ReturnDocument.AFTER,
     )
     if sent is None:
         return False
-    await emit_status(Message.model_validate(sent))
+    await webhooks.confirm_event(event)
     early = sent.get("early_report") or ""
     if early and provider_id and sent.get("early_report_for") == provider_id:
         await _apply_report(
