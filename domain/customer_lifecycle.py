@@ -1,6 +1,8 @@
 """Creating and erasing a customer: the steps that reach events and segments, which build on
 domain.customers and so are called from above it."""
 
+from beanie import PydanticObjectId
+
 from domain import audit, events, segments, webhooks
 from domain.common import utc_now
 from domain.customers import (
@@ -8,24 +10,42 @@ from domain.customers import (
     CustomerInput,
     erase_customer_record,
     get_customer,
-    insert_customer,
+    new_customer,
+    store_customer,
 )
 
 
 async def create_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
-    customer = await insert_customer(project_id, data, source)
+    customer = new_customer(project_id, data, source)
+    # The id is chosen before the insert, so the webhook event can be written first and
+    # confirmed after: a crash in between cannot lose it.
+    customer.id = PydanticObjectId()
+    event = await _prepare(customer, webhooks.CUSTOMER_CREATED, (False, True))
+    await store_customer(customer)
+    await webhooks.confirm_event(event)
     await events.emit(project_id, customer.key, events.CUSTOMER_CREATED, at=customer.created_at)
-    await _emit(customer, webhooks.CUSTOMER_CREATED)
     return customer
 
 
-async def _emit(customer: Customer, event_type: str) -> None:
-    await webhooks.emit(
+async def _prepare(
+    customer: Customer, event_type: str, erased: tuple[bool, ...]
+) -> webhooks.PreparedEvent | None:
+    """The event, written before its change; the change is found by the customer's `erased`
+    flag holding one of `erased`."""
+    if not await webhooks.listens(project_id=customer.project_id, event_type=event_type):
+        return None
+    return await webhooks.prepare_event(
         project_id=customer.project_id,
         event_type=event_type,
         object_key=f"customer:{customer.id}",
         data=webhooks.objects.customer(customer),
         dedupe_key=f"{event_type}:{customer.id}",
+        change=webhooks.Change(
+            collection=Customer.get_collection_name(),
+            document_id=str(customer.id),
+            field="erased",
+            values=erased,
+        ),
     )
 
 
@@ -36,21 +56,8 @@ async def erase_customer(project_id: str, customer_id: str, actor: str) -> Custo
         # Written before the erasure and confirmed after it, so a crash cannot lose it.
         found = await get_customer(project_id, customer_id)
         if not found.erased:
-            event = await webhooks.prepare_event(
-                project_id=project_id,
-                event_type=webhooks.CUSTOMER_ERASED,
-                object_key=f"customer:{found.id}",
-                data=webhooks.objects.customer(
-                    found.model_copy(update={"erased": True, "erased_at": utc_now()})
-                ),
-                dedupe_key=f"{webhooks.CUSTOMER_ERASED}:{found.id}",
-                change=webhooks.Change(
-                    collection=Customer.get_collection_name(),
-                    document_id=found.key,
-                    field="erased",
-                    values=(True,),
-                ),
-            )
+            tombstone = found.model_copy(update={"erased": True, "erased_at": utc_now()})
+            event = await _prepare(tombstone, webhooks.CUSTOMER_ERASED, (True,))
     await erase_customer_record(project_id, customer_id)
     await webhooks.confirm_event(event)
     await segments.forget_customer(project_id=project_id, customer_id=customer_id)
