@@ -220,6 +220,12 @@ async def _prepare_status(
     )
 
 
+async def prepare_new_status(message: Message) -> webhooks.PreparedEvent | None:
+    """The webhook event of a message about to be inserted with a final status (SUPPRESSED);
+    its id must be set. Confirm it with webhooks.confirm_event once inserted."""
+    return await _prepare_status(message, {"status": message.status.value})
+
+
 async def _settle_final(message: Message, owner: str, fields: dict[str, Any]) -> bool:
     """_settle for a final status, with its webhook event."""
     event = await _prepare_status(message, fields)
