@@ -22,6 +22,7 @@ from delivery import distribution, rendering
 from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
 from delivery.wallet import apple
+from delivery.webhooks import BackgroundWebhooks, WebhookWorker
 from delivery.worker import BackgroundWorker, OutboxWorker
 from domain.jobs import JobRunner
 
@@ -78,14 +79,17 @@ def create_app(
         if settings.run_jobs:
             jobs.start()
         outbox = BackgroundWorker(OutboxWorker(settings))
+        webhooks = BackgroundWebhooks(WebhookWorker(settings))
         if settings.run_worker:
             outbox.start()
+            webhooks.start()
         try:
             yield
         finally:
             # Before the client closes: a stopping runner hands its job back to the queue.
             await jobs.stop()
             await outbox.stop()
+            await webhooks.stop()
             await client.close()
 
     routes: list[BaseRoute] = [

@@ -134,21 +134,27 @@ def create_user(settings: Settings, project: str, email: str, role: str) -> None
 
 async def _run_worker(uri: str, settings: Settings) -> None:
     from delivery.sms import close_sms_clients
+    from delivery.webhooks import WebhookWorker
     from delivery.worker import OutboxWorker
 
     client = make_client(uri)
+    webhooks: WebhookWorker | None = None
     try:
         await init_database(client, settings.database)
         worker = OutboxWorker(settings)
+        webhooks = WebhookWorker(settings, owner=worker.owner)
         print(f"outbox worker {worker.owner} running", flush=True)
-        await worker.run_forever()
+        await asyncio.gather(worker.run_forever(), webhooks.run_forever())
     finally:
         await close_sms_clients()
+        if webhooks is not None:
+            await webhooks.close()
         await client.close()
 
 
 def worker(settings: Settings) -> None:
-    """Sends the outbox until stopped; as many may run as the providers allow."""
+    """Sends the outbox and the webhook deliveries until stopped; as many may run as the
+    providers allow."""
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         with database_uri(settings, for_serve=False) as (uri, _):

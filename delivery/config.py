@@ -52,6 +52,10 @@ class ProviderSettings(Protocol):
 class DeliverySettings(ProviderSettings, Protocol):
     """Read-only: properties accept both plain fields and computed ones."""
 
+    # "production" refuses webhooks to loopback and private addresses.
+    @property
+    def env(self) -> str: ...
+
     @property
     def public_base_url(self) -> str: ...
     @property

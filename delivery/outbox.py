@@ -3,11 +3,12 @@
 from dataclasses import dataclass
 from typing import Any
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from delivery.errors import DeliveryError
 from delivery.rendering import render_message
-from domain import consent, experiments, links
+from domain import consent, experiments, links, webhooks
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, CodeKind, find_code, publish_code
 from domain.customers import Customer, contact_address, get_live_customer
@@ -18,6 +19,7 @@ from domain.messages import (
     MessageChannel,
     MessageStatus,
     check_idempotency_key,
+    prepare_new_status,
 )
 from domain.projects import Project, get_project
 
@@ -148,11 +150,15 @@ async def queue_message(
         payload=payload,
         idempotency_key=key,
     )
+    event = None
     if refusal:
         message.status = MessageStatus.SUPPRESSED
         message.open = False
         message.due_at = NEVER
         message.error = refusal
+        # The id is chosen before the insert, so message.suppressed can be written first.
+        message.id = PydanticObjectId()
+        event = await prepare_new_status(message)
     try:
         await message.insert()
     except DuplicateKeyError:
@@ -161,6 +167,7 @@ async def queue_message(
         if earlier is None:
             raise
         return earlier
+    await webhooks.confirm_event(event)
     return message
 
 

@@ -11,7 +11,7 @@ import segno
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from domain import experiments
+from domain import experiments, webhooks
 from domain.campaigns import (
     Campaign,
     CampaignKind,
@@ -179,7 +179,7 @@ async def _take_free_code(
         return_document=ReturnDocument.AFTER,
     )
     if raw is not None:
-        return Code.model_validate(raw)
+        return await _published(Code.model_validate(raw))
     await reserve_codes(campaign, 1)
     for _ in range(GENERATION_ATTEMPTS):
         display = random_code(campaign.codes)
@@ -200,12 +200,24 @@ async def _take_free_code(
         await Campaign.get_pymongo_collection().update_one(
             {"_id": campaign.id, "project_id": campaign.project_id}, {"$inc": {"codes_count": 1}}
         )
-        return code
+        return await _published(code)
     raise DomainError(
         CommonError.CODE_SPACE_EXHAUSTED,
         "no unused code could be generated: make the campaign's codes longer",
         "campaignId",
     )
+
+
+async def _published(code: Code) -> Code:
+    """code.published, once per code: the code is handed to a customer only here."""
+    await webhooks.emit(
+        project_id=code.project_id,
+        event_type=webhooks.CODE_PUBLISHED,
+        object_key=f"code:{code.id}",
+        data=webhooks.objects.code(code),
+        dedupe_key=f"code.published:{code.id}",
+    )
+    return code
 
 
 async def issue_fresh_code(campaign: Campaign, customer_id: str) -> Code:

@@ -284,9 +284,9 @@ def new_customer(
     return customer
 
 
-async def insert_customer(project_id: str, data: CustomerInput, source: str) -> Customer:
-    """Stores a new customer; domain.customer_lifecycle.create_customer also emits its event."""
-    customer = new_customer(project_id, data, source)
+async def store_customer(customer: Customer) -> Customer:
+    """Inserts a customer made by new_customer; a taken sourceId is DUPLICATE_SOURCE_ID.
+    domain.customer_lifecycle.create_customer also emits its events."""
     try:
         await customer.insert()
     except DuplicateKeyError:

@@ -15,6 +15,7 @@ from bson import ObjectId
 from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 
+from domain import webhooks
 from domain.bulk import count_matching, insert_new
 from domain.campaigns import Campaign, CampaignStatus, CodeConfig, get_campaign
 from domain.code_errors import CodeError
@@ -215,6 +216,25 @@ class JobRunner:
         }
         if error:
             update["$push"] = {"errors": error}
+        # Emitted before the job is marked finished: a runner that dies first leaves the job to
+        # another, which emits again under the same event id. Read afresh only when a webhook
+        # listens, since the handlers count `done` in the database.
+        if await webhooks.listens(project_id=job.project_id, event_type=webhooks.JOB_FINISHED):
+            current = await Job.get(job.id) or job
+            finished = current.model_copy(
+                update={
+                    "status": status,
+                    "finished_at": now,
+                    "errors": [*current.errors, error] if error else current.errors,
+                }
+            )
+            await webhooks.emit(
+                project_id=job.project_id,
+                event_type=webhooks.JOB_FINISHED,
+                object_key=f"job:{job.id}",
+                data=webhooks.objects.job(finished),
+                dedupe_key=f"job.finished:{job.id}",
+            )
         await self._jobs().update_one({"_id": job.id, "lease_owner": self.owner}, update)
 
     async def _release(self, job: Job, retry_at: datetime, error: str = "") -> None:

@@ -11,6 +11,7 @@ from bson import ObjectId
 from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 
+from domain import webhooks
 from domain.common import object_id, utc_now
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.pagination import Page, paginate
@@ -163,6 +164,77 @@ async def lease_message(owner: str, lease: timedelta = LEASE) -> Message | None:
     return None if raw is None else Message.model_validate(raw)
 
 
+_EVENT_OF_STATUS = {
+    MessageStatus.SENT: webhooks.MESSAGE_SENT,
+    MessageStatus.DELIVERED: webhooks.MESSAGE_DELIVERED,
+    MessageStatus.UNDELIVERED: webhooks.MESSAGE_FAILED,
+    MessageStatus.FAILED: webhooks.MESSAGE_FAILED,
+    MessageStatus.SUPPRESSED: webhooks.MESSAGE_SUPPRESSED,
+}
+
+
+async def emit_status(message: Message) -> None:
+    """The webhook event of an email or SMS that reached a final status (wallet pushes have
+    none); costs no database call while no webhook listens."""
+    event_type = _EVENT_OF_STATUS.get(message.status)
+    if event_type is None or message.channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
+        return
+    await webhooks.emit(
+        project_id=message.project_id,
+        event_type=event_type,
+        object_key=f"message:{message.id}",
+        data=webhooks.objects.message(message),
+        dedupe_key=f"{event_type}:{message.id}",
+    )
+
+
+async def _prepare_status(
+    message: Message, fields: dict[str, Any]
+) -> webhooks.PreparedEvent | None:
+    """The webhook event of a status the worker is about to write, written first so that a
+    worker dying between the two cannot lose it (see webhooks.prepare_event). None, without a
+    database call, when no webhook listens."""
+    status = MessageStatus(fields["status"])
+    event_type = _EVENT_OF_STATUS.get(status)
+    if event_type is None or message.channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
+        return None
+    if not await webhooks.listens(project_id=message.project_id, event_type=event_type):
+        return None
+    after = message.model_copy(update={**fields, "status": status})
+    # A sent message may be reported delivered or undelivered before the worker looks.
+    made = [status.value]
+    if status == MessageStatus.SENT:
+        made += [MessageStatus.DELIVERED.value, MessageStatus.UNDELIVERED.value]
+    return await webhooks.prepare_event(
+        project_id=message.project_id,
+        event_type=event_type,
+        object_key=f"message:{message.id}",
+        data=webhooks.objects.message(after),
+        dedupe_key=f"{event_type}:{message.id}",
+        change=webhooks.Change(
+            collection=Message.get_collection_name(),
+            document_id=message.key,
+            field="status",
+            values=tuple(made),
+        ),
+    )
+
+
+async def prepare_new_status(message: Message) -> webhooks.PreparedEvent | None:
+    """The webhook event of a message about to be inserted with a final status (SUPPRESSED);
+    its id must be set. Confirm it with webhooks.confirm_event once inserted."""
+    return await _prepare_status(message, {"status": message.status.value})
+
+
+async def _settle_final(message: Message, owner: str, fields: dict[str, Any]) -> bool:
+    """_settle for a final status, with its webhook event."""
+    event = await _prepare_status(message, fields)
+    settled = await _settle(message, owner, fields)
+    if settled:
+        await webhooks.confirm_event(event)
+    return settled
+
+
 async def _settle(message: Message, owner: str, fields: dict[str, Any]) -> bool:
     """Writes `fields` only while `owner` still holds the lease; False when it was lost."""
     result = await _messages().update_one(
@@ -177,26 +249,27 @@ async def mark_sent(
 ) -> bool:
     """SENT, while `owner` holds the lease; a delivery report that came first is applied."""
     now = utc_now()
+    fields: dict[str, Any] = {
+        "status": MessageStatus.SENT.value,
+        "open": False,
+        "lease_owner": "",
+        "due_at": NEVER,
+        "provider_id": provider_id,
+        "sink": sink,
+        "sink_reason": sink_reason,
+        "sent_at": now,
+        "error": "",
+        "updated_at": now,
+    }
+    event = await _prepare_status(message, fields)
     sent = await _messages().find_one_and_update(
         {"_id": message.id, "lease_owner": owner, "status": MessageStatus.SENDING.value},
-        {
-            "$set": {
-                "status": MessageStatus.SENT.value,
-                "open": False,
-                "lease_owner": "",
-                "due_at": NEVER,
-                "provider_id": provider_id,
-                "sink": sink,
-                "sink_reason": sink_reason,
-                "sent_at": now,
-                "error": "",
-                "updated_at": now,
-            }
-        },
+        {"$set": fields},
         return_document=ReturnDocument.AFTER,
     )
     if sent is None:
         return False
+    await webhooks.confirm_event(event)
     early = sent.get("early_report") or ""
     if early and provider_id and sent.get("early_report_for") == provider_id:
         await _apply_report(
@@ -209,7 +282,7 @@ async def mark_sent(
 
 async def mark_failed(message: Message, owner: str, error: str) -> bool:
     """A permanent failure, or the last attempt's: never tried again."""
-    return await _settle(
+    return await _settle_final(
         message,
         owner,
         {
@@ -223,7 +296,7 @@ async def mark_failed(message: Message, owner: str, error: str) -> bool:
 
 
 async def mark_suppressed(message: Message, owner: str, reason: str) -> bool:
-    return await _settle(
+    return await _settle_final(
         message,
         owner,
         {
@@ -294,8 +367,13 @@ async def _apply_report(which: dict[str, Any], status: ProviderStatus, error: st
         fields["delivered_at"] = utc_now()
     elif error:
         fields["error"] = error[:1000]
-    result = await _messages().update_one(which, {"$set": fields})
-    return bool(result.modified_count)
+    raw = await _messages().find_one_and_update(
+        which, {"$set": fields}, return_document=ReturnDocument.AFTER
+    )
+    if raw is None:
+        return False
+    await emit_status(Message.model_validate(raw))
+    return True
 
 
 async def record_provider_status(

@@ -26,6 +26,7 @@ from domain.rfm import RfmSchedule
 from domain.segments import Segment, SegmentMember
 from domain.templates import MessageTemplate
 from domain.wallet import PassLog, PassRegistration, WalletCounter, WalletPass
+from domain.webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookNotice
 
 
 def document_models() -> list[type[Document]]:
@@ -73,4 +74,8 @@ def document_models() -> list[type[Document]]:
         RateLimitWindow,
         ConsoleUser,
         ConsoleSession,
+        Webhook,
+        WebhookDelivery,
+        WebhookAttempt,
+        WebhookNotice,
     ]

@@ -14,7 +14,7 @@ from pydantic import Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from domain import events, loyalty, referrals
+from domain import events, loyalty, referrals, webhooks
 from domain.campaigns import Campaign
 from domain.codes import Code, normalize_code
 from domain.common import Money, as_utc, utc_now
@@ -296,10 +296,23 @@ async def _apply_effects(order: Order) -> None:
             at=order.created_at,
             dedupe_key=f"order.recorded:{order.key}",
         )
+    # Before the effects are marked done: a process that dies first leaves them to the sweep,
+    # which emits again under the same event id.
+    await _emit(order, webhooks.ORDER_RECORDED)
     await Order.get_pymongo_collection().update_one(
         {"_id": order.id, "effects_pending": True}, {"$set": {"effects_pending": False}}
     )
     order.effects_pending = False
+
+
+async def _emit(order: Order, event_type: str) -> None:
+    await webhooks.emit(
+        project_id=order.project_id,
+        event_type=event_type,
+        object_key=f"order:{order.order_id}",
+        data=webhooks.objects.order(order),
+        dedupe_key=f"{event_type}:{order.key}",
+    )
 
 
 async def _apply_reversal(order: Order) -> None:
@@ -310,6 +323,12 @@ async def _apply_reversal(order: Order) -> None:
         )
         await referrals.on_order_reversed(order=order)
     await _release_limits(order)
+    reversed_as = (
+        webhooks.ORDER_REFUNDED
+        if order.status == OrderStatus.REFUNDED
+        else webhooks.ORDER_CANCELLED
+    )
+    await _emit(order, reversed_as)
     await Order.get_pymongo_collection().update_one(
         {"_id": order.id, "reversal_pending": True}, {"$set": {"reversal_pending": False}}
     )

@@ -42,6 +42,7 @@ from schema.referrals import ReferralMutation, ReferralQuery
 from schema.segments import SegmentMutation, SegmentQuery
 from schema.templates import TemplateMutation, TemplateQuery
 from schema.types import LONG_SCALAR, Long
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 Query = merge_types(
     "Query",
@@ -63,6 +64,7 @@ Query = merge_types(
         AnalyticsQuery,
         AutomationQuery,
         ExperimentQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -85,6 +87,7 @@ Mutation = merge_types(
         TemplateMutation,
         AutomationMutation,
         ExperimentMutation,
+        WebhookMutation,
     ),
 )
 

@@ -23,6 +23,7 @@ from domain.redemptions.reasons import Reason
 from domain.referrals.errors import ReferralError
 from domain.segments.errors import SegmentError
 from domain.templates import TemplateError
+from domain.webhooks import WebhookError
 from schema.described_enums import describe_values
 
 # GraphQL name and the operations that return the codes; no field returns these types (the wire
@@ -47,6 +48,10 @@ _DOCUMENTED: dict[type[ErrorCode], tuple[str, str]] = {
     RenderingError: ("RenderingError", "the template mutations, previews and sendMessage"),
     MessageError: ("MessageError", "sendMessage"),
     DeliveryError: ("DeliveryError", "sendMessage, distributeCampaign and testMessaging"),
+    WebhookError: (
+        "WebhookError",
+        "createWebhook, pauseWebhook, resumeWebhook and deleteWebhook",
+    ),
 }
 
 # What each code means, shown on its enum value. A code added to a feature's enum without a line
@@ -253,13 +258,29 @@ CODE_MEANINGS: dict[ErrorCode, str] = {
 }
 
 
+# Codes whose name another feature also uses with another meaning (CODE_MEANINGS is keyed by
+# value, so equal names share one line there).
+MEANINGS_OF_KIND: dict[type[ErrorCode], dict[str, str]] = {
+    WebhookError: {
+        "INVALID_URL": "The webhook URL is not an absolute http(s) address.",
+        "PRIVATE_ADDRESS": "In production the webhook URL cannot name a loopback, private, "
+        "link-local or reserved address, or a local host name.",
+        "UNKNOWN_EVENT": "An event type is not one of webhookEventTypes.",
+        "NO_EVENTS": "A webhook must subscribe to at least one event type.",
+        "INVALID_SECRET": "The secret is not whsec_ followed by the base64 of 24 to 64 random "
+        "bytes; leave it out to have one made.",
+        "TOO_MANY_WEBHOOKS": "The project already has 20 webhooks, the most it may have.",
+    },
+}
+
+
 def _documented_enum(kind: type[ErrorCode], name: str, operations: str) -> Any:
     graphql_enum = strawberry.enum(
         kind, name=name, description=f"Values of UserError.code returned by {operations}."
     )
-    describe_values(
-        graphql_enum, {code.name: CODE_MEANINGS[code] for code in kind if code in CODE_MEANINGS}
-    )
+    meanings = {code.name: CODE_MEANINGS[code] for code in kind if code in CODE_MEANINGS}
+    meanings.update(MEANINGS_OF_KIND.get(kind, {}))
+    describe_values(graphql_enum, meanings)
     return graphql_enum
 
 

@@ -77,6 +77,9 @@ PERSONAL_FIELDS: dict[tuple[str, str], FieldRule] = {
     ("Redemption", "customerId"): FieldRule(Readers.TILL_AND_OWNER, "the redeemer's id"),
     ("LoyaltyCard", "customerId"): FieldRule(Readers.TILL_AND_OWNER, "the card holder's id"),
     ("CustomerEvent", "customerId"): FieldRule(Readers.TILL_AND_OWNER, "whose event it is"),
+    ("WebhookDelivery", "body"): FieldRule(
+        Readers.OWNER, "the event's object: customer ids and a customer's sourceId"
+    ),
 }
 
 FORBIDDEN_MESSAGE = "this personal data is not readable with the caller's token"

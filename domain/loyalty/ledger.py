@@ -12,6 +12,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from domain import webhooks
 from domain.common import as_utc, object_id, utc_now
 from domain.loyalty.models import LedgerEntry, LedgerKind, LoyaltyCard
 from domain.loyalty.rules import insufficient_points
@@ -53,7 +54,30 @@ async def apply_entry(
     return card
 
 
+def _event_type(entry: LedgerEntry) -> str | None:
+    """The webhook event an entry is: an adjustment counts by its sign; a reversal (an order's
+    points taken back on refund) is reported by order.refunded / order.cancelled instead."""
+    if entry.kind == LedgerKind.EXPIRE:
+        return webhooks.POINTS_EXPIRED
+    if entry.kind == LedgerKind.SPEND or (entry.kind == LedgerKind.ADJUST and entry.points < 0):
+        return webhooks.POINTS_SPENT
+    if entry.kind in (LedgerKind.EARN, LedgerKind.ADJUST) and entry.points > 0:
+        return webhooks.POINTS_EARNED
+    return None
+
+
 async def settle_entry(*, entry: LedgerEntry) -> None:
+    # Emitted before the entry is marked applied: repair_card finishes an entry a dead process
+    # left through here again, under the same event id.
+    event_type = _event_type(entry)
+    if event_type is not None:
+        await webhooks.emit(
+            project_id=entry.project_id,
+            event_type=event_type,
+            object_key=f"loyalty_card:{entry.card_id}",
+            data=webhooks.objects.ledger_entry(entry),
+            dedupe_key=f"ledger:{entry.id}",
+        )
     await LedgerEntry.get_pymongo_collection().update_one(
         {"_id": entry.id, "applied": False}, {"$set": {"applied": True}}
     )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from domain import webhooks
 from domain.campaigns import Campaign
 from domain.codes import normalize_code
 from domain.common import as_utc, object_id, utc_now
@@ -166,6 +167,20 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
     attribution = (
         {"message_id": carrier.key, "message_channel": carrier.channel.value} if carrier else {}
     )
+    event = None
+    if await webhooks.listens(
+        project_id=claim.project_id, event_type=webhooks.REDEMPTION_SUCCEEDED
+    ):
+        event = await _prepare(
+            claim.model_copy(
+                update={
+                    "status": RedemptionStatus.SUCCEEDED,
+                    "completed_at": completed_at,
+                    **attribution,
+                }
+            ),
+            webhooks.REDEMPTION_SUCCEEDED,
+        )
     result = await collection.update_one(
         {"_id": claim.id, "status": RedemptionStatus.PENDING.value},
         {
@@ -188,23 +203,52 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
     claim.completed_at = completed_at
     if carrier is not None:
         claim.message_id, claim.message_channel = carrier.key, carrier.channel.value
+    await webhooks.confirm_event(event)
     await wallet_content_changed(claim.project_id, code=claim.code)
     return claim
+
+
+async def _prepare(redemption: Redemption, event_type: str) -> webhooks.PreparedEvent | None:
+    """The event, written before the status flip it announces, so that a process dying between
+    the two cannot lose it. A success may be rolled back before the worker looks."""
+    made = [redemption.status.value]
+    if redemption.status == RedemptionStatus.SUCCEEDED:
+        made.append(RedemptionStatus.ROLLED_BACK.value)
+    return await webhooks.prepare_event(
+        project_id=redemption.project_id,
+        event_type=event_type,
+        object_key=f"redemption:{redemption.id}",
+        data=webhooks.objects.redemption(redemption),
+        dedupe_key=f"{event_type}:{redemption.id}",
+        change=webhooks.Change(
+            collection=Redemption.get_collection_name(),
+            document_id=str(redemption.id),
+            field="status",
+            values=tuple(made),
+        ),
+    )
 
 
 async def rollback_redemption(*, project_id: str, redemption_id: str, reason: str) -> Redemption:
     """Undoes a redemption exactly once: one conditional flip, then every counter given back."""
     oid = object_id(redemption_id, "redemption")
     collection = Redemption.get_pymongo_collection()
+    rollback = {
+        "status": RedemptionStatus.ROLLED_BACK,
+        "rolled_back_at": utc_now(),
+        "rollback_reason": reason.strip()[:MAX_ROLLBACK_REASON],
+    }
+    event = None
+    if await webhooks.listens(project_id=project_id, event_type=webhooks.REDEMPTION_ROLLED_BACK):
+        # The event's object is the redemption as the flip leaves it, read only when wanted.
+        current = await Redemption.find_one({"_id": oid, "project_id": project_id})
+        if current is not None and current.status == RedemptionStatus.SUCCEEDED:
+            event = await _prepare(
+                current.model_copy(update=rollback), webhooks.REDEMPTION_ROLLED_BACK
+            )
     flipped = await collection.find_one_and_update(
         {"_id": oid, "project_id": project_id, "status": RedemptionStatus.SUCCEEDED.value},
-        {
-            "$set": {
-                "status": RedemptionStatus.ROLLED_BACK.value,
-                "rolled_back_at": utc_now(),
-                "rollback_reason": reason.strip()[:MAX_ROLLBACK_REASON],
-            }
-        },
+        {"$set": {**rollback, "status": RedemptionStatus.ROLLED_BACK.value}},
         return_document=ReturnDocument.AFTER,
     )
     if flipped is None:
@@ -217,6 +261,7 @@ async def rollback_redemption(*, project_id: str, redemption_id: str, reason: st
             RedemptionError.NOT_COMPLETED, "this redemption has not completed yet", "id"
         )
     redemption = Redemption.model_validate(flipped)
+    await webhooks.confirm_event(event)
     await give_back_all(counters_of(redemption=redemption, campaign=None))
     await collection.update_one({"_id": oid}, {"$set": {"holds_counters": False}})
     redemption.holds_counters = False

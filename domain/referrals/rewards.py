@@ -5,7 +5,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from domain import events, loyalty
+from domain import events, loyalty, webhooks
 from domain.campaigns import Campaign, ReferralConfig
 from domain.codes import publish_code
 from domain.common import utc_now
@@ -55,6 +55,12 @@ async def on_order_recorded(*, order: Any) -> None:
             },
         )
         if moved.modified_count == 1:
+            referral.status, referral.qualifying_order_id = (
+                ReferralStatus.QUALIFIED,
+                order.order_id,
+            )
+            referral.qualified_at, referral.release_at = now, release_at
+            await _emit(referral, webhooks.REFERRAL_QUALIFIED)
             await events.emit(
                 order.project_id,
                 referral.referrer_id,
@@ -126,8 +132,21 @@ async def give_reward(*, referral: Referral, campaign: Campaign) -> None:
     except DomainError as failure:
         # Retrying cannot help (the reward's campaign ended, say): kept for the admin to see.
         error = failure.problems[0].message
+    # Before reward_pending is cleared: the sweep that finishes a dead process's reward emits
+    # again, under the same event id.
+    await _emit(referral, webhooks.REFERRAL_REWARDED)
     await Referral.get_pymongo_collection().update_one(
         {"_id": referral.id}, {"$set": {"reward_pending": False, "reward_error": error}}
+    )
+
+
+async def _emit(referral: Referral, event_type: str) -> None:
+    await webhooks.emit(
+        project_id=referral.project_id,
+        event_type=event_type,
+        object_key=f"referral:{referral.id}",
+        data=webhooks.objects.referral(referral),
+        dedupe_key=f"{event_type}:{referral.id}",
     )
 
 

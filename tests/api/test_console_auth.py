@@ -4,7 +4,8 @@ import httpx
 from starlette.applications import Starlette
 
 from domain import console
-from domain.customers import Customer, CustomerInput, insert_customer
+from domain.customer_lifecycle import create_customer
+from domain.customers import Customer, CustomerInput
 from domain.projects import ApiKey, list_api_keys
 from tests.console import csrf_of, make_console_user, sign_in, signed_in_as
 from tests.factories import Tenant
@@ -126,10 +127,10 @@ async def test_a_post_without_the_session_token_is_refused_and_writes_nothing(
 async def test_a_user_sees_only_their_own_project(
     http: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    ours = await insert_customer(
+    ours = await create_customer(
         tenant.project_id, CustomerInput(email="ada@example.com", name="Ada Ours"), "test"
     )
-    theirs = await insert_customer(
+    theirs = await create_customer(
         other_tenant.project_id, CustomerInput(email="bob@example.com", name="Bob Theirs"), "t"
     )
     owner = await make_console_user(project_id=tenant.project_id)
