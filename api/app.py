@@ -19,6 +19,7 @@ from delivery import distribution, rendering
 from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
 from delivery.wallet import apple
+from delivery.wallet.signed_passes import SignedPassCache
 from delivery.worker import BackgroundWorker, OutboxWorker
 from domain.jobs import JobRunner
 
@@ -63,6 +64,10 @@ def create_app(
         client = make_client(uri, command_listeners)
         app.state.mongo = client
         app.state.settings = settings
+        app.state.signed_passes = SignedPassCache(
+            max_entries=settings.apple_pass_cache_entries,
+            max_bytes=settings.apple_pass_cache_bytes,
+        )
         await init_database(client, settings.database)
         if embedded and settings.demo_project:
             await demo.ensure_demo_project(settings)

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     apple_pass_key: Path | None = None
     apple_pass_key_password: str = ""
     apple_wwdr_certificate: Path | None = None
+    # Signed .pkpass archives kept in memory per process, one per pass, re-signed when the
+    # pass's content changes; the least recently downloaded go first past either bound.
+    apple_pass_cache_entries: int = Field(default=2_000, ge=1)
+    apple_pass_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     # APNs; set it (e.g. to a test server) to push with the development chain as well.
     apns_url: str = ""
     # Trusts this CA for the APNs server (a test server); empty: the system's CAs.
