@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 
 from pymongo.monitoring import CommandListener
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from api import demo, google_wallet, hooks, pages, pos_scan, wallet
-from api.background import BackgroundJobs
+from api.background import BackgroundJobs, BackgroundLeader, Startable
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
 from api.settings import Settings
@@ -34,7 +35,14 @@ async def health(request: Request) -> JSONResponse:
             {"status": "unavailable", "database": {"ok": False, "error": type(error).__name__}},
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "database": {"ok": True, "roundTripMs": round(millis, 2)}})
+    # The process id tells apart the workers of `engage serve --workers N` behind one port.
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": {"ok": True, "roundTripMs": round(millis, 2)},
+            "process": os.getpid(),
+        }
+    )
 
 
 def load_templates(settings: Settings) -> None:
@@ -76,17 +84,20 @@ def create_app(
             JobRunner(handlers=distribution.job_handlers(links=links)),
             automation=AutomationExecutor(links),
         )
-        if settings.run_jobs:
-            jobs.start()
         outbox = BackgroundWorker(OutboxWorker(settings))
-        if settings.run_worker:
-            outbox.start()
+        loops: list[Startable] = [
+            *([jobs] if settings.run_jobs else []),
+            *([outbox] if settings.run_worker else []),
+        ]
+        # Among the processes sharing the database, the lease holder alone runs them.
+        leader = BackgroundLeader(loops)
+        if loops:
+            leader.start()
         try:
             yield
         finally:
             # Before the client closes: a stopping runner hands its job back to the queue.
-            await jobs.stop()
-            await outbox.stop()
+            await leader.stop()
             await client.close()
 
     routes: list[BaseRoute] = [

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes `engage serve` runs on the port (uvicorn's workers), all on one database.
+    workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     base_url: str = "http://127.0.0.1:8000"
     # Signs customer-facing links and tokens; empty in development: see DEVELOPMENT_SECRET_FILE.

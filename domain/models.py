@@ -23,6 +23,7 @@ from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter
 from domain.referrals import Referral, ReferralClick, ReferralCode
 from domain.rfm import RfmSchedule
 from domain.segments import Segment, SegmentMember
+from domain.service_leases import ServiceLease
 from domain.templates import MessageTemplate
 from domain.wallet import PassLog, PassRegistration, WalletCounter, WalletPass
 
@@ -70,4 +71,5 @@ def document_models() -> list[type[Document]]:
         Experiment,
         ExperimentAssignment,
         RateLimitWindow,
+        ServiceLease,
     ]

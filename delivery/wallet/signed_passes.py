@@ -13,10 +13,12 @@ times; the bound is on archives held and their bytes, least recently used first 
 """
 
 import asyncio
+import functools
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from delivery.wallet import apple
@@ -34,7 +36,12 @@ class SignedPass:
 
 def chain_identity(chain: SigningChain) -> bytes:
     """The signing and intermediate certificates: a new certificate signs every pass again."""
-    return chain.certificate.fingerprint(hashes.SHA256()) + chain.wwdr.fingerprint(hashes.SHA256())
+    return _certificate_identity(chain.certificate) + _certificate_identity(chain.wwdr)
+
+
+@functools.lru_cache(maxsize=16)
+def _certificate_identity(certificate: x509.Certificate) -> bytes:
+    return certificate.fingerprint(hashes.SHA256())
 
 
 class SignedPassCache:
