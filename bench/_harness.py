@@ -226,8 +226,9 @@ def database(uri: str | None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def engage_service(uri: str, database_name: str) -> Iterator[tuple[str, str]]:
-    """Starts `engage serve` against `uri`; yields (base URL, admin key of a new project)."""
+def engage_service(uri: str, database_name: str, workers: int = 1) -> Iterator[tuple[str, str]]:
+    """Starts `engage serve` (with `--workers` when more than one) against `uri`; yields
+    (base URL, admin key of a new project)."""
     env = {
         **os.environ,
         "ENGAGE_MONGODB_URI": uri,
@@ -252,21 +253,34 @@ def engage_service(uri: str, database_name: str) -> Iterator[tuple[str, str]]:
     key = created.stdout.strip().splitlines()[-1]
     port = free_port()
     process = subprocess.Popen(
-        [ENGAGE, "serve", "--port", str(port)],
+        [
+            ENGAGE,
+            "serve",
+            "--port",
+            str(port),
+            *(["--workers", str(workers)] if workers > 1 else []),
+        ],
         env={**env, "ENGAGE_LOG_LEVEL": "warning"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
+        answered: set[int] = set()
         while True:
             try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
+                health = httpx.get(base + "/health", timeout=1)
+                if health.status_code == 200:
+                    # Every worker answers before the figures start.
+                    answered.add(health.json().get("process", 0))
+                    if len(answered) >= workers:
+                        break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(answered)} of {workers} workers answered in time")
             time.sleep(0.2)
         yield base, key
     finally:
