@@ -13,15 +13,17 @@ from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
+from pymongo import MongoClient
 from starlette.applications import Starlette
 
 from api import demo
 from api.app import create_app, load_templates
+from api.background import BACKGROUND_LEASE
 from api.database import init_database, make_client
 from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from api.netaddr import is_loopback
 from api.settings import PROJECT_ROOT, Settings
-from domain import projects
+from domain import projects, service_leases
 from templates import MissingTemplateFile
 
 
@@ -122,6 +124,17 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int, embed
     )
 
 
+def _forget_background_lease(uri: str, database: str) -> None:
+    """This process holds the embedded database's directory lock, so no other `engage serve`
+    shares the database: a background lease found there is a dead process's, and the loops
+    need not wait for it to run out."""
+    client: MongoClient[dict[str, object]] = MongoClient(uri)
+    try:
+        client[database][service_leases.COLLECTION].delete_many({"name": BACKGROUND_LEASE})
+    finally:
+        client.close()
+
+
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if settings.uses_development_secret and not is_loopback(host):
         # Anyone who reads the generated key's file could forge links; other hosts need a key
@@ -136,6 +149,8 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         load_templates(settings)
         with database_uri(settings, for_serve=True) as (uri, embedded):
             prepare_wallet_credentials(settings)
+            if embedded:
+                _forget_background_lease(uri, settings.database)
             served = settings.model_copy(update={"mongodb_uri": uri})
             if workers > 1:
                 _serve_workers(served, host, port, workers, embedded)

@@ -16,6 +16,8 @@ from pymongo.errors import DuplicateKeyError
 
 from domain.common import utc_now
 
+COLLECTION = "service_leases"
+
 
 class ServiceLease(Document):
     name: str
@@ -24,7 +26,7 @@ class ServiceLease(Document):
     acquired_at: datetime = Field(default_factory=utc_now)
 
     class Settings:
-        name = "service_leases"
+        name = COLLECTION
         indexes = [IndexModel([("name", 1)], unique=True)]
 
 
