@@ -9,12 +9,15 @@ from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from api import demo, google_wallet, hooks, pages, pos_scan, wallet
 from api.background import BackgroundJobs, BackgroundLeader, Startable
+from api.console import check_templates as check_console_templates
+from api.console import console_routes
 from api.database import init_database, make_client, round_trip_ms
 from api.graphql import GraphQLEndpoint
+from api.rest import routes as rest
 from api.settings import Settings
 from delivery import distribution, rendering
 from delivery.automation import AutomationExecutor
@@ -52,6 +55,7 @@ def load_templates(settings: Settings) -> None:
     rendering.use_template_files(files=files)
     rendering.check_builtin_templates()
     pages.check_page_templates(files)
+    check_console_templates(files)
     apple.default_images(files)
 
 
@@ -108,5 +112,7 @@ def create_app(
         *google_wallet.routes,
         *hooks.routes,
         *wallet.routes,
+        Mount("/console", routes=console_routes(), name="console"),
+        *rest.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)

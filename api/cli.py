@@ -1,4 +1,5 @@
-"""The `engage` command: serve, worker, create-project, import, export-schema."""
+"""The `engage` command: serve, worker, create-project, create-user, import, export-schema,
+export-openapi."""
 
 import argparse
 import asyncio
@@ -179,6 +180,40 @@ def create_project(settings: Settings, name: str, sandbox: bool) -> None:
         print(asyncio.run(_create_project(uri, settings, name, sandbox)))
 
 
+async def _create_user(uri: str, settings: Settings, project: str, email: str, role: str) -> str:
+    from api.import_command import find_project
+    from domain import console
+
+    client = make_client(uri)
+    try:
+        await init_database(client, settings.database)
+        found = await find_project(project)
+        issued = await console.create_user(
+            project_id=found.key, email=email, role=role, created_by="engage create-user"
+        )
+        user = issued.user
+        return (
+            f"console user {user.email} ({user.role.value}) of project {found.name} "
+            f"({found.key}); password, shown once:\n{issued.password}"
+        )
+    finally:
+        await client.close()
+
+
+def create_user(settings: Settings, project: str, email: str, role: str) -> None:
+    """Adds a console user and prints their one-time password; exits 1 with the reason."""
+    from api.import_command import ImportCommandError
+    from domain.errors import DomainError
+
+    try:
+        with database_uri(settings, for_serve=False) as (uri, _):
+            print(asyncio.run(_create_user(uri, settings, project, email, role)))
+    except (ImportCommandError, EmbeddedDatabaseError) as error:
+        sys.exit(f"engage: {error}")
+    except DomainError as error:
+        sys.exit(f"engage: {error.code}: {error}")
+
+
 async def _run_worker(uri: str, settings: Settings) -> None:
     from delivery.sms import close_sms_clients
     from delivery.worker import OutboxWorker
@@ -228,6 +263,15 @@ def export_schema(path: Path) -> None:
     print(f"wrote {path}")
 
 
+def export_openapi(path: Path) -> None:
+    import json
+
+    from api.rest.routes import document
+
+    path.write_text(json.dumps(document(), indent=2, sort_keys=False) + "\n")
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="engage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,6 +287,18 @@ def main(argv: list[str] | None = None) -> None:
     project_cmd = commands.add_parser("create-project", help="create a project, print its key")
     project_cmd.add_argument("name")
     project_cmd.add_argument("--sandbox", action="store_true")
+    user_cmd = commands.add_parser(
+        "create-user", help="add a console user to a project, print their one-time password"
+    )
+    user_cmd.add_argument("project", help="the project's id or name")
+    user_cmd.add_argument("email")
+    user_cmd.add_argument(
+        "--role",
+        default="MARKETER",
+        type=str.upper,
+        choices=["OWNER", "MARKETER", "VIEWER"],
+        help="OWNER manages users and API keys; VIEWER only reads (default: MARKETER)",
+    )
     commands.add_parser("worker", help="send the outbox (also runs inside serve)")
     import_cmd = commands.add_parser(
         "import", help="import customers or orders from a JSON lines or CSV file"
@@ -257,6 +313,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     schema_cmd = commands.add_parser("export-schema", help="write schema/schema.graphql")
     schema_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "schema" / "schema.graphql")
+    openapi_cmd = commands.add_parser(
+        "export-openapi", help="write the REST API's OpenAPI document"
+    )
+    openapi_cmd.add_argument("--out", type=Path, default=PROJECT_ROOT / "clients" / "openapi.json")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -270,12 +330,16 @@ def main(argv: list[str] | None = None) -> None:
         serve(settings, args.host or settings.host, args.port or settings.port, workers)
     elif args.command == "create-project":
         create_project(settings, args.name, args.sandbox)
+    elif args.command == "create-user":
+        create_user(settings, args.project, args.email, args.role)
     elif args.command == "worker":
         worker(settings)
     elif args.command == "import":
         import_file(settings, args.kind, args.file, args.project, args.apply_effects)
     elif args.command == "export-schema":
         export_schema(args.out)
+    elif args.command == "export-openapi":
+        export_openapi(args.out)
 
 
 if __name__ == "__main__":

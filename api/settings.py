@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     rate_limit_customer_lookups_per_address: str = "120/minute;4000/day"
     # Photos of QR codes read for tills without BarcodeDetector (POST /pos/scan), per address.
     rate_limit_pos_scans_per_address: str = "60/minute"
+    # Console sign-in: every wrong password counts against the email and the client address;
+    # past the first rate the sign-in is refused until the window ends (slowed), past the
+    # second it stays refused for the hour (locked out). A right password costs nothing.
+    rate_limit_console_sign_in_per_email: str = "5/minute;20/hour"
+    rate_limit_console_sign_in_per_address: str = "20/minute;100/hour"
     # Units an unknown code (or a link whose token does not open it) costs; a found one costs 1.
     rate_limit_wrong_code_cost: int = Field(default=5, ge=1)
     # Proxies in front of Engage that each append to X-Forwarded-For; 0 ignores the header,
@@ -174,6 +179,8 @@ class Settings(BaseSettings):
         "rate_limit_customer_lookups_per_key",
         "rate_limit_customer_lookups_per_address",
         "rate_limit_pos_scans_per_address",
+        "rate_limit_console_sign_in_per_email",
+        "rate_limit_console_sign_in_per_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

@@ -8,6 +8,7 @@ from domain.automation import Automation, AutomationRun, ScheduledAction
 from domain.campaigns import Campaign
 from domain.codes import Code, CodeAssignment
 from domain.consent import Suppression
+from domain.console import ConsoleSession, ConsoleUser
 from domain.customers import Customer, CustomerToken
 from domain.events import CustomerEvent, EventSweep
 from domain.experiments import Experiment, ExperimentAssignment
@@ -72,4 +73,6 @@ def document_models() -> list[type[Document]]:
         ExperimentAssignment,
         RateLimitWindow,
         ServiceLease,
+        ConsoleUser,
+        ConsoleSession,
     ]

@@ -26,42 +26,70 @@ def _maybe_money(value: DomainMoney | None) -> Money | None:
     return None if value is None else _money(value)
 
 
-@strawberry.type(name="ChannelStats")
+@strawberry.type(
+    name="ChannelStats",
+    description="A campaign's messages on one channel in the stats window.",
+)
 class ChannelStatsType:
-    channel: MessageChannelEnum
+    channel: MessageChannelEnum = strawberry.field(description="The channel counted.")
     sent: int = strawberry.field(description="Messages that left: SENT, DELIVERED, UNDELIVERED.")
     delivered: int = strawberry.field(
         description="SENT or DELIVERED: not reported undelivered (email is never confirmed)."
     )
-    undelivered: int
+    undelivered: int = strawberry.field(description="Messages the provider reported undelivered.")
     redeemed: int = strawberry.field(
         description="Redemptions attributed to a message of this channel."
     )
 
 
-@strawberry.type(name="DailyCampaignStats")
+@strawberry.type(
+    name="DailyCampaignStats",
+    description="A campaign's figures for one day of its time zone.",
+)
 class DailyStatsType:
     day: date = strawberry.field(description="A calendar day in the campaign's time zone.")
-    published: int
-    validated: int
-    redeemed: int
-    revenue: MoneyTotal
-    discount_cost: MoneyTotal
+    published: int = strawberry.field(description="Codes given to customers that day.")
+    validated: int = strawberry.field(
+        description="validateCode calls about the campaign's codes that day."
+    )
+    redeemed: int = strawberry.field(
+        description="Redemptions completed that day and not rolled back."
+    )
+    revenue: MoneyTotal = strawberry.field(
+        description=(
+            "What paid orders with a code of the campaign paid that day, in the "
+            "campaign's currency."
+        )
+    )
+    discount_cost: MoneyTotal = strawberry.field(
+        description="Discounts given that day, in the campaign's currency."
+    )
 
 
-@strawberry.type(name="CampaignStats")
+@strawberry.type(
+    name="CampaignStats",
+    description=(
+        "What a campaign did in a time window: codes, messages, passes, redemptions and "
+        "money. Money is in minor units. Readable by admin keys."
+    ),
+)
 class CampaignStatsType:
     doc: strawberry.Private[analytics.CampaignStats]
 
-    @strawberry.field
+    @strawberry.field(description="The campaign.")
     def campaign(self) -> CampaignType:
         return CampaignType.from_doc(self.doc.campaign)
 
-    @strawberry.field(name="from")
+    @strawberry.field(
+        name="from",
+        description=(
+            "The window's start, UTC ISO 8601 (inclusive); null: the campaign's beginning."
+        ),
+    )
     def from_(self) -> datetime | None:
         return self.doc.window.start
 
-    @strawberry.field
+    @strawberry.field(description="The window's end, UTC ISO 8601 (exclusive); null: now.")
     def to(self) -> datetime | None:
         return self.doc.window.end
 
@@ -85,7 +113,7 @@ class CampaignStatsType:
     def delivered(self) -> int:
         return self.doc.delivered
 
-    @strawberry.field(name="deliveredByChannel")
+    @strawberry.field(name="deliveredByChannel", description="The window's messages per channel.")
     def delivered_by_channel(self) -> list[ChannelStatsType]:
         return [
             ChannelStatsType(
@@ -147,7 +175,7 @@ class CampaignStatsType:
     def discount_cost(self) -> MoneyTotal:
         return _total(self.doc.discount_cost)
 
-    @strawberry.field
+    @strawberry.field(description="Discounts given by the redemptions, per currency.")
     def discount_cost_by_currency(self) -> list[MoneyTotal]:
         return [_total(value) for value in self.doc.discount_by_currency]
 
@@ -158,7 +186,10 @@ class CampaignStatsType:
     def roi(self) -> float | None:
         return self.doc.roi
 
-    @strawberry.field(description="Average paid order with a code of the campaign.")
+    @strawberry.field(
+        description="The average paid order with a code of the campaign, in its currency; null "
+        "without any."
+    )
     def average_basket(self) -> Money | None:
         return _maybe_money(self.doc.average_basket)
 
@@ -166,7 +197,9 @@ class CampaignStatsType:
     def orders_without(self) -> int:
         return self.doc.orders_without
 
-    @strawberry.field(description="Their average, in the campaign's currency.")
+    @strawberry.field(
+        description="The average of those orders, in the campaign's currency; null without any."
+    )
     def average_basket_without(self) -> Money | None:
         return _maybe_money(self.doc.average_basket_without)
 
@@ -185,11 +218,14 @@ class CampaignStatsType:
         ]
 
 
-@strawberry.type(name="TopCampaign")
+@strawberry.type(
+    name="TopCampaign",
+    description="A campaign among the most redeemed of the last 30 days.",
+)
 class TopCampaignType:
     row: strawberry.Private[analytics.TopCampaign]
 
-    @strawberry.field
+    @strawberry.field(description="The campaign.")
     def campaign(self) -> CampaignType:
         return CampaignType.from_doc(self.row.campaign)
 
@@ -202,22 +238,36 @@ class TopCampaignType:
         return _total(await self.row.revenue())
 
 
-@strawberry.type(name="ProgramPoints")
+@strawberry.type(
+    name="ProgramPoints",
+    description="The points outstanding in one loyalty program.",
+)
 class ProgramPointsType:
-    campaign: CampaignType
-    points: int
-    cards: int
+    campaign: CampaignType = strawberry.field(description="The LOYALTY campaign.")
+    points: int = strawberry.field(
+        description="Points on every card of the program (the liability)."
+    )
+    cards: int = strawberry.field(description="How many cards the program has.")
 
 
-@strawberry.type(name="ProgramReferrals")
+@strawberry.type(
+    name="ProgramReferrals",
+    description="How one referral program converts.",
+)
 class ProgramReferralsType:
-    campaign: CampaignType
-    clicks: int
+    campaign: CampaignType = strawberry.field(description="The REFERRAL campaign.")
+    clicks: int = strawberry.field(description="Visits of the program's referral links.")
     conversions: int = strawberry.field(description="Referrals QUALIFIED or REWARDED.")
-    rate: float
+    rate: float = strawberry.field(description="conversions / clicks; 0 without clicks.")
 
 
-@strawberry.type(name="ProjectOverview")
+@strawberry.type(
+    name="ProjectOverview",
+    description=(
+        "The project at a glance: campaigns, today's redemptions, loyalty and referrals. "
+        "Readable by admin keys."
+    ),
+)
 class ProjectOverviewType:
     doc: strawberry.Private[analytics.Overview]
 
@@ -234,14 +284,24 @@ class ProjectOverviewType:
         return self.doc.redemptions_today
 
     @strawberry.field(description="The most redeemed campaigns of the last 30 days.")
-    def top_campaigns(self, first: int = 5) -> list[TopCampaignType]:
+    def top_campaigns(
+        self,
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=(
+                    "How many campaigns to return (5 by default); a negative number returns none."
+                )
+            ),
+        ] = 5,
+    ) -> list[TopCampaignType]:
         return [TopCampaignType(row=row) for row in self.doc.top_campaigns[: max(0, first)]]
 
     @strawberry.field(description="The loyalty liability: points on every card, all programs.")
     def points_outstanding(self) -> int:
         return self.doc.points_outstanding
 
-    @strawberry.field
+    @strawberry.field(description="Points outstanding per loyalty program.")
     def points_by_program(self) -> list[ProgramPointsType]:
         return [
             ProgramPointsType(
@@ -257,7 +317,7 @@ class ProjectOverviewType:
     def referral_conversion(self) -> float:
         return self.doc.referral_conversion
 
-    @strawberry.field
+    @strawberry.field(description="Clicks and conversions per referral program.")
     def referrals_by_program(self) -> list[ProgramReferralsType]:
         return [
             ProgramReferralsType(
@@ -279,16 +339,26 @@ class AnalyticsQuery:
     async def campaign_stats(
         self,
         info: Info,
-        campaign_id: strawberry.ID,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        campaign_id: Annotated[strawberry.ID, strawberry.argument(description="The campaign.")],
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(
+                name="from",
+                description="The window's start, ISO 8601, inclusive; null: the campaign's "
+                "beginning.",
+            ),
+        ] = None,
+        to: Annotated[
+            datetime | None,
+            strawberry.argument(description="The window's end, ISO 8601, exclusive; null: now."),
+        ] = None,
     ) -> CampaignStatsType:
         stats = await analytics.campaign_stats(
             project_id=info.context.project_id, campaign_id=str(campaign_id), start=from_, end=to
         )
         return CampaignStatsType(doc=stats)
 
-    @strawberry.field(permission_classes=[IsAdmin])
+    @strawberry.field(permission_classes=[IsAdmin], description="The project at a glance.")
     async def project_overview(self, info: Info) -> ProjectOverviewType:
         overview = await analytics.project_overview(project_id=info.context.project_id)
         return ProjectOverviewType(doc=overview)

@@ -12,6 +12,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.base import get_object_definition
 
 from schema import personal_data
 from schema.analytics import AnalyticsQuery
@@ -88,6 +89,32 @@ Mutation = merge_types(
 )
 
 
+# merge_types takes no description: set on the merged definitions, before the schema is built.
+get_object_definition(Query, strict=True).description = (
+    "What the caller may read in its project. Each field says which keys may call it: admin keys "
+    "read everything, POS (till) keys the till's fields, a customer token only `me` and its own "
+    "data. Times are UTC ISO 8601; money is in minor units with an ISO 4217 currency."
+)
+get_object_definition(Mutation, strict=True).description = (
+    "What the caller may change in its project. A mutation answers with a payload whose `errors` "
+    "list what was wrong (and then nothing was written); each field says which keys may call it."
+)
+
+
+def _name_callers(root: type) -> None:
+    """Ends each root field's description with who may call it, read from its permission
+    classes, so the documentation cannot drift from the checks."""
+    for field in get_object_definition(root, strict=True).fields:
+        callers = " or ".join(
+            getattr(permission, "callers", "") for permission in field.permission_classes
+        )
+        suffix = f" Callers: {callers}."
+        if callers and not (field.description or "").endswith(suffix):
+            field.description = (field.description or "").rstrip() + suffix
+
+
+_name_callers(Query)
+_name_callers(Mutation)
 check_inputs_of(Query)
 check_inputs_of(Mutation)
 

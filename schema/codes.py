@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -15,6 +16,7 @@ from domain.redemptions import list_redemptions
 from schema.campaigns import CampaignType
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.guessing import code_attempt
 from schema.messages import MessageChannelEnum, MessageType, message_links
@@ -24,13 +26,30 @@ from schema.redemptions import RedemptionType
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(name="CodeKind")
+@described_enum(
+    name="CodeKind",
+    description="Whether a code belongs to one holder or is shared.",
+    values={
+        "UNIQUE": "A generated code, used by one holder (published to at most one customer).",
+        "STANDALONE": "The campaign's one code shared by everyone (such as SUMMER20).",
+    },
+)
 class CodeKindEnum(Enum):
     UNIQUE = "UNIQUE"
     STANDALONE = "STANDALONE"
 
 
-@strawberry.enum(name="CodeStatus")
+@described_enum(
+    name="CodeStatus",
+    description="Whether a code can be redeemed now; a used-up code says REDEEMED first.",
+    values={
+        "ACTIVE": "Redeemable now (the campaign's other rules still apply at redemption).",
+        "REDEEMED": "Used up: redeemed as often as the campaign's per-code limit allows.",
+        "PAUSED": "The campaign is paused.",
+        "NOT_STARTED": "The campaign starts later (startsAt is in the future).",
+        "EXPIRED": "The campaign has ended (ENDED, or endsAt has passed).",
+    },
+)
 class CodeStatusEnum(Enum):
     ACTIVE = "ACTIVE"
     REDEEMED = "REDEEMED"
@@ -39,15 +58,31 @@ class CodeStatusEnum(Enum):
     EXPIRED = "EXPIRED"
 
 
-@strawberry.type(name="Code")
+@strawberry.type(
+    name="Code",
+    description=(
+        "A coupon code of a DISCOUNT campaign. Readable by admin and POS keys, and by a customer "
+        "token for its own codes."
+    ),
+)
 class CodeType:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The code's id.")
     code: str = strawberry.field(description="Normalized: upper-case, no spaces or dashes.")
     display: str = strawberry.field(description="As printed, dashes kept.")
-    kind: CodeKindEnum
-    redeemed_count: int
-    published_at: datetime | None
-    last_redeemed_at: datetime | None
+    kind: CodeKindEnum = strawberry.field(
+        description="UNIQUE (one holder) or STANDALONE (shared by everyone)."
+    )
+    redeemed_count: int = strawberry.field(
+        description=(
+            "How many completed redemptions the code has (rolled back ones are given back)."
+        )
+    )
+    published_at: datetime | None = strawberry.field(
+        description="When the code was given to a customer, UTC ISO 8601; null while unpublished."
+    )
+    last_redeemed_at: datetime | None = strawberry.field(
+        description="When the code was last redeemed, UTC ISO 8601; null if never."
+    )
     variant: str = strawberry.field(
         description="The experiment variant the code was published in; empty outside one."
     )
@@ -79,11 +114,11 @@ class CodeType:
             raise NotFound("campaign", "campaignId")
         return found
 
-    @strawberry.field
+    @strawberry.field(description="The campaign the code belongs to.")
     async def campaign(self, info: Info) -> CampaignType:
         return CampaignType.from_doc(await self.campaign_doc(info))
 
-    @strawberry.field
+    @strawberry.field(description="Whether the code can be redeemed now.")
     async def status(self, info: Info) -> CodeStatusEnum:
         status = codes.code_status(self.doc, await self.campaign_doc(info), utc_now())
         return CodeStatusEnum(status.value)
@@ -96,7 +131,7 @@ class CodeType:
     async def uses_left(self, info: Info) -> int | None:
         return codes.uses_left(self.doc, await self.campaign_doc(info))
 
-    @strawberry.field(description="When the campaign ends.")
+    @strawberry.field(description="When the campaign ends, UTC ISO 8601; null: no end.")
     async def expires_at(self, info: Info) -> datetime | None:
         return (await self.campaign_doc(info)).ends_at
 
@@ -112,7 +147,17 @@ class CodeType:
         permission_classes=[IsStaff], description="The code's redemptions, oldest first."
     )
     async def redemptions(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description="How many redemptions to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[RedemptionType]:
         page = await list_redemptions(
             project_id=info.context.project_id, first=first, after=after, code_id=str(self.doc.id)
@@ -146,13 +191,25 @@ class CodeType:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The result of publishCode: the customer's code (and its message), or what was wrong."
+    ),
+)
 class PublishCodePayload:
-    code: CodeType | None = None
+    code: CodeType | None = strawberry.field(
+        default=None,
+        description="The code published to the customer; null when `errors` is not empty.",
+    )
     message: MessageType | None = strawberry.field(
         default=None, description="The coupon message, when a channel was given."
     )
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
     warnings: list[DeliveryWarning] = strawberry.field(
         default_factory=list,
         description="Set when the message will be recorded in the sink, not sent.",
@@ -165,7 +222,19 @@ class CodeQuery:
         permission_classes=[IsStaff],
         description="Case, spaces and dashes are ignored. Null when the project has no such code.",
     )
-    async def code(self, info: Info, code: str) -> CodeType | None:
+    async def code(
+        self,
+        info: Info,
+        code: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "The code as printed or typed; case, spaces and dashes are ignored. Counts as "
+                    "one guessing attempt of the caller."
+                )
+            ),
+        ],
+    ) -> CodeType | None:
         found = await code_attempt(
             info, lambda: codes.find_code(info.context.project_id, code), lambda f: f is None
         )
@@ -184,9 +253,19 @@ class CodeMutation:
     async def publish_code(
         self,
         info: Info,
-        campaign_id: strawberry.ID,
-        customer_id: strawberry.ID,
-        channel: MessageChannelEnum | None = None,
+        campaign_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The DISCOUNT campaign to give a code of."),
+        ],
+        customer_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The customer who gets the code.")
+        ],
+        channel: Annotated[
+            MessageChannelEnum | None,
+            strawberry.argument(
+                description="EMAIL or SMS to send the code by; null sends nothing."
+            ),
+        ] = None,
     ) -> PublishCodePayload:
         code, message = await outbox.publish_and_queue(
             message_links(info),

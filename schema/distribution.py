@@ -2,6 +2,7 @@
 reports what it did."""
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -23,9 +24,15 @@ class DistributionFilter:
     tags: list[str] | None = strawberry.field(
         default=None, description="Customers having every one of these tags."
     )
-    email: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    email: str | None = strawberry.field(
+        default=None, description="Only the customer with this email address (any case)."
+    )
+    created_after: datetime | None = strawberry.field(
+        default=None, description="Only customers created at or after this time, ISO 8601."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None, description="Only customers created before this time, ISO 8601."
+    )
     consented: bool = strawberry.field(
         default=False,
         description="Only customers who consented to at least one of the channels. Otherwise "
@@ -42,13 +49,27 @@ class DistributionFilter:
         )
 
 
-@strawberry.type(name="Distribution")
+@strawberry.type(
+    name="Distribution",
+    description=(
+        "A distribution: a job that gave the campaign's codes to matching customers and "
+        "queued messages with them. Readable by admin keys."
+    ),
+)
 class DistributionType:
-    job: JobType
-    campaign_id: strawberry.ID
-    channels: list[MessageChannelEnum]
-    template_id: str = strawberry.field(description="Empty for the default, builtin:coupon.")
-    published: int = strawberry.field(description="Customers given a code.")
+    job: JobType = strawberry.field(
+        description="The job doing the distribution, with its status and progress."
+    )
+    campaign_id: strawberry.ID = strawberry.field(
+        description="The DISCOUNT campaign whose codes it gives."
+    )
+    channels: list[MessageChannelEnum] = strawberry.field(
+        description="The channels messages are queued on."
+    )
+    template_id: str = strawberry.field(
+        description='The template of the messages; "" for the default, builtin:coupon.'
+    )
+    published: int = strawberry.field(description="Customers given a code so far.")
     queued: int = strawberry.field(description="Messages queued for sending.")
     suppressed: int = strawberry.field(
         description="Messages recorded as SUPPRESSED: no consent, or the address opted out."
@@ -73,10 +94,19 @@ class DistributionType:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of distributeCampaign: the queued job, or what was wrong.",
+)
 class DistributeCampaignPayload:
-    job: JobType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    job: JobType | None = strawberry.field(
+        default=None, description="The queued distribution job; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was queued."
+        ),
+    )
     warnings: list[DeliveryWarning] = strawberry.field(
         default_factory=list,
         description="One per channel whose messages will be recorded in the sink, not sent.",
@@ -90,7 +120,14 @@ class DistributionQuery:
         description="A distribution job with its counts; null when the project has none with "
         "this id.",
     )
-    async def distribution(self, info: Info, id: strawberry.ID) -> DistributionType | None:
+    async def distribution(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The distribution job's id (from distributeCampaign)."),
+        ],
+    ) -> DistributionType | None:
         try:
             job = await distribution.get_distribution(
                 project_id=info.context.project_id, job_id=str(id)
@@ -112,11 +149,37 @@ class DistributionMutation:
     async def distribute_campaign(
         self,
         info: Info,
-        campaign_id: strawberry.ID,
-        channels: list[MessageChannelEnum],
-        filter: DistributionFilter | None = None,
-        template_id: str | None = None,
-        segment_id: strawberry.ID | None = None,
+        campaign_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The DISCOUNT campaign whose codes are given."),
+        ],
+        channels: Annotated[
+            list[MessageChannelEnum],
+            strawberry.argument(description="EMAIL, SMS or both, each once."),
+        ],
+        filter: Annotated[
+            DistributionFilter | None,
+            strawberry.argument(
+                description=(
+                    "Which customers; null reaches every customer (of the segment, if given)."
+                )
+            ),
+        ] = None,
+        template_id: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The template of the messages; null for builtin:coupon."
+            ),
+        ] = None,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "Only members of this segment (a dynamic one is read when the job "
+                    "starts); null for all customers."
+                )
+            ),
+        ] = None,
     ) -> DistributeCampaignPayload:
         job_channels = [MessageChannel(channel.value) for channel in channels]
         job = await distribution.distribute_campaign(

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -18,22 +19,42 @@ from schema.campaigns import (
     RulesType,
 )
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.types import Connection, Long, MoneyTotal, UserError, connection
 
 
-@strawberry.enum(name="ExperimentStatus")
+@described_enum(
+    name="ExperimentStatus",
+    description="Where an experiment stands.",
+    values={
+        "DRAFT": "Created, not started: publishCode ignores it and it can still change.",
+        "RUNNING": "publishCode assigns customers to its arms; one per campaign at a time.",
+        "STOPPED": "Final: no new assignments; codes already published keep their variant's offer.",
+    },
+)
 class ExperimentStatusEnum(Enum):
     DRAFT = "DRAFT"
     RUNNING = "RUNNING"
     STOPPED = "STOPPED"
 
 
-@strawberry.type(name="ExperimentVariant")
+@strawberry.type(
+    name="ExperimentVariant",
+    description=(
+        "One variant of an experiment: its own offer, rules or template for the customers "
+        "assigned to it."
+    ),
+)
 class VariantType:
-    key: str
-    name: str
+    key: str = strawberry.field(
+        description=(
+            "The variant's key, unique in the experiment; codes published in it carry "
+            "it as `variant`."
+        )
+    )
+    name: str = strawberry.field(description="The variant's name (its key when none was given).")
     weight: int = strawberry.field(description="Relative: the share is weight / all weights.")
     discount: DiscountType | None = strawberry.field(
         description="Null: the campaign's own discount."
@@ -58,10 +79,17 @@ class VariantType:
         )
 
 
-@strawberry.type(name="ConfidenceInterval")
+@strawberry.type(
+    name="ConfidenceInterval",
+    description="A confidence interval of a lift.",
+)
 class ConfidenceIntervalType:
-    low: float
-    high: float
+    low: float = strawberry.field(
+        description="The lower bound, as an absolute difference of conversion."
+    )
+    high: float = strawberry.field(
+        description="The upper bound, as an absolute difference of conversion."
+    )
     level: float = strawberry.field(description="1 - alpha, e.g. 0.95.")
 
 
@@ -97,12 +125,19 @@ class ProportionTestType:
         )
 
 
-@strawberry.type(name="ExperimentArmResult")
+@strawberry.type(
+    name="ExperimentArmResult",
+    description="What one arm (a variant or the holdout) of an experiment did.",
+)
 class ArmResultType:
-    key: str
-    name: str
-    holdout: bool
-    weight: int
+    key: str = strawberry.field(description="The variant's key, or `holdout`.")
+    name: str = strawberry.field(description="The variant's name, or `holdout`.")
+    holdout: bool = strawberry.field(
+        description="Whether this arm is the holdout group, which gets no code."
+    )
+    weight: int = strawberry.field(
+        description="The arm's weight (its share is weight / all weights)."
+    )
     assigned: int = strawberry.field(description="Customers assigned to this arm.")
     issued: int = strawberry.field(description="Codes published with this variant.")
     redeemed: int = strawberry.field(description="Successful redemptions of those codes.")
@@ -110,9 +145,13 @@ class ArmResultType:
         description="Assigned customers with a paid order after their assignment, in the window."
     )
     conversion: float = strawberry.field(description="converted / assigned.")
-    orders: int
+    orders: int = strawberry.field(
+        description="Paid orders of assigned customers after their assignment, in the window."
+    )
     revenue: MoneyTotal = strawberry.field(description="Those orders' amounts (results currency).")
-    discount_cost: MoneyTotal
+    discount_cost: MoneyTotal = strawberry.field(
+        description="Discounts given by redemptions of this arm's codes, in the results currency."
+    )
     roi: float | None = strawberry.field(
         description="(revenue - discountCost) / discountCost; null without cost."
     )
@@ -142,7 +181,10 @@ class ArmResultType:
         )
 
 
-@strawberry.type(name="ExperimentDecision")
+@strawberry.type(
+    name="ExperimentDecision",
+    description="Which variant is ahead, and the test that says how sure that is.",
+)
 class DecisionType:
     variant: str = strawberry.field(description="The variant with the best conversion.")
     test: ProportionTestType = strawberry.field(
@@ -150,17 +192,34 @@ class DecisionType:
     )
 
 
-@strawberry.type(name="ExperimentResults")
+@strawberry.type(
+    name="ExperimentResults",
+    description=(
+        "An experiment's results per arm, computed when asked. Money is in minor units of "
+        "`currency`."
+    ),
+)
 class ResultsType:
     currency: str = strawberry.field(
         description="Revenue and cost are in this currency; orders in others are not summed."
     )
-    window_start: datetime | None
-    window_end: datetime | None
-    alpha: float
-    variants: list[ArmResultType]
-    holdout: ArmResultType | None
-    decision: DecisionType | None
+    window_start: datetime | None = strawberry.field(
+        description="When the experiment started, UTC ISO 8601; null if it never ran."
+    )
+    window_end: datetime | None = strawberry.field(
+        description="When it stopped, or now while it runs, UTC ISO 8601; null if it never ran."
+    )
+    alpha: float = strawberry.field(description="The significance level the decision is tested at.")
+    variants: list[ArmResultType] = strawberry.field(
+        description="Each variant's results, in the experiment's order."
+    )
+    holdout: ArmResultType | None = strawberry.field(
+        description="The holdout group's results; null without a holdout."
+    )
+    decision: DecisionType | None = strawberry.field(
+        description="The variant ahead and its test; null when no test is possible yet (an "
+        "arm compared has no customer assigned)."
+    )
     winner: str | None = strawberry.field(
         description="The variant's key, only when the decision is significant and positive."
     )
@@ -188,20 +247,40 @@ class ResultsType:
         )
 
 
-@strawberry.type(name="Experiment")
+@strawberry.type(
+    name="Experiment",
+    description=(
+        "An A/B experiment on a DISCOUNT campaign: publishCode assigns customers to weighted "
+        "variants (and an optional holdout). Readable by admin keys."
+    ),
+)
 class ExperimentType:
-    id: strawberry.ID
-    campaign_id: strawberry.ID
-    name: str
-    status: ExperimentStatusEnum
-    variants: list[VariantType]
+    id: strawberry.ID = strawberry.field(description="The experiment's id.")
+    campaign_id: strawberry.ID = strawberry.field(description="The DISCOUNT campaign it runs on.")
+    name: str = strawberry.field(description="The experiment's name, 1 to 200 characters.")
+    status: ExperimentStatusEnum = strawberry.field(description="Where the experiment stands.")
+    variants: list[VariantType] = strawberry.field(description="Its variants, 2 to 5.")
     holdout_weight: int = strawberry.field(description="0: no holdout.")
-    alpha: float
-    started_at: datetime | None
-    stopped_at: datetime | None
-    promoted_variant: str | None
-    promoted_at: datetime | None
-    created_at: datetime
+    alpha: float = strawberry.field(
+        description="The significance level a winner is tested at, more than 0 and at most 0.5."
+    )
+    started_at: datetime | None = strawberry.field(
+        description="When it started, UTC ISO 8601; null while DRAFT."
+    )
+    stopped_at: datetime | None = strawberry.field(
+        description="When it stopped, UTC ISO 8601; null until STOPPED."
+    )
+    promoted_variant: str | None = strawberry.field(
+        description=(
+            "The key of the variant promoted to the campaign's offer; null until promoteWinner."
+        )
+    )
+    promoted_at: datetime | None = strawberry.field(
+        description="When a variant was promoted, UTC ISO 8601; null until promoteWinner."
+    )
+    created_at: datetime = strawberry.field(
+        description="When the experiment was created, UTC ISO 8601."
+    )
     doc: strawberry.Private[experiments.Experiment]
 
     @classmethod
@@ -228,10 +307,15 @@ class ExperimentType:
         return ResultsType.from_domain(found)
 
 
-@strawberry.input(name="ExperimentVariantInput")
+@strawberry.input(
+    name="ExperimentVariantInput",
+    description="A variant of a new experiment.",
+)
 class VariantInputType:
     key: str = strawberry.field(description="1 to 40 letters, digits, - or _; not `holdout`.")
-    name: str = ""
+    name: str = strawberry.field(
+        default="", description="A name to show, at most 200 characters; the key when left out."
+    )
     weight: int = strawberry.field(
         default=1,
         description="A whole number of 1 or more, relative to the other weights (holdout "
@@ -262,10 +346,15 @@ class VariantInputType:
         )
 
 
-@strawberry.input(name="ExperimentInput")
+@strawberry.input(
+    name="ExperimentInput",
+    description="A new experiment, created as a DRAFT.",
+)
 class ExperimentInputType:
-    campaign_id: strawberry.ID
-    name: str
+    campaign_id: strawberry.ID = strawberry.field(
+        description="The DISCOUNT campaign (with unique codes, not a standalone code)."
+    )
+    name: str = strawberry.field(description="1 to 200 characters.")
     variants: list[VariantInputType] = strawberry.field(description="2 to 5 variants.")
     holdout_weight: int = strawberry.field(
         default=0, description="Weight of the holdout group, which gets no code; 0: none."
@@ -284,25 +373,57 @@ class ExperimentInputType:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of an experiment mutation: the experiment, or what was wrong.",
+)
 class ExperimentPayload:
-    experiment: ExperimentType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    experiment: ExperimentType | None = strawberry.field(
+        default=None, description="The experiment as stored; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The result of promoteWinner: the stopped experiment and the changed campaign, or "
+        "what was wrong."
+    ),
+)
 class PromoteWinnerPayload:
-    experiment: ExperimentType | None = None
-    campaign: CampaignType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    experiment: ExperimentType | None = strawberry.field(
+        default=None,
+        description=(
+            "The experiment, STOPPED with its promoted variant; null when `errors` is not empty."
+        ),
+    )
+    campaign: CampaignType | None = strawberry.field(
+        default=None,
+        description="The campaign with the variant's offer; null when `errors` is not empty.",
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
 
 
 @strawberry.type
 class ExperimentQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Null when the project has no such experiment."
+        permission_classes=[IsAdmin],
+        description="One experiment; null when the project has no such experiment.",
     )
-    async def experiment(self, info: Info, id: strawberry.ID) -> ExperimentType | None:
+    async def experiment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The experiment's id.")],
+    ) -> ExperimentType | None:
         try:
             found = await experiments.get_experiment(
                 project_id=info.context.project_id, experiment_id=str(id)
@@ -311,13 +432,25 @@ class ExperimentQuery:
             return None
         return ExperimentType.from_doc(found)
 
-    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="The project's experiments, oldest first."
+    )
     async def experiments(
         self,
         info: Info,
-        campaign_id: strawberry.ID | None = None,
-        first: int = 50,
-        after: str | None = None,
+        campaign_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only experiments on this campaign; null for all."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="How many experiments to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[ExperimentType]:
         page = await experiments.list_experiments(
             project_id=info.context.project_id,
@@ -334,7 +467,11 @@ class ExperimentMutation:
         permission_classes=[IsAdmin], description="A DRAFT experiment on a DISCOUNT campaign."
     )
     @payload
-    async def create_experiment(self, info: Info, input: ExperimentInputType) -> ExperimentPayload:
+    async def create_experiment(
+        self,
+        info: Info,
+        input: Annotated[ExperimentInputType, strawberry.argument(description="The experiment.")],
+    ) -> ExperimentPayload:
         created = await experiments.create_experiment(
             project_id=info.context.project_id, data=input.to_domain()
         )
@@ -346,7 +483,11 @@ class ExperimentMutation:
         "per campaign.",
     )
     @payload
-    async def start_experiment(self, info: Info, id: strawberry.ID) -> ExperimentPayload:
+    async def start_experiment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The DRAFT experiment.")],
+    ) -> ExperimentPayload:
         started = await experiments.start_experiment(
             project_id=info.context.project_id, experiment_id=str(id)
         )
@@ -357,7 +498,11 @@ class ExperimentMutation:
         description="Final; codes already published keep their variant's offer.",
     )
     @payload
-    async def stop_experiment(self, info: Info, id: strawberry.ID) -> ExperimentPayload:
+    async def stop_experiment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The experiment.")],
+    ) -> ExperimentPayload:
         stopped = await experiments.stop_experiment(
             project_id=info.context.project_id, experiment_id=str(id)
         )
@@ -371,7 +516,18 @@ class ExperimentMutation:
     )
     @payload
     async def promote_winner(
-        self, info: Info, id: strawberry.ID, variant_key: str | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The experiment.")],
+        variant_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "The variant to promote even without a significant winner; null promotes "
+                    "the significant winner."
+                )
+            ),
+        ] = None,
     ) -> PromoteWinnerPayload:
         experiment, campaign = await promote_variant(
             project_id=info.context.project_id, experiment_id=str(id), variant_key=variant_key

@@ -11,8 +11,12 @@ class ImportRowErrorType:
         description="The line the row starts on (in a CSV file the header is line 1)."
     )
     field: str | None = strawberry.field(description="The row's field at fault, if one is.")
-    code: str
-    message: str
+    code: str = strawberry.field(
+        description="What went wrong, a DataImportError or CommonError value."
+    )
+    message: str = strawberry.field(
+        description="An English sentence for people; never switch on it."
+    )
 
     @classmethod
     def from_doc(cls, doc: imports.ImportRowError) -> "ImportRowErrorType":

@@ -1,6 +1,8 @@
 """GraphQL for history import: importCustomers and importOrders queue a job reading an uploaded
 file (multipart) or inline text."""
 
+from typing import Annotated
+
 import strawberry
 from strawberry.file_uploads import Upload
 
@@ -24,10 +26,23 @@ _EFFECTS_HELP = (
 )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The result of importCustomers or importOrders: the queued job, or what was wrong "
+        "with the file."
+    ),
+)
 class ImportPayload:
-    job: JobType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    job: JobType | None = strawberry.field(
+        default=None, description="The queued import job; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the file as a whole; empty on success. Problems of "
+            "single rows are in the job's rowErrors."
+        ),
+    )
 
 
 async def _file_bytes(file: Upload | None, data: str | None, limit: int) -> bytes:
@@ -57,9 +72,29 @@ class ImportMutation:
     async def import_customers(
         self,
         info: Info,
-        file: Upload | None = None,
-        data: str | None = None,
-        apply_effects: bool = False,
+        file: Annotated[
+            Upload | None,
+            strawberry.argument(
+                description=(
+                    "The file as a multipart upload (JSON lines or CSV); give this or `data`."
+                )
+            ),
+        ] = None,
+        data: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The file's text inline, for small files; give this or `file`."
+            ),
+        ] = None,
+        apply_effects: Annotated[
+            bool,
+            strawberry.argument(
+                description=(
+                    "Whether each new customer has the effects creating it now would have "
+                    "(the customer.created event); false stores history only."
+                )
+            ),
+        ] = False,
     ) -> ImportPayload:
         limit = info.context.settings.import_max_bytes
         job = await imports.import_customers(
@@ -83,9 +118,30 @@ class ImportMutation:
     async def import_orders(
         self,
         info: Info,
-        file: Upload | None = None,
-        data: str | None = None,
-        apply_effects: bool = False,
+        file: Annotated[
+            Upload | None,
+            strawberry.argument(
+                description=(
+                    "The file as a multipart upload (JSON lines or CSV); give this or `data`."
+                )
+            ),
+        ] = None,
+        data: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The file's text inline, for small files; give this or `file`."
+            ),
+        ] = None,
+        apply_effects: Annotated[
+            bool,
+            strawberry.argument(
+                description=(
+                    "Whether each new order has the effects recording it now would have "
+                    "(points, referrals, the order.recorded event); false stores history "
+                    "only."
+                )
+            ),
+        ] = False,
     ) -> ImportPayload:
         limit = info.context.settings.import_max_bytes
         job = await imports.import_orders(

@@ -2,19 +2,30 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from domain import imports, jobs
 from domain.errors import NotFound
 from schema.context import Info
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.import_reports import ImportRowErrorType
 from schema.permissions import IsAdmin
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(name="JobStatus")
+@described_enum(
+    name="JobStatus",
+    description="Where a background job stands.",
+    values={
+        "QUEUED": "Waiting for a worker.",
+        "RUNNING": "A worker is on it; `done` grows.",
+        "SUCCEEDED": "Finished: every item was made (skipped import rows are in rowErrors).",
+        "FAILED": "Stopped; `errors` says why.",
+    },
+)
 class JobStatusEnum(Enum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
@@ -22,17 +33,30 @@ class JobStatusEnum(Enum):
     FAILED = "FAILED"
 
 
-@strawberry.type(name="Job")
+@strawberry.type(
+    name="Job",
+    description=(
+        "A background job: code generation, an import, a distribution or the RFM computation. "
+        "Readable by admin keys."
+    ),
+)
 class JobType:
-    id: strawberry.ID
-    kind: str
-    status: JobStatusEnum
+    id: strawberry.ID = strawberry.field(description="The job's id.")
+    kind: str = strawberry.field(
+        description=(
+            "What the job does: generate_codes, import_customers, import_orders, "
+            "distribute_campaign or compute_rfm."
+        )
+    )
+    status: JobStatusEnum = strawberry.field(description="Where the job stands.")
     progress: float = strawberry.field(description="From 0 to 1: done / total.")
     total: int = strawberry.field(description="How many items the job makes (codes, say).")
-    done: int
+    done: int = strawberry.field(description="How many items are done so far.")
     errors: list[str] = strawberry.field(description="Why the job failed; empty otherwise.")
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: datetime = strawberry.field(description="When the job was queued, UTC ISO 8601.")
+    finished_at: datetime | None = strawberry.field(
+        description="When it SUCCEEDED or FAILED, UTC ISO 8601; null before."
+    )
     rows_imported: int = strawberry.field(
         default=0, description="Imports: rows stored so far; 0 for other jobs."
     )
@@ -47,7 +71,17 @@ class JobType:
         description="Imports: each problem of a skipped row (the first 10,000 rows' are kept)."
     )
     async def row_errors(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description="How many row problems to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[ImportRowErrorType]:
         page = await imports.list_row_errors(info.context.project_id, str(self.id), first, after)
         return connection(page, ImportRowErrorType.from_doc)
@@ -71,18 +105,32 @@ class JobType:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of generateCodes: the queued job, or what was wrong.",
+)
 class GenerateCodesPayload:
-    job: JobType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    job: JobType | None = strawberry.field(
+        default=None, description="The queued job; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was queued."
+        ),
+    )
 
 
 @strawberry.type
 class JobQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Null when the project has no such job."
+        permission_classes=[IsAdmin],
+        description="One background job with its progress; null when the project has no such job.",
     )
-    async def job(self, info: Info, id: strawberry.ID) -> JobType | None:
+    async def job(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
+    ) -> JobType | None:
         try:
             found = await jobs.get_job(info.context.project_id, str(id))
         except NotFound:
@@ -100,7 +148,17 @@ class JobMutation:
     )
     @payload
     async def generate_codes(
-        self, info: Info, campaign_id: strawberry.ID, count: int
+        self,
+        info: Info,
+        campaign_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The DISCOUNT campaign (not one with a standalone code)."
+            ),
+        ],
+        count: Annotated[
+            int, strawberry.argument(description="How many codes to make, 1 to 1,000,000.")
+        ],
     ) -> GenerateCodesPayload:
         job = await jobs.generate_codes(info.context.project_id, str(campaign_id), count)
         return GenerateCodesPayload(job=JobType.from_doc(job))

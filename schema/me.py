@@ -1,6 +1,8 @@
 """GraphQL for `me`: what a customer token reads of its own customer (profile, coupons,
 loyalty cards, referral link). Above customers, codes and loyalty, whose types it returns."""
 
+from typing import Annotated
+
 import strawberry
 
 from domain import codes, customers, loyalty, referrals
@@ -11,11 +13,13 @@ from schema.loyalty import LoyaltyCardType
 from schema.permissions import IsCustomer
 
 
-@strawberry.type
+@strawberry.type(
+    description="What a customer token reads of its own customer.",
+)
 class Me:
     customer_id: strawberry.Private[str]
 
-    @strawberry.field
+    @strawberry.field(description="The customer's own profile.")
     async def customer(self, info: Info) -> CustomerType:
         customer = await customers.get_customer(info.context.project_id, self.customer_id)
         return CustomerType.from_doc(customer)
@@ -43,7 +47,14 @@ class Me:
         "program runs."
     )
     async def referral_link(
-        self, info: Info, campaign_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        campaign_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="The REFERRAL campaign; null picks the project's newest running one."
+            ),
+        ] = None,
     ) -> str | None:
         code = await referrals.my_referral_link(
             project_id=info.context.project_id,
@@ -59,7 +70,12 @@ class Me:
 
 @strawberry.type
 class MeQuery:
-    @strawberry.field(permission_classes=[IsCustomer])
+    @strawberry.field(
+        permission_classes=[IsCustomer],
+        description=(
+            "The caller's own customer; needs a customer token (from issueCustomerToken)."
+        ),
+    )
     def me(self, info: Info) -> Me:
         assert info.context.caller.customer_id is not None
         return Me(customer_id=info.context.caller.customer_id)

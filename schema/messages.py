@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -10,6 +11,7 @@ from domain import message_stats, messages, projects
 from domain.errors import NotFound
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.projects import ProjectPayload, ProjectType
@@ -22,13 +24,36 @@ from schema.providers import (
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(name="MessageChannel")
+@described_enum(
+    name="MessageChannel",
+    description="How a message reaches a customer.",
+    values={
+        "EMAIL": "By email, through SMTP.",
+        "SMS": "By SMS, through Twilio.",
+    },
+)
 class MessageChannelEnum(Enum):
     EMAIL = "EMAIL"
     SMS = "SMS"
 
 
-@strawberry.enum(name="MessageStatus")
+@described_enum(
+    name="MessageStatus",
+    description="Where a message of the outbox stands.",
+    values={
+        "QUEUED": (
+            "Waiting to be sent (SMS may wait for the quiet hours to end, failures for a retry)."
+        ),
+        "SENDING": "A worker is sending it now.",
+        "SENT": "The provider accepted it (or it was recorded in the sink).",
+        "DELIVERED": "The provider reported it delivered (SMS status callbacks).",
+        "UNDELIVERED": "The provider reported it could not be delivered.",
+        "FAILED": "Sending failed for good (refused, or out of retries); `error` says why.",
+        "SUPPRESSED": (
+            "Not sent: the customer had not consented or had opted out. Recorded, never sent."
+        ),
+    },
+)
 class MessageStatusEnum(Enum):
     QUEUED = "QUEUED"
     SENDING = "SENDING"
@@ -39,22 +64,28 @@ class MessageStatusEnum(Enum):
     SUPPRESSED = "SUPPRESSED"
 
 
-@strawberry.type(name="Message")
+@strawberry.type(
+    name="Message",
+    description=(
+        "An email or SMS of the outbox. Readable by admin keys; its address and rendered "
+        "content are the recipient's personal data."
+    ),
+)
 class MessageType:
     doc: strawberry.Private[messages.Message]
 
     def personal_data_owner(self) -> str:
         return self.doc.customer_id
 
-    @strawberry.field
+    @strawberry.field(description="The message's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.doc.key)
 
-    @strawberry.field
+    @strawberry.field(description="EMAIL or SMS.")
     def channel(self) -> MessageChannelEnum:
         return MessageChannelEnum(self.doc.channel.value)
 
-    @strawberry.field
+    @strawberry.field(description="Where the message stands.")
     def status(self) -> MessageStatusEnum:
         return MessageStatusEnum(self.doc.status.value)
 
@@ -62,19 +93,19 @@ class MessageType:
     def to(self) -> str:
         return self.doc.to
 
-    @strawberry.field
+    @strawberry.field(description="The template it was rendered from (an id, or builtin:<name>).")
     def template_id(self) -> str:
         return self.doc.template_id
 
-    @strawberry.field(description="The code it carries, if any.")
+    @strawberry.field(description="The code it carries, normalized; null when none.")
     def code(self) -> str | None:
         return self.doc.code or None
 
-    @strawberry.field
+    @strawberry.field(description="The campaign of the code it carries; null when none.")
     def campaign_id(self) -> strawberry.ID | None:
         return strawberry.ID(self.doc.campaign_id) if self.doc.campaign_id else None
 
-    @strawberry.field(description="Email only.")
+    @strawberry.field(description='The rendered subject of an email; "" for SMS.')
     def rendered_subject(self) -> str:
         return self.doc.subject
 
@@ -86,7 +117,7 @@ class MessageType:
     def rendered_html(self) -> str:
         return self.doc.body_html
 
-    @strawberry.field
+    @strawberry.field(description="How many times sending was tried.")
     def attempts(self) -> int:
         return self.doc.attempts
 
@@ -110,19 +141,21 @@ class MessageType:
             return []
         return [DeliveryWarning.of(self.doc.sink_reason or "NO_PROVIDER")]
 
-    @strawberry.field
+    @strawberry.field(description="When the message was queued, UTC ISO 8601.")
     def created_at(self) -> datetime:
         return self.doc.created_at
 
-    @strawberry.field
+    @strawberry.field(description="When the provider accepted it, UTC ISO 8601; null before.")
     def sent_at(self) -> datetime | None:
         return self.doc.sent_at
 
-    @strawberry.field
+    @strawberry.field(
+        description="When the provider reported it delivered, UTC ISO 8601; null before."
+    )
     def delivered_at(self) -> datetime | None:
         return self.doc.delivered_at
 
-    @strawberry.field
+    @strawberry.field(description="The recipient. Admin keys only.")
     async def customer(self, info: Info) -> CustomerType | None:
         return await CustomerType.load(info, self.doc.customer_id)
 
@@ -134,31 +167,47 @@ class MessageType:
         return None if found is None else strawberry.ID(found.key)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A campaign's messages on one channel, counted by status.",
+)
 class ChannelDelivery:
-    channel: MessageChannelEnum
-    queued: int
-    sent: int
-    delivered: int
-    undelivered: int
-    failed: int
-    suppressed: int
+    channel: MessageChannelEnum = strawberry.field(description="The channel counted.")
+    queued: int = strawberry.field(description="Messages QUEUED or SENDING.")
+    sent: int = strawberry.field(description="Messages SENT.")
+    delivered: int = strawberry.field(description="Messages DELIVERED.")
+    undelivered: int = strawberry.field(description="Messages UNDELIVERED.")
+    failed: int = strawberry.field(description="Messages FAILED.")
+    suppressed: int = strawberry.field(description="Messages SUPPRESSED.")
     redeemed: int = strawberry.field(
         description="Redemptions attributed to a message of this channel."
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of sendMessage: the queued message, or what was wrong.",
+)
 class SendMessagePayload:
-    message: MessageType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    message: MessageType | None = strawberry.field(
+        default=None,
+        description=(
+            "The message queued (or recorded as SUPPRESSED); null when `errors` is not empty."
+        ),
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was queued."
+        ),
+    )
     warnings: list[DeliveryWarning] = strawberry.field(
         default_factory=list,
         description="Set when the message will be recorded in the sink, not sent.",
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="A project's messaging settings; left-out fields keep their value.",
+)
 class MessagingInput:
     email_from: str | None = strawberry.field(
         default=None, description='"Name <address>"; "" uses the service default.'
@@ -167,11 +216,22 @@ class MessagingInput:
         default=None, description='An E.164 number or an alphanumeric sender id; "" default.'
     )
     timezone: str | None = strawberry.field(
-        default=None, description="For customers without a `timezone` attribute."
+        default=None,
+        description="The IANA time zone of quiet hours for customers without a `timezone` "
+        "attribute.",
     )
-    quiet_hours: bool | None = None
-    quiet_start: str | None = strawberry.field(default=None, description="HH:MM, local time.")
-    quiet_end: str | None = strawberry.field(default=None, description="HH:MM, local time.")
+    quiet_hours: bool | None = strawberry.field(
+        default=None,
+        description="Whether SMS wait outside the quiet hours, in the customer's local time.",
+    )
+    quiet_start: str | None = strawberry.field(
+        default=None, description="When the quiet hours start, HH:MM local time (21:00 by default)."
+    )
+    quiet_end: str | None = strawberry.field(
+        default=None,
+        description="When the quiet hours end, HH:MM local time (08:00 by default); may be past "
+        "midnight.",
+    )
     smtp: SmtpServerInput | None = strawberry.field(
         default=None, description="The project's own SMTP server, instead of the installation's."
     )
@@ -199,12 +259,30 @@ class MessageQuery:
     async def messages(
         self,
         info: Info,
-        customer_id: strawberry.ID | None = None,
-        status: MessageStatusEnum | None = None,
-        campaign_id: strawberry.ID | None = None,
-        channel: MessageChannelEnum | None = None,
-        first: int = 50,
-        after: str | None = None,
+        customer_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only messages to this customer.")
+        ] = None,
+        status: Annotated[
+            MessageStatusEnum | None,
+            strawberry.argument(description="Only messages in this status."),
+        ] = None,
+        campaign_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only messages carrying a code of this campaign."),
+        ] = None,
+        channel: Annotated[
+            MessageChannelEnum | None,
+            strawberry.argument(description="Only messages on this channel."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="How many messages to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[MessageType]:
         where = messages.MessageFilter(
             customer_id=str(customer_id) if customer_id is not None else None,
@@ -215,8 +293,15 @@ class MessageQuery:
         page = await messages.list_messages(info.context.project_id, where, first, after)
         return connection(page, lambda doc: MessageType(doc=doc))
 
-    @strawberry.field(permission_classes=[IsAdmin])
-    async def message(self, info: Info, id: strawberry.ID) -> MessageType | None:
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="One message of the outbox; null when the project has no such message.",
+    )
+    async def message(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The message's id.")],
+    ) -> MessageType | None:
         try:
             found = await messages.get_message(info.context.project_id, str(id))
         except NotFound:
@@ -229,7 +314,9 @@ class MessageQuery:
         "channel brought.",
     )
     async def campaign_delivery(
-        self, info: Info, campaign_id: strawberry.ID
+        self,
+        info: Info,
+        campaign_id: Annotated[strawberry.ID, strawberry.argument(description="The campaign.")],
     ) -> list[ChannelDelivery]:
         counts = await message_stats.delivery_counts(info.context.project_id, str(campaign_id))
         return [
@@ -259,11 +346,32 @@ class MessageMutation:
     async def send_message(
         self,
         info: Info,
-        customer_id: strawberry.ID,
-        channel: MessageChannelEnum,
-        template_id: str | None = None,
-        code: str | None = None,
-        idempotency_key: str | None = None,
+        customer_id: Annotated[strawberry.ID, strawberry.argument(description="The recipient.")],
+        channel: Annotated[MessageChannelEnum, strawberry.argument(description="EMAIL or SMS.")],
+        template_id: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The template's id or builtin:<name>; null for builtin:coupon."
+            ),
+        ] = None,
+        code: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "The code the message carries; it must be published to this customer (or "
+                    "be a standalone code)."
+                )
+            ),
+        ] = None,
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "1 to 200 characters: a retry with the same key returns the first message "
+                    "instead of queueing another."
+                )
+            ),
+        ] = None,
     ) -> SendMessagePayload:
         message = await outbox.queue_message(
             message_links(info),
@@ -283,7 +391,13 @@ class MessageMutation:
         "server and Twilio account (their secrets are stored encrypted and never returned).",
     )
     @payload
-    async def update_messaging(self, info: Info, input: MessagingInput) -> ProjectPayload:
+    async def update_messaging(
+        self,
+        info: Info,
+        input: Annotated[
+            MessagingInput, strawberry.argument(description="The settings to change.")
+        ],
+    ) -> ProjectPayload:
         changes = projects.MessagingChanges(
             email_from=input.email_from,
             sms_from=input.sms_from,

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -10,13 +11,22 @@ from domain.discounts import OrderItemInput
 from domain.errors import NotFound
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.permissions import IsAdmin
 from schema.redemptions import OrderItemInputType, OrderItemType
 from schema.types import Money, MoneyInput, UserError
 
 
-@strawberry.enum(name="OrderStatus")
+@described_enum(
+    name="OrderStatus",
+    description="Where a recorded order stands.",
+    values={
+        "PAID": "Paid: counted in the customer's metrics and loyalty points.",
+        "CANCELLED": "Cancelled: what it gave (metrics, points, referral rewards) was reversed.",
+        "REFUNDED": "Refunded: what it gave (metrics, points, referral rewards) was reversed.",
+    },
+)
 class OrderStatusEnum(Enum):
     PAID = "PAID"
     CANCELLED = "CANCELLED"
@@ -27,12 +37,16 @@ class OrderStatusEnum(Enum):
 @strawberry.type(name="RecordedOrder", description="An order recorded by the shop.")
 class RecordedOrderType:
     id: str = strawberry.field(description="The shop's id for the order.")
-    amount: Money
-    items: list[OrderItemType]
+    amount: Money = strawberry.field(description="The order total in minor units.")
+    items: list[OrderItemType] = strawberry.field(description="The order's lines.")
     codes: list[str] = strawberry.field(description="The codes used, normalized.")
-    status: OrderStatusEnum
-    created_at: datetime
-    status_changed_at: datetime | None
+    status: OrderStatusEnum = strawberry.field(description="Where the order stands.")
+    created_at: datetime = strawberry.field(
+        description="When the order was recorded, UTC ISO 8601."
+    )
+    status_changed_at: datetime | None = strawberry.field(
+        description="When it was cancelled or refunded, UTC ISO 8601; null while PAID."
+    )
     customer_id: strawberry.Private[str]
 
     @classmethod
@@ -56,20 +70,33 @@ class RecordedOrderType:
             customer_id=doc.customer_id,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The buyer; null when the order has no customer. Admin keys only."
+    )
     async def customer(self, info: Info) -> CustomerType | None:
         return await CustomerType.load(info, self.customer_id)
 
 
-@strawberry.input
+@strawberry.input(
+    description="A paid order, recorded once per id. Money in minor units, one currency.",
+)
 class RecordOrderInput:
-    id: str = strawberry.field(description="The shop's id: recording it again changes nothing.")
-    customer_id: strawberry.ID | None = None
+    id: str = strawberry.field(
+        description="The shop's id, 1 to 200 characters: recording it again changes nothing."
+    )
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The buyer; null for a guest order (no metrics or points)."
+    )
     amount: MoneyInput | None = strawberry.field(
         default=None, description="Defaults to the items' total."
     )
-    items: list[OrderItemInputType] = strawberry.field(default_factory=list)
-    codes: list[str] = strawberry.field(default_factory=list)
+    items: list[OrderItemInputType] = strawberry.field(
+        default_factory=list, description="The order's lines, at most 500."
+    )
+    codes: list[str] = strawberry.field(
+        default_factory=list,
+        description="The codes used on the order, at most 20 (case, spaces and dashes ignored).",
+    )
 
     def to_domain(self) -> orders.OrderInput:
         return orders.OrderInput(
@@ -89,19 +116,37 @@ class RecordOrderInput:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of recordOrder or updateOrderStatus: the order, or what was wrong.",
+)
 class OrderPayload:
-    order: RecordedOrderType | None = None
+    order: RecordedOrderType | None = strawberry.field(
+        default=None, description="The order as stored; null when `errors` is not empty."
+    )
     created: bool = strawberry.field(
         default=False, description="False when this order id was recorded before."
     )
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
 
 
 @strawberry.type
 class OrderQuery:
-    @strawberry.field(permission_classes=[IsAdmin])
-    async def order(self, info: Info, id: str) -> RecordedOrderType | None:
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description=(
+            "One recorded order by the shop's id; null when the project has none with this id."
+        ),
+    )
+    async def order(
+        self,
+        info: Info,
+        id: Annotated[str, strawberry.argument(description="The shop's id for the order.")],
+    ) -> RecordedOrderType | None:
         try:
             found = await orders.get_order(info.context.project_id, id)
         except NotFound:
@@ -117,7 +162,11 @@ class OrderMutation:
         "loyalty points. Recording the same id again returns the first order.",
     )
     @payload
-    async def record_order(self, info: Info, input: RecordOrderInput) -> OrderPayload:
+    async def record_order(
+        self,
+        info: Info,
+        input: Annotated[RecordOrderInput, strawberry.argument(description="The order.")],
+    ) -> OrderPayload:
         recorded = await orders.record_order(info.context.project_id, input.to_domain())
         return OrderPayload(
             order=RecordedOrderType.from_doc(recorded.order), created=recorded.created
@@ -129,7 +178,12 @@ class OrderMutation:
     )
     @payload
     async def update_order_status(
-        self, info: Info, id: str, status: OrderStatusEnum
+        self,
+        info: Info,
+        id: Annotated[str, strawberry.argument(description="The shop's id for the order.")],
+        status: Annotated[
+            OrderStatusEnum, strawberry.argument(description="CANCELLED or REFUNDED.")
+        ],
     ) -> OrderPayload:
         order = await orders.set_order_status(info.context.project_id, id, status.value)
         return OrderPayload(order=RecordedOrderType.from_doc(order))

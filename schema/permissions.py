@@ -10,6 +10,8 @@ from schema.context import Info
 
 class _Role(BasePermission):
     allowed: frozenset[CallerKind] = frozenset()
+    # Who may call, as the schema's descriptions say it (schema/build.py appends it).
+    callers = ""
     message = "this operation is not allowed for the caller's role"
     error_extensions = {"code": "FORBIDDEN"}
 
@@ -19,18 +21,22 @@ class _Role(BasePermission):
 
 class IsAdmin(_Role):
     allowed = frozenset({CallerKind.ADMIN})
+    callers = "admin keys"
 
 
 class IsStaff(_Role):
     """Admin keys and POS (till) keys."""
 
     allowed = frozenset({CallerKind.ADMIN, CallerKind.POS})
+    callers = "admin keys and POS keys"
 
 
 class IsCustomer(_Role):
     allowed = frozenset({CallerKind.CUSTOMER})
     message = "this operation needs a customer token"
+    callers = "customer tokens"
 
 
 class IsAdminOrCustomer(_Role):
     allowed = frozenset({CallerKind.ADMIN, CallerKind.CUSTOMER})
+    callers = "admin keys and customer tokens"

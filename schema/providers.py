@@ -18,8 +18,13 @@ from schema.context import Info
     "characters (none for secrets shorter than 12). The secret itself is never returned."
 )
 class SecretState:
-    is_set: bool
-    last4: str | None
+    is_set: bool = strawberry.field(description="Whether the secret is set.")
+    last4: str | None = strawberry.field(
+        description=(
+            "The secret's last four characters, to tell which one is stored; null "
+            "when not set or shorter than 12 characters."
+        )
+    )
 
     @classmethod
     def of(cls, secret: SealedSecret | None) -> "SecretState":
@@ -30,11 +35,15 @@ class SecretState:
 
 @strawberry.type(name="SmtpServer", description="The project's own SMTP server.")
 class SmtpServerType:
-    host: str
-    port: int
+    host: str = strawberry.field(description="The SMTP server's host name or IP address.")
+    port: int = strawberry.field(description="The SMTP server's port, 1 to 65535.")
     security: str = strawberry.field(description="none, starttls or tls.")
-    username: str
-    password: SecretState
+    username: str = strawberry.field(
+        description='The login name; "" when the server takes no login.'
+    )
+    password: SecretState = strawberry.field(
+        description="Whether a password is stored (never the password)."
+    )
     from_address: str = strawberry.field(description="MAIL FROM, and the default From.")
 
     @classmethod
@@ -51,8 +60,12 @@ class SmtpServerType:
 
 @strawberry.type(name="TwilioAccount", description="The project's own Twilio account.")
 class TwilioAccountType:
-    account_sid: str
-    auth_token: SecretState
+    account_sid: str = strawberry.field(
+        description="The Twilio Account SID (AC followed by 32 hex digits)."
+    )
+    auth_token: SecretState = strawberry.field(
+        description="Whether an auth token is stored (never the token)."
+    )
     sender: str = strawberry.field(
         name="from", description="An E.164 number or a Messaging Service SID (MG…)."
     )
@@ -68,14 +81,20 @@ class TwilioAccountType:
 
 @strawberry.input(description="Fields left out keep their value; a new server needs a host.")
 class SmtpServerInput:
-    host: str | None = None
-    port: int | None = None
+    host: str | None = strawberry.field(
+        default=None, description="A host name or IP address; required for a new server."
+    )
+    port: int | None = strawberry.field(default=None, description="1 to 65535.")
     security: str | None = strawberry.field(default=None, description="none, starttls or tls.")
-    username: str | None = None
+    username: str | None = strawberry.field(
+        default=None, description=('The login name; "" for none. A password needs a username.')
+    )
     password: str | None = strawberry.field(
         default=None, description='Stored encrypted, never returned; "" removes it.'
     )
-    from_address: str | None = None
+    from_address: str | None = strawberry.field(
+        default=None, description="An email address: MAIL FROM, and the default From."
+    )
 
     def changes(self) -> SmtpChanges:
         return SmtpChanges(
@@ -111,8 +130,12 @@ class TwilioAccountInput:
     "NO_EMAIL_PROVIDER or NO_SMS_PROVIDER when messages are recorded in the sink, not sent."
 )
 class DeliveryWarning:
-    code: str
-    message: str
+    code: str = strawberry.field(
+        description="SANDBOX, NO_EMAIL_PROVIDER or NO_SMS_PROVIDER (values of DeliveryError)."
+    )
+    message: str = strawberry.field(
+        description="An English sentence for people; never switch on it."
+    )
 
     @classmethod
     def of(cls, reason: str) -> "DeliveryWarning":

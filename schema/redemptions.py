@@ -15,39 +15,66 @@ from domain.errors import DomainError, NotFound
 from domain.rate_limits import RateLimited
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.guessing import code_attempt, customer_id_argument
 from schema.permissions import IsAdmin, IsStaff
 from schema.types import Connection, Money, MoneyInput, UserError, connection
 
 
-@strawberry.enum(name="RedemptionStatus")
+@described_enum(
+    name="RedemptionStatus",
+    description="Where a redemption stands.",
+    values={
+        "PENDING": "Claimed and being applied; it completes or is cancelled within moments.",
+        "SUCCEEDED": "Completed: the code's discount was given and its limits used.",
+        "ROLLED_BACK": "Undone by rollbackRedemption: the limits it used were given back.",
+    },
+)
 class RedemptionStatusEnum(Enum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
     ROLLED_BACK = "ROLLED_BACK"
 
 
-@strawberry.enum(name="RedemptionChannel")
+@described_enum(
+    name="RedemptionChannel",
+    description="Where a code was redeemed, from the caller's key.",
+    values={
+        "ONLINE": "With an admin key (a shop's checkout).",
+        "POS": "With a POS key (a till).",
+    },
+)
 class RedemptionChannelEnum(Enum):
     ONLINE = "ONLINE"
     POS = "POS"
 
 
-@strawberry.type(name="OrderItem")
+@strawberry.type(
+    name="OrderItem",
+    description="One line of an order.",
+)
 class OrderItemType:
-    sku: str
-    quantity: int
-    price: Money = strawberry.field(description="Unit price.")
-    category: str
+    sku: str = strawberry.field(description="The item's stock keeping unit.")
+    quantity: int = strawberry.field(description="How many, at least 1.")
+    price: Money = strawberry.field(description="The price of one unit, in minor units.")
+    category: str = strawberry.field(description='The item\'s category; "" for none.')
 
 
 @strawberry.type(name="Order", description="The order as sent with the redemption.")
 class OrderType:
-    id: str
-    amount: Money
-    items: list[OrderItemType]
-    shipping: Money | None
+    id: str = strawberry.field(description='The shop\'s order id; "" when none was given.')
+    amount: Money = strawberry.field(
+        description="The order total before the discount, in minor units."
+    )
+    items: list[OrderItemType] = strawberry.field(
+        description="The order's lines; empty when only an amount was given."
+    )
+    shipping: Money | None = strawberry.field(
+        description=(
+            "The shipping amount (what FREE_SHIPPING takes off); null when none was given."
+        )
+    )
 
     @classmethod
     def from_domain(cls, order: Order) -> "OrderType":
@@ -67,22 +94,41 @@ class OrderType:
         )
 
 
-@strawberry.input(name="OrderItemInput")
+@strawberry.input(
+    name="OrderItemInput",
+    description="One line of an order.",
+)
 class OrderItemInputType:
-    sku: str
-    quantity: int
-    price: MoneyInput = strawberry.field(description="Unit price.")
-    category: str = ""
+    sku: str = strawberry.field(description="The item's stock keeping unit, not empty.")
+    quantity: int = strawberry.field(description="How many, at least 1.")
+    price: MoneyInput = strawberry.field(description="The price of one unit, in minor units.")
+    category: str = strawberry.field(
+        default="", description="The item's category, matched against rules.categories."
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description=(
+        "The order a code is checked or redeemed against. Money in minor units; all amounts in one "
+        "currency, the campaign's."
+    ),
+)
 class OrderInput:
-    id: str | None = None
+    id: str | None = strawberry.field(
+        default=None, description="The shop's order id, stored with the redemption."
+    )
     amount: MoneyInput | None = strawberry.field(
         default=None, description="Defaults to the items' total."
     )
-    items: list[OrderItemInputType] = strawberry.field(default_factory=list)
-    shipping: MoneyInput | None = None
+    items: list[OrderItemInputType] = strawberry.field(
+        default_factory=list,
+        description=(
+            "The order's lines (needed by ELIGIBLE_ITEMS discounts); give items, an amount or both."
+        ),
+    )
+    shipping: MoneyInput | None = strawberry.field(
+        default=None, description="The shipping amount, 0 or more; what FREE_SHIPPING takes off."
+    )
 
     def to_domain(self) -> Order:
         items = [
@@ -136,9 +182,14 @@ CustomerSourceId = Annotated[
 ]
 
 
-@strawberry.type(name="Validation")
+@strawberry.type(
+    name="Validation",
+    description="Whether a code can be redeemed now, and what it would take off.",
+)
 class ValidationType:
-    valid: bool
+    valid: bool = strawberry.field(
+        description="True when the code can be redeemed now against this customer and order."
+    )
     reasons: list[str] = strawberry.field(
         description="Every reason the code cannot be redeemed now, as stable codes."
     )
@@ -151,19 +202,36 @@ class ValidationType:
     )
 
 
-@strawberry.type(name="Redemption")
+@strawberry.type(
+    name="Redemption",
+    description="One redemption of a code. Readable by admin and POS keys.",
+)
 class RedemptionType:
-    id: strawberry.ID
-    code: str
-    code_id: strawberry.ID
-    campaign_id: strawberry.ID
-    discount: Money | None
-    order: OrderType | None
-    status: RedemptionStatusEnum
-    channel: RedemptionChannelEnum
-    created_at: datetime
-    rolled_back_at: datetime | None
-    rollback_reason: str | None
+    id: strawberry.ID = strawberry.field(description="The redemption's id.")
+    code: str = strawberry.field(
+        description="The code redeemed, normalized (upper-case, no spaces or dashes)."
+    )
+    code_id: strawberry.ID = strawberry.field(description="The id of the code redeemed.")
+    campaign_id: strawberry.ID = strawberry.field(description="The id of the code's campaign.")
+    discount: Money | None = strawberry.field(
+        description="What the code took off the order; null when redeemed without an order."
+    )
+    order: OrderType | None = strawberry.field(
+        description="The order sent with the redemption; null when none was."
+    )
+    status: RedemptionStatusEnum = strawberry.field(description="Where the redemption stands.")
+    channel: RedemptionChannelEnum = strawberry.field(
+        description="ONLINE (admin key) or POS (till key)."
+    )
+    created_at: datetime = strawberry.field(description="When the code was redeemed, UTC ISO 8601.")
+    rolled_back_at: datetime | None = strawberry.field(
+        description="When the redemption was rolled back, UTC ISO 8601; null unless ROLLED_BACK."
+    )
+    rollback_reason: str | None = strawberry.field(
+        description=(
+            "Why it was rolled back, as given (at most 500 characters); null when not given."
+        )
+    )
     customer_id: strawberry.ID | None = strawberry.field(
         description="The redeemer's id; null when the code was redeemed without a customer."
     )
@@ -188,15 +256,31 @@ class RedemptionType:
             customer_id=strawberry.ID(doc.customer_id) if doc.customer_id else None,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "The redeemer; null without a customer. Admin keys only (POS keys read customerId)."
+        )
+    )
     async def customer(self, info: Info) -> CustomerType | None:
         return await CustomerType.load(info, self.personal_data_owner())
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The result of redeemCode or rollbackRedemption: the redemption, or what was wrong."
+    ),
+)
 class RedemptionPayload:
-    redemption: RedemptionType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    redemption: RedemptionType | None = strawberry.field(
+        default=None, description="The redemption as stored; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong (RedemptionReason, RedemptionError or CommonError codes); "
+            "empty on success, and then nothing was written."
+        ),
+    )
 
 
 @strawberry.type
@@ -208,9 +292,30 @@ class RedemptionQuery:
     async def validate_code(
         self,
         info: Info,
-        code: str,
-        customer_id: strawberry.ID | None = None,
-        order: OrderInput | None = None,
+        code: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "The code as printed or typed; case, spaces and dashes are ignored. Counts as "
+                    "one guessing attempt."
+                )
+            ),
+        ],
+        customer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "The customer who would redeem it; needed by campaigns with customer rules or "
+                    "limits."
+                )
+            ),
+        ] = None,
+        order: Annotated[
+            OrderInput | None,
+            strawberry.argument(
+                description="The order it would apply to; without it, no discount is computed."
+            ),
+        ] = None,
         customer_email: CustomerEmail = None,
         customer_phone: CustomerPhone = None,
         customer_source_id: CustomerSourceId = None,
@@ -246,8 +351,15 @@ class RedemptionQuery:
             amount_to_pay=_amount_to_pay(parsed_order, result.discount) if result.valid else None,
         )
 
-    @strawberry.field(permission_classes=[IsStaff])
-    async def redemption(self, info: Info, id: strawberry.ID) -> RedemptionType | None:
+    @strawberry.field(
+        permission_classes=[IsStaff],
+        description="One redemption; null when the project has no such redemption.",
+    )
+    async def redemption(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The redemption's id.")],
+    ) -> RedemptionType | None:
         try:
             found = await redemptions.get_redemption(
                 project_id=info.context.project_id, redemption_id=str(id)
@@ -256,15 +368,36 @@ class RedemptionQuery:
             return None
         return RedemptionType.from_doc(found)
 
-    @strawberry.field(permission_classes=[IsAdmin])
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="The project's redemptions, oldest first; the filters given must all match.",
+    )
     async def redemptions(
         self,
         info: Info,
-        first: int = 50,
-        after: str | None = None,
-        campaign_id: strawberry.ID | None = None,
-        customer_id: strawberry.ID | None = None,
-        code: str | None = None,
+        first: Annotated[
+            int, strawberry.argument(description="How many redemptions to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
+        campaign_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only redemptions of this campaign."),
+        ] = None,
+        customer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only redemptions by this customer."),
+        ] = None,
+        code: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only redemptions of this code (case, spaces and dashes ignored)."
+            ),
+        ] = None,
     ) -> Connection[RedemptionType]:
         page = await redemptions.list_redemptions(
             project_id=info.context.project_id,
@@ -288,10 +421,35 @@ class RedemptionMutation:
     async def redeem_code(
         self,
         info: Info,
-        code: str,
-        customer_id: strawberry.ID | None = None,
-        order: OrderInput | None = None,
-        idempotency_key: str | None = None,
+        code: Annotated[
+            str,
+            strawberry.argument(
+                description="The code as printed or typed; case, spaces and dashes are ignored."
+            ),
+        ],
+        customer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "The redeeming customer; needed by campaigns with customer rules or limits."
+                )
+            ),
+        ] = None,
+        order: Annotated[
+            OrderInput | None,
+            strawberry.argument(
+                description="The order it applies to; the discount is computed on it."
+            ),
+        ] = None,
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "Up to 200 characters: a retry with the same key returns the first redemption "
+                    "instead of redeeming again."
+                )
+            ),
+        ] = None,
         customer_email: CustomerEmail = None,
         customer_phone: CustomerPhone = None,
         customer_source_id: CustomerSourceId = None,
@@ -325,7 +483,15 @@ class RedemptionMutation:
     )
     @payload
     async def rollback_redemption(
-        self, info: Info, id: strawberry.ID, reason: str | None = None
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The SUCCEEDED redemption to undo.")
+        ],
+        reason: Annotated[
+            str | None,
+            strawberry.argument(description="Why, kept on the redemption (cut to 500 characters)."),
+        ] = None,
     ) -> RedemptionPayload:
         redemption = await redemptions.rollback_redemption(
             project_id=info.context.project_id, redemption_id=str(id), reason=reason or ""

@@ -2,19 +2,36 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from domain import referrals
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.loyalty import IsAdminOrSameCustomer
 from schema.permissions import IsAdmin
 from schema.types import Connection, UserError, connection
 
 
-@strawberry.enum(name="ReferralStatus")
+@described_enum(
+    name="ReferralStatus",
+    description="Where a referral stands.",
+    values={
+        "PENDING": "The referee applied the code and has not made a qualifying order yet.",
+        "QUALIFIED": (
+            "The referee's first order reached the program's minimum; the referrer's reward is "
+            "held until releaseAt."
+        ),
+        "REWARDED": (
+            "The hold passed and the referrer's reward was given (or rewardError says why it could "
+            "not be)."
+        ),
+        "CANCELLED": "The qualifying order was cancelled or refunded during the hold: no reward.",
+    },
+)
 class ReferralStatusEnum(Enum):
     PENDING = "PENDING"
     QUALIFIED = "QUALIFIED"
@@ -22,23 +39,36 @@ class ReferralStatusEnum(Enum):
     CANCELLED = "CANCELLED"
 
 
-@strawberry.type(name="Referral")
+@strawberry.type(
+    name="Referral",
+    description="A referee brought by a referrer in a referral program. Readable by admin keys.",
+)
 class ReferralType:
-    id: strawberry.ID
-    campaign_id: strawberry.ID
-    status: ReferralStatusEnum
+    id: strawberry.ID = strawberry.field(description="The referral's id.")
+    campaign_id: strawberry.ID = strawberry.field(description="The REFERRAL campaign.")
+    status: ReferralStatusEnum = strawberry.field(description="Where the referral stands.")
     code: str = strawberry.field(description="The referrer's code the referee applied.")
-    qualifying_order_id: str | None
-    qualified_at: datetime | None
-    release_at: datetime | None = strawberry.field(
-        description="When the referrer's held reward is given."
+    qualifying_order_id: str | None = strawberry.field(
+        description="The shop's id of the referee's qualifying order; null until there is one."
     )
-    rewarded_at: datetime | None
-    cancelled_at: datetime | None
+    qualified_at: datetime | None = strawberry.field(
+        description="When the referee's order qualified, UTC ISO 8601; null before."
+    )
+    release_at: datetime | None = strawberry.field(
+        description="When the referrer's held reward is given, UTC ISO 8601; null until qualified."
+    )
+    rewarded_at: datetime | None = strawberry.field(
+        description="When the referrer was rewarded, UTC ISO 8601; null before."
+    )
+    cancelled_at: datetime | None = strawberry.field(
+        description="When the referral was cancelled, UTC ISO 8601; null unless CANCELLED."
+    )
     reward_error: str | None = strawberry.field(
         description="Why the referrer's reward could not be given; null when it was."
     )
-    created_at: datetime
+    created_at: datetime = strawberry.field(
+        description="When the referee applied the code, UTC ISO 8601."
+    )
     doc: strawberry.Private[referrals.Referral]
 
     @classmethod
@@ -58,37 +88,63 @@ class ReferralType:
             doc=doc,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The customer who shared the code. Admin keys only.")
     async def referrer(self, info: Info) -> CustomerType | None:
         return await CustomerType.load(info, self.doc.referrer_id)
 
-    @strawberry.field
+    @strawberry.field(description="The customer who applied the code. Admin keys only.")
     async def referee(self, info: Info) -> CustomerType | None:
         return await CustomerType.load(info, self.doc.referee_id)
 
 
-@strawberry.type(name="ReferralStats")
+@strawberry.type(
+    name="ReferralStats",
+    description="A referral program's totals (or one referrer's).",
+)
 class ReferralStatsType:
     clicks: int = strawberry.field(description="Visits of the program's referral links.")
     referrals: int = strawberry.field(description="Referees attached, whatever their state.")
-    pending: int
-    qualified: int
-    rewarded: int
-    cancelled: int
+    pending: int = strawberry.field(description="Referrals PENDING.")
+    qualified: int = strawberry.field(description="Referrals QUALIFIED (reward held).")
+    rewarded: int = strawberry.field(description="Referrals REWARDED.")
+    cancelled: int = strawberry.field(description="Referrals CANCELLED.")
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The result of referralLink: the customer's referral code and link, or what was wrong."
+    ),
+)
 class ReferralLinkPayload:
-    code: str | None = None
-    url: str | None = strawberry.field(default=None, description="<base>/r/<code>")
-    clicks: int | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    code: str | None = strawberry.field(
+        default=None,
+        description="The referrer's code, normalized; null when `errors` is not empty.",
+    )
+    url: str | None = strawberry.field(
+        default=None,
+        description="The link to share, `<base>/r/<code>`; null when `errors` is not empty.",
+    )
+    clicks: int | None = strawberry.field(
+        default=None, description="How many times the link was visited."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="What was wrong with the request; empty on success."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of applyReferralCode: the referral, or what was wrong.",
+)
 class ReferralPayload:
-    referral: ReferralType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    referral: ReferralType | None = strawberry.field(
+        default=None, description="The referral; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
 
 
 @strawberry.type
@@ -100,10 +156,22 @@ class ReferralQuery:
     async def referrals(
         self,
         info: Info,
-        campaign_id: strawberry.ID,
-        referrer_id: strawberry.ID | None = None,
-        first: int = 50,
-        after: str | None = None,
+        campaign_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The REFERRAL campaign.")
+        ],
+        referrer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this referrer's referrals; null for all."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="How many referrals to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[ReferralType]:
         page = await referrals.list_referrals(
             project_id=info.context.project_id,
@@ -120,7 +188,15 @@ class ReferralQuery:
         "referrerId.",
     )
     async def referral_stats(
-        self, info: Info, campaign_id: strawberry.ID, referrer_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        campaign_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The REFERRAL campaign.")
+        ],
+        referrer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this referrer's totals; null for the program's."),
+        ] = None,
     ) -> ReferralStatsType:
         totals = await referrals.referral_totals(
             project_id=info.context.project_id,
@@ -145,7 +221,17 @@ class ReferralMutation:
     )
     @payload
     async def referral_link(
-        self, info: Info, customer_id: strawberry.ID, campaign_id: strawberry.ID
+        self,
+        info: Info,
+        customer_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The referrer; a customer token may ask only for itself."
+            ),
+        ],
+        campaign_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The REFERRAL campaign.")
+        ],
     ) -> ReferralLinkPayload:
         code = await referrals.referral_link(
             project_id=info.context.project_id,
@@ -166,7 +252,23 @@ class ReferralMutation:
     )
     @payload
     async def apply_referral_code(
-        self, info: Info, code: str, customer_id: strawberry.ID
+        self,
+        info: Info,
+        code: Annotated[
+            str,
+            strawberry.argument(
+                description="The referrer's code (case, spaces and dashes ignored)."
+            ),
+        ],
+        customer_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=(
+                    "The referee, before their first order; a customer token may apply only "
+                    "for itself."
+                )
+            ),
+        ],
     ) -> ReferralPayload:
         referral = await referrals.apply_referral_code(
             project_id=info.context.project_id, raw_code=code, customer_id=str(customer_id)

@@ -3,6 +3,7 @@
 import typing
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -10,6 +11,7 @@ from domain import rfm, segments
 from domain.errors import NotFound
 from schema.context import Info
 from schema.customers import CustomerType
+from schema.described_enums import described_enum
 from schema.errors import payload
 from schema.jobs import JobType
 from schema.permissions import IsAdmin
@@ -21,20 +23,43 @@ FILTER_HELP = (
 )
 
 
-@strawberry.enum(name="SegmentKind")
+@described_enum(
+    name="SegmentKind",
+    description="How a segment's members are decided.",
+    values={
+        "STATIC": (
+            "A kept list of customers, changed by addSegmentMembers and removeSegmentMembers."
+        ),
+        "DYNAMIC": "Every customer who matches the segment's filter at the time it is read.",
+    },
+)
 class SegmentKindEnum(Enum):
     STATIC = "STATIC"
     DYNAMIC = "DYNAMIC"
 
 
-@strawberry.type(name="Segment")
+@strawberry.type(
+    name="Segment",
+    description=(
+        "A group of the project's customers, targeted by campaign rules and distributions. "
+        "Readable by admin keys."
+    ),
+)
 class SegmentType:
-    id: strawberry.ID
-    name: str
-    kind: SegmentKindEnum
+    id: strawberry.ID = strawberry.field(description="The segment's id.")
+    name: str = strawberry.field(
+        description="The segment's name, 1 to 200 characters, unique in the project."
+    )
+    kind: SegmentKindEnum = strawberry.field(
+        description="STATIC (a member list) or DYNAMIC (a filter)."
+    )
     filter: JSON | None = strawberry.field(description=FILTER_HELP + " Null for static ones.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = strawberry.field(
+        description="When the segment was created, UTC ISO 8601."
+    )
+    updated_at: datetime = strawberry.field(
+        description="When the segment last changed, UTC ISO 8601."
+    )
     doc: strawberry.Private[segments.Segment]
 
     @classmethod
@@ -59,64 +84,122 @@ class SegmentType:
         return await info.context.loaders.segment_size.load(self.doc)
 
     @strawberry.field(description="The first members in id order (at most 100).")
-    async def sample(self, info: Info, first: int = 10) -> list[CustomerType]:
+    async def sample(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description="How many members to return, 0 to 100.")
+        ] = 10,
+    ) -> list[CustomerType]:
         found = await info.context.loaders.segment_sample.load((self.doc, first))
         return [CustomerType.from_doc(customer) for customer in found]
 
 
-@strawberry.input
+@strawberry.input(
+    description="A new segment.",
+)
 class SegmentInput:
-    name: str
-    kind: SegmentKindEnum
+    name: str = strawberry.field(
+        description="The segment's name, 1 to 200 characters, unique in the project."
+    )
+    kind: SegmentKindEnum = strawberry.field(
+        description="STATIC (members added later) or DYNAMIC (needs a filter)."
+    )
     filter: JSON | None = strawberry.field(default=None, description=FILTER_HELP)
 
 
-@strawberry.input
+@strawberry.input(
+    description="Changes to a segment; left-out fields keep their value.",
+)
 class SegmentUpdateInput:
-    name: str | None = None
+    name: str | None = strawberry.field(
+        default=None, description="A new name, 1 to 200 characters, unique in the project."
+    )
     filter: JSON | None = strawberry.field(
         default=None, description="Replaces a dynamic segment's filter. " + FILTER_HELP
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of a segment mutation: the segment, or what was wrong.",
+)
 class SegmentPayload:
-    segment: SegmentType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    segment: SegmentType | None = strawberry.field(
+        default=None,
+        description=(
+            "The segment as stored (for deleteSegment: as it was); null when `errors` is not empty."
+        ),
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of addSegmentMembers.",
+)
 class AddSegmentMembersPayload:
-    segment: SegmentType | None = None
+    segment: SegmentType | None = strawberry.field(
+        default=None, description="The segment after the change; null when `errors` is not empty."
+    )
     added: int = strawberry.field(default=0, description="Customers that were not members yet.")
     already_members: int = strawberry.field(
         default=0, description="Given ids (repeats included) that added nobody new."
     )
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was added."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of removeSegmentMembers.",
+)
 class RemoveSegmentMembersPayload:
-    segment: SegmentType | None = None
-    removed: int = 0
+    segment: SegmentType | None = strawberry.field(
+        default=None, description="The segment after the change; null when `errors` is not empty."
+    )
+    removed: int = strawberry.field(default=0, description="Members that were removed.")
     not_members: int = strawberry.field(
         default=0, description="Given ids (repeats included) that removed nobody."
     )
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was removed."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of recomputeRfm: the job, or what was wrong.",
+)
 class RecomputeRfmPayload:
-    job: JobType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    job: JobType | None = strawberry.field(
+        default=None,
+        description="The queued (or already queued) RFM job; follow it with `job(id)`.",
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="What was wrong with the request; empty on success."
+    )
 
 
 @strawberry.type
 class SegmentQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Null when the project has no such segment."
+        permission_classes=[IsAdmin],
+        description="One segment; null when the project has no such segment.",
     )
-    async def segment(self, info: Info, id: strawberry.ID) -> SegmentType | None:
+    async def segment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The segment's id.")],
+    ) -> SegmentType | None:
         try:
             found = await segments.get_segment(
                 project_id=info.context.project_id, segment_id=str(id)
@@ -125,9 +208,22 @@ class SegmentQuery:
             return None
         return SegmentType.from_doc(found)
 
-    @strawberry.field(permission_classes=[IsAdmin])
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="The project's segments, oldest first.",
+    )
     async def segments(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description="How many segments to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[SegmentType]:
         page = await segments.list_segments(
             project_id=info.context.project_id, first=first, after=after
@@ -137,9 +233,13 @@ class SegmentQuery:
 
 @strawberry.type
 class SegmentMutation:
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Creates a segment.")
     @payload
-    async def create_segment(self, info: Info, input: SegmentInput) -> SegmentPayload:
+    async def create_segment(
+        self,
+        info: Info,
+        input: Annotated[SegmentInput, strawberry.argument(description="The segment.")],
+    ) -> SegmentPayload:
         segment = await segments.create_segment(
             project_id=info.context.project_id,
             name=input.name,
@@ -148,10 +248,16 @@ class SegmentMutation:
         )
         return SegmentPayload(segment=SegmentType.from_doc(segment))
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Renames a segment or replaces a dynamic one's filter.",
+    )
     @payload
     async def update_segment(
-        self, info: Info, id: strawberry.ID, input: SegmentUpdateInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The segment's id.")],
+        input: Annotated[SegmentUpdateInput, strawberry.argument(description="The changes.")],
     ) -> SegmentPayload:
         segment = await segments.update_segment(
             project_id=info.context.project_id,
@@ -167,7 +273,11 @@ class SegmentMutation:
         "campaign targets it.",
     )
     @payload
-    async def delete_segment(self, info: Info, id: strawberry.ID) -> SegmentPayload:
+    async def delete_segment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The segment's id.")],
+    ) -> SegmentPayload:
         segment = await segments.delete_segment(
             project_id=info.context.project_id, segment_id=str(id)
         )
@@ -181,7 +291,20 @@ class SegmentMutation:
     )
     @payload
     async def add_segment_members(
-        self, info: Info, segment_id: strawberry.ID, customer_ids: list[strawberry.ID]
+        self,
+        info: Info,
+        segment_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The STATIC segment.")
+        ],
+        customer_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description=(
+                    "Customer ids of the project, at most 10,000 per call; repeats are "
+                    "counted once."
+                )
+            ),
+        ],
     ) -> AddSegmentMembersPayload:
         change = await segments.add_members(
             project_id=info.context.project_id,
@@ -200,7 +323,15 @@ class SegmentMutation:
     )
     @payload
     async def remove_segment_members(
-        self, info: Info, segment_id: strawberry.ID, customer_ids: list[strawberry.ID]
+        self,
+        info: Info,
+        segment_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The STATIC segment.")
+        ],
+        customer_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="Customer ids, at most 10,000 per call."),
+        ],
     ) -> RemoveSegmentMembersPayload:
         change = await segments.remove_members(
             project_id=info.context.project_id,

@@ -1,6 +1,7 @@
 """GraphQL for message templates: the built-ins, the project's own, and previews."""
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -16,29 +17,55 @@ from schema.permissions import IsAdmin
 from schema.types import UserError
 
 
-@strawberry.type(name="Template")
+@strawberry.type(
+    name="Template",
+    description=(
+        "A message template: a built-in (builtin:<name>) or one of the project's own, in "
+        "Jinja. Readable by admin keys."
+    ),
+)
 class TemplateType:
     id: strawberry.ID = strawberry.field(
         description='A stored template\'s id, or "builtin:<name>" for a built-in.'
     )
-    built_in: bool
-    name: str
+    built_in: bool = strawberry.field(
+        description="Whether it is a built-in, which cannot be changed."
+    )
+    name: str = strawberry.field(description="The template's name, 1 to 100 characters.")
     channel: MessageChannelEnum | None = strawberry.field(
         description="Null for built-ins: they are usable on both channels."
     )
-    subject: str
-    html: str
-    text: str
+    subject: str = strawberry.field(
+        description='EMAIL: the subject\'s template source; "" for SMS.'
+    )
+    html: str = strawberry.field(
+        description=(
+            "EMAIL: the HTML body's template source (it links to {{ unsubscribe_url "
+            '}}); "" for SMS.'
+        )
+    )
+    text: str = strawberry.field(
+        description="The plain-text template source: the SMS text, or the email's text part."
+    )
     needs_code: bool = strawberry.field(
         description="Uses the code, its offer or wallet links: sending it needs a code."
     )
     sms_encoding: str | None = strawberry.field(
-        description='SMS: "GSM-7" or "UCS-2" for the body rendered with sample data.'
+        description='SMS: "GSM-7" or "UCS-2" for the body rendered with sample data; '
+        "null for EMAIL."
     )
-    sms_segments: int | None
-    version: int
-    created_at: datetime | None
-    updated_at: datetime | None
+    sms_segments: int | None = strawberry.field(
+        description=(
+            "SMS: how many segments the body rendered with sample data needs; null for EMAIL."
+        )
+    )
+    version: int = strawberry.field(description="Bumped by each update; 0 for built-ins.")
+    created_at: datetime | None = strawberry.field(
+        description="When the template was created, UTC ISO 8601; null for built-ins."
+    )
+    updated_at: datetime | None = strawberry.field(
+        description="When the template last changed, UTC ISO 8601; null for built-ins."
+    )
 
     @classmethod
     def from_doc(cls, doc: templates.MessageTemplate) -> "TemplateType":
@@ -83,38 +110,99 @@ class TemplateType:
         )
 
 
-@strawberry.input
+@strawberry.input(
+    description="A new template of the project.",
+)
 class TemplateInput:
-    name: str
-    channel: MessageChannelEnum
-    subject: str = ""
-    html: str = ""
-    text: str = ""
+    name: str = strawberry.field(description="1 to 100 characters.")
+    channel: MessageChannelEnum = strawberry.field(description="EMAIL or SMS.")
+    subject: str = strawberry.field(
+        default="", description="EMAIL (required): the subject, at most 500 characters."
+    )
+    html: str = strawberry.field(
+        default="",
+        description=(
+            "EMAIL (required): the HTML body, at most 100,000 characters; it must "
+            "link to {{ unsubscribe_url }}."
+        ),
+    )
+    text: str = strawberry.field(
+        default="",
+        description=(
+            "The plain text: the SMS (required, at most 2,000 characters, ending with "
+            "how to opt out) or the email's text part (at most 20,000)."
+        ),
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Changes to a template; left-out fields keep their value.",
+)
 class TemplateChangesInput:
-    name: str | None = None
-    channel: MessageChannelEnum | None = None
-    subject: str | None = None
-    html: str | None = None
-    text: str | None = None
+    name: str | None = strawberry.field(default=None, description="1 to 100 characters.")
+    channel: MessageChannelEnum | None = strawberry.field(default=None, description="EMAIL or SMS.")
+    subject: str | None = strawberry.field(
+        default=None, description="EMAIL: the subject, at most 500 characters."
+    )
+    html: str | None = strawberry.field(
+        default=None,
+        description=(
+            "EMAIL: the HTML body, at most 100,000 characters; it must link to {{ "
+            "unsubscribe_url }}."
+        ),
+    )
+    text: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The plain text: the SMS (at most 2,000 characters) or the email's text "
+            "part (at most 20,000)."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of a template mutation: the template, or what was wrong.",
+)
 class TemplatePayload:
-    template: TemplateType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    template: TemplateType | None = strawberry.field(
+        default=None, description="The template as stored; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong (TemplateError, RenderingError or CommonError codes); "
+            "empty on success, and then nothing was written."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A template rendered for one customer, as a send would carry it; nothing is sent. "
+        "Readable by admin keys."
+    ),
+)
 class TemplatePreview:
-    subject: str | None = None
-    text: str | None = None
-    html: str | None = None
-    sms_encoding: str | None = None
-    sms_segments: int | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    subject: str | None = strawberry.field(
+        default=None, description="EMAIL: the rendered subject; null for SMS or on errors."
+    )
+    text: str | None = strawberry.field(
+        default=None,
+        description="The rendered plain text: the SMS, or the email's text part; null on errors.",
+    )
+    html: str | None = strawberry.field(
+        default=None, description="EMAIL: the rendered HTML; null for SMS or on errors."
+    )
+    sms_encoding: str | None = strawberry.field(
+        default=None, description='SMS: "GSM-7" or "UCS-2"; null for EMAIL.'
+    )
+    sms_segments: int | None = strawberry.field(
+        default=None, description="SMS: how many segments the text needs; null for EMAIL."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Why the template could not be rendered; empty on success.",
+    )
     customer_id: strawberry.Private[str] = ""
 
     def personal_data_owner(self) -> str:
@@ -144,7 +232,17 @@ class TemplateQuery:
         "project's templates, oldest first.",
     )
     async def templates(
-        self, info: Info, channel: MessageChannelEnum | None = None
+        self,
+        info: Info,
+        channel: Annotated[
+            MessageChannelEnum | None,
+            strawberry.argument(
+                description=(
+                    "Which channel's built-in bodies and stored templates; null: built-ins "
+                    "for EMAIL and every stored template."
+                )
+            ),
+        ] = None,
     ) -> list[TemplateType]:
         wanted = _channel(channel)
         builtins = rendering.builtin_templates(channel=wanted or MessageChannel.EMAIL)
@@ -162,10 +260,25 @@ class TemplateQuery:
     async def preview_template(
         self,
         info: Info,
-        template_id: strawberry.ID,
-        customer_id: strawberry.ID,
-        code: str | None = None,
-        channel: MessageChannelEnum | None = None,
+        template_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The template's id or builtin:<name>.")
+        ],
+        customer_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The customer it is rendered for.")
+        ],
+        code: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "A code of the project to render with (case, spaces and dashes ignored); "
+                    "needed by templates that show a code."
+                )
+            ),
+        ] = None,
+        channel: Annotated[
+            MessageChannelEnum | None,
+            strawberry.argument(description="EMAIL or SMS; null for the template's own."),
+        ] = None,
     ) -> TemplatePreview:
         project_id = info.context.project_id
         ref = str(template_id)
@@ -213,7 +326,11 @@ class TemplateMutation:
         "unsafe constructs, a missing opt-out or an SMS over the segment limit are refused.",
     )
     @payload
-    async def create_template(self, info: Info, input: TemplateInput) -> TemplatePayload:
+    async def create_template(
+        self,
+        info: Info,
+        input: Annotated[TemplateInput, strawberry.argument(description="The template.")],
+    ) -> TemplatePayload:
         content = templates.TemplateContent(
             name=input.name,
             channel=MessageChannel(input.channel.value),
@@ -233,7 +350,12 @@ class TemplateMutation:
     )
     @payload
     async def update_template(
-        self, info: Info, id: strawberry.ID, input: TemplateChangesInput
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The template's id (not a built-in).")
+        ],
+        input: Annotated[TemplateChangesInput, strawberry.argument(description="The changes.")],
     ) -> TemplatePayload:
         changes = templates.TemplateChanges(
             name=input.name,

@@ -31,6 +31,11 @@ from domain.analytics.overview import (
     TopCampaign,
     project_overview,
 )
+from domain.analytics.project_activity import (
+    MessageCount,
+    ProjectActivity,
+    project_activity,
+)
 from domain.analytics.validations import (
     ValidationCounter,
     count_validation,
@@ -49,9 +54,11 @@ __all__ = [
     "CampaignStats",
     "ChannelStats",
     "DayStats",
+    "MessageCount",
     "Overview",
     "ProgramPoints",
     "ProgramReferrals",
+    "ProjectActivity",
     "Row",
     "Source",
     "TopCampaign",
@@ -62,6 +69,7 @@ __all__ = [
     "configured_currency",
     "count_validation",
     "event_rows",
+    "project_activity",
     "project_overview",
     "validate_and_count",
 ]

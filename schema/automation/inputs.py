@@ -8,28 +8,39 @@ from schema.messages import MessageChannelEnum
 from schema.types import JSON
 
 
-@strawberry.input
+@strawberry.input(
+    description=(
+        "How long after the trigger the action is due: the parts add up, 0 to 365 days in all."
+    ),
+)
 class AutomationDelayInput:
-    seconds: int = 0
-    minutes: int = 0
-    hours: int = 0
-    days: int = 0
+    seconds: int = strawberry.field(default=0, description="Seconds, 0 or more.")
+    minutes: int = strawberry.field(default=0, description="Minutes, 0 or more.")
+    hours: int = strawberry.field(default=0, description="Hours, 0 or more.")
+    days: int = strawberry.field(default=0, description="Days, 0 or more.")
 
     def to_domain(self) -> automation.DelayInput:
         return automation.DelayInput(self.seconds, self.minutes, self.hours, self.days)
 
 
-@strawberry.input
+@strawberry.input(
+    description="What the automation does for the customer.",
+)
 class AutomationActionInput:
-    type: ActionTypeEnum
+    type: ActionTypeEnum = strawberry.field(description="SEND_CODE or AWARD_POINTS.")
     campaign_id: strawberry.ID = strawberry.field(
         description="SEND_CODE: a DISCOUNT campaign; AWARD_POINTS: a LOYALTY program."
     )
-    channel: MessageChannelEnum | None = strawberry.field(default=None, description="SEND_CODE")
-    template_id: str | None = strawberry.field(
-        default=None, description="SEND_CODE; builtin:coupon by default."
+    channel: MessageChannelEnum | None = strawberry.field(
+        default=None, description="SEND_CODE: EMAIL or SMS, the channel the code is sent on."
     )
-    points: int | None = strawberry.field(default=None, description="AWARD_POINTS")
+    template_id: str | None = strawberry.field(
+        default=None,
+        description="SEND_CODE: the template's id or builtin:<name>; builtin:coupon by default.",
+    )
+    points: int | None = strawberry.field(
+        default=None, description="AWARD_POINTS: the points given, 1 to 1,000,000."
+    )
 
     def to_domain(self) -> automation.ActionInput:
         return automation.ActionInput(
@@ -41,7 +52,9 @@ class AutomationActionInput:
         )
 
 
-@strawberry.input
+@strawberry.input(
+    description="What the triggering event must satisfy for the action to be scheduled.",
+)
 class AutomationConditionsInput:
     properties: JSON | None = strawberry.field(
         default=None,
@@ -55,35 +68,65 @@ class AutomationConditionsInput:
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="How often one customer may be acted on.",
+)
 class AutomationFrequencyInput:
     period_days: int = strawberry.field(
         description="A customer is acted on at most once per this many days; 0: once ever."
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description=(
+        "A new automation: when an event (the trigger) happens to a customer, do an action "
+        "after a delay."
+    ),
+)
 class AutomationInput:
-    name: str
+    name: str = strawberry.field(description="1 to 200 characters.")
     trigger: str = strawberry.field(
         description="An event name: cart.abandoned, customer.created, order.recorded, "
         "points.threshold, customer.dormant, birthday, referral.qualified, or your own."
     )
-    action: AutomationActionInput
-    conditions: AutomationConditionsInput | None = None
-    delay: AutomationDelayInput | None = None
-    cancel_on: list[str] | None = None
+    action: AutomationActionInput = strawberry.field(description="What to do.")
+    conditions: AutomationConditionsInput | None = strawberry.field(
+        default=None, description="What the event must satisfy; null: every event of the trigger."
+    )
+    delay: AutomationDelayInput | None = strawberry.field(
+        default=None, description="How long after the event; null: at once."
+    )
+    cancel_on: list[str] | None = strawberry.field(
+        default=None,
+        description=(
+            "Event names (at most 10) that cancel the customer's pending action, such "
+            "as order.recorded for cart.abandoned."
+        ),
+    )
     frequency: AutomationFrequencyInput | None = strawberry.field(
-        default=None, description="30 days when left out."
+        default=None, description="Once per 30 days when left out."
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Changes to an automation; left-out fields keep their value.",
+)
 class AutomationUpdateInput:
-    name: str | None = None
-    trigger: str | None = None
-    action: AutomationActionInput | None = None
-    conditions: AutomationConditionsInput | None = None
-    delay: AutomationDelayInput | None = None
-    cancel_on: list[str] | None = None
-    frequency: AutomationFrequencyInput | None = None
+    name: str | None = strawberry.field(default=None, description="1 to 200 characters.")
+    trigger: str | None = strawberry.field(
+        default=None, description="The event name that triggers it."
+    )
+    action: AutomationActionInput | None = strawberry.field(default=None, description="What to do.")
+    conditions: AutomationConditionsInput | None = strawberry.field(
+        default=None, description="What the event must satisfy."
+    )
+    delay: AutomationDelayInput | None = strawberry.field(
+        default=None, description="How long after the event."
+    )
+    cancel_on: list[str] | None = strawberry.field(
+        default=None,
+        description="Event names (at most 10) that cancel the customer's pending action.",
+    )
+    frequency: AutomationFrequencyInput | None = strawberry.field(
+        default=None, description="How often one customer may be acted on."
+    )

@@ -1,6 +1,7 @@
 """GraphQL queries and mutations for automations and customer events."""
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -28,27 +29,61 @@ def _segment_ids(conditions: AutomationConditionsInput | None) -> list[str] | No
     return [str(value) for value in conditions.segment_ids]
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of trackEvent: the event, or what was wrong.",
+)
 class TrackEventPayload:
-    event: CustomerEventType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    event: CustomerEventType | None = strawberry.field(
+        default=None,
+        description=(
+            "The event as stored (the first one for a repeated idempotencyKey); null "
+            "when `errors` is not empty."
+        ),
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of an automation mutation: the automation, or what was wrong.",
+)
 class AutomationPayload:
-    automation: AutomationType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    automation: AutomationType | None = strawberry.field(
+        default=None, description="The automation as stored; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What was wrong with the request; empty on success, and then nothing was written."
+        ),
+    )
 
 
 @strawberry.type
 class AutomationQuery:
-    @strawberry.field(permission_classes=[IsAdmin], description="Oldest first.")
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="The project's automations, oldest first."
+    )
     async def automations(
         self,
         info: Info,
-        status: AutomationStatusEnum | None = None,
-        first: int = 50,
-        after: str | None = None,
+        status: Annotated[
+            AutomationStatusEnum | None,
+            strawberry.argument(description="Only automations in this status; null for all."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="How many automations to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[AutomationType]:
         page = await automation.list_automations(
             project_id=info.context.project_id,
@@ -58,8 +93,15 @@ class AutomationQuery:
         )
         return connection(page, lambda doc: AutomationType(doc=doc))
 
-    @strawberry.field(permission_classes=[IsAdmin])
-    async def automation(self, info: Info, id: strawberry.ID) -> AutomationType | None:
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="One automation; null when the project has no such automation.",
+    )
+    async def automation(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The automation's id.")],
+    ) -> AutomationType | None:
         try:
             found = await automation.get_automation(
                 project_id=info.context.project_id, automation_id=str(id)
@@ -68,14 +110,25 @@ class AutomationQuery:
             return None
         return AutomationType(doc=found)
 
-    @strawberry.field(permission_classes=[IsAdmin], description="A customer's events, oldest first")
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="A customer's events, oldest first."
+    )
     async def customer_events(
         self,
         info: Info,
-        customer_id: strawberry.ID,
-        name: str | None = None,
-        first: int = 50,
-        after: str | None = None,
+        customer_id: Annotated[strawberry.ID, strawberry.argument(description="The customer.")],
+        name: Annotated[
+            str | None, strawberry.argument(description="Only events with this name; null for all.")
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="How many events to return, 0 to 500.")
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `endCursor` of the previous page; null for the first page."
+            ),
+        ] = None,
     ) -> Connection[CustomerEventType]:
         page = await events.list_events(
             info.context.project_id, str(customer_id), name, first, after
@@ -95,11 +148,50 @@ class AutomationMutation:
     async def track_event(
         self,
         info: Info,
-        customer_id: strawberry.ID,
-        name: str,
-        properties: JSON | None = None,
-        at: datetime | None = None,
-        idempotency_key: str | None = None,
+        customer_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=(
+                    "The customer the event happened to; a customer token may track only its own."
+                )
+            ),
+        ],
+        name: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "The event name: 1 to 64 lowercase letters, digits, '_' or '.', starting "
+                    "with a letter; not one Engage emits itself (such as order.recorded)."
+                )
+            ),
+        ],
+        properties: Annotated[
+            JSON | None,
+            strawberry.argument(
+                description=(
+                    "A JSON object of the event's properties, at most 8,000 bytes; automation "
+                    "conditions match on it."
+                )
+            ),
+        ] = None,
+        at: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description=(
+                    "When it happened, ISO 8601, at most 5 minutes ahead of the server; null: "
+                    "now. Customer "
+                    "tokens cannot set it."
+                )
+            ),
+        ] = None,
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "Up to 200 characters: a repeat with the same key returns the first event."
+                )
+            ),
+        ] = None,
     ) -> TrackEventPayload:
         by_customer = info.context.caller.kind == CallerKind.CUSTOMER
         if by_customer and at is not None:
@@ -115,9 +207,16 @@ class AutomationMutation:
         )
         return TrackEventPayload(event=CustomerEventType(doc=event))
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Creates an automation, ACTIVE from now on.",
+    )
     @payload
-    async def create_automation(self, info: Info, input: AutomationInput) -> AutomationPayload:
+    async def create_automation(
+        self,
+        info: Info,
+        input: Annotated[AutomationInput, strawberry.argument(description="The automation.")],
+    ) -> AutomationPayload:
         data = automation.AutomationInput(
             name=input.name,
             trigger=input.trigger,
@@ -140,7 +239,10 @@ class AutomationMutation:
     )
     @payload
     async def update_automation(
-        self, info: Info, id: strawberry.ID, input: AutomationUpdateInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The automation's id.")],
+        input: Annotated[AutomationUpdateInput, strawberry.argument(description="The changes.")],
     ) -> AutomationPayload:
         conditions = input.conditions
         changes = automation.AutomationChanges(
@@ -166,7 +268,11 @@ class AutomationMutation:
         description="Schedules nothing new; pending actions are skipped when they fall due.",
     )
     @payload
-    async def pause_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
+    async def pause_automation(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The automation's id.")],
+    ) -> AutomationPayload:
         paused = await automation.set_automation_status(
             project_id=info.context.project_id,
             automation_id=str(id),
@@ -174,9 +280,18 @@ class AutomationMutation:
         )
         return AutomationPayload(automation=AutomationType(doc=paused))
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description=(
+            "Makes a paused automation ACTIVE again; events from now on schedule its action."
+        ),
+    )
     @payload
-    async def resume_automation(self, info: Info, id: strawberry.ID) -> AutomationPayload:
+    async def resume_automation(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The automation's id.")],
+    ) -> AutomationPayload:
         resumed = await automation.set_automation_status(
             project_id=info.context.project_id,
             automation_id=str(id),

@@ -21,7 +21,13 @@ def _kept(value: Any) -> Any:
     return campaigns.UNSET if value is strawberry.UNSET else value
 
 
-@strawberry.input(name="DiscountInput")
+@strawberry.input(
+    name="DiscountInput",
+    description=(
+        "What a DISCOUNT campaign's codes take off; money in minor units. Left-out fields keep "
+        "their value on update."
+    ),
+)
 class DiscountInputType:
     type: DiscountTypeEnum | None = strawberry.field(
         default=None, description="Required when creating; changing it drops the old amounts."
@@ -55,10 +61,26 @@ class DiscountInputType:
 
 @strawberry.input(name="LimitsInput", description="Left out: unchanged; null: unlimited.")
 class LimitsInputType:
-    per_code: int | None = strawberry.UNSET
-    per_customer: int | None = strawberry.UNSET
-    total: int | None = strawberry.UNSET
-    per_day: int | None = strawberry.UNSET
+    per_code: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "How often one code may be redeemed, a positive whole number; null: unlimited."
+        ),
+    )
+    per_customer: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="How often one customer may redeem the campaign; null: unlimited.",
+    )
+    total: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="How often the campaign may be redeemed in all; null: unlimited.",
+    )
+    per_day: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "How often the campaign may be redeemed per day in its time zone; null: unlimited."
+        ),
+    )
 
     def to_domain(self) -> campaigns.LimitsInput:
         return campaigns.LimitsInput(
@@ -74,10 +96,19 @@ class RulesInputType:
     min_order: MoneyInput | None = strawberry.field(
         default=strawberry.UNSET, description="Null removes the minimum."
     )
-    segment_ids: list[str] | None = None
-    skus: list[str] | None = None
-    categories: list[str] | None = None
-    first_order_only: bool | None = None
+    segment_ids: list[str] | None = strawberry.field(
+        default=None,
+        description="Segment ids: the customer must be in at least one; [] removes the rule.",
+    )
+    skus: list[str] | None = strawberry.field(
+        default=None, description="Item skus an ELIGIBLE_ITEMS discount applies to."
+    )
+    categories: list[str] | None = strawberry.field(
+        default=None, description="Item categories an ELIGIBLE_ITEMS discount applies to."
+    )
+    first_order_only: bool | None = strawberry.field(
+        default=None, description="Whether only a customer's first order may use the codes."
+    )
     days_of_week: list[int] | None = strawberry.field(
         default=None, description="ISO weekdays, 1 = Monday to 7 = Sunday, in the campaign's zone."
     )
@@ -108,17 +139,40 @@ class RulesInputType:
 
 @strawberry.input(name="CodeConfigInput", description="How generated codes look.")
 class CodeConfigInputType:
-    mode: CodeModeEnum | None = None
+    mode: CodeModeEnum | None = strawberry.field(
+        default=None,
+        description=(
+            "ALPHANUMERIC (default) or NUMERIC; changing it resets the charset and pattern."
+        ),
+    )
     pattern: str | None = strawberry.field(
         default=None,
         description="`#` marks a random character, e.g. SUMMER-####-####; empty clears it.",
     )
-    charset: str | None = None
+    charset: str | None = strawberry.field(
+        default=None,
+        description=(
+            "ALPHANUMERIC only: at least 2 distinct letters or digits random positions are drawn "
+            "from (upper-cased); NUMERIC is always 0-9."
+        ),
+    )
     length: int | None = strawberry.field(
         default=None, description="NUMERIC: 12 to 16 digits, prefix and check digit included."
     )
-    prefix: str | None = None
-    suffix: str | None = None
+    prefix: str | None = strawberry.field(
+        default=None,
+        description=(
+            'Text before every code: up to 20 letters, digits and dashes (NUMERIC: digits); "" '
+            "for none."
+        ),
+    )
+    suffix: str | None = strawberry.field(
+        default=None,
+        description=(
+            'Text after every code: up to 20 letters, digits and dashes (not for NUMERIC); "" '
+            "for none."
+        ),
+    )
     luhn: bool | None = strawberry.field(
         default=None, description="NUMERIC only: the last digit is a Luhn check digit."
     )
@@ -141,9 +195,22 @@ class CodeConfigInputType:
     "stored reward.",
 )
 class ReferrerRewardInputType:
-    discount_campaign_id: strawberry.ID | None = None
-    loyalty_campaign_id: strawberry.ID | None = None
-    points: int | None = None
+    discount_campaign_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The DISCOUNT campaign whose code the referrer gets; give this or loyaltyCampaignId."
+        ),
+    )
+    loyalty_campaign_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The LOYALTY program the referrer earns points in; give this or discountCampaignId."
+        ),
+    )
+    points: int | None = strawberry.field(
+        default=None,
+        description="With loyaltyCampaignId: the points the referrer earns, 1 to 1,000,000,000.",
+    )
 
     def to_domain(self) -> campaigns.ReferrerRewardInput:
         return campaigns.ReferrerRewardInput(
@@ -167,7 +234,12 @@ class ReferralConfigInputType:
     welcome_campaign_id: strawberry.ID | None = strawberry.field(
         default=None, description="The DISCOUNT campaign whose code a referee gets; empty: none."
     )
-    referrer_reward: ReferrerRewardInputType | None = None
+    referrer_reward: ReferrerRewardInputType | None = strawberry.field(
+        default=None,
+        description=(
+            "What the referrer gets when a referral completes; replaces the stored reward."
+        ),
+    )
     min_order: MoneyInput | None = strawberry.field(
         default=strawberry.UNSET, description="Null removes the minimum."
     )
@@ -193,10 +265,13 @@ class ReferralConfigInputType:
         )
 
 
-@strawberry.input(name="PassLocationInput")
+@strawberry.input(
+    name="PassLocationInput",
+    description="A store near which the campaign's wallet passes show on the lock screen.",
+)
 class PassLocationInputType:
-    latitude: float
-    longitude: float
+    latitude: float = strawberry.field(description="Degrees north, -90 to 90 (WGS 84).")
+    longitude: float = strawberry.field(description="Degrees east, -180 to 180 (WGS 84).")
     relevant_text: str = strawberry.field(
         default="", description="What the lock screen shows near this place."
     )
@@ -207,36 +282,66 @@ class PassLocationInputType:
     description="On update only the fields given change; nested inputs merge field by field.",
 )
 class CampaignInputType:
-    name: str | None = None
+    name: str | None = strawberry.field(
+        default=None, description="1 to 200 characters; required at creation."
+    )
     kind: CampaignKindEnum | None = strawberry.field(
         default=None, description="DISCOUNT when left out at creation."
     )
-    discount: DiscountInputType | None = None
+    discount: DiscountInputType | None = strawberry.field(
+        default=None,
+        description="DISCOUNT campaigns: what the codes take off; required at creation.",
+    )
     starts_at: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="Null: from now on."
+        default=strawberry.UNSET,
+        description="When codes start to redeem, ISO 8601 (stored in UTC); null: from now on.",
     )
     ends_at: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="Null: no end."
+        default=strawberry.UNSET,
+        description="When codes stop redeeming, ISO 8601 (stored in UTC); null: no end.",
     )
     timezone: str | None = strawberry.field(
         default=None, description="IANA zone for days and hours (UTC when left out)."
     )
-    limits: LimitsInputType | None = None
-    rules: RulesInputType | None = None
-    codes: CodeConfigInputType | None = None
+    limits: LimitsInputType | None = strawberry.field(
+        default=None,
+        description="How often codes may be redeemed; left-out limits keep their value.",
+    )
+    rules: RulesInputType | None = strawberry.field(
+        default=None, description="Who and which orders may redeem the codes."
+    )
+    codes: CodeConfigInputType | None = strawberry.field(
+        default=None, description="How generated codes look."
+    )
     standalone_code: str | None = strawberry.field(
         default=None,
         description="One code shared by everyone, e.g. SUMMER20; set at creation only.",
     )
-    loyalty: LoyaltyConfigInputType | None = None
-    referral: ReferralConfigInputType | None = None
-    codes_per_customer: int | None = None
+    loyalty: LoyaltyConfigInputType | None = strawberry.field(
+        default=None, description="LOYALTY campaigns: earning rules, tiers and expiry."
+    )
+    referral: ReferralConfigInputType | None = strawberry.field(
+        default=None, description="REFERRAL campaigns: landing page and rewards."
+    )
+    codes_per_customer: int | None = strawberry.field(
+        default=None,
+        description=(
+            "How many codes publishCode may give one customer, a positive whole number (1 when "
+            "left out at creation)."
+        ),
+    )
     release_limits_on_refund: bool | None = strawberry.field(
         default=None,
         description="A cancelled or refunded order gives back the limits its redemptions used.",
     )
-    description: str | None = None
-    terms: str | None = None
+    description: str | None = strawberry.field(
+        default=None,
+        description="Text shown to customers about the offer, at most 10,000 characters.",
+    )
+    terms: str | None = strawberry.field(
+        default=None,
+        description="Terms and conditions shown to customers, at most 10,000 characters.",
+    )
     pass_locations: list[PassLocationInputType] | None = strawberry.field(
         default=None,
         description="Up to 10 stores near which the campaign's wallet passes show on the lock "

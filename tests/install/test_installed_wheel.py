@@ -32,7 +32,17 @@ pytestmark = pytest.mark.embedded_only(
 
 # Not copied into the build: what a clone does not hold, and what a run leaves behind.
 LEFT_OUT = shutil.ignore_patterns(
-    ".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests"
+    ".git",
+    ".venv",
+    ".venv-codegen",
+    "node_modules",
+    "var",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    "tests",
 )
 
 
@@ -143,6 +153,31 @@ def test_it_runs_from_the_installed_package_not_the_checkout(
     assert not (site / "pytest").exists() and not (site / "aiosmtpd").exists()
     health = httpx.get(service.base + "/health", timeout=5).json()
     assert health["status"] == "ok"
+
+
+def test_the_demo_owner_signs_in_to_the_console_of_the_installed_package(
+    installed: Installed, service: Service
+) -> None:
+    assert (
+        installed.site_packages() / "templates" / "console" / "static" / "console.css"
+    ).is_file()
+    password_file = service.directory / "var" / "console-password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    with httpx.Client(base_url=service.base, timeout=30) as browser:
+        assert "text/css" in browser.get("/console/static/console.css").headers["content-type"]
+        form = browser.get("/console/sign-in").text
+        token = form.split('name="csrf_token" value="')[1].split('"')[0]
+        signed_in = browser.post(
+            "/console/sign-in",
+            data={
+                "csrf_token": token,
+                "email": "owner@demo.local",
+                "password": password_file.read_text().strip(),
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        dashboard = browser.get("/console/")
+        assert dashboard.status_code == 200 and "Redemptions per day" in dashboard.text
 
 
 CREATE_CAMPAIGN = """
