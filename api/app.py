@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 
 from pymongo.monitoring import CommandListener
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from api import demo, google_wallet, hooks, pages, pos_scan, wallet
-from api.background import BackgroundJobs
+from api.background import BackgroundJobs, BackgroundLeader, Startable
 from api.console import check_templates as check_console_templates
 from api.console import console_routes
 from api.database import init_database, make_client, round_trip_ms
@@ -22,6 +23,7 @@ from delivery import distribution, rendering
 from delivery.automation import AutomationExecutor
 from delivery.outbox import Links
 from delivery.wallet import apple
+from delivery.wallet.signed_passes import SignedPassCache
 from delivery.webhooks import BackgroundWebhooks, WebhookWorker
 from delivery.worker import BackgroundWorker, OutboxWorker
 from domain.jobs import JobRunner
@@ -37,7 +39,14 @@ async def health(request: Request) -> JSONResponse:
             {"status": "unavailable", "database": {"ok": False, "error": type(error).__name__}},
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "database": {"ok": True, "roundTripMs": round(millis, 2)}})
+    # The process id tells apart the workers of `engage serve --workers N` behind one port.
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": {"ok": True, "roundTripMs": round(millis, 2)},
+            "process": os.getpid(),
+        }
+    )
 
 
 def load_templates(settings: Settings) -> None:
@@ -68,6 +77,10 @@ def create_app(
         client = make_client(uri, command_listeners)
         app.state.mongo = client
         app.state.settings = settings
+        app.state.signed_passes = SignedPassCache(
+            max_entries=settings.apple_pass_cache_entries,
+            max_bytes=settings.apple_pass_cache_bytes,
+        )
         await init_database(client, settings.database)
         if embedded and settings.demo_project:
             await demo.ensure_demo_project(settings)
@@ -76,20 +89,22 @@ def create_app(
             JobRunner(handlers=distribution.job_handlers(links=links)),
             automation=AutomationExecutor(links),
         )
-        if settings.run_jobs:
-            jobs.start()
         outbox = BackgroundWorker(OutboxWorker(settings))
         webhooks = BackgroundWebhooks(WebhookWorker(settings))
+        loops: list[Startable] = []
+        if settings.run_jobs:
+            loops.append(jobs)
         if settings.run_worker:
-            outbox.start()
-            webhooks.start()
+            loops += [outbox, webhooks]
+        # Among the processes sharing the database, the lease holder alone runs them.
+        leader = BackgroundLeader(loops)
+        if loops:
+            leader.start()
         try:
             yield
         finally:
             # Before the client closes: a stopping runner hands its job back to the queue.
-            await jobs.stop()
-            await outbox.stop()
-            await webhooks.stop()
+            await leader.stop()
             await client.close()
 
     routes: list[BaseRoute] = [

@@ -3,7 +3,11 @@
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
+from typing import Protocol
 
 from delivery.automation import AutomationExecutor
 from domain.events import dispatch_pending_events, emit_birthday_events, emit_dormant_events
@@ -12,6 +16,7 @@ from domain.loyalty import expire_points, repair_stale_cards
 from domain.orders import apply_pending_order_effects
 from domain.referrals import release_due_rewards
 from domain.rfm import queue_due_rfm
+from domain.service_leases import hold_lease, release_lease
 
 log = logging.getLogger("engage.jobs")
 
@@ -160,3 +165,78 @@ class BackgroundJobs:
             if error is not None:
                 log.error("job runner %s ended with %r", self.runner.owner, error)
         log.info("job runner %s stopped", self.runner.owner)
+
+
+class Startable(Protocol):
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# The background lease: renewed every LEASE_RENEW_SECONDS, taken over by another process once
+# LEASE_SECONDS pass without renewal (the holder died).
+BACKGROUND_LEASE = "background"
+LEASE_SECONDS = 15.0
+LEASE_RENEW_SECONDS = 5.0
+
+
+class BackgroundLeader:
+    """Runs the given loops only while this process holds the background lease, so among the
+    processes of `engage serve --workers N` (or several services on one database) they run in
+    exactly one at a time. A process that cannot renew the lease stops its loops before the
+    lease can pass to another."""
+
+    def __init__(
+        self,
+        loops: list[Startable],
+        *,
+        lease_seconds: float = LEASE_SECONDS,
+        renew_seconds: float = LEASE_RENEW_SECONDS,
+    ) -> None:
+        self.loops = loops
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.lease_seconds = lease_seconds
+        self.renew_seconds = renew_seconds
+        self.leading = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._keep(), name="engage-background-lease")
+
+    async def _keep(self) -> None:
+        while True:
+            try:
+                held = await hold_lease(
+                    name=BACKGROUND_LEASE, owner=self.owner, seconds=self.lease_seconds
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background lease %s: renewal failed", self.owner)
+                held = False
+            if held and not self.leading:
+                self.leading = True
+                for loop in self.loops:
+                    loop.start()
+                log.info("background loops run in %s", self.owner)
+            elif not held and self.leading:
+                await self._stop_loops()
+            await asyncio.sleep(self.renew_seconds)
+
+    async def _stop_loops(self) -> None:
+        self.leading = False
+        for loop in self.loops:
+            await loop.stop()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.leading:
+            await self._stop_loops()
+            with contextlib.suppress(Exception):
+                # Another process may take over at once rather than when the lease runs out.
+                await release_lease(name=BACKGROUND_LEASE, owner=self.owner)

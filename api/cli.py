@@ -4,6 +4,8 @@ export-openapi."""
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -12,13 +14,17 @@ from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
+from pymongo import MongoClient
+from starlette.applications import Starlette
 
+from api import demo
 from api.app import create_app, load_templates
+from api.background import BACKGROUND_LEASE
 from api.database import init_database, make_client
 from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from api.netaddr import is_loopback
 from api.settings import PROJECT_ROOT, Settings
-from domain import projects
+from domain import projects, service_leases
 from templates import MissingTemplateFile
 
 
@@ -60,7 +66,77 @@ def prepare_wallet_credentials(settings: Settings) -> None:
     google.service_account(settings=settings)
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
+def _die_with_parent() -> None:
+    """A worker of `engage serve --workers` ends when the process that started it dies, even
+    by SIGKILL, instead of serving on alone."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def worker_app() -> Starlette:
+    """The app of one `engage serve --workers N` process (uvicorn calls it in each): settings
+    from the environment, where the parent put the database's address."""
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:
+        # The parent died before the line above took effect.
+        sys.exit("engage: the serving process is gone")
+    settings = Settings()
+    load_templates(settings)
+    return create_app(settings)
+
+
+async def _prepare_demo(settings: Settings) -> None:
+    client = make_client(settings.mongodb_uri or "")
+    try:
+        await init_database(client, settings.database)
+        await demo.ensure_demo_project(settings)
+    finally:
+        await client.close()
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int, embedded: bool) -> None:
+    """N processes on one port: the database (embedded or not) and the demo project are made
+    once here; each worker connects to the same database, and the background loops run in the
+    one holding the background lease."""
+    if embedded and settings.demo_project:
+        asyncio.run(_prepare_demo(settings))
+    # Spawned workers read their settings from the environment, as this process did.
+    os.environ["ENGAGE_MONGODB_URI"] = settings.mongodb_uri or ""
+    print(
+        f"Engage on http://{host}:{port} with {workers} workers (GraphiQL at /graphql)", flush=True
+    )
+    uvicorn.run(
+        "api.cli:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        lifespan="on",
+        # A worker answers the parent's health check only once its imports are done, which a
+        # busy machine can stretch past uvicorn's 5 s; a hung worker is replaced after this.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
+
+
+def _forget_background_lease(uri: str, database: str) -> None:
+    """This process holds the embedded database's directory lock, so no other `engage serve`
+    shares the database: a background lease found there is a dead process's, and the loops
+    need not wait for it to run out."""
+    client: MongoClient[dict[str, object]] = MongoClient(uri)
+    try:
+        client[database][service_leases.COLLECTION].delete_many({"name": BACKGROUND_LEASE})
+    finally:
+        client.close()
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if settings.uses_development_secret and not is_loopback(host):
         # Anyone who reads the generated key's file could forge links; other hosts need a key
         # the operator chose and keeps.
@@ -74,7 +150,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
         load_templates(settings)
         with database_uri(settings, for_serve=True) as (uri, embedded):
             prepare_wallet_credentials(settings)
-            app = create_app(settings.model_copy(update={"mongodb_uri": uri}), embedded=embedded)
+            if embedded:
+                _forget_background_lease(uri, settings.database)
+            served = settings.model_copy(update={"mongodb_uri": uri})
+            if workers > 1:
+                _serve_workers(served, host, port, workers, embedded)
+                return
+            app = create_app(served, embedded=embedded)
             print(f"Engage on http://{host}:{port} (GraphiQL at /graphql)", flush=True)
             uvicorn.run(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
     except KeyboardInterrupt:
@@ -202,6 +284,12 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd = commands.add_parser("serve", help="start the API (and the embedded database)")
     serve_cmd.add_argument("--host", default=None)
     serve_cmd.add_argument("--port", type=int, default=None)
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="API processes on the port, all on one database (default: ENGAGE_WORKERS, 1)",
+    )
     project_cmd = commands.add_parser("create-project", help="create a project, print its key")
     project_cmd.add_argument("name")
     project_cmd.add_argument("--sandbox", action="store_true")
@@ -242,7 +330,10 @@ def main(argv: list[str] | None = None) -> None:
         problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
         sys.exit(f"engage: invalid settings: {problems}")
     if args.command == "serve":
-        serve(settings, args.host or settings.host, args.port or settings.port)
+        workers = args.workers if args.workers is not None else settings.workers
+        if workers < 1:
+            sys.exit("engage: --workers is at least 1")
+        serve(settings, args.host or settings.host, args.port or settings.port, workers)
     elif args.command == "create-project":
         create_project(settings, args.name, args.sandbox)
     elif args.command == "create-user":

@@ -56,7 +56,14 @@ async def code_in_path(
     normalized = codes.normalize_code(raw)
     if not normalized or len(normalized) > codes.MAX_CODE_LENGTH:
         return None, False
-    found = await Code.find({"code": normalized}).limit(MAX_SAME_CODE).to_list()
+    # Straight from the collection: Beanie's list parsing builds a validator per call.
+    found = [
+        Code.model_validate(raw)
+        for raw in await Code.get_pymongo_collection()
+        .find({"code": normalized})
+        .limit(MAX_SAME_CODE)
+        .to_list()
+    ]
     token = request.query_params.get("token", "")
     for code in found:
         if token and links.check_pass_link_token(

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes `engage serve` runs on the port (uvicorn's workers), all on one database.
+    workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     base_url: str = "http://127.0.0.1:8000"
     # Signs customer-facing links and tokens; empty in development: see DEVELOPMENT_SECRET_FILE.
@@ -113,6 +115,10 @@ class Settings(BaseSettings):
     apple_pass_key: Path | None = None
     apple_pass_key_password: str = ""
     apple_wwdr_certificate: Path | None = None
+    # Signed .pkpass archives kept in memory per process, one per pass, re-signed when the
+    # pass's content changes; the least recently downloaded go first past either bound.
+    apple_pass_cache_entries: int = Field(default=2_000, ge=1)
+    apple_pass_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     # APNs; set it (e.g. to a test server) to push with the development chain as well.
     apns_url: str = ""
     # Trusts this CA for the APNs server (a test server); empty: the system's CAs.

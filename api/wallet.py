@@ -17,7 +17,8 @@ from api.rate_limits import PUBLIC, WALLET_LOG, limited
 from api.request_limits import LimitedBody
 from api.settings import Settings
 from delivery.wallet import apple
-from delivery.wallet.certificates import signing_chain
+from delivery.wallet.certificates import loaded_signing_chain, signing_chain
+from delivery.wallet.signed_passes import SignedPassCache
 from domain import links, wallet
 from domain.campaigns import Campaign
 from domain.codes import Code
@@ -68,15 +69,23 @@ def _context(settings: Settings, wallet_pass: WalletPass) -> apple.PassContext:
     )
 
 
-async def _pass_json(settings: Settings, wallet_pass: WalletPass) -> bytes:
-    """pass.json built from the current state of the pass's code or card."""
+async def _pass_json(
+    settings: Settings, wallet_pass: WalletPass, coupon: tuple[Code, Campaign] | None = None
+) -> bytes:
+    """pass.json built from the current state of the pass's code or card; `coupon` is the
+    code and its campaign when the caller has just read them."""
     project = await _project(wallet_pass.project_id)
     context = _context(settings, wallet_pass)
     if wallet_pass.kind == PassKind.COUPON:
-        code = await Code.find_one({"project_id": wallet_pass.project_id, "code": wallet_pass.code})
-        if code is None:
-            raise Unavailable
-        campaign = await _campaign(code.project_id, code.campaign_id)
+        if coupon is None:
+            code = await Code.find_one(
+                {"project_id": wallet_pass.project_id, "code": wallet_pass.code}
+            )
+            if code is None:
+                raise Unavailable
+            campaign = await _campaign(code.project_id, code.campaign_id)
+        else:
+            code, campaign = coupon
         return apple.coupon_pass(context, code, campaign, project, utc_now()).json_bytes()
     card = await LoyaltyCard.find_one(
         {"_id": object_id(wallet_pass.card_id, "card"), "project_id": wallet_pass.project_id}
@@ -111,12 +120,18 @@ def _unchanged_since(request: Request, wallet_pass: WalletPass) -> bool:
     return since >= current
 
 
-async def _serve(request: Request, wallet_pass: WalletPass, conditional: bool) -> Response:
-    """Builds and signs the pass; content that changed without its hook moves the tag first,
-    so Last-Modified (and a 304) always describe what is sent."""
+async def _serve(
+    request: Request,
+    wallet_pass: WalletPass,
+    conditional: bool,
+    coupon: tuple[Code, Campaign] | None = None,
+) -> Response:
+    """Builds the pass and sends it signed (the archive signed for this very content when one
+    is held); content that changed without its hook moves the tag first, so Last-Modified (and
+    a 304) always describe what is sent."""
     settings: Settings = request.app.state.settings
     try:
-        pass_json = await _pass_json(settings, wallet_pass)
+        pass_json = await _pass_json(settings, wallet_pass, coupon)
     except (Unavailable, DomainError):
         return _answer(404, "no such pass")
     wallet_pass = await wallet.record_served_content(wallet_pass, wallet.content_digest(pass_json))
@@ -124,9 +139,14 @@ async def _serve(request: Request, wallet_pass: WalletPass, conditional: bool) -
     if conditional and _unchanged_since(request, wallet_pass):
         return Response(status_code=304, headers=headers)
     images = apple.pass_images(settings.template_files, wallet_pass.project_id, settings.data_dir)
-    # Signing is CPU work (RSA): off the event loop, so other requests are not held up.
-    chain = await asyncio.to_thread(signing_chain, settings)
-    body = await asyncio.to_thread(apple.package, pass_json, images, chain)
+    # Loaded once per process; the first load reads files, so off the event loop.
+    chain = loaded_signing_chain(settings)
+    if chain is None:
+        chain = await asyncio.to_thread(signing_chain, settings)
+    cache: SignedPassCache = request.app.state.signed_passes
+    body = await cache.pkpass(
+        serial=wallet_pass.serial, pass_json=pass_json, images=images, chain=chain
+    )
     return Response(body, media_type=apple.MEDIA_TYPE, headers=headers)
 
 
@@ -143,7 +163,7 @@ async def download_code_pass(request: Request) -> Response:
     wallet_pass = await wallet.ensure_pass(
         code.project_id, PassKind.COUPON, campaign_id=campaign.key, code=code.code
     )
-    return await _serve(request, wallet_pass, conditional=False)
+    return await _serve(request, wallet_pass, conditional=False, coupon=(code, campaign))
 
 
 async def download_card_pass(request: Request) -> Response:

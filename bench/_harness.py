@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -12,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -58,6 +61,120 @@ async def measure(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return Figures(label, count, time.perf_counter() - started, latencies)
+
+
+@dataclass
+class Response:
+    """What the lean client hands back: enough of httpx.Response for the benchmarks."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class LeanClient:
+    """A keep-alive HTTP/1.1 client over raw asyncio streams, so the load client is not what
+    is measured: httpx from one process tops out near 300-700 requests/s on this machine and
+    takes CPU the server shares. Request heads are encoded once per method and path; each
+    concurrent caller holds one persistent connection. No redirects, no cookies, no TLS."""
+
+    description = "lean keep-alive HTTP/1.1 client (asyncio streams, pre-encoded heads)"
+
+    def __init__(
+        self, base_url: str, *, headers: dict[str, str] | None = None, connections: int = 32
+    ) -> None:
+        parsed = urlsplit(base_url)
+        assert parsed.scheme == "http" and parsed.hostname, base_url
+        self._host = parsed.hostname
+        self._port = parsed.port or 80
+        fixed = {"Host": parsed.netloc, **(headers or {})}
+        self._fixed = "".join(f"{name}: {value}\r\n" for name, value in fixed.items())
+        self._heads: dict[tuple[str, str], bytes] = {}
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._slots = asyncio.Semaphore(connections)
+        self.connections = connections
+
+    async def __aenter__(self) -> "LeanClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+    def _head(self, method: str, path: str) -> bytes:
+        head = self._heads.get((method, path))
+        if head is None:
+            head = f"{method} {path} HTTP/1.1\r\n{self._fixed}".encode("latin-1")
+            self._heads[(method, path)] = head
+        return head
+
+    async def post(self, path: str, *, json: Any = None, content: bytes | None = None) -> Response:
+        body = content if content is not None else _encode(json)
+        extra = b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        return await self._send(self._head("POST", path) + extra + body)
+
+    async def get(self, path: str, *, headers: dict[str, str] | None = None) -> Response:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        return await self._send(self._head("GET", path) + extra.encode("latin-1") + b"\r\n")
+
+    async def _send(self, request: bytes) -> Response:
+        async with self._slots:
+            if self._idle:
+                reader, writer = self._idle.pop()
+            else:
+                reader, writer = await asyncio.open_connection(self._host, self._port)
+            try:
+                writer.write(request)
+                response, keep = await _read_response(reader)
+            except BaseException:
+                writer.close()
+                raise
+            if keep:
+                self._idle.append((reader, writer))
+            else:
+                writer.close()
+            return response
+
+
+def _encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[Response, bool]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        parts = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                break
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+        body = b"".join(parts)
+    elif status in (204, 304) or 100 <= status < 200:
+        body = b""
+    else:
+        return Response(status, headers, await reader.read()), False
+    return Response(status, headers, body), headers.get("connection", "").lower() != "close"
+
+
+def client_line(client: LeanClient) -> str:
+    """Says which load client produced the figures."""
+    return f"load client: {client.description}, one process, {client.connections} connections"
 
 
 def ratio_line(ours: Figures, floor: Figures) -> str:
@@ -109,8 +226,9 @@ def database(uri: str | None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def engage_service(uri: str, database_name: str) -> Iterator[tuple[str, str]]:
-    """Starts `engage serve` against `uri`; yields (base URL, admin key of a new project)."""
+def engage_service(uri: str, database_name: str, workers: int = 1) -> Iterator[tuple[str, str]]:
+    """Starts `engage serve` (with `--workers` when more than one) against `uri`; yields
+    (base URL, admin key of a new project)."""
     env = {
         **os.environ,
         "ENGAGE_MONGODB_URI": uri,
@@ -135,21 +253,34 @@ def engage_service(uri: str, database_name: str) -> Iterator[tuple[str, str]]:
     key = created.stdout.strip().splitlines()[-1]
     port = free_port()
     process = subprocess.Popen(
-        [ENGAGE, "serve", "--port", str(port)],
+        [
+            ENGAGE,
+            "serve",
+            "--port",
+            str(port),
+            *(["--workers", str(workers)] if workers > 1 else []),
+        ],
         env={**env, "ENGAGE_LOG_LEVEL": "warning"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
+        answered: set[int] = set()
         while True:
             try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
+                health = httpx.get(base + "/health", timeout=1)
+                if health.status_code == 200:
+                    # Every worker answers before the figures start.
+                    answered.add(health.json().get("process", 0))
+                    if len(answered) >= workers:
+                        break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(answered)} of {workers} workers answered in time")
             time.sleep(0.2)
         yield base, key
     finally:

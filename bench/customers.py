@@ -3,10 +3,17 @@
 import asyncio
 import uuid
 
-import httpx
 from pymongo import AsyncMongoClient
 
-from bench._harness import arguments, database, engage_service, measure, ratio_line
+from bench._harness import (
+    LeanClient,
+    arguments,
+    client_line,
+    database,
+    engage_service,
+    measure,
+    ratio_line,
+)
 
 CREATE = """mutation ($input: CustomerInput!) {
   createCustomer(input: $input) { customer { id } errors { code } } }"""
@@ -16,11 +23,9 @@ READ = "query ($id: ID) { customer(id: $id) { id email } }"
 async def run(uri: str, count: int, concurrency: int) -> None:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     with engage_service(uri, name) as (base, key):
-        limits = httpx.Limits(max_connections=concurrency)
         headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(
-            base_url=base, headers=headers, limits=limits, timeout=60
-        ) as http:
+        async with LeanClient(base, headers=headers, connections=concurrency) as http:
+            print(client_line(http))
             ids: list[str] = [""] * count
 
             async def create(i: int) -> None:

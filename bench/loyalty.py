@@ -9,11 +9,18 @@ and a real `engage serve`.
 import asyncio
 import uuid
 
-import httpx
 from pymongo import AsyncMongoClient
 
 from api.database import init_database, make_client
-from bench._harness import arguments, database, engage_service, measure, print_comparison
+from bench._harness import (
+    LeanClient,
+    arguments,
+    client_line,
+    database,
+    engage_service,
+    measure,
+    print_comparison,
+)
 from domain.campaigns import Campaign, CampaignKind
 from domain.common import utc_now
 from domain.customers import Customer
@@ -70,11 +77,9 @@ async def run(uri: str, count: int, concurrency: int) -> None:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     with engage_service(uri, name) as (base, key):
         customers = await prepare(uri, name)
-        limits = httpx.Limits(max_connections=concurrency)
         headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(
-            base_url=base, headers=headers, limits=limits, timeout=60
-        ) as http:
+        async with LeanClient(base, headers=headers, connections=concurrency) as http:
+            print(client_line(http))
 
             async def record(i: int) -> None:
                 variables = {

@@ -1,4 +1,8 @@
-"""redeemCode over GraphQL with 32 concurrent clients, beside the floor: a bare conditional $inc.
+"""redeemCode over GraphQL with 32 concurrent clients, beside two floors in bare pymongo.
+
+The one-call floor is a single conditional $inc. The three-call floor is the least a correct
+redemption must do: find the code by its value, take it with one conditional $inc that carries
+the limit in its filter, and insert the redemption record under a unique idempotency key.
 
 Run: .venv/bin/python -m bench.redeem [--requests 2000] [--concurrency 32]
 Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own,
@@ -8,11 +12,19 @@ and a real `engage serve`.
 import asyncio
 import uuid
 
-import httpx
 from pymongo import AsyncMongoClient
 
 from api.database import init_database, make_client
-from bench._harness import arguments, database, engage_service, measure, print_comparison
+from bench._harness import (
+    Figures,
+    LeanClient,
+    arguments,
+    client_line,
+    database,
+    engage_service,
+    measure,
+    ratio_line,
+)
 from domain.campaigns import Campaign, Discount, DiscountType, Limits
 from domain.codes import Code
 from domain.customers import Customer
@@ -68,11 +80,12 @@ async def run(uri: str, count: int, concurrency: int) -> None:
     with engage_service(uri, name) as (base, key):
         customers = await prepare(uri, name)
         run_id = uuid.uuid4().hex[:8]
-        limits = httpx.Limits(max_connections=concurrency)
         headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(
-            base_url=base, headers=headers, limits=limits, timeout=60
-        ) as http:
+        async with LeanClient(base, headers=headers, connections=concurrency) as http:
+            client = client_line(http)
+
+            async def health(i: int) -> None:
+                assert (await http.get("/health")).status_code == 200
 
             async def redeem(i: int) -> None:
                 variables = {
@@ -87,11 +100,14 @@ async def run(uri: str, count: int, concurrency: int) -> None:
                 payload = response.json()["data"]["redeemCode"]
                 assert payload["errors"] == [], payload
 
+            ceiling = await measure(
+                "GET /health (client and HTTP ceiling)", count, concurrency, health
+            )
             ours = await measure("GraphQL redeemCode", count, concurrency, redeem)
     assert await redeemed(uri, name) == (count, count)
 
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
-    collection = client[name]["bench_floor"]
+    mongo: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    collection = mongo[name]["bench_floor"]
     counter = (await collection.insert_one({"redeemed_count": 0})).inserted_id
 
     async def take(i: int) -> None:
@@ -103,14 +119,56 @@ async def run(uri: str, count: int, concurrency: int) -> None:
         assert found is not None
 
     floor = await measure("pymongo find_one_and_update", count, concurrency, take)
-    await client.drop_database(name)
-    await client.close()
+    three_call = await three_call_floor(mongo, name, count, concurrency)
+    await mongo.drop_database(name)
+    await mongo.close()
 
     print(
         f"{count} redemptions, {concurrency} concurrent clients, {CUSTOMERS} customers, "
         "an idempotency key and an order on each; counters and stored redemptions checked"
     )
-    print_comparison(ours, floor)
+    print(client)
+    for figures in (ceiling, ours, floor, three_call):
+        print(figures.line())
+    print(ratio_line(ours, floor))
+    print(ratio_line(ours, three_call))
+
+
+async def three_call_floor(
+    client: AsyncMongoClient, name: str, count: int, concurrency: int
+) -> Figures:
+    """Find the code by value, one conditional $inc with the limit in the filter, insert the
+    record: on indexed collections shaped like ours, same database, same concurrency."""
+    codes = client[name]["floor_codes"]
+    records = client[name]["floor_redemptions"]
+    await codes.create_index([("project_id", 1), ("code", 1)], unique=True)
+    await records.create_index([("project_id", 1), ("idempotency_key", 1)], unique=True)
+    await codes.insert_one({"project_id": "p", "code": "BENCH10", "redeemed_count": 0})
+
+    async def redeem(i: int) -> None:
+        code = await codes.find_one({"project_id": "p", "code": "BENCH10"})
+        assert code is not None
+        taken = await codes.update_one(
+            {"_id": code["_id"], "redeemed_count": {"$lt": LIMIT}},
+            {"$inc": {"redeemed_count": 1}},
+        )
+        assert taken.modified_count == 1
+        await records.insert_one(
+            {
+                "project_id": "p",
+                "code": "BENCH10",
+                "code_id": code["_id"],
+                "idempotency_key": f"floor-{i}",
+                "order": {"id": f"o-{i}", "amount": {"amount": 4_990, "currency": "EUR"}},
+                "status": "SUCCEEDED",
+            }
+        )
+
+    figures = await measure("pymongo find + conditional $inc + insert", count, concurrency, redeem)
+    stored = await codes.find_one({"code": "BENCH10"})
+    assert stored is not None and stored["redeemed_count"] == count
+    assert await records.count_documents({}) == count
+    return figures
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from delivery.errors import DeliveryError
 from delivery.rendering import render_message
@@ -35,13 +35,22 @@ class Links:
     secret_key: str
 
 
+def _without_consent(customer: Customer, channel: MessageChannel) -> str:
+    granted = customer.consents.email if channel == MessageChannel.EMAIL else customer.consents.sms
+    return "" if granted else f"the customer has not consented to {channel.value.lower()}"
+
+
+def _opted_out(address: str) -> str:
+    return f"{address} has opted out"
+
+
 async def consent_refusal(customer: Customer, channel: MessageChannel, address: str) -> str:
     """Why the customer may not be sent this, or "" when they may."""
-    granted = customer.consents.email if channel == MessageChannel.EMAIL else customer.consents.sms
-    if not granted:
-        return f"the customer has not consented to {channel.value.lower()}"
+    refusal = _without_consent(customer, channel)
+    if refusal:
+        return refusal
     if await consent.is_suppressed(customer.project_id, channel, address):
-        return f"{address} has opted out"
+        return _opted_out(address)
     return ""
 
 
@@ -103,6 +112,54 @@ async def queue_message(
         earlier = await _existing(project_id, key)
         if earlier is not None:
             return earlier
+    message, customer = await prepare_message(
+        links_for,
+        project_id,
+        customer_id,
+        channel,
+        template_ref,
+        raw_code,
+        key,
+        project=project,
+        campaign=campaign,
+        job_id=job_id,
+        customer=customer,
+        code=code,
+    )
+    refusal = await consent_refusal(customer, channel, message.to)
+    event = await _suppress(message, refusal) if refusal else None
+    try:
+        await message.insert()
+    except DuplicateKeyError:
+        assert key is not None
+        earlier = await _existing(project_id, key)
+        if earlier is None:
+            raise
+        return earlier
+    await webhooks.confirm_event(event)
+    return message
+
+
+async def prepare_message(
+    links_for: Links,
+    project_id: str,
+    customer_id: str,
+    channel: MessageChannel,
+    template_ref: str | None = None,
+    raw_code: str | None = None,
+    idempotency_key: str | None = None,
+    *,
+    project: Project | None = None,
+    campaign: Campaign | None = None,
+    job_id: str = "",
+    customer: Customer | None = None,
+    code: Code | None = None,
+) -> tuple[Message, Customer]:
+    """The message queue_message would write, checked and rendered but neither consent-checked
+    nor written; and its customer."""
+    if channel not in CUSTOMER_CHANNELS:
+        raise DomainError(CommonError.INVALID_CHANNEL, "messages go by EMAIL or SMS", "channel")
+    key = check_idempotency_key(idempotency_key)
     project = project or await get_project(project_id)
     if customer is None or customer.project_id != project_id or customer.key != customer_id:
         customer = await get_live_customer(project_id, customer_id)
@@ -129,7 +186,6 @@ async def queue_message(
         code=code,
         campaign=campaign,
     )
-    refusal = await consent_refusal(customer, channel, address)
     payload: dict[str, Any] = {}
     if channel == MessageChannel.EMAIL:
         payload["unsubscribe_url"] = links.unsubscribe_url(
@@ -150,25 +206,65 @@ async def queue_message(
         payload=payload,
         idempotency_key=key,
     )
-    event = None
-    if refusal:
-        message.status = MessageStatus.SUPPRESSED
-        message.open = False
-        message.due_at = NEVER
-        message.error = refusal
-        # The id is chosen before the insert, so message.suppressed can be written first.
-        message.id = PydanticObjectId()
-        event = await prepare_new_status(message)
+    return message, customer
+
+
+async def _suppress(message: Message, refusal: str) -> webhooks.PreparedEvent | None:
+    """Makes `message` a SUPPRESSED record, and writes its message.suppressed event before the
+    message itself (its id is chosen here), to be confirmed once the message is inserted."""
+    message.status = MessageStatus.SUPPRESSED
+    message.open = False
+    message.due_at = NEVER
+    message.error = refusal
+    message.id = PydanticObjectId()
+    return await prepare_new_status(message)
+
+
+async def queue_prepared_messages(
+    project_id: str, prepared: list[tuple[Message, Customer]]
+) -> list[Message]:
+    """Writes messages prepare_message made, each with an idempotency key, as queue_message
+    would, in a few round trips for all of them: one suppression query per channel, one
+    unordered insert. A key already in the outbox keeps its first message, which is returned
+    in its place."""
+    normalized = [consent.normalize_address(message.channel, message.to) for message, _ in prepared]
+    by_channel: dict[MessageChannel, set[str]] = {}
+    for (message, _), address in zip(prepared, normalized, strict=True):
+        if message.idempotency_key is None:
+            raise ValueError("messages queued together each need an idempotency key")
+        by_channel.setdefault(message.channel, set()).add(address)
+    suppressed = {
+        channel: await consent.suppressed_addresses(project_id, channel, addresses)
+        for channel, addresses in by_channel.items()
+    }
+    events: list[webhooks.PreparedEvent | None] = []
+    for (message, customer), address in zip(prepared, normalized, strict=True):
+        refusal = _without_consent(customer, message.channel)
+        if not refusal and address in suppressed[message.channel]:
+            refusal = _opted_out(message.to)
+        if refusal:
+            events.append(await _suppress(message, refusal))
+    messages = [message for message, _ in prepared]
+    if not messages:
+        return []
     try:
-        await message.insert()
-    except DuplicateKeyError:
-        assert key is not None
-        earlier = await _existing(project_id, key)
-        if earlier is None:
+        await Message.insert_many(messages, ordered=False)
+    except BulkWriteError as error:
+        failures = error.details.get("writeErrors", [])
+        if any(failure.get("code") != 11000 for failure in failures):
             raise
-        return earlier
-    await webhooks.confirm_event(event)
-    return message
+        repeated = {messages[failure["index"]].idempotency_key for failure in failures}
+        earlier = {
+            found.idempotency_key: found
+            for found in await Message.find(
+                {"project_id": project_id, "idempotency_key": {"$in": sorted(repeated)}}
+            ).to_list()
+        }
+        messages = [earlier.get(message.idempotency_key, message) for message in messages]
+    # A repeated message's event was stored by its first write (the event id names the change).
+    for event in events:
+        await webhooks.confirm_event(event)
+    return messages
 
 
 async def publish_and_queue(

@@ -8,8 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 import segno
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain import experiments, webhooks
 from domain.campaigns import (
@@ -325,6 +326,144 @@ async def publish_code(
     if slot is not None:
         return await _assign_claimed(campaign, customer_id, {"_id": slot["_id"]}, arm)
     return await _await_claimed_codes(campaign, owner, arm)
+
+
+async def publish_codes_to_many(
+    *, campaign: Campaign, customers: list[Customer]
+) -> dict[str, Code]:
+    """publish_code for many live customers of a campaign that has unique codes, no running
+    experiment and an empty pool, in a few round trips for all of them: the slots are claimed
+    with the same conditional updates, sent together, and new codes inserted together. Returns
+    the codes it gave, by customer id; a customer left out (their slots were full, or a
+    concurrent publish claimed at the same moment) is for publish_code, one by one, which finds
+    or finishes what they hold. Raises the DomainErrors publish_code raises for the campaign."""
+    check_gives_codes(campaign)
+    if campaign.standalone_code or not customers:
+        return {}
+    if await experiments.running_experiment(
+        project_id=campaign.project_id, campaign_id=campaign.key
+    ):
+        return {}
+    codes = Code.get_pymongo_collection()
+    if await codes.find_one(
+        {"pool": campaign.key, "project_id": campaign.project_id, "assigned": False}, {"_id": 1}
+    ):
+        return {}
+    keys = [customer.key for customer in customers if not customer.erased]
+    scope = {"project_id": campaign.project_id, "campaign_id": campaign.key}
+    assignments = CodeAssignment.get_pymongo_collection()
+    now = utc_now()
+    try:
+        await assignments.bulk_write(
+            [
+                UpdateOne(
+                    {**scope, "customer_id": key},
+                    {
+                        "$setOnInsert": {
+                            "claimed": 0,
+                            "claim": "",
+                            "claimed_at": now,
+                            "created_at": now,
+                        }
+                    },
+                    upsert=True,
+                )
+                for key in keys
+            ],
+            ordered=False,
+        )
+    except BulkWriteError as error:
+        # Created by a concurrent publish in between: the unique index kept it one document.
+        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+            raise
+    limit = max(1, campaign.codes_per_customer)
+    claim = uuid.uuid4().hex
+    await assignments.bulk_write(
+        [
+            UpdateOne(
+                {**scope, "customer_id": key, "claimed": {"$lt": limit}},
+                {"$inc": {"claimed": 1}, "$set": {"claim": claim, "claimed_at": now}},
+            )
+            for key in keys
+        ],
+        ordered=False,
+    )
+    claimed = [
+        str(row["customer_id"])
+        for row in await assignments.find(
+            {**scope, "customer_id": {"$in": keys}, "claim": claim}, {"customer_id": 1}
+        ).to_list()
+    ]
+    if not claimed:
+        return {}
+
+    async def give_back(unfilled: list[str]) -> None:
+        # As _assign_claimed gives back its slot: the limits stay exact.
+        await assignments.update_many(
+            {**scope, "customer_id": {"$in": unfilled}, "claim": claim}, {"$inc": {"claimed": -1}}
+        )
+
+    try:
+        await reserve_codes(campaign, len(claimed))
+    except DomainError:
+        await give_back(claimed)
+        raise
+    # An unexpected error from here on leaves the claims as a crash would: a later publish
+    # takes over a claim left unfilled once CLAIM_LEASE has passed.
+    given, unfilled = await _insert_new_codes(campaign, sorted(claimed), now)
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": campaign.id, "project_id": campaign.project_id},
+        {"$inc": {"codes_count": len(given)}},
+    )
+    for code in given.values():
+        await _published(code)
+    if unfilled:
+        await give_back(unfilled)
+        raise DomainError(
+            CommonError.CODE_SPACE_EXHAUSTED,
+            "no unused code could be generated: make the campaign's codes longer",
+            "campaignId",
+        )
+    return given
+
+
+async def _insert_new_codes(
+    campaign: Campaign, customer_ids: list[str], now: datetime
+) -> tuple[dict[str, Code], list[str]]:
+    """A new random code for each customer, inserted together; the few that collide with an
+    existing code are drawn again. Returns the codes by customer, and the customers for whom
+    GENERATION_ATTEMPTS draws found no unused code."""
+    given: dict[str, Code] = {}
+    waiting = customer_ids
+    for _ in range(GENERATION_ATTEMPTS):
+        drawn = []
+        for customer_id in waiting:
+            display = random_code(campaign.codes)
+            drawn.append(
+                Code(
+                    id=PydanticObjectId(),
+                    project_id=campaign.project_id,
+                    code=normalize_code(display),
+                    display=display,
+                    campaign_id=campaign.key,
+                    customer_id=customer_id,
+                    assigned=True,
+                    published_at=now,
+                )
+            )
+        failed: set[int] = set()
+        try:
+            await Code.insert_many(drawn, ordered=False)
+        except BulkWriteError as error:
+            failures = error.details.get("writeErrors", [])
+            if any(failure.get("code") != 11000 for failure in failures):
+                raise
+            failed = {int(failure["index"]) for failure in failures}
+        given.update({code.customer_id: code for i, code in enumerate(drawn) if i not in failed})
+        waiting = [drawn[i].customer_id for i in sorted(failed)]
+        if not waiting:
+            break
+    return given, waiting
 
 
 async def _await_claimed_codes(

@@ -136,6 +136,29 @@ async def is_suppressed(
     return found is not None
 
 
+async def suppressed_addresses(
+    project_id: str, channel: Channel | MessageChannel | str, normalized: set[str]
+) -> set[str]:
+    """Of these addresses (normalize_address's), the ones is_suppressed refuses, in one query."""
+    kind = _channel(channel)
+    wanted = sorted(address for address in normalized if address)
+    if not wanted:
+        return set()
+    found = (
+        await Suppression.get_pymongo_collection()
+        .find(
+            {
+                "project_id": {"$in": [project_id, ALL_PROJECTS]},
+                "channel": kind.value,
+                "address": {"$in": wanted},
+            },
+            {"address": 1},
+        )
+        .to_list()
+    )
+    return {str(row["address"]) for row in found}
+
+
 def _field(channel: Channel) -> str:
     return "email" if channel == Channel.EMAIL else "phone"
 

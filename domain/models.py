@@ -24,6 +24,7 @@ from domain.redemptions import CustomerRedemptionCounter, DailyRedemptionCounter
 from domain.referrals import Referral, ReferralClick, ReferralCode
 from domain.rfm import RfmSchedule
 from domain.segments import Segment, SegmentMember
+from domain.service_leases import ServiceLease
 from domain.templates import MessageTemplate
 from domain.wallet import PassLog, PassRegistration, WalletCounter, WalletPass
 from domain.webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookNotice
@@ -72,6 +73,7 @@ def document_models() -> list[type[Document]]:
         Experiment,
         ExperimentAssignment,
         RateLimitWindow,
+        ServiceLease,
         ConsoleUser,
         ConsoleSession,
         Webhook,

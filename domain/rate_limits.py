@@ -1,12 +1,15 @@
 """Guessing limits: fixed-window attempt counters in MongoDB, shared by every API process.
 
+An attempt costs one round trip: every window it counts against is taken from in one unordered
+bulk of conditional upserts, and a full window refuses by colliding with its own `_id`. Giving
+units back (a refusal elsewhere, or a found code that costs less than charged) is one more.
+
 `limits`' own MongoDB storage is not used: its fixed and sliding windows update with aggregation
 pipelines and its moving window filters with `$not`, neither of which the embedded server runs,
 and its async storage needs Motor rather than pymongo's async client. Only its rate strings
 ("10/second;600/minute") are used here.
 """
 
-import asyncio
 import math
 import time
 from collections.abc import Sequence
@@ -16,8 +19,8 @@ from functools import lru_cache
 
 from beanie import Document
 from limits import RateLimitItem, parse_many
-from pymongo import IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo import IndexModel, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from domain.errors import CommonError, DomainError
 
@@ -25,6 +28,7 @@ from domain.errors import CommonError, DomainError
 SERVICE_WIDE = ""
 # A window's counter outlives its window a little, so a late give-back still finds it.
 EXPIRY_MARGIN = timedelta(minutes=1)
+DUPLICATE_KEY = 11000
 
 
 class RateLimitWindow(Document):
@@ -94,37 +98,43 @@ def _window(bucket: Bucket, rate: RateLimitItem, now: float) -> _Window:
     return _Window(window_id, bucket.project_id, rate.amount, float(start + seconds))
 
 
-async def _take_from(window: _Window, units: int) -> bool:
-    """Adds `units` only while the window has room for them, atomically."""
-    if units > window.limit:
-        return False
-    collection = RateLimitWindow.get_pymongo_collection()
-    with_room = {"_id": window.id, "units": {"$lte": window.limit - units}}
-    if (await collection.update_one(with_room, {"$inc": {"units": units}})).modified_count:
-        return True
-    # No counter yet, or a full one: the unique _id lets exactly one racing insert create it.
+def _take_request(window: _Window, units: int) -> UpdateOne:
+    """Adds `units` only while the window has room for them; creates the window's counter on
+    first use. A full window makes the upsert collide with the existing counter's `_id`."""
     expire_at = datetime.fromtimestamp(window.ends_at, UTC) + EXPIRY_MARGIN
+    return UpdateOne(
+        {"_id": window.id, "units": {"$lte": window.limit - units}},
+        {
+            "$inc": {"units": units},
+            "$setOnInsert": {"project_id": window.project_id, "expire_at": expire_at},
+        },
+        upsert=True,
+    )
+
+
+async def _take_all(windows: Sequence[_Window], units: int) -> list[bool]:
+    """Takes from every window with room in one round trip; which of them granted."""
+    granted = [units <= window.limit for window in windows]
+    requests = [_take_request(w, units) for w, ok in zip(windows, granted, strict=True) if ok]
+    if not requests:
+        return granted
+    asked = [i for i, ok in enumerate(granted) if ok]
     try:
-        await collection.insert_one(
-            {
-                "_id": window.id,
-                "project_id": window.project_id,
-                "units": units,
-                "expire_at": expire_at,
-            }
-        )
-        return True
-    except DuplicateKeyError:
-        pass
-    return bool((await collection.update_one(with_room, {"$inc": {"units": units}})).modified_count)
+        await RateLimitWindow.get_pymongo_collection().bulk_write(requests, ordered=False)
+    except BulkWriteError as error:
+        for failure in error.details.get("writeErrors", []):
+            if failure.get("code") != DUPLICATE_KEY:
+                raise
+            granted[asked[failure["index"]]] = False
+    return granted
 
 
 async def _give_back(window_ids: Sequence[str], units: int) -> None:
     if units <= 0 or not window_ids:
         return
-    collection = RateLimitWindow.get_pymongo_collection()
-    await asyncio.gather(
-        *(collection.update_one({"_id": wid}, {"$inc": {"units": -units}}) for wid in window_ids)
+    await RateLimitWindow.get_pymongo_collection().bulk_write(
+        [UpdateOne({"_id": wid}, {"$inc": {"units": -units}}) for wid in window_ids],
+        ordered=False,
     )
 
 
@@ -133,7 +143,7 @@ async def take(buckets: Sequence[Bucket], units: int, now: float | None = None) 
     with the seconds until the fullest refusing window ends."""
     moment = time.time() if now is None else now
     windows = [_window(bucket, rate, moment) for bucket in buckets for rate in bucket.rates]
-    granted = await asyncio.gather(*(_take_from(window, units) for window in windows))
+    granted = await _take_all(windows, units)
     if all(granted):
         return Taken(window_ids=tuple(w.id for w in windows), units=units)
     await _give_back([w.id for w, ok in zip(windows, granted, strict=True) if ok], units)

@@ -5,14 +5,14 @@ import time
 from dataclasses import dataclass, field
 
 from delivery.distribution.progress import DistributionCounts
-from delivery.outbox import Links, queue_message
+from delivery.outbox import Links, prepare_message, queue_message, queue_prepared_messages
 from domain import experiments
 from domain.campaigns import Campaign
-from domain.codes import Code, publish_code
+from domain.codes import Code, publish_code, publish_codes_to_many
 from domain.customers import Customer, contact_address
 from domain.errors import DomainError, NotFound
 from domain.jobs import Job, JobRunner
-from domain.messages import MessageChannel, MessageStatus
+from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import Project
 
 # Customers worked on at once within a batch.
@@ -127,8 +127,73 @@ async def _reach(batch: Batch, customer: Customer) -> DistributionCounts:
     return counts
 
 
+async def _reach_together(batch: Batch, customers: list[Customer]) -> list[Customer]:
+    """A fresh batch's customers in a few round trips for all: their codes claimed and inserted
+    together, their messages rendered one by one and inserted together. Returns the customers
+    left for the one-by-one way (their codes could not be given together)."""
+    reachable = {
+        customer.key: [channel for channel in batch.channels if contact_address(customer, channel)]
+        for customer in customers
+    }
+    addressed = [customer for customer in customers if reachable[customer.key]]
+    try:
+        codes = await publish_codes_to_many(campaign=batch.campaign, customers=addressed)
+    except DomainError as error:
+        batch.failure = batch.failure or error
+        return []
+    counts = DistributionCounts()
+    prepared: list[tuple[Message, Customer]] = []
+    # Nothing could carry a code to these: it is kept for someone who can receive it.
+    done = [customer for customer in customers if not reachable[customer.key]]
+    counts.skipped += len(batch.channels) * len(done)
+    for customer in addressed:
+        code = codes.get(customer.key)
+        if code is None:
+            continue
+        done.append(customer)
+        counts.published += 1
+        counts.skipped += len(batch.channels) - len(reachable[customer.key])
+        for channel in reachable[customer.key]:
+            try:
+                prepared.append(
+                    await prepare_message(
+                        batch.links,
+                        batch.project.key,
+                        customer.key,
+                        channel,
+                        await _template_for(batch, code, channel),
+                        code.code,
+                        idempotency_key(
+                            job_id=batch.job.key, customer_id=customer.key, channel=channel
+                        ),
+                        project=batch.project,
+                        campaign=batch.campaign,
+                        job_id=batch.job.key,
+                        customer=customer,
+                        code=code,
+                    )
+                )
+            except DomainError as error:
+                if not _customers_own(error):
+                    batch.failure = batch.failure or error
+                    return []
+                counts.skipped += 1
+    for message in await queue_prepared_messages(batch.project.key, prepared):
+        if message.status == MessageStatus.SUPPRESSED:
+            counts.suppressed += 1
+        else:
+            counts.queued += 1
+    batch.counts.add(counts)
+    batch.finished += len(done)
+    await batch.keep_lease()
+    return [customer for customer in addressed if customer.key not in codes]
+
+
 async def reach_all(*, batch: Batch, customers: list[Customer]) -> None:
-    """Works on CONCURRENCY customers at a time; after a campaign failure starts no one new."""
+    """A fresh batch goes together where it can; a resumed one, and whoever is left, one
+    customer at a time, CONCURRENCY at once. After a campaign failure no one new is started."""
+    if not batch.resumed:
+        customers = await _reach_together(batch, customers)
     waiting = iter(customers)
 
     async def work() -> None:

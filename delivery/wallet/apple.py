@@ -219,13 +219,17 @@ def sign(manifest_bytes: bytes, chain: SigningChain) -> bytes:
 def package(pass_json: bytes, images: dict[str, bytes], chain: SigningChain) -> bytes:
     """The .pkpass: pass.json, images, manifest.json and signature in one ZIP."""
     files = {"pass.json": pass_json, **images}
-    manifest_bytes = manifest(files)
+    return archive(files, manifest(files), chain)
+
+
+def archive(files: dict[str, bytes], manifest_bytes: bytes, chain: SigningChain) -> bytes:
+    """The ZIP of `files`, their manifest and a fresh signature of it."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as written:
         for name, data in files.items():
-            archive.writestr(name, data)
-        archive.writestr("manifest.json", manifest_bytes)
-        archive.writestr("signature", sign(manifest_bytes, chain))
+            written.writestr(name, data)
+        written.writestr("manifest.json", manifest_bytes)
+        written.writestr("signature", sign(manifest_bytes, chain))
     return buffer.getvalue()
 
 

@@ -233,17 +233,28 @@ def _load(
     )
 
 
-def signing_chain(settings: DeliverySettings) -> SigningChain:
-    """The configured chain, or the development one; loaded once per process and settings."""
-    configured = settings.apple_certificates_configured
-    cache_key: tuple[object, ...] = (
-        configured,
+def _chain_key(settings: DeliverySettings) -> tuple[object, ...]:
+    return (
+        settings.apple_certificates_configured,
         settings.apple_pass_certificate,
         settings.apple_pass_key,
         settings.apple_wwdr_certificate,
         settings.data_dir.resolve(),
         settings.apple_pass_type_id,
     )
+
+
+def loaded_signing_chain(settings: DeliverySettings) -> SigningChain | None:
+    """The chain when this process has loaded it already: no file is read, so an event loop
+    may call it."""
+    with _lock:
+        return _cache.get(_chain_key(settings))
+
+
+def signing_chain(settings: DeliverySettings) -> SigningChain:
+    """The configured chain, or the development one; loaded once per process and settings."""
+    configured = settings.apple_certificates_configured
+    cache_key = _chain_key(settings)
     with _lock:
         cached = _cache.get(cache_key)
         if cached is not None:

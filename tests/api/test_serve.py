@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from api.embedded import free_port
 
@@ -28,17 +29,17 @@ class Service:
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
 
-    def start(self) -> None:
+    def start(self, *options: str, within: float = 60.0) -> None:
         env = {**os.environ, "ENGAGE_DATA_DIR": str(self.data_dir)}
         env.pop("ENGAGE_MONGODB_URI", None)
         self.process = subprocess.Popen(
-            [ENGAGE, "serve", "--port", str(self.port)],
+            [ENGAGE, "serve", "--port", str(self.port), *options],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()[0]
             try:
@@ -160,3 +161,76 @@ def test_stale_database_from_a_crash_is_replaced(service: Service, tmp_path: Pat
     finally:
         orphan.process.kill()
         orphan.process.wait()
+
+
+def spawned_workers(pid: int) -> set[int]:
+    """The process's children started by multiprocessing's spawn (its resource tracker and the
+    database are children too)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in command:
+                found.add(int(child))
+    return found
+
+
+def test_workers_share_one_port_and_database_and_run_background_loops_once(
+    service: Service,
+) -> None:
+    # Each worker imports the whole service before it answers: slow on a busy machine.
+    service.start("--workers", "2", within=180)
+    assert service.process is not None
+    workers = spawned_workers(service.process.pid)
+    assert len(workers) == 2
+    # Both answer on the one port: each request on a new connection goes to either.
+    answered: set[int] = set()
+    deadline = time.monotonic() + 60
+    while answered != workers and time.monotonic() < deadline:
+        response = httpx.get(service.base + "/health", timeout=10)
+        assert response.status_code == 200
+        answered.add(response.json()["process"])
+    assert answered == workers
+
+    # The demo project was made once, by the serving process, on the one database.
+    key = (service.data_dir / "admin-key").read_text().strip()
+    campaign = service.graphql(
+        key,
+        'mutation { createCampaign(input: {name: "Welcome", discount: {type: PERCENT, '
+        'percentOff: 15}, codes: {pattern: "WELC-####-####"}}) { campaign { id } } }',
+    )["createCampaign"]["campaign"]["id"]
+    customer = service.graphql(
+        key,
+        'mutation { createCustomer(input: {sourceId: "ada", email: "ada@example.com", '
+        "consents: {email: true}}) { customer { id } } }",
+    )["createCustomer"]["customer"]["id"]
+    published = service.graphql(
+        key,
+        f'mutation {{ publishCode(campaignId: "{campaign}", customerId: "{customer}", '
+        "channel: EMAIL) { errors { code } } }",
+    )
+    assert published["publishCode"]["errors"] == []
+
+    database = MongoClient((service.data_dir / "uri").read_text().strip())
+    try:
+        engage = database["engage"]
+        # One worker holds the background lease, and its outbox worker sends the email, once.
+        leases = list(engage["service_leases"].find({"name": "background"}))
+        assert len(leases) == 1
+        holder = int(leases[0]["owner"].split(":")[1])
+        assert holder in workers
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sent = list(engage["messages"].find({"channel": "EMAIL", "status": "SENT"}))
+            if sent:
+                break
+            time.sleep(0.2)
+        assert len(sent) == 1 and sent[0]["attempts"] == 1
+        assert len(list((service.data_dir / "outbox").rglob("*.eml"))) == 1
+        assert engage["service_leases"].count_documents({}) == 1
+    finally:
+        database.close()
+
+    database_pid = service.database_pid()
+    service.stop(signal.SIGTERM)
+    assert all(gone(pid) for pid in (*workers, database_pid)), "no worker or database is left"

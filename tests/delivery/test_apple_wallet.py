@@ -1,6 +1,7 @@
 """Apple passes as a device receives them: every kind unzipped, its manifest and signature checked
 with openssl, its pass.json free of empty values; and the development chain made once."""
 
+import asyncio
 import hashlib
 import io
 import json
@@ -13,14 +14,17 @@ from typing import Any
 import httpx
 import pytest
 from cryptography import x509
+from starlette.applications import Starlette
 
 from api.settings import Settings
 from delivery.wallet import apple, certificates
+from delivery.wallet.signed_passes import SignedPassCache
 from domain import links, loyalty
 from domain.campaigns import Campaign
 from domain.common import object_id
 from domain.customer_lifecycle import create_customer
 from domain.customers import CustomerInput
+from domain.wallet import WalletPass
 from tests.factories import Tenant
 
 CREATE_CAMPAIGN = """
@@ -381,3 +385,91 @@ async def test_pass_locations_are_set_over_graphql_checked_and_carried_by_the_pa
     assert cleared["updateCampaign"]["campaign"]["passLocations"] == []
     body = json.loads(unpack(await download(http, settings, tenant, code))["pass.json"])
     assert "locations" not in body
+
+
+UPDATE_BRAND = """
+mutation ($input: BrandInput!) { updateBrand(input: $input) { errors { code field message } } }"""
+
+
+async def test_an_unchanged_pass_is_signed_once_and_a_changed_one_again(
+    http: httpx.AsyncClient, app: Starlette, tenant: Tenant, settings: Settings, tmp_path: Path
+) -> None:
+    cache: SignedPassCache = app.state.signed_passes
+    _, code = await a_coupon(tenant)
+    signed = cache.signings
+    # Concurrent first downloads of one version share a single signing.
+    first, *others = await asyncio.gather(
+        *(download(http, settings, tenant, code) for _ in range(4))
+    )
+    assert cache.signings == signed + 1
+    assert all(other == first for other in others)
+    valid = check_pass(unpack(first), settings, tmp_path / "first")
+
+    # A repeat download and PassKit's request 3 of the same content: no signing, same bytes.
+    assert await download(http, settings, tenant, code) == first
+    stored = await WalletPass.find_one({"project_id": tenant.project_id})
+    assert stored is not None
+    latest = f"/wallet/v1/passes/{settings.apple_pass_type_id}/{stored.serial}"
+    device = {"Authorization": f"ApplePass {valid['authenticationToken']}"}
+    fetched = await http.get(latest, headers=device)
+    assert fetched.status_code == 200 and fetched.content == first
+    unchanged = await http.get(
+        latest, headers={**device, "If-Modified-Since": fetched.headers["last-modified"]}
+    )
+    assert unchanged.status_code == 304
+    assert cache.signings == signed + 1
+
+    # Redeemed: new content, signed again, and a device holding the old one is not told 304.
+    assert (await tenant.gql(REDEEM, {"code": code}))["redeemCode"]["errors"] == []
+    redeemed = await http.get(
+        latest, headers={**device, "If-Modified-Since": fetched.headers["last-modified"]}
+    )
+    assert redeemed.status_code == 200
+    assert cache.signings == signed + 2
+    assert check_pass(unpack(redeemed.content), settings, tmp_path / "redeemed")["voided"] is True
+    assert await download(http, settings, tenant, code) == redeemed.content
+    assert cache.signings == signed + 2
+
+    # The brand changed: its name and colours are on the pass, so it is signed again.
+    changed = await tenant.gql(UPDATE_BRAND, {"input": {"name": "Spring Shop"}})
+    assert changed["updateBrand"]["errors"] == []
+    rebranded = check_pass(
+        unpack(await download(http, settings, tenant, code)), settings, tmp_path / "brand"
+    )
+    assert rebranded["organizationName"] == "Spring Shop"
+    assert cache.signings == signed + 3
+
+
+async def test_the_signed_pass_cache_keeps_to_its_bounds(
+    settings: Settings, tmp_path: Path
+) -> None:
+    chain = certificates.signing_chain(settings)
+    images = apple.default_images(settings.template_files)
+
+    def pass_json(serial: str, version: int = 1) -> bytes:
+        return json.dumps({"serialNumber": serial, "version": version}).encode()
+
+    cache = SignedPassCache(max_entries=2, max_bytes=10 * 1024 * 1024)
+    for serial in ("a", "b", "c"):
+        await cache.pkpass(serial=serial, pass_json=pass_json(serial), images=images, chain=chain)
+    assert len(cache) == 2 and cache.signings == 3
+    # "b" and "c" are held; "a", the least recently used, went and is signed again.
+    await cache.pkpass(serial="b", pass_json=pass_json("b"), images=images, chain=chain)
+    assert cache.signings == 3
+    again = await cache.pkpass(serial="a", pass_json=pass_json("a"), images=images, chain=chain)
+    assert cache.signings == 4 and len(cache) == 2
+    assert check_pass_signature(unpack(again), settings, tmp_path / "again")
+    # A new version of a pass replaces its old archive rather than sitting beside it.
+    await cache.pkpass(serial="a", pass_json=pass_json("a", 2), images=images, chain=chain)
+    assert cache.signings == 5 and len(cache) == 2
+
+    one_archive = len(again)
+    small = SignedPassCache(max_entries=100, max_bytes=one_archive * 3 // 2)
+    for serial in ("a", "b", "c"):
+        await small.pkpass(serial=serial, pass_json=pass_json(serial), images=images, chain=chain)
+    assert len(small) == 1 and 0 < small.held_bytes <= small.max_bytes
+
+
+def check_pass_signature(files: dict[str, bytes], settings: Settings, work: Path) -> bool:
+    root = certificates.development_directory(settings.data_dir) / certificates.ROOT_CERTIFICATE
+    return manifest_problems(files) == [] and openssl_verifies(files, root, work)
