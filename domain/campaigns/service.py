@@ -103,7 +103,7 @@ async def update_campaign(*, project_id: str, campaign_id: str, data: CampaignIn
     stored = {key: _storable(value) for key, value in values.items()}
     await Campaign.get_pymongo_collection().update_one(
         {"_id": current.id, "project_id": project_id},
-        {"$set": {**stored, "updated_at": utc_now()}},
+        {"$set": {**stored, "updated_at": utc_now()}, "$inc": {"revision": 1}},
     )
     updated = await get_campaign(project_id, campaign_id, "id")
     # Names, offers, terms, dates and locations show on the campaign's wallet passes.
@@ -136,7 +136,10 @@ async def set_campaign_status(
                 ]
             },
         },
-        {"$set": {"status": wanted.value, "updated_at": now, "status_changed_at": now}},
+        {
+            "$set": {"status": wanted.value, "updated_at": now, "status_changed_at": now},
+            "$inc": {"revision": 1},
+        },
     )
     campaign = await get_campaign(project_id, campaign_id, "id")
     if result.matched_count == 0 and campaign.status != wanted:

@@ -2,7 +2,7 @@
 
 import strawberry
 
-from domain import campaigns
+from domain import campaigns, redemptions
 from domain.errors import NotFound
 from schema.campaigns.enums import CampaignKindEnum, CampaignStatusEnum
 from schema.campaigns.inputs import CampaignInputType
@@ -60,6 +60,7 @@ async def _set_status(
     campaign = await campaigns.set_campaign_status(
         project_id=info.context.project_id, campaign_id=str(id), status=status
     )
+    info.context.snapshots.forget_campaign(campaign.project_id, campaign.key)
     return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
 
@@ -78,9 +79,13 @@ class CampaignMutation:
     async def update_campaign(
         self, info: Info, id: strawberry.ID, input: CampaignInputType
     ) -> CampaignPayload:
+        data = input.to_domain()
         campaign = await campaigns.update_campaign(
-            project_id=info.context.project_id, campaign_id=str(id), data=input.to_domain()
+            project_id=info.context.project_id, campaign_id=str(id), data=data
         )
+        info.context.snapshots.forget_campaign(campaign.project_id, campaign.key)
+        if data.limits is not None:
+            await redemptions.count_limited_counters(campaign=campaign)
         return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
     @strawberry.mutation(
