@@ -386,7 +386,8 @@ async def test_no_per_customer_or_per_day_counter_without_such_a_limit(tenant: T
     assert await counters(campaign, code) == (1, 1)
     assert await CustomerRedemptionCounter.find_all().count() == 0
     assert await DailyRedemptionCounter.find_all().count() == 0
-    assert (await reconcile_campaign(project_id=project, campaign_id=campaign.key)).corrections == []
+    report = await reconcile_campaign(project_id=project, campaign_id=campaign.key)
+    assert report.corrections == []
 
 
 async def test_refusal_gives_back_earlier_counters_and_writes_nothing(tenant: Tenant) -> None:
