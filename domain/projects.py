@@ -12,7 +12,7 @@ from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from domain import messages
+from domain import messages, snapshot_registry
 from domain.campaigns.models import Campaign
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
@@ -387,6 +387,7 @@ async def revoke_api_key(project_id: str, key_id: str) -> ApiKey:
     await Campaign.get_pymongo_collection().update_many(
         {"project_id": project_id}, {"$inc": {"revision": 1}}
     )
+    snapshot_registry.key_revoked(project_id=project_id, key_id=str(oid))
     return api_key
 
 

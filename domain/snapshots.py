@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from bson import ObjectId
 
+from domain import snapshot_registry
 from domain.campaigns import Campaign
 from domain.projects import ApiKey, find_active_key, hash_secret
 
@@ -88,7 +89,8 @@ class CodeIdentity:
     campaign_id: str
 
 
-@dataclass
+# Compared by identity: the registry keeps every app's copies apart.
+@dataclass(eq=False)
 class Snapshots:
     keys: TtlCache[str, ApiKey] = field(default_factory=lambda: TtlCache(lifetime=LIFETIME_SECONDS))
     campaigns: TtlCache[tuple[str, str], CampaignSnapshot] = field(
@@ -97,6 +99,9 @@ class Snapshots:
     codes: TtlCache[tuple[str, str], CodeIdentity] = field(
         default_factory=lambda: TtlCache(lifetime=CODE_LIFETIME_SECONDS, size=SIZE * 16)
     )
+
+    def __post_init__(self) -> None:
+        snapshot_registry.register(self)
 
     async def active_key(self, secret: str) -> ApiKey | None:
         """The unrevoked key with this secret, from the copy while it lasts."""

@@ -191,6 +191,4 @@ class ProjectMutation:
     @payload
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> RevokeApiKeyPayload:
         api_key = await projects.revoke_api_key(info.context.project_id, str(id))
-        info.context.snapshots.forget_key(str(api_key.id))
-        info.context.snapshots.forget_project(api_key.project_id)
         return RevokeApiKeyPayload(api_key=ApiKeyType.from_doc(api_key))

@@ -60,7 +60,6 @@ async def _set_status(
     campaign = await campaigns.set_campaign_status(
         project_id=info.context.project_id, campaign_id=str(id), status=status
     )
-    info.context.snapshots.forget_campaign(campaign.project_id, campaign.key)
     return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
 
@@ -83,7 +82,6 @@ class CampaignMutation:
         campaign = await campaigns.update_campaign(
             project_id=info.context.project_id, campaign_id=str(id), data=data
         )
-        info.context.snapshots.forget_campaign(campaign.project_id, campaign.key)
         if data.limits is not None:
             await redemptions.count_limited_counters(campaign=campaign)
         return CampaignPayload(campaign=CampaignType.from_doc(campaign))

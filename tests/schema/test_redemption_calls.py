@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -20,7 +21,10 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.settings import Settings
 from domain import wallet
-from domain.campaigns import Limits
+from domain.campaigns import Campaign, Limits
+from domain.codes import Code
+from domain.common import hash_secret
+from domain.projects import ApiKey
 from domain.redemptions import Redemption, RedemptionStatus
 from tests.factories import (
     GraphQLClient,
@@ -211,11 +215,28 @@ async def test_a_key_revoked_through_one_app_cannot_redeem_through_another(shop:
     till = next(key for key in keys if key["name"] == "till 1")
     assert (await shop.tenant.gql(REVOKE, {"id": till["id"]}))["revokeApiKey"]["errors"] == []
 
+    response = await shop.elsewhere.raw(REDEEM, {"code": "SUMMER-20", "key": "after"})
+
+    assert response.status_code == 401
+    assert await succeeded() == 1
+
+
+async def test_a_key_revoked_by_another_process_cannot_redeem(shop: Shop) -> None:
+    # What revoke_api_key writes, done as another process would: this process's copies of the
+    # key and the campaign are not told.
+    await ApiKey.get_pymongo_collection().update_one(
+        {"hash": hash_secret(shop.pos_key)}, {"$set": {"revoked": True}}
+    )
+    await Campaign.get_pymongo_collection().update_many(
+        {"project_id": shop.tenant.project_id}, {"$inc": {"revision": 1}}
+    )
+
     redemption, errors = await redeem_through(shop.elsewhere, shop.customer_id, "after")
 
     assert (redemption, errors) == (None, ["API_KEY_REVOKED"])
     assert await succeeded() == 1
-    # The other app forgot its copy of the key: the next request is refused at the door.
+    assert await Redemption.find_all().count() == 1
+    # The copy of the key is forgotten: the next request is refused at the door.
     assert (await shop.elsewhere.raw(REDEEM, {"code": "SUMMER-20"})).status_code == 401
 
 
@@ -230,3 +251,24 @@ async def test_a_campaign_paused_or_ended_through_one_app_stops_redemptions_thro
 
     assert (redemption, errors) == (None, [reason])
     assert await succeeded() == 1
+
+
+@pytest.mark.parametrize(("status", "reason"), [("PAUSED", "PAUSED"), ("ENDED", "EXPIRED")])
+async def test_a_campaign_changed_by_another_process_stops_redemptions_at_once(
+    shop: Shop, status: str, reason: str
+) -> None:
+    # Any write to the stored campaign, even one that leaves its revision alone, shows at the
+    # redemption's $inc on the campaign, which returns the campaign as stored.
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": ObjectId(shop.campaign_id)}, {"$set": {"status": status}}
+    )
+
+    redemption, errors = await redeem_through(shop.elsewhere, shop.customer_id, "after")
+
+    assert (redemption, errors) == (None, [reason])
+    assert await succeeded() == 1
+    assert await Redemption.find_all().count() == 1
+    codes = await Code.find_all().to_list()
+    campaign = await Campaign.get(ObjectId(shop.campaign_id))
+    assert [code.redeemed_count for code in codes] == [1]
+    assert campaign is not None and campaign.redeemed_count == 1
