@@ -21,7 +21,12 @@ from domain.messages import carrier_of
 from domain.projects import key_is_active
 from domain.redemptions.counters import Counter, counters_of, give_back_all, take_counters
 from domain.redemptions.errors import RedemptionError
-from domain.redemptions.models import Redemption, RedemptionChannel, RedemptionStatus
+from domain.redemptions.models import (
+    Redemption,
+    RedemptionChannel,
+    RedemptionStatus,
+    idempotency_slot,
+)
 from domain.redemptions.queries import get_redemption
 from domain.redemptions.reasons import (
     Reason,
@@ -66,7 +71,9 @@ async def _earlier_attempt(project_id: str, key: str, code: str) -> tuple[Redemp
     delay = 0.01
     waited = False
     while True:
-        earlier = await Redemption.find_one({"project_id": project_id, "idempotency_key": key})
+        earlier = await Redemption.find_one(
+            {"idempotency_slot": idempotency_slot(project_id, key)}
+        ) or await Redemption.find_one({"project_id": project_id, "idempotency_key": key})
         if earlier is None:
             return None, waited
         if earlier.code != code:
@@ -191,7 +198,7 @@ async def _claim(request: _Request, claim: Redemption) -> Redemption | _Outcome 
         await collection.insert_one(claim.model_dump(by_alias=True))
         return None
     document = claim.model_dump(by_alias=True)
-    selector = {"project_id": request.project_id, "idempotency_key": request.key}
+    selector = {"idempotency_slot": idempotency_slot(request.project_id, request.key)}
     for name in selector:
         document.pop(name)
     try:
@@ -252,6 +259,7 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
         channel=request.channel,
         api_key_id=request.api_key_id,
         idempotency_key=request.key,
+        idempotency_slot=idempotency_slot(project_id, request.key),
         day=rules.day_key(request.moment, campaign.timezone),
     )
     earlier = await _claim(request, claim)
@@ -377,6 +385,7 @@ async def _redeem_checked(request: _Request, known: Snapshots) -> Redemption:
             channel=request.channel,
             api_key_id=request.api_key_id,
             idempotency_key=key,
+            idempotency_slot=idempotency_slot(project_id, key),
             day=check.day,
             experiment_id=check.code.experiment_id,
             variant=check.code.variant,
