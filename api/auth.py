@@ -5,6 +5,7 @@ from starlette.requests import Request
 from domain.callers import Caller, CallerKind
 from domain.customers import find_customer_token
 from domain.projects import Role, find_active_key
+from domain.snapshots import Snapshots
 
 __all__ = ["Caller", "CallerKind", "authenticate", "bearer_token"]
 
@@ -17,10 +18,11 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def authenticate(token: str | None) -> Caller | None:
+async def authenticate(token: str | None, snapshots: Snapshots | None = None) -> Caller | None:
+    """With `snapshots`, API keys are read through its short-lived copies (GraphQL)."""
     if not token:
         return None
-    api_key = await find_active_key(token)
+    api_key = await (snapshots.active_key(token) if snapshots else find_active_key(token))
     if api_key is not None:
         kind = CallerKind.ADMIN if api_key.role == Role.ADMIN else CallerKind.POS
         return Caller(kind=kind, project_id=api_key.project_id, api_key_id=str(api_key.id))

@@ -7,6 +7,7 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 
+from domain.code_flags import flag_codes_once
 from domain.models import document_models
 
 
@@ -23,6 +24,7 @@ def make_client(uri: str, command_listeners: Sequence[CommandListener] = ()) -> 
 
 async def init_database(client: AsyncMongoClient, database: str) -> None:
     await init_beanie(database=client[database], document_models=document_models())
+    await flag_codes_once()
 
 
 async def round_trip_ms(client: AsyncMongoClient) -> float:

@@ -31,6 +31,7 @@ from api.request_limits import (
 )
 from api.settings import Settings
 from domain.callers import CallerKind
+from domain.snapshots import Snapshots
 from schema.build import build_schema
 from schema.context import Context, Loaders
 
@@ -114,7 +115,7 @@ def graphiql_page(request: Request, settings: Settings) -> HTMLResponse:
 
 
 class EngageGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, snapshots: Snapshots) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -123,6 +124,7 @@ class EngageGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.settings = settings
+        self.snapshots = snapshots
 
     async def get_context(self, request: Any, response: Any) -> Context:
         caller: Caller = request.scope["state"]["caller"]
@@ -132,6 +134,7 @@ class EngageGraphQL(GraphQL[Context, None]):
             caller=caller,
             settings=self.settings,
             loaders=Loaders(project_id=caller.project_id),
+            snapshots=self.snapshots,
             client_address=client_address(request, self.settings.trusted_proxy_hops),
         )
 
@@ -145,7 +148,9 @@ class GraphQLEndpoint:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.graphql = EngageGraphQL(settings)
+        # This app's copies of keys, campaigns and code identities (domain/snapshots.py).
+        self.snapshots = Snapshots()
+        self.graphql = EngageGraphQL(settings, self.snapshots)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -160,7 +165,7 @@ class GraphQLEndpoint:
         if declared_too_large(scope, limit + self.settings.import_max_bytes if upload else limit):
             await refuse(body_too_large(limit), "anonymous")(scope, receive, send)
             return
-        caller = await authenticate(bearer_token(request))
+        caller = await authenticate(bearer_token(request), self.snapshots)
         if caller is None:
             await refuse(_UNAUTHENTICATED, "anonymous")(scope, receive, send)
             return

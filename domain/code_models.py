@@ -54,6 +54,10 @@ class Code(Document):
     # Published in an experiment: its id and the variant's key ("" outside any experiment).
     experiment_id: str = ""
     variant: str = ""
+    # Set once a message carrying the code was sent, and once it has a wallet pass: only such
+    # a code makes a redemption look for the carrying message or touch the pass.
+    carried: bool = False
+    wallet_pass: bool = False
     # Generation bookkeeping: which job and batch made the code, so a resumed job is exact.
     job_id: str = ""
     batch: int = -1

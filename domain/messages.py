@@ -12,6 +12,7 @@ from pydantic import Field
 from pymongo import IndexModel, ReturnDocument
 
 from domain import webhooks
+from domain.code_models import Code
 from domain.common import object_id, utc_now
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.pagination import Page, paginate
@@ -112,7 +113,8 @@ class Message(Document):
             IndexModel([("due_at", 1)]),
             IndexModel([("project_id", 1), ("customer_id", 1), ("created_at", -1)]),
             IndexModel([("project_id", 1), ("campaign_id", 1), ("status", 1)]),
-            IndexModel([("project_id", 1), ("code", 1)]),
+            # carrier_of: the latest message sent with a code.
+            IndexModel([("project_id", 1), ("code", 1), ("sent_at", -1)]),
             IndexModel([("project_id", 1), ("job_id", 1)]),
             IndexModel([("provider_id", 1)]),
             IndexModel([("to", 1), ("channel", 1)]),
@@ -270,6 +272,12 @@ async def mark_sent(
     if sent is None:
         return False
     await webhooks.confirm_event(event)
+    if sent.get("code"):
+        # Redemptions of the code now look for the message that carried it (carrier_of).
+        await Code.get_pymongo_collection().update_one(
+            {"project_id": sent["project_id"], "code": sent["code"], "carried": {"$ne": True}},
+            {"$set": {"carried": True}},
+        )
     early = sent.get("early_report") or ""
     if early and provider_id and sent.get("early_report_for") == provider_id:
         await _apply_report(
@@ -409,17 +417,19 @@ async def record_provider_status(
 async def carrier_of(project_id: str, code: str, at: datetime) -> Message | None:
     """The latest customer message that carried the code and left before `at`: the channel a
     redemption made with the code is attributed to."""
-    sent = await Message.find(
+    # A message sent after the redemption did not bring it about. One indexed read, newest
+    # first, however many messages carried the code.
+    raw = await _messages().find_one(
         {
             "project_id": project_id,
             "code": code,
             "channel": {"$in": [MessageChannel.EMAIL.value, MessageChannel.SMS.value]},
             "status": {"$in": [MessageStatus.SENT.value, MessageStatus.DELIVERED.value]},
-        }
-    ).to_list()
-    # A message sent after the redemption did not bring it about.
-    earlier = [m for m in sent if m.sent_at is not None and m.sent_at <= at]
-    return max(earlier, key=lambda m: m.sent_at or at) if earlier else None
+            "sent_at": {"$lte": at},
+        },
+        sort=[("sent_at", -1)],
+    )
+    return None if raw is None else Message.model_validate(raw)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beanie import Document
+from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from domain import messages
+from domain import messages, snapshot_registry
+from domain.campaigns.models import Campaign
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
 from domain.providers import (
@@ -380,6 +382,12 @@ async def revoke_api_key(project_id: str, key_id: str) -> ApiKey:
         raise NotFound("API key")
     if result.modified_count == 0:
         raise DomainError(ProjectError.ALREADY_REVOKED, "this API key was already revoked", "id")
+    # Apps keep copies of keys for a few seconds; a redemption's write on the campaign notices
+    # the moved revision and checks its key again, so the revocation holds there at once.
+    await Campaign.get_pymongo_collection().update_many(
+        {"project_id": project_id}, {"$inc": {"revision": 1}}
+    )
+    snapshot_registry.key_revoked(project_id=project_id, key_id=str(oid))
     return api_key
 
 
@@ -400,3 +408,13 @@ async def find_active_key(secret: str) -> ApiKey | None:
             {"_id": api_key.id}, {"$set": {"last_used_at": now}}
         )
     return api_key
+
+
+async def key_is_active(*, project_id: str, key_id: str) -> bool:
+    """Read afresh: whether the project's key is still unrevoked."""
+    if not ObjectId.is_valid(key_id):
+        return False
+    found = await ApiKey.get_pymongo_collection().find_one(
+        {"_id": ObjectId(key_id), "project_id": project_id, "revoked": False}, {"_id": 1}
+    )
+    return found is not None

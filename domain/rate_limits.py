@@ -2,7 +2,10 @@
 
 An attempt costs one round trip: every window it counts against is taken from in one unordered
 bulk of conditional upserts, and a full window refuses by colliding with its own `_id`. Giving
-units back (a refusal elsewhere, or a found code that costs less than charged) is one more.
+units back (a found code that costs less than charged) is gathered for a moment and written for
+many attempts in one bulk: until then the windows count the units as taken, which can only
+refuse early, never admit more; an attempt refused while units of its windows wait to be given
+back has them written first and is tried again, so it is refused only on what stands.
 
 `limits`' own MongoDB storage is not used: its fixed and sliding windows update with aggregation
 pipelines and its moving window filters with `$not`, neither of which the embedded server runs,
@@ -10,6 +13,8 @@ and its async storage needs Motor rather than pymongo's async client. Only its r
 ("10/second;600/minute") are used here.
 """
 
+import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -138,12 +143,77 @@ async def _give_back(window_ids: Sequence[str], units: int) -> None:
     )
 
 
+class _Refunds:
+    """Units given back, per window, waiting to be written together (one bulk per moment)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, int] = {}
+        # Being written: an attempt refused meanwhile waits for them, as for pending ones.
+        self.writing: dict[str, int] = {}
+        self._scheduled: asyncio.TimerHandle | None = None
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    def add(self, window_ids: Sequence[str], units: int) -> None:
+        for window_id in window_ids:
+            self.pending[window_id] = self.pending.get(window_id, 0) + units
+        loop = asyncio.get_running_loop()
+        handle = self._scheduled
+        if handle is None or handle.cancelled() or getattr(handle, "_loop", loop) is not loop:
+            self._scheduled = loop.call_later(REFUND_DELAY_SECONDS, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._scheduled = None
+        task = asyncio.ensure_future(self._flush_quietly())
+        _flushes.add(task)
+        task.add_done_callback(_flushes.discard)
+
+    async def _flush_quietly(self) -> None:
+        # Units that cannot be written back (the database went away) only refuse early.
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    def waiting_for(self, window_ids: Sequence[str]) -> bool:
+        return any(w in self.pending or w in self.writing for w in window_ids)
+
+    def _writer_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            self._lock = (loop, asyncio.Lock())
+        return self._lock[1]
+
+    async def flush(self) -> None:
+        """Writes what is pending, after any write already under way."""
+        async with self._writer_lock():
+            pending, self.pending = self.pending, {}
+            if not pending:
+                return
+            self.writing = pending
+            try:
+                await RateLimitWindow.get_pymongo_collection().bulk_write(
+                    [UpdateOne({"_id": w}, {"$inc": {"units": -n}}) for w, n in pending.items()],
+                    ordered=False,
+                )
+            finally:
+                self.writing = {}
+
+
+# Given-back units wait this long to be written with others.
+REFUND_DELAY_SECONDS = 0.05
+_refunds = _Refunds()
+_flushes: set[asyncio.Future[None]] = set()
+
+
 async def take(buckets: Sequence[Bucket], units: int, now: float | None = None) -> Taken:
     """Takes `units` from every window of every bucket, or from none and raises RateLimited
     with the seconds until the fullest refusing window ends."""
     moment = time.time() if now is None else now
     windows = [_window(bucket, rate, moment) for bucket in buckets for rate in bucket.rates]
     granted = await _take_all(windows, units)
+    if not all(granted) and _refunds.waiting_for([w.id for w in windows]):
+        # Refused perhaps only for units already given back: write those, then try again.
+        await _give_back([w.id for w, ok in zip(windows, granted, strict=True) if ok], units)
+        await _refunds.flush()
+        granted = await _take_all(windows, units)
     if all(granted):
         return Taken(window_ids=tuple(w.id for w in windows), units=units)
     await _give_back([w.id for w, ok in zip(windows, granted, strict=True) if ok], units)
@@ -152,12 +222,21 @@ async def take(buckets: Sequence[Bucket], units: int, now: float | None = None) 
 
 
 async def give_back(taken: Taken, units: int) -> None:
-    """Returns up to what was taken: an attempt that turned out cheaper than charged."""
-    await _give_back(taken.window_ids, min(units, taken.units))
+    """Returns up to what was taken: an attempt that turned out cheaper than charged. Written
+    with the other give-backs of the moment (see the module's notes)."""
+    returned = min(units, taken.units)
+    if returned > 0 and taken.window_ids:
+        _refunds.add(taken.window_ids, returned)
+
+
+async def flush_given_back() -> None:
+    """Writes the units given back and not yet written."""
+    await _refunds.flush()
 
 
 async def used(bucket: Bucket, now: float | None = None) -> list[int]:
     """Units used in each of the bucket's current windows (tests and diagnostics)."""
+    await _refunds.flush()
     moment = time.time() if now is None else now
     counts = []
     for rate in bucket.rates:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from domain.code_models import Code
 from domain.common import as_utc, object_id, same_secret, utc_now
 from domain.errors import NotFound
 from domain.messages import Message, MessageChannel
@@ -190,6 +191,12 @@ async def ensure_pass(
         card_id=card_id,
         campaign_id=campaign_id,
     )
+    if code:
+        # Before the pass exists, so no redemption can miss it: redemptions of the code now
+        # move its pass.
+        await Code.get_pymongo_collection().update_one(
+            {"project_id": project_id, "code": code}, {"$set": {"wallet_pass": True}}
+        )
     with contextlib.suppress(DuplicateKeyError):
         await fresh.insert()
     found = await WalletPass.find_one({"project_id": project_id, "subject": subject})
@@ -209,8 +216,13 @@ async def pass_by_serial(serial: str) -> WalletPass | None:
 
 async def _next_tag() -> int:
     counters = WalletCounter.get_pymongo_collection()
-    # Created apart from the $inc: the embedded server ignores unique keys in upserting
-    # find_one_and_update.
+    raw = await counters.find_one_and_update(
+        {"name": _TAG_COUNTER}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
+    )
+    if raw is not None:
+        return int(raw["value"])
+    # Only the first tag ever creates the counter, apart from the $inc: the embedded server
+    # ignores unique keys in upserting find_one_and_update.
     with contextlib.suppress(DuplicateKeyError):
         await counters.update_one(
             {"name": _TAG_COUNTER}, {"$setOnInsert": {"value": 0}}, upsert=True

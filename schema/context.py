@@ -32,6 +32,7 @@ from domain.loyalty import (
 from domain.pagination import Page
 from domain.redemptions import Redemption, redemptions_by_message
 from domain.segments import Segment, segment_samples, segment_sizes
+from domain.snapshots import Snapshots
 from schema.config import SchemaSettings
 
 K = TypeVar("K")
@@ -186,6 +187,8 @@ class Context:
     caller: Caller
     settings: SchemaSettings
     loaders: Loaders
+    # The app's short-lived copies of keys and campaigns; changes made here forget them.
+    snapshots: Snapshots
     # Who is counted by the per-address guessing limits (api.client_address).
     client_address: str = ""
 

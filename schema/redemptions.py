@@ -472,6 +472,7 @@ class RedemptionMutation:
                 if caller.kind == CallerKind.POS
                 else redemptions.RedemptionChannel.ONLINE,
                 api_key_id=caller.api_key_id or "",
+                snapshots=info.context.snapshots,
             ),
             lambda _: False,
         )

@@ -152,6 +152,9 @@ class Campaign(Document):
     updated_at: datetime = Field(default_factory=utc_now)
     # When it was last paused, resumed or ended: the coupon page says since when.
     status_changed_at: datetime | None = None
+    # Moved by every change to the campaign and by every key revoked in its project: an app's
+    # cached copy that no longer matches the stored campaign is re-read (domain/snapshots.py).
+    revision: int = 0
 
     class Settings:
         name = "campaigns"

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
 
+from domain import snapshot_registry
 from domain.campaigns.errors import CampaignError
 from domain.campaigns.inputs import CampaignInput
 from domain.campaigns.models import Campaign, CampaignKind, CampaignStatus, ReferralConfig
@@ -103,9 +104,10 @@ async def update_campaign(*, project_id: str, campaign_id: str, data: CampaignIn
     stored = {key: _storable(value) for key, value in values.items()}
     await Campaign.get_pymongo_collection().update_one(
         {"_id": current.id, "project_id": project_id},
-        {"$set": {**stored, "updated_at": utc_now()}},
+        {"$set": {**stored, "updated_at": utc_now()}, "$inc": {"revision": 1}},
     )
     updated = await get_campaign(project_id, campaign_id, "id")
+    snapshot_registry.campaign_changed(project_id=project_id, campaign_id=updated.key)
     # Names, offers, terms, dates and locations show on the campaign's wallet passes.
     await campaign_passes_changed(project_id, updated.key)
     return updated
@@ -136,7 +138,10 @@ async def set_campaign_status(
                 ]
             },
         },
-        {"$set": {"status": wanted.value, "updated_at": now, "status_changed_at": now}},
+        {
+            "$set": {"status": wanted.value, "updated_at": now, "status_changed_at": now},
+            "$inc": {"revision": 1},
+        },
     )
     campaign = await get_campaign(project_id, campaign_id, "id")
     if result.matched_count == 0 and campaign.status != wanted:
@@ -146,5 +151,6 @@ async def set_campaign_status(
             "id",
         )
     if result.modified_count:
+        snapshot_registry.campaign_changed(project_id=project_id, campaign_id=campaign.key)
         await campaign_passes_changed(project_id, campaign.key)
     return campaign

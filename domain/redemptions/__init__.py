@@ -34,6 +34,7 @@ from domain.redemptions.sweeps import (
     STALE_CLAIM_AGE,
     Correction,
     Reconciliation,
+    count_limited_counters,
     reconcile_campaign,
 )
 from domain.redemptions.validation import (
@@ -58,6 +59,7 @@ __all__ = [
     "RedemptionChannel",
     "RedemptionStatus",
     "Validation",
+    "count_limited_counters",
     "customer_in_segments",
     "customer_reasons",
     "get_redemption",

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from domain.campaigns import Campaign
@@ -20,7 +21,7 @@ from domain.redemptions.reasons import Reason, reason_error
 
 
 @dataclass(frozen=True)
-class _Counter:
+class Counter:
     """One counter a redemption takes: conditional $inc with the limit in the filter."""
 
     collection: Any
@@ -31,28 +32,36 @@ class _Counter:
     created_on_first_use: bool
     also_set: dict[str, Any] = field(default_factory=dict)
 
-    async def _increment(self) -> bool:
+    def _take_request(self) -> tuple[dict[str, Any], dict[str, Any]]:
         query = dict(self.selector)
         if self.limit is not None:
             query[COUNTER_FIELD] = {"$lt": self.limit}
         update: dict[str, Any] = {"$inc": {COUNTER_FIELD: 1}}
         if self.also_set:
             update["$set"] = self.also_set
-        found = await self.collection.find_one_and_update(query, update, projection={"_id": 1})
-        return found is not None
+        return query, update
 
     async def take(self) -> bool:
-        if await self._increment():
-            return True
-        if not self.created_on_first_use:
-            return False
-        # No $setOnInsert inside find_one_and_update on the embedded server: create the counter
-        # at 0 with an upsert (the unique index settles racing creators), then try again.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.collection.update_one(
-                self.selector, {"$setOnInsert": {COUNTER_FIELD: 0}}, upsert=True
+        """One conditional $inc. A counter made on first use is upserted: when it exists at its
+        limit the upsert collides with it on the unique index, and only then (or when a racing
+        first use created it meanwhile) is the $inc tried once more without upserting."""
+        query, update = self._take_request()
+        try:
+            result = await self.collection.update_one(
+                query, update, upsert=self.created_on_first_use
             )
-        return await self._increment()
+        except DuplicateKeyError:
+            result = await self.collection.update_one(query, update)
+            return bool(result.modified_count)
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def take_returning(self, projection: dict[str, Any] | None = None) -> Any:
+        """Takes a counter that exists (a code's, a campaign's) and returns its document as it
+        is after the $inc, or None when at its limit or gone."""
+        query, update = self._take_request()
+        return await self.collection.find_one_and_update(
+            query, update, projection=projection, return_document=ReturnDocument.AFTER
+        )
 
     async def give_back(self) -> None:
         await self.collection.update_one(
@@ -62,13 +71,16 @@ class _Counter:
 
 def counters_of(
     *, redemption: Redemption, campaign: Campaign | None, now: datetime | None = None
-) -> list[_Counter]:
-    """The counters a redemption takes, in the order it takes them. Without the campaign
-    (giving back) the limits do not matter."""
+) -> list[Counter]:
+    """The counters a redemption takes, in the order it takes them: the code's, the customer's
+    and the day's when the campaign limits them, and the campaign's. Without the campaign
+    (giving back) every counter that may exist; giving back to one that does not changes
+    nothing. A per-customer or per-day limit added to a campaign later is counted from its
+    redemptions by reconciliation (`limits_added`)."""
     limits = campaign.limits if campaign is not None else None
     project_id, campaign_id = redemption.project_id, redemption.campaign_id
     counters = [
-        _Counter(
+        Counter(
             Code.get_pymongo_collection(),
             {"_id": ObjectId(redemption.code_id), "project_id": project_id},
             limits.per_code if limits else None,
@@ -77,9 +89,9 @@ def counters_of(
             also_set={"last_redeemed_at": now} if now is not None else {},
         )
     ]
-    if redemption.customer_id:
+    if redemption.customer_id and (limits is None or limits.per_customer is not None):
         counters.append(
-            _Counter(
+            Counter(
                 CustomerRedemptionCounter.get_pymongo_collection(),
                 {
                     "project_id": project_id,
@@ -91,15 +103,18 @@ def counters_of(
                 created_on_first_use=True,
             )
         )
+    if limits is None or limits.per_day is not None:
+        counters.append(
+            Counter(
+                DailyRedemptionCounter.get_pymongo_collection(),
+                {"project_id": project_id, "campaign_id": campaign_id, "day": redemption.day},
+                limits.per_day if limits else None,
+                Reason.DAILY_LIMIT_REACHED,
+                created_on_first_use=True,
+            )
+        )
     counters += [
-        _Counter(
-            DailyRedemptionCounter.get_pymongo_collection(),
-            {"project_id": project_id, "campaign_id": campaign_id, "day": redemption.day},
-            limits.per_day if limits else None,
-            Reason.DAILY_LIMIT_REACHED,
-            created_on_first_use=True,
-        ),
-        _Counter(
+        Counter(
             Campaign.get_pymongo_collection(),
             {"_id": ObjectId(campaign_id), "project_id": project_id},
             limits.total if limits else None,
@@ -110,7 +125,7 @@ def counters_of(
     return counters
 
 
-async def give_back_all(counters: list[_Counter]) -> None:
+async def give_back_all(counters: list[Counter]) -> None:
     for counter in reversed(counters):
         await counter.give_back()
 
@@ -122,7 +137,7 @@ async def take_counters(*, redemption: Redemption, campaign: Campaign, now: date
     moment, so a rival request near the limit may be refused too: limits are never exceeded,
     at worst one is reached early for the duration of a round trip.
     """
-    taken: list[_Counter] = []
+    taken: list[Counter] = []
     try:
         for counter in counters_of(redemption=redemption, campaign=campaign, now=now):
             if not await counter.take():

@@ -41,6 +41,9 @@ class Redemption(Document):
     api_key_id: str = ""
     # Absent (None) keys are outside the partial unique index.
     idempotency_key: str | None = None
+    # "<project>|<key>": the key as one indexed field, which the embedded server looks up
+    # without scanning (it cannot use the compound index). Set with the key.
+    idempotency_slot: str | None = None
     status: RedemptionStatus = RedemptionStatus.PENDING
     # The campaign-local day whose per-day counter this redemption takes.
     day: str
@@ -67,6 +70,12 @@ class Redemption(Document):
                 partialFilterExpression={"idempotency_key": {"$type": "string"}},
                 name="project_idempotency_key_unique",
             ),
+            IndexModel(
+                [("idempotency_slot", 1)],
+                unique=True,
+                partialFilterExpression={"idempotency_slot": {"$type": "string"}},
+                name="idempotency_slot_unique",
+            ),
             IndexModel([("project_id", 1), ("campaign_id", 1), ("holds_counters", 1)]),
             IndexModel([("project_id", 1), ("code_id", 1)]),
             IndexModel([("project_id", 1), ("customer_id", 1)]),
@@ -79,6 +88,10 @@ class Redemption(Document):
     @property
     def key(self) -> str:
         return str(self.id)
+
+
+def idempotency_slot(project_id: str, key: str | None) -> str | None:
+    return None if key is None else f"{project_id}|{key}"
 
 
 class CustomerRedemptionCounter(Document):

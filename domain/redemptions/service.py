@@ -2,25 +2,47 @@
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
 
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from domain import webhooks
-from domain.campaigns import Campaign
-from domain.codes import normalize_code
+from domain import rules, webhooks
+from domain.campaigns import Campaign, CampaignKind
+from domain.codes import Code, find_code, normalize_code
 from domain.common import as_utc, object_id, utc_now
 from domain.discounts import Order
 from domain.errors import CommonError, DomainError
 from domain.messages import carrier_of
-from domain.redemptions.counters import counters_of, give_back_all, take_counters
+from domain.projects import key_is_active
+from domain.redemptions.counters import Counter, counters_of, give_back_all, take_counters
 from domain.redemptions.errors import RedemptionError
-from domain.redemptions.models import Redemption, RedemptionChannel, RedemptionStatus
+from domain.redemptions.models import (
+    Redemption,
+    RedemptionChannel,
+    RedemptionStatus,
+    idempotency_slot,
+)
 from domain.redemptions.queries import get_redemption
-from domain.redemptions.reasons import Reason, reason_error
+from domain.redemptions.reasons import (
+    Reason,
+    customer_reasons,
+    order_reasons,
+    reason_error,
+    window_reasons,
+)
 from domain.redemptions.sweeps import STALE_CLAIM_AGE, reconcile_campaign
-from domain.redemptions.validation import Validation, evaluate
+from domain.redemptions.validation import (
+    Validation,
+    customer_in_segments,
+    evaluate,
+    find_customer,
+)
+from domain.snapshots import CampaignSnapshot, CodeIdentity, Snapshots
 from domain.wallet import wallet_content_changed
 
 # How long a retry waits for the first attempt with the same idempotency key to finish.
@@ -49,7 +71,9 @@ async def _earlier_attempt(project_id: str, key: str, code: str) -> tuple[Redemp
     delay = 0.01
     waited = False
     while True:
-        earlier = await Redemption.find_one({"project_id": project_id, "idempotency_key": key})
+        earlier = await Redemption.find_one(
+            {"idempotency_slot": idempotency_slot(project_id, key)}
+        ) or await Redemption.find_one({"project_id": project_id, "idempotency_key": key})
         if earlier is None:
             return None, waited
         if earlier.code != code:
@@ -84,12 +108,17 @@ async def redeem_code(
     channel: RedemptionChannel,
     api_key_id: str,
     now: datetime | None = None,
+    snapshots: Snapshots | None = None,
 ) -> Redemption:
     """Redeems a code once, or raises a DomainError carrying every reason it cannot be.
 
-    Order of work: validate (reads only), insert the claim (the idempotency key's unique index
-    makes one attempt the owner), take every counter atomically, mark the claim SUCCEEDED. A
+    Order of work: claim the idempotency key (its unique index makes one attempt the owner),
+    check, take every counter with its limit in the filter, mark the claim SUCCEEDED. A
     refusal gives back the counters and removes the claim, so a retry evaluates again.
+
+    The usual redemption takes the fast way (`_redeem_fast`): the campaign and the code's
+    campaign come from `snapshots`, checked at the campaign's $inc. A refusal, a code in an
+    experiment or a code not seen before take the checked way, which reads everything.
     """
     moment = as_utc(now) if now is not None else utc_now()
     key = (idempotency_key or "").strip() or None
@@ -101,20 +130,243 @@ async def redeem_code(
         )
     customer_id = (customer_id or "").strip() or None
     code_value = normalize_code(raw_code)
+    known = snapshots if snapshots is not None else Snapshots()
+    request = _Request(
+        project_id=project_id,
+        raw_code=raw_code,
+        code_value=code_value,
+        customer_id=customer_id,
+        order=order,
+        key=key,
+        channel=channel,
+        api_key_id=api_key_id,
+        moment=moment,
+        key_from_copy=snapshots is not None and bool(api_key_id),
+    )
+    for _ in range(5):
+        outcome = await _redeem_fast(request, known)
+        if isinstance(outcome, Redemption):
+            return outcome
+        if outcome is _Outcome.UNDECIDED:
+            return await _redeem_checked(request, known)
+    return await _redeem_checked(request, known)
+
+
+# What a redemption reads of the code it takes.
+CODE_FIELDS_READ = {
+    "assigned": 1,
+    "customer_id": 1,
+    "experiment_id": 1,
+    "variant": 1,
+    "carried": 1,
+    "wallet_pass": 1,
+}
+
+
+def _revoked() -> DomainError:
+    return DomainError(RedemptionError.API_KEY_REVOKED, "the API key of this request was revoked")
+
+
+@dataclass(frozen=True)
+class _Request:
+    project_id: str
+    raw_code: str
+    code_value: str
+    customer_id: str | None
+    order: Order | None
+    key: str | None
+    channel: RedemptionChannel
+    api_key_id: str
+    moment: datetime
+    # The caller's key was read from a copy (GraphQL): a revocation elsewhere is checked for.
+    key_from_copy: bool
+
+
+class _Outcome(Enum):
+    # The snapshot was stale and has been re-read: try again.
+    STALE = "STALE"
+    # Refused, or not for the fast way: the checked way decides and says every reason.
+    UNDECIDED = "UNDECIDED"
+
+
+async def _claim(request: _Request, claim: Redemption) -> Redemption | _Outcome | None:
+    """Inserts the claim; with an idempotency key, one upsert that also finds an earlier attempt
+    with the key (returned settled, after waiting while it is in flight). None: claimed;
+    STALE: the earlier attempt was refused meanwhile."""
+    collection = Redemption.get_pymongo_collection()
+    if request.key is None:
+        await collection.insert_one(claim.model_dump(by_alias=True))
+        return None
+    document = claim.model_dump(by_alias=True)
+    selector = {"idempotency_slot": idempotency_slot(request.project_id, request.key)}
+    for name in selector:
+        document.pop(name)
+    try:
+        result = await collection.update_one(selector, {"$setOnInsert": document}, upsert=True)
+        if result.upserted_id is not None:
+            return None
+    except DuplicateKeyError:
+        # A racing attempt with the same key inserted first.
+        pass
+    earlier, _ = await _earlier_attempt(request.project_id, request.key, request.code_value)
+    return _Outcome.STALE if earlier is None else earlier
+
+
+async def _undo(claim: Redemption, taken: list[Counter]) -> None:
+    """Gives back what a refused or stale attempt took and removes its claim. `taken` is
+    emptied first, so undoing twice gives nothing back twice."""
+    counters = list(taken)
+    taken.clear()
+    await give_back_all(counters)
+    await Redemption.get_pymongo_collection().delete_one(
+        {"_id": claim.id, "status": RedemptionStatus.PENDING.value}
+    )
+
+
+async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Outcome:
+    """The usual redemption in as few round trips as it can be done correctly: claim (one
+    upsert, which answers a retry), the customer, one conditional $inc per counter the
+    campaign limits (the code's returns the code, the campaign's the stored campaign), and
+    the completing update. Steady state: 5 calls, 6 with a per-customer limit."""
+    project_id = request.project_id
+    identity = known.codes.get((project_id, request.code_value))
+    if identity is None:
+        found = await find_code(project_id, request.raw_code) if request.code_value else None
+        if found is None or found.id is None:
+            return _Outcome.UNDECIDED
+        identity = CodeIdentity(code_id=found.id, campaign_id=found.campaign_id)
+        known.codes.put((project_id, request.code_value), identity)
+    snapshot = await known.campaign(project_id, identity.campaign_id)
+    if snapshot is None:
+        return _Outcome.UNDECIDED
+    campaign = snapshot.campaign
+    if campaign.kind != CampaignKind.DISCOUNT or window_reasons(
+        campaign=campaign, now=request.moment
+    ):
+        return _Outcome.UNDECIDED
+    for_order, discount = order_reasons(campaign=campaign, order=request.order)
+    if for_order:
+        return _Outcome.UNDECIDED
+    claim = Redemption(
+        id=ObjectId(),
+        project_id=project_id,
+        code=request.code_value,
+        code_id=str(identity.code_id),
+        campaign_id=identity.campaign_id,
+        customer_id=request.customer_id or "",
+        order=request.order,
+        discount=discount,
+        channel=request.channel,
+        api_key_id=request.api_key_id,
+        idempotency_key=request.key,
+        idempotency_slot=idempotency_slot(project_id, request.key),
+        day=rules.day_key(request.moment, campaign.timezone),
+    )
+    earlier = await _claim(request, claim)
+    if earlier is not None:
+        # A retry: the earlier attempt's redemption, or STALE when it was refused meanwhile.
+        return earlier
+    taken: list[Counter] = []
+    try:
+        if not await _customer_may_redeem(request, campaign):
+            await _undo(claim, taken)
+            return _Outcome.UNDECIDED
+        counters = counters_of(redemption=claim, campaign=campaign, now=request.moment)
+        code_counter, *others, campaign_counter = counters
+        code = await code_counter.take_returning(CODE_FIELDS_READ)
+        if code is None:
+            await _undo(claim, taken)
+            known.codes.forget((project_id, request.code_value))
+            return _Outcome.UNDECIDED
+        taken.append(code_counter)
+        assigned_elsewhere = bool(
+            code.get("assigned")
+            and request.customer_id
+            and code.get("customer_id") != request.customer_id
+        )
+        if code.get("experiment_id") or assigned_elsewhere:
+            await _undo(claim, taken)
+            return _Outcome.UNDECIDED
+        for counter in others:
+            if not await counter.take():
+                await _undo(claim, taken)
+                raise reason_error([counter.reason])
+            taken.append(counter)
+        stored = await campaign_counter.take_returning()
+        if stored is not None:
+            taken.append(campaign_counter)
+        if stored is None or not snapshot.matches(stored):
+            await _undo(claim, taken)
+            return await _stale_campaign(request, known, snapshot, stored)
+    except BaseException:
+        # A crash or cancellation mid-way: what cannot be undone here, reconciliation will.
+        with contextlib.suppress(Exception):
+            await _undo(claim, taken)
+        raise
+    return await _complete(claim, code, request.moment)
+
+
+async def _customer_may_redeem(request: _Request, campaign: Campaign) -> bool:
+    """The rules about who redeems, as far as the customer decides them (one read)."""
+    customer = (
+        await find_customer(request.project_id, request.customer_id)
+        if request.customer_id
+        else None
+    )
+    unassigned = Code.model_construct(assigned=False, customer_id="")
+    if customer_reasons(
+        campaign=campaign, code=unassigned, customer_id=request.customer_id, customer=customer
+    ):
+        return False
+    return not (
+        campaign.rules.segment_ids
+        and customer is not None
+        and not await customer_in_segments(
+            project_id=request.project_id,
+            customer=customer,
+            segment_ids=campaign.rules.segment_ids,
+        )
+    )
+
+
+async def _stale_campaign(
+    request: _Request, known: Snapshots, snapshot: CampaignSnapshot, stored: dict[str, Any] | None
+) -> _Outcome:
+    """The campaign's $inc refused or returned a campaign other than the copy checked against.
+    Re-reads it; a moved revision may be a revoked key, which is checked again."""
+    project_id, campaign_id = request.project_id, snapshot.campaign.key
+    known.forget_campaign(project_id, campaign_id)
+    fresh = await known.campaign(project_id, campaign_id)
+    if fresh is None:
+        return _Outcome.UNDECIDED
+    if fresh.campaign.revision != snapshot.campaign.revision and request.key_from_copy:
+        known.forget_key(request.api_key_id)
+        if not await key_is_active(project_id=project_id, key_id=request.api_key_id):
+            raise _revoked()
+    if stored is None and fresh.offer == snapshot.offer:
+        # The copy was right: the campaign is at its total.
+        raise reason_error([Reason.CAMPAIGN_LIMIT_REACHED])
+    return _Outcome.STALE
+
+
+async def _redeem_checked(request: _Request, known: Snapshots) -> Redemption:
+    """Every document read afresh and every reason found: refusals, codes in experiments,
+    codes not seen before."""
+    project_id, key = request.project_id, request.key
     # Each turn either settles or finds an earlier attempt with the key that was refused.
     for _ in range(5):
         check = await evaluate(
             project_id=project_id,
-            raw_code=raw_code,
-            customer_id=customer_id,
-            order=order,
-            now=moment,
+            raw_code=request.raw_code,
+            customer_id=request.customer_id,
+            order=request.order,
+            now=request.moment,
             with_limits=False,
         )
         refusal = check.reasons or _already_at_limit(check)
         if refusal:
             if key is not None:
-                earlier, was_in_flight = await _earlier_attempt(project_id, key, code_value)
+                earlier, was_in_flight = await _earlier_attempt(project_id, key, request.code_value)
                 if earlier is not None:
                     return earlier
                 if was_in_flight:
@@ -127,12 +379,13 @@ async def redeem_code(
             code=check.code.code,
             code_id=str(check.code.id),
             campaign_id=check.campaign.key,
-            customer_id=customer_id or "",
-            order=order,
+            customer_id=request.customer_id or "",
+            order=request.order,
             discount=check.discount,
-            channel=channel,
-            api_key_id=api_key_id,
+            channel=request.channel,
+            api_key_id=request.api_key_id,
             idempotency_key=key,
+            idempotency_slot=idempotency_slot(project_id, key),
             day=check.day,
             experiment_id=check.code.experiment_id,
             variant=check.code.variant,
@@ -141,11 +394,23 @@ async def redeem_code(
             await claim.insert()
         except DuplicateKeyError:
             assert key is not None
-            earlier, _ = await _earlier_attempt(project_id, key, code_value)
+            earlier, _ = await _earlier_attempt(project_id, key, request.code_value)
             if earlier is not None:
                 return earlier
             continue
-        return await _complete(claim, check.campaign, moment)
+        try:
+            # The caller's key came from a copy: this way has no campaign copy to notice a
+            # revocation by, so the key is read again.
+            if request.key_from_copy and not await key_is_active(
+                project_id=project_id, key_id=request.api_key_id
+            ):
+                raise _revoked()
+            await take_counters(redemption=claim, campaign=check.campaign, now=request.moment)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await _undo(claim, [])
+            raise
+        return await _complete(claim, check.code.model_dump(), request.moment)
     raise DomainError(
         RedemptionError.REDEMPTION_IN_PROGRESS,
         "requests with this idempotency key keep being refused and retried; retry later",
@@ -153,20 +418,25 @@ async def redeem_code(
     )
 
 
-async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Redemption:
+async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> Redemption:
+    """Marks the claim SUCCEEDED, attributed in the same write so a crash cannot split them.
+    Only a code some message carried looks for that message, and only a code with a wallet
+    pass touches it."""
     collection = Redemption.get_pymongo_collection()
-    try:
-        await take_counters(redemption=claim, campaign=campaign, now=now)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await collection.delete_one({"_id": claim.id, "status": RedemptionStatus.PENDING.value})
-        raise
     completed_at = utc_now()
-    # Attributed in the same write that completes the redemption, so a crash cannot split them.
-    carrier = await carrier_of(claim.project_id, claim.code, completed_at)
-    attribution = (
-        {"message_id": carrier.key, "message_channel": carrier.channel.value} if carrier else {}
+    carrier = (
+        await carrier_of(claim.project_id, claim.code, completed_at)
+        if code.get("carried")
+        else None
     )
+    fields: dict[str, Any] = {
+        "status": RedemptionStatus.SUCCEEDED.value,
+        "completed_at": completed_at,
+        "experiment_id": str(code.get("experiment_id") or ""),
+        "variant": str(code.get("variant") or ""),
+    }
+    if carrier is not None:
+        fields |= {"message_id": carrier.key, "message_channel": carrier.channel.value}
     event = None
     if await webhooks.listens(
         project_id=claim.project_id, event_type=webhooks.REDEMPTION_SUCCEEDED
@@ -174,22 +444,15 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
         event = await _prepare(
             claim.model_copy(
                 update={
+                    **fields,
                     "status": RedemptionStatus.SUCCEEDED,
                     "completed_at": completed_at,
-                    **attribution,
                 }
             ),
             webhooks.REDEMPTION_SUCCEEDED,
         )
     result = await collection.update_one(
-        {"_id": claim.id, "status": RedemptionStatus.PENDING.value},
-        {
-            "$set": {
-                "status": RedemptionStatus.SUCCEEDED.value,
-                "completed_at": completed_at,
-                **attribution,
-            }
-        },
+        {"_id": claim.id, "status": RedemptionStatus.PENDING.value}, {"$set": fields}
     )
     if result.matched_count == 0:
         # Reconciliation took the claim for a dead process's and removed it.
@@ -201,10 +464,12 @@ async def _complete(claim: Redemption, campaign: Campaign, now: datetime) -> Red
         )
     claim.status = RedemptionStatus.SUCCEEDED
     claim.completed_at = completed_at
+    claim.experiment_id, claim.variant = fields["experiment_id"], fields["variant"]
     if carrier is not None:
         claim.message_id, claim.message_channel = carrier.key, carrier.channel.value
     await webhooks.confirm_event(event)
-    await wallet_content_changed(claim.project_id, code=claim.code)
+    if code.get("wallet_pass"):
+        await wallet_content_changed(claim.project_id, code=claim.code)
     return claim
 
 

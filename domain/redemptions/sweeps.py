@@ -70,6 +70,15 @@ async def reconcile_campaign(*, project_id: str, campaign_id: str) -> Reconcilia
     return report
 
 
+async def count_limited_counters(*, campaign: Campaign) -> None:
+    """Per-customer and per-day counters are kept only while the campaign has such a limit
+    (redemptions of an unlimited campaign take none): once a limit is set, its counters are
+    counted from the redemptions that hold counters, so the limit counts every one of them."""
+    limits = campaign.limits
+    if limits.per_customer is not None or limits.per_day is not None:
+        await reconcile_campaign(project_id=campaign.project_id, campaign_id=campaign.key)
+
+
 async def _held_counts(scope: dict[str, Any]) -> dict[str, dict[str, int]]:
     """Redemptions holding counters, grouped per code, customer and day.
 
@@ -123,10 +132,16 @@ async def _reconcile_pass(campaign: Campaign, report: Reconciliation) -> bool:
             )
             moved |= _record(report, result.modified_count, "code", row["code"], was, expected)
 
-    for name, collection, rows in (
-        ("customer_id", customers, customer_rows),
-        ("day", days, day_rows),
-    ):
+    limited = [
+        (name, collection, rows)
+        for name, collection, rows, limit in (
+            ("customer_id", customers, customer_rows, campaign.limits.per_customer),
+            ("day", days, day_rows, campaign.limits.per_day),
+        )
+        # Without the limit its counters are not kept, so there is nothing to correct.
+        if limit is not None
+    ]
+    for name, collection, rows in limited:
         current = {str(row[name]): int(row[COUNTER_FIELD]) for row in rows}
         for key in set(current) | set(held[name]):
             was, expected = current.get(key, 0), held[name].get(key, 0)

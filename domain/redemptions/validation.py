@@ -42,7 +42,7 @@ async def customer_in_segments(
     )
 
 
-async def _find_customer(project_id: str, customer_id: str) -> Customer | None:
+async def find_customer(project_id: str, customer_id: str) -> Customer | None:
     if not ObjectId.is_valid(customer_id):
         return None
     customer = await Customer.find_one({"_id": ObjectId(customer_id), "project_id": project_id})
@@ -99,7 +99,7 @@ async def evaluate(
     # A code published in an experiment's variant gets that variant's discount.
     campaign = await offer_for_code(campaign=campaign, code=code)
     day = rules.day_key(now, campaign.timezone)
-    customer = await _find_customer(project_id, customer_id) if customer_id else None
+    customer = await find_customer(project_id, customer_id) if customer_id else None
     reasons: list[Reason] = []
     if campaign.kind != CampaignKind.DISCOUNT:
         reasons.append(Reason.CAMPAIGN_NOT_DISCOUNT)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from domain import campaigns
+from domain import campaigns, redemptions
 from domain.errors import NotFound
 from schema.campaigns.enums import CampaignKindEnum, CampaignStatusEnum
 from schema.campaigns.inputs import CampaignInputType
@@ -139,9 +139,12 @@ class CampaignMutation:
             ),
         ],
     ) -> CampaignPayload:
+        data = input.to_domain()
         campaign = await campaigns.update_campaign(
-            project_id=info.context.project_id, campaign_id=str(id), data=input.to_domain()
+            project_id=info.context.project_id, campaign_id=str(id), data=data
         )
+        if data.limits is not None:
+            await redemptions.count_limited_counters(campaign=campaign)
         return CampaignPayload(campaign=CampaignType.from_doc(campaign))
 
     @strawberry.mutation(

@@ -344,7 +344,7 @@ async def test_daily_limit_counts_the_campaign_day(tenant: Tenant) -> None:
 
 async def test_redeem_takes_every_counter_and_records_the_redemption(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project_id=project)
+    campaign = await make_campaign(project_id=project, limits=Limits(per_customer=5, per_day=50))
     code = await make_code(campaign=campaign)
     customer = await make_customer(project_id=project)
 
@@ -373,6 +373,21 @@ async def test_redeem_takes_every_counter_and_records_the_redemption(tenant: Ten
     per_day = await DailyRedemptionCounter.find_one({"campaign_id": campaign.key})
     assert per_customer is not None and per_customer.redeemed_count == 1
     assert per_day is not None and per_day.redeemed_count == 1
+
+
+async def test_no_per_customer_or_per_day_counter_without_such_a_limit(tenant: Tenant) -> None:
+    project = tenant.project_id
+    campaign = await make_campaign(project_id=project, limits=Limits(per_code=3))
+    code = await make_code(campaign=campaign)
+    customer = await make_customer(project_id=project)
+
+    await redeem(project, "summer-20", customer.key)
+
+    assert await counters(campaign, code) == (1, 1)
+    assert await CustomerRedemptionCounter.find_all().count() == 0
+    assert await DailyRedemptionCounter.find_all().count() == 0
+    report = await reconcile_campaign(project_id=project, campaign_id=campaign.key)
+    assert report.corrections == []
 
 
 async def test_refusal_gives_back_earlier_counters_and_writes_nothing(tenant: Tenant) -> None:
@@ -481,7 +496,8 @@ async def test_without_a_key_every_call_is_a_new_redemption(tenant: Tenant) -> N
 
 async def test_reconciliation_fixes_corrupted_counters(tenant: Tenant) -> None:
     project = tenant.project_id
-    campaign = await make_campaign(project_id=project)
+    # Per-customer and per-day counters are kept while the campaign has such limits.
+    campaign = await make_campaign(project_id=project, limits=Limits(per_customer=9, per_day=99))
     first_code = await make_code(campaign=campaign)
     second_code = await make_code(campaign=campaign, display="WINTER-10")
     alice = await make_customer(project_id=project)
