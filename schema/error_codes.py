@@ -133,6 +133,8 @@ CODE_MEANINGS: dict[ErrorCode, str] = {
     RedemptionError.NOT_COMPLETED: "The redemption has not completed yet and cannot be rolled "
     "back.",
     RedemptionError.REDEMPTION_EXPIRED: "The redemption took too long and was cancelled; retry.",
+    RedemptionError.API_KEY_REVOKED: "The API key was revoked while the redemption ran (in "
+    "another process); nothing was redeemed.",
     RedemptionError.REDEMPTION_IN_PROGRESS: "A request with this idempotency key is still in "
     "progress; retry later.",
     Reason.NOT_FOUND: "No such code in the project.",
