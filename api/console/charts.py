@@ -95,10 +95,13 @@ def line_chart(
     """A line per series over `labels` (days, drawn left to right; missing days should be
     given as zero). `y_max` fixes the axis (1.0 for a rate)."""
     ident = _chart_id("chart")
-    height, left, right, top, bottom = 250, 58, 30, 14, 56
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     peak = max((v for s in series for v in s.values), default=0)
     ticks = nice_ticks(y_max if y_max is not None else peak)
+    show_tick = tick_format or value_format
+    # Room for the widest tick label (about 8.5 px a character at 14 px) beside the axis title.
+    widest = max((len(str(show_tick(tick))) for tick in ticks), default=1)
+    height, left, right, top, bottom = 250, max(58, 32 + math.ceil(widest * 8.5)), 30, 14, 56
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     scale_top = ticks[-1] or 1
     count = max(len(labels), 1)
 
@@ -109,7 +112,6 @@ def line_chart(
         return top + plot_h - plot_h * (value / scale_top)
 
     parts: list[Markup] = []
-    show_tick = tick_format or value_format
     for tick in ticks:
         parts.append(
             Markup(
