@@ -15,7 +15,7 @@ PENDING_FIELD = "webhook_pending"
 # A writer emits right after its change; a document still flagged this long after was left by a
 # process that died in between.
 PENDING_GRACE = timedelta(seconds=30)
-# Documents a sweep emits at most; the next sweep takes the rest.
+# Documents a sweep reads at a time.
 PENDING_BATCH = 500
 
 
@@ -34,18 +34,21 @@ async def emit_pending(
     emit_row: Callable[[dict[str, Any]], Awaitable[Any]],
     now: datetime | None = None,
     scope: dict[str, Any] | None = None,
-    limit: int = PENDING_BATCH,
+    batch: int = PENDING_BATCH,
 ) -> int:
     """Emits (with `emit_row`, under the event's usual dedupe key) the events of documents whose
     writer died before clearing their flag (of those matching `scope`, a project say), then
-    clears it; returns how many it looked at."""
+    clears it, a batch at a time; returns how many it looked at."""
     cutoff = (now or utc_now()) - PENDING_GRACE
-    rows = (
-        await collection.find({**(scope or {}), PENDING_FIELD: True, changed_at: {"$lt": cutoff}})
-        .limit(limit)
-        .to_list(None)
-    )
-    for row in rows:
-        await emit_row(row)
-    await clear_pending(collection, [row["_id"] for row in rows])
-    return len(rows)
+    query = {**(scope or {}), PENDING_FIELD: True, changed_at: {"$lt": cutoff}}
+    seen = 0
+    while True:
+        rows = await collection.find(query).limit(batch).to_list(None)
+        for row in rows:
+            await emit_row(row)
+        await clear_pending(collection, [row["_id"] for row in rows])
+        seen += len(rows)
+        # Delivery reports of projects nobody listens for stay flagged until here: every
+        # batch is taken, so they never pile up.
+        if len(rows) < batch:
+            return seen
