@@ -21,6 +21,8 @@ async def release_due_rewards(*, now: datetime | None = None, project_id: str | 
     moment = as_utc(now) if now is not None else utc_now()
     scope: dict[str, Any] = {"project_id": project_id} if project_id else {}
     granted = 0
+    # Before the rewards: an endpoint hears that a referral qualified before it was rewarded.
+    await emit_pending_qualified(now=now, scope=scope)
     due = await Referral.find(
         {**scope, "status": ReferralStatus.QUALIFIED.value, "release_at": {"$lte": moment}}
     ).to_list()
@@ -38,7 +40,6 @@ async def release_due_rewards(*, now: datetime | None = None, project_id: str | 
         campaign = await _cached_campaign(referral, campaigns)
         if campaign is not None:
             await give_reward(referral=referral, campaign=campaign)
-    await emit_pending_qualified(now=now, scope=scope)
     return granted
 
 
