@@ -23,7 +23,7 @@ from delivery.outbox import Links, queue_message
 from delivery.webhooks import RefusedAddress, WebhookWorker, check_resolved
 from delivery.worker import OutboxWorker
 from domain import messages, webhooks
-from domain.codes import emit_pending_published, publish_code
+from domain.codes import Code, emit_pending_published, publish_code, publish_codes_to_many
 from domain.common import utc_now
 from domain.messages import MessageChannel, ProviderStatus
 from domain.orders import record_order
@@ -387,6 +387,31 @@ async def test_a_pooled_code_published_by_a_dying_process_is_announced_once(
         tenant, settings, receiver, secret, emit_pending_published, f"code.published:{pooled.id}"
     )
     assert (payload["type"], payload["data"]["id"]) == ("code.published", str(pooled.id))
+
+
+async def test_codes_published_to_many_by_a_dying_process_are_announced_once(
+    tenant: Tenant, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    _, secret = await _create(tenant, receiver.url, ["code.published"])
+    campaign = await make_campaign(project_id=tenant.project_id)
+    audience = [await make_customer(project_id=tenant.project_id) for _ in range(2)]
+    with dying_when_storing_an_event(), pytest.raises(asyncio.CancelledError):
+        await publish_codes_to_many(campaign=campaign, customers=audience)
+    given = await Code.find({"campaign_id": campaign.key}).to_list()
+    assert len(given) == 2
+    later = utc_now() + timedelta(minutes=1)
+    assert await emit_pending_published(now=later) == 2
+    assert await emit_pending_published(now=later) == 0
+    worker = _worker(settings, Clock())
+    try:
+        await worker.run_until_idle()
+    finally:
+        await worker.close()
+    told = sorted(_verified(secret, request)["id"] for request in receiver.received)
+    assert told == sorted(
+        webhooks.event_id_for(project_id=tenant.project_id, dedupe_key=f"code.published:{c.id}")
+        for c in given
+    )
 
 
 async def test_a_referral_qualified_by_a_dying_process_is_announced_once(
