@@ -106,6 +106,10 @@ class Message(Document):
     updated_at: datetime = Field(default_factory=utc_now)
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
+    # Set by the write that applies a delivery report (whose message and project are only known
+    # by that write), cleared once its webhook event is stored or found unwanted: a process
+    # dying in between leaves it to emit_pending_reports (domain.webhooks.pending).
+    webhook_pending: bool = False
 
     class Settings:
         name = "messages"
@@ -127,6 +131,12 @@ class Message(Document):
             IndexModel(
                 [("idempotency_key", 1)],
                 partialFilterExpression={"idempotency_key": {"$type": "string"}},
+            ),
+            # The sweep that emits report events a dead writer left (domain.webhooks.pending).
+            IndexModel(
+                [("webhook_pending", 1), ("updated_at", 1)],
+                partialFilterExpression={"webhook_pending": True},
+                name="webhook_pending",
             ),
         ]
 
@@ -175,18 +185,29 @@ _EVENT_OF_STATUS = {
 }
 
 
-async def emit_status(message: Message) -> None:
+async def emit_status(message: Message) -> bool:
     """The webhook event of an email or SMS that reached a final status (wallet pushes have
-    none); costs no database call while no webhook listens."""
+    none); costs no database call while no webhook listens. True when it was stored."""
     event_type = _EVENT_OF_STATUS.get(message.status)
     if event_type is None or message.channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
-        return
-    await webhooks.emit(
+        return False
+    stored = await webhooks.emit(
         project_id=message.project_id,
         event_type=event_type,
         object_key=f"message:{message.id}",
         data=webhooks.objects.message(message),
         dedupe_key=f"{event_type}:{message.id}",
+    )
+    return stored is not None
+
+
+async def emit_pending_reports(*, now: datetime | None = None) -> int:
+    """Emits the events of delivery reports whose writer died before storing them."""
+    return await webhooks.emit_pending(
+        collection=_messages(),
+        changed_at="updated_at",
+        emit_row=lambda row: emit_status(Message.model_validate(row)),
+        now=now,
     )
 
 
@@ -370,7 +391,13 @@ class ProviderStatus(StrEnum):
 
 
 async def _apply_report(which: dict[str, Any], status: ProviderStatus, error: str) -> bool:
-    fields: dict[str, Any] = {"status": status.value, "updated_at": utc_now()}
+    # The message (and its project, so whether a webhook listens) is known only once this
+    # write found it: the write itself records that its event is owed.
+    fields: dict[str, Any] = {
+        "status": status.value,
+        "updated_at": utc_now(),
+        webhooks.PENDING_FIELD: True,
+    }
     if status == ProviderStatus.DELIVERED:
         fields["delivered_at"] = utc_now()
     elif error:
@@ -380,7 +407,8 @@ async def _apply_report(which: dict[str, Any], status: ProviderStatus, error: st
     )
     if raw is None:
         return False
-    await emit_status(Message.model_validate(raw))
+    if await emit_status(Message.model_validate(raw)):
+        await webhooks.clear_pending(_messages(), [raw["_id"]])
     return True
 
 
