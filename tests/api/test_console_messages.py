@@ -93,7 +93,7 @@ async def test_the_editor_previews_drafts_and_saves_through_the_template_checks(
         assert template is not None and template.project_id == tenant.project_id
         page = await http.get(created.headers["location"])
         # The rendered email sits in a frame that runs no script.
-        assert 'sandbox=""' in page.text and "srcdoc=\"&lt;h1&gt;Hi Alexandra" in page.text
+        assert 'sandbox=""' in page.text and 'srcdoc="&lt;h1&gt;Hi Alexandra' in page.text
         assert "Hello Alexandra" in page.text
 
         path = f"/console/templates/{template.key}"
