@@ -158,11 +158,17 @@ def preview_content(
     problems: list[Problem] = []
     try:
         content = validated_content(content)
+    except DomainError as error:
+        problems.extend(error.problems)
+    # Saving stops at the first failing stage; a draft shows the render's problems too, for the
+    # fields the size and presence rules found nothing wrong with.
+    try:
         check_template(
             content=content, max_sms_segments=max_sms_segments, base_url=base_url, brand=brand
         )
     except DomainError as error:
-        problems.extend(error.problems)
+        reported = {problem.field for problem in problems}
+        problems.extend(p for p in error.problems if p.field not in reported)
     try:
         compiled = compile_template(
             ref="preview",
