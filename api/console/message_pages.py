@@ -235,6 +235,16 @@ async def _distribution(request: Request, visit: Visit) -> jobs.Job:
     )
 
 
+async def _template_name(visit: Visit, ref: str) -> str:
+    """The template a distribution sends, as the templates list names it."""
+    if not ref or templates.is_builtin_ref(ref):
+        return ref or "builtin:coupon"
+    try:
+        return (await templates.get_template(visit.project_id, ref)).name
+    except NotFound:
+        return ref
+
+
 @console_page()
 async def distribution_page(request: Request, visit: Visit) -> Response:
     job = await _distribution(request, visit)
@@ -253,7 +263,7 @@ async def distribution_page(request: Request, visit: Visit) -> Response:
             "job": job,
             "campaign": campaign,
             "channels": channels,
-            "template_ref": str(job.params.get("template_ref") or "builtin:coupon"),
+            "template_name": await _template_name(visit, str(job.params.get("template_ref") or "")),
             "figures": _figures(job),
             "runs_here": settings_of(request).run_jobs,
         },

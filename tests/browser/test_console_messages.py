@@ -118,5 +118,10 @@ async def test_a_marketer_writes_templates_and_sends_a_campaign(
         await small.goto(address)
         assert await page_width(small) <= PHONE.width, name
         await photograph(small, PHONE, name, whole=name.startswith("template-"))
+    # On a phone the preview follows the form: the email as it renders there.
+    await small.goto(shots["template-email"])
+    await small.locator(".preview").scroll_into_view_if_needed()
+    await expect(small.frame_locator("#preview-html").locator("h1")).to_have_text("Hi Alexandra")
+    await photograph(small, PHONE, "template-email-preview")
     await phone.close()
     await desktop.close()
