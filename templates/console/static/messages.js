@@ -25,6 +25,10 @@
     document.querySelectorAll(".sms-preview").forEach(function (part) {
       part.hidden = !sms;
     });
+    var label = form.querySelector("label[for=text]");
+    if (label) {
+      label.textContent = sms ? "SMS text" : "Plain-text part";
+    }
   }
 
   function showProblems(form, problems) {
