@@ -15,7 +15,7 @@ from domain import webhooks
 from domain.code_models import Code
 from domain.common import object_id, utc_now
 from domain.errors import DomainError, ErrorCode, NotFound
-from domain.pagination import Page, paginate
+from domain.pagination import Page, decode_cursor, paginate
 
 
 class MessageError(ErrorCode):
@@ -477,9 +477,7 @@ async def get_message(project_id: str, message_id: str) -> Message:
     return message
 
 
-async def list_messages(
-    project_id: str, where: MessageFilter, first: int, after: str | None
-) -> Page[Message]:
+def _listing_query(project_id: str, where: MessageFilter) -> dict[str, Any]:
     query: dict[str, Any] = {"project_id": project_id}
     if where.customer_id is not None:
         query["customer_id"] = where.customer_id
@@ -491,7 +489,30 @@ async def list_messages(
         query["channel"] = where.channel.value
     else:
         query["channel"] = {"$in": [MessageChannel.EMAIL.value, MessageChannel.SMS.value]}
-    return await paginate(Message, query, first, after)
+    return query
+
+
+async def list_messages(
+    project_id: str, where: MessageFilter, first: int, after: str | None
+) -> Page[Message]:
+    return await paginate(Message, _listing_query(project_id, where), first, after)
+
+
+async def newest_messages(
+    *, project_id: str, where: MessageFilter, first: int, before: str | None
+) -> Page[Message]:
+    """The same messages as list_messages, newest first, for people reading a log; `before` is
+    the cursor of the last message already shown."""
+    query = _listing_query(project_id, where)
+    page_query = dict(query)
+    if before:
+        page_query["_id"] = {"$lt": decode_cursor(before)}
+    rows = await Message.find(page_query).sort("-_id").limit(first + 1).to_list()
+
+    async def total() -> int:
+        return await Message.get_pymongo_collection().count_documents(query)
+
+    return Page(items=rows[:first], has_next=len(rows) > first, total=total)
 
 
 def check_idempotency_key(key: str | None) -> str | None:

@@ -263,6 +263,7 @@ NAV = (
     NavItem("Dashboard", "dashboard", "dashboard"),
     NavItem("Campaigns", "campaigns", "campaigns"),
     NavItem("Customers", "customers", "customers"),
+    NavItem("Messages", "templates", "messages"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 
@@ -307,6 +308,8 @@ STATIC_FILES = {
     "console.js": "text/javascript",
     "campaigns.css": "text/css",
     "campaigns.js": "text/javascript",
+    "messages.css": "text/css",
+    "messages.js": "text/javascript",
 }
 
 
