@@ -368,6 +368,7 @@ async def experiment_page(request: Request, visit: Visit) -> Response:
             "saved": request.query_params.get("saved", ""),
             "can_promote": experiment.started_at is not None and not experiment.promoted,
             "offers": _offers(experiment),
+            "names": {"holdout": "Holdout"} | {v.key: v.name for v in experiment.variants},
         },
     )
 
