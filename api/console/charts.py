@@ -313,7 +313,7 @@ def interval_chart(
     """One horizontal interval per row with a dot at its estimate, on an axis that always shows
     zero (a dashed line), so an interval crossing it reads as "no difference ruled out"."""
     ident = _chart_id("intervals")
-    row_h, left, right, top, bottom = 40, 120, 24, 12, 52
+    row_h, left, right, top, bottom = 40, 120, 36, 12, 52
     height = top + bottom + row_h * max(len(intervals), 1)
     plot_w = WIDTH - left - right
     lowest = min([0.0, *(i.low for i in intervals)])
@@ -326,9 +326,15 @@ def interval_chart(
     def x(value: float) -> float:
         return left + plot_w * (value - lowest) / (highest - lowest)
 
+    # Round ticks over the range: steps of 1, 2, 2.5 or 5 times a power of ten.
+    raw = (highest - lowest) / 4
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    ticks = [
+        round(n * step, 10) for n in range(math.ceil(lowest / step), math.floor(highest / step) + 1)
+    ]
     parts: list[Markup] = []
-    for step in range(5):
-        tick = lowest + (highest - lowest) * step / 4
+    for tick in ticks:
         parts.append(
             Markup(
                 '<line x1="{x:.1f}" x2="{x:.1f}" y1="{t}" y2="{b}" stroke="{g}" stroke-width="1"/>'

@@ -303,6 +303,17 @@ def _arm_rows(experiment: Experiment, results: ExperimentResults) -> tuple[list[
     return rows, reference.name
 
 
+def p_value_text(value: float) -> str:
+    """A two-sided p-value to four places; below that, as a bound rather than a zero."""
+    return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
+
+
+def p_value_phrase(value: float) -> str:
+    """ "p = 0.0228", or "p < 0.0001" in a sentence."""
+    text = p_value_text(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def _points(value: float) -> str:
     """An absolute difference of conversion in percentage points."""
     return f"{value * 100:+.1f} pt"
@@ -363,6 +374,9 @@ async def experiment_page(request: Request, visit: Visit) -> Response:
             "rows": rows,
             "reference": reference,
             "level": level,
+            "level_text": f"{level * 100:g} %",
+            "p_text": p_value_text,
+            "p_phrase": p_value_phrase,
             "chart": _interval_chart(rows, reference, level) if experiment.started_at else None,
             "css": STATUS_CSS[experiment.status],
             "saved": request.query_params.get("saved", ""),

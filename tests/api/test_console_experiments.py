@@ -6,6 +6,7 @@ from html import unescape
 
 from starlette.applications import Starlette
 
+from api.console.experiments import p_value_text
 from domain.campaigns import Campaign, Discount, DiscountType
 from domain.codes import publish_code
 from domain.experiments import Experiment, ExperimentStatus, Variant, assign
@@ -110,10 +111,10 @@ async def test_create_run_read_the_results_and_promote(app: Starlette, tenant: T
         assert expected is not None and expected.p_value is not None
         results = await http.get(page_url)
         text = unescape(results.text)
-        assert "Each arm against Ten off, at 95.0 % confidence" in text
+        assert "Each arm against Ten off, at 95 % confidence" in text
         assert f"{expected.difference * 100:+.1f} pt" in text
         assert f"{expected.ci_low * 100:+.1f} to {expected.ci_high * 100:+.1f} pt" in text
-        assert f"{expected.p_value:.4f}" in text
+        assert p_value_text(expected.p_value) in text
         assert "<strong>Twenty off</strong> wins" in text and "above Ten off" in text
         # The interval chart: one interval (B against the control), drawn as SVG with its table.
         assert text.count('stroke-linecap="round"') == 1 and 'role="img"' in text

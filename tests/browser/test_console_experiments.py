@@ -56,15 +56,13 @@ async def test_a_marketer_runs_an_experiment_and_promotes_the_winner(
     await expect(page.locator(".notice")).to_contain_text("Experiment started")
     experiment = await Experiment.find_one()
     assert experiment is not None
-    # Customers get codes; those on Twenty off order, the others (and the holdout) do not.
-    customers = await make_customers(project_id=project_id, count=30)
+    # Customers get codes; most on Twenty off order, a quarter on Control, none held out.
+    customers = await make_customers(project_id=project_id, count=40)
     for n, customer in enumerate(customers):
         with contextlib.suppress(Holdout):
             await publish_code(project_id, campaign.key, customer.key)
-        if (
-            assign(experiment_id=experiment.key, customer_id=customer.key, arms=experiment.arms)
-            == "B"
-        ):
+        arm = assign(experiment_id=experiment.key, customer_id=customer.key, arms=experiment.arms)
+        if (arm == "B" and n % 4) or (arm == "A" and n % 4 == 0):
             await record_order(
                 project_id,
                 OrderInput(order_id=f"o{n}", amount=eur(3_000), customer_id=customer.key),
