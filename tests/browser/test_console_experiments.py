@@ -41,6 +41,10 @@ async def test_a_marketer_runs_an_experiment_and_promotes_the_winner(
     await page.fill("[id='variants.0.percentOff']", "10")
     await page.fill("[id='variants.1.name']", "Twenty off")
     await page.fill("[id='variants.1.percentOff']", "20")
+    # A holdout of 20 in 100, so that 60 customers surely put some in it.
+    for weight in ("variants.0.weight", "variants.1.weight"):
+        await page.fill(f"[id='{weight}']", "40")
+    await page.fill("#holdoutWeight", "20")
     await page.fill("#alpha", "0.9")
     await page.click("button:has-text('Create experiment')")
     await expect(page.locator("[id='alpha-error']")).to_contain_text("at most 0.5")
@@ -57,7 +61,7 @@ async def test_a_marketer_runs_an_experiment_and_promotes_the_winner(
     experiment = await Experiment.find_one()
     assert experiment is not None
     # Customers get codes; most on Twenty off order, a quarter on Control, none held out.
-    customers = await make_customers(project_id=project_id, count=40)
+    customers = await make_customers(project_id=project_id, count=60)
     for n, customer in enumerate(customers):
         with contextlib.suppress(Holdout):
             await publish_code(project_id, campaign.key, customer.key)
