@@ -6,13 +6,14 @@ and lists the page templates it renders in `TEMPLATES`."""
 
 from starlette.routing import BaseRoute
 
+import api.console.automations as automations
 import api.console.experiments as experiments
 from api.console import campaigns, customers, dashboard, settings_pages, sign_in, static
 from api.console.web import check_console_templates
 from templates import TemplateFiles
 
 # Pages of other areas add their module here.
-AREAS = (static, sign_in, dashboard, campaigns, customers, settings_pages, experiments)
+AREAS = (static, sign_in, dashboard, campaigns, customers, settings_pages, experiments, automations)
 
 
 def console_routes() -> list[BaseRoute]:

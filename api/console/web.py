@@ -264,6 +264,7 @@ NAV = (
     NavItem("Campaigns", "campaigns", "campaigns"),
     NavItem("Customers", "customers", "customers"),
     NavItem("Experiments", "experiments", "experiments"),
+    NavItem("Automations", "automations", "automations"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 
