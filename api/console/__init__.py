@@ -6,6 +6,8 @@ and lists the page templates it renders in `TEMPLATES`."""
 
 from starlette.routing import BaseRoute
 
+import api.console.automations as automations
+import api.console.experiments as experiments
 from api.console import (
     campaigns,
     customers,
@@ -29,6 +31,8 @@ AREAS = (
     settings_pages,
     template_pages,
     message_pages,
+    experiments,
+    automations,
 )
 
 

@@ -264,6 +264,8 @@ NAV = (
     NavItem("Campaigns", "campaigns", "campaigns"),
     NavItem("Customers", "customers", "customers"),
     NavItem("Messages", "templates", "messages"),
+    NavItem("Experiments", "experiments", "experiments"),
+    NavItem("Automations", "automations", "automations"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 
