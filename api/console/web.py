@@ -263,6 +263,7 @@ NAV = (
     NavItem("Dashboard", "dashboard", "dashboard"),
     NavItem("Campaigns", "campaigns", "campaigns"),
     NavItem("Customers", "customers", "customers"),
+    NavItem("Loyalty", "loyalty", "loyalty"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 

@@ -39,6 +39,7 @@ from domain.loyalty.rewards import (
     exchange_points,
     get_reward,
     list_rewards,
+    update_reward,
 )
 from domain.loyalty.rules import (
     MAX_KEY,
@@ -100,4 +101,5 @@ __all__ = [
     "repair_stale_cards",
     "retier",
     "reverse_for_order",
+    "update_reward",
 ]
