@@ -123,7 +123,7 @@ async def test_a_program_is_made_and_changed_with_the_api_errors_by_its_fields(
         assert program.loyalty.expiry_days == 365 and program.loyalty.events == {"review": 20}
         page = (await http.get(made.headers["location"])).text
         assert "Program created." in page and "365 days after they are earned" in page
-        assert "× 1.5" in page
+        assert "\u00d7 1.5" in page
 
         # Editing: a tier removed by emptying its row, expiry cleared, an unreadable window.
         edit = f"/console/loyalty/{program.key}/edit"
