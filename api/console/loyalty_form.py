@@ -223,7 +223,8 @@ def on_inputs(problems: list[Problem]) -> list[Problem]:
 
 def describe(config: LoyaltyConfig) -> dict[str, Any]:
     """The program's rules in words, for the list and the program page."""
-    earning = f"{_number(config.points_per_unit)} point(s) per unit spent"
+    per_unit = _number(config.points_per_unit)
+    earning = f"{per_unit} {'point' if per_unit == '1' else 'points'} per unit spent"
     if config.points_per_order:
         earning += f", plus {config.points_per_order:,} per order"
     basis = "points earned" if config.tier_basis == TierBasis.POINTS else "amount spent"
