@@ -264,6 +264,7 @@ NAV = (
     NavItem("Campaigns", "campaigns", "campaigns"),
     NavItem("Customers", "customers", "customers"),
     NavItem("Loyalty", "loyalty", "loyalty"),
+    NavItem("Referrals", "referrals", "referrals"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 
