@@ -1,7 +1,7 @@
 """Console pages for loyalty: the programs (LOYALTY campaigns) with their tiers and expiry, made
 and changed through createCampaign's and updateCampaign's checks; the rewards catalogue
-(createReward, updateReward); and a
-member's card and ledger with the points adjustment adjustPoints makes."""
+(createReward, updateReward); and a member's card and ledger with the points adjustment
+adjustPoints makes."""
 
 from starlette.requests import Request
 from starlette.responses import Response
