@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import api.console.charts as charts
 import api.console.loyalty_form as loyalty_form
 from api.console.web import (
     FormErrors,
@@ -77,6 +78,7 @@ async def programs(request: Request, visit: Visit) -> Response:
 async def program(request: Request, visit: Visit) -> Response:
     campaign, config = await _program(visit, request)
     rewards = await loyalty.list_rewards(project_id=visit.project_id, campaign_id=campaign.key)
+    per_tier = await loyalty.members_per_tier(project_id=visit.project_id, campaign_id=campaign.key)
     discount_names = await campaigns.campaigns_by_id(
         project_id=visit.project_id,
         campaign_ids=[r.discount_campaign_id for r in rewards if r.discount_campaign_id],
@@ -91,6 +93,17 @@ async def program(request: Request, visit: Visit) -> Response:
             "config": config,
             "rules": loyalty_form.describe(config),
             "rewards": rewards,
+            "members": sum(per_tier.values()),
+            # Every tier of the program, lowest first, then cards in a tier it no longer has.
+            "tier_bars": [
+                charts.Bar(name or "No tier", per_tier.get(name, 0))
+                for name in ["", *(tier.name for tier in config.tiers)]
+            ]
+            + [
+                charts.Bar(name, count)
+                for name, count in per_tier.items()
+                if name and name not in {tier.name for tier in config.tiers}
+            ],
             "discounts": {key: found.name for key, found in discount_names.items()},
             "done": DONE.get(request.query_params.get("done", ""), ""),
         },

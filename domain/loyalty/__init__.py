@@ -30,6 +30,7 @@ from domain.loyalty.results import (
     ledger_pages,
     ledger_sum,
     list_ledger,
+    members_per_tier,
 )
 from domain.loyalty.rewards import (
     FIRST_ATTEMPT_WAIT,
@@ -95,6 +96,7 @@ __all__ = [
     "list_ledger",
     "list_rewards",
     "loyalty_campaign",
+    "members_per_tier",
     "order_points",
     "record_event",
     "repair_card",

@@ -252,6 +252,8 @@ async def test_a_members_card_is_adjusted_with_a_reason_and_never_below_zero(
         # A viewer reads the card and cannot adjust it, nor open the forms.
         seen = (await viewer.get(member)).text
         assert ">70<" in seen and "Adjust points" not in seen
+        program_page = (await viewer.get(f"/console/loyalty/{program.key}")).text
+        assert "Members per tier" in program_page and "1 member with a card" in program_page
         refused = await viewer.post(
             adjust, data={"csrf_token": viewer_csrf, "points": "5", "reason": "x"}
         )
