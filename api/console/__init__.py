@@ -12,7 +12,9 @@ from api.console import (
     campaigns,
     customers,
     dashboard,
+    loyalty,
     message_pages,
+    referrals,
     settings_pages,
     sign_in,
     static,
@@ -33,6 +35,8 @@ AREAS = (
     message_pages,
     experiments,
     automations,
+    loyalty,
+    referrals,
 )
 
 

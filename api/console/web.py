@@ -266,6 +266,8 @@ NAV = (
     NavItem("Messages", "templates", "messages"),
     NavItem("Experiments", "experiments", "experiments"),
     NavItem("Automations", "automations", "automations"),
+    NavItem("Loyalty", "loyalty", "loyalty"),
+    NavItem("Referrals", "referrals", "referrals"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 

@@ -41,6 +41,8 @@ class ReferralCode(Document):
             IndexModel([("project_id", 1), ("code", 1)], unique=True, name="project_code_unique"),
             # The public link knows the code only, not its project.
             IndexModel([("code", 1)], name="code_any_project"),
+            # A program's top referrers.
+            IndexModel([("project_id", 1), ("campaign_id", 1), ("referrals_count", -1)]),
         ]
 
     @property
