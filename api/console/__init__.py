@@ -6,12 +6,30 @@ and lists the page templates it renders in `TEMPLATES`."""
 
 from starlette.routing import BaseRoute
 
-from api.console import campaigns, customers, dashboard, settings_pages, sign_in, static
+from api.console import (
+    campaigns,
+    customers,
+    dashboard,
+    settings_brand,
+    settings_messaging,
+    settings_pages,
+    sign_in,
+    static,
+)
 from api.console.web import check_console_templates
 from templates import TemplateFiles
 
 # Pages of other areas add their module here.
-AREAS = (static, sign_in, dashboard, campaigns, customers, settings_pages)
+AREAS = (
+    static,
+    sign_in,
+    dashboard,
+    campaigns,
+    customers,
+    settings_pages,
+    settings_brand,
+    settings_messaging,
+)
 
 
 def console_routes() -> list[BaseRoute]:

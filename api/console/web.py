@@ -307,6 +307,8 @@ STATIC_FILES = {
     "console.js": "text/javascript",
     "campaigns.css": "text/css",
     "campaigns.js": "text/javascript",
+    "settings.css": "text/css",
+    "settings.js": "text/javascript",
 }
 
 
