@@ -55,9 +55,7 @@ async def test_an_owner_previews_and_saves_the_brand_and_tests_their_smtp_server
         await page.get_by_label("Display name").fill(f"Maison Lune {size.name}")
         await page.get_by_label("Main colour").fill("#1d4ed8")
         await page.get_by_label("Shop link").fill("https://shop.example.com/cart")
-        await expect(preview.locator("header.brand span")).to_have_text(
-            f"Maison Lune {size.name}"
-        )
+        await expect(preview.locator("header.brand span")).to_have_text(f"Maison Lune {size.name}")
         header = preview.locator("header.brand")
         await expect(header).to_have_css("background-color", "rgb(29, 78, 216)")
         await expect(preview.locator("#code")).to_contain_text("SPRING")
