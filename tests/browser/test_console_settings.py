@@ -74,6 +74,8 @@ async def test_an_owner_previews_and_saves_the_brand_and_tests_their_smtp_server
         await page.get_by_label("Accent colour").fill("orange")
         await page.get_by_role("button", name="Save brand").click()
         await expect(page.get_by_role("alert")).to_contain_text("A color is written #RGB")
+        await expect(page.locator("#accent_color-error")).to_be_visible()
+        await photograph(page, size, "brand-error")
         await page.get_by_label("Accent colour").fill("#f97316")
         await page.get_by_role("button", name="Save brand").click()
         await expect(page.get_by_role("status").first).to_contain_text("The brand was saved")
