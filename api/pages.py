@@ -191,6 +191,19 @@ def _coupon_context(
     }
 
 
+def coupon_html(
+    settings: Settings, code: codes.Code, campaign: Campaign, project: Project, *, nonce: str
+) -> str:
+    """The coupon page's markup as the code's holder sees it; the console's brand preview
+    draws it with a draft brand and a sample code."""
+    context = _coupon_context(settings, code, campaign, project)
+    return (
+        templates(settings.template_files)
+        .get_template("coupon.html")
+        .render(nonce=nonce, **context)
+    )
+
+
 def _shop_link(shop_url: str, code: str) -> str:
     """The shop's address with `code=<CODE>` added, so checkout can fill the code in."""
     if not shop_url:

@@ -193,6 +193,12 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def draft_brand(project: Project, changes: BrandChanges) -> Brand:
+    """The brand `changes` would give the project, checked as update_brand checks them, and
+    not saved: what a preview shows."""
+    return project.brand.model_copy(update=_brand_changes(changes))
+
+
 async def update_brand(project_id: str, changes: BrandChanges) -> Project:
     """Sets the given brand fields together, or none of them when any is invalid."""
     values = _brand_changes(changes)

@@ -314,6 +314,8 @@ STATIC_FILES = {
     "campaigns.js": "text/javascript",
     "messages.css": "text/css",
     "messages.js": "text/javascript",
+    "settings.css": "text/css",
+    "settings.js": "text/javascript",
 }
 
 
