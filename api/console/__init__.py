@@ -7,11 +7,12 @@ and lists the page templates it renders in `TEMPLATES`."""
 from starlette.routing import BaseRoute
 
 from api.console import campaigns, customers, dashboard, settings_pages, sign_in, static
+from api.console import segments as segment_pages
 from api.console.web import check_console_templates
 from templates import TemplateFiles
 
 # Pages of other areas add their module here.
-AREAS = (static, sign_in, dashboard, campaigns, customers, settings_pages)
+AREAS = (static, sign_in, dashboard, campaigns, customers, settings_pages, segment_pages)
 
 
 def console_routes() -> list[BaseRoute]:

@@ -263,6 +263,7 @@ NAV = (
     NavItem("Dashboard", "dashboard", "dashboard"),
     NavItem("Campaigns", "campaigns", "campaigns"),
     NavItem("Customers", "customers", "customers"),
+    NavItem("Segments", "segments", "segments"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 
@@ -307,6 +308,8 @@ STATIC_FILES = {
     "console.js": "text/javascript",
     "campaigns.css": "text/css",
     "campaigns.js": "text/javascript",
+    "segments.css": "text/css",
+    "segments.js": "text/javascript",
 }
 
 
