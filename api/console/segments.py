@@ -204,6 +204,18 @@ def _form_context(
     }
 
 
+async def _first_preview(
+    request: Request, visit: Visit, builder: segment_form.Builder
+) -> Preview | None:
+    """The preview a form opens with, so a filter already there shows its count without the
+    script; a filter with problems shows none until it is changed."""
+    read = segment_form.filter_of(builder)
+    if read.problems:
+        return None
+    found, _ = await preview_of(request, visit, read.filter, read.places)
+    return found
+
+
 @console_page(minimum=ConsoleRole.MARKETER)
 async def new_form(request: Request, visit: Visit) -> Response:
     # Prefilled from the query (the RFM grid's "save as a segment" link).
@@ -215,6 +227,7 @@ async def new_form(request: Request, visit: Visit) -> Response:
         kind=SegmentKind.DYNAMIC.value,
         builder=builder,
     )
+    context["preview"] = await _first_preview(request, visit, builder)
     return render(request, "console/segments/form.html", {"title": "New segment", **context})
 
 
@@ -295,6 +308,7 @@ async def edit_form(request: Request, visit: Visit) -> Response:
     context = _form_context(
         request, segment=segment, name=segment.name, kind=segment.kind.value, builder=builder
     )
+    context["preview"] = await _first_preview(request, visit, builder)
     return render(
         request, "console/segments/form.html", {"title": f"Edit {segment.name}", **context}
     )

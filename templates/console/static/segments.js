@@ -71,6 +71,23 @@
     Array.prototype.forEach.call(form.querySelectorAll("[data-no-js]"), function (button) {
       button.hidden = true;
     });
+    // Empty rows after the first empty one wait behind "Add a condition".
+    var spare = Array.prototype.filter.call(rows, function (row) {
+      return !row.querySelector("[data-field]").value && !row.classList.contains("field-has-error");
+    }).slice(1);
+    spare.forEach(function (row) {
+      row.hidden = true;
+    });
+    var more = document.getElementById("add-condition");
+    if (more && spare.length) {
+      more.hidden = false;
+      more.addEventListener("click", function () {
+        var next = spare.shift();
+        next.hidden = false;
+        next.querySelector("[data-field]").focus();
+        more.hidden = spare.length === 0;
+      });
+    }
     Array.prototype.forEach.call(rows, function (row) {
       narrowOps(row, opsByField);
       row.querySelector("[data-field]").addEventListener("change", function () {
