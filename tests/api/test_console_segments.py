@@ -11,10 +11,11 @@ from html import unescape
 import httpx
 from starlette.applications import Starlette
 
+from domain.campaigns.models import Rules
 from domain.customers import Consents, Customer, Rfm
 from domain.segments import Segment, SegmentKind, SegmentMember, segment_size_within
 from tests.console import make_console_user, signed_in_as
-from tests.factories import Tenant, make_customer
+from tests.factories import Tenant, make_campaign, make_customer
 
 ERROR = re.compile(
     r'<p class="field-error" id="([^"]+)-error">\s*<span[^>]*>Error:</span>\s*([^<]+)</p>'
@@ -225,6 +226,13 @@ async def test_static_members_by_paste_and_upload_then_delete_viewer_and_other_p
 
         ask = await http.get(f"{base}/delete")
         assert "Delete VIP?" in ask.text and await Segment.find_all().count() == 1
+        spring = await make_campaign(
+            project_id=tenant.project_id, name="Spring", rules=Rules(segment_ids=[segment.key])
+        )
+        in_use = await http.post(f"{base}/delete", data={"csrf_token": csrf})
+        assert in_use.status_code == 400 and "SEGMENT_IN_USE" in in_use.text
+        assert "Campaigns target this segment: Spring; end them first" in in_use.text
+        await spring.delete()
         deleted = await http.post(f"{base}/delete", data={"csrf_token": csrf})
         assert deleted.status_code == 303
         assert await Segment.find_all().count() == 0 and await SegmentMember.find_all().count() == 0
