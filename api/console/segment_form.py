@@ -125,6 +125,8 @@ def _typed(kind: FieldKind, text: str) -> Any:
 def _value(kind: FieldKind, op: str, text: str) -> Any:
     if op == "exists":
         return _boolean(text)
+    if op == "exists":
+        return f"{label} is set" if stored.get("value") is True else f"{label} is not set"
     if op in RELATIVE:
         return _number(text.strip())
     if op == "in":
@@ -231,14 +233,14 @@ def builder_of(stored: dict[str, Any]) -> Builder:
     return Builder(match=match, rows=rows)
 
 
-def describe(stored: dict[str, Any]) -> str:
-    """The filter in words, for the segment page and the list."""
+def describe(stored: dict[str, Any], nested: bool = False) -> str:
+    """The filter in words, for the segment page and the list; inner groups in brackets."""
     if "all" in stored or "any" in stored:
         key = "all" if "all" in stored else "any"
         joiner = " and " if key == "all" else " or "
-        parts = [describe(child) for child in stored[key]]
+        parts = [describe(child, nested=True) for child in stored[key]]
         text = joiner.join(parts)
-        return f"({text})" if len(parts) > 1 else text
+        return f"({text})" if nested and len(parts) > 1 else text
     name = str(stored.get("field", ""))
     label = FIELD_LABELS.get(name, name)
     op = str(stored.get("op"))
@@ -246,6 +248,9 @@ def describe(stored: dict[str, Any]) -> str:
     if op in RELATIVE:
         days = "within the last" if op == "within_days" else "more than"
         return f"{label} {days} {value} days" + (" ago" if op == "older_than_days" else "")
+    if kind_of(name) == FieldKind.DATE:
+        # Stored as UTC instants; a midnight reads as its day.
+        value = value.removesuffix("T00:00:00+00:00").replace("+00:00", " UTC")
     words = OP_LABELS.get(op, op).split(" (")[0]
     if " / " in words:
         number_words, date_words = words.split(" / ")
