@@ -125,8 +125,6 @@ def _typed(kind: FieldKind, text: str) -> Any:
 def _value(kind: FieldKind, op: str, text: str) -> Any:
     if op == "exists":
         return _boolean(text)
-    if op == "exists":
-        return f"{label} is set" if stored.get("value") is True else f"{label} is not set"
     if op in RELATIVE:
         return _number(text.strip())
     if op == "in":
@@ -245,6 +243,8 @@ def describe(stored: dict[str, Any], nested: bool = False) -> str:
     label = FIELD_LABELS.get(name, name)
     op = str(stored.get("op"))
     value = _text(stored.get("value"))
+    if op == "exists":
+        return f"{label} is set" if stored.get("value") is True else f"{label} is not set"
     if op in RELATIVE:
         days = "within the last" if op == "within_days" else "more than"
         return f"{label} {days} {value} days" + (" ago" if op == "older_than_days" else "")
