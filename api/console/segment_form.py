@@ -246,7 +246,7 @@ def describe(stored: dict[str, Any], nested: bool = False) -> str:
     if op == "exists":
         return f"{label} is set" if stored.get("value") is True else f"{label} is not set"
     if op in RELATIVE:
-        days = "within the last" if op == "within_days" else "more than"
+        days = "within the last" if op == "within_days" else "was more than"
         return f"{label} {days} {value} days" + (" ago" if op == "older_than_days" else "")
     if kind_of(name) == FieldKind.DATE:
         # Stored as UTC instants; a midnight reads as its day.
