@@ -10,9 +10,11 @@ import time
 from typing import Protocol
 
 from delivery.automation import AutomationExecutor
+from domain.codes import emit_pending_published
 from domain.events import dispatch_pending_events, emit_birthday_events, emit_dormant_events
 from domain.jobs import JobRunner
 from domain.loyalty import expire_points, repair_stale_cards
+from domain.messages import emit_pending_reports
 from domain.orders import apply_pending_order_effects
 from domain.referrals import release_due_rewards
 from domain.rfm import queue_due_rfm
@@ -39,9 +41,9 @@ EVENT_SWEEP_SECONDS = 900.0
 async def run_jobs_forever(
     runner: JobRunner, idle_seconds: float = IDLE_SECONDS, error_seconds: float = ERROR_SECONDS
 ) -> None:
-    """Runs jobs one after another, the order effects and loyalty repair sweeps every
-    SWEEP_SECONDS and queues the daily RFM jobs that are due; sleeps when no job waits; never
-    dies of an error."""
+    """Runs jobs one after another, the order effects, loyalty, referral and webhook repair
+    sweeps every SWEEP_SECONDS and queues the daily RFM jobs that are due; sleeps when no job
+    waits; never dies of an error."""
     next_sweep = next_rfm = 0.0
     while True:
         try:
@@ -50,6 +52,8 @@ async def run_jobs_forever(
                 await apply_pending_order_effects()
                 await repair_stale_cards()
                 await release_due_rewards()
+                await emit_pending_published()
+                await emit_pending_reports()
             if time.monotonic() >= next_rfm:
                 next_rfm = time.monotonic() + RFM_CHECK_SECONDS
                 await queue_due_rfm()

@@ -58,6 +58,9 @@ class Code(Document):
     # a code makes a redemption look for the carrying message or touch the pass.
     carried: bool = False
     wallet_pass: bool = False
+    # Set by the write that publishes the code while a webhook listens, cleared once its event
+    # is stored: a process dying in between leaves it to the sweep (domain.webhooks.pending).
+    webhook_pending: bool = False
     # Generation bookkeeping: which job and batch made the code, so a resumed job is exact.
     job_id: str = ""
     batch: int = -1
@@ -74,6 +77,12 @@ class Code(Document):
             IndexModel([("project_id", 1), ("job_id", 1), ("batch", 1)]),
             # The public coupon page knows the code only, not its project.
             IndexModel([("code", 1)], name="code_any_project"),
+            # The sweep that emits events a dead writer left (domain.webhooks.pending).
+            IndexModel(
+                [("webhook_pending", 1), ("published_at", 1)],
+                partialFilterExpression={"webhook_pending": True},
+                name="webhook_pending",
+            ),
         ]
 
 

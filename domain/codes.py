@@ -166,6 +166,9 @@ async def _take_free_code(
     `tags` (an experiment and variant) are written in that same update or insert."""
     now = utc_now()
     tags = tags or {}
+    # Which pooled code the claim takes is known only after it: the claim records that its
+    # event is owed (see _announce).
+    pending = await _owes_event(campaign.project_id)
     raw = await Code.get_pymongo_collection().find_one_and_update(
         {"pool": campaign.key, "project_id": campaign.project_id, "assigned": False},
         {
@@ -175,6 +178,7 @@ async def _take_free_code(
                 "customer_id": customer_id,
                 "published_at": now,
                 **tags,
+                **pending,
             }
         },
         return_document=ReturnDocument.AFTER,
@@ -193,6 +197,7 @@ async def _take_free_code(
             assigned=True,
             published_at=now,
             **tags,
+            **pending,
         )
         try:
             await code.insert()
@@ -209,8 +214,31 @@ async def _take_free_code(
     )
 
 
+async def _owes_event(project_id: str) -> dict[str, bool]:
+    """The field a publishing write sets while a webhook listens to code.published: a process
+    dying before the event is stored leaves it to emit_pending_published. Nothing (and no
+    database call) while none listens."""
+    if await webhooks.listens(project_id=project_id, event_type=webhooks.CODE_PUBLISHED):
+        return {webhooks.PENDING_FIELD: True}
+    return {}
+
+
 async def _published(code: Code) -> Code:
-    """code.published, once per code: the code is handed to a customer only here."""
+    await _announce([code])
+    return code
+
+
+async def _announce(codes: list[Code]) -> None:
+    """code.published, once per code: the code is handed to a customer only where the write
+    also sets webhook_pending (_owes_event), cleared here once the events are stored."""
+    for code in codes:
+        await _emit_published(code)
+    await webhooks.clear_pending(
+        Code.get_pymongo_collection(), [code.id for code in codes if code.webhook_pending]
+    )
+
+
+async def _emit_published(code: Code) -> None:
     await webhooks.emit(
         project_id=code.project_id,
         event_type=webhooks.CODE_PUBLISHED,
@@ -218,7 +246,16 @@ async def _published(code: Code) -> Code:
         data=webhooks.objects.code(code),
         dedupe_key=f"code.published:{code.id}",
     )
-    return code
+
+
+async def emit_pending_published(*, now: datetime | None = None) -> int:
+    """Emits the code.published events of codes whose publisher died before storing them."""
+    return await webhooks.emit_pending(
+        collection=Code.get_pymongo_collection(),
+        changed_at="published_at",
+        emit_row=lambda row: _emit_published(Code.model_validate(row)),
+        now=now,
+    )
 
 
 async def issue_fresh_code(campaign: Campaign, customer_id: str) -> Code:
@@ -410,13 +447,14 @@ async def publish_codes_to_many(
         raise
     # An unexpected error from here on leaves the claims as a crash would: a later publish
     # takes over a claim left unfilled once CLAIM_LEASE has passed.
-    given, unfilled = await _insert_new_codes(campaign, sorted(claimed), now)
+    given, unfilled = await _insert_new_codes(
+        campaign, sorted(claimed), now, await _owes_event(campaign.project_id)
+    )
     await Campaign.get_pymongo_collection().update_one(
         {"_id": campaign.id, "project_id": campaign.project_id},
         {"$inc": {"codes_count": len(given)}},
     )
-    for code in given.values():
-        await _published(code)
+    await _announce(list(given.values()))
     if unfilled:
         await give_back(unfilled)
         raise DomainError(
@@ -428,7 +466,7 @@ async def publish_codes_to_many(
 
 
 async def _insert_new_codes(
-    campaign: Campaign, customer_ids: list[str], now: datetime
+    campaign: Campaign, customer_ids: list[str], now: datetime, pending: dict[str, bool]
 ) -> tuple[dict[str, Code], list[str]]:
     """A new random code for each customer, inserted together; the few that collide with an
     existing code are drawn again. Returns the codes by customer, and the customers for whom
@@ -449,6 +487,7 @@ async def _insert_new_codes(
                     customer_id=customer_id,
                     assigned=True,
                     published_at=now,
+                    **pending,
                 )
             )
         failed: set[int] = set()

@@ -11,7 +11,7 @@ from bson import ObjectId
 from pydantic import Field
 from pymongo import IndexModel, UpdateOne
 
-from domain import events, jobs
+from domain import events, jobs, webhooks
 from domain.bulk import count_matching, insert_new
 from domain.codes import Code
 from domain.common import as_utc, utc_now
@@ -310,7 +310,13 @@ async def _apply_batch_effects(job: Job) -> None:
     """Opted in: each new customer's creation event, or each paid order's recordOrder effects."""
     mine = {"project_id": job.project_id, "import_job": job.key, "import_batch": job.batch}
     if job.kind == IMPORT_CUSTOMERS:
-        for row in await Customer.get_pymongo_collection().find(mine, {"created_at": 1}).to_list():
+        # The webhook event under createCustomer's event id: this step runs again when a dead
+        # process's batch is resumed, and a repeat is stored once.
+        listening = await webhooks.listens(
+            project_id=job.project_id, event_type=webhooks.CUSTOMER_CREATED
+        )
+        fields = None if listening else {"created_at": 1}
+        for row in await Customer.get_pymongo_collection().find(mine, fields).to_list():
             await events.emit(
                 job.project_id,
                 str(row["_id"]),
@@ -318,6 +324,15 @@ async def _apply_batch_effects(job: Job) -> None:
                 at=as_utc(row["created_at"]),
                 dedupe_key=f"customer.created:{row['_id']}",
             )
+            if listening:
+                customer = Customer.model_validate(row)
+                await webhooks.emit(
+                    project_id=job.project_id,
+                    event_type=webhooks.CUSTOMER_CREATED,
+                    object_key=f"customer:{customer.id}",
+                    data=webhooks.objects.customer(customer),
+                    dedupe_key=f"{webhooks.CUSTOMER_CREATED}:{customer.id}",
+                )
         return
     for order in await Order.find({**mine, "effects_pending": True}).to_list():
         await apply_order_effects(order)

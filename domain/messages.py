@@ -15,7 +15,7 @@ from domain import webhooks
 from domain.code_models import Code
 from domain.common import object_id, utc_now
 from domain.errors import DomainError, ErrorCode, NotFound
-from domain.pagination import Page, paginate
+from domain.pagination import Page, decode_cursor, paginate
 
 
 class MessageError(ErrorCode):
@@ -106,6 +106,10 @@ class Message(Document):
     updated_at: datetime = Field(default_factory=utc_now)
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
+    # Set by the write that applies a delivery report (whose message and project are only known
+    # by that write), cleared once its webhook event is stored or found unwanted: a process
+    # dying in between leaves it to emit_pending_reports (domain.webhooks.pending).
+    webhook_pending: bool = False
 
     class Settings:
         name = "messages"
@@ -127,6 +131,12 @@ class Message(Document):
             IndexModel(
                 [("idempotency_key", 1)],
                 partialFilterExpression={"idempotency_key": {"$type": "string"}},
+            ),
+            # The sweep that emits report events a dead writer left (domain.webhooks.pending).
+            IndexModel(
+                [("webhook_pending", 1), ("updated_at", 1)],
+                partialFilterExpression={"webhook_pending": True},
+                name="webhook_pending",
             ),
         ]
 
@@ -175,18 +185,29 @@ _EVENT_OF_STATUS = {
 }
 
 
-async def emit_status(message: Message) -> None:
+async def emit_status(message: Message) -> bool:
     """The webhook event of an email or SMS that reached a final status (wallet pushes have
-    none); costs no database call while no webhook listens."""
+    none); costs no database call while no webhook listens. True when it was stored."""
     event_type = _EVENT_OF_STATUS.get(message.status)
     if event_type is None or message.channel not in (MessageChannel.EMAIL, MessageChannel.SMS):
-        return
-    await webhooks.emit(
+        return False
+    stored = await webhooks.emit(
         project_id=message.project_id,
         event_type=event_type,
         object_key=f"message:{message.id}",
         data=webhooks.objects.message(message),
         dedupe_key=f"{event_type}:{message.id}",
+    )
+    return stored is not None
+
+
+async def emit_pending_reports(*, now: datetime | None = None) -> int:
+    """Emits the events of delivery reports whose writer died before storing them."""
+    return await webhooks.emit_pending(
+        collection=_messages(),
+        changed_at="updated_at",
+        emit_row=lambda row: emit_status(Message.model_validate(row)),
+        now=now,
     )
 
 
@@ -370,7 +391,13 @@ class ProviderStatus(StrEnum):
 
 
 async def _apply_report(which: dict[str, Any], status: ProviderStatus, error: str) -> bool:
-    fields: dict[str, Any] = {"status": status.value, "updated_at": utc_now()}
+    # The message (and its project, so whether a webhook listens) is known only once this
+    # write found it: the write itself records that its event is owed.
+    fields: dict[str, Any] = {
+        "status": status.value,
+        "updated_at": utc_now(),
+        webhooks.PENDING_FIELD: True,
+    }
     if status == ProviderStatus.DELIVERED:
         fields["delivered_at"] = utc_now()
     elif error:
@@ -380,7 +407,8 @@ async def _apply_report(which: dict[str, Any], status: ProviderStatus, error: st
     )
     if raw is None:
         return False
-    await emit_status(Message.model_validate(raw))
+    if await emit_status(Message.model_validate(raw)):
+        await webhooks.clear_pending(_messages(), [raw["_id"]])
     return True
 
 
@@ -449,9 +477,7 @@ async def get_message(project_id: str, message_id: str) -> Message:
     return message
 
 
-async def list_messages(
-    project_id: str, where: MessageFilter, first: int, after: str | None
-) -> Page[Message]:
+def _listing_query(project_id: str, where: MessageFilter) -> dict[str, Any]:
     query: dict[str, Any] = {"project_id": project_id}
     if where.customer_id is not None:
         query["customer_id"] = where.customer_id
@@ -463,7 +489,30 @@ async def list_messages(
         query["channel"] = where.channel.value
     else:
         query["channel"] = {"$in": [MessageChannel.EMAIL.value, MessageChannel.SMS.value]}
-    return await paginate(Message, query, first, after)
+    return query
+
+
+async def list_messages(
+    project_id: str, where: MessageFilter, first: int, after: str | None
+) -> Page[Message]:
+    return await paginate(Message, _listing_query(project_id, where), first, after)
+
+
+async def newest_messages(
+    *, project_id: str, where: MessageFilter, first: int, before: str | None
+) -> Page[Message]:
+    """The same messages as list_messages, newest first, for people reading a log; `before` is
+    the cursor of the last message already shown."""
+    query = _listing_query(project_id, where)
+    page_query = dict(query)
+    if before:
+        page_query["_id"] = {"$lt": decode_cursor(before)}
+    rows = await Message.find(page_query).sort("-_id").limit(first + 1).to_list()
+
+    async def total() -> int:
+        return await Message.get_pymongo_collection().count_documents(query)
+
+    return Page(items=rows[:first], has_next=len(rows) > first, total=total)
 
 
 def check_idempotency_key(key: str | None) -> str | None:

@@ -225,7 +225,7 @@ class RewardInputType:
 
 
 @strawberry.type(
-    description="The result of createReward: the reward, or what was wrong.",
+    description="The result of createReward and updateReward: the reward, or what was wrong.",
 )
 class RewardPayload:
     reward: RewardType | None = strawberry.field(
@@ -338,6 +338,37 @@ class LoyaltyMutation:
     ) -> RewardPayload:
         reward = await loyalty.create_reward(
             project_id=info.context.project_id,
+            data=loyalty.RewardInput(
+                campaign_id=str(input.campaign_id),
+                name=input.name,
+                cost=input.cost,
+                discount_campaign_id=str(input.discount_campaign_id)
+                if input.discount_campaign_id
+                else None,
+            ),
+        )
+        return RewardPayload(reward=RewardType.from_doc(reward))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Changes a reward's name, cost and code with createReward's checks; it "
+        "stays in its program. Exchanges already made keep the cost they paid.",
+    )
+    @payload
+    async def update_reward(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The reward to change.")],
+        input: Annotated[
+            RewardInputType,
+            strawberry.argument(
+                description="The reward as it should be; campaignId must be its own program."
+            ),
+        ],
+    ) -> RewardPayload:
+        reward = await loyalty.update_reward(
+            project_id=info.context.project_id,
+            reward_id=str(id),
             data=loyalty.RewardInput(
                 campaign_id=str(input.campaign_id),
                 name=input.name,

@@ -6,13 +6,40 @@ and lists the page templates it renders in `TEMPLATES`."""
 
 from starlette.routing import BaseRoute
 
-from api.console import campaigns, customers, dashboard, settings_pages, sign_in, static
+import api.console.automations as automations
+import api.console.experiments as experiments
+from api.console import (
+    campaigns,
+    customers,
+    dashboard,
+    loyalty,
+    message_pages,
+    referrals,
+    settings_pages,
+    sign_in,
+    static,
+    template_pages,
+)
 from api.console import segments as segment_pages
 from api.console.web import check_console_templates
 from templates import TemplateFiles
 
 # Pages of other areas add their module here.
-AREAS = (static, sign_in, dashboard, campaigns, customers, settings_pages, segment_pages)
+AREAS = (
+    static,
+    sign_in,
+    dashboard,
+    campaigns,
+    customers,
+    segment_pages,
+    settings_pages,
+    template_pages,
+    message_pages,
+    experiments,
+    automations,
+    loyalty,
+    referrals,
+)
 
 
 def console_routes() -> list[BaseRoute]:

@@ -95,10 +95,13 @@ def line_chart(
     """A line per series over `labels` (days, drawn left to right; missing days should be
     given as zero). `y_max` fixes the axis (1.0 for a rate)."""
     ident = _chart_id("chart")
-    height, left, right, top, bottom = 250, 58, 30, 14, 56
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     peak = max((v for s in series for v in s.values), default=0)
     ticks = nice_ticks(y_max if y_max is not None else peak)
+    show_tick = tick_format or value_format
+    # Room for the widest tick label (about 8.5 px a character at 14 px) beside the axis title.
+    widest = max((len(str(show_tick(tick))) for tick in ticks), default=1)
+    height, left, right, top, bottom = 250, max(58, 32 + math.ceil(widest * 8.5)), 30, 14, 56
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
     scale_top = ticks[-1] or 1
     count = max(len(labels), 1)
 
@@ -109,7 +112,6 @@ def line_chart(
         return top + plot_h - plot_h * (value / scale_top)
 
     parts: list[Markup] = []
-    show_tick = tick_format or value_format
     for tick in ticks:
         parts.append(
             Markup(
@@ -288,5 +290,113 @@ def bar_chart(
         [label_title, value_title],
         [[b.label, value_format(b.value)] for b in shown],
         [b.href for b in shown],
+    )
+    return Markup('<figure class="chart-figure">{}{}</figure>').format(svg, table)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One row of an interval chart: a point estimate and the interval around it."""
+
+    label: str
+    estimate: float
+    low: float
+    high: float
+
+
+def interval_chart(
+    *,
+    title: str,
+    description: str,
+    intervals: Sequence[Interval],
+    value_title: str,
+    value_format: Formatter,
+) -> Markup:
+    """One horizontal interval per row with a dot at its estimate, on an axis that always shows
+    zero (a dashed line), so an interval crossing it reads as "no difference ruled out"."""
+    ident = _chart_id("intervals")
+    row_h, left, right, top, bottom = 40, 120, 36, 12, 52
+    height = top + bottom + row_h * max(len(intervals), 1)
+    plot_w = WIDTH - left - right
+    lowest = min([0.0, *(i.low for i in intervals)])
+    highest = max([0.0, *(i.high for i in intervals)])
+    if highest - lowest <= 0:
+        lowest, highest = -0.01, 0.01
+    margin = (highest - lowest) * 0.08
+    lowest, highest = lowest - margin, highest + margin
+
+    def x(value: float) -> float:
+        return left + plot_w * (value - lowest) / (highest - lowest)
+
+    # Round ticks over the range: steps of 1, 2, 2.5 or 5 times a power of ten.
+    raw = (highest - lowest) / 4
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    ticks = [
+        round(n * step, 10) for n in range(math.ceil(lowest / step), math.floor(highest / step) + 1)
+    ]
+    parts: list[Markup] = []
+    for tick in ticks:
+        parts.append(
+            Markup(
+                '<line x1="{x:.1f}" x2="{x:.1f}" y1="{t}" y2="{b}" stroke="{g}" stroke-width="1"/>'
+                '<text x="{x:.1f}" y="{ty}" text-anchor="middle" font-size="13" fill="{m}">'
+                "{label}</text>"
+            ).format(
+                x=x(tick),
+                t=top,
+                b=height - bottom,
+                g=GRID,
+                ty=height - bottom + 18,
+                m=MUTED,
+                label=value_format(tick),
+            )
+        )
+    parts.append(
+        Markup(
+            '<line x1="{x:.1f}" x2="{x:.1f}" y1="{t}" y2="{b}" stroke="{ink}" stroke-width="1.5" '
+            'stroke-dasharray="4 3"/>'
+        ).format(x=x(0.0), t=top, b=height - bottom, ink=INK)
+    )
+    for index, interval in enumerate(intervals):
+        middle = top + row_h * index + row_h / 2
+        color = COLORS[index % len(COLORS)]
+        parts.append(
+            Markup(
+                '<text x="{lx}" y="{ly:.1f}" text-anchor="end" font-size="14" fill="{ink}">'
+                "{label}</text>"
+                '<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{c}" '
+                'stroke-width="4" stroke-linecap="round"/>'
+                '<circle cx="{cx:.1f}" cy="{y:.1f}" r="6" fill="{c}" stroke="#fff" '
+                'stroke-width="2"/>'
+            ).format(
+                lx=left - 10,
+                ly=middle + 5,
+                ink=INK,
+                label=interval.label[:16],
+                x1=x(interval.low),
+                x2=x(interval.high),
+                y=middle,
+                c=color,
+                cx=x(interval.estimate),
+            )
+        )
+    parts.append(
+        Markup(
+            '<text x="{x:.1f}" y="{y}" text-anchor="middle" font-size="14" fill="{ink}">{t}</text>'
+        ).format(x=left + plot_w / 2, y=height - 10, ink=INK, t=value_title)
+    )
+    svg = Markup(
+        '<svg viewBox="0 0 {w} {h}" role="img" aria-labelledby="{i}-title {i}-desc" '
+        'class="chart">'
+        '<title id="{i}-title">{title}</title><desc id="{i}-desc">{desc}</desc>{body}</svg>'
+    ).format(w=WIDTH, h=height, i=ident, title=title, desc=description, body=Markup("").join(parts))
+    table = _table(
+        title,
+        ("Arm", "Estimate", "Low", "High"),
+        [
+            (i.label, value_format(i.estimate), value_format(i.low), value_format(i.high))
+            for i in intervals
+        ],
     )
     return Markup('<figure class="chart-figure">{}{}</figure>').format(svg, table)

@@ -264,6 +264,11 @@ NAV = (
     NavItem("Campaigns", "campaigns", "campaigns"),
     NavItem("Customers", "customers", "customers"),
     NavItem("Segments", "segments", "segments"),
+    NavItem("Messages", "templates", "messages"),
+    NavItem("Experiments", "experiments", "experiments"),
+    NavItem("Automations", "automations", "automations"),
+    NavItem("Loyalty", "loyalty", "loyalty"),
+    NavItem("Referrals", "referrals", "referrals"),
     NavItem("Settings", "settings", "settings", ConsoleRole.OWNER),
 )
 
@@ -310,6 +315,8 @@ STATIC_FILES = {
     "campaigns.js": "text/javascript",
     "segments.css": "text/css",
     "segments.js": "text/javascript",
+    "messages.css": "text/css",
+    "messages.js": "text/javascript",
 }
 
 

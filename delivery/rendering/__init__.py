@@ -7,7 +7,13 @@ from delivery.rendering.builtins import (
     check_builtin_templates,
     use_template_files,
 )
-from delivery.rendering.checks import builtin_sms_info, check_template, template_check
+from delivery.rendering.checks import (
+    ContentPreview,
+    builtin_sms_info,
+    check_template,
+    preview_content,
+    template_check,
+)
 from delivery.rendering.compile import CompiledTemplate, compile_template
 from delivery.rendering.context import (
     ContextPrefix,
@@ -24,6 +30,7 @@ from delivery.sms_text import SmsInfo
 __all__ = [
     "BUILTIN_NAMES",
     "CompiledTemplate",
+    "ContentPreview",
     "ContextPrefix",
     "Rendered",
     "SmsInfo",
@@ -37,6 +44,7 @@ __all__ = [
     "customer_extras",
     "html_to_text",
     "message_context",
+    "preview_content",
     "render",
     "render_for",
     "render_message",

@@ -6,6 +6,7 @@
 # for objects and lists), so no customer can be missing something the check render had.
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -15,7 +16,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from delivery.rendering.builtins import builtin_template
 from delivery.rendering.compile import compile_template
 from delivery.rendering.errors import RenderingError
-from delivery.rendering.render import RENDER_ERRORS, render_field, render_unchecked
+from delivery.rendering.render import RENDER_ERRORS, Rendered, render_field, render_unchecked
 from delivery.rendering.samples import SAMPLE_BASE_URL, sample_context, sample_unsubscribe_url
 from delivery.sms_text import SmsInfo, check_sms_length, sms_info
 from domain.errors import CommonError, DomainError, Problem
@@ -25,6 +26,7 @@ from domain.templates import (
     CheckedTemplate,
     TemplateCheck,
     TemplateContent,
+    validated_content,
 )
 
 # Rendered output above these sizes is refused at save time (a loop can multiply a body).
@@ -133,3 +135,53 @@ def builtin_sms_info(*, name: str) -> SmsInfo:
         template=template, context=sample_context(channel=MessageChannel.SMS)
     ).text
     return sms_info(text)
+
+
+@dataclass(frozen=True)
+class ContentPreview:
+    """A draft rendered with sample data, and every problem saving it would report. `rendered`
+    is None when the draft does not compile or render at all."""
+
+    rendered: Rendered | None
+    problems: tuple[Problem, ...]
+
+
+def preview_content(
+    *,
+    content: TemplateContent,
+    max_sms_segments: int,
+    base_url: str = SAMPLE_BASE_URL,
+    brand: Brand | None = None,
+) -> ContentPreview:
+    """What an unsaved template would carry, rendered with sample data, with the problems
+    createTemplate and updateTemplate would refuse it for (the same checks, in order)."""
+    problems: list[Problem] = []
+    try:
+        content = validated_content(content)
+    except DomainError as error:
+        problems.extend(error.problems)
+    # Saving stops at the first failing stage; a draft shows the render's problems too, for the
+    # fields the size and presence rules found nothing wrong with.
+    try:
+        check_template(
+            content=content, max_sms_segments=max_sms_segments, base_url=base_url, brand=brand
+        )
+    except DomainError as error:
+        reported = {problem.field for problem in problems}
+        problems.extend(p for p in error.problems if p.field not in reported)
+    try:
+        compiled = compile_template(
+            ref="preview",
+            name=content.name or "preview",
+            channel=content.channel,
+            subject=content.subject,
+            html=content.html,
+            text=content.text,
+        )
+        rendered: Rendered | None = render_unchecked(
+            template=compiled,
+            context=sample_context(channel=content.channel, base_url=base_url, brand=brand),
+        )
+    except (DomainError, *RENDER_ERRORS, RecursionError):
+        rendered = None
+    return ContentPreview(rendered=rendered, problems=tuple(problems))

@@ -30,6 +30,7 @@ from domain.loyalty.results import (
     ledger_pages,
     ledger_sum,
     list_ledger,
+    members_per_tier,
 )
 from domain.loyalty.rewards import (
     FIRST_ATTEMPT_WAIT,
@@ -39,6 +40,7 @@ from domain.loyalty.rewards import (
     exchange_points,
     get_reward,
     list_rewards,
+    update_reward,
 )
 from domain.loyalty.rules import (
     MAX_KEY,
@@ -94,10 +96,12 @@ __all__ = [
     "list_ledger",
     "list_rewards",
     "loyalty_campaign",
+    "members_per_tier",
     "order_points",
     "record_event",
     "repair_card",
     "repair_stale_cards",
     "retier",
     "reverse_for_order",
+    "update_reward",
 ]

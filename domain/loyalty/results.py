@@ -83,3 +83,14 @@ async def expiring_soon_by_card(
         key: [Expiring(points=p, at=at) for at, p in sorted(by_moment.items())]
         for key, by_moment in by_card.items()
     }
+
+
+async def members_per_tier(*, project_id: str, campaign_id: str) -> dict[str, int]:
+    """How many cards of the program hold each tier ("" for none), in one aggregation."""
+    cursor = await LoyaltyCard.get_pymongo_collection().aggregate(
+        [
+            {"$match": {"project_id": project_id, "campaign_id": campaign_id}},
+            {"$group": {"_id": "$tier", "n": {"$sum": 1}}},
+        ]
+    )
+    return {str(row["_id"] or ""): int(row["n"]) async for row in cursor}

@@ -48,7 +48,8 @@ class RewardInput:
     discount_campaign_id: str | None = None
 
 
-async def create_reward(*, project_id: str, data: RewardInput) -> Reward:
+async def _checked_reward(*, project_id: str, data: RewardInput) -> Reward:
+    """The reward the input describes, every problem found raised at once (nothing stored)."""
     problems: list[Problem] = []
     name = (data.name or "").strip()
     if not name or len(name) > MAX_NAME:
@@ -77,15 +78,41 @@ async def create_reward(*, project_id: str, data: RewardInput) -> Reward:
             )
     if problems:
         raise DomainError.of(problems)
-    reward = Reward(
+    return Reward(
         project_id=project_id,
         campaign_id=campaign_id,
         name=name,
         cost=data.cost,
         discount_campaign_id=discount_campaign_id,
     )
+
+
+async def create_reward(*, project_id: str, data: RewardInput) -> Reward:
+    reward = await _checked_reward(project_id=project_id, data=data)
     await reward.insert()
     return reward
+
+
+async def update_reward(*, project_id: str, reward_id: str, data: RewardInput) -> Reward:
+    """Changes a reward's name, cost and code with createReward's checks; it stays in its
+    program. Exchanges already made keep the cost they paid (each exchange records it)."""
+    current = await get_reward(project_id=project_id, reward_id=reward_id)
+    if data.campaign_id != current.campaign_id:
+        raise DomainError(
+            CommonError.INVALID, "a reward cannot move to another program", "campaignId"
+        )
+    checked = await _checked_reward(project_id=project_id, data=data)
+    await Reward.get_pymongo_collection().update_one(
+        {"_id": current.id, "project_id": project_id},
+        {
+            "$set": {
+                "name": checked.name,
+                "cost": checked.cost,
+                "discount_campaign_id": checked.discount_campaign_id,
+            }
+        },
+    )
+    return await get_reward(project_id=project_id, reward_id=reward_id)
 
 
 async def get_reward(*, project_id: str, reward_id: str) -> Reward:

@@ -9,7 +9,12 @@ from domain.referrals.links import (
     referral_link,
 )
 from domain.referrals.models import Referral, ReferralClick, ReferralCode, ReferralStatus
-from domain.referrals.results import ReferralTotals, list_referrals, referral_totals
+from domain.referrals.results import (
+    ReferralTotals,
+    list_referrals,
+    referral_totals,
+    top_referrers,
+)
 from domain.referrals.rewards import on_order_recorded, on_order_reversed
 from domain.referrals.rules import hash_ip, landing_with_ref, referral_url
 from domain.referrals.sweeps import release_due_rewards
@@ -33,4 +38,5 @@ __all__ = [
     "referral_totals",
     "referral_url",
     "release_due_rewards",
+    "top_referrers",
 ]

@@ -41,6 +41,8 @@ class ReferralCode(Document):
             IndexModel([("project_id", 1), ("code", 1)], unique=True, name="project_code_unique"),
             # The public link knows the code only, not its project.
             IndexModel([("code", 1)], name="code_any_project"),
+            # A program's top referrers.
+            IndexModel([("project_id", 1), ("campaign_id", 1), ("referrals_count", -1)]),
         ]
 
     @property
@@ -82,6 +84,10 @@ class Referral(Document):
     cancelled_at: datetime | None = None
     # True from REWARDED until the reward itself is given, so a crash in between is retried.
     reward_pending: bool = False
+    # Set by the write that qualifies the referral while a webhook listens, cleared once its
+    # event is stored: a process dying in between leaves it to the sweep
+    # (domain.webhooks.pending).
+    webhook_pending: bool = False
     reward_code_id: str = ""
     # Why the reward could not be given (its campaign ended, say); "" when it was.
     reward_error: str = ""
@@ -99,6 +105,12 @@ class Referral(Document):
             IndexModel([("project_id", 1), ("campaign_id", 1), ("referrer_id", 1)]),
             IndexModel([("status", 1), ("release_at", 1)]),
             IndexModel([("reward_pending", 1), ("rewarded_at", 1)]),
+            # The sweep that emits events a dead writer left (domain.webhooks.pending).
+            IndexModel(
+                [("webhook_pending", 1), ("qualified_at", 1)],
+                partialFilterExpression={"webhook_pending": True},
+                name="webhook_pending",
+            ),
         ]
 
     @property

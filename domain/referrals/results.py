@@ -56,3 +56,19 @@ async def referral_totals(
     async for row in await clicks:
         totals.clicks += int(row["n"])
     return totals
+
+
+async def top_referrers(
+    *, project_id: str, campaign_id: str, limit: int = 10
+) -> list[ReferralCode]:
+    """The program's referrers who brought the most referees (their codes' counters), most
+    first; ties by the code made first."""
+    campaign = await get_campaign(project_id, campaign_id)
+    return (
+        await ReferralCode.find(
+            {"project_id": project_id, "campaign_id": campaign.key, "referrals_count": {"$gt": 0}}
+        )
+        .sort("-referrals_count", "+_id")
+        .limit(limit)
+        .to_list()
+    )

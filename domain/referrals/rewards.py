@@ -43,6 +43,12 @@ async def on_order_recorded(*, order: Any) -> None:
             continue
         now = utc_now()
         release_at = now + timedelta(days=campaign.referral.hold_days)
+        # Of concurrent orders only the one whose write moves the referral may announce it:
+        # that write records that the event is owed (domain.webhooks.pending).
+        listening = await webhooks.listens(
+            project_id=order.project_id, event_type=webhooks.REFERRAL_QUALIFIED
+        )
+        owed = {webhooks.PENDING_FIELD: True} if listening else {}
         moved = await Referral.get_pymongo_collection().update_one(
             {"_id": referral.id, "status": ReferralStatus.PENDING.value},
             {
@@ -51,6 +57,7 @@ async def on_order_recorded(*, order: Any) -> None:
                     "qualifying_order_id": order.order_id,
                     "qualified_at": now,
                     "release_at": release_at,
+                    **owed,
                 }
             },
         )
@@ -61,6 +68,8 @@ async def on_order_recorded(*, order: Any) -> None:
             )
             referral.qualified_at, referral.release_at = now, release_at
             await _emit(referral, webhooks.REFERRAL_QUALIFIED)
+            if listening:
+                await webhooks.clear_pending(Referral.get_pymongo_collection(), [referral.id])
             await events.emit(
                 order.project_id,
                 referral.referrer_id,
@@ -137,6 +146,19 @@ async def give_reward(*, referral: Referral, campaign: Campaign) -> None:
     await _emit(referral, webhooks.REFERRAL_REWARDED)
     await Referral.get_pymongo_collection().update_one(
         {"_id": referral.id}, {"$set": {"reward_pending": False, "reward_error": error}}
+    )
+
+
+async def emit_pending_qualified(
+    *, now: datetime | None = None, scope: dict[str, Any] | None = None
+) -> int:
+    """Emits the referral.qualified events of referrals whose writer died before storing them."""
+    return await webhooks.emit_pending(
+        collection=Referral.get_pymongo_collection(),
+        changed_at="qualified_at",
+        emit_row=lambda row: _emit(Referral.model_validate(row), webhooks.REFERRAL_QUALIFIED),
+        now=now,
+        scope=scope,
     )
 
 

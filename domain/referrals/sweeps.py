@@ -8,18 +8,21 @@ from bson import ObjectId
 from domain.campaigns import Campaign
 from domain.common import as_utc, utc_now
 from domain.referrals.models import Referral, ReferralStatus
-from domain.referrals.rewards import give_reward, grant_reward
+from domain.referrals.rewards import emit_pending_qualified, give_reward, grant_reward
 
 # A reward still being given after this long was left by a process that died.
 REWARD_LEASE = timedelta(seconds=30)
 
 
 async def release_due_rewards(*, now: datetime | None = None, project_id: str | None = None) -> int:
-    """Grants every held reward whose hold has passed and finishes rewards a crash left; returns
-    how many it granted. Safe to run anywhere, any time: each reward is given once."""
+    """Grants every held reward whose hold has passed, finishes rewards a crash left and emits
+    the referral.qualified events one left; returns how many it granted. Safe to run anywhere,
+    any time: each reward is given once, each event stored once."""
     moment = as_utc(now) if now is not None else utc_now()
     scope: dict[str, Any] = {"project_id": project_id} if project_id else {}
     granted = 0
+    # Before the rewards: an endpoint hears that a referral qualified before it was rewarded.
+    await emit_pending_qualified(now=now, scope=scope)
     due = await Referral.find(
         {**scope, "status": ReferralStatus.QUALIFIED.value, "release_at": {"$lte": moment}}
     ).to_list()

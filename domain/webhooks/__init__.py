@@ -41,6 +41,7 @@ from domain.webhooks.models import (
     WebhookNotice,
     WebhookStatus,
 )
+from domain.webhooks.pending import PENDING_FIELD, clear_pending, emit_pending
 from domain.webhooks.service import (
     CreatedWebhook,
     attempts_of,
@@ -69,6 +70,7 @@ __all__ = [
     "ORDER_CANCELLED",
     "ORDER_RECORDED",
     "ORDER_REFUNDED",
+    "PENDING_FIELD",
     "POINTS_EARNED",
     "POINTS_EXPIRED",
     "POINTS_SPENT",
@@ -89,10 +91,12 @@ __all__ = [
     "WebhookStatus",
     "attempts_of",
     "check_url",
+    "clear_pending",
     "confirm_event",
     "create_webhook",
     "delete_webhook",
     "emit",
+    "emit_pending",
     "event_body",
     "event_id_for",
     "forget",

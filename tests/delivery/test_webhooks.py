@@ -2,26 +2,43 @@
 worker signs and POSTs them to a real HTTP server, which verifies every signature with the
 `standardwebhooks` package (an implementation of the spec that is not ours)."""
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import standardwebhooks
+from pymongo.asynchronous.collection import AsyncCollection
 
 from api.settings import Settings
+from delivery.outbox import Links, queue_message
 from delivery.webhooks import RefusedAddress, WebhookWorker, check_resolved
-from domain import webhooks
+from delivery.worker import OutboxWorker
+from domain import messages, webhooks
+from domain.codes import Code, emit_pending_published, publish_code, publish_codes_to_many
 from domain.common import utc_now
+from domain.messages import MessageChannel, ProviderStatus
+from domain.orders import record_order
+from domain.referrals import apply_referral_code, referral_link, release_due_rewards
 from domain.webhooks import DeliveryStatus, WebhookDelivery
 from tests.delivery.webhook_receiver import Received, WebhookReceiver
-from tests.factories import Tenant, make_campaign, make_code
+from tests.factories import (
+    Tenant,
+    make_campaign,
+    make_code,
+    make_customer,
+    make_pool,
+    make_referral_program,
+    order_input,
+)
 
 ENGAGE = str(Path(sys.executable).parent / "engage")
 
@@ -310,3 +327,143 @@ async def test_an_event_written_before_its_change_goes_out_only_if_the_change_wa
     assert len(receiver.received) == 2
     left = await WebhookDelivery.find({"project_id": tenant.project_id}).to_list()
     assert [d.status for d in left] == [DeliveryStatus.SUCCEEDED] * 2
+
+
+@contextlib.contextmanager
+def dying_when_storing_an_event() -> Iterator[None]:
+    """The process stops right after a change, as it writes the change's webhook event: the
+    task is cancelled at the driver's insert into the webhook outbox."""
+    original = AsyncCollection.insert_many
+
+    async def cancelled(self: AsyncCollection[Any], *args: Any, **kwargs: Any) -> Any:
+        if self.name == WebhookDelivery.get_collection_name():
+            raise asyncio.CancelledError
+        return await original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AsyncCollection, "insert_many", cancelled)
+        yield
+
+
+async def _recovered_once(
+    tenant: Tenant,
+    settings: Settings,
+    receiver: WebhookReceiver,
+    secret: str,
+    sweep: Any,
+    dedupe_key: str,
+) -> dict[str, Any]:
+    """Nothing was stored by the dead writer; the sweep stores the event (a second sweep finds
+    nothing left), and the worker delivers it once, under the change's own event id."""
+    stored = WebhookDelivery.find({"project_id": tenant.project_id})
+    assert await stored.count() == 0
+    later = utc_now() + timedelta(minutes=1)
+    await sweep(now=later)
+    await sweep(now=later)
+    assert await stored.count() == 1
+    worker = _worker(settings, Clock())
+    try:
+        await worker.run_until_idle()
+    finally:
+        await worker.close()
+    assert len(receiver.received) == 1
+    payload = _verified(secret, receiver.received[0])
+    assert payload["id"] == webhooks.event_id_for(
+        project_id=tenant.project_id, dedupe_key=dedupe_key
+    )
+    return payload
+
+
+async def test_a_pooled_code_published_by_a_dying_process_is_announced_once(
+    tenant: Tenant, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    _, secret = await _create(tenant, receiver.url, ["code.published"])
+    campaign = await make_campaign(project_id=tenant.project_id)
+    [pooled] = await make_pool(campaign=campaign, displays=["POOL-1"])
+    ann = await make_customer(project_id=tenant.project_id)
+    with dying_when_storing_an_event(), pytest.raises(asyncio.CancelledError):
+        await publish_code(tenant.project_id, campaign.key, ann.key)
+    payload = await _recovered_once(
+        tenant, settings, receiver, secret, emit_pending_published, f"code.published:{pooled.id}"
+    )
+    assert (payload["type"], payload["data"]["id"]) == ("code.published", str(pooled.id))
+
+
+async def test_codes_published_to_many_by_a_dying_process_are_announced_once(
+    tenant: Tenant, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    _, secret = await _create(tenant, receiver.url, ["code.published"])
+    campaign = await make_campaign(project_id=tenant.project_id)
+    audience = [await make_customer(project_id=tenant.project_id) for _ in range(2)]
+    with dying_when_storing_an_event(), pytest.raises(asyncio.CancelledError):
+        await publish_codes_to_many(campaign=campaign, customers=audience)
+    given = await Code.find({"campaign_id": campaign.key}).to_list()
+    assert len(given) == 2
+    later = utc_now() + timedelta(minutes=1)
+    assert await emit_pending_published(now=later) == 2
+    assert await emit_pending_published(now=later) == 0
+    worker = _worker(settings, Clock())
+    try:
+        await worker.run_until_idle()
+    finally:
+        await worker.close()
+    told = sorted(_verified(secret, request)["id"] for request in receiver.received)
+    assert told == sorted(
+        webhooks.event_id_for(project_id=tenant.project_id, dedupe_key=f"code.published:{c.id}")
+        for c in given
+    )
+
+
+async def test_a_referral_qualified_by_a_dying_process_is_announced_once(
+    tenant: Tenant, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    _, secret = await _create(tenant, receiver.url, ["referral.qualified"])
+    program = await make_referral_program(project_id=tenant.project_id, hold_days=30)
+    referrer = await make_customer(project_id=tenant.project_id)
+    referee = await make_customer(project_id=tenant.project_id)
+    link = await referral_link(
+        project_id=tenant.project_id, campaign_id=program.id, customer_id=referrer.key
+    )
+    referral = await apply_referral_code(
+        project_id=tenant.project_id, raw_code=link.code, customer_id=referee.key
+    )
+    with dying_when_storing_an_event(), pytest.raises(asyncio.CancelledError):
+        await record_order(tenant.project_id, order_input(order_id="r-1", customer=referee))
+    payload = await _recovered_once(
+        tenant,
+        settings,
+        receiver,
+        secret,
+        release_due_rewards,
+        f"referral.qualified:{referral.id}",
+    )
+    assert payload["data"]["id"] == referral.key
+    assert payload["data"]["status"] == "QUALIFIED"
+
+
+async def test_a_delivery_report_applied_by_a_dying_process_is_announced_once(
+    tenant: Tenant, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    _, secret = await _create(tenant, receiver.url, ["message.delivered"])
+    ann = await make_customer(
+        project_id=tenant.project_id, email="ann@example.com", consents={"email": True}
+    )
+    links = Links(base_url=settings.public_base_url, secret_key=settings.secret_key)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    coupon = await publish_code(tenant.project_id, campaign.key, ann.key)
+    queued = await queue_message(
+        links, tenant.project_id, ann.key, MessageChannel.EMAIL, None, coupon.code
+    )
+    await OutboxWorker(settings, concurrency=1).run_until_idle()
+    sent = await messages.get_message(tenant.project_id, queued.key)
+    with dying_when_storing_an_event(), pytest.raises(asyncio.CancelledError):
+        await messages.record_provider_status(sent.provider_id, ProviderStatus.DELIVERED)
+    payload = await _recovered_once(
+        tenant,
+        settings,
+        receiver,
+        secret,
+        messages.emit_pending_reports,
+        f"message.delivered:{sent.id}",
+    )
+    assert (payload["data"]["id"], payload["data"]["status"]) == (sent.key, "DELIVERED")

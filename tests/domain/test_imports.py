@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain import imports
+from domain import imports, webhooks
 from domain.bulk import insert_new
 from domain.common import utc_now
 from domain.customers import Customer
@@ -48,6 +48,17 @@ async def row_errors(job: Job) -> list[tuple[int, str | None, str]]:
     return [(e.row, e.field, e.code) for e in found]
 
 
+async def listen_to_customers_created(project_id: str) -> None:
+    await webhooks.create_webhook(
+        secret_key="k" * 40,
+        project_id=project_id,
+        url="https://hooks.example.com/customers",
+        events=[webhooks.CUSTOMER_CREATED],
+        secret=None,
+        allow_private=False,
+    )
+
+
 async def customer(project_id: str, source_id: str) -> Customer:
     found = await Customer.find_one({"project_id": project_id, "source_id": source_id})
     assert found is not None
@@ -63,6 +74,7 @@ CUSTOMERS = jsonl(
 
 
 async def test_customers_keep_their_history_and_bad_rows_are_reported(tenant: Tenant) -> None:
+    await listen_to_customers_created(tenant.project_id)
     job = await finished(await import_customers(tenant.project_id, CUSTOMERS, max_bytes=LIMIT))
 
     assert (job.total, job.done) == (4, 4)
@@ -82,6 +94,7 @@ async def test_customers_keep_their_history_and_bad_rows_are_reported(tenant: Te
     # The file is not kept once imported, and no automation heard of these customers.
     assert await ImportChunk.find({"job_id": job.key}).count() == 0
     assert await CustomerEvent.find({"name": CUSTOMER_CREATED}).count() == 0
+    assert await webhooks.WebhookDelivery.find({"project_id": tenant.project_id}).count() == 0
 
 
 async def test_importing_the_same_customers_twice_changes_nothing(tenant: Tenant) -> None:
@@ -97,6 +110,7 @@ async def test_importing_the_same_customers_twice_changes_nothing(tenant: Tenant
 
 
 async def test_customers_created_event_only_when_asked(tenant: Tenant) -> None:
+    await listen_to_customers_created(tenant.project_id)
     job = await import_customers(tenant.project_id, CUSTOMERS, apply_effects=True, max_bytes=LIMIT)
     await finished(job)
 
@@ -104,6 +118,15 @@ async def test_customers_created_event_only_when_asked(tenant: Tenant) -> None:
     ada = await customer(tenant.project_id, "c-1")
     assert len(created) == 2
     assert ada.key in {event.customer_id for event in created}
+    # The webhook event too, under the id createCustomer would have given it.
+    told = await webhooks.WebhookDelivery.find({"project_id": tenant.project_id}).to_list()
+    assert {(d.event_type, d.object_key) for d in told} >= {
+        (webhooks.CUSTOMER_CREATED, f"customer:{ada.key}")
+    }
+    assert len(told) == 2
+    assert webhooks.event_id_for(
+        project_id=tenant.project_id, dedupe_key=f"customer.created:{ada.key}"
+    ) in {d.event_id for d in told}
 
 
 async def test_csv_with_unknown_columns_is_refused_whole(tenant: Tenant) -> None:

@@ -28,6 +28,13 @@ mutation ($input: RewardInput!) {
   }
 }"""
 REWARDS = "query ($id: ID!) { rewards(campaignId: $id) { id name cost } }"
+UPDATE_REWARD = """
+mutation ($id: ID!, $input: RewardInput!) {
+  updateReward(id: $id, input: $input) {
+    reward { id name cost discountCampaignId }
+    errors { code field }
+  }
+}"""
 EXCHANGE = """
 mutation ($customerId: ID!, $rewardId: ID!, $key: String!) {
   exchangePoints(customerId: $customerId, rewardId: $rewardId, idempotencyKey: $key) {
@@ -349,3 +356,41 @@ mutation ($input: CampaignInput!) {
 }"""
 RECORD_ORDER = """
 mutation ($input: RecordOrderInput!) { recordOrder(input: $input) { errors { code field } } }"""
+
+
+async def test_a_reward_is_updated_with_the_same_checks_and_stays_in_its_program(
+    tenant: Tenant,
+) -> None:
+    program_id = await create_program(tenant)
+    reward_id = await create_reward(tenant, program_id, 100)
+    refused = (
+        await tenant.gql(
+            UPDATE_REWARD,
+            {"id": reward_id, "input": {"campaignId": program_id, "name": " ", "cost": 0}},
+        )
+    )["updateReward"]
+    assert refused["reward"] is None
+    assert {(e["code"], e["field"]) for e in refused["errors"]} == {
+        ("REQUIRED", "name"),
+        ("INVALID_POINTS", "cost"),
+    }
+    other_id = await create_program(tenant)
+    moved = (
+        await tenant.gql(
+            UPDATE_REWARD,
+            {"id": reward_id, "input": {"campaignId": other_id, "name": "Tea", "cost": 80}},
+        )
+    )["updateReward"]
+    assert [(e["code"], e["field"]) for e in moved["errors"]] == [("INVALID", "campaignId")]
+    changed = (
+        await tenant.gql(
+            UPDATE_REWARD,
+            {"id": reward_id, "input": {"campaignId": program_id, "name": "Tea", "cost": 80}},
+        )
+    )["updateReward"]
+    assert changed == {
+        "reward": {"id": reward_id, "name": "Tea", "cost": 80, "discountCampaignId": None},
+        "errors": [],
+    }
+    listed = (await tenant.gql(REWARDS, {"id": program_id}))["rewards"]
+    assert listed == [{"id": reward_id, "name": "Tea", "cost": 80}]
