@@ -22,6 +22,7 @@ from api.console import (
     static,
     template_pages,
 )
+from api.console import segments as segment_pages
 from api.console.web import check_console_templates
 from templates import TemplateFiles
 
@@ -32,6 +33,7 @@ AREAS = (
     dashboard,
     campaigns,
     customers,
+    segment_pages,
     settings_pages,
     settings_brand,
     settings_messaging,

@@ -2,12 +2,14 @@
 
 from domain.segments.evaluation import (
     MAX_SAMPLE,
+    SizeEstimate,
     customer_in_segments,
     match_query,
     segment_customer_ids,
     segment_sample,
     segment_samples,
     segment_size,
+    segment_size_within,
     segment_sizes,
 )
 from domain.segments.filters import (
@@ -33,10 +35,12 @@ from domain.segments.members import (
     MAX_IDS_PER_CALL,
     MAX_LISTED_UNKNOWN,
     MAX_STATIC_MEMBERS,
+    MemberLines,
     MembersChange,
     add_members,
     forget_customer,
     remove_members,
+    resolve_member_lines,
 )
 from domain.segments.models import (
     Segment,
@@ -70,10 +74,12 @@ __all__ = [
     "OPS_BY_KIND",
     "RELATIVE",
     "FieldKind",
+    "MemberLines",
     "MembersChange",
     "Segment",
     "SegmentKind",
     "SegmentMember",
+    "SizeEstimate",
     "add_members",
     "check_filter",
     "compile_filter",
@@ -86,10 +92,12 @@ __all__ = [
     "match_query",
     "matches",
     "remove_members",
+    "resolve_member_lines",
     "segment_customer_ids",
     "segment_sample",
     "segment_samples",
     "segment_size",
+    "segment_size_within",
     "segment_sizes",
     "update_segment",
 ]

@@ -1,10 +1,12 @@
 """Who is in a segment: sizes, samples, every customer id, one customer's membership."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo.errors import ExecutionTimeout
 
 from domain.common import utc_now
 from domain.customers import Customer
@@ -256,3 +258,32 @@ async def customer_in_segments(
     return raw is not None and any(
         matches(query=match_query(segment=segment, now=now), doc=raw) for segment in dynamic
     )
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """A count made within a budget: `count` is exact when `complete`; otherwise it is a lower
+    bound (the count stopped at its limit), or None when the database ran out of time."""
+
+    count: int | None
+    complete: bool
+
+
+async def segment_size_within(
+    *, segment: Segment, limit: int, max_time_ms: int, now: datetime | None = None
+) -> SizeEstimate:
+    """segment_size bounded for previews: a dynamic segment is counted up to `limit` matches
+    and for at most `max_time_ms`, so a filter typed on a large project answers quickly."""
+    if segment.kind == SegmentKind.STATIC:
+        return SizeEstimate(count=segment.members_count, complete=True)
+    try:
+        counted = int(
+            await Customer.get_pymongo_collection().count_documents(
+                match_query(segment=segment, now=now), limit=limit + 1, maxTimeMS=max_time_ms
+            )
+        )
+    except ExecutionTimeout:
+        return SizeEstimate(count=None, complete=False)
+    if counted > limit:
+        return SizeEstimate(count=limit, complete=False)
+    return SizeEstimate(count=counted, complete=True)

@@ -179,3 +179,44 @@ async def forget_customer(*, project_id: str, customer_id: str) -> None:
                 {"_id": ObjectId(row["segment_id"]), "project_id": project_id},
                 {"$inc": {"members_count": -1}},
             )
+
+
+@dataclass
+class MemberLines:
+    """Pasted or uploaded lines read as customers: their ids in order, and the lines that
+    named no live customer of the project."""
+
+    customer_ids: list[str]
+    unmatched: list[str]
+
+
+async def resolve_member_lines(*, project_id: str, lines: list[str]) -> MemberLines:
+    """Each non-empty line is a customer id or an email address (matched as stored, lower
+    case); ids and emails are looked up in one read each."""
+    wanted = [line.strip() for line in lines if line.strip()]
+    if len(wanted) > MAX_IDS_PER_CALL:
+        raise DomainError(
+            CommonError.INVALID,
+            f"give 1 to {MAX_IDS_PER_CALL:,} customer ids or emails at a time",
+            "customerIds",
+        )
+    ids = [line for line in wanted if ObjectId.is_valid(line)]
+    emails = sorted({line.lower() for line in wanted if "@" in line})
+    known_ids = set(ids) - set(await _unknown_ids(project_id, ids)) if ids else set()
+    by_email: dict[str, str] = {}
+    if emails:
+        rows = Customer.get_pymongo_collection().find(
+            {"project_id": project_id, "erased": False, "email": {"$in": emails}},
+            {"_id": 1, "email": 1},
+        )
+        async for row in rows:
+            by_email.setdefault(row["email"], str(row["_id"]))
+    found: list[str] = []
+    unmatched: list[str] = []
+    for line in wanted:
+        customer_id = line if line in known_ids else by_email.get(line.lower())
+        if customer_id is None:
+            unmatched.append(line)
+        else:
+            found.append(customer_id)
+    return MemberLines(customer_ids=found, unmatched=unmatched)
