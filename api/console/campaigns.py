@@ -27,7 +27,6 @@ from api.console.web import (
     Visit,
     console_page,
     form_errors,
-    message_page,
     redirect,
     render,
     url,
@@ -192,15 +191,10 @@ async def campaign_new(request: Request, visit: Visit) -> Response:
 @console_page(ConsoleRole.MARKETER)
 async def campaign_edit(request: Request, visit: Visit) -> Response:
     campaign = await campaign_of(visit, request)
-    if campaign.kind != CampaignKind.DISCOUNT:
-        return message_page(
-            request,
-            status=400,
-            title=f"{campaign.name} is a {campaign.kind.value.lower()} program",
-            text="Loyalty and referral programs are set up through the API (createCampaign and "
-            "updateCampaign with their loyalty or referral settings); this form edits discount "
-            "campaigns.",
-        )
+    if campaign.kind == CampaignKind.LOYALTY:
+        return redirect(request, "loyalty_program_edit", campaign_id=campaign.key)
+    if campaign.kind == CampaignKind.REFERRAL:
+        return redirect(request, "referral_program_edit", campaign_id=campaign.key)
     if request.method == "GET":
         values = campaign_form.campaign_values(campaign)
         return await _form_page(request, visit, values=values, campaign=campaign)

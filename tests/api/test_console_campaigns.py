@@ -347,3 +347,28 @@ async def test_the_campaign_page_charts_a_redemption_and_rolls_it_back(
         assert stored.rollback_reason == "returned"
         again = await http.post(rollback, data={"csrf_token": csrf, "reason": ""})
         assert again.status_code == 400 and "already rolled back" in again.text
+
+
+async def test_editing_a_loyalty_or_referral_program_opens_its_own_form(
+    app: Starlette, tenant: Tenant
+) -> None:
+    made = await tenant.gql(
+        """mutation {
+          loyalty: createCampaign(input: {name: "Club", kind: LOYALTY}) {
+            campaign { id } errors { code field }
+          }
+          referral: createCampaign(input: {name: "Friends", kind: REFERRAL,
+              referral: {landingUrl: "https://shop.example/join"}}) {
+            campaign { id } errors { code field }
+          }
+        }"""
+    )
+    assert made["loyalty"]["errors"] == [] and made["referral"]["errors"] == [], made
+    loyalty = made["loyalty"]["campaign"]["id"]
+    referral = made["referral"]["campaign"]["id"]
+    async with console_client(app, tenant, "MARKETER") as (http, _):
+        for campaign_id, target in ((loyalty, "loyalty"), (referral, "referrals")):
+            answer = await http.get(f"/console/campaigns/{campaign_id}/edit")
+            assert answer.status_code == 303
+            assert answer.headers["location"].endswith(f"/console/{target}/{campaign_id}/edit")
+            assert (await http.get(answer.headers["location"])).status_code == 200
