@@ -255,6 +255,13 @@ class DeleteWebhookPayload:
     )
 
 
+# The paging arguments of the three lists below.
+PageSize = Annotated[int, strawberry.argument(description="Page size, 1 to 100.")]
+After = Annotated[
+    str | None, strawberry.argument(description="The endCursor of the previous page.")
+]
+
+
 @strawberry.type
 class WebhookQuery:
     @strawberry.field(
@@ -264,10 +271,8 @@ class WebhookQuery:
     async def webhooks(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
-        after: Annotated[
-            str | None, strawberry.argument(description="The endCursor of the previous page.")
-        ] = None,
+        first: PageSize = 50,
+        after: After = None,
     ) -> Connection[WebhookType]:
         page = await webhooks.list_webhooks(
             project_id=info.context.project_id, first=first, after=after
@@ -283,10 +288,8 @@ class WebhookQuery:
         self,
         info: Info,
         webhook_id: Annotated[strawberry.ID, strawberry.argument(description="The webhook's id.")],
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
-        after: Annotated[
-            str | None, strawberry.argument(description="The endCursor of the previous page.")
-        ] = None,
+        first: PageSize = 50,
+        after: After = None,
     ) -> Connection[WebhookDeliveryType]:
         page = await webhooks.list_deliveries(
             project_id=info.context.project_id,
@@ -304,10 +307,8 @@ class WebhookQuery:
     async def webhook_notices(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
-        after: Annotated[
-            str | None, strawberry.argument(description="The endCursor of the previous page.")
-        ] = None,
+        first: PageSize = 50,
+        after: After = None,
     ) -> Connection[WebhookNoticeType]:
         page = await webhooks.list_notices(
             project_id=info.context.project_id, first=first, after=after
