@@ -75,9 +75,9 @@ async def redeemed(uri: str, name: str) -> tuple[int, int]:
     return int(code["redeemed_count"]), stored
 
 
-async def run(uri: str, count: int, concurrency: int) -> None:
+async def run(uri: str, count: int, concurrency: int, workers: int) -> None:
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    with engage_service(uri, name) as (base, key):
+    with engage_service(uri, name, workers) as (base, key):
         customers = await prepare(uri, name)
         run_id = uuid.uuid4().hex[:8]
         headers = {"Authorization": f"Bearer {key}"}
@@ -175,9 +175,10 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="engage serve --workers N")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
-        asyncio.run(run(uri, args.requests, args.concurrency))
+        asyncio.run(run(uri, args.requests, args.concurrency, args.workers))
 
 
 if __name__ == "__main__":
