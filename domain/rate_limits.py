@@ -1,11 +1,21 @@
 """Guessing limits: fixed-window attempt counters in MongoDB, shared by every API process.
 
-An attempt costs one round trip: every window it counts against is taken from in one unordered
-bulk of conditional upserts, and a full window refuses by colliding with its own `_id`. Giving
-units back (a found code that costs less than charged) is gathered for a moment and written for
-many attempts in one bulk: until then the windows count the units as taken, which can only
-refuse early, never admit more; an attempt refused while units of its windows wait to be given
-back has them written first and is tried again, so it is refused only on what stands.
+A window's counter holds every unit any process took from it. A process takes units in leases:
+when its own hold for a window runs short it takes a fiftieth of the window's limit (at least
+what the attempt needs) in one conditional upsert, and spends the hold without a round trip
+until it runs short again. Near the limit a lease no longer fits and the attempt takes exactly
+its units, so the counter stays exact where it matters: never more than the limit is spent,
+and at worst a window refuses early by the units other processes hold unspent (at most a
+fiftieth of the limit each, lost with a process that dies). Small limits (under 50 units per
+window) lease nothing: every attempt is one round trip, as exact as without leases.
+
+Several windows are taken from in one unordered bulk of conditional upserts, and a full window
+refuses by colliding with its own `_id`. Units given back (a found code that costs less than
+charged) return to the process's hold up to its lease; beyond that they are gathered for a
+moment and written for many attempts in one bulk: until then the windows count the units as
+taken, which can only refuse early, never admit more; an attempt refused while units of its
+windows wait to be given back has them written first and is tried again, so it is refused
+only on what stands.
 
 `limits`' own MongoDB storage is not used: its fixed and sliding windows update with aggregation
 pipelines and its moving window filters with `$not`, neither of which the embedded server runs,
@@ -18,7 +28,7 @@ import contextlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -117,13 +127,14 @@ def _take_request(window: _Window, units: int) -> UpdateOne:
     )
 
 
-async def _take_all(windows: Sequence[_Window], units: int) -> list[bool]:
-    """Takes from every window with room in one round trip; which of them granted."""
-    granted = [units <= window.limit for window in windows]
-    requests = [_take_request(w, units) for w, ok in zip(windows, granted, strict=True) if ok]
-    if not requests:
+async def _take_all(windows: Sequence[_Window], units: Sequence[int]) -> list[bool]:
+    """Takes `units[i]` from `windows[i]` for every window with room, in one round trip; which
+    of them granted (asking for nothing is granted)."""
+    granted = [n <= window.limit for window, n in zip(windows, units, strict=True)]
+    asked = [i for i, ok in enumerate(granted) if ok and units[i] > 0]
+    if not asked:
         return granted
-    asked = [i for i, ok in enumerate(granted) if ok]
+    requests = [_take_request(windows[i], units[i]) for i in asked]
     try:
         await RateLimitWindow.get_pymongo_collection().bulk_write(requests, ordered=False)
     except BulkWriteError as error:
@@ -203,30 +214,142 @@ _refunds = _Refunds()
 _flushes: set[asyncio.Future[None]] = set()
 
 
+# A lease is this fraction of a window's limit: a process refills its hold about this many
+# times per window at most, and holds at most this much of the limit away from the others.
+LEASE_FRACTION = 50
+# Expired holds are dropped at most this often.
+PRUNE_EVERY_SECONDS = 10.0
+
+
+@dataclass
+class _Hold:
+    """Units this process took from one window and has not spent yet. One refill at a time:
+    a burst of attempts waits for it rather than each taking a lease."""
+
+    units: int
+    lease: int
+    ends_at: float
+    refilling: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class _Holds:
+    def __init__(self) -> None:
+        self.by_window: dict[str, _Hold] = {}
+        self._pruned_at = 0.0
+
+    def of(self, window: _Window) -> _Hold:
+        hold = self.by_window.get(window.id)
+        if hold is None:
+            hold = _Hold(0, window.limit // LEASE_FRACTION, window.ends_at)
+            self.by_window[window.id] = hold
+        return hold
+
+    def prune(self, moment: float) -> None:
+        if moment - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = moment
+        for window_id in [w for w, hold in self.by_window.items() if hold.ends_at <= moment]:
+            del self.by_window[window_id]
+
+    def held(self, window_id: str) -> int:
+        hold = self.by_window.get(window_id)
+        return hold.units if hold is not None else 0
+
+
+_holds = _Holds()
+# Refills of a window's hold before an attempt takes exactly its own units.
+REFILL_ROUNDS = 3
+
+
+async def _refill(windows: Sequence[_Window], units: int, exact: bool) -> list[bool]:
+    """Tops up each window's hold to at least `units`, with a lease where it fits, else with
+    exactly the shortfall; which windows granted. Granted units are held even when another
+    window refuses: they stay counted as taken, so holding them never admits more."""
+    wants = [
+        units - _holds.held(w.id) if exact else max(_holds.of(w).lease, units - _holds.held(w.id))
+        for w in windows
+    ]
+    granted = await _take_all(windows, wants)
+    refused_leases = [
+        i
+        for i, (window, want, ok) in enumerate(zip(windows, wants, granted, strict=True))
+        if not ok and want > units - _holds.held(window.id)
+    ]
+    if refused_leases:
+        # No room for a lease: take exactly what is short.
+        retried = await _refill([windows[i] for i in refused_leases], units, exact=True)
+        for i, ok in zip(refused_leases, retried, strict=True):
+            granted[i] = ok
+            wants[i] = 0
+    for window, want, ok in zip(windows, wants, granted, strict=True):
+        if ok and want > 0:
+            _holds.of(window).units += want
+    return granted
+
+
+async def _release_beyond_leases(windows: Sequence[_Window]) -> None:
+    """After a refusal, what the refill took beyond each window's lease goes back at once, so
+    a refused attempt holds no more than a lease from the others."""
+    for window in windows:
+        hold = _holds.of(window)
+        excess = hold.units - hold.lease
+        if excess > 0:
+            hold.units -= excess
+            await _give_back([window.id], excess)
+
+
 async def take(buckets: Sequence[Bucket], units: int, now: float | None = None) -> Taken:
     """Takes `units` from every window of every bucket, or from none and raises RateLimited
-    with the seconds until the fullest refusing window ends."""
+    with the seconds until the fullest refusing window ends. Usually spent from the process's
+    hold, without a round trip."""
     moment = time.time() if now is None else now
     windows = [_window(bucket, rate, moment) for bucket in buckets for rate in bucket.rates]
-    granted = await _take_all(windows, units)
+    for round_number in range(REFILL_ROUNDS + 1):
+        short = [w for w in windows if _holds.held(w.id) < units]
+        if not short:
+            # Checked and spent with no await between: concurrent attempts cannot both spend.
+            for window in windows:
+                _holds.of(window).units -= units
+            return Taken(window_ids=tuple(w.id for w in windows), units=units)
+        _holds.prune(moment)
+        async with contextlib.AsyncExitStack() as refilling:
+            for window in sorted(short, key=lambda w: w.id):
+                await refilling.enter_async_context(_holds.of(window).refilling)
+            # Another attempt's refill may have topped these up while this one waited.
+            short = [w for w in short if _holds.held(w.id) < units]
+            if short:
+                await _refill_or_refuse(short, units, round_number == REFILL_ROUNDS, moment)
+    raise AssertionError("an exact refill always leaves enough held")
+
+
+async def _refill_or_refuse(
+    windows: Sequence[_Window], units: int, exact: bool, moment: float
+) -> None:
+    granted = await _refill(windows, units, exact)
     if not all(granted) and _refunds.waiting_for([w.id for w in windows]):
         # Refused perhaps only for units already given back: write those, then try again.
-        await _give_back([w.id for w, ok in zip(windows, granted, strict=True) if ok], units)
         await _refunds.flush()
-        granted = await _take_all(windows, units)
-    if all(granted):
-        return Taken(window_ids=tuple(w.id for w in windows), units=units)
-    await _give_back([w.id for w, ok in zip(windows, granted, strict=True) if ok], units)
-    waits = [w.ends_at - moment for w, ok in zip(windows, granted, strict=True) if not ok]
-    raise RateLimited(max(1, math.ceil(max(waits))))
+        granted = await _refill(windows, units, exact)
+    if not all(granted):
+        await _release_beyond_leases(windows)
+        waits = [w.ends_at - moment for w, ok in zip(windows, granted, strict=True) if not ok]
+        raise RateLimited(max(1, math.ceil(max(waits))))
 
 
 async def give_back(taken: Taken, units: int) -> None:
-    """Returns up to what was taken: an attempt that turned out cheaper than charged. Written
-    with the other give-backs of the moment (see the module's notes)."""
+    """Returns up to what was taken: an attempt that turned out cheaper than charged. The units
+    go back to this process's hold up to its lease; the rest are written with the other
+    give-backs of the moment (see the module's notes)."""
     returned = min(units, taken.units)
-    if returned > 0 and taken.window_ids:
-        _refunds.add(taken.window_ids, returned)
+    if returned <= 0:
+        return
+    for window_id in taken.window_ids:
+        hold = _holds.by_window.get(window_id)
+        kept = 0 if hold is None else max(0, min(returned, hold.lease - hold.units))
+        if hold is not None:
+            hold.units += kept
+        if returned > kept:
+            _refunds.add([window_id], returned - kept)
 
 
 async def flush_given_back() -> None:
@@ -235,13 +358,18 @@ async def flush_given_back() -> None:
 
 
 async def used(bucket: Bucket, now: float | None = None) -> list[int]:
-    """Units used in each of the bucket's current windows (tests and diagnostics)."""
+    """Units spent in each of the bucket's current windows, as this process sees them: the
+    counter less what it holds unspent (tests and diagnostics)."""
     await _refunds.flush()
     moment = time.time() if now is None else now
     counts = []
     for rate in bucket.rates:
-        found = await RateLimitWindow.get_pymongo_collection().find_one(
-            {"_id": _window(bucket, rate, moment).id}
-        )
-        counts.append(int(found["units"]) if found else 0)
+        window = _window(bucket, rate, moment)
+        found = await RateLimitWindow.get_pymongo_collection().find_one({"_id": window.id})
+        counts.append((int(found["units"]) if found else 0) - _holds.held(window.id))
     return counts
+
+
+def forget_holds() -> None:
+    """Drops this process's unspent units (tests that empty the counters start afresh)."""
+    _holds.by_window.clear()

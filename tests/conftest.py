@@ -18,6 +18,7 @@ from api.database import make_client
 from api.embedded import EmbeddedDatabase
 from api.settings import DEVELOPMENT_SECRET_FILE, Settings
 from domain import projects
+from domain.rate_limits import forget_holds
 from tests.engines import SECANTUS, SecantusServer, selected_engine
 from tests.factories import Tenant, make_tenant
 
@@ -228,6 +229,8 @@ async def settings(
     yield session_settings
     await cancel_leftover_tasks(tasks_before)
     await empty_collections(database_cleaner, session_settings.database)
+    # The counters are gone: units this process held of them are too.
+    forget_holds()
     empty_data_dir(session_settings.data_dir)
 
 

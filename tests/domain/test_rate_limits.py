@@ -1,16 +1,22 @@
-"""Attempt counters: exact under concurrency, all-or-nothing across buckets, windows that end."""
+"""Attempt counters: exact under concurrency, all-or-nothing across buckets, windows that end,
+taken in leases that never let several processes together spend more than the limit."""
 
 import asyncio
+import json
+import sys
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
 
+from api.settings import Settings
 from domain.errors import DomainError
 from domain.rate_limits import (
     SERVICE_WIDE,
     Bucket,
     RateLimited,
     RateLimitWindow,
+    forget_holds,
     give_back,
     parse_rates,
     take,
@@ -19,6 +25,7 @@ from domain.rate_limits import (
 
 # A fixed moment 10 s into a minute, so window arithmetic in the tests is exact.
 NOW = 1_800_000_010.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bucket(rate: str, subject: str = "key-1", project_id: str = "p1") -> Bucket:
@@ -125,3 +132,97 @@ def test_rates_are_read_from_limits_strings() -> None:
     ]
     with pytest.raises(ValueError):
         parse_rates("plenty")
+
+
+async def stored_units(limited: Bucket) -> int:
+    found = await RateLimitWindow.get_pymongo_collection().find_one(
+        {"_id": {"$regex": f"^{limited.project_id}\\|{limited.scope}\\|{limited.subject}\\|"}}
+    )
+    return int(found["units"]) if found else 0
+
+
+async def test_a_large_limit_is_taken_a_lease_at_a_time(app: Starlette) -> None:
+    limited = bucket("5000/minute")  # leases of 100 units
+    taken = await take([limited], 5, now=NOW)
+    assert await stored_units(limited) == 100
+    for _ in range(19):
+        await take([limited], 5, now=NOW)
+    # Twenty attempts spent the lease without another write.
+    assert await stored_units(limited) == 100
+    assert await used(limited, now=NOW) == [100]
+    await take([limited], 5, now=NOW)
+    assert await stored_units(limited) == 200
+    # Given back: kept for this process's next attempts, and no longer counted as spent.
+    await give_back(taken, 4)
+    assert await used(limited, now=NOW) == [101]
+    assert await stored_units(limited) == 200
+
+
+async def test_near_the_limit_an_attempt_takes_only_its_own_units(app: Starlette) -> None:
+    limited = bucket("1000/minute")  # leases of 20 units
+    await take([limited], 985, now=NOW)
+    # No room for a lease of 20: the next attempts take exactly what they need.
+    for _ in range(3):
+        await take([limited], 5, now=NOW)
+    assert await stored_units(limited) == 1000
+    assert not await outcome([limited], 1)
+
+
+async def test_a_process_that_forgets_its_hold_only_refuses_earlier(app: Starlette) -> None:
+    limited = bucket("1000/minute")
+    await take([limited], 1, now=NOW)
+    forget_holds()  # as a process that died holding 19 unspent units
+    assert await used(limited, now=NOW) == [20]
+    assert await stored_units(limited) == 20
+
+
+TAKER = """
+import asyncio, json, sys
+from api.database import init_database, make_client
+from domain.rate_limits import RateLimited, Bucket, parse_rates, take
+
+async def main(uri, name, attempts, now):
+    client = make_client(uri)
+    await init_database(client, name)
+    limited = Bucket("p1", "test", "shared", parse_rates("1000/minute"))
+
+    async def one():
+        try:
+            await take([limited], 1, now=now)
+            return True
+        except RateLimited:
+            return False
+
+    results = await asyncio.gather(*(one() for _ in range(attempts)))
+    await client.close()
+    print(json.dumps(results))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
+"""
+
+
+async def test_leases_in_several_processes_never_spend_more_than_the_limit(
+    app: Starlette, settings: Settings
+) -> None:
+    assert settings.mongodb_uri is not None
+    arguments = [settings.mongodb_uri, settings.database, "500", str(NOW)]
+    takers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            TAKER,
+            *arguments,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outputs = [await taker.communicate() for taker in takers]
+    for taker, (_, stderr) in zip(takers, outputs, strict=True):
+        assert taker.returncode == 0, stderr.decode()
+    granted = sum(json.loads(stdout).count(True) for stdout, _ in outputs)
+    # 1,500 attempts at a limit of 1,000: never more, and at most the three processes' unspent
+    # leases (20 units each) fewer.
+    assert 1000 - 3 * 20 <= granted <= 1000
+    assert await stored_units(bucket("1000/minute", "shared")) <= 1000
