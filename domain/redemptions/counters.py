@@ -9,6 +9,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from domain.batches import WriteBatcher
 from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.redemptions.models import (
@@ -31,6 +32,8 @@ class Counter:
     # Counter documents are created on first use; codes and campaigns already exist.
     created_on_first_use: bool
     also_set: dict[str, Any] = field(default_factory=dict)
+    # Takes of counters made on first use share round trips with concurrent redemptions'.
+    batcher: WriteBatcher | None = None
 
     def _take_request(self) -> tuple[dict[str, Any], dict[str, Any]]:
         query = dict(self.selector)
@@ -46,6 +49,12 @@ class Counter:
         limit the upsert collides with it on the unique index, and only then (or when a racing
         first use created it meanwhile) is the $inc tried once more without upserting."""
         query, update = self._take_request()
+        if self.batcher is not None and self.created_on_first_use:
+            # An upsert that neither matches nor inserts collides: it is granted unless so.
+            if not (await self.batcher.update_one(query, update, upsert=True)).duplicate:
+                return True
+            result = await self.collection.update_one(query, update)
+            return bool(result.modified_count)
         try:
             result = await self.collection.update_one(
                 query, update, upsert=self.created_on_first_use
@@ -67,6 +76,10 @@ class Counter:
         await self.collection.update_one(
             {**self.selector, COUNTER_FIELD: {"$gt": 0}}, {"$inc": {COUNTER_FIELD: -1}}
         )
+
+
+_customer_counter_takes = WriteBatcher(CustomerRedemptionCounter.get_pymongo_collection)
+_daily_counter_takes = WriteBatcher(DailyRedemptionCounter.get_pymongo_collection)
 
 
 def counters_of(
@@ -101,6 +114,7 @@ def counters_of(
                 limits.per_customer if limits else None,
                 Reason.CUSTOMER_LIMIT_REACHED,
                 created_on_first_use=True,
+                batcher=_customer_counter_takes,
             )
         )
     if limits is None or limits.per_day is not None:
@@ -111,6 +125,7 @@ def counters_of(
                 limits.per_day if limits else None,
                 Reason.DAILY_LIMIT_REACHED,
                 created_on_first_use=True,
+                batcher=_daily_counter_takes,
             )
         )
     counters += [

@@ -12,6 +12,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from domain import rules, webhooks
+from domain.batches import WriteBatcher
 from domain.campaigns import Campaign, CampaignKind
 from domain.codes import Code, find_code, normalize_code
 from domain.common import as_utc, object_id, utc_now
@@ -38,13 +39,16 @@ from domain.redemptions.reasons import (
 from domain.redemptions.sweeps import STALE_CLAIM_AGE, reconcile_campaign
 from domain.redemptions.validation import (
     Validation,
+    customer_for_campaign,
     customer_in_segments,
     evaluate,
-    find_customer,
 )
 from domain.snapshots import CampaignSnapshot, CodeIdentity, Snapshots
 from domain.wallet import wallet_content_changed
 
+# Claims and completions of concurrent redemptions share round trips (group commit).
+_claims = WriteBatcher(Redemption.get_pymongo_collection)
+_completions = WriteBatcher(Redemption.get_pymongo_collection)
 # How long a retry waits for the first attempt with the same idempotency key to finish.
 FIRST_ATTEMPT_WAIT = timedelta(seconds=30)
 MAX_IDEMPOTENCY_KEY = 200
@@ -193,21 +197,18 @@ async def _claim(request: _Request, claim: Redemption) -> Redemption | _Outcome 
     """Inserts the claim; with an idempotency key, one upsert that also finds an earlier attempt
     with the key (returned settled, after waiting while it is in flight). None: claimed;
     STALE: the earlier attempt was refused meanwhile."""
-    collection = Redemption.get_pymongo_collection()
     if request.key is None:
-        await collection.insert_one(claim.model_dump(by_alias=True))
+        inserted = await _claims.insert_one(claim.model_dump(by_alias=True))
+        if inserted.duplicate:
+            raise DuplicateKeyError("a claim with this id exists")
         return None
     document = claim.model_dump(by_alias=True)
     selector = {"idempotency_slot": idempotency_slot(request.project_id, request.key)}
     for name in selector:
         document.pop(name)
-    try:
-        result = await collection.update_one(selector, {"$setOnInsert": document}, upsert=True)
-        if result.upserted_id is not None:
-            return None
-    except DuplicateKeyError:
-        # A racing attempt with the same key inserted first.
-        pass
+    # Not upserted: an earlier attempt holds the key, or a racing one inserted first.
+    if (await _claims.update_one(selector, {"$setOnInsert": document}, upsert=True)).upserted:
+        return None
     earlier, _ = await _earlier_attempt(request.project_id, request.key, request.code_value)
     return _Outcome.STALE if earlier is None else earlier
 
@@ -309,7 +310,9 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
 async def _customer_may_redeem(request: _Request, campaign: Campaign) -> bool:
     """The rules about who redeems, as far as the customer decides them (one read)."""
     customer = (
-        await find_customer(request.project_id, request.customer_id)
+        await customer_for_campaign(
+            project_id=request.project_id, customer_id=request.customer_id, campaign=campaign
+        )
         if request.customer_id
         else None
     )
@@ -451,10 +454,16 @@ async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> R
             ),
             webhooks.REDEMPTION_SUCCEEDED,
         )
-    result = await collection.update_one(
+    completed = await _completions.update_one(
         {"_id": claim.id, "status": RedemptionStatus.PENDING.value}, {"$set": fields}
     )
-    if result.matched_count == 0:
+    matched = completed.matched
+    if matched is None:
+        # Only some completions of the batch matched: this one did if the claim carries it.
+        stored = await collection.find_one({"_id": claim.id}, {"completed_at": 1})
+        stored_at = stored.get("completed_at") if stored is not None else None
+        matched = stored_at is not None and as_utc(stored_at) == completed_at
+    if not matched:
         # Reconciliation took the claim for a dead process's and removed it.
         await give_back_all(counters_of(redemption=claim, campaign=None))
         raise DomainError(

@@ -6,6 +6,7 @@ from datetime import datetime
 from bson import ObjectId
 
 from domain import rules, segments
+from domain.batches import ReadBatcher
 from domain.campaigns import Campaign, CampaignKind
 from domain.codes import Code, find_code, normalize_code
 from domain.common import Money, as_utc, utc_now
@@ -47,6 +48,34 @@ async def find_customer(project_id: str, customer_id: str) -> Customer | None:
         return None
     customer = await Customer.find_one({"_id": ObjectId(customer_id), "project_id": project_id})
     return None if customer is None or customer.erased else customer
+
+
+# Redemptions of concurrent requests read their customers in one round trip.
+_customer_reads = ReadBatcher(Customer.get_pymongo_collection)
+# What the rules about who redeems read of a customer; segments may read any field.
+_EXISTS = ("project_id", "erased")
+_RULE_FIELDS = (*_EXISTS, "metrics", "tags", "attributes")
+
+
+async def customer_for_campaign(
+    *, project_id: str, customer_id: str, campaign: Campaign
+) -> Customer | None:
+    """The customer as `customer_reasons` and the campaign's segments need it: only whether it
+    exists when the campaign has no rules about customers, else the fields they read. Other
+    fields keep their defaults. None: unknown or erased."""
+    if not ObjectId.is_valid(customer_id):
+        return None
+    wanted = campaign.rules
+    if wanted.segment_ids:
+        fields: tuple[str, ...] = ()
+    elif wanted.first_order_only or wanted.customer_tags or wanted.attributes:
+        fields = _RULE_FIELDS
+    else:
+        fields = _EXISTS
+    document = await _customer_reads.find_by_id(project_id, ObjectId(customer_id), fields)
+    if document is None or document.get("erased"):
+        return None
+    return Customer.model_validate(document)
 
 
 async def _limit_reasons(

@@ -1,0 +1,189 @@
+"""Round trips shared by concurrent requests: writes to one collection gathered into one bulk
+write, reads of documents by id gathered into one find.
+
+While a batcher's round trip is under way, the writes or reads asked of it meanwhile wait and
+then go together in the next one (group commit). At low load a request goes alone at once;
+under load a round trip carries many. Each caller still awaits its own outcome before it goes
+on, so nothing is answered before it is stored, and a failed round trip fails every request in
+it.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import InsertOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+DUPLICATE_KEY = 11000
+# A bulk carries at most this many writes; more wait for the next.
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What one write of a batch did.
+
+    `upserted`: an upsert inserted. `duplicate`: the write collided with a unique index.
+    `matched`: the write's filter matched a document, when that can be told from the batch
+    (every update of it matched, or none did); None when only some did, and the caller reads
+    its document to know.
+    """
+
+    upserted: bool = False
+    duplicate: bool = False
+    matched: bool | None = None
+
+
+_Write = InsertOne[Any] | UpdateOne
+
+
+@dataclass
+class _Waiting:
+    write: _Write
+    outcome: "asyncio.Future[WriteOutcome]"
+
+
+class WriteBatcher:
+    """Gathers the inserts and updates asked of it into unordered bulk writes, one at a time."""
+
+    def __init__(self, collection: Callable[[], Any]) -> None:
+        self._collection = collection
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def insert_one(self, document: dict[str, Any]) -> WriteOutcome:
+        return await self._write(InsertOne(document))
+
+    async def update_one(
+        self, selector: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
+    ) -> WriteOutcome:
+        return await self._write(UpdateOne(selector, update, upsert=upsert))
+
+    async def _write(self, write: _Write) -> WriteOutcome:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(write, loop.create_future())
+        self._queue.append(waiting)
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._drain())
+        return await waiting.outcome
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                await self._write_batch(batch)
+            except asyncio.CancelledError:
+                for waiting in batch + self._queue:
+                    waiting.outcome.cancel()
+                self._queue = []
+                raise
+
+    async def _write_batch(self, batch: list[_Waiting]) -> None:
+        errors: dict[int, dict[str, Any]] = {}
+        try:
+            result = await self._collection().bulk_write(
+                [waiting.write for waiting in batch], ordered=False
+            )
+            upserted = set(result.upserted_ids or {})
+            matched_count = result.matched_count
+        except BulkWriteError as error:
+            details = error.details
+            errors = {failure["index"]: failure for failure in details.get("writeErrors", [])}
+            upserted = {entry["index"] for entry in details.get("upserted", [])}
+            matched_count = int(details.get("nMatched", 0))
+        except Exception as error:  # the database went away: every write of the batch failed
+            for waiting in batch:
+                if not waiting.outcome.done():
+                    waiting.outcome.set_exception(error)
+            return
+        updates = sum(1 for waiting in batch if isinstance(waiting.write, UpdateOne))
+        if matched_count == updates - len(upserted) - len(errors):
+            everything_matched: bool | None = True
+        elif matched_count == 0:
+            everything_matched = False
+        else:
+            everything_matched = None
+        for index, waiting in enumerate(batch):
+            if waiting.outcome.done():
+                continue
+            failure = errors.get(index)
+            if failure is not None and failure.get("code") != DUPLICATE_KEY:
+                waiting.outcome.set_exception(BulkWriteError({"writeErrors": [failure]}))
+                continue
+            is_update = isinstance(waiting.write, UpdateOne)
+            was_upserted = index in upserted
+            waiting.outcome.set_result(
+                WriteOutcome(
+                    upserted=was_upserted,
+                    duplicate=failure is not None,
+                    matched=(
+                        everything_matched
+                        if is_update and failure is None and not was_upserted
+                        else False
+                    ),
+                )
+            )
+
+
+@dataclass
+class _Read:
+    document_id: Any
+    found: "asyncio.Future[dict[str, Any] | None]"
+
+
+class ReadBatcher:
+    """Gathers reads of single documents by `_id` within one project into one `$in` find per
+    project and projection, one round trip at a time."""
+
+    def __init__(self, collection: Callable[[], Any]) -> None:
+        self._collection = collection
+        self._queue: dict[tuple[str, tuple[str, ...]], list[_Read]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def find_by_id(
+        self, project_id: str, document_id: Any, fields: tuple[str, ...]
+    ) -> dict[str, Any] | None:
+        """The document with `document_id` in the project, with only `fields` (all when
+        empty), or None."""
+        loop = asyncio.get_running_loop()
+        read = _Read(document_id, loop.create_future())
+        self._queue.setdefault((project_id, fields), []).append(read)
+        reader = self._reader
+        if reader is None or reader.done() or reader.get_loop() is not loop:
+            self._reader = loop.create_task(self._drain())
+        return await read.found
+
+    async def _drain(self) -> None:
+        while self._queue:
+            groups, self._queue = self._queue, {}
+            try:
+                for (project_id, fields), reads in groups.items():
+                    await self._read_group(project_id, fields, reads)
+            except asyncio.CancelledError:
+                for reads in [*groups.values(), *self._queue.values()]:
+                    for read in reads:
+                        read.found.cancel()
+                self._queue = {}
+                raise
+
+    async def _read_group(
+        self, project_id: str, fields: tuple[str, ...], reads: list[_Read]
+    ) -> None:
+        wanted = list({read.document_id for read in reads})
+        projection = dict.fromkeys(fields, 1) if fields else None
+        try:
+            cursor = self._collection().find(
+                {"_id": {"$in": wanted}, "project_id": project_id}, projection
+            )
+            by_id = {document["_id"]: document async for document in cursor}
+        except Exception as error:  # the database went away: every read of the group failed
+            for read in reads:
+                if not read.found.done():
+                    read.found.set_exception(error)
+            return
+        for read in reads:
+            if not read.found.done():
+                read.found.set_result(by_id.get(read.document_id))
