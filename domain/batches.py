@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import InsertOne, UpdateOne
+from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY = 11000
@@ -187,3 +187,109 @@ class ReadBatcher:
         for read in reads:
             if not read.found.done():
                 read.found.set_result(by_id.get(read.document_id))
+
+
+@dataclass
+class _CounterTake:
+    also_set: dict[str, Any]
+    taken: "asyncio.Future[dict[str, Any] | None]"
+
+
+@dataclass
+class _CounterGroup:
+    selector: dict[str, Any]
+    limit: int | None
+    projection: dict[str, Any] | None
+    queue: list[_CounterTake]
+    writer: "asyncio.Task[None] | None" = None
+
+
+class CounterTakes:
+    """Concurrent takes of one counter (the same document, filter and limit) as one conditional
+    `$inc` of their number, with the limit less that number in the filter. Units of a counter
+    are alike, so when all fit, all are granted by one round trip and share the document it
+    returns; when not all fit, the takes go one at a time, so exactly those that fit are
+    granted, as if each had gone alone."""
+
+    def __init__(self, collection: Callable[[], Any], counter_field: str) -> None:
+        self._collection = collection
+        self._field = counter_field
+        self._groups: dict[tuple[Any, ...], _CounterGroup] = {}
+
+    async def take_returning(
+        self,
+        selector: dict[str, Any],
+        limit: int | None,
+        *,
+        also_set: dict[str, Any],
+        projection: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """The counter's document after the take, or None when it is at its limit or gone."""
+        loop = asyncio.get_running_loop()
+        key = (
+            tuple(sorted((name, repr(value)) for name, value in selector.items())),
+            limit,
+            tuple(sorted(projection or {})),
+            tuple(sorted(also_set)),
+        )
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _CounterGroup(selector, limit, projection, [])
+        take = _CounterTake(also_set, loop.create_future())
+        group.queue.append(take)
+        writer = group.writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            group.writer = loop.create_task(self._drain(key, group))
+        return await take.taken
+
+    async def _drain(self, key: tuple[Any, ...], group: _CounterGroup) -> None:
+        try:
+            while group.queue:
+                batch, group.queue = group.queue[:MAX_BATCH], group.queue[MAX_BATCH:]
+                await self._take_batch(group, batch)
+        except asyncio.CancelledError:
+            for take in group.queue:
+                take.taken.cancel()
+            group.queue = []
+            raise
+        finally:
+            if not group.queue and self._groups.get(key) is group:
+                del self._groups[key]
+
+    async def _take_batch(self, group: _CounterGroup, batch: list[_CounterTake]) -> None:
+        try:
+            latest = {name: value for take in batch for name, value in take.also_set.items()}
+            document = await self._take(group, len(batch), latest)
+            if document is not None or len(batch) == 1:
+                for take in batch:
+                    if not take.taken.done():
+                        take.taken.set_result(document)
+                return
+            for take in batch:
+                alone = await self._take(group, 1, take.also_set)
+                if not take.taken.done():
+                    take.taken.set_result(alone)
+        except asyncio.CancelledError:
+            for take in batch:
+                take.taken.cancel()
+            raise
+        except Exception as error:  # the database went away: every take still waiting failed
+            for take in batch:
+                if not take.taken.done():
+                    take.taken.set_exception(error)
+
+    async def _take(
+        self, group: _CounterGroup, units: int, also_set: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        query = dict(group.selector)
+        if group.limit is not None:
+            if units > group.limit:
+                return None
+            query[self._field] = {"$lte": group.limit - units}
+        update: dict[str, Any] = {"$inc": {self._field: units}}
+        if also_set:
+            update["$set"] = also_set
+        document: dict[str, Any] | None = await self._collection().find_one_and_update(
+            query, update, projection=group.projection, return_document=ReturnDocument.AFTER
+        )
+        return document

@@ -9,7 +9,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from domain.batches import WriteBatcher
+from domain.batches import CounterTakes, WriteBatcher
 from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.redemptions.models import (
@@ -34,6 +34,8 @@ class Counter:
     also_set: dict[str, Any] = field(default_factory=dict)
     # Takes of counters made on first use share round trips with concurrent redemptions'.
     batcher: WriteBatcher | None = None
+    # Takes of counters that exist (a code's, a campaign's) share them too.
+    takes: CounterTakes | None = None
 
     def _take_request(self) -> tuple[dict[str, Any], dict[str, Any]]:
         query = dict(self.selector)
@@ -67,6 +69,10 @@ class Counter:
     async def take_returning(self, projection: dict[str, Any] | None = None) -> Any:
         """Takes a counter that exists (a code's, a campaign's) and returns its document as it
         is after the $inc, or None when at its limit or gone."""
+        if self.takes is not None:
+            return await self.takes.take_returning(
+                self.selector, self.limit, also_set=self.also_set, projection=projection
+            )
         query, update = self._take_request()
         return await self.collection.find_one_and_update(
             query, update, projection=projection, return_document=ReturnDocument.AFTER
@@ -78,6 +84,8 @@ class Counter:
         )
 
 
+_code_takes = CounterTakes(Code.get_pymongo_collection, COUNTER_FIELD)
+_campaign_takes = CounterTakes(Campaign.get_pymongo_collection, COUNTER_FIELD)
 _customer_counter_takes = WriteBatcher(CustomerRedemptionCounter.get_pymongo_collection)
 _daily_counter_takes = WriteBatcher(DailyRedemptionCounter.get_pymongo_collection)
 
@@ -100,6 +108,7 @@ def counters_of(
             Reason.CODE_LIMIT_REACHED,
             created_on_first_use=False,
             also_set={"last_redeemed_at": now} if now is not None else {},
+            takes=_code_takes,
         )
     ]
     if redemption.customer_id and (limits is None or limits.per_customer is not None):
@@ -135,6 +144,7 @@ def counters_of(
             limits.total if limits else None,
             Reason.CAMPAIGN_LIMIT_REACHED,
             created_on_first_use=False,
+            takes=_campaign_takes,
         ),
     ]
     return counters
