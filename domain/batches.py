@@ -19,6 +19,9 @@ from pymongo.errors import BulkWriteError
 DUPLICATE_KEY = 11000
 # A bulk carries at most this many writes; more wait for the next.
 MAX_BATCH = 256
+# Times a group of counter takes that did not all fit asks the counter's room and tries again,
+# before its takes go one at a time.
+ROOM_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -258,17 +261,7 @@ class CounterTakes:
 
     async def _take_batch(self, group: _CounterGroup, batch: list[_CounterTake]) -> None:
         try:
-            latest = {name: value for take in batch for name, value in take.also_set.items()}
-            document = await self._take(group, len(batch), latest)
-            if document is not None or len(batch) == 1:
-                for take in batch:
-                    if not take.taken.done():
-                        take.taken.set_result(document)
-                return
-            for take in batch:
-                alone = await self._take(group, 1, take.also_set)
-                if not take.taken.done():
-                    take.taken.set_result(alone)
+            await self._take_for(group, batch)
         except asyncio.CancelledError:
             for take in batch:
                 take.taken.cancel()
@@ -277,6 +270,25 @@ class CounterTakes:
             for take in batch:
                 if not take.taken.done():
                     take.taken.set_exception(error)
+
+    async def _take_for(self, group: _CounterGroup, batch: list[_CounterTake]) -> None:
+        waiting = batch
+        for _ in range(ROOM_ROUNDS):
+            latest = {name: value for take in waiting for name, value in take.also_set.items()}
+            document = await self._take(group, len(waiting), latest)
+            if document is not None or len(waiting) == 1 or group.limit is None:
+                _settle(waiting, document)
+                return
+            # Not all fit: as many as the counter has room for go together, the rest are
+            # refused (the counter only grows, but for units given back meanwhile).
+            stored = await self._collection().find_one(group.selector, {self._field: 1})
+            room = 0 if stored is None else group.limit - int(stored.get(self._field, 0))
+            _settle(waiting[max(room, 0) :], None)
+            waiting = waiting[: max(room, 0)]
+            if not waiting:
+                return
+        for take in waiting:
+            _settle([take], await self._take(group, 1, take.also_set))
 
     async def _take(
         self, group: _CounterGroup, units: int, also_set: dict[str, Any]
@@ -293,3 +305,9 @@ class CounterTakes:
             query, update, projection=group.projection, return_document=ReturnDocument.AFTER
         )
         return document
+
+
+def _settle(takes: list[_CounterTake], document: dict[str, Any] | None) -> None:
+    for take in takes:
+        if not take.taken.done():
+            take.taken.set_result(document)
