@@ -1,7 +1,8 @@
 """Per-request GraphQL context: the caller, its project and the request's DataLoaders."""
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -84,35 +85,54 @@ class Loaders:
     """One set per request; every batch is one query filtered on the caller's project."""
 
     project_id: str
-    customer: DataLoader[str, Customer | None] = field(init=False)
-    campaign: DataLoader[str, Campaign | None] = field(init=False)
-    # Keyed by message id: the redemption attributed to the message.
-    message_redemption: DataLoader[str, Redemption | None] = field(init=False)
-    segment_size: DataLoader[Segment, int] = field(init=False)
-    # Keyed by segment and the sample's `first`.
-    segment_sample: DataLoader[tuple[Segment, int], list[Customer]] = field(init=False)
-    automation_stats: DataLoader[str, AutomationStats] = field(init=False)
-    experiment_results: DataLoader[Experiment, ExperimentResults] = field(init=False)
-    # Stored cards only: one not stored yet has nothing to expire.
-    expiring_points: DataLoader[LoyaltyCard, list[Expiring]] = field(init=False)
-    ledger: DataLoader[tuple[LoyaltyCard, PageArguments], Page[LedgerEntry]] = field(init=False)
-    scheduled_actions: DataLoader[tuple[str, ActionPageArguments], Page[ScheduledAction]] = field(
-        init=False
-    )
 
-    def __post_init__(self) -> None:
-        # Batching only, no cache: mutation fields run one after another in a request, and a
-        # cached answer would hide what the one before changed.
-        self.customer = DataLoader(load_fn=self._customers, cache=False)
-        self.campaign = DataLoader(load_fn=self._campaigns, cache=False)
-        self.message_redemption = DataLoader(load_fn=self._message_redemptions, cache=False)
-        self.segment_size = DataLoader(load_fn=self._segment_sizes, cache=False)
-        self.segment_sample = DataLoader(load_fn=self._segment_samples, cache=False)
-        self.automation_stats = DataLoader(load_fn=self._automation_stats, cache=False)
-        self.experiment_results = DataLoader(load_fn=self._experiment_results, cache=False)
-        self.expiring_points = DataLoader(load_fn=self._expiring_points, cache=False)
-        self.ledger = DataLoader(load_fn=self._ledgers, cache=False)
-        self.scheduled_actions = DataLoader(load_fn=self._scheduled_actions, cache=False)
+    # Made when first used: a request uses one or two of them. Batching only, no cache:
+    # mutation fields run one after another in a request, and a cached answer would hide
+    # what the one before changed.
+    @cached_property
+    def customer(self) -> DataLoader[str, Customer | None]:
+        return DataLoader(load_fn=self._customers, cache=False)
+
+    @cached_property
+    def campaign(self) -> DataLoader[str, Campaign | None]:
+        return DataLoader(load_fn=self._campaigns, cache=False)
+
+    # Keyed by message id: the redemption attributed to the message.
+    @cached_property
+    def message_redemption(self) -> DataLoader[str, Redemption | None]:
+        return DataLoader(load_fn=self._message_redemptions, cache=False)
+
+    @cached_property
+    def segment_size(self) -> DataLoader[Segment, int]:
+        return DataLoader(load_fn=self._segment_sizes, cache=False)
+
+    # Keyed by segment and the sample's `first`.
+    @cached_property
+    def segment_sample(self) -> DataLoader[tuple[Segment, int], list[Customer]]:
+        return DataLoader(load_fn=self._segment_samples, cache=False)
+
+    @cached_property
+    def automation_stats(self) -> DataLoader[str, AutomationStats]:
+        return DataLoader(load_fn=self._automation_stats, cache=False)
+
+    @cached_property
+    def experiment_results(self) -> DataLoader[Experiment, ExperimentResults]:
+        return DataLoader(load_fn=self._experiment_results, cache=False)
+
+    # Stored cards only: one not stored yet has nothing to expire.
+    @cached_property
+    def expiring_points(self) -> DataLoader[LoyaltyCard, list[Expiring]]:
+        return DataLoader(load_fn=self._expiring_points, cache=False)
+
+    @cached_property
+    def ledger(self) -> DataLoader[tuple[LoyaltyCard, PageArguments], Page[LedgerEntry]]:
+        return DataLoader(load_fn=self._ledgers, cache=False)
+
+    @cached_property
+    def scheduled_actions(
+        self,
+    ) -> DataLoader[tuple[str, ActionPageArguments], Page[ScheduledAction]]:
+        return DataLoader(load_fn=self._scheduled_actions, cache=False)
 
     async def _customers(self, ids: list[str]) -> list[Customer | None]:
         return in_order(ids, _same, await customers_by_id(self.project_id, ids), None)
