@@ -4,6 +4,7 @@ database cannot store, before the resolver runs: a mutation answers with its pay
 
 from collections.abc import Awaitable, Callable
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from strawberry.extensions import FieldExtension
@@ -26,14 +27,17 @@ MULTILINE_FIELDS = frozenset(
 _UNNAMED_ARGUMENT = "input"
 
 
+# Names are converted on every request: a few hundred distinct ones in the schema.
+_camel_case = lru_cache(maxsize=4096)(to_camel_case)
+
+
 def input_problems(field: StrawberryField, kwargs: dict[str, Any]) -> list[Problem]:
     names = {
-        arg.python_name: arg.graphql_name or to_camel_case(arg.python_name)
-        for arg in field.arguments
+        arg.python_name: arg.graphql_name or _camel_case(arg.python_name) for arg in field.arguments
     }
     stack: list[tuple[str, str, Any]] = []
     for python_name, value in kwargs.items():
-        name = names.get(python_name, to_camel_case(python_name))
+        name = names.get(python_name) or _camel_case(python_name)
         stack.append(("" if name == _UNNAMED_ARGUMENT else name, name, value))
     problems: list[Problem] = []
     while stack:
@@ -52,7 +56,7 @@ def input_problems(field: StrawberryField, kwargs: dict[str, Any]) -> list[Probl
         elif (definition := get_object_definition(value)) is not None:
             for input_field in definition.fields:
                 child = getattr(value, input_field.python_name, None)
-                child_name = input_field.graphql_name or to_camel_case(input_field.python_name)
+                child_name = input_field.graphql_name or _camel_case(input_field.python_name)
                 stack.append((_join(path, child_name), child_name, child))
     return problems
 

@@ -5,6 +5,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from bson import ObjectId
@@ -307,6 +308,13 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
     return await _complete(claim, code, request.moment)
 
 
+@cache
+def _unassigned() -> Code:
+    """A code assigned to nobody, read only: the fast way's codes are checked for their owner
+    at the code's $inc instead."""
+    return Code.model_construct(assigned=False, customer_id="")
+
+
 async def _customer_may_redeem(request: _Request, campaign: Campaign) -> bool:
     """The rules about who redeems, as far as the customer decides them (one read)."""
     customer = (
@@ -316,9 +324,8 @@ async def _customer_may_redeem(request: _Request, campaign: Campaign) -> bool:
         if request.customer_id
         else None
     )
-    unassigned = Code.model_construct(assigned=False, customer_id="")
     if customer_reasons(
-        campaign=campaign, code=unassigned, customer_id=request.customer_id, customer=customer
+        campaign=campaign, code=_unassigned(), customer_id=request.customer_id, customer=customer
     ):
         return False
     return not (
