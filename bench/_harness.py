@@ -220,9 +220,59 @@ def database(uri: str | None) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as run_dir:
         server = EmbeddedDatabase(Path(run_dir), data_dir=None)
         try:
-            yield server.start()
+            started = server.start()
+            with contextlib.suppress(OSError, ValueError):
+                _process_of[started] = int(server.pid_file.read_text().strip())
+            yield started
         finally:
             server.stop()
+
+
+# The process behind a base URL or a database URI this run started, for CpuMeter.
+_process_of: dict[str, int] = {}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and of its children still running (a service's
+    workers), from /proc."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (OSError, IndexError, ValueError):
+        return total
+    return total + sum(_cpu_seconds(int(child)) for child in children)
+
+
+class CpuMeter:
+    """CPU seconds spent by the service, the embedded database (when this run started it) and
+    this process, between `start()` and `per_operation()`: what each operation costs whatever
+    else the machine is doing."""
+
+    def __init__(self, base_url: str | None, database_uri: str) -> None:
+        self._pids = {
+            "service": _process_of.get(base_url or ""),
+            "database": _process_of.get(database_uri),
+        }
+        self._started: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        spent = {name: _cpu_seconds(pid) for name, pid in self._pids.items() if pid is not None}
+        return {**spent, "benchmark": time.process_time()}
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def per_operation(self, count: int) -> str:
+        ended = self._now()
+        parts = [
+            f"{name} {(ended[name] - self._started[name]) * 1000 / count:.2f}"
+            for name in ended
+            if name in self._started
+        ]
+        return "CPU ms per operation: " + ", ".join(parts)
 
 
 @contextlib.contextmanager
@@ -265,6 +315,7 @@ def engage_service(uri: str, database_name: str, workers: int = 1) -> Iterator[t
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    _process_of[base] = process.pid
     try:
         deadline = time.monotonic() + 120
         answered: set[int] = set()

@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient
 
 from api.database import init_database, make_client
 from bench._harness import (
+    CpuMeter,
     Figures,
     LeanClient,
     arguments,
@@ -103,7 +104,10 @@ async def run(uri: str, count: int, concurrency: int, workers: int) -> None:
             ceiling = await measure(
                 "GET /health (client and HTTP ceiling)", count, concurrency, health
             )
+            meter = CpuMeter(base, uri)
+            meter.start()
             ours = await measure("GraphQL redeemCode", count, concurrency, redeem)
+            our_cpu = meter.per_operation(count)
     assert await redeemed(uri, name) == (count, count)
 
     mongo: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
@@ -119,7 +123,10 @@ async def run(uri: str, count: int, concurrency: int, workers: int) -> None:
         assert found is not None
 
     floor = await measure("pymongo find_one_and_update", count, concurrency, take)
+    meter = CpuMeter(None, uri)
+    meter.start()
     three_call = await three_call_floor(mongo, name, count, concurrency)
+    floor_cpu = meter.per_operation(count)
     await mongo.drop_database(name)
     await mongo.close()
 
@@ -132,6 +139,8 @@ async def run(uri: str, count: int, concurrency: int, workers: int) -> None:
         print(figures.line())
     print(ratio_line(ours, floor))
     print(ratio_line(ours, three_call))
+    print(f"redeemCode: {our_cpu}")
+    print(f"three-call floor: {floor_cpu}")
 
 
 async def three_call_floor(
