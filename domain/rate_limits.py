@@ -106,7 +106,12 @@ class _Window:
 
 def _window(bucket: Bucket, rate: RateLimitItem, now: float) -> _Window:
     seconds = rate.get_expiry()
-    start = int(now // seconds) * seconds
+    return _window_starting(bucket, rate, int(now // seconds) * seconds, seconds)
+
+
+# Every attempt names its windows: a till's stay the same for a whole window.
+@lru_cache(maxsize=4096)
+def _window_starting(bucket: Bucket, rate: RateLimitItem, start: int, seconds: int) -> _Window:
     window_id = "|".join(
         (bucket.project_id, bucket.scope, bucket.subject, f"{rate.amount}/{seconds}s", str(start))
     )

@@ -37,12 +37,12 @@ from tests.factories import (
     make_pos_key,
 )
 
-# Budgets in round trips. The redemption's own: claim, customer, code $inc, per-customer $inc,
-# campaign $inc, completion. The guessing limit's: take from both windows, and at times the
-# write of the units it gave back (gathered with others for 50 ms).
+# Budgets in round trips, for a redemption alone. The redemption's own: claim, customer, code
+# $inc, per-customer $inc, campaign $inc, completion. The guessing limit's: none while the
+# process holds a lease of units, one bulk refill of both windows when a window starts.
 REDEMPTION_BUDGET = 6
 RETRY_BUDGET = 2
-RATE_LIMIT_BUDGET = 2
+RATE_LIMIT_BUDGET = 1
 RATE_LIMIT_COLLECTION = "rate_limit_windows"
 
 REDEEM = """
