@@ -102,8 +102,12 @@ class WriteBatcher:
                 if not waiting.outcome.done():
                     waiting.outcome.set_exception(error)
             return
-        updates = sum(1 for waiting in batch if isinstance(waiting.write, UpdateOne))
-        if matched_count == updates - len(upserted) - len(errors):
+        is_update = [isinstance(waiting.write, UpdateOne) for waiting in batch]
+        # Updates that could have matched: not upserted, not refused.
+        could_match = sum(
+            1 for i, update in enumerate(is_update) if update and i not in upserted | errors.keys()
+        )
+        if matched_count == could_match:
             everything_matched: bool | None = True
         elif matched_count == 0:
             everything_matched = False
@@ -116,7 +120,6 @@ class WriteBatcher:
             if failure is not None and failure.get("code") != DUPLICATE_KEY:
                 waiting.outcome.set_exception(BulkWriteError({"writeErrors": [failure]}))
                 continue
-            is_update = isinstance(waiting.write, UpdateOne)
             was_upserted = index in upserted
             waiting.outcome.set_result(
                 WriteOutcome(
@@ -124,7 +127,7 @@ class WriteBatcher:
                     duplicate=failure is not None,
                     matched=(
                         everything_matched
-                        if is_update and failure is None and not was_upserted
+                        if is_update[index] and failure is None and not was_upserted
                         else False
                     ),
                 )
