@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beanie import PydanticObjectId
+from beanie.odm.utils.dump import get_dict
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from delivery.errors import DeliveryError
@@ -58,11 +59,11 @@ async def _code_for(project_id: str, raw: str, customer: Customer) -> Code:
     code = await find_code(project_id, raw)
     if code is None:
         raise NotFound("code", "code")
-    _check_carried_by(code, customer)
+    check_carried_by(code, customer)
     return code
 
 
-def _check_carried_by(code: Code, customer: Customer) -> None:
+def check_carried_by(code: Code, customer: Customer) -> None:
     """A message carries a code published to its customer (or one shared by everyone)."""
     if code.kind != CodeKind.STANDALONE and code.customer_id != customer.key:
         if code.customer_id:
@@ -170,7 +171,7 @@ async def prepare_message(
         what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
         raise DomainError(DeliveryError.NO_ADDRESS, f"the customer has no {what}", "customerId")
     if code is not None and raw_code and code.project_id == project_id and code.code == raw_code:
-        _check_carried_by(code, customer)
+        check_carried_by(code, customer)
     else:
         code = await _code_for(project_id, raw_code, customer) if raw_code else None
     if code is not None and (campaign is None or campaign.key != code.campaign_id):
@@ -220,51 +221,68 @@ async def _suppress(message: Message, refusal: str) -> webhooks.PreparedEvent | 
     return await prepare_new_status(message)
 
 
-async def queue_prepared_messages(
-    project_id: str, prepared: list[tuple[Message, Customer]]
-) -> list[Message]:
-    """Writes messages prepare_message made, each with an idempotency key, as queue_message
+async def queue_message_documents(
+    project_id: str, drafts: list[tuple[dict[str, Any], Customer]]
+) -> list[MessageStatus]:
+    """Writes message documents composed for a batch (delivery.distribution.compose: as
+    prepare_message's Messages would be stored, each with an idempotency key) as queue_message
     would, in a few round trips for all of them: one suppression query per channel, one
-    unordered insert. A key already in the outbox keeps its first message, which is returned
-    in its place."""
-    normalized = [consent.normalize_address(message.channel, message.to) for message, _ in prepared]
+    unordered insert. Returns each one's status; a key already in the outbox keeps its first
+    message, whose status is returned in its place."""
     by_channel: dict[MessageChannel, set[str]] = {}
-    for (message, _), address in zip(prepared, normalized, strict=True):
-        if message.idempotency_key is None:
+    # Each address normalized once, for the suppression check.
+    normalized: list[str] = []
+    for document, _ in drafts:
+        if not document.get("idempotency_key"):
             raise ValueError("messages queued together each need an idempotency key")
-        by_channel.setdefault(message.channel, set()).add(address)
+        channel = MessageChannel(document["channel"])
+        address = consent.normalize_address(channel, document["to"])
+        normalized.append(address)
+        by_channel.setdefault(channel, set()).add(address)
     suppressed = {
         channel: await consent.suppressed_addresses(project_id, channel, addresses)
         for channel, addresses in by_channel.items()
     }
+    documents: list[dict[str, Any]] = []
     events: list[webhooks.PreparedEvent | None] = []
-    for (message, customer), address in zip(prepared, normalized, strict=True):
-        refusal = _without_consent(customer, message.channel)
-        if not refusal and address in suppressed[message.channel]:
-            refusal = _opted_out(message.to)
+    for (document, customer), address in zip(drafts, normalized, strict=True):
+        channel = MessageChannel(document["channel"])
+        refusal = _without_consent(customer, channel)
+        if not refusal and address in suppressed[channel]:
+            refusal = _opted_out(document["to"])
         if refusal:
+            # Rare: the record goes through the model, as queue_message's does.
+            message = Message(**document)
             events.append(await _suppress(message, refusal))
-    messages = [message for message, _ in prepared]
-    if not messages:
+            document = get_dict(message, to_db=True, keep_nulls=Message.get_settings().keep_nulls)
+        documents.append(document)
+    if not documents:
         return []
+    statuses = [MessageStatus(document["status"]) for document in documents]
     try:
-        await Message.insert_many(messages, ordered=False)
+        await Message.get_pymongo_collection().insert_many(documents, ordered=False)
     except BulkWriteError as error:
         failures = error.details.get("writeErrors", [])
         if any(failure.get("code") != 11000 for failure in failures):
             raise
-        repeated = {messages[failure["index"]].idempotency_key for failure in failures}
+        repeated = {documents[failure["index"]]["idempotency_key"] for failure in failures}
         earlier = {
-            found.idempotency_key: found
-            for found in await Message.find(
-                {"project_id": project_id, "idempotency_key": {"$in": sorted(repeated)}}
-            ).to_list()
+            str(found["idempotency_key"]): MessageStatus(found["status"])
+            for found in await Message.get_pymongo_collection()
+            .find(
+                {"project_id": project_id, "idempotency_key": {"$in": sorted(repeated)}},
+                {"idempotency_key": 1, "status": 1},
+            )
+            .to_list()
         }
-        messages = [earlier.get(message.idempotency_key, message) for message in messages]
+        statuses = [
+            earlier.get(document["idempotency_key"], status)
+            for document, status in zip(documents, statuses, strict=True)
+        ]
     # A repeated message's event was stored by its first write (the event id names the change).
     for event in events:
         await webhooks.confirm_event(event)
-    return messages
+    return statuses
 
 
 async def publish_and_queue(

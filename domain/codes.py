@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import quote
 
 import segno
-from beanie import PydanticObjectId
+from beanie.odm.utils.dump import get_dict
+from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -473,33 +474,51 @@ async def _insert_new_codes(
     GENERATION_ATTEMPTS draws found no unused code."""
     given: dict[str, Code] = {}
     waiting = customer_ids
+    # Every code's document is a copy of one dumped as Beanie stores a Code, with its own
+    # value, owner and id: the loop neither validates nor encodes a model per code.
+    constant = {
+        "project_id": campaign.project_id,
+        "campaign_id": campaign.key,
+        "assigned": True,
+        "published_at": now,
+        "created_at": now,
+        **pending,
+    }
+    base = get_dict(
+        Code(code="", display="", **constant), to_db=True, keep_nulls=Code.get_settings().keep_nulls
+    )
+    codes = Code.get_pymongo_collection()
     for _ in range(GENERATION_ATTEMPTS):
-        drawn = []
+        drawn: list[dict[str, Any]] = []
         for customer_id in waiting:
             display = random_code(campaign.codes)
-            drawn.append(
-                Code(
-                    id=PydanticObjectId(),
-                    project_id=campaign.project_id,
-                    code=normalize_code(display),
-                    display=display,
-                    campaign_id=campaign.key,
-                    customer_id=customer_id,
-                    assigned=True,
-                    published_at=now,
-                    **pending,
-                )
+            document = dict(base)
+            document.update(
+                _id=ObjectId(),
+                code=normalize_code(display),
+                display=display,
+                customer_id=customer_id,
             )
+            drawn.append(document)
         failed: set[int] = set()
         try:
-            await Code.insert_many(drawn, ordered=False)
+            await codes.insert_many(drawn, ordered=False)
         except BulkWriteError as error:
             failures = error.details.get("writeErrors", [])
             if any(failure.get("code") != 11000 for failure in failures):
                 raise
             failed = {int(failure["index"]) for failure in failures}
-        given.update({code.customer_id: code for i, code in enumerate(drawn) if i not in failed})
-        waiting = [drawn[i].customer_id for i in sorted(failed)]
+        for i, document in enumerate(drawn):
+            if i not in failed:
+                code = Code(
+                    id=document["_id"],
+                    code=document["code"],
+                    display=document["display"],
+                    customer_id=document["customer_id"],
+                    **constant,
+                )
+                given[code.customer_id] = code
+        waiting = [drawn[i]["customer_id"] for i in sorted(failed)]
         if not waiting:
             break
     return given, waiting
