@@ -17,6 +17,8 @@ from delivery.rendering import (
     CompiledTemplate,
     ContextPrefix,
     context_prefix,
+    message_context,
+    render,
     render_for,
     resolve_template,
 )
@@ -26,6 +28,11 @@ from domain.codes import Code
 from domain.customers import Customer, contact_address
 from domain.messages import Message, MessageChannel
 from domain.projects import Project
+
+# Variables read from the database for each customer (customer_extras).
+PER_CUSTOMER_READS = frozenset({"referral_link", "loyalty"})
+# The channel whose unsubscribe link a shared context carries; others replace it.
+CONTEXT_CHANNEL = MessageChannel.EMAIL
 
 
 def message_base(*, project_id: str, channel: MessageChannel, **fields: Any) -> dict[str, Any]:
@@ -46,6 +53,8 @@ class MessageComposer:
     prefix: ContextPrefix
     templates: dict[tuple[str, MessageChannel], CompiledTemplate] = field(default_factory=dict)
     bases: dict[MessageChannel, dict[str, Any]] = field(default_factory=dict)
+    # The last customer's context (by customer and code), built with CONTEXT_CHANNEL's link.
+    last_context: tuple[tuple[str, str], dict[str, Any]] | None = None
 
     @classmethod
     def for_batch(
@@ -71,6 +80,25 @@ class MessageComposer:
             self.templates[(ref, channel)] = template
         return template
 
+    def _customer_context(self, customer: Customer, code: Code) -> dict[str, Any]:
+        """The customer's context for their first channel, kept for their other channels."""
+        key = (customer.key, code.code)
+        if self.last_context is None or self.last_context[0] != key:
+            context = message_context(
+                prefix=self.prefix,
+                channel=CONTEXT_CHANNEL,
+                customer=customer,
+                code=code,
+                campaign=self.campaign,
+            )
+            self.last_context = (key, context)
+        return self.last_context[1]
+
+    def _unsubscribe_url(self, customer: Customer, channel: MessageChannel) -> str:
+        return links.unsubscribe_url(
+            self.links.base_url, self.links.secret_key, self.project.key, customer.key, channel
+        )
+
     def _base(self, channel: MessageChannel) -> dict[str, Any]:
         base = self.bases.get(channel)
         if base is None:
@@ -91,23 +119,39 @@ class MessageComposer:
         with an address for `channel` and a code of the batch's campaign published to them."""
         check_carried_by(code, customer)
         ref = template_ref or DEFAULT_TEMPLATE
-        campaign = self.campaign if code.campaign_id == self.campaign.key else None
-        rendered = await render_for(
-            template=await self._template(ref, channel),
-            prefix=self.prefix,
-            customer=customer,
-            code=code,
-            campaign=campaign,
-        )
+        template = await self._template(ref, channel)
+        if code.campaign_id != self.campaign.key or template.uses & PER_CUSTOMER_READS:
+            # What the batch does not share, or a read for the customer: the general way.
+            campaign = self.campaign if code.campaign_id == self.campaign.key else None
+            rendered = await render_for(
+                template=template,
+                prefix=self.prefix,
+                customer=customer,
+                code=code,
+                campaign=campaign,
+            )
+            unsubscribe = ""
+        else:
+            context = self._customer_context(customer, code)
+            if channel != CONTEXT_CHANNEL:
+                context = {
+                    **context,
+                    "unsubscribe_url": links.unsubscribe_url(
+                        self.prefix.base_url,
+                        self.prefix.secret_key,
+                        self.prefix.project_id,
+                        customer.key,
+                        channel,
+                    ),
+                }
+            rendered = render(template=template, context=context)
+            # The message's link is the context's unless the base URL ends with a slash.
+            unsubscribe = (
+                context["unsubscribe_url"] if self.links.base_url == self.prefix.base_url else ""
+            )
         payload: dict[str, Any] = {}
         if channel == MessageChannel.EMAIL:
-            payload["unsubscribe_url"] = links.unsubscribe_url(
-                self.links.base_url,
-                self.links.secret_key,
-                self.project.key,
-                customer.key,
-                channel,
-            )
+            payload["unsubscribe_url"] = unsubscribe or self._unsubscribe_url(customer, channel)
         document = dict(self._base(channel))
         document.update(
             customer_id=customer.key,
