@@ -12,7 +12,7 @@ from delivery.rendering import render_message
 from domain import consent, experiments, links, webhooks
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, CodeKind, find_code, publish_code
-from domain.customers import Customer, contact_address, get_live_customer
+from domain.customers import Channel, Customer, contact_address, get_live_customer
 from domain.errors import CommonError, DomainError, NotFound
 from domain.messages import (
     NEVER,
@@ -221,6 +221,46 @@ async def _suppress(message: Message, refusal: str) -> webhooks.PreparedEvent | 
     return await prepare_new_status(message)
 
 
+# A project with at most this many opt-outs has them read whole for a batch: its addresses are
+# compared without a query of their own, and normalized only for a channel that has some.
+SUPPRESSIONS_READ_WHOLE = 500
+
+
+async def _suppressed_among(project_id: str, documents: list[dict[str, Any]]) -> list[bool]:
+    """Whether each message's address opted out of its channel, in one or two queries."""
+    channels = [MessageChannel(document["channel"]) for document in documents]
+    known = await consent.all_suppressed(
+        project_id,
+        {Channel(channel.value) for channel in channels},
+        SUPPRESSIONS_READ_WHOLE,
+    )
+    if known is not None:
+        opted_out = []
+        for document, channel in zip(documents, channels, strict=True):
+            addresses = known[Channel(channel.value)]
+            # No opt-out on the channel: nothing to normalize the address for.
+            opted_out.append(
+                bool(addresses) and consent.normalize_address(channel, document["to"]) in addresses
+            )
+        return opted_out
+    # Each address normalized once, for the suppression check.
+    normalized = [
+        consent.normalize_address(channel, document["to"])
+        for document, channel in zip(documents, channels, strict=True)
+    ]
+    by_channel: dict[MessageChannel, set[str]] = {}
+    for channel, address in zip(channels, normalized, strict=True):
+        by_channel.setdefault(channel, set()).add(address)
+    suppressed = {
+        channel: await consent.suppressed_addresses(project_id, channel, addresses)
+        for channel, addresses in by_channel.items()
+    }
+    return [
+        address in suppressed[channel]
+        for channel, address in zip(channels, normalized, strict=True)
+    ]
+
+
 async def queue_message_documents(
     project_id: str, drafts: list[tuple[dict[str, Any], Customer]]
 ) -> list[MessageStatus]:
@@ -229,26 +269,15 @@ async def queue_message_documents(
     would, in a few round trips for all of them: one suppression query per channel, one
     unordered insert. Returns each one's status; a key already in the outbox keeps its first
     message, whose status is returned in its place."""
-    by_channel: dict[MessageChannel, set[str]] = {}
-    # Each address normalized once, for the suppression check.
-    normalized: list[str] = []
     for document, _ in drafts:
         if not document.get("idempotency_key"):
             raise ValueError("messages queued together each need an idempotency key")
-        channel = MessageChannel(document["channel"])
-        address = consent.normalize_address(channel, document["to"])
-        normalized.append(address)
-        by_channel.setdefault(channel, set()).add(address)
-    suppressed = {
-        channel: await consent.suppressed_addresses(project_id, channel, addresses)
-        for channel, addresses in by_channel.items()
-    }
+    suppressed = await _suppressed_among(project_id, [document for document, _ in drafts])
     documents: list[dict[str, Any]] = []
     events: list[webhooks.PreparedEvent | None] = []
-    for (document, customer), address in zip(drafts, normalized, strict=True):
-        channel = MessageChannel(document["channel"])
-        refusal = _without_consent(customer, channel)
-        if not refusal and address in suppressed[channel]:
+    for (document, customer), opted_out in zip(drafts, suppressed, strict=True):
+        refusal = _without_consent(customer, MessageChannel(document["channel"]))
+        if not refusal and opted_out:
             refusal = _opted_out(document["to"])
         if refusal:
             # Rare: the record goes through the model, as queue_message's does.

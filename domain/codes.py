@@ -429,7 +429,10 @@ async def publish_codes_to_many(
     claimed = [
         str(row["customer_id"])
         for row in await assignments.find(
-            {**scope, "customer_id": {"$in": keys}, "claim": claim}, {"customer_id": 1}
+            {**scope, "customer_id": {"$in": keys}, "claim": claim},
+            {"customer_id": 1},
+            # All in the server's first reply, without a getMore.
+            batch_size=max(1, len(keys)),
         ).to_list()
     ]
     if not claimed:

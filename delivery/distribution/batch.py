@@ -118,8 +118,11 @@ async def run_batch(*, runner: JobRunner, job: Job, ids: list[Any], links: Links
         resumed=resumed,
         given={},
     )
+    # All in the server's first reply, without a getMore.
     customers = (
-        await Customer.find({"_id": {"$in": ids}, "project_id": job.project_id})
+        await Customer.find(
+            {"_id": {"$in": ids}, "project_id": job.project_id}, batch_size=max(1, len(ids))
+        )
         .sort("_id")
         .to_list()
     )

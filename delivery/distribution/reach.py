@@ -42,8 +42,8 @@ class Batch:
     resumed: bool
     # Codes an earlier attempt of a resumed batch gave, by customer id.
     given: dict[str, Code]
-    # Without template_ref: the template of each (experiment, variant, channel), "" for none.
-    variant_templates: dict[tuple[str, str, MessageChannel], str] = field(default_factory=dict)
+    # Without template_ref: the template of each (experiment, variant), by channel, "" for none.
+    variant_templates: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     counts: DistributionCounts = field(default_factory=DistributionCounts)
     finished: int = 0
     failure: DomainError | None = None
@@ -60,12 +60,13 @@ async def _template_for(batch: Batch, code: Code, channel: MessageChannel) -> st
     variant's (or the promoted one's) for this channel; else the default coupon."""
     if batch.template_ref:
         return batch.template_ref
-    key = (code.experiment_id, code.variant, channel)
+    key = (code.experiment_id, code.variant)
     if key not in batch.variant_templates:
-        batch.variant_templates[key] = await experiments.template_for_code(
-            code=code, channel=channel.value
+        # Every channel of the batch in one lookup.
+        batch.variant_templates[key] = await experiments.templates_for_code(
+            code=code, channels=[each.value for each in batch.channels]
         )
-    return batch.variant_templates[key] or None
+    return batch.variant_templates[key][channel.value] or None
 
 
 async def _code_for(batch: Batch, customer: Customer) -> Code:

@@ -10,6 +10,7 @@ import pytest
 from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
 
+from delivery import outbox
 from delivery.distribution import (
     DistributionFilter,
     distribute_campaign,
@@ -623,9 +624,14 @@ def without(document: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: value for name, value in document.items() if name not in names}
 
 
-async def test_stored_documents_are_those_the_models_write_one_by_one(tenant: Tenant) -> None:
+# A project's opt-outs read whole (a few), or looked up by address (many: none read whole).
+@pytest.mark.parametrize("read_whole", [outbox.SUPPRESSIONS_READ_WHOLE, 0])
+async def test_stored_documents_are_those_the_models_write_one_by_one(
+    tenant: Tenant, read_whole: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A batch builds its codes' and messages' documents itself: read back through the models
     they are what Beanie writes, and what queueing the same message alone stores."""
+    monkeypatch.setattr(outbox, "SUPPRESSIONS_READ_WHOLE", read_whole)
     campaign = await make_campaign(project_id=tenant.project_id)
     customers = await make_customers(project_id=tenant.project_id, count=4)
     # An opt-out typed in another form still suppresses the address (normalized to compare).
