@@ -391,18 +391,20 @@ async def publish_codes_to_many(
     scope = {"project_id": campaign.project_id, "campaign_id": campaign.key}
     assignments = CodeAssignment.get_pymongo_collection()
     now = utc_now()
+    limit = max(1, campaign.codes_per_customer)
+    claim = uuid.uuid4().hex
     try:
+        # Each slot claimed with the limit in the filter, its document made by the same write
+        # when the customer has none. A customer whose slots are full matches nothing, and the
+        # unique index refuses the document the upsert would add: that error is the refusal.
         await assignments.bulk_write(
             [
                 UpdateOne(
-                    {**scope, "customer_id": key},
+                    {**scope, "customer_id": key, "claimed": {"$lt": limit}},
                     {
-                        "$setOnInsert": {
-                            "claimed": 0,
-                            "claim": "",
-                            "claimed_at": now,
-                            "created_at": now,
-                        }
+                        "$inc": {"claimed": 1},
+                        "$set": {"claim": claim, "claimed_at": now},
+                        "$setOnInsert": {"created_at": now},
                     },
                     upsert=True,
                 )
@@ -411,21 +413,8 @@ async def publish_codes_to_many(
             ordered=False,
         )
     except BulkWriteError as error:
-        # Created by a concurrent publish in between: the unique index kept it one document.
         if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
             raise
-    limit = max(1, campaign.codes_per_customer)
-    claim = uuid.uuid4().hex
-    await assignments.bulk_write(
-        [
-            UpdateOne(
-                {**scope, "customer_id": key, "claimed": {"$lt": limit}},
-                {"$inc": {"claimed": 1}, "$set": {"claim": claim, "claimed_at": now}},
-            )
-            for key in keys
-        ],
-        ordered=False,
-    )
     claimed = [
         str(row["customer_id"])
         for row in await assignments.find(
