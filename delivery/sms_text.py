@@ -53,12 +53,17 @@ def sms_info(text: str) -> SmsInfo:
         characters = len(text) + sum(text.count(char) for char in GSM_EXTENSION)
         if characters <= GSM_SINGLE:
             return SmsInfo("GSM-7", characters, 1)
+        if characters == len(text):
+            # One septet each: no character can straddle two parts.
+            return SmsInfo("GSM-7", characters, -(-characters // GSM_PART))
         widths = [2 if char in GSM_EXTENSION else 1 for char in text]
         return SmsInfo("GSM-7", characters, _parts(widths, GSM_SINGLE, GSM_PART))
     # Characters outside the Basic Multilingual Plane (most emoji) take a surrogate pair.
     characters = len(text.encode("utf-16-le", "surrogatepass")) // 2
     if characters <= UCS2_SINGLE:
         return SmsInfo("UCS-2", characters, 1)
+    if characters == len(text):
+        return SmsInfo("UCS-2", characters, -(-characters // UCS2_PART))
     widths = [2 if ord(char) > 0xFFFF else 1 for char in text]
     return SmsInfo("UCS-2", characters, _parts(widths, UCS2_SINGLE, UCS2_PART))
 
