@@ -420,8 +420,8 @@ async def publish_codes_to_many(
         for row in await assignments.find(
             {**scope, "customer_id": {"$in": keys}, "claim": claim},
             {"customer_id": 1},
-            # All in the server's first reply, without a getMore.
-            batch_size=max(1, len(keys)),
+            # All in the server's first reply, one more than can match: no getMore.
+            batch_size=len(keys) + 1,
         ).to_list()
     ]
     if not claimed:

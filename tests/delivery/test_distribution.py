@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
+from pymongo import monitoring
 
 from delivery import outbox
 from delivery.distribution import (
@@ -679,3 +680,56 @@ async def test_stored_documents_are_those_the_models_write_one_by_one(
         assert stored is not None
         assert without(stored, *timestamps) == without(raw, *timestamps)
         assert stored.keys() == raw.keys()
+
+
+class CommandCounter(monitoring.CommandListener):
+    """The commands every client sends while armed, by name and collection."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.seen: Counter[tuple[str, str]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.armed:
+            target = event.command.get(
+                "collection" if event.command_name == "getMore" else event.command_name
+            )
+            self.seen[(event.command_name, str(target))] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+# Registered at import, before any client is made, so every client reports to it.
+COMMANDS = CommandCounter()
+monitoring.register(COMMANDS)
+# A fresh batch's database commands, whatever its size: the campaign, project and customers;
+# the running experiment, the promoted template, the code pool; the slots claimed and read, the
+# code space reserved and counted, the codes, the opt-outs, the messages; the batch begun and
+# committed.
+COMMANDS_PER_BATCH = 15
+# The job's own: its lease and completion, two reads of customer ids (the last finds none), the
+# webhook check, its last renewal.
+COMMANDS_PER_JOB = 7
+
+
+async def test_a_fresh_batch_asks_the_database_the_same_few_things_whatever_its_size(
+    tenant: Tenant,
+) -> None:
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_customers(project_id=tenant.project_id, count=90)
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL, SMS], batch_size=30
+    )
+    COMMANDS.seen.clear()
+    COMMANDS.armed = True
+    try:
+        assert await run_jobs() == 1
+    finally:
+        COMMANDS.armed = False
+    job = await reload(job)
+    assert job.status == JobStatus.SUCCEEDED and job.batch == 3, job.errors
+    assert sum(COMMANDS.seen.values()) <= COMMANDS_PER_JOB + 3 * COMMANDS_PER_BATCH, COMMANDS.seen
