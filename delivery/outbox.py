@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beanie import PydanticObjectId
+from beanie.odm.utils.dump import get_dict
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from delivery.errors import DeliveryError
@@ -11,7 +12,7 @@ from delivery.rendering import render_message
 from domain import consent, experiments, links, webhooks
 from domain.campaigns import Campaign, get_campaign
 from domain.codes import Code, CodeKind, find_code, publish_code
-from domain.customers import Customer, contact_address, get_live_customer
+from domain.customers import Channel, Customer, contact_address, get_live_customer
 from domain.errors import CommonError, DomainError, NotFound
 from domain.messages import (
     NEVER,
@@ -58,11 +59,11 @@ async def _code_for(project_id: str, raw: str, customer: Customer) -> Code:
     code = await find_code(project_id, raw)
     if code is None:
         raise NotFound("code", "code")
-    _check_carried_by(code, customer)
+    check_carried_by(code, customer)
     return code
 
 
-def _check_carried_by(code: Code, customer: Customer) -> None:
+def check_carried_by(code: Code, customer: Customer) -> None:
     """A message carries a code published to its customer (or one shared by everyone)."""
     if code.kind != CodeKind.STANDALONE and code.customer_id != customer.key:
         if code.customer_id:
@@ -170,7 +171,7 @@ async def prepare_message(
         what = "an email address" if channel == MessageChannel.EMAIL else "a phone number"
         raise DomainError(DeliveryError.NO_ADDRESS, f"the customer has no {what}", "customerId")
     if code is not None and raw_code and code.project_id == project_id and code.code == raw_code:
-        _check_carried_by(code, customer)
+        check_carried_by(code, customer)
     else:
         code = await _code_for(project_id, raw_code, customer) if raw_code else None
     if code is not None and (campaign is None or campaign.key != code.campaign_id):
@@ -220,51 +221,97 @@ async def _suppress(message: Message, refusal: str) -> webhooks.PreparedEvent | 
     return await prepare_new_status(message)
 
 
-async def queue_prepared_messages(
-    project_id: str, prepared: list[tuple[Message, Customer]]
-) -> list[Message]:
-    """Writes messages prepare_message made, each with an idempotency key, as queue_message
-    would, in a few round trips for all of them: one suppression query per channel, one
-    unordered insert. A key already in the outbox keeps its first message, which is returned
-    in its place."""
-    normalized = [consent.normalize_address(message.channel, message.to) for message, _ in prepared]
+# A project with at most this many opt-outs has them read whole for a batch: its addresses are
+# compared without a query of their own, and normalized only for a channel that has some.
+SUPPRESSIONS_READ_WHOLE = 500
+
+
+async def _suppressed_among(project_id: str, documents: list[dict[str, Any]]) -> list[bool]:
+    """Whether each message's address opted out of its channel, in one or two queries."""
+    channels = [MessageChannel(document["channel"]) for document in documents]
+    known = await consent.all_suppressed(
+        project_id,
+        {Channel(channel.value) for channel in channels},
+        SUPPRESSIONS_READ_WHOLE,
+    )
+    if known is not None:
+        opted_out = []
+        for document, channel in zip(documents, channels, strict=True):
+            addresses = known[Channel(channel.value)]
+            # No opt-out on the channel: nothing to normalize the address for.
+            opted_out.append(
+                bool(addresses) and consent.normalize_address(channel, document["to"]) in addresses
+            )
+        return opted_out
+    # Each address normalized once, for the suppression check.
+    normalized = [
+        consent.normalize_address(channel, document["to"])
+        for document, channel in zip(documents, channels, strict=True)
+    ]
     by_channel: dict[MessageChannel, set[str]] = {}
-    for (message, _), address in zip(prepared, normalized, strict=True):
-        if message.idempotency_key is None:
-            raise ValueError("messages queued together each need an idempotency key")
-        by_channel.setdefault(message.channel, set()).add(address)
+    for channel, address in zip(channels, normalized, strict=True):
+        by_channel.setdefault(channel, set()).add(address)
     suppressed = {
         channel: await consent.suppressed_addresses(project_id, channel, addresses)
         for channel, addresses in by_channel.items()
     }
+    return [
+        address in suppressed[channel]
+        for channel, address in zip(channels, normalized, strict=True)
+    ]
+
+
+async def queue_message_documents(
+    project_id: str, drafts: list[tuple[dict[str, Any], Customer]]
+) -> list[MessageStatus]:
+    """Writes message documents composed for a batch (delivery.distribution.compose: as
+    prepare_message's Messages would be stored, each with an idempotency key) as queue_message
+    would, in a few round trips for all of them: one suppression query per channel, one
+    unordered insert. Returns each one's status; a key already in the outbox keeps its first
+    message, whose status is returned in its place."""
+    for document, _ in drafts:
+        if not document.get("idempotency_key"):
+            raise ValueError("messages queued together each need an idempotency key")
+    suppressed = await _suppressed_among(project_id, [document for document, _ in drafts])
+    documents: list[dict[str, Any]] = []
     events: list[webhooks.PreparedEvent | None] = []
-    for (message, customer), address in zip(prepared, normalized, strict=True):
-        refusal = _without_consent(customer, message.channel)
-        if not refusal and address in suppressed[message.channel]:
-            refusal = _opted_out(message.to)
+    for (document, customer), opted_out in zip(drafts, suppressed, strict=True):
+        refusal = _without_consent(customer, MessageChannel(document["channel"]))
+        if not refusal and opted_out:
+            refusal = _opted_out(document["to"])
         if refusal:
+            # Rare: the record goes through the model, as queue_message's does.
+            message = Message(**document)
             events.append(await _suppress(message, refusal))
-    messages = [message for message, _ in prepared]
-    if not messages:
+            document = get_dict(message, to_db=True, keep_nulls=Message.get_settings().keep_nulls)
+        documents.append(document)
+    if not documents:
         return []
+    statuses = [MessageStatus(document["status"]) for document in documents]
     try:
-        await Message.insert_many(messages, ordered=False)
+        await Message.get_pymongo_collection().insert_many(documents, ordered=False)
     except BulkWriteError as error:
         failures = error.details.get("writeErrors", [])
         if any(failure.get("code") != 11000 for failure in failures):
             raise
-        repeated = {messages[failure["index"]].idempotency_key for failure in failures}
+        repeated = {documents[failure["index"]]["idempotency_key"] for failure in failures}
         earlier = {
-            found.idempotency_key: found
-            for found in await Message.find(
-                {"project_id": project_id, "idempotency_key": {"$in": sorted(repeated)}}
-            ).to_list()
+            str(found["idempotency_key"]): MessageStatus(found["status"])
+            for found in await Message.get_pymongo_collection()
+            .find(
+                {"project_id": project_id, "idempotency_key": {"$in": sorted(repeated)}},
+                {"idempotency_key": 1, "status": 1},
+            )
+            .to_list()
         }
-        messages = [earlier.get(message.idempotency_key, message) for message in messages]
+        statuses = [
+            earlier.get(document["idempotency_key"], status)
+            for document, status in zip(documents, statuses, strict=True)
+        ]
     # A repeated message's event was stored by its first write (the event id names the change).
     for event in events:
         await webhooks.confirm_event(event)
-    return messages
+    return statuses
 
 
 async def publish_and_queue(

@@ -13,6 +13,7 @@ GSM_BASIC = frozenset(
 )
 # The extension table: each of these is sent as an escape plus a character, two septets.
 GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+GSM_ALL = GSM_BASIC | GSM_EXTENSION
 
 GSM_SINGLE, GSM_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
@@ -29,7 +30,7 @@ class SmsInfo:
 
 
 def is_gsm7(text: str) -> bool:
-    return all(char in GSM_BASIC or char in GSM_EXTENSION for char in text)
+    return GSM_ALL.issuperset(text)
 
 
 def _parts(units: list[int], single: int, part: int) -> int:
@@ -47,12 +48,24 @@ def _parts(units: list[int], single: int, part: int) -> int:
 
 
 def sms_info(text: str) -> SmsInfo:
+    # A text that fits in one segment is counted without listing each character's width.
     if is_gsm7(text):
+        characters = len(text) + sum(text.count(char) for char in GSM_EXTENSION)
+        if characters <= GSM_SINGLE:
+            return SmsInfo("GSM-7", characters, 1)
+        if characters == len(text):
+            # One septet each: no character can straddle two parts.
+            return SmsInfo("GSM-7", characters, -(-characters // GSM_PART))
         widths = [2 if char in GSM_EXTENSION else 1 for char in text]
-        return SmsInfo("GSM-7", sum(widths), _parts(widths, GSM_SINGLE, GSM_PART))
+        return SmsInfo("GSM-7", characters, _parts(widths, GSM_SINGLE, GSM_PART))
     # Characters outside the Basic Multilingual Plane (most emoji) take a surrogate pair.
+    characters = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    if characters <= UCS2_SINGLE:
+        return SmsInfo("UCS-2", characters, 1)
+    if characters == len(text):
+        return SmsInfo("UCS-2", characters, -(-characters // UCS2_PART))
     widths = [2 if ord(char) > 0xFFFF else 1 for char in text]
-    return SmsInfo("UCS-2", sum(widths), _parts(widths, UCS2_SINGLE, UCS2_PART))
+    return SmsInfo("UCS-2", characters, _parts(widths, UCS2_SINGLE, UCS2_PART))
 
 
 def check_sms_length(text: str, max_segments: int, field: str = "text") -> SmsInfo:

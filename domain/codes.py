@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import quote
 
 import segno
-from beanie import PydanticObjectId
+from beanie.odm.utils.dump import get_dict
+from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -390,18 +391,20 @@ async def publish_codes_to_many(
     scope = {"project_id": campaign.project_id, "campaign_id": campaign.key}
     assignments = CodeAssignment.get_pymongo_collection()
     now = utc_now()
+    limit = max(1, campaign.codes_per_customer)
+    claim = uuid.uuid4().hex
     try:
+        # Each slot claimed with the limit in the filter, its document made by the same write
+        # when the customer has none. A customer whose slots are full matches nothing, and the
+        # unique index refuses the document the upsert would add: that error is the refusal.
         await assignments.bulk_write(
             [
                 UpdateOne(
-                    {**scope, "customer_id": key},
+                    {**scope, "customer_id": key, "claimed": {"$lt": limit}},
                     {
-                        "$setOnInsert": {
-                            "claimed": 0,
-                            "claim": "",
-                            "claimed_at": now,
-                            "created_at": now,
-                        }
+                        "$inc": {"claimed": 1},
+                        "$set": {"claim": claim, "claimed_at": now},
+                        "$setOnInsert": {"created_at": now},
                     },
                     upsert=True,
                 )
@@ -410,25 +413,15 @@ async def publish_codes_to_many(
             ordered=False,
         )
     except BulkWriteError as error:
-        # Created by a concurrent publish in between: the unique index kept it one document.
         if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
             raise
-    limit = max(1, campaign.codes_per_customer)
-    claim = uuid.uuid4().hex
-    await assignments.bulk_write(
-        [
-            UpdateOne(
-                {**scope, "customer_id": key, "claimed": {"$lt": limit}},
-                {"$inc": {"claimed": 1}, "$set": {"claim": claim, "claimed_at": now}},
-            )
-            for key in keys
-        ],
-        ordered=False,
-    )
     claimed = [
         str(row["customer_id"])
         for row in await assignments.find(
-            {**scope, "customer_id": {"$in": keys}, "claim": claim}, {"customer_id": 1}
+            {**scope, "customer_id": {"$in": keys}, "claim": claim},
+            {"customer_id": 1},
+            # All in the server's first reply, one more than can match: no getMore.
+            batch_size=len(keys) + 1,
         ).to_list()
     ]
     if not claimed:
@@ -473,33 +466,51 @@ async def _insert_new_codes(
     GENERATION_ATTEMPTS draws found no unused code."""
     given: dict[str, Code] = {}
     waiting = customer_ids
+    # Every code's document is a copy of one dumped as Beanie stores a Code, with its own
+    # value, owner and id: the loop neither validates nor encodes a model per code.
+    constant = {
+        "project_id": campaign.project_id,
+        "campaign_id": campaign.key,
+        "assigned": True,
+        "published_at": now,
+        "created_at": now,
+        **pending,
+    }
+    base = get_dict(
+        Code(code="", display="", **constant), to_db=True, keep_nulls=Code.get_settings().keep_nulls
+    )
+    codes = Code.get_pymongo_collection()
     for _ in range(GENERATION_ATTEMPTS):
-        drawn = []
+        drawn: list[dict[str, Any]] = []
         for customer_id in waiting:
             display = random_code(campaign.codes)
-            drawn.append(
-                Code(
-                    id=PydanticObjectId(),
-                    project_id=campaign.project_id,
-                    code=normalize_code(display),
-                    display=display,
-                    campaign_id=campaign.key,
-                    customer_id=customer_id,
-                    assigned=True,
-                    published_at=now,
-                    **pending,
-                )
+            document = dict(base)
+            document.update(
+                _id=ObjectId(),
+                code=normalize_code(display),
+                display=display,
+                customer_id=customer_id,
             )
+            drawn.append(document)
         failed: set[int] = set()
         try:
-            await Code.insert_many(drawn, ordered=False)
+            await codes.insert_many(drawn, ordered=False)
         except BulkWriteError as error:
             failures = error.details.get("writeErrors", [])
             if any(failure.get("code") != 11000 for failure in failures):
                 raise
             failed = {int(failure["index"]) for failure in failures}
-        given.update({code.customer_id: code for i, code in enumerate(drawn) if i not in failed})
-        waiting = [drawn[i].customer_id for i in sorted(failed)]
+        for i, document in enumerate(drawn):
+            if i not in failed:
+                code = Code(
+                    id=document["_id"],
+                    code=document["code"],
+                    display=document["display"],
+                    customer_id=document["customer_id"],
+                    **constant,
+                )
+                given[code.customer_id] = code
+        waiting = [drawn[i]["customer_id"] for i in sorted(failed)]
         if not waiting:
             break
     return given, waiting

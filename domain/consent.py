@@ -159,6 +159,31 @@ async def suppressed_addresses(
     return {str(row["address"]) for row in found}
 
 
+async def all_suppressed(
+    project_id: str, channels: set[Channel], limit: int
+) -> dict[Channel, set[str]] | None:
+    """Every address is_suppressed refuses in the project for these channels, by channel, in
+    one query; None when there are more than `limit` of them (ask suppressed_addresses)."""
+    found = (
+        await Suppression.get_pymongo_collection()
+        .find(
+            {
+                "project_id": {"$in": [project_id, ALL_PROJECTS]},
+                "channel": {"$in": sorted(channel.value for channel in channels)},
+            },
+            {"channel": 1, "address": 1},
+        )
+        .limit(limit + 1)
+        .to_list()
+    )
+    if len(found) > limit:
+        return None
+    addresses: dict[Channel, set[str]] = {channel: set() for channel in channels}
+    for row in found:
+        addresses[Channel(row["channel"])].add(str(row["address"]))
+    return addresses
+
+
 def _field(channel: Channel) -> str:
     return "email" if channel == Channel.EMAIL else "phone"
 

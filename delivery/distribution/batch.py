@@ -118,8 +118,12 @@ async def run_batch(*, runner: JobRunner, job: Job, ids: list[Any], links: Links
         resumed=resumed,
         given={},
     )
+    # All in the server's first reply, one more than can match so that it closes the cursor
+    # (no getMore).
     customers = (
-        await Customer.find({"_id": {"$in": ids}, "project_id": job.project_id})
+        await Customer.find(
+            {"_id": {"$in": ids}, "project_id": job.project_id}, batch_size=len(ids) + 1
+        )
         .sort("_id")
         .to_list()
     )

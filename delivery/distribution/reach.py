@@ -3,16 +3,18 @@
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from delivery.distribution.compose import MessageComposer
 from delivery.distribution.progress import DistributionCounts
-from delivery.outbox import Links, prepare_message, queue_message, queue_prepared_messages
+from delivery.outbox import Links, queue_message, queue_message_documents
 from domain import experiments
 from domain.campaigns import Campaign
 from domain.codes import Code, publish_code, publish_codes_to_many
 from domain.customers import Customer, contact_address
 from domain.errors import DomainError, NotFound
 from domain.jobs import Job, JobRunner
-from domain.messages import Message, MessageChannel, MessageStatus
+from domain.messages import MessageChannel, MessageStatus
 from domain.projects import Project
 
 # Customers worked on at once within a batch.
@@ -40,8 +42,8 @@ class Batch:
     resumed: bool
     # Codes an earlier attempt of a resumed batch gave, by customer id.
     given: dict[str, Code]
-    # Without template_ref: the template of each (experiment, variant, channel), "" for none.
-    variant_templates: dict[tuple[str, str, MessageChannel], str] = field(default_factory=dict)
+    # Without template_ref: the template of each (experiment, variant), by channel, "" for none.
+    variant_templates: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     counts: DistributionCounts = field(default_factory=DistributionCounts)
     finished: int = 0
     failure: DomainError | None = None
@@ -58,12 +60,13 @@ async def _template_for(batch: Batch, code: Code, channel: MessageChannel) -> st
     variant's (or the promoted one's) for this channel; else the default coupon."""
     if batch.template_ref:
         return batch.template_ref
-    key = (code.experiment_id, code.variant, channel)
+    key = (code.experiment_id, code.variant)
     if key not in batch.variant_templates:
-        batch.variant_templates[key] = await experiments.template_for_code(
-            code=code, channel=channel.value
+        # Every channel of the batch in one lookup.
+        batch.variant_templates[key] = await experiments.templates_for_code(
+            code=code, channels=[each.value for each in batch.channels]
         )
-    return batch.variant_templates[key] or None
+    return batch.variant_templates[key][channel.value] or None
 
 
 async def _code_for(batch: Batch, customer: Customer) -> Code:
@@ -142,7 +145,10 @@ async def _reach_together(batch: Batch, customers: list[Customer]) -> list[Custo
         batch.failure = batch.failure or error
         return []
     counts = DistributionCounts()
-    prepared: list[tuple[Message, Customer]] = []
+    composer = MessageComposer.for_batch(
+        links_for=batch.links, project=batch.project, campaign=batch.campaign, job_id=batch.job.key
+    )
+    drafts: list[tuple[dict[str, Any], Customer]] = []
     # Nothing could carry a code to these: it is kept for someone who can receive it.
     done = [customer for customer in customers if not reachable[customer.key]]
     counts.skipped += len(batch.channels) * len(done)
@@ -155,31 +161,24 @@ async def _reach_together(batch: Batch, customers: list[Customer]) -> list[Custo
         counts.skipped += len(batch.channels) - len(reachable[customer.key])
         for channel in reachable[customer.key]:
             try:
-                prepared.append(
-                    await prepare_message(
-                        batch.links,
-                        batch.project.key,
-                        customer.key,
-                        channel,
-                        await _template_for(batch, code, channel),
-                        code.code,
-                        idempotency_key(
-                            job_id=batch.job.key, customer_id=customer.key, channel=channel
-                        ),
-                        project=batch.project,
-                        campaign=batch.campaign,
-                        job_id=batch.job.key,
-                        customer=customer,
-                        code=code,
-                    )
+                document = await composer.compose(
+                    customer=customer,
+                    channel=channel,
+                    template_ref=await _template_for(batch, code, channel),
+                    code=code,
+                    idempotency_key=idempotency_key(
+                        job_id=batch.job.key, customer_id=customer.key, channel=channel
+                    ),
                 )
             except DomainError as error:
                 if not _customers_own(error):
                     batch.failure = batch.failure or error
                     return []
                 counts.skipped += 1
-    for message in await queue_prepared_messages(batch.project.key, prepared):
-        if message.status == MessageStatus.SUPPRESSED:
+                continue
+            drafts.append((document, customer))
+    for status in await queue_message_documents(batch.project.key, drafts):
+        if status == MessageStatus.SUPPRESSED:
             counts.suppressed += 1
         else:
             counts.queued += 1

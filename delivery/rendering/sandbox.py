@@ -8,7 +8,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from delivery.rendering.errors import RenderingError
-from delivery.rendering.variables import VARIABLES
+from delivery.rendering.variables import PLAIN_FIELDS, VARIABLES
 from domain.errors import Problem
 
 # range() in templates, and strings or lists repeated with *, stay this small.
@@ -41,6 +41,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             ):
                 raise SecurityError("a repeated string or list would be too long")
         return left * right
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # A declared field of a variable class holds plain data (a string, a number or another
+        # variable class), never a method or an internal: it is read without the generic checks,
+        # which cost more than the rest of a render. Anything else gets them all.
+        fields = PLAIN_FIELDS.get(type(obj))
+        if fields is not None and attribute in fields:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
 
 
 def _sandbox(autoescape: bool) -> _Sandbox:

@@ -116,6 +116,21 @@ def _fields(kind: type) -> frozenset[str]:
     return frozenset(field.name for field in dataclasses.fields(kind))
 
 
+# The fields of each variable class, by class: the sandbox reads these without its generic checks.
+PLAIN_FIELDS: dict[type, frozenset[str]] = {
+    kind: _fields(kind)
+    for kind in (
+        CustomerVars,
+        CodeVars,
+        OfferVars,
+        CampaignVars,
+        WalletVars,
+        LoyaltyVars,
+        BrandVars,
+        ProjectVars,
+    )
+}
+
 # Every top-level variable, with the fields a template may read (None: a plain string).
 VARIABLES: dict[str, frozenset[str] | None] = {
     "customer": _fields(CustomerVars),

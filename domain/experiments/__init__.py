@@ -23,6 +23,7 @@ from domain.experiments.models import (
 from domain.experiments.offers import (
     offer_for_code,
     template_for_code,
+    templates_for_code,
 )
 from domain.experiments.service import (
     create_experiment,
@@ -68,4 +69,5 @@ __all__ = [
     "start_experiment",
     "stop_experiment",
     "template_for_code",
+    "templates_for_code",
 ]

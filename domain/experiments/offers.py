@@ -37,6 +37,11 @@ async def offer_for_code(*, campaign: Campaign, code: Code) -> Campaign:
 async def template_for_code(*, code: Code, channel: str) -> str:
     """The template publishCode(channel) sends: the code's variant's, else the one promoted on
     the campaign, when made for that channel; "" for the default."""
+    return (await templates_for_code(code=code, channels=[channel]))[channel]
+
+
+async def templates_for_code(*, code: Code, channels: list[str]) -> dict[str, str]:
+    """template_for_code for each of these channels, with the same reads as for one."""
     experiment = await _experiment_of_code(code)
     variant = experiment.variant(code.variant) if experiment is not None else None
     if variant is None or not variant.template_id:
@@ -50,8 +55,11 @@ async def template_for_code(*, code: Code, channel: str) -> str:
         )
         variant = promoted[0].variant(promoted[0].promoted_variant) if promoted else None
     if variant is None or not variant.template_id:
-        return ""
+        return dict.fromkeys(channels, "")
     template = await MessageTemplate.find_one(
         {"_id": object_id(variant.template_id, "template"), "project_id": code.project_id}
     )
-    return variant.template_id if template is not None and template.channel == channel else ""
+    return {
+        channel: variant.template_id if template is not None and template.channel == channel else ""
+        for channel in channels
+    }

@@ -7,8 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
+from pymongo import monitoring
 
+from delivery import outbox
 from delivery.distribution import (
     DistributionFilter,
     distribute_campaign,
@@ -17,8 +20,8 @@ from delivery.distribution import (
     next_customer_ids,
     run_batch,
 )
-from delivery.outbox import Links, publish_and_queue
-from domain import segments
+from delivery.outbox import Links, publish_and_queue, queue_message
+from domain import consent, segments
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, CodeConfig
 from domain.codes import Code, CodeAssignment, publish_code
 from domain.common import utc_now
@@ -616,3 +619,117 @@ async def test_without_a_template_each_variant_sends_its_own(tenant: Tenant) -> 
     code, message = await publish_and_queue(links, project_id, campaign.key, chosen.key, EMAIL)
     assert code.variant == "a"
     assert message is not None and message.template_id == template.key
+
+
+def without(document: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: value for name, value in document.items() if name not in names}
+
+
+# A project's opt-outs read whole (a few), or looked up by address (many: none read whole).
+@pytest.mark.parametrize("read_whole", [outbox.SUPPRESSIONS_READ_WHOLE, 0])
+async def test_stored_documents_are_those_the_models_write_one_by_one(
+    tenant: Tenant, read_whole: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch builds its codes' and messages' documents itself: read back through the models
+    they are what Beanie writes, and what queueing the same message alone stores."""
+    monkeypatch.setattr(outbox, "SUPPRESSIONS_READ_WHOLE", read_whole)
+    campaign = await make_campaign(project_id=tenant.project_id)
+    customers = await make_customers(project_id=tenant.project_id, count=4)
+    # An opt-out typed in another form still suppresses the address (normalized to compare).
+    opted_out = customers[1]
+    assert opted_out.email and opted_out.consents.email
+    await consent.suppress(tenant.project_id, EMAIL, opted_out.email.upper(), "test")
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL, SMS]
+    )
+    assert await run_jobs() == 1
+    job = await reload(job)
+    assert job.status == JobStatus.SUCCEEDED, job.errors
+
+    raw_messages = (
+        await Message.get_pymongo_collection().find({"job_id": job.key}).sort("_id").to_list()
+    )
+    raw_codes = await Code.get_pymongo_collection().find({"campaign_id": campaign.key}).to_list()
+    assert (
+        len(raw_codes) == 4
+        and len(raw_messages) == counts(job)["queued"] + counts(job)["suppressed"]
+    )
+    for raw, model in [(raw, Message) for raw in raw_messages] + [(raw, Code) for raw in raw_codes]:
+        found = await model.get(raw["_id"])
+        assert found is not None
+        assert get_dict(found, to_db=True, keep_nulls=model.get_settings().keep_nulls) == raw
+
+    opted = next(
+        m for m in raw_messages if m["customer_id"] == opted_out.key and m["channel"] == "EMAIL"
+    )
+    assert opted["status"] == MessageStatus.SUPPRESSED and "opted out" in opted["error"]
+
+    # The same messages queued one by one, under other keys, store the same documents.
+    timestamps = ("_id", "idempotency_key", "created_at", "updated_at", "due_at", "job_id")
+    for raw in raw_messages:
+        alone = await queue_message(
+            LINKS,
+            tenant.project_id,
+            raw["customer_id"],
+            MessageChannel(raw["channel"]),
+            raw["template_id"],
+            raw["code"],
+            "alone:" + raw["idempotency_key"],
+        )
+        stored = await Message.get_pymongo_collection().find_one({"_id": alone.id})
+        assert stored is not None
+        assert without(stored, *timestamps) == without(raw, *timestamps)
+        assert stored.keys() == raw.keys()
+
+
+class CommandCounter(monitoring.CommandListener):
+    """The commands every client sends while armed, by name and collection."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.seen: Counter[tuple[str, str]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.armed:
+            target = event.command.get(
+                "collection" if event.command_name == "getMore" else event.command_name
+            )
+            self.seen[(event.command_name, str(target))] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+# Registered at import, before any client is made, so every client reports to it.
+COMMANDS = CommandCounter()
+monitoring.register(COMMANDS)
+# A fresh batch's database commands, whatever its size: the campaign, project and customers;
+# the running experiment, the promoted template, the code pool; the slots claimed and read, the
+# code space reserved and counted, the codes, the opt-outs, the messages; the batch begun and
+# committed.
+COMMANDS_PER_BATCH = 15
+# The job's own: its lease and completion, two reads of customer ids (the last finds none), the
+# webhook check, its last renewal.
+COMMANDS_PER_JOB = 7
+
+
+async def test_a_fresh_batch_asks_the_database_the_same_few_things_whatever_its_size(
+    tenant: Tenant,
+) -> None:
+    campaign = await make_campaign(project_id=tenant.project_id)
+    await make_customers(project_id=tenant.project_id, count=90)
+    job = await distribute_campaign(
+        project_id=tenant.project_id, campaign_id=campaign.key, channels=[EMAIL, SMS], batch_size=30
+    )
+    COMMANDS.seen.clear()
+    COMMANDS.armed = True
+    try:
+        assert await run_jobs() == 1
+    finally:
+        COMMANDS.armed = False
+    job = await reload(job)
+    assert job.status == JobStatus.SUCCEEDED and job.batch == 3, job.errors
+    assert sum(COMMANDS.seen.values()) <= COMMANDS_PER_JOB + 3 * COMMANDS_PER_BATCH, COMMANDS.seen
