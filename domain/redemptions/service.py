@@ -47,9 +47,9 @@ from domain.redemptions.validation import (
 from domain.snapshots import CampaignSnapshot, CodeIdentity, Snapshots
 from domain.wallet import wallet_content_changed
 
-# Claims and completions of concurrent redemptions share round trips (group commit).
-_claims = WriteBatcher(Redemption.get_pymongo_collection)
-_completions = WriteBatcher(Redemption.get_pymongo_collection)
+# Claims and completions of concurrent redemptions share round trips (group commit): the
+# claims of new requests go in the same bulk as the completions of earlier ones.
+_redemption_writes = WriteBatcher(Redemption.get_pymongo_collection)
 # How long a retry waits for the first attempt with the same idempotency key to finish.
 FIRST_ATTEMPT_WAIT = timedelta(seconds=30)
 MAX_IDEMPOTENCY_KEY = 200
@@ -199,7 +199,7 @@ async def _claim(request: _Request, claim: Redemption) -> Redemption | _Outcome 
     with the key (returned settled, after waiting while it is in flight). None: claimed;
     STALE: the earlier attempt was refused meanwhile."""
     if request.key is None:
-        inserted = await _claims.insert_one(claim.model_dump(by_alias=True))
+        inserted = await _redemption_writes.insert_one(claim.model_dump(by_alias=True))
         if inserted.duplicate:
             raise DuplicateKeyError("a claim with this id exists")
         return None
@@ -207,9 +207,10 @@ async def _claim(request: _Request, claim: Redemption) -> Redemption | _Outcome 
     selector = {"idempotency_slot": idempotency_slot(request.project_id, request.key)}
     for name in selector:
         document.pop(name)
-    # Not upserted: an earlier attempt holds the key, or a racing one inserted first.
-    if (await _claims.update_one(selector, {"$setOnInsert": document}, upsert=True)).upserted:
+    claimed = await _redemption_writes.update_one(selector, {"$setOnInsert": document}, upsert=True)
+    if claimed.upserted:
         return None
+    # Not upserted: an earlier attempt holds the key, or a racing one inserted first.
     earlier, _ = await _earlier_attempt(request.project_id, request.key, request.code_value)
     return _Outcome.STALE if earlier is None else earlier
 
@@ -461,7 +462,7 @@ async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> R
             ),
             webhooks.REDEMPTION_SUCCEEDED,
         )
-    completed = await _completions.update_one(
+    completed = await _redemption_writes.update_one(
         {"_id": claim.id, "status": RedemptionStatus.PENDING.value}, {"$set": fields}
     )
     matched = completed.matched
