@@ -1,6 +1,7 @@
 """Apple Wallet passes: passbook's model (Pass, Coupon, StoreCard, Barcode, Field), pass.json,
 the manifest, the detached PKCS#7 signature and the .pkpass archive, built with `cryptography`."""
 
+import contextlib
 import hashlib
 import io
 import json
@@ -250,6 +251,20 @@ def pass_images(files: TemplateFiles, project_id: str, data_dir: Path) -> dict[s
             if path.is_file():
                 images[name] = path.read_bytes()
     return images
+
+
+def brand_images_stamp(project_id: str, data_dir: Path) -> str:
+    """Size and modification time of each of the project's own image files: a replaced file
+    changes it, so a download notices new images without reading them."""
+    own = data_dir / "wallet" / "brands" / project_id
+    if not own.is_dir():
+        return ""
+    stamps = []
+    for name in IMAGE_NAMES:
+        with contextlib.suppress(OSError):
+            found = (own / name).stat()
+            stamps.append(f"{name}:{found.st_size}:{found.st_mtime_ns}")
+    return ",".join(stamps)
 
 
 def rgb(hex_color: str, default: str) -> str:
