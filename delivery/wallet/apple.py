@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -256,13 +257,14 @@ def pass_images(files: TemplateFiles, project_id: str, data_dir: Path) -> dict[s
 def brand_images_stamp(project_id: str, data_dir: Path) -> str:
     """Size and modification time of each of the project's own image files: a replaced file
     changes it, so a download notices new images without reading them."""
-    own = data_dir / "wallet" / "brands" / project_id
-    if not own.is_dir():
+    # Plain strings and os: this runs on every download, where pathlib's objects show.
+    own = os.path.join(data_dir, "wallet", "brands", project_id)
+    if not os.path.isdir(own):
         return ""
     stamps = []
     for name in IMAGE_NAMES:
         with contextlib.suppress(OSError):
-            found = (own / name).stat()
+            found = os.stat(os.path.join(own, name))
             stamps.append(f"{name}:{found.st_size}:{found.st_mtime_ns}")
     return ",".join(stamps)
 

@@ -15,12 +15,12 @@ from starlette.applications import Starlette
 
 from api.settings import Settings
 from delivery.wallet.signed_passes import SignedPassCache
-from domain import links, loyalty, wallet
+from domain import links, loyalty, projects, wallet
 from domain.campaigns import Campaign, set_campaign_status
 from domain.codes import Code
 from domain.common import utc_now
 from domain.customer_lifecycle import create_customer
-from domain.customers import CustomerInput
+from domain.customers import CustomerInput, update_customer
 from domain.messages import Message, MessageChannel
 from domain.redemptions.models import Redemption
 from domain.redemptions.sweeps import reconcile_campaign
@@ -446,3 +446,40 @@ async def test_a_customer_may_download_their_own_code_with_their_token(
     assert (
         await http.get(path, headers={"Authorization": f"Bearer {tenant.admin_key}"})
     ).status_code == 403
+
+
+async def test_a_brand_change_and_a_renamed_holder_move_the_passes_that_show_them(
+    http: httpx.AsyncClient, tenant: Tenant, settings: Settings
+) -> None:
+    await a_campaign(tenant)
+    coupon = await downloaded_pass(http, settings, tenant, "SAVE10")
+    created = (await tenant.gql(CREATE_CAMPAIGN, {"input": {"name": "Club", "kind": "LOYALTY"}}))[
+        "createCampaign"
+    ]
+    customer = await create_customer(tenant.project_id, CustomerInput(name="Bo"), source="test")
+    card = await loyalty.ensure_card(
+        project_id=tenant.project_id,
+        campaign_id=created["campaign"]["id"],
+        customer_id=customer.key,
+    )
+    card_url = f"/passes/apple/cards/{card.key}.pkpass"
+    card_token = links.pass_link_token(
+        settings.secret_key, tenant.project_id, links.card_pass_subject(card.key)
+    )
+    first_card = await http.get(card_url, params={"token": card_token})
+    assert pass_json_of(first_card.content)["storeCard"]["secondaryFields"][0]["value"] == "Bo"
+
+    await update_customer(tenant.project_id, customer.key, CustomerInput(name="Bea"), "test")
+    renamed = await http.get(card_url, params={"token": card_token})
+    assert pass_json_of(renamed.content)["storeCard"]["secondaryFields"][0]["value"] == "Bea"
+    # The coupon does not show the holder: it did not move.
+    assert [p.push_pending for p in await WalletPass.find({"kind": "COUPON"}).to_list()] == [False]
+
+    await projects.update_brand(tenant.project_id, projects.BrandChanges(name="Spring Shop"))
+    assert all(p.push_pending for p in await WalletPass.find_all().to_list())
+    assert (await downloaded_pass(http, settings, tenant, "SAVE10"))["organizationName"] == (
+        "Spring Shop"
+    )
+    assert coupon["organizationName"] != "Spring Shop"
+    rebranded = await http.get(card_url, params={"token": card_token})
+    assert pass_json_of(rebranded.content)["organizationName"] == "Spring Shop"
