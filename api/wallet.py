@@ -183,6 +183,9 @@ async def _serve(
         wallet_pass = await wallet.record_window(wallet_pass, starts_at=starts_at, ends_at=ends_at)
     digest = wallet.content_digest(built.pass_json)
     wallet_pass = await wallet.record_served_content(wallet_pass, digest)
+    if conditional and _unchanged_since(request, wallet_pass):
+        # The device has this content: nothing to sign.
+        return _send(request, wallet_pass, conditional, b"")
     images = apple.pass_images(settings.template_files, wallet_pass.project_id, settings.data_dir)
     # Loaded once per process; the first load reads files, so off the event loop.
     if chain is None:
