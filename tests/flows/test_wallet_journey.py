@@ -220,8 +220,9 @@ async def test_a_push_left_pending_by_a_dead_process_is_sent_by_the_running_loop
     loop = BackgroundWorker(OutboxWorker(settings.model_copy(update=apns_server.settings())))
     loop.start()
     try:
+        # Until the push is settled: received by APNs, then recorded as sent.
         for _ in range(400):
-            if apns_server.received():
+            if await Message.find({"status": MessageStatus.SENT.value}).count():
                 break
             await asyncio.sleep(0.025)
     finally:
