@@ -66,6 +66,9 @@ class OutboxWorker:
         self.lease = lease or timedelta(seconds=settings.worker_lease_seconds)
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
         self._projects: dict[str, Project] = {}
+        # One wallet step at a time per worker: its idle tasks would otherwise all queue the
+        # same passes' pushes at once (harmless, the keys dedupe them, but wasted).
+        self._wallet_step = asyncio.Lock()
 
     async def _project(self, project_id: str) -> Project | None:
         """The project as it stands: the copy held while its settings version is unchanged, so
@@ -89,7 +92,7 @@ class OutboxWorker:
         """Leases and handles one due message; None when nothing is due. With nothing due,
         the pushes of wallet passes whose marker is set are queued first and looked for."""
         message = await messages.lease_message(self.owner, self.lease)
-        if message is None and await wallet.queue_pending_updates():
+        if message is None and await self.queue_wallet_updates():
             message = await messages.lease_message(self.owner, self.lease)
         if message is None:
             return None
@@ -97,8 +100,12 @@ class OutboxWorker:
 
     async def queue_wallet_updates(self) -> int | None:
         """Queues the pushes of wallet passes whose push marker is set (by a change in this
-        process or another, or left by one that died); None when no marker is set."""
-        return await wallet.queue_pending_updates() or None
+        process or another, or left by one that died); None when no marker is set, or when
+        another task of this worker is at it."""
+        if self._wallet_step.locked():
+            return None
+        async with self._wallet_step:
+            return await wallet.queue_pending_updates() or None
 
     async def run_until_idle(self) -> int:
         """Handles due messages with `concurrency` tasks until none is due; returns how many."""
