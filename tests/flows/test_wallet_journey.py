@@ -217,7 +217,8 @@ async def test_a_push_left_pending_by_a_dead_process_is_sent_by_the_running_loop
     assert moved is not None and moved.push_pending
     assert await Message.find({"channel": MessageChannel.APPLE_PUSH.value}).count() == 0
 
-    loop = BackgroundWorker(OutboxWorker(settings.model_copy(update=apns_server.settings())))
+    outbox = OutboxWorker(settings.model_copy(update=apns_server.settings()), concurrency=1)
+    loop = BackgroundWorker(outbox)
     loop.start()
     try:
         # Until the push is settled: received by APNs, then recorded as sent.
