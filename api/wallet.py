@@ -4,7 +4,8 @@ service (`/wallet/v1/...`) devices use to register, list updates and fetch the l
 import asyncio
 import json
 import logging
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.requests import Request
@@ -12,14 +13,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 
 from api.auth import authenticate, bearer_token
-from api.pass_access import card_in_path, code_in_path, may_open
+from api.pass_access import MAX_SAME_CODE, card_in_path, code_in_path, may_open
 from api.rate_limits import PUBLIC, WALLET_LOG, limited
 from api.request_limits import LimitedBody
 from api.settings import Settings
 from delivery.wallet import apple
-from delivery.wallet.certificates import loaded_signing_chain, signing_chain
-from delivery.wallet.signed_passes import SignedPassCache
-from domain import links, wallet
+from delivery.wallet.certificates import SigningChain, loaded_signing_chain, signing_chain
+from delivery.wallet.signed_passes import SignedPassCache, chain_identity
+from domain import codes, links, wallet
 from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.common import object_id, utc_now
@@ -69,9 +70,19 @@ def _context(settings: Settings, wallet_pass: WalletPass) -> apple.PassContext:
     )
 
 
+@dataclass(frozen=True)
+class Built:
+    pass_json: bytes
+    # The campaign's window (a coupon's), copied onto the pass record.
+    window: tuple[datetime | None, datetime | None] | None
+
+
 async def _pass_json(
-    settings: Settings, wallet_pass: WalletPass, coupon: tuple[Code, Campaign] | None = None
-) -> bytes:
+    settings: Settings,
+    wallet_pass: WalletPass,
+    now: datetime,
+    coupon: tuple[Code, Campaign] | None = None,
+) -> Built:
     """pass.json built from the current state of the pass's code or card; `coupon` is the
     code and its campaign when the caller has just read them."""
     project = await _project(wallet_pass.project_id)
@@ -86,7 +97,8 @@ async def _pass_json(
             campaign = await _campaign(code.project_id, code.campaign_id)
         else:
             code, campaign = coupon
-        return apple.coupon_pass(context, code, campaign, project, utc_now()).json_bytes()
+        built = apple.coupon_pass(context, code, campaign, project, now).json_bytes()
+        return Built(built, (campaign.starts_at, campaign.ends_at))
     card = await LoyaltyCard.find_one(
         {"_id": object_id(wallet_pass.card_id, "card"), "project_id": wallet_pass.project_id}
     )
@@ -96,7 +108,9 @@ async def _pass_json(
     customer = await Customer.find_one(
         {"_id": object_id(card.customer_id, "customer"), "project_id": card.project_id}
     )
-    return apple.store_card_pass(context, card, program, customer, project).json_bytes()
+    return Built(
+        apple.store_card_pass(context, card, program, customer, project).json_bytes(), None
+    )
 
 
 def _last_modified(wallet_pass: WalletPass) -> str:
@@ -120,40 +134,103 @@ def _unchanged_since(request: Request, wallet_pass: WalletPass) -> bool:
     return since >= current
 
 
+def _content_key(
+    settings: Settings, wallet_pass: WalletPass, now: datetime, chain: SigningChain
+) -> str:
+    """What decides a pass's content, as far as its record tells: the tag (every change moves
+    it), where now falls in the campaign's window, the brand images and the certificates."""
+    return "|".join(
+        (
+            str(wallet_pass.last_updated),
+            wallet.time_phase(wallet_pass, now).value,
+            apple.brand_images_stamp(wallet_pass.project_id, settings.data_dir),
+            chain_identity(chain).hex(),
+        )
+    )
+
+
+def _send(request: Request, wallet_pass: WalletPass, conditional: bool, body: bytes) -> Response:
+    headers = {**_HEADERS, "Last-Modified": _last_modified(wallet_pass)}
+    if conditional and _unchanged_since(request, wallet_pass):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=apple.MEDIA_TYPE, headers=headers)
+
+
 async def _serve(
     request: Request,
     wallet_pass: WalletPass,
     conditional: bool,
     coupon: tuple[Code, Campaign] | None = None,
 ) -> Response:
-    """Builds the pass and sends it signed (the archive signed for this very content when one
-    is held); content that changed without its hook moves the tag first, so Last-Modified (and
-    a 304) always describe what is sent."""
+    """The archive signed for the content the pass record describes, when one is held (a
+    lookup and a copy); else the pass built from the current state and signed. A build whose
+    content changed without moving the tag moves it first, so Last-Modified (and a 304)
+    always describe what is sent."""
     settings: Settings = request.app.state.settings
+    cache: SignedPassCache = request.app.state.signed_passes
+    now = utc_now()
+    chain = loaded_signing_chain(settings)
+    if chain is not None:
+        body = cache.held(wallet_pass.serial, _content_key(settings, wallet_pass, now, chain))
+        if body is not None:
+            return _send(request, wallet_pass, conditional, body)
     try:
-        pass_json = await _pass_json(settings, wallet_pass, coupon)
+        built = await _pass_json(settings, wallet_pass, now, coupon)
     except (Unavailable, DomainError):
         return _answer(404, "no such pass")
-    wallet_pass = await wallet.record_served_content(wallet_pass, wallet.content_digest(pass_json))
-    headers = {**_HEADERS, "Last-Modified": _last_modified(wallet_pass)}
+    if built.window is not None:
+        starts_at, ends_at = built.window
+        wallet_pass = await wallet.record_window(wallet_pass, starts_at=starts_at, ends_at=ends_at)
+    digest = wallet.content_digest(built.pass_json)
+    wallet_pass = await wallet.record_served_content(wallet_pass, digest)
     if conditional and _unchanged_since(request, wallet_pass):
-        return Response(status_code=304, headers=headers)
+        # The device has this content: nothing to sign.
+        return _send(request, wallet_pass, conditional, b"")
     images = apple.pass_images(settings.template_files, wallet_pass.project_id, settings.data_dir)
     # Loaded once per process; the first load reads files, so off the event loop.
-    chain = loaded_signing_chain(settings)
     if chain is None:
         chain = await asyncio.to_thread(signing_chain, settings)
-    cache: SignedPassCache = request.app.state.signed_passes
     body = await cache.pkpass(
-        serial=wallet_pass.serial, pass_json=pass_json, images=images, chain=chain
+        serial=wallet_pass.serial,
+        pass_json=built.pass_json,
+        images=images,
+        chain=chain,
+        content_key=_content_key(settings, wallet_pass, now, chain),
     )
-    return Response(body, media_type=apple.MEDIA_TYPE, headers=headers)
+    return _send(request, wallet_pass, conditional, body)
+
+
+async def _linked_pass(request: Request, raw: str, token: str) -> WalletPass | None:
+    """The pass of the code a link names, found by the code alone: the link's token says which
+    project's pass it opens (codes are unique per project only)."""
+    settings: Settings = request.app.state.settings
+    normalized = codes.normalize_code(raw)
+    if not normalized or len(normalized) > codes.MAX_CODE_LENGTH:
+        return None
+    found = (
+        await WalletPass.get_pymongo_collection()
+        .find({"code": normalized})
+        .limit(MAX_SAME_CODE)
+        .to_list()
+    )
+    for document in found:
+        if links.check_pass_link_token(
+            settings.secret_key, document["project_id"], normalized, token
+        ):
+            return WalletPass.model_validate(document)
+    return None
 
 
 async def download_code_pass(request: Request) -> Response:
-    """`GET /passes/apple/{code}.pkpass?token=`: the code's coupon pass."""
+    """`GET /passes/apple/{code}.pkpass?token=`: the code's coupon pass. A link whose pass
+    exists reads the pass record alone when the archive for its content is held."""
+    raw, token = request.path_params["code"], request.query_params.get("token", "")
+    if token and not request.headers.get("authorization"):
+        linked = await _linked_pass(request, raw, token)
+        if linked is not None:
+            return await _serve(request, linked, conditional=False)
     caller = await authenticate(bearer_token(request))
-    code, exists = await code_in_path(request, request.path_params["code"], caller)
+    code, exists = await code_in_path(request, raw, caller)
     if code is None:
         return _answer(403 if exists else 404, "no such code" if not exists else "forbidden")
     try:
@@ -161,7 +238,12 @@ async def download_code_pass(request: Request) -> Response:
     except (Unavailable, DomainError):
         return _answer(404, "no such code")
     wallet_pass = await wallet.ensure_pass(
-        code.project_id, PassKind.COUPON, campaign_id=campaign.key, code=code.code
+        code.project_id,
+        PassKind.COUPON,
+        campaign_id=campaign.key,
+        code=code.code,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
     )
     return await _serve(request, wallet_pass, conditional=False, coupon=(code, campaign))
 
@@ -176,7 +258,11 @@ async def download_card_pass(request: Request) -> Response:
     if not may_open(request, caller, card.project_id, subject, card.customer_id):
         return _answer(403, "forbidden")
     wallet_pass = await wallet.ensure_pass(
-        card.project_id, PassKind.STORE_CARD, campaign_id=card.campaign_id, card_id=card.key
+        card.project_id,
+        PassKind.STORE_CARD,
+        campaign_id=card.campaign_id,
+        card_id=card.key,
+        customer_id=card.customer_id,
     )
     return await _serve(request, wallet_pass, conditional=False)
 

@@ -6,9 +6,10 @@ beside bare HTTP/2 posts to it.
 
 Run: .venv/bin/python -m bench.passes [--passes 300] [--repeats 3000] [--pushes 1000]
      [--concurrency 16] [--workers 1]
-Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own. A download
-makes six database round trips: the rate limit taken and given back, the code, its campaign,
-its pass record and the project (the pass is rebuilt to know whether it changed).
+Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own. A repeat
+download of an unchanged pass makes two database round trips: the public rate limit taken, and
+the pass record read by the code in the link (its tag says which signed archive is current). A
+first download also reads the code, its campaign and the project, and records the pass.
 """
 
 import asyncio

@@ -23,7 +23,7 @@ from delivery.outbox import consent_refusal
 from delivery.polling import drain, poll_forever
 from delivery.wallet import apns as _apns  # noqa: F401 (registers APPLE_PUSH)
 from delivery.wallet import google as _google_wallet  # noqa: F401 (registers GOOGLE_UPDATE)
-from domain import messages, projects
+from domain import messages, projects, wallet
 from domain.common import object_id, utc_now
 from domain.customers import Customer
 from domain.errors import NotFound
@@ -66,6 +66,9 @@ class OutboxWorker:
         self.lease = lease or timedelta(seconds=settings.worker_lease_seconds)
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
         self._projects: dict[str, Project] = {}
+        # One wallet step at a time per worker: its idle tasks would otherwise all queue the
+        # same passes' pushes at once (harmless, the keys dedupe them, but wasted).
+        self._wallet_step = asyncio.Lock()
 
     async def _project(self, project_id: str) -> Project | None:
         """The project as it stands: the copy held while its settings version is unchanged, so
@@ -86,11 +89,23 @@ class OutboxWorker:
         return None
 
     async def run_one(self) -> Outcome | None:
-        """Leases and handles one due message; None when nothing is due."""
+        """Leases and handles one due message; None when nothing is due. With nothing due,
+        the pushes of wallet passes whose marker is set are queued first and looked for."""
         message = await messages.lease_message(self.owner, self.lease)
+        if message is None and await self.queue_wallet_updates():
+            message = await messages.lease_message(self.owner, self.lease)
         if message is None:
             return None
         return await self.handle(message)
+
+    async def queue_wallet_updates(self) -> int | None:
+        """Queues the pushes of wallet passes whose push marker is set (by a change in this
+        process or another, or left by one that died); None when no marker is set, or when
+        another task of this worker is at it."""
+        if self._wallet_step.locked():
+            return None
+        async with self._wallet_step:
+            return await wallet.queue_pending_updates() or None
 
     async def run_until_idle(self) -> int:
         """Handles due messages with `concurrency` tasks until none is due; returns how many."""
@@ -102,7 +117,9 @@ class OutboxWorker:
         each = idle_seconds * self.concurrency
         who = f"outbox worker {self.owner}"
         await asyncio.gather(
-            *(poll_forever(self.run_one, each, log, who) for _ in range(self.concurrency))
+            # Its own poller too: a busy outbox would otherwise keep the pushes waiting.
+            poll_forever(self.queue_wallet_updates, idle_seconds, log, f"{who} (wallet)"),
+            *(poll_forever(self.run_one, each, log, who) for _ in range(self.concurrency)),
         )
 
     async def handle(self, message: Message) -> Outcome:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from domain import wallet
 from domain.common import hash_secret, new_secret, object_id, object_ids, utc_now
 from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
 from domain.pagination import Page, paginate
@@ -361,6 +362,9 @@ async def update_customer(
             "a customer with this sourceId already exists",
             "sourceId",
         ) from None
+    if "name" in values and values["name"] != customer.name:
+        # The holder's name shows on their loyalty cards' wallet passes.
+        await wallet.customer_passes_changed(project_id, customer_id)
     return await get_customer(project_id, customer_id)
 
 
@@ -407,6 +411,9 @@ async def erase_customer_record(project_id: str, customer_id: str) -> None:
             }
         },
     )
+    # Their name leaves their cards' wallet passes; moved on a repeated erasure too, so one
+    # that died before this line is completed by a retry.
+    await wallet.customer_passes_changed(project_id, customer_id)
     if result.modified_count == 0:
         raise DomainError(CustomerError.ALREADY_ERASED, "this customer was already erased", "id")
     await CustomerToken.get_pymongo_collection().delete_many(

@@ -26,7 +26,7 @@ from domain.rfm import RfmSchedule
 from domain.segments import Segment, SegmentMember
 from domain.service_leases import ServiceLease
 from domain.templates import MessageTemplate
-from domain.wallet import PassLog, PassRegistration, WalletCounter, WalletPass
+from domain.wallet import PassLog, PassRegistration, WalletPass
 from domain.webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookNotice
 
 
@@ -57,7 +57,6 @@ def document_models() -> list[type[Document]]:
         Message,
         WalletPass,
         PassRegistration,
-        WalletCounter,
         PassLog,
         MessageTemplate,
         Suppression,

@@ -12,7 +12,7 @@ from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from domain import messages, snapshot_registry
+from domain import messages, snapshot_registry, wallet
 from domain.campaigns.models import Campaign
 from domain.common import hash_secret, new_secret, object_id, utc_now
 from domain.errors import CommonError, DomainError, ErrorCode, NotFound, Problem
@@ -210,6 +210,8 @@ async def update_brand(project_id: str, changes: BrandChanges) -> Project:
                 "$inc": {"settings_version": 1},
             },
         )
+        # The name and colours show on every wallet pass of the project.
+        await wallet.project_passes_changed(project_id)
     return await get_project(project_id)
 
 

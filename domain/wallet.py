@@ -1,34 +1,38 @@
 """Wallet passes: one per code or loyalty card, their device registrations, and the change hook.
 
 What is guaranteed when a pass's content changes (a redemption, a rollback, a balance or tier
-change, a campaign paused, resumed or ended):
-- The pass's content is never stored: every download and every PassKit request 3 builds it from
-  the current state, so whatever a device fetches is current.
-- The change hook runs after the change is written. It moves the pass's `last_updated` tag (from
-  one installation-wide counter, so tags of every project compare) and `updated_at` (strictly
-  later, at the second precision of Last-Modified), then queues one outbox message per device
-  registration (and one Google update), each under a key made of the registration and the tag, so
-  a retried hook never queues the same update twice and the outbox retries each until it is sent.
-- A process that dies between the change and the hook leaves the tag where it was. Serving the
-  pass notices it: the stored digest of pass.json differs from the one just built, so the tag is
-  moved and pushes are queued then (`record_served_content`); a device is never answered 304 for
-  content it does not have. Until some client fetches the pass, devices keep the older copy.
-- Tags are allocated before they are written: a device that lists updates between two concurrent
-  changes of different passes may miss the one with the lower tag; its own push (queued after
-  the write) or the next change brings it.
+change, a campaign edited, paused, resumed or ended, a brand changed):
+- The change hook moves the pass's `last_updated` tag and `updated_at` (strictly later, at the
+  second precision of Last-Modified) and sets `push_pending`, all in one conditional update.
+  The tag is a time in microseconds, so tags of every project compare without a shared counter.
+- A signed archive is kept per (pass, tag, what time alone changes): downloads of an unchanged
+  pass read the pass record only. So every change to what pass.json shows moves the tag, and
+  a change undone (a refused redemption giving its code counter back) moves it again.
+- What only time changes (a campaign starting or ending) is part of the archive's key, from the
+  campaign window copied onto the pass: the first download after the moment builds the pass
+  again, finds its content changed (`record_served_content`) and moves the tag then.
+- Pushes run from the persisted marker: the outbox worker (`queue_pending_updates`) reads the
+  registrations of passes whose marker is set and queues one outbox message per registration
+  (and one Google update), each under a key made of the registration and the tag, then clears
+  the marker if the tag has not moved since. A process that dies between the hook and the
+  worker leaves the marker set, and the worker (in any process) picks it up later.
+- A process that dies between a change and its hook: a redemption moves the pass before it
+  completes, and reconciliation, which removes a dead process's claims and recounts codes,
+  moves the pass of every code it corrects.
 """
 
 import contextlib
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from beanie import Document
 from pydantic import BaseModel, Field
-from pymongo import IndexModel, ReturnDocument
+from pymongo import IndexModel, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.code_models import Code
@@ -42,7 +46,8 @@ AUTH_TOKEN_LENGTH = 32
 # What one PassKit log request may write: devices report a handful of short error lines.
 MAX_LOG_LINES = 20
 MAX_LOG_LINE = 500
-_TAG_COUNTER = "wallet_passes"
+# How many passes the worker handles per round of queueing their pushes.
+PENDING_BATCH = 200
 
 
 class PassLocation(BaseModel):
@@ -69,6 +74,8 @@ class WalletPass(Document):
     serial: str
     code: str = ""
     card_id: str = ""
+    # A card's holder, whose name shows on the card's pass.
+    customer_id: str = ""
     # The campaign (or loyalty program) it belongs to, so a campaign change reaches its passes.
     campaign_id: str = ""
     # Strictly increases on every change: PassKit's `lastUpdated`.
@@ -77,6 +84,12 @@ class WalletPass(Document):
     updated_at: datetime = Field(default_factory=lambda: _whole_second(utc_now()))
     # SHA-256 of the pass.json last served; "" before the first download.
     content_digest: str = ""
+    # Set with every move of the tag, cleared once the move's pushes are queued.
+    push_pending: bool = False
+    # The campaign's window, copied: what time alone changes on the pass is known from the
+    # pass record, without reading the campaign.
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
     # Google Wallet: set by the Google half once the object exists at Google.
     google_object_id: str = ""
     google_issued: bool = False
@@ -88,6 +101,10 @@ class WalletPass(Document):
             IndexModel([("project_id", 1), ("subject", 1)], unique=True),
             IndexModel([("serial", 1)], unique=True),
             IndexModel([("project_id", 1), ("campaign_id", 1)]),
+            # A download finds the pass by the code in its link, before it knows the project.
+            IndexModel([("code", 1)]),
+            IndexModel([("push_pending", 1)]),
+            IndexModel([("project_id", 1), ("customer_id", 1)]),
         ]
 
     @property
@@ -123,17 +140,6 @@ class PassRegistration(Document):
     @property
     def key(self) -> str:
         return str(self.id)
-
-
-class WalletCounter(Document):
-    """The installation-wide tag counter: one device holds passes of many projects."""
-
-    name: str
-    value: int = 0
-
-    class Settings:
-        name = "wallet_counters"
-        indexes = [IndexModel([("name", 1)], unique=True)]
 
 
 class PassLog(Document):
@@ -176,10 +182,20 @@ async def ensure_pass(
     campaign_id: str,
     code: str = "",
     card_id: str = "",
+    customer_id: str = "",
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
 ) -> WalletPass:
-    """The subject's pass, created with a random serial on first call (even when calls race)."""
+    """The subject's pass, created with a random serial on first call (even when calls race);
+    `starts_at` and `ends_at` are its campaign's window, `customer_id` a card's holder."""
     subject = code_subject(code) if kind == PassKind.COUPON else card_subject(card_id)
     found = await WalletPass.find_one({"project_id": project_id, "subject": subject})
+    if found is not None and customer_id and found.customer_id != customer_id:
+        # A card's pass made before passes named their holder.
+        await WalletPass.get_pymongo_collection().update_one(
+            {"_id": found.id}, {"$set": {"customer_id": customer_id}}
+        )
+        found.customer_id = customer_id
     if found is not None:
         return found
     fresh = WalletPass(
@@ -189,7 +205,10 @@ async def ensure_pass(
         serial=secrets.token_hex(16),
         code=code,
         card_id=card_id,
+        customer_id=customer_id,
         campaign_id=campaign_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
     )
     if code:
         # Before the pass exists, so no redemption can miss it: redemptions of the code now
@@ -214,40 +233,47 @@ async def pass_by_serial(serial: str) -> WalletPass | None:
     return await WalletPass.find_one({"serial": serial})
 
 
-async def _next_tag() -> int:
-    counters = WalletCounter.get_pymongo_collection()
-    raw = await counters.find_one_and_update(
-        {"name": _TAG_COUNTER}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
-    )
-    if raw is not None:
-        return int(raw["value"])
-    # Only the first tag ever creates the counter, apart from the $inc: the embedded server
-    # ignores unique keys in upserting find_one_and_update.
-    with contextlib.suppress(DuplicateKeyError):
-        await counters.update_one(
-            {"name": _TAG_COUNTER}, {"$setOnInsert": {"value": 0}}, upsert=True
-        )
-    raw = await counters.find_one_and_update(
-        {"name": _TAG_COUNTER}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
-    )
-    assert raw is not None
-    return int(raw["value"])
+class _Tags:
+    """Tags are microseconds since 1970, strictly increasing within a process. Processes on one
+    machine share its clock; across machines, tags compare as well as their clocks agree."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        self._last = max(time.time_ns() // 1000, self._last + 1)
+        return self._last
+
+
+_tags = _Tags()
+
+
+def _moved(tag: int, stamp: datetime, digest: str = "") -> dict[str, Any]:
+    """The one write that moves a pass: tag, Last-Modified and the push marker together. The
+    digest of the content served is set with it: "" (unknown) after a change, so the next
+    build is recorded, not taken for a change that missed its hook."""
+    return {
+        "$set": {
+            "last_updated": tag,
+            "updated_at": stamp,
+            "content_digest": digest,
+            "push_pending": True,
+        }
+    }
 
 
 async def _bump(wallet_pass: WalletPass, digest: str = "") -> WalletPass:
-    """Moves one pass's tag and Last-Modified on, past any concurrent move (compare-and-set).
-    The digest of the content served is set with it: "" (unknown) after a change, so the next
-    build is recorded, not taken for a change that missed its hook."""
+    """Moves one pass's tag and Last-Modified on, past any concurrent move (compare-and-set)."""
     collection = WalletPass.get_pymongo_collection()
     current = wallet_pass
     while True:
-        tag = await _next_tag()
+        tag = max(_tags.next(), current.last_updated + 1)
         stamp = max(
             _whole_second(utc_now()), _whole_second(current.updated_at) + timedelta(seconds=1)
         )
         raw = await collection.find_one_and_update(
             {"_id": current.id, "last_updated": current.last_updated},
-            {"$set": {"last_updated": tag, "updated_at": stamp, "content_digest": digest}},
+            _moved(tag, stamp, digest),
             return_document=ReturnDocument.AFTER,
         )
         if raw is not None:
@@ -319,7 +345,7 @@ async def _insert_updates(
     try:
         await Message.insert_many(queued, ordered=False)
     except BulkWriteError as error:
-        # Queued before by the same hook for the same tag: the earlier messages stand.
+        # Queued before for the same tag (a round retried): the earlier messages stand.
         if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
             raise
         return len(queued) - len(error.details.get("writeErrors", []))
@@ -329,55 +355,148 @@ async def _insert_updates(
 async def wallet_content_changed(
     project_id: str, *, code: str | None = None, card_id: str | None = None
 ) -> WalletPass | None:
-    """The change hook: if the code or card has a pass, moves its tag and queues its updates."""
+    """The change hook: if the code or card has a pass, moves its tag and sets its push marker.
+    One conditional update; only a pass moved within this very second (or whose tag is ahead of
+    this process's clock) is read and moved by compare-and-set."""
     if not code and not card_id:
         return None
+    subject = code_subject(code) if code else card_subject(card_id or "")
+    tag = _tags.next()
+    stamp = _whole_second(utc_now())
+    raw = await WalletPass.get_pymongo_collection().find_one_and_update(
+        {
+            "project_id": project_id,
+            "subject": subject,
+            "last_updated": {"$lt": tag},
+            # Strictly later Last-Modified: a device that fetched this second must not get 304.
+            "updated_at": {"$lt": stamp},
+        },
+        _moved(tag, stamp),
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is not None:
+        return WalletPass.model_validate(raw)
     wallet_pass = await find_pass(project_id, code=code or "", card_id=card_id or "")
     if wallet_pass is None:
         return None
-    bumped = await _bump(wallet_pass)
-    await _queue_updates(project_id, [bumped], {bumped.serial: bumped.last_updated})
-    return bumped
+    return await _bump(wallet_pass)
 
 
-async def campaign_passes_changed(project_id: str, campaign_id: str) -> int:
-    """A campaign paused, resumed or ended: every pass of its codes moves with one update, and
-    only registered (or Google-issued) passes get messages. Returns how many were queued."""
+async def queue_pending_updates(limit: int = PENDING_BATCH) -> int:
+    """The worker's wallet step: for passes whose push marker is set, queues their updates and
+    clears the marker where the tag is still the one queued for (a pass moved meanwhile keeps
+    it, and is queued again for its new tag). Returns how many passes it took."""
     collection = WalletPass.get_pymongo_collection()
-    scope = {"project_id": project_id, "campaign_id": campaign_id}
+    raws = await collection.find({"push_pending": True}).limit(limit).to_list()
+    if not raws:
+        return 0
+    passes = [WalletPass.model_validate(raw) for raw in raws]
+    by_project: dict[str, list[WalletPass]] = {}
+    for wallet_pass in passes:
+        by_project.setdefault(wallet_pass.project_id, []).append(wallet_pass)
+    for project_id, group in by_project.items():
+        await _queue_updates(project_id, group, {p.serial: p.last_updated for p in group})
+    await collection.bulk_write(
+        [
+            UpdateOne(
+                {"_id": p.id, "last_updated": p.last_updated, "push_pending": True},
+                {"$set": {"push_pending": False}},
+            )
+            for p in passes
+        ],
+        ordered=False,
+    )
+    return len(passes)
+
+
+async def _move_all(scope: dict[str, Any], also: dict[str, Any]) -> int:
+    """Every pass in `scope` moves with one update; their pushes are queued by the worker."""
+    collection = WalletPass.get_pymongo_collection()
     now = _whole_second(utc_now())
     # Later than every pass's Last-Modified, so none of them can answer 304 for the new content.
     latest = await collection.find_one(
         {**scope, "updated_at": {"$gte": now}}, {"updated_at": 1}, sort=[("updated_at", -1)]
     )
     stamp = max(now, _whole_second(latest["updated_at"]) + timedelta(seconds=1)) if latest else now
-    tag = await _next_tag()
     moved = await collection.update_many(
         scope,
-        {"$max": {"last_updated": tag}, "$set": {"updated_at": stamp, "content_digest": ""}},
+        {
+            "$max": {"last_updated": _tags.next()},
+            "$set": {"updated_at": stamp, "content_digest": "", "push_pending": True, **also},
+        },
     )
-    if not moved.matched_count:
+    return int(moved.matched_count)
+
+
+async def campaign_passes_changed(
+    project_id: str, campaign_id: str, *, starts_at: datetime | None, ends_at: datetime | None
+) -> int:
+    """A campaign edited, paused, resumed or ended: every pass of its codes (or cards) moves,
+    with the campaign's window copied. Returns how many passes moved."""
+    return await _move_all(
+        {"project_id": project_id, "campaign_id": campaign_id},
+        {"starts_at": starts_at, "ends_at": ends_at},
+    )
+
+
+async def project_passes_changed(project_id: str) -> int:
+    """The brand changed: every pass of the project shows it. Returns how many moved."""
+    return await _move_all({"project_id": project_id}, {})
+
+
+async def customer_passes_changed(project_id: str, customer_id: str) -> int:
+    """The customer's name changed or was erased: it shows on their cards' passes."""
+    if not customer_id:
         return 0
-    registrations = await PassRegistration.find(scope).to_list()
-    google = await WalletPass.find({**scope, "google_issued": True}).to_list()
-    serials = {registration.serial for registration in registrations}
-    registered = (
-        await WalletPass.find({**scope, "serial": {"$in": sorted(serials)}}).to_list()
-        if serials
-        else []
-    )
-    by_serial = {p.serial: p for p in [*registered, *google]}
-    tag_of = {serial: max(tag, p.last_updated) for serial, p in by_serial.items()}
-    return await _insert_updates(project_id, registrations, google, by_serial, tag_of)
+    return await _move_all({"project_id": project_id, "customer_id": customer_id}, {})
 
 
 def content_digest(pass_json: bytes) -> str:
     return hashlib.sha256(pass_json).hexdigest()
 
 
+class TimePhase(StrEnum):
+    """Where a moment falls in the pass's campaign window: all that time alone changes."""
+
+    BEFORE = "BEFORE"
+    DURING = "DURING"
+    AFTER = "AFTER"
+
+
+def time_phase(wallet_pass: WalletPass, now: datetime) -> TimePhase:
+    # The same comparisons as codes.code_status, on the window copied onto the pass.
+    if wallet_pass.ends_at is not None and now >= as_utc(wallet_pass.ends_at):
+        return TimePhase.AFTER
+    if wallet_pass.starts_at is not None and now < as_utc(wallet_pass.starts_at):
+        return TimePhase.BEFORE
+    return TimePhase.DURING
+
+
+async def record_window(
+    wallet_pass: WalletPass, *, starts_at: datetime | None, ends_at: datetime | None
+) -> WalletPass:
+    """Copies the campaign's window onto a pass made before passes held it."""
+    if _same_moment(wallet_pass.starts_at, starts_at) and _same_moment(
+        wallet_pass.ends_at, ends_at
+    ):
+        return wallet_pass
+    await WalletPass.get_pymongo_collection().update_one(
+        {"_id": wallet_pass.id}, {"$set": {"starts_at": starts_at, "ends_at": ends_at}}
+    )
+    return wallet_pass.model_copy(update={"starts_at": starts_at, "ends_at": ends_at})
+
+
+def _same_moment(first: datetime | None, second: datetime | None) -> bool:
+    if first is None or second is None:
+        return first is second
+    # Stored dates keep milliseconds.
+    return abs(as_utc(first) - as_utc(second)) < timedelta(milliseconds=1)
+
+
 async def record_served_content(wallet_pass: WalletPass, digest: str) -> WalletPass:
-    """Called with the digest of the pass.json just built: content that changed without its hook
-    (a crash, or time passing the campaign's end) moves the tag now, and queues the pushes."""
+    """Called with the digest of the pass.json just built: content that changed without moving
+    the tag (time passing the campaign's window, or a write outside the hooks) moves it now,
+    and its pushes are queued by the worker."""
     if wallet_pass.content_digest == digest:
         return wallet_pass
     collection = WalletPass.get_pymongo_collection()
@@ -395,9 +514,7 @@ async def record_served_content(wallet_pass: WalletPass, digest: str) -> WalletP
     if not claimed.modified_count:
         # Another request recorded it (and moved the tag) first.
         return await WalletPass.get(wallet_pass.id) or wallet_pass
-    bumped = await _bump(wallet_pass, digest)
-    await _queue_updates(bumped.project_id, [bumped], {bumped.serial: bumped.last_updated})
-    return bumped
+    return await _bump(wallet_pass, digest)
 
 
 async def register_device(

@@ -1,9 +1,11 @@
 """Apple Wallet passes: passbook's model (Pass, Coupon, StoreCard, Barcode, Field), pass.json,
 the manifest, the detached PKCS#7 signature and the .pkpass archive, built with `cryptography`."""
 
+import contextlib
 import hashlib
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -250,6 +252,21 @@ def pass_images(files: TemplateFiles, project_id: str, data_dir: Path) -> dict[s
             if path.is_file():
                 images[name] = path.read_bytes()
     return images
+
+
+def brand_images_stamp(project_id: str, data_dir: Path) -> str:
+    """Size and modification time of each of the project's own image files: a replaced file
+    changes it, so a download notices new images without reading them."""
+    # Plain strings and os: this runs on every download, where pathlib's objects show.
+    own = os.path.join(data_dir, "wallet", "brands", project_id)
+    if not os.path.isdir(own):
+        return ""
+    stamps = []
+    for name in IMAGE_NAMES:
+        with contextlib.suppress(OSError):
+            found = os.stat(os.path.join(own, name))
+            stamps.append(f"{name}:{found.st_size}:{found.st_mtime_ns}")
+    return ",".join(stamps)
 
 
 def rgb(hex_color: str, default: str) -> str:

@@ -1,5 +1,9 @@
 """Signed .pkpass archives kept in memory, one per pass, until the pass's content changes.
 
+A repeat download is a lookup and a copy: the pass record's tag (which every change to the
+content moves), the part of the content only time changes, the brand images' file stamps and
+the certificates make the key the archive is found by, without building pass.json again.
+
 Signing is the costly part of a download (an RSA signature, then a ZIP), and an unchanged pass
 is downloaded again and again (the coupon page, a retry, PassKit's request 3 after a push that
 changed nothing on this pass). The archive is keyed by what it signs: the manifest holds the
@@ -32,6 +36,9 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 class SignedPass:
     version: str
     body: bytes
+    # What the pass record said when the content was read (its tag, what time changes, the
+    # images and certificates): a download whose pass record says the same is served this.
+    content_key: str = ""
 
 
 def chain_identity(chain: SigningChain) -> bytes:
@@ -69,22 +76,42 @@ class SignedPassCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def held(self, serial: str, content_key: str) -> bytes | None:
+        """The archive signed for the pass's content as its record now describes it, without
+        building pass.json; None when the record has moved on (or nothing is held)."""
+        held = self._entries.get(serial)
+        if held is None or not content_key or held.content_key != content_key:
+            return None
+        self._entries.move_to_end(serial)
+        return held.body
+
     async def pkpass(
-        self, *, serial: str, pass_json: bytes, images: dict[str, bytes], chain: SigningChain
+        self,
+        *,
+        serial: str,
+        pass_json: bytes,
+        images: dict[str, bytes],
+        chain: SigningChain,
+        content_key: str = "",
     ) -> bytes:
         """The signed archive of this content: from the cache when this version is held,
-        else signed (once, however many ask at the same time) and kept."""
+        else signed (once, however many ask at the same time) and kept under `content_key`."""
         files = {"pass.json": pass_json, **images}
         manifest_bytes = apple.manifest(files)
         version = hashlib.sha256(manifest_bytes + chain_identity(chain)).hexdigest()
         held = self._entries.get(serial)
         if held is not None and held.version == version:
+            if content_key and held.content_key != content_key:
+                # The same content under a record that moved on (a change that changed nothing).
+                self._entries[serial] = SignedPass(version, held.body, content_key)
             self._entries.move_to_end(serial)
             return held.body
         key = (serial, version)
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.create_task(self._sign(serial, version, files, manifest_bytes, chain))
+            pending = asyncio.create_task(
+                self._sign(serial, version, files, manifest_bytes, chain, content_key)
+            )
             self._pending[key] = pending
             pending.add_done_callback(lambda _: self._pending.pop(key, None))
         # Shielded: a client that disconnects does not cancel the signing others wait for.
@@ -97,11 +124,12 @@ class SignedPassCache:
         files: dict[str, bytes],
         manifest_bytes: bytes,
         chain: SigningChain,
+        content_key: str,
     ) -> bytes:
         # CPU work (RSA, deflate): off the event loop, so other requests are not held up.
         body = await asyncio.to_thread(apple.archive, files, manifest_bytes, chain)
         self.signings += 1
-        self._store(serial, SignedPass(version, body))
+        self._store(serial, SignedPass(version, body, content_key))
         return body
 
     def _store(self, serial: str, signed: SignedPass) -> None:

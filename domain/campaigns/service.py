@@ -109,7 +109,9 @@ async def update_campaign(*, project_id: str, campaign_id: str, data: CampaignIn
     updated = await get_campaign(project_id, campaign_id, "id")
     snapshot_registry.campaign_changed(project_id=project_id, campaign_id=updated.key)
     # Names, offers, terms, dates and locations show on the campaign's wallet passes.
-    await campaign_passes_changed(project_id, updated.key)
+    await campaign_passes_changed(
+        project_id, updated.key, starts_at=updated.starts_at, ends_at=updated.ends_at
+    )
     return updated
 
 
@@ -152,5 +154,7 @@ async def set_campaign_status(
         )
     if result.modified_count:
         snapshot_registry.campaign_changed(project_id=project_id, campaign_id=campaign.key)
-        await campaign_passes_changed(project_id, campaign.key)
+        await campaign_passes_changed(
+            project_id, campaign.key, starts_at=campaign.starts_at, ends_at=campaign.ends_at
+        )
     return campaign

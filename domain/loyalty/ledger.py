@@ -49,8 +49,10 @@ async def apply_entry(
         card = await cards.find_one({"_id": object_id(entry.card_id, "card")})
         if card is None or entry_id not in card.get("inflight", []):
             return None
-    await settle_entry(entry=entry)
+    # Before the entry is settled: a process dying in between leaves an entry that
+    # repair_card finishes, and moves the pass for.
     await wallet_content_changed(card["project_id"], card_id=entry.card_id)
+    await settle_entry(entry=entry)
     return card
 
 

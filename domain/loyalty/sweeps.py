@@ -10,6 +10,7 @@ from domain.loyalty.ledger import finish_entry, write_entry
 from domain.loyalty.models import LedgerEntry, LedgerKind, LoyaltyCard
 from domain.loyalty.rules import STALE_AGE, card_owner
 from domain.loyalty.tiers import retier
+from domain.wallet import wallet_content_changed
 
 # Cards repaired per sweep at most; the next sweep takes the rest.
 REPAIR_BATCH = 100
@@ -75,7 +76,11 @@ async def repair_card(
             await _recount_lots(entries)
     await retier(card_id=card.key)
     after = await LoyaltyCard.get(card.id)
-    return Repair(before, after.balance if after else total, finished)
+    balance = after.balance if after else total
+    if finished or balance != before:
+        # What a dead process left half done may have left the card's pass behind.
+        await wallet_content_changed(project_id, card_id=card.key)
+    return Repair(before, balance, finished)
 
 
 async def _recount_lots(entries: list[LedgerEntry]) -> None:

@@ -215,15 +215,19 @@ async def _claim(request: _Request, claim: Redemption) -> Redemption | _Outcome 
     return _Outcome.STALE if earlier is None else earlier
 
 
-async def _undo(claim: Redemption, taken: list[Counter]) -> None:
+async def _undo(claim: Redemption, taken: list[Counter], *, code_has_pass: bool = False) -> None:
     """Gives back what a refused or stale attempt took and removes its claim. `taken` is
-    emptied first, so undoing twice gives nothing back twice."""
+    emptied first, so undoing twice gives nothing back twice. The code's counter given back
+    changes its pass's content back: the pass moves again (a download in between may have
+    kept an archive of the code used)."""
     counters = list(taken)
     taken.clear()
     await give_back_all(counters)
     await Redemption.get_pymongo_collection().delete_one(
         {"_id": claim.id, "status": RedemptionStatus.PENDING.value}
     )
+    if counters and code_has_pass:
+        await wallet_content_changed(claim.project_id, code=claim.code)
 
 
 async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Outcome:
@@ -270,6 +274,7 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
         # A retry: the earlier attempt's redemption, or STALE when it was refused meanwhile.
         return earlier
     taken: list[Counter] = []
+    code_has_pass = False
     try:
         if not await _customer_may_redeem(request, campaign):
             await _undo(claim, taken)
@@ -282,29 +287,30 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
             known.codes.forget((project_id, request.code_value))
             return _Outcome.UNDECIDED
         taken.append(code_counter)
+        code_has_pass = bool(code.get("wallet_pass"))
         assigned_elsewhere = bool(
             code.get("assigned")
             and request.customer_id
             and code.get("customer_id") != request.customer_id
         )
         if code.get("experiment_id") or assigned_elsewhere:
-            await _undo(claim, taken)
+            await _undo(claim, taken, code_has_pass=code_has_pass)
             return _Outcome.UNDECIDED
         for counter in others:
             if not await counter.take():
-                await _undo(claim, taken)
+                await _undo(claim, taken, code_has_pass=code_has_pass)
                 raise reason_error([counter.reason])
             taken.append(counter)
         stored = await campaign_counter.take_returning()
         if stored is not None:
             taken.append(campaign_counter)
         if stored is None or not snapshot.matches(stored):
-            await _undo(claim, taken)
+            await _undo(claim, taken, code_has_pass=code_has_pass)
             return await _stale_campaign(request, known, snapshot, stored)
     except BaseException:
         # A crash or cancellation mid-way: what cannot be undone here, reconciliation will.
         with contextlib.suppress(Exception):
-            await _undo(claim, taken)
+            await _undo(claim, taken, code_has_pass=code_has_pass)
         raise
     return await _complete(claim, code, request.moment)
 
@@ -420,6 +426,9 @@ async def _redeem_checked(request: _Request, known: Snapshots) -> Redemption:
         except BaseException:
             with contextlib.suppress(Exception):
                 await _undo(claim, [])
+                if check.code.wallet_pass:
+                    # The code's counter may have been taken and given back meanwhile.
+                    await wallet_content_changed(project_id, code=claim.code)
             raise
         return await _complete(claim, check.code.model_dump(), request.moment)
     raise DomainError(
@@ -432,7 +441,9 @@ async def _redeem_checked(request: _Request, known: Snapshots) -> Redemption:
 async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> Redemption:
     """Marks the claim SUCCEEDED, attributed in the same write so a crash cannot split them.
     Only a code some message carried looks for that message, and only a code with a wallet
-    pass touches it."""
+    pass touches it: one update that moves the pass and marks its pushes pending, before the
+    claim completes, so a process dying in between leaves a claim that reconciliation
+    settles (and moves the pass again for)."""
     collection = Redemption.get_pymongo_collection()
     completed_at = utc_now()
     carrier = (
@@ -462,6 +473,9 @@ async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> R
             ),
             webhooks.REDEMPTION_SUCCEEDED,
         )
+    code_has_pass = bool(code.get("wallet_pass"))
+    if code_has_pass:
+        await wallet_content_changed(claim.project_id, code=claim.code)
     completed = await _redemption_writes.update_one(
         {"_id": claim.id, "status": RedemptionStatus.PENDING.value}, {"$set": fields}
     )
@@ -474,6 +488,8 @@ async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> R
     if not matched:
         # Reconciliation took the claim for a dead process's and removed it.
         await give_back_all(counters_of(redemption=claim, campaign=None))
+        if code_has_pass:
+            await wallet_content_changed(claim.project_id, code=claim.code)
         raise DomainError(
             RedemptionError.REDEMPTION_EXPIRED,
             "the redemption took too long and was cancelled; retry",
@@ -485,8 +501,6 @@ async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> R
     if carrier is not None:
         claim.message_id, claim.message_channel = carrier.key, carrier.channel.value
     await webhooks.confirm_event(event)
-    if code.get("wallet_pass"):
-        await wallet_content_changed(claim.project_id, code=claim.code)
     return claim
 
 
@@ -545,7 +559,9 @@ async def rollback_redemption(*, project_id: str, redemption_id: str, reason: st
     redemption = Redemption.model_validate(flipped)
     await webhooks.confirm_event(event)
     await give_back_all(counters_of(redemption=redemption, campaign=None))
+    # Before the counters are marked given back: a process dying in between leaves a rollback
+    # that reconciliation completes, and moves the pass for.
+    await wallet_content_changed(project_id, code=redemption.code)
     await collection.update_one({"_id": oid}, {"$set": {"holds_counters": False}})
     redemption.holds_counters = False
-    await wallet_content_changed(project_id, code=redemption.code)
     return redemption

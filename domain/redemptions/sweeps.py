@@ -18,6 +18,7 @@ from domain.redemptions.models import (
     Redemption,
     RedemptionStatus,
 )
+from domain.wallet import wallet_content_changed
 
 # A claim still PENDING after this long belongs to a process that died mid-way.
 STALE_CLAIM_AGE = timedelta(minutes=1)
@@ -49,24 +50,34 @@ async def reconcile_campaign(*, project_id: str, campaign_id: str) -> Reconcilia
     collection = Redemption.get_pymongo_collection()
     cutoff = utc_now() - STALE_CLAIM_AGE
     scope = {"project_id": project_id, "campaign_id": campaign.key}
-    removed = await collection.delete_many(
-        {**scope, "status": RedemptionStatus.PENDING.value, "created_at": {"$lt": cutoff}}
-    )
-    completed = await collection.update_many(
-        {
-            **scope,
-            "status": RedemptionStatus.ROLLED_BACK.value,
-            "holds_counters": True,
-            "rolled_back_at": {"$lt": cutoff},
-        },
-        {"$set": {"holds_counters": False}},
-    )
+    stale_claims = {
+        **scope,
+        "status": RedemptionStatus.PENDING.value,
+        "created_at": {"$lt": cutoff},
+    }
+    stale_rollbacks = {
+        **scope,
+        "status": RedemptionStatus.ROLLED_BACK.value,
+        "holds_counters": True,
+        "rolled_back_at": {"$lt": cutoff},
+    }
+    # What a dead process left half done may have left a wallet pass behind its code's state.
+    left = [
+        row
+        for query in (stale_claims, stale_rollbacks)
+        for row in await collection.find(query, {"code": 1, "_id": 0}).to_list()
+    ]
+    removed = await collection.delete_many(stale_claims)
+    completed = await collection.update_many(stale_rollbacks, {"$set": {"holds_counters": False}})
     report = Reconciliation(
         stale_claims_removed=removed.deleted_count, rollbacks_completed=completed.modified_count
     )
     for _ in range(5):
         if not await _reconcile_pass(campaign, report):
             break
+    corrected = {c.key for c in report.corrections if c.counter == "code"}
+    for code in sorted(corrected | {str(row["code"]) for row in left}):
+        await wallet_content_changed(project_id, code=code)
     return report
 
 

@@ -2,21 +2,28 @@
 tags that move on every change, pushes queued once per registration and tag, tenancy."""
 
 import asyncio
+import io
 import json
+import zipfile
 from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
 
 import httpx
+from bson import ObjectId
+from starlette.applications import Starlette
 
 from api.settings import Settings
-from domain import links, loyalty, wallet
-from domain.campaigns import set_campaign_status
+from delivery.wallet.signed_passes import SignedPassCache
+from domain import links, loyalty, projects, wallet
+from domain.campaigns import Campaign, set_campaign_status
 from domain.codes import Code
 from domain.common import utc_now
 from domain.customer_lifecycle import create_customer
-from domain.customers import CustomerInput
+from domain.customers import CustomerInput, update_customer
 from domain.messages import Message, MessageChannel
+from domain.redemptions.models import Redemption
+from domain.redemptions.sweeps import reconcile_campaign
 from domain.wallet import PassRegistration, WalletPass
 from tests.factories import Tenant
 
@@ -50,13 +57,14 @@ async def downloaded_pass(
     http: httpx.AsyncClient, settings: Settings, tenant: Tenant, code: str
 ) -> dict[str, Any]:
     """Downloads the code's pass; returns its pass.json."""
-    import io
-    import zipfile
-
     token = links.pass_link_token(settings.secret_key, tenant.project_id, code)
     response = await http.get(f"/passes/apple/{code}.pkpass", params={"token": token})
     assert response.status_code == 200, response.text
-    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+    return pass_json_of(response.content)
+
+
+def pass_json_of(archive_bytes: bytes) -> dict[str, Any]:
+    with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
         return dict(json.loads(archive.read("pass.json")))
 
 
@@ -69,6 +77,8 @@ def registration_url(serial: str, device: str = DEVICE) -> str:
 
 
 async def pushes(project_id: str) -> list[Message]:
+    """The pushes queued once the worker's wallet step has run on the pending markers."""
+    await wallet.queue_pending_updates()
     return await Message.find(
         {"project_id": project_id, "channel": MessageChannel.APPLE_PUSH.value}
     ).to_list()
@@ -159,6 +169,9 @@ async def test_redeem_and_rollback_move_the_tag_and_queue_one_push_per_device(
     assert after is not None
     assert after.last_updated > before.last_updated
     assert after.updated_at > before.updated_at
+    # The redemption set the marker; the pushes are the worker's to queue.
+    assert after.push_pending
+    assert await Message.find({"channel": MessageChannel.APPLE_PUSH.value}).count() == 0
     queued = await pushes(tenant.project_id)
     assert sorted(m.to for m in queued) == ["tok-phone", "tok-watch"]
     assert {m.payload["serial"] for m in queued} == {serial}
@@ -174,6 +187,8 @@ async def test_redeem_and_rollback_move_the_tag_and_queue_one_push_per_device(
     last = await WalletPass.find_one({"serial": serial})
     assert last is not None and last.last_updated > after.last_updated
     assert len(await pushes(tenant.project_id)) == 4
+    settled = await WalletPass.find_one({"serial": serial})
+    assert settled is not None and not settled.push_pending
 
 
 async def test_a_code_without_a_pass_queues_nothing(tenant: Tenant) -> None:
@@ -193,11 +208,16 @@ async def test_a_retried_hook_queues_each_tag_once(
     await http.post(registration_url(serial), json={"pushToken": "t"}, headers=auth(token))
     bumped = await wallet.wallet_content_changed(tenant.project_id, code="SAVE10")
     assert bumped is not None
-    # The same tag queued again (the hook's insert retried): the unique key keeps one message.
+    assert len(await pushes(tenant.project_id)) == 1
+    # The same tag queued again (a worker that died before clearing the marker): the unique
+    # key keeps one message.
     again = await wallet._queue_updates(
         tenant.project_id, [bumped], {bumped.serial: bumped.last_updated}
     )
     assert again == 0
+    await WalletPass.get_pymongo_collection().update_one(
+        {"_id": bumped.id}, {"$set": {"push_pending": True}}
+    )
     assert len(await pushes(tenant.project_id)) == 1
 
 
@@ -215,7 +235,8 @@ async def test_concurrent_changes_give_every_change_its_own_tag(
     assert len(set(tags)) == 8
     stamps = {r.updated_at for r in results if r is not None}
     assert len(stamps) == 8
-    assert len(await pushes(tenant.project_id)) == 8
+    # The worker comes after all of them: one push, for the latest tag.
+    assert [m.payload["tag"] for m in await pushes(tenant.project_id)] == [max(tags)]
 
 
 async def test_pausing_a_campaign_moves_all_its_passes_and_pushes_registered_ones(
@@ -275,37 +296,88 @@ async def test_a_loyalty_balance_change_moves_the_store_card(
     assert after is not None and after.last_updated > before.last_updated
 
 
-async def test_content_changed_without_its_hook_is_never_answered_304(
+async def test_a_campaign_ended_by_time_is_never_answered_304(
     http: httpx.AsyncClient, tenant: Tenant, settings: Settings
 ) -> None:
-    """A process that died after the redemption but before the hook: the next fetch notices."""
-    await a_campaign(tenant, per_code=1)
+    """Time alone changes the pass: the archive held for the old window is not served, the
+    rebuilt pass moves the tag, and the device is told."""
+    campaign_id = await a_campaign(tenant)
     body = await downloaded_pass(http, settings, tenant, "SAVE10")
     serial, token = body["serialNumber"], body["authenticationToken"]
     await http.post(registration_url(serial), json={"pushToken": "t"}, headers=auth(token))
     latest_url = f"/wallet/v1/passes/{PASS_TYPE}/{serial}"
     first = await http.get(latest_url, headers=auth(token))
+    assert first.status_code == 200
     stored = await WalletPass.find_one({"serial": serial})
-    assert stored is not None
+    assert stored is not None and not stored.push_pending
 
-    # The code used up behind the hook's back, as a crash between the two would leave it.
-    await Code.get_pymongo_collection().update_one(
-        {"project_id": tenant.project_id, "code": "SAVE10"},
-        {"$set": {"redeemed_count": 1, "last_redeemed_at": utc_now()}},
+    # The end of the campaign, as it is once its moment has passed: nothing else is written.
+    ended = utc_now() - timedelta(seconds=5)
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": ObjectId(campaign_id)}, {"$set": {"ends_at": ended}}
     )
-    later = format_datetime(utc_now() + timedelta(days=1), usegmt=True)
+    await WalletPass.get_pymongo_collection().update_one(
+        {"_id": stored.id}, {"$set": {"ends_at": ended}}
+    )
     fresh = await http.get(
         latest_url, headers={**auth(token), "If-Modified-Since": first.headers["last-modified"]}
     )
     assert fresh.status_code == 200
+    assert pass_json_of(fresh.content)["voided"] is True
     moved = await WalletPass.find_one({"serial": serial})
     assert moved is not None and moved.last_updated > stored.last_updated
     assert fresh.headers["last-modified"] != first.headers["last-modified"]
     # The registered device is told as well.
     assert [m.payload["tag"] for m in await pushes(tenant.project_id)] == [moved.last_updated]
     # From then on it is unchanged again.
+    later = format_datetime(utc_now() + timedelta(days=1), usegmt=True)
     same = await http.get(latest_url, headers={**auth(token), "If-Modified-Since": later})
     assert same.status_code == 304
+
+
+async def test_a_redemption_left_half_done_moves_the_pass_when_reconciled(
+    http: httpx.AsyncClient, app: Starlette, tenant: Tenant, settings: Settings
+) -> None:
+    """A process died after taking the code's counter (a download meanwhile kept the used-up
+    pass): reconciliation gives the counter back and moves the pass, so the held archive is
+    not served again and the device is told."""
+    campaign_id = await a_campaign(tenant, per_code=1)
+    body = await downloaded_pass(http, settings, tenant, "SAVE10")
+    serial, token = body["serialNumber"], body["authenticationToken"]
+    await http.post(registration_url(serial), json={"pushToken": "t"}, headers=auth(token))
+    code = await Code.find_one({"project_id": tenant.project_id, "code": "SAVE10"})
+    assert code is not None and code.wallet_pass
+    await Redemption(
+        project_id=tenant.project_id,
+        code="SAVE10",
+        code_id=str(code.id),
+        campaign_id=campaign_id,
+        day="2026-01-01",
+        created_at=utc_now() - timedelta(minutes=5),
+    ).insert()
+    await Code.get_pymongo_collection().update_one(
+        {"_id": code.id}, {"$set": {"redeemed_count": 1, "last_redeemed_at": utc_now()}}
+    )
+    # A process started meanwhile holds no archive: it builds the pass, code used up, and
+    # keeps it for the tag the pass still has.
+    app.state.signed_passes = SignedPassCache()
+    latest_url = f"/wallet/v1/passes/{PASS_TYPE}/{serial}"
+    held = await http.get(latest_url, headers=auth(token))
+    assert held.status_code == 200
+    assert pass_json_of(held.content)["voided"] is True
+    stored = await WalletPass.find_one({"serial": serial})
+    assert stored is not None
+
+    report = await reconcile_campaign(project_id=tenant.project_id, campaign_id=campaign_id)
+    assert report.stale_claims_removed == 1
+    moved = await WalletPass.find_one({"serial": serial})
+    assert moved is not None and moved.last_updated > stored.last_updated and moved.push_pending
+    fresh = await http.get(
+        latest_url, headers={**auth(token), "If-Modified-Since": held.headers["last-modified"]}
+    )
+    assert fresh.status_code == 200
+    assert "voided" not in pass_json_of(fresh.content)
+    assert [m.payload["tag"] for m in await pushes(tenant.project_id)] == [moved.last_updated]
 
 
 async def test_tenancy_a_pass_token_opens_only_its_own_pass(
@@ -374,3 +446,40 @@ async def test_a_customer_may_download_their_own_code_with_their_token(
     assert (
         await http.get(path, headers={"Authorization": f"Bearer {tenant.admin_key}"})
     ).status_code == 403
+
+
+async def test_a_brand_change_and_a_renamed_holder_move_the_passes_that_show_them(
+    http: httpx.AsyncClient, tenant: Tenant, settings: Settings
+) -> None:
+    await a_campaign(tenant)
+    coupon = await downloaded_pass(http, settings, tenant, "SAVE10")
+    created = (await tenant.gql(CREATE_CAMPAIGN, {"input": {"name": "Club", "kind": "LOYALTY"}}))[
+        "createCampaign"
+    ]
+    customer = await create_customer(tenant.project_id, CustomerInput(name="Bo"), source="test")
+    card = await loyalty.ensure_card(
+        project_id=tenant.project_id,
+        campaign_id=created["campaign"]["id"],
+        customer_id=customer.key,
+    )
+    card_url = f"/passes/apple/cards/{card.key}.pkpass"
+    card_token = links.pass_link_token(
+        settings.secret_key, tenant.project_id, links.card_pass_subject(card.key)
+    )
+    first_card = await http.get(card_url, params={"token": card_token})
+    assert pass_json_of(first_card.content)["storeCard"]["secondaryFields"][0]["value"] == "Bo"
+
+    await update_customer(tenant.project_id, customer.key, CustomerInput(name="Bea"), "test")
+    renamed = await http.get(card_url, params={"token": card_token})
+    assert pass_json_of(renamed.content)["storeCard"]["secondaryFields"][0]["value"] == "Bea"
+    # The coupon does not show the holder: it did not move.
+    assert [p.push_pending for p in await WalletPass.find({"kind": "COUPON"}).to_list()] == [False]
+
+    await projects.update_brand(tenant.project_id, projects.BrandChanges(name="Spring Shop"))
+    assert all(p.push_pending for p in await WalletPass.find_all().to_list())
+    assert (await downloaded_pass(http, settings, tenant, "SAVE10"))["organizationName"] == (
+        "Spring Shop"
+    )
+    assert coupon["organizationName"] != "Spring Shop"
+    rebranded = await http.get(card_url, params={"token": card_token})
+    assert pass_json_of(rebranded.content)["organizationName"] == "Spring Shop"

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from api.settings import Settings
 from delivery.wallet import apple, certificates
 from delivery.wallet.signed_passes import SignedPassCache
-from domain import links, loyalty
+from domain import links, loyalty, wallet
 from domain.campaigns import Campaign
 from domain.common import object_id
 from domain.customer_lifecycle import create_customer
@@ -171,6 +171,12 @@ async def test_every_coupon_pass_is_signed_complete_and_clean(
                 ]
             }
         },
+    )
+    # As updateCampaign does after its write: the campaign's passes move.
+    stored = await Campaign.get(object_id(campaign_id, "campaign"))
+    assert stored is not None
+    await wallet.campaign_passes_changed(
+        tenant.project_id, campaign_id, starts_at=stored.starts_at, ends_at=stored.ends_at
     )
     located = check_pass(
         unpack(await download(http, settings, tenant, code)), settings, tmp_path / "l"

@@ -22,7 +22,7 @@ from delivery.channels import PermanentSendError, TransientSendError
 from delivery.wallet import google
 from delivery.wallet.walletobjects_schema import problems
 from delivery.worker import OutboxWorker
-from domain import loyalty, projects
+from domain import loyalty, projects, wallet
 from domain.campaigns import Campaign, CampaignKind, CampaignStatus, Discount, DiscountType, Limits
 from domain.codes import Code, normalize_code
 from domain.customers import Customer
@@ -432,6 +432,8 @@ async def redeem(tenant: Tenant, code: Code) -> None:
 
 
 async def google_updates(project_id: str) -> list[Message]:
+    """The updates queued once the worker's wallet step has run on the pending markers."""
+    await wallet.queue_pending_updates()
     return await Message.find(
         {"project_id": project_id, "channel": MessageChannel.GOOGLE_UPDATE.value}
     ).to_list()

@@ -1,6 +1,7 @@
 """A wallet pass's life: downloaded, added on a device, the code redeemed at the till, the device
 pushed over HTTP/2 by the real outbox worker, the voided pass fetched, a dead token dropped."""
 
+import asyncio
 import io
 import json
 import zipfile
@@ -14,11 +15,11 @@ import pytest
 from api.settings import Settings
 from delivery import sink
 from delivery.wallet import apns, certificates
-from delivery.worker import OutboxWorker, Outcome
+from delivery.worker import BackgroundWorker, OutboxWorker, Outcome
 from domain import links
 from domain.messages import Message, MessageChannel, MessageStatus
 from domain.projects import create_project
-from domain.wallet import PassRegistration
+from domain.wallet import PassRegistration, WalletPass
 from tests.delivery.fake_apns import FakeApns
 from tests.factories import GraphQLClient, Tenant
 
@@ -197,3 +198,39 @@ async def test_pushes_without_a_push_service_or_for_a_sandbox_are_recorded(
     ]
     message = await Message.find_one({"channel": "APPLE_PUSH"})
     assert message is not None and message.sink and message.status == MessageStatus.SENT
+
+
+async def test_a_push_left_pending_by_a_dead_process_is_sent_by_the_running_loop(
+    http: httpx.AsyncClient, tenant: Tenant, settings: Settings, apns_server: FakeApns
+) -> None:
+    """The redeeming process dies once the pass is moved, before any worker looked: the marker
+    it left is found by the worker loop of another process, which pushes the device."""
+    campaign = {
+        "name": "Later",
+        "discount": {"type": "PERCENT", "percentOff": 5},
+        "standaloneCode": "LATER5",
+    }
+    await tenant.gql(CREATE_CAMPAIGN, {"input": campaign})
+    body = await add_to_wallet(http, settings, tenant.project_id, "LATER5", ["phone"])
+    assert (await tenant.gql(REDEEM, {"code": "LATER5"}))["redeemCode"]["errors"] == []
+    moved = await WalletPass.find_one({"serial": body["serialNumber"]})
+    assert moved is not None and moved.push_pending
+    assert await Message.find({"channel": MessageChannel.APPLE_PUSH.value}).count() == 0
+
+    outbox = OutboxWorker(settings.model_copy(update=apns_server.settings()), concurrency=1)
+    loop = BackgroundWorker(outbox)
+    loop.start()
+    try:
+        # Until the push is settled: received by APNs, then recorded as sent.
+        for _ in range(400):
+            if await Message.find({"status": MessageStatus.SENT.value}).count():
+                break
+            await asyncio.sleep(0.025)
+    finally:
+        await loop.stop()
+        await apns.close_clients()
+    assert [push.path for push in apns_server.received()] == ["/3/device/push-phone"]
+    settled = await WalletPass.find_one({"serial": body["serialNumber"]})
+    assert settled is not None and not settled.push_pending
+    [sent] = await Message.find({"channel": MessageChannel.APPLE_PUSH.value}).to_list()
+    assert sent.payload["tag"] == moved.last_updated and sent.status == MessageStatus.SENT

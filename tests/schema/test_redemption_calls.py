@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from api.settings import Settings
 from domain import wallet
 from domain.campaigns import Campaign, Limits
 from domain.codes import Code
-from domain.common import hash_secret
+from domain.common import hash_secret, utc_now
 from domain.projects import ApiKey
 from domain.rate_limits import flush_given_back
 from domain.redemptions import Redemption, RedemptionStatus
@@ -171,13 +172,23 @@ async def test_a_code_without_limits_per_customer_and_pass_costs_less(
     for code in ("SUMMER-20", "PASS-20"):
         await calls.during(till, {"code": code, "customerId": customer.key})
 
+    # The warm-up moved the pass this second; a pass last moved earlier takes one update (one
+    # moved again within the same second is read first, to give it a later Last-Modified).
+    await wallet.WalletPass.get_pymongo_collection().update_one(
+        {"project_id": tenant.project_id, "code": "PASS20"},
+        {"$set": {"updated_at": utc_now() - timedelta(minutes=1)}},
+    )
     plain = await calls.during(till, {"code": "SUMMER-20", "customerId": customer.key})
     with_pass = await calls.during(till, {"code": "PASS-20", "customerId": customer.key})
 
     # Claim, customer, code $inc, campaign $inc, completion; no message or pass looked for.
     assert plain.redemption == 5, plain.seen
     assert set(plain.seen) == {"redemptions", "customers", "codes", "campaigns"}
-    assert "wallet_passes" in with_pass.seen
+    # The pass: one update that moves its tag and marks its pushes for the worker.
+    assert with_pass.redemption == plain.redemption + 1, with_pass.seen
+    assert with_pass.seen - plain.seen == Counter({"wallet_passes": 1}), with_pass.seen
+    moved = await wallet.find_pass(tenant.project_id, code="PASS20")
+    assert moved is not None and moved.push_pending
 
 
 async def test_concurrent_redemptions_share_their_round_trips(tenant: Tenant, calls: Calls) -> None:
