@@ -230,11 +230,18 @@ async def _undo(claim: Redemption, taken: list[Counter], *, code_has_pass: bool 
         await wallet_content_changed(claim.project_id, code=claim.code)
 
 
+# What taking a counter that exists returned: its document, None at its limit, or a failure.
+_Taken = dict[str, Any] | None | BaseException
+
+
 async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Outcome:
-    """The usual redemption in as few round trips as it can be done correctly: claim (one
-    upsert, which answers a retry), the customer, one conditional $inc per counter the
-    campaign limits (the code's returns the code, the campaign's the stored campaign), and
-    the completing update. Steady state: 5 calls, 6 with a per-customer limit."""
+    """The usual redemption in as few round trips as it can be done correctly: the claim (one
+    upsert, which answers a retry); the customer's read beside the code's and the campaign's
+    conditional $inc (the code's returns the code, the campaign's the stored campaign); the
+    per-customer and per-day counters when the campaign limits them; the completing update.
+    Alone: 5 calls, 6 with a per-customer limit. Counters taken at once mean a refused attempt
+    may hold one for a round trip before giving it back: a rival near that limit may be
+    refused early, never admitted beyond it."""
     project_id = request.project_id
     identity = known.codes.get((project_id, request.code_value))
     if identity is None:
@@ -276,37 +283,48 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
     taken: list[Counter] = []
     code_has_pass = False
     try:
-        if not await _customer_may_redeem(request, campaign):
-            await _undo(claim, taken)
-            return _Outcome.UNDECIDED
         counters = counters_of(redemption=claim, campaign=campaign, now=request.moment)
         code_counter, *others, campaign_counter = counters
-        code = await code_counter.take_returning(CODE_FIELDS_READ)
+        # The customer's read beside the code's and the campaign's counters, which exist
+        # already; the counters made on first use (per customer, per day) only once the
+        # customer may redeem, so an unknown customer leaves none behind.
+        outcomes: tuple[bool | BaseException, _Taken, _Taken] = await asyncio.gather(
+            _customer_may_redeem(request, campaign),
+            code_counter.take_returning(CODE_FIELDS_READ),
+            campaign_counter.take_returning(),
+            return_exceptions=True,
+        )
+        may_redeem, code, stored = outcomes
+        if isinstance(code, dict):
+            taken.append(code_counter)
+            code_has_pass = bool(code.get("wallet_pass"))
+        if stored is not None and not isinstance(stored, BaseException):
+            taken.append(campaign_counter)
+        for outcome in (may_redeem, code, stored):
+            if isinstance(outcome, BaseException):
+                raise outcome
         if code is None:
-            await _undo(claim, taken)
+            await _undo(claim, taken, code_has_pass=code_has_pass)
             known.codes.forget((project_id, request.code_value))
             return _Outcome.UNDECIDED
-        taken.append(code_counter)
-        code_has_pass = bool(code.get("wallet_pass"))
+        assert isinstance(code, dict) and not isinstance(stored, BaseException)
         assigned_elsewhere = bool(
             code.get("assigned")
             and request.customer_id
             and code.get("customer_id") != request.customer_id
         )
-        if code.get("experiment_id") or assigned_elsewhere:
+        if not may_redeem or code.get("experiment_id") or assigned_elsewhere:
             await _undo(claim, taken, code_has_pass=code_has_pass)
             return _Outcome.UNDECIDED
-        for counter in others:
-            if not await counter.take():
-                await _undo(claim, taken, code_has_pass=code_has_pass)
-                raise reason_error([counter.reason])
-            taken.append(counter)
-        stored = await campaign_counter.take_returning()
-        if stored is not None:
-            taken.append(campaign_counter)
         if stored is None or not snapshot.matches(stored):
             await _undo(claim, taken, code_has_pass=code_has_pass)
             return await _stale_campaign(request, known, snapshot, stored)
+        granted = await asyncio.gather(*(counter.take() for counter in others))
+        taken.extend(counter for counter, ok in zip(others, granted, strict=True) if ok)
+        for counter, ok in zip(others, granted, strict=True):
+            if not ok:
+                await _undo(claim, taken, code_has_pass=code_has_pass)
+                raise reason_error([counter.reason])
     except BaseException:
         # A crash or cancellation mid-way: what cannot be undone here, reconciliation will.
         with contextlib.suppress(Exception):
