@@ -99,6 +99,11 @@ class Snapshots:
     codes: TtlCache[tuple[str, str], CodeIdentity] = field(
         default_factory=lambda: TtlCache(lifetime=CODE_LIFETIME_SECONDS, size=SIZE * 16)
     )
+    # Customers read lately and found (not erased): a redemption for one takes the customer's
+    # counter beside the read that checks the customer again.
+    customers: TtlCache[tuple[str, str], bool] = field(
+        default_factory=lambda: TtlCache(lifetime=LIFETIME_SECONDS, size=SIZE * 16)
+    )
 
     def __post_init__(self) -> None:
         snapshot_registry.register(self)
@@ -113,6 +118,12 @@ class Snapshots:
         if found is not None:
             self.keys.put(digest, found)
         return found
+
+    def saw_customer(self, project_id: str, customer_id: str) -> None:
+        self.customers.put((project_id, customer_id), True)
+
+    def customer_seen(self, project_id: str, customer_id: str | None) -> bool:
+        return bool(customer_id) and self.customers.get((project_id, customer_id or "")) is not None
 
     def forget_key(self, key_id: str) -> None:
         self.keys.forget_where(lambda api_key: str(api_key.id) == key_id)

@@ -230,10 +230,6 @@ async def _undo(claim: Redemption, taken: list[Counter], *, code_has_pass: bool 
         await wallet_content_changed(claim.project_id, code=claim.code)
 
 
-# What taking a counter that exists returned: its document, None at its limit, or a failure.
-_Taken = dict[str, Any] | None | BaseException
-
-
 async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Outcome:
     """The usual redemption in as few round trips as it can be done correctly: the claim (one
     upsert, which answers a retry); the customer's read beside the code's and the campaign's
@@ -285,29 +281,33 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
     try:
         counters = counters_of(redemption=claim, campaign=campaign, now=request.moment)
         code_counter, *others, campaign_counter = counters
-        # The customer's read beside the code's and the campaign's counters, which exist
-        # already; the counters made on first use (per customer, per day) only once the
-        # customer may redeem, so an unknown customer leaves none behind.
-        outcomes: tuple[bool | BaseException, _Taken, _Taken] = await asyncio.gather(
-            _customer_may_redeem(request, campaign),
+        # The customer's read beside every counter but the customer's own, which is made on
+        # first use: it goes along only for a customer this app saw lately, else once the
+        # read says the customer may redeem, so an unknown customer leaves no counter behind.
+        customer_seen = known.customer_seen(project_id, request.customer_id)
+        along = [c for c in others if customer_seen or c.reason != Reason.CUSTOMER_LIMIT_REACHED]
+        after = [c for c in others if c not in along]
+        may_redeem, code, stored, *granted = await asyncio.gather(
+            _customer_may_redeem(request, campaign, known),
             code_counter.take_returning(CODE_FIELDS_READ),
             campaign_counter.take_returning(),
+            *(counter.take() for counter in along),
             return_exceptions=True,
         )
-        may_redeem, code, stored = outcomes
         if isinstance(code, dict):
             taken.append(code_counter)
             code_has_pass = bool(code.get("wallet_pass"))
         if stored is not None and not isinstance(stored, BaseException):
             taken.append(campaign_counter)
-        for outcome in (may_redeem, code, stored):
+        taken.extend(counter for counter, ok in zip(along, granted, strict=True) if ok is True)
+        for outcome in (may_redeem, code, stored, *granted):
             if isinstance(outcome, BaseException):
                 raise outcome
         if code is None:
             await _undo(claim, taken, code_has_pass=code_has_pass)
             known.codes.forget((project_id, request.code_value))
             return _Outcome.UNDECIDED
-        assert isinstance(code, dict) and not isinstance(stored, BaseException)
+        assert isinstance(code, dict) and isinstance(stored, dict | None)
         assigned_elsewhere = bool(
             code.get("assigned")
             and request.customer_id
@@ -319,9 +319,9 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
         if stored is None or not snapshot.matches(stored):
             await _undo(claim, taken, code_has_pass=code_has_pass)
             return await _stale_campaign(request, known, snapshot, stored)
-        granted = await asyncio.gather(*(counter.take() for counter in others))
-        taken.extend(counter for counter, ok in zip(others, granted, strict=True) if ok)
-        for counter, ok in zip(others, granted, strict=True):
+        granted_after = await asyncio.gather(*(counter.take() for counter in after))
+        taken.extend(counter for counter, ok in zip(after, granted_after, strict=True) if ok)
+        for counter, ok in zip(along + after, [*granted, *granted_after], strict=True):
             if not ok:
                 await _undo(claim, taken, code_has_pass=code_has_pass)
                 raise reason_error([counter.reason])
@@ -340,7 +340,7 @@ def _unassigned() -> Code:
     return Code.model_construct(assigned=False, customer_id="")
 
 
-async def _customer_may_redeem(request: _Request, campaign: Campaign) -> bool:
+async def _customer_may_redeem(request: _Request, campaign: Campaign, known: Snapshots) -> bool:
     """The rules about who redeems, as far as the customer decides them (one read)."""
     customer = (
         await customer_for_campaign(
@@ -349,6 +349,8 @@ async def _customer_may_redeem(request: _Request, campaign: Campaign) -> bool:
         if request.customer_id
         else None
     )
+    if customer is not None:
+        known.saw_customer(request.project_id, customer.key)
     if customer_reasons(
         campaign=campaign, code=_unassigned(), customer_id=request.customer_id, customer=customer
     ):

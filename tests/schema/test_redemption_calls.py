@@ -26,9 +26,10 @@ from domain import wallet
 from domain.campaigns import Campaign, Limits
 from domain.codes import Code
 from domain.common import hash_secret, utc_now
+from domain.customer_lifecycle import erase_customer
 from domain.projects import ApiKey
 from domain.rate_limits import flush_given_back
-from domain.redemptions import Redemption, RedemptionStatus
+from domain.redemptions import CustomerRedemptionCounter, Redemption, RedemptionStatus
 from tests.factories import (
     GraphQLClient,
     Tenant,
@@ -221,6 +222,30 @@ async def test_concurrent_redemptions_share_their_round_trips(tenant: Tenant, ca
     stored = await Campaign.get(campaign.id)
     assert stored is not None and stored.redeemed_count == 65
     assert await Redemption.find({"status": RedemptionStatus.SUCCEEDED.value}).count() == 65
+
+
+async def test_a_customer_erased_since_the_app_saw_them_is_refused_and_takes_nothing(
+    tenant: Tenant,
+) -> None:
+    campaign = await make_campaign(
+        project_id=tenant.project_id, limits=Limits(per_code=100, per_customer=5, total=100)
+    )
+    await make_code(campaign=campaign)
+    customer = await make_customer(project_id=tenant.project_id)
+    till = GraphQLClient(tenant.gql.http, await make_pos_key(tenant=tenant))
+    # The app has now seen the customer: the next redemption takes their counter at once.
+    redemption, errors = await redeem_through(till, customer.key, "before")
+    assert redemption is not None, errors
+    await erase_customer(tenant.project_id, customer.key, actor="test")
+
+    redemption, errors = await redeem_through(till, customer.key, "after")
+
+    assert redemption is None and errors == ["CUSTOMER_NOT_FOUND"]
+    code = await Code.find_one({"campaign_id": campaign.key})
+    stored = await Campaign.get(campaign.id)
+    per_customer = await CustomerRedemptionCounter.find_one({"customer_id": customer.key})
+    assert code is not None and stored is not None and per_customer is not None
+    assert (code.redeemed_count, stored.redeemed_count, per_customer.redeemed_count) == (1, 1, 1)
 
 
 async def redeem_through(
