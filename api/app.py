@@ -1,7 +1,7 @@
 """create_app(settings): the Starlette application with its lifespan and routes."""
 
-import gc
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence

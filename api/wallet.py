@@ -21,6 +21,7 @@ from delivery.wallet import apple
 from delivery.wallet.certificates import SigningChain, loaded_signing_chain, signing_chain
 from delivery.wallet.signed_passes import SignedPassCache, chain_identity
 from domain import codes, links, wallet
+from domain.batches import ValueReads
 from domain.campaigns import Campaign
 from domain.codes import Code
 from domain.common import object_id, utc_now
@@ -200,6 +201,10 @@ async def _serve(
     return _send(request, wallet_pass, conditional, body)
 
 
+# Downloads of concurrent requests find their passes in one read (domain/batches.py).
+_passes_by_code = ValueReads(WalletPass.get_pymongo_collection, "code", MAX_SAME_CODE)
+
+
 async def _linked_pass(request: Request, raw: str, token: str) -> WalletPass | None:
     """The pass of the code a link names, found by the code alone: the link's token says which
     project's pass it opens (codes are unique per project only)."""
@@ -207,13 +212,7 @@ async def _linked_pass(request: Request, raw: str, token: str) -> WalletPass | N
     normalized = codes.normalize_code(raw)
     if not normalized or len(normalized) > codes.MAX_CODE_LENGTH:
         return None
-    found = (
-        await WalletPass.get_pymongo_collection()
-        .find({"code": normalized})
-        .limit(MAX_SAME_CODE)
-        .to_list()
-    )
-    for document in found:
+    for document in await _passes_by_code.find(normalized):
         if links.check_pass_link_token(
             settings.secret_key, document["project_id"], normalized, token
         ):

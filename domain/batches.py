@@ -314,3 +314,67 @@ def _settle(takes: list[_CounterTake], document: dict[str, Any] | None) -> None:
     for take in takes:
         if not take.taken.done():
             take.taken.set_result(document)
+
+
+@dataclass
+class _ValueRead:
+    value: Any
+    found: "asyncio.Future[list[dict[str, Any]]]"
+
+
+class ValueReads:
+    """Gathers reads of the documents holding a value in one field (in any project) into one
+    `$in` find, one round trip at a time; each read gets at most `per_value` documents, as a
+    find of its own with that limit would."""
+
+    def __init__(self, collection: Callable[[], Any], field: str, per_value: int) -> None:
+        self._collection = collection
+        self._field = field
+        self._per_value = per_value
+        self._queue: list[_ValueRead] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def find(self, value: Any) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        read = _ValueRead(value, loop.create_future())
+        self._queue.append(read)
+        reader = self._reader
+        if reader is None or reader.done() or reader.get_loop() is not loop:
+            self._reader = loop.create_task(self._drain())
+        return await read.found
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                await self._read_batch(batch)
+            except asyncio.CancelledError:
+                for read in batch + self._queue:
+                    read.found.cancel()
+                self._queue = []
+                raise
+
+    async def _read_batch(self, batch: list[_ValueRead]) -> None:
+        values = list({read.value for read in batch})
+        limit = self._per_value * len(values)
+        try:
+            found = await self._find({"$in": values}, limit)
+            if len(found) >= limit and len(values) > 1:
+                # One value may have crowded out another's: each asks on its own.
+                found = [d for value in values for d in await self._find(value, self._per_value)]
+        except Exception as error:  # the database went away: every read of the batch failed
+            for read in batch:
+                if not read.found.done():
+                    read.found.set_exception(error)
+            return
+        by_value: dict[Any, list[dict[str, Any]]] = {}
+        for document in found:
+            by_value.setdefault(document.get(self._field), []).append(document)
+        for read in batch:
+            if not read.found.done():
+                read.found.set_result(by_value.get(read.value, [])[: self._per_value])
+
+    async def _find(self, condition: Any, limit: int) -> list[dict[str, Any]]:
+        cursor = self._collection().find({self._field: condition}).limit(limit)
+        documents: list[dict[str, Any]] = await cursor.to_list()
+        return documents

@@ -1,6 +1,7 @@
 """The certificates Apple passes are signed with: the configured ones, or a development chain."""
 
 import contextlib
+import functools
 import os
 import shutil
 import threading
@@ -239,9 +240,15 @@ def _chain_key(settings: DeliverySettings) -> tuple[object, ...]:
         settings.apple_pass_certificate,
         settings.apple_pass_key,
         settings.apple_wwdr_certificate,
-        settings.data_dir.resolve(),
+        _resolved(settings.data_dir),
         settings.apple_pass_type_id,
     )
+
+
+# Every pass download asks for the chain: resolving the folder each time cost system calls.
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: Path) -> Path:
+    return folder.resolve()
 
 
 def loaded_signing_chain(settings: DeliverySettings) -> SigningChain | None:

@@ -18,7 +18,7 @@ from pymongo.monitoring import (
 from starlette.applications import Starlette
 
 from api.settings import Settings
-from domain.batches import CounterTakes, ReadBatcher, WriteBatcher
+from domain.batches import CounterTakes, ReadBatcher, ValueReads, WriteBatcher
 
 
 @dataclass
@@ -157,6 +157,25 @@ async def test_reads_by_id_stay_in_their_project(things: Any, commands: Commands
     assert len(commands.names) <= 3
 
 
+async def test_reads_by_value_get_at_most_their_limit_each(things: Any, commands: Commands) -> None:
+    await things.insert_many(
+        [{"slot": f"a-{i}", "code": "A"} for i in range(5)]
+        + [{"slot": "b", "code": "B"}, {"slot": "c-0", "code": "C"}, {"slot": "c-1", "code": "C"}]
+    )
+    reads = ValueReads(lambda: things, "code", 3)
+    crowded = await asyncio.gather(reads.find("A"), reads.find("B"), reads.find("Z"))
+    # A's five would crowd B out of a shared limit of six: each value was asked again alone.
+    assert [len(found) for found in crowded] == [3, 1, 0]
+    commands.names.clear()
+    roomy = await asyncio.gather(reads.find("B"), reads.find("C"), reads.find("C"))
+    assert [sorted(d["slot"] for d in found) for found in roomy] == [
+        ["b"],
+        ["c-0", "c-1"],
+        ["c-0", "c-1"],
+    ]
+    assert commands.names == ["find"]
+
+
 async def test_a_failed_round_trip_fails_every_request_in_it(app: Starlette) -> None:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         "mongodb://127.0.0.1:9", serverSelectionTimeoutMS=200
@@ -165,7 +184,9 @@ async def test_a_failed_round_trip_fails_every_request_in_it(app: Starlette) -> 
     writes = WriteBatcher(lambda: unreachable)
     takes = CounterTakes(lambda: unreachable, "used")
     reads = ReadBatcher(lambda: unreachable)
+    by_value = ValueReads(lambda: unreachable, "code", 3)
     outcomes = await asyncio.gather(
+        *(by_value.find(f"c-{i}") for i in range(3)),
         *(writes.insert_one({"n": i}) for i in range(3)),
         *(takes.take_returning({"slot": "x"}, 5, also_set={}, projection=None) for _ in range(3)),
         *(reads.find_by_id("p1", i, ()) for i in range(3)),
