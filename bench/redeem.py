@@ -4,13 +4,16 @@ The one-call floor is a single conditional $inc. The three-call floor is the lea
 redemption must do: find the code by its value, take it with one conditional $inc that carries
 the limit in its filter, and insert the redemption record under a unique idempotency key.
 
-Run: .venv/bin/python -m bench.redeem [--requests 2000] [--concurrency 32]
+Run: .venv/bin/python -m bench.redeem [--requests 2000] [--concurrency 32] [--rounds 3]
+[--workers N]
 Uses --mongodb-uri or ENGAGE_MONGODB_URI, else an embedded database of its own,
 and a real `engage serve`.
 """
 
 import asyncio
+import statistics
 import uuid
+from collections.abc import Awaitable, Callable
 
 from pymongo import AsyncMongoClient
 
@@ -76,8 +79,11 @@ async def redeemed(uri: str, name: str) -> tuple[int, int]:
     return int(code["redeemed_count"]), stored
 
 
-async def run(uri: str, count: int, concurrency: int, workers: int) -> None:
+async def run(uri: str, count: int, concurrency: int, workers: int, rounds: int) -> None:
     name = f"bench_{uuid.uuid4().hex[:8]}"
+    mongo: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    floor_redeem = await three_call_floor(mongo, name)
+    rows: list[tuple[Figures, Figures, str, str]] = []
     with engage_service(uri, name, workers) as (base, key):
         customers = await prepare(uri, name)
         run_id = uuid.uuid4().hex[:8]
@@ -104,13 +110,29 @@ async def run(uri: str, count: int, concurrency: int, workers: int) -> None:
             ceiling = await measure(
                 "GET /health (client and HTTP ceiling)", count, concurrency, health
             )
-            meter = CpuMeter(base, uri)
-            meter.start()
-            ours = await measure("GraphQL redeemCode", count, concurrency, redeem)
-            our_cpu = meter.per_operation(count)
-    assert await redeemed(uri, name) == (count, count)
+            # Rounds alternate the service and the floor, so that a machine that slows down
+            # or speeds up during the run weighs on both sides of each ratio alike.
+            for round_number in range(rounds):
+                offset = round_number * count
+                meter = CpuMeter(base, uri)
+                meter.start()
+                ours = await measure(
+                    "GraphQL redeemCode", count, concurrency, shifted(redeem, offset)
+                )
+                our_cpu = meter.per_operation(count)
+                meter = CpuMeter(None, uri)
+                meter.start()
+                floor = await measure(
+                    "pymongo find + conditional $inc + insert",
+                    count,
+                    concurrency,
+                    shifted(floor_redeem, offset),
+                )
+                rows.append((ours, floor, our_cpu, meter.per_operation(count)))
+    total = count * rounds
+    assert await redeemed(uri, name) == (total, total)
+    assert await mongo[name]["floor_redemptions"].count_documents({}) == total
 
-    mongo: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
     collection = mongo[name]["bench_floor"]
     counter = (await collection.insert_one({"redeemed_count": 0})).inserted_id
 
@@ -122,30 +144,47 @@ async def run(uri: str, count: int, concurrency: int, workers: int) -> None:
         )
         assert found is not None
 
-    floor = await measure("pymongo find_one_and_update", count, concurrency, take)
-    meter = CpuMeter(None, uri)
-    meter.start()
-    three_call = await three_call_floor(mongo, name, count, concurrency)
-    floor_cpu = meter.per_operation(count)
+    one_call = await measure("pymongo find_one_and_update", count, concurrency, take)
     await mongo.drop_database(name)
     await mongo.close()
 
     print(
-        f"{count} redemptions, {concurrency} concurrent clients, {CUSTOMERS} customers, "
-        "an idempotency key and an order on each; counters and stored redemptions checked"
+        f"{count} redemptions a round, {rounds} rounds, {concurrency} concurrent clients, "
+        f"{CUSTOMERS} customers, an idempotency key and an order on each; counters and stored "
+        "redemptions checked"
     )
     print(client)
-    for figures in (ceiling, ours, floor, three_call):
-        print(figures.line())
-    print(ratio_line(ours, floor))
-    print(ratio_line(ours, three_call))
-    print(f"redeemCode: {our_cpu}")
-    print(f"three-call floor: {floor_cpu}")
+    print(ceiling.line())
+    ratios = []
+    for round_number, (ours, floor, our_cpu, floor_cpu) in enumerate(rows, start=1):
+        print(f"round {round_number}")
+        print(ours.line())
+        print(floor.line())
+        print(ratio_line(ours, floor))
+        print(f"  redeemCode: {our_cpu}")
+        print(f"  three-call floor: {floor_cpu}")
+        ratios.append(ours.per_second / floor.per_second)
+    print(one_call.line())
+    print(ratio_line(rows[-1][0], one_call))
+    print(
+        "ratio redeemCode / three-call floor by round: "
+        + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        + f"; median {statistics.median(ratios):.2f}"
+    )
 
 
-async def three_call_floor(
-    client: AsyncMongoClient, name: str, count: int, concurrency: int
-) -> Figures:
+def shifted(
+    operation: Callable[[int], Awaitable[None]], by: int
+) -> Callable[[int], Awaitable[None]]:
+    """The operation on numbers `by` higher: each round keeps keys and orders of its own."""
+
+    def at(i: int) -> Awaitable[None]:
+        return operation(by + i)
+
+    return at
+
+
+async def three_call_floor(client: AsyncMongoClient, name: str) -> Callable[[int], Awaitable[None]]:
     """Find the code by value, one conditional $inc with the limit in the filter, insert the
     record: on indexed collections shaped like ours, same database, same concurrency."""
     codes = client[name]["floor_codes"]
@@ -173,11 +212,7 @@ async def three_call_floor(
             }
         )
 
-    figures = await measure("pymongo find + conditional $inc + insert", count, concurrency, redeem)
-    stored = await codes.find_one({"code": "BENCH10"})
-    assert stored is not None and stored["redeemed_count"] == count
-    assert await records.count_documents({}) == count
-    return figures
+    return redeem
 
 
 def main() -> None:
@@ -185,9 +220,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="engage serve --workers N")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations with the floor")
     args = parser.parse_args()
     with database(args.mongodb_uri) as uri:
-        asyncio.run(run(uri, args.requests, args.concurrency, args.workers))
+        asyncio.run(run(uri, args.requests, args.concurrency, args.workers, args.rounds))
 
 
 if __name__ == "__main__":

@@ -47,9 +47,10 @@ from domain.redemptions.validation import (
 from domain.snapshots import CampaignSnapshot, CodeIdentity, Snapshots
 from domain.wallet import wallet_content_changed
 
-# Claims and completions of concurrent redemptions share round trips (group commit): the
-# claims of new requests go in the same bulk as the completions of earlier ones.
+# Claims of concurrent redemptions share round trips (group commit), and so do their
+# completions: two batchers, so that a bulk of claims in flight does not hold up completions.
 _redemption_writes = WriteBatcher(Redemption.get_pymongo_collection)
+_completions = WriteBatcher(Redemption.get_pymongo_collection)
 # How long a retry waits for the first attempt with the same idempotency key to finish.
 FIRST_ATTEMPT_WAIT = timedelta(seconds=30)
 MAX_IDEMPOTENCY_KEY = 200
@@ -257,7 +258,9 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
     for_order, discount = order_reasons(campaign=campaign, order=request.order)
     if for_order:
         return _Outcome.UNDECIDED
-    claim = Redemption(
+    # Built from values already checked (the order by its input type, the discount computed
+    # here): the model's validation would only repeat that work on the hot path.
+    claim = Redemption.model_construct(
         id=ObjectId(),
         project_id=project_id,
         code=request.code_value,
@@ -271,6 +274,8 @@ async def _redeem_fast(request: _Request, known: Snapshots) -> Redemption | _Out
         idempotency_key=request.key,
         idempotency_slot=idempotency_slot(project_id, request.key),
         day=rules.day_key(request.moment, campaign.timezone),
+        # Given, not left to its default factory, which pydantic inspects on every call.
+        created_at=utc_now(),
     )
     earlier = await _claim(request, claim)
     if earlier is not None:
@@ -496,7 +501,7 @@ async def _complete(claim: Redemption, code: dict[str, Any], now: datetime) -> R
     code_has_pass = bool(code.get("wallet_pass"))
     if code_has_pass:
         await wallet_content_changed(claim.project_id, code=claim.code)
-    completed = await _redemption_writes.update_one(
+    completed = await _completions.update_one(
         {"_id": claim.id, "status": RedemptionStatus.PENDING.value}, {"$set": fields}
     )
     matched = completed.matched
