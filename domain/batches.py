@@ -11,7 +11,7 @@ it.
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
@@ -39,56 +39,90 @@ class WriteOutcome:
     matched: bool | None = None
 
 
-_Write = InsertOne[Any] | UpdateOne
+Q = TypeVar("Q")
+A = TypeVar("A")
 
 
 @dataclass
-class _Waiting:
-    write: _Write
-    outcome: "asyncio.Future[WriteOutcome]"
+class _Ask(Generic[Q, A]):
+    """One request's question and the future its answer is set on."""
+
+    question: Q
+    answer: "asyncio.Future[A]"
 
 
-class WriteBatcher:
-    """Gathers the inserts and updates asked of it into unordered bulk writes, one at a time."""
+def _reply(ask: "_Ask[Any, A]", answer: A) -> None:
+    if not ask.answer.done():
+        ask.answer.set_result(answer)
 
-    def __init__(self, collection: Callable[[], Any]) -> None:
-        self._collection = collection
-        self._queue: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
 
-    async def insert_one(self, document: dict[str, Any]) -> WriteOutcome:
-        return await self._write(InsertOne(document))
+def _fail(asks: "list[_Ask[Any, Any]]", error: BaseException) -> None:
+    for ask in asks:
+        if not ask.answer.done():
+            ask.answer.set_exception(error)
 
-    async def update_one(
-        self, selector: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
-    ) -> WriteOutcome:
-        return await self._write(UpdateOne(selector, update, upsert=upsert))
 
-    async def _write(self, write: _Write) -> WriteOutcome:
+class _Gatherer(Generic[Q, A]):
+    """The questions asked while a round trip is under way wait, then go together in the next
+    one (at most MAX_BATCH at a time): one round trip at a time. `_answer` answers a batch."""
+
+    def __init__(self) -> None:
+        self._queue: list[_Ask[Q, A]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _ask(self, question: Q) -> A:
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(write, loop.create_future())
-        self._queue.append(waiting)
-        writer = self._writer
-        if writer is None or writer.done() or writer.get_loop() is not loop:
-            self._writer = loop.create_task(self._drain())
-        return await waiting.outcome
+        ask: _Ask[Q, A] = _Ask(question, loop.create_future())
+        self._queue.append(ask)
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._task = loop.create_task(self._drain())
+        return await ask.answer
 
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                await self._write_batch(batch)
+                await self._answer(batch)
             except asyncio.CancelledError:
-                for waiting in batch + self._queue:
-                    waiting.outcome.cancel()
+                for ask in batch + self._queue:
+                    ask.answer.cancel()
                 self._queue = []
                 raise
+            except Exception as error:  # the database went away: every question of the batch failed
+                _fail(batch, error)
+        self._drained()
 
-    async def _write_batch(self, batch: list[_Waiting]) -> None:
+    async def _answer(self, batch: list[_Ask[Q, A]]) -> None:
+        raise NotImplementedError
+
+    def _drained(self) -> None:
+        """Called when nothing waits any more."""
+
+
+_Write = InsertOne[Any] | UpdateOne
+
+
+class WriteBatcher(_Gatherer[_Write, WriteOutcome]):
+    """Gathers the inserts and updates asked of it into unordered bulk writes, one at a time."""
+
+    def __init__(self, collection: Callable[[], Any]) -> None:
+        super().__init__()
+        self._collection = collection
+
+    async def insert_one(self, document: dict[str, Any]) -> WriteOutcome:
+        return await self._ask(InsertOne(document))
+
+    async def update_one(
+        self, selector: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
+    ) -> WriteOutcome:
+        return await self._ask(UpdateOne(selector, update, upsert=upsert))
+
+    async def _answer(self, batch: list[_Ask[_Write, WriteOutcome]]) -> None:
         errors: dict[int, dict[str, Any]] = {}
         try:
             result = await self._collection().bulk_write(
-                [waiting.write for waiting in batch], ordered=False
+                [ask.question for ask in batch], ordered=False
             )
             upserted = set(result.upserted_ids or {})
             matched_count = result.matched_count
@@ -97,12 +131,7 @@ class WriteBatcher:
             errors = {failure["index"]: failure for failure in details.get("writeErrors", [])}
             upserted = {entry["index"] for entry in details.get("upserted", [])}
             matched_count = int(details.get("nMatched", 0))
-        except Exception as error:  # the database went away: every write of the batch failed
-            for waiting in batch:
-                if not waiting.outcome.done():
-                    waiting.outcome.set_exception(error)
-            return
-        is_update = [isinstance(waiting.write, UpdateOne) for waiting in batch]
+        is_update = [isinstance(ask.question, UpdateOne) for ask in batch]
         # Updates that could have matched: not upserted, not refused.
         could_match = sum(
             1 for i, update in enumerate(is_update) if update and i not in upserted | errors.keys()
@@ -113,15 +142,14 @@ class WriteBatcher:
             everything_matched = False
         else:
             everything_matched = None
-        for index, waiting in enumerate(batch):
-            if waiting.outcome.done():
-                continue
+        for index, ask in enumerate(batch):
             failure = errors.get(index)
             if failure is not None and failure.get("code") != DUPLICATE_KEY:
-                waiting.outcome.set_exception(BulkWriteError({"writeErrors": [failure]}))
+                _fail([ask], BulkWriteError({"writeErrors": [failure]}))
                 continue
             was_upserted = index in upserted
-            waiting.outcome.set_result(
+            _reply(
+                ask,
                 WriteOutcome(
                     upserted=was_upserted,
                     duplicate=failure is not None,
@@ -130,92 +158,80 @@ class WriteBatcher:
                         if is_update[index] and failure is None and not was_upserted
                         else False
                     ),
-                )
+                ),
             )
 
 
-@dataclass
-class _Read:
-    document_id: Any
-    found: "asyncio.Future[dict[str, Any] | None]"
+# (project, fields, document id)
+_ById = tuple[str, tuple[str, ...], Any]
 
 
-class ReadBatcher:
+class ReadBatcher(_Gatherer[_ById, "dict[str, Any] | None"]):
     """Gathers reads of single documents by `_id` within one project into one `$in` find per
     project and projection, one round trip at a time."""
 
     def __init__(self, collection: Callable[[], Any]) -> None:
+        super().__init__()
         self._collection = collection
-        self._queue: dict[tuple[str, tuple[str, ...]], list[_Read]] = {}
-        self._reader: asyncio.Task[None] | None = None
 
     async def find_by_id(
         self, project_id: str, document_id: Any, fields: tuple[str, ...]
     ) -> dict[str, Any] | None:
         """The document with `document_id` in the project, with only `fields` (all when
         empty), or None."""
-        loop = asyncio.get_running_loop()
-        read = _Read(document_id, loop.create_future())
-        self._queue.setdefault((project_id, fields), []).append(read)
-        reader = self._reader
-        if reader is None or reader.done() or reader.get_loop() is not loop:
-            self._reader = loop.create_task(self._drain())
-        return await read.found
+        return await self._ask((project_id, fields, document_id))
 
-    async def _drain(self) -> None:
-        while self._queue:
-            groups, self._queue = self._queue, {}
+    async def _answer(self, batch: list[_Ask[_ById, "dict[str, Any] | None"]]) -> None:
+        groups: dict[tuple[str, tuple[str, ...]], list[_Ask[_ById, dict[str, Any] | None]]] = {}
+        for ask in batch:
+            project_id, fields, _ = ask.question
+            groups.setdefault((project_id, fields), []).append(ask)
+        for (project_id, fields), asks in groups.items():
+            wanted = list({ask.question[2] for ask in asks})
+            projection = dict.fromkeys(fields, 1) if fields else None
             try:
-                for (project_id, fields), reads in groups.items():
-                    await self._read_group(project_id, fields, reads)
-            except asyncio.CancelledError:
-                for reads in [*groups.values(), *self._queue.values()]:
-                    for read in reads:
-                        read.found.cancel()
-                self._queue = {}
-                raise
+                cursor = self._collection().find(
+                    {"_id": {"$in": wanted}, "project_id": project_id}, projection
+                )
+                by_id = {document["_id"]: document async for document in cursor}
+            except Exception as error:  # the database went away: every read of the group failed
+                _fail(asks, error)
+                continue
+            for ask in asks:
+                _reply(ask, by_id.get(ask.question[2]))
 
-    async def _read_group(
-        self, project_id: str, fields: tuple[str, ...], reads: list[_Read]
+
+class _CounterGroup(_Gatherer[dict[str, Any], "dict[str, Any] | None"]):
+    """The waiting takes of one counter; each take's question is what it sets beside."""
+
+    def __init__(
+        self,
+        takes: "CounterTakes",
+        key: tuple[Any, ...],
+        selector: dict[str, Any],
+        limit: int | None,
+        projection: dict[str, Any] | None,
     ) -> None:
-        wanted = list({read.document_id for read in reads})
-        projection = dict.fromkeys(fields, 1) if fields else None
-        try:
-            cursor = self._collection().find(
-                {"_id": {"$in": wanted}, "project_id": project_id}, projection
-            )
-            by_id = {document["_id"]: document async for document in cursor}
-        except Exception as error:  # the database went away: every read of the group failed
-            for read in reads:
-                if not read.found.done():
-                    read.found.set_exception(error)
-            return
-        for read in reads:
-            if not read.found.done():
-                read.found.set_result(by_id.get(read.document_id))
+        super().__init__()
+        self.takes, self.key = takes, key
+        self.selector, self.limit, self.projection = selector, limit, projection
+
+    async def _answer(self, batch: list[_Ask[dict[str, Any], "dict[str, Any] | None"]]) -> None:
+        await self.takes._take_for(self, batch)
+
+    def _drained(self) -> None:
+        self.takes._forget(self)
 
 
-@dataclass
-class _CounterTake:
-    also_set: dict[str, Any]
-    taken: "asyncio.Future[dict[str, Any] | None]"
-
-
-@dataclass
-class _CounterGroup:
-    selector: dict[str, Any]
-    limit: int | None
-    projection: dict[str, Any] | None
-    queue: list[_CounterTake]
-    writer: "asyncio.Task[None] | None" = None
+_Take = _Ask[dict[str, Any], "dict[str, Any] | None"]
 
 
 class CounterTakes:
     """Concurrent takes of one counter (the same document, filter and limit) as one conditional
     `$inc` of their number, with the limit less that number in the filter. Units of a counter
     are alike, so when all fit, all are granted by one round trip and share the document it
-    returns; when not all fit, the takes go one at a time, so exactly those that fit are
-    granted, as if each had gone alone."""
+    returns; when not all fit, the group reads the counter's room, takes what fits together
+    and refuses the rest, as if each had gone alone."""
 
     def __init__(self, collection: Callable[[], Any], counter_field: str) -> None:
         self._collection = collection
@@ -231,7 +247,6 @@ class CounterTakes:
         projection: dict[str, Any] | None,
     ) -> dict[str, Any] | None:
         """The counter's document after the take, or None when it is at its limit or gone."""
-        loop = asyncio.get_running_loop()
         key = (
             tuple(sorted((name, repr(value)) for name, value in selector.items())),
             limit,
@@ -240,44 +255,17 @@ class CounterTakes:
         )
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _CounterGroup(selector, limit, projection, [])
-        take = _CounterTake(also_set, loop.create_future())
-        group.queue.append(take)
-        writer = group.writer
-        if writer is None or writer.done() or writer.get_loop() is not loop:
-            group.writer = loop.create_task(self._drain(key, group))
-        return await take.taken
+            group = self._groups[key] = _CounterGroup(self, key, selector, limit, projection)
+        return await group._ask(also_set)
 
-    async def _drain(self, key: tuple[Any, ...], group: _CounterGroup) -> None:
-        try:
-            while group.queue:
-                batch, group.queue = group.queue[:MAX_BATCH], group.queue[MAX_BATCH:]
-                await self._take_batch(group, batch)
-        except asyncio.CancelledError:
-            for take in group.queue:
-                take.taken.cancel()
-            group.queue = []
-            raise
-        finally:
-            if not group.queue and self._groups.get(key) is group:
-                del self._groups[key]
+    def _forget(self, group: _CounterGroup) -> None:
+        if self._groups.get(group.key) is group:
+            del self._groups[group.key]
 
-    async def _take_batch(self, group: _CounterGroup, batch: list[_CounterTake]) -> None:
-        try:
-            await self._take_for(group, batch)
-        except asyncio.CancelledError:
-            for take in batch:
-                take.taken.cancel()
-            raise
-        except Exception as error:  # the database went away: every take still waiting failed
-            for take in batch:
-                if not take.taken.done():
-                    take.taken.set_exception(error)
-
-    async def _take_for(self, group: _CounterGroup, batch: list[_CounterTake]) -> None:
+    async def _take_for(self, group: _CounterGroup, batch: list[_Take]) -> None:
         waiting = batch
         for _ in range(ROOM_ROUNDS):
-            latest = {name: value for take in waiting for name, value in take.also_set.items()}
+            latest = {name: value for take in waiting for name, value in take.question.items()}
             document = await self._take(group, len(waiting), latest)
             if document is not None or len(waiting) == 1 or group.limit is None:
                 _settle(waiting, document)
@@ -291,7 +279,7 @@ class CounterTakes:
             if not waiting:
                 return
         for take in waiting:
-            _settle([take], await self._take(group, 1, take.also_set))
+            _settle([take], await self._take(group, 1, take.question))
 
     async def _take(
         self, group: _CounterGroup, units: int, also_set: dict[str, Any]
@@ -310,69 +298,37 @@ class CounterTakes:
         return document
 
 
-def _settle(takes: list[_CounterTake], document: dict[str, Any] | None) -> None:
+def _settle(takes: list[_Take], document: dict[str, Any] | None) -> None:
     for take in takes:
-        if not take.taken.done():
-            take.taken.set_result(document)
+        _reply(take, document)
 
 
-@dataclass
-class _ValueRead:
-    value: Any
-    found: "asyncio.Future[list[dict[str, Any]]]"
-
-
-class ValueReads:
+class ValueReads(_Gatherer[Any, "list[dict[str, Any]]"]):
     """Gathers reads of the documents holding a value in one field (in any project) into one
     `$in` find, one round trip at a time; each read gets at most `per_value` documents, as a
     find of its own with that limit would."""
 
     def __init__(self, collection: Callable[[], Any], field: str, per_value: int) -> None:
+        super().__init__()
         self._collection = collection
         self._field = field
         self._per_value = per_value
-        self._queue: list[_ValueRead] = []
-        self._reader: asyncio.Task[None] | None = None
 
     async def find(self, value: Any) -> list[dict[str, Any]]:
-        loop = asyncio.get_running_loop()
-        read = _ValueRead(value, loop.create_future())
-        self._queue.append(read)
-        reader = self._reader
-        if reader is None or reader.done() or reader.get_loop() is not loop:
-            self._reader = loop.create_task(self._drain())
-        return await read.found
+        return await self._ask(value)
 
-    async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            try:
-                await self._read_batch(batch)
-            except asyncio.CancelledError:
-                for read in batch + self._queue:
-                    read.found.cancel()
-                self._queue = []
-                raise
-
-    async def _read_batch(self, batch: list[_ValueRead]) -> None:
-        values = list({read.value for read in batch})
+    async def _answer(self, batch: list[_Ask[Any, "list[dict[str, Any]]"]]) -> None:
+        values = list({ask.question for ask in batch})
         limit = self._per_value * len(values)
-        try:
-            found = await self._find({"$in": values}, limit)
-            if len(found) >= limit and len(values) > 1:
-                # One value may have crowded out another's: each asks on its own.
-                found = [d for value in values for d in await self._find(value, self._per_value)]
-        except Exception as error:  # the database went away: every read of the batch failed
-            for read in batch:
-                if not read.found.done():
-                    read.found.set_exception(error)
-            return
+        found = await self._find({"$in": values}, limit)
+        if len(found) >= limit and len(values) > 1:
+            # One value may have crowded out another's: each asks on its own.
+            found = [d for value in values for d in await self._find(value, self._per_value)]
         by_value: dict[Any, list[dict[str, Any]]] = {}
         for document in found:
             by_value.setdefault(document.get(self._field), []).append(document)
-        for read in batch:
-            if not read.found.done():
-                read.found.set_result(by_value.get(read.value, [])[: self._per_value])
+        for ask in batch:
+            _reply(ask, by_value.get(ask.question, [])[: self._per_value])
 
     async def _find(self, condition: Any, limit: int) -> list[dict[str, Any]]:
         cursor = self._collection().find({self._field: condition}).limit(limit)
