@@ -9,8 +9,9 @@ from tests.browser.test_console_campaigns import (
     DESKTOP,
     PHONE,
     open_context,
-    page_width,
+    phone_context,
     photograph,
+    photograph_pages,
 )
 from tests.console import make_console_user
 from tests.domain.test_automation import abandon
@@ -53,22 +54,11 @@ async def test_a_marketer_creates_an_automation_and_pauses_it(
         "automation-pause": f"{automation_url}/status/pause",
         "automations": "/console/automations",
     }
-    for name, address in shots.items():
-        await page.goto(address)
-        await photograph(page, DESKTOP, name, whole=name == "automation-edit")
+    await photograph_pages(page, DESKTOP, shots, whole=lambda name: name == "automation-edit")
 
-    phone = await browser.new_context(
-        viewport={"width": PHONE.width, "height": PHONE.height},
-        is_mobile=True,
-        has_touch=True,
-        base_url=site,
-        storage_state=await desktop.storage_state(),
-    )
+    phone = await phone_context(browser, site, desktop)
     small = await phone.new_page()
-    for name, address in shots.items():
-        await small.goto(address)
-        assert await page_width(small) <= PHONE.width, name
-        await photograph(small, PHONE, name, whole=name == "automation-edit")
+    await photograph_pages(small, PHONE, shots, whole=lambda name: name == "automation-edit")
     await phone.close()
 
     await page.goto(automation_url)

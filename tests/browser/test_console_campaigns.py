@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,29 @@ async def photograph(page: Page, size: Size, name: str, whole: bool = False) -> 
 async def page_width(page: Page) -> int:
     """How wide the page is drawn: a phone zooms out of a page wider than its screen."""
     return int(await page.evaluate("document.documentElement.scrollWidth"))
+
+
+async def photograph_pages(
+    page: Page, size: Size, shots: dict[str, str], whole: Callable[[str], bool] = lambda _: False
+) -> None:
+    """Each page of `shots` (name: address) photographed; on a phone, none wider than the
+    screen (a phone zooms out of a wider page)."""
+    for name, address in shots.items():
+        await page.goto(address)
+        if size.phone:
+            assert await page_width(page) <= size.width, name
+        await photograph(page, size, name, whole=whole(name))
+
+
+async def phone_context(browser: Browser, site: str, desktop: BrowserContext) -> BrowserContext:
+    """A phone signed in with the desktop's session."""
+    return await browser.new_context(
+        viewport={"width": PHONE.width, "height": PHONE.height},
+        is_mobile=True,
+        has_touch=True,
+        base_url=site,
+        storage_state=await desktop.storage_state(),
+    )
 
 
 async def open_context(browser: Browser, site: str, size: Size) -> BrowserContext:
@@ -182,22 +206,18 @@ async def test_a_marketer_runs_a_campaign_from_sign_in_to_a_redemption_on_its_ch
     shots["redemption-rollback"] = str(await rollback.get_attribute("href"))
     del shots["campaigns-empty"], shots["campaign-new"]
 
-    for name, address in shots.items():
-        await page.goto(address)
-        await photograph(page, DESKTOP, name, whole=name in ("campaign", "campaign-edit"))
+    await photograph_pages(
+        page, DESKTOP, shots, whole=lambda name: name in ("campaign", "campaign-edit")
+    )
 
     # The same pages on a phone, signed in with the same session.
-    phone = await browser.new_context(
-        viewport={"width": PHONE.width, "height": PHONE.height},
-        is_mobile=True,
-        has_touch=True,
-        base_url=site,
-        storage_state=await desktop.storage_state(),
-    )
+    phone = await phone_context(browser, site, desktop)
     small = await phone.new_page()
-    for name, address in {**shots, "campaign-form": f"{campaign_url}/edit"}.items():
-        await small.goto(address)
-        assert await page_width(small) <= PHONE.width, name
-        await photograph(small, PHONE, name, whole=name in ("campaign", "campaign-edit"))
+    await photograph_pages(
+        small,
+        PHONE,
+        {**shots, "campaign-form": f"{campaign_url}/edit"},
+        whole=lambda name: name in ("campaign", "campaign-edit"),
+    )
     await phone.close()
     await desktop.close()

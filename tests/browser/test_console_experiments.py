@@ -13,8 +13,9 @@ from tests.browser.test_console_campaigns import (
     DESKTOP,
     PHONE,
     open_context,
-    page_width,
+    phone_context,
     photograph,
+    photograph_pages,
 )
 from tests.console import make_console_user
 from tests.factories import Tenant, eur, make_campaign, make_customers
@@ -78,22 +79,11 @@ async def test_a_marketer_runs_an_experiment_and_promotes_the_winner(
     shots["experiment-promote"] = f"{experiment_url}/promote"
     shots["experiment-stop"] = f"{experiment_url}/status/stop"
     shots["experiment-new"] = "/console/experiments/new"
-    for name, address in shots.items():
-        await page.goto(address)
-        await photograph(page, DESKTOP, name, whole=name == "experiment")
+    await photograph_pages(page, DESKTOP, shots, whole=lambda name: name == "experiment")
 
-    phone = await browser.new_context(
-        viewport={"width": PHONE.width, "height": PHONE.height},
-        is_mobile=True,
-        has_touch=True,
-        base_url=site,
-        storage_state=await desktop.storage_state(),
-    )
+    phone = await phone_context(browser, site, desktop)
     small = await phone.new_page()
-    for name, address in shots.items():
-        await small.goto(address)
-        assert await page_width(small) <= PHONE.width, name
-        await photograph(small, PHONE, name, whole=name == "experiment")
+    await photograph_pages(small, PHONE, shots, whole=lambda name: name == "experiment")
     await phone.close()
 
     await page.goto(f"{experiment_url}/promote")

@@ -8,8 +8,9 @@ from tests.browser.test_console_campaigns import (
     DESKTOP,
     PHONE,
     open_context,
-    page_width,
+    phone_context,
     photograph,
+    photograph_pages,
 )
 from tests.console import make_console_user
 from tests.factories import Tenant, create_customer_over_graphql
@@ -104,22 +105,11 @@ async def test_a_marketer_sets_up_a_program_and_adjusts_a_members_points(
             "loyalty-member": member_url,
         }
     )
-    for name, address in shots.items():
-        await page.goto(address)
-        await photograph(page, DESKTOP, name, whole=name == "loyalty-edit")
+    await photograph_pages(page, DESKTOP, shots, whole=lambda name: name == "loyalty-edit")
 
     # The same pages on a phone, signed in with the same session: nothing wider than the screen.
-    phone = await browser.new_context(
-        viewport={"width": PHONE.width, "height": PHONE.height},
-        is_mobile=True,
-        has_touch=True,
-        base_url=site,
-        storage_state=await desktop.storage_state(),
-    )
+    phone = await phone_context(browser, site, desktop)
     small = await phone.new_page()
-    for name, address in shots.items():
-        await small.goto(address)
-        assert await page_width(small) <= PHONE.width, name
-        await photograph(small, PHONE, name, whole=name == "loyalty-edit")
+    await photograph_pages(small, PHONE, shots, whole=lambda name: name == "loyalty-edit")
     await phone.close()
     await desktop.close()

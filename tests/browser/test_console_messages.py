@@ -10,8 +10,9 @@ from tests.browser.test_console_campaigns import (
     DESKTOP,
     PHONE,
     open_context,
-    page_width,
+    phone_context,
     photograph,
+    photograph_pages,
 )
 from tests.console import make_console_user, seed_shop
 from tests.factories import Tenant
@@ -102,22 +103,11 @@ async def test_a_marketer_writes_templates_and_sends_a_campaign(
     shots["messages"] = f"{site}/console/messages"
     del shots["templates-empty"]
 
-    for name, address in shots.items():
-        await page.goto(address)
-        await photograph(page, DESKTOP, name)
+    await photograph_pages(page, DESKTOP, shots)
 
-    phone = await browser.new_context(
-        viewport={"width": PHONE.width, "height": PHONE.height},
-        is_mobile=True,
-        has_touch=True,
-        base_url=site,
-        storage_state=await desktop.storage_state(),
-    )
+    phone = await phone_context(browser, site, desktop)
     small = await phone.new_page()
-    for name, address in shots.items():
-        await small.goto(address)
-        assert await page_width(small) <= PHONE.width, name
-        await photograph(small, PHONE, name, whole=name.startswith("template-"))
+    await photograph_pages(small, PHONE, shots, whole=lambda name: name.startswith("template-"))
     # On a phone the preview follows the form: the email as it renders there.
     await small.goto(shots["template-email"])
     await small.locator(".preview").scroll_into_view_if_needed()

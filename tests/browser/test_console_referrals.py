@@ -8,8 +8,9 @@ from tests.browser.test_console_campaigns import (
     DESKTOP,
     PHONE,
     open_context,
-    page_width,
+    phone_context,
     photograph,
+    photograph_pages,
 )
 from tests.console import make_console_user
 from tests.factories import Tenant, create_campaign_over_graphql, create_customer_over_graphql
@@ -81,20 +82,9 @@ async def test_a_marketer_sets_up_a_referral_program_and_follows_its_referrals(
         "referral-program": program_url,
         "referral-edit": f"{program_url}/edit",
     }
-    for name, address in shots.items():
-        await page.goto(address)
-        await photograph(page, DESKTOP, name, whole=name == "referral-program")
-    phone = await browser.new_context(
-        viewport={"width": PHONE.width, "height": PHONE.height},
-        is_mobile=True,
-        has_touch=True,
-        base_url=site,
-        storage_state=await desktop.storage_state(),
-    )
+    await photograph_pages(page, DESKTOP, shots, whole=lambda name: name == "referral-program")
+    phone = await phone_context(browser, site, desktop)
     small = await phone.new_page()
-    for name, address in shots.items():
-        await small.goto(address)
-        assert await page_width(small) <= PHONE.width, name
-        await photograph(small, PHONE, name, whole=name == "referral-program")
+    await photograph_pages(small, PHONE, shots, whole=lambda name: name == "referral-program")
     await phone.close()
     await desktop.close()

@@ -10,8 +10,9 @@ from tests.browser.test_console_campaigns import (
     DESKTOP,
     PHONE,
     open_context,
-    page_width,
+    phone_context,
     photograph,
+    photograph_pages,
 )
 from tests.console import make_console_user
 from tests.factories import Tenant, make_customer
@@ -105,20 +106,9 @@ async def test_a_marketer_builds_segments_with_a_live_count_and_reads_the_rfm_gr
     await expect(page.locator("h1")).to_contain_text("Ada Lovelace")
     assert page.url.endswith(f"/console/customers/{ada.key}")
 
-    for name, address in shots.items():
-        await page.goto(address)
-        await photograph(page, DESKTOP, name, whole=name == "segment-edit")
-    phone = await browser.new_context(
-        viewport={"width": PHONE.width, "height": PHONE.height},
-        is_mobile=True,
-        has_touch=True,
-        base_url=site,
-        storage_state=await desktop.storage_state(),
-    )
+    await photograph_pages(page, DESKTOP, shots, whole=lambda name: name == "segment-edit")
+    phone = await phone_context(browser, site, desktop)
     small = await phone.new_page()
-    for name, address in shots.items():
-        await small.goto(address)
-        assert await page_width(small) <= PHONE.width, name
-        await photograph(small, PHONE, name, whole=name == "segment-edit")
+    await photograph_pages(small, PHONE, shots, whole=lambda name: name == "segment-edit")
     await phone.close()
     await desktop.close()
