@@ -6,8 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from domain.batches import CounterTakes, WriteBatcher
 from domain.campaigns import Campaign
@@ -29,12 +27,11 @@ class Counter:
     selector: dict[str, Any]
     limit: int | None
     reason: Reason
-    # Counter documents are created on first use; codes and campaigns already exist.
-    created_on_first_use: bool
     also_set: dict[str, Any] = field(default_factory=dict)
-    # Takes of counters made on first use share round trips with concurrent redemptions'.
-    batcher: WriteBatcher | None = None
-    # Takes of counters that exist (a code's, a campaign's) share them too.
+    # A counter made on first use (per customer, per day) is upserted, in bulks shared with
+    # concurrent redemptions; None for the counters of codes and campaigns, which exist.
+    first_use: WriteBatcher | None = None
+    # Takes of a code's or a campaign's counter share their round trips too.
     takes: CounterTakes | None = None
 
     def _take_request(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -51,31 +48,21 @@ class Counter:
         limit the upsert collides with it on the unique index, and only then (or when a racing
         first use created it meanwhile) is the $inc tried once more without upserting."""
         query, update = self._take_request()
-        if self.batcher is not None and self.created_on_first_use:
-            # An upsert that neither matches nor inserts collides: it is granted unless so.
-            if not (await self.batcher.update_one(query, update, upsert=True)).duplicate:
-                return True
-            result = await self.collection.update_one(query, update)
-            return bool(result.modified_count)
-        try:
-            result = await self.collection.update_one(
-                query, update, upsert=self.created_on_first_use
-            )
-        except DuplicateKeyError:
-            result = await self.collection.update_one(query, update)
-            return bool(result.modified_count)
-        return bool(result.modified_count or result.upserted_id is not None)
+        # An upsert that neither matches nor inserts collides: it is granted unless so.
+        if (
+            self.first_use is not None
+            and not (await self.first_use.update_one(query, update, upsert=True)).duplicate
+        ):
+            return True
+        result = await self.collection.update_one(query, update)
+        return bool(result.modified_count)
 
     async def take_returning(self, projection: dict[str, Any] | None = None) -> Any:
         """Takes a counter that exists (a code's, a campaign's) and returns its document as it
         is after the $inc, or None when at its limit or gone."""
-        if self.takes is not None:
-            return await self.takes.take_returning(
-                self.selector, self.limit, also_set=self.also_set, projection=projection
-            )
-        query, update = self._take_request()
-        return await self.collection.find_one_and_update(
-            query, update, projection=projection, return_document=ReturnDocument.AFTER
+        assert self.takes is not None, "only a code's or a campaign's counter returns itself"
+        return await self.takes.take_returning(
+            self.selector, self.limit, also_set=self.also_set, projection=projection
         )
 
     async def give_back(self) -> None:
@@ -86,8 +73,8 @@ class Counter:
 
 _code_takes = CounterTakes(Code.get_pymongo_collection, COUNTER_FIELD)
 _campaign_takes = CounterTakes(Campaign.get_pymongo_collection, COUNTER_FIELD)
-_customer_counter_takes = WriteBatcher(CustomerRedemptionCounter.get_pymongo_collection)
-_daily_counter_takes = WriteBatcher(DailyRedemptionCounter.get_pymongo_collection)
+_customer_counter_upserts = WriteBatcher(CustomerRedemptionCounter.get_pymongo_collection)
+_daily_counter_upserts = WriteBatcher(DailyRedemptionCounter.get_pymongo_collection)
 
 
 def counters_of(
@@ -106,7 +93,6 @@ def counters_of(
             {"_id": ObjectId(redemption.code_id), "project_id": project_id},
             limits.per_code if limits else None,
             Reason.CODE_LIMIT_REACHED,
-            created_on_first_use=False,
             also_set={"last_redeemed_at": now} if now is not None else {},
             takes=_code_takes,
         )
@@ -122,8 +108,7 @@ def counters_of(
                 },
                 limits.per_customer if limits else None,
                 Reason.CUSTOMER_LIMIT_REACHED,
-                created_on_first_use=True,
-                batcher=_customer_counter_takes,
+                first_use=_customer_counter_upserts,
             )
         )
     if limits is None or limits.per_day is not None:
@@ -133,8 +118,7 @@ def counters_of(
                 {"project_id": project_id, "campaign_id": campaign_id, "day": redemption.day},
                 limits.per_day if limits else None,
                 Reason.DAILY_LIMIT_REACHED,
-                created_on_first_use=True,
-                batcher=_daily_counter_takes,
+                first_use=_daily_counter_upserts,
             )
         )
     counters += [
@@ -143,7 +127,6 @@ def counters_of(
             {"_id": ObjectId(campaign_id), "project_id": project_id},
             limits.total if limits else None,
             Reason.CAMPAIGN_LIMIT_REACHED,
-            created_on_first_use=False,
             takes=_campaign_takes,
         ),
     ]
